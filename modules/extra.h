@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Kernel interfaces ssi.ko uses that the 6.12 kernel crate's bindings lack.
+ * modules/extra_bindgen.mk turns the allowlisted parts into Rust.
+ */
+#include <linux/configfs.h>
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include "helpers.h"

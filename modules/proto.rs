@@ -1,0 +1,9 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Pure logic shared with userspace: the files of the `ssi-proto` crate
+//! (`proto/src/`), compiled into the module as they are.
+#![allow(unreachable_pub, dead_code)]
+
+#[path = "../proto/src/identity.rs"]
+pub(crate) mod identity;
+#[path = "../proto/src/version.rs"]
+pub(crate) mod version;

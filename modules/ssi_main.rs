@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: GPL-2.0
+//! ssi.ko: a kernel-level single system image for Linux clusters.
+//!
+//! This is the crate root. Each layer lives in its own folder (see
+//! docs/design.md); files are pulled in here with `mod`/`#[path]`. Pure logic
+//! comes from the `no_std` crate in `proto/`, shared with userspace tests.
+
+use kernel::{c_str, prelude::*, sync::Arc};
+
+mod configfs;
+mod identity;
+mod procfs;
+
+/// Bindings for kernel interfaces the 6.12 kernel crate lacks, generated
+/// from `modules/extra.h` at build time (see `modules/extra_bindgen.mk`).
+#[allow(
+    non_camel_case_types,
+    non_upper_case_globals,
+    non_snake_case,
+    dead_code,
+    missing_docs,
+    unreachable_pub,
+    clippy::all,
+    clippy::undocumented_unsafe_blocks
+)]
+mod extra {
+    include!("extra_bindings.rs");
+}
+
+mod proto;
+
+use identity::Identity;
+
+module! {
+    type: SsiModule,
+    name: "ssi",
+    author: "ssi developers",
+    description: "ssi: single system image for Linux clusters",
+    license: "GPL",
+}
+
+struct SsiModule {
+    // Field order is drop order: files disappear before the state they show.
+    _config: configfs::Subsystem<Arc<Identity>>,
+    _proc: procfs::ProcDir<Identity>,
+}
+
+impl kernel::Module for SsiModule {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let identity = Identity::new()?;
+        let proc = procfs::ProcDir::new(c_str!("ssi"), identity.clone()).inspect_err(|e| {
+            pr_err!("cannot create /proc/ssi (error {})\n", e.to_errno());
+        })?;
+        proc.add::<identity::VersionFile>()?;
+        proc.add::<identity::NodeFile>()?;
+        let config = configfs::Subsystem::register(
+            c_str!("ssi"),
+            module,
+            identity,
+            &identity::CONFIG_ATTRS,
+        )
+        .inspect_err(|e| {
+            pr_err!("cannot register configfs subsystem 'ssi' (error {})\n", e.to_errno());
+        })?;
+        pr_info!(
+            "loaded: release {}, interface {}; configure in /sys/kernel/config/ssi\n",
+            proto::version::RELEASE,
+            proto::version::INTERFACE
+        );
+        Ok(SsiModule { _config: config, _proc: proc })
+    }
+}
+
+impl Drop for SsiModule {
+    fn drop(&mut self) {
+        pr_info!("unloading\n");
+    }
+}

@@ -1,0 +1,12 @@
+//! Pure logic shared by the ssi kernel module and userspace.
+//!
+//! Everything here is `no_std` and allocation-free. The kernel module pulls
+//! each file in with `#[path = "../proto/src/<file>.rs"] mod <file>;`, so a
+//! file must stand alone: no `crate::` paths, no dependencies. Userspace
+//! (ssi-ctl, tests, fuzzers) uses this crate normally.
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod identity;
+pub mod version;
