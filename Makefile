@@ -1,0 +1,70 @@
+# ssi: top-level build. `make help` lists the targets.
+#
+# The slow parts (kernel, node root file system) are cached outside the
+# repository under $(SSI_CACHE) (default ~/.cache/ssi), keyed by their inputs.
+
+SHELL := /bin/bash
+SSI_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/ssi
+export SSI_CACHE
+BUILD := $(CURDIR)/build
+NODE_DIR := $(BUILD)/node
+RUSTC := /usr/bin/rustc
+BINDGEN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin/bindgen
+NODES ?= 3
+# KDIR is only looked up by the targets that need the kernel tree.
+KDIR = $(shell kernel/build.sh print-dir)
+
+.PHONY: help deps kernel modules userspace node rootfs cluster test test-unit \
+        test-vm check-format clean distclean
+
+help:
+	@echo "make deps      install what a fresh Debian 12 machine lacks (idempotent)"
+	@echo "make cluster   build what is missing, boot $(NODES) nodes, shell on node 1"
+	@echo "make test      unit tests, builds, then every qemu scenario"
+	@echo "make kernel    build the Rust-enabled node kernel (cached)"
+	@echo "make modules   build ssi.ko against it"
+	@echo "make userspace build ssi-ctl and the harness agent"
+	@echo "make rootfs    build the node root file system image (cached)"
+	@echo "make clean     remove build/ and module objects (caches stay)"
+
+deps:
+	scripts/deps.sh
+	kernel/build.sh rustavailable
+
+kernel:
+	kernel/build.sh
+
+modules: kernel
+	$(MAKE) -C $(KDIR) M=$(CURDIR) RUSTC=$(RUSTC) HOSTRUSTC=$(RUSTC) \
+		BINDGEN=$(BINDGEN) modules
+	mkdir -p $(NODE_DIR)
+	install -m 0644 ssi.ko $(NODE_DIR)/ssi.ko
+
+userspace:
+	cargo build --release --locked -p ssi-ctl -p ssi-agent
+	mkdir -p $(NODE_DIR)/bin
+	install -m 0755 target/release/ssi-ctl target/release/ssi-agent $(NODE_DIR)/bin/
+
+# Everything a node gets from this tree, in build/node (mounted at /opt/ssi).
+node: modules userspace
+
+rootfs:
+	qemu-tests/node/build-rootfs.sh
+
+cluster: node rootfs
+	qemu-tests/cluster --nodes $(NODES)
+
+test-unit:
+	cargo test --locked --workspace
+
+test-vm: node rootfs
+	qemu-tests/run-all
+
+test: test-unit test-vm
+
+clean:
+	-[ -d "$(KDIR)" ] && $(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	rm -rf $(BUILD) modules/extra_bindings.rs
+
+distclean: clean
+	rm -rf target $(SSI_CACHE)
