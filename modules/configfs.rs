@@ -16,7 +16,7 @@ use kernel::{
 };
 
 /// A file of a configfs [`Subsystem`] with data `D`.
-pub trait Attribute<D>: 'static {
+pub(crate) trait Attribute<D>: 'static {
     /// File name.
     const NAME: &'static CStr;
     /// Whether root may write the file (mode 0644 instead of 0444).
@@ -30,7 +30,7 @@ pub trait Attribute<D>: 'static {
 }
 
 /// The page a `show` callback fills (configfs gives `PAGE_SIZE` bytes).
-pub struct Page<'a> {
+pub(crate) struct Page<'a> {
     buf: &'a mut [u8],
     len: usize,
 }
@@ -46,7 +46,7 @@ impl fmt::Write for Page<'_> {
 }
 
 /// Describes one attribute for [`Subsystem::register`].
-pub struct AttrDesc<D> {
+pub(crate) struct AttrDesc<D> {
     name: &'static CStr,
     mode: u16,
     show: unsafe extern "C" fn(*mut raw::config_item, *mut c_char) -> isize,
@@ -56,7 +56,7 @@ pub struct AttrDesc<D> {
 
 impl<D: Sync + 'static> AttrDesc<D> {
     /// The descriptor of attribute `A`.
-    pub const fn of<A: Attribute<D>>() -> Self {
+    pub(crate) const fn of<A: Attribute<D>>() -> Self {
         AttrDesc {
             name: A::NAME,
             mode: if A::WRITABLE { 0o644 } else { 0o444 },
@@ -78,7 +78,7 @@ struct Inner<D> {
 }
 
 /// A registered configfs subsystem; unregistered on drop.
-pub struct Subsystem<D> {
+pub(crate) struct Subsystem<D> {
     inner: Pin<KBox<Inner<D>>>,
 }
 
@@ -91,7 +91,7 @@ unsafe impl<D: Send + Sync> Sync for Subsystem<D> {}
 
 impl<D: Send + Sync + 'static> Subsystem<D> {
     /// Creates `/sys/kernel/config/<name>` with `attrs` over `data`.
-    pub fn register(
+    pub(crate) fn register(
         name: &'static CStr,
         module: &'static ThisModule,
         data: D,
@@ -147,11 +147,6 @@ impl<D: Send + Sync + 'static> Subsystem<D> {
             to_result(raw::configfs_register_subsystem(subsys))?;
         }
         Ok(Subsystem { inner })
-    }
-
-    /// The subsystem's data.
-    pub fn data(&self) -> &D {
-        &self.inner.data
     }
 }
 

@@ -1,5 +1,6 @@
 # A bindgen pass over modules/extra.h with the flags the kernel itself uses
-# for rust/bindings (rust/Makefile): gcc-only flags filtered out of c_flags.
+# for rust/bindings (rust/Makefile): gcc-only flags filtered out of c_flags,
+# and stack auto-init (codegen only; libclang 14 refuses it without an extra flag).
 ssi_bindgen_skip_c_flags := -mno-fp-ret-in-387 -mpreferred-stack-boundary=% \
 	-mskip-rax-setup -mgeneral-regs-only -msign-return-address=% \
 	-mindirect-branch=thunk-extern -mindirect-branch-register \
@@ -16,7 +17,8 @@ ssi_bindgen_skip_c_flags := -mno-fp-ret-in-387 -mpreferred-stack-boundary=% \
 	-fno-inline-functions-called-once -fsanitize=bounds-strict \
 	-fstrict-flex-arrays=% -fmin-function-alignment=% \
 	-fzero-init-padding-bits=% -mno-fdpic \
-	--param=% --param asan-% -fno-isolate-erroneous-paths-dereference
+	--param=% --param asan-% -fno-isolate-erroneous-paths-dereference \
+	-ftrivial-auto-var-init=%
 
 ssi_bindgen_functions := \
 	config_group_init_type_name configfs_register_subsystem \

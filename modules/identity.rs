@@ -15,7 +15,7 @@ use kernel::{c_str, prelude::*, str::CStr, sync::Arc};
 
 /// The node's identity. Plain atomics: each value is read and written
 /// whole, and nothing needs two of them to change together yet.
-pub struct Identity {
+pub(crate) struct Identity {
     node_id: AtomicU32,
     address: AtomicU32,
     port: AtomicU32,
@@ -23,29 +23,29 @@ pub struct Identity {
 
 impl Identity {
     /// A node with no id or address yet, listening on the default port.
-    pub fn new() -> Result<Arc<Self>> {
-        Arc::new(
+    pub(crate) fn new() -> Result<Arc<Self>> {
+        Ok(Arc::new(
             Identity {
                 node_id: AtomicU32::new(0),
                 address: AtomicU32::new(0),
                 port: AtomicU32::new(id::DEFAULT_PORT.into()),
             },
             GFP_KERNEL,
-        )
+        )?)
     }
 
     /// The node id, 0 while unset.
-    pub fn node_id(&self) -> u32 {
+    pub(crate) fn node_id(&self) -> u32 {
         self.node_id.load(Ordering::Relaxed)
     }
 
     /// The node's address.
-    pub fn address(&self) -> id::Ipv4 {
+    pub(crate) fn address(&self) -> id::Ipv4 {
         id::Ipv4::from_bits(self.address.load(Ordering::Relaxed))
     }
 
     /// The krpc TCP port.
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.port.load(Ordering::Relaxed) as u16
     }
 }
@@ -57,7 +57,7 @@ fn invalid(what: &str, input: &[u8], e: id::ParseError) -> Error {
 }
 
 /// configfs `node_id`: this node's id in the cluster, 1..=4095 (0: unset).
-pub struct NodeIdAttr;
+pub(crate) struct NodeIdAttr;
 impl Attribute<Arc<Identity>> for NodeIdAttr {
     const NAME: &'static CStr = c_str!("node_id");
     const WRITABLE: bool = true;
@@ -75,7 +75,7 @@ impl Attribute<Arc<Identity>> for NodeIdAttr {
 }
 
 /// configfs `address`: this node's IPv4 address (0.0.0.0: unset).
-pub struct AddressAttr;
+pub(crate) struct AddressAttr;
 impl Attribute<Arc<Identity>> for AddressAttr {
     const NAME: &'static CStr = c_str!("address");
     const WRITABLE: bool = true;
@@ -93,7 +93,7 @@ impl Attribute<Arc<Identity>> for AddressAttr {
 }
 
 /// configfs `port`: the TCP port krpc listens on.
-pub struct PortAttr;
+pub(crate) struct PortAttr;
 impl Attribute<Arc<Identity>> for PortAttr {
     const NAME: &'static CStr = c_str!("port");
     const WRITABLE: bool = true;
@@ -111,7 +111,7 @@ impl Attribute<Arc<Identity>> for PortAttr {
 }
 
 /// configfs `version`: release and interface version, read-only.
-pub struct VersionAttr;
+pub(crate) struct VersionAttr;
 impl Attribute<Arc<Identity>> for VersionAttr {
     const NAME: &'static CStr = c_str!("version");
     fn show(_data: &Arc<Identity>, out: &mut Page<'_>) -> Result {
@@ -120,7 +120,7 @@ impl Attribute<Arc<Identity>> for VersionAttr {
 }
 
 /// Every attribute of `/sys/kernel/config/ssi`.
-pub const CONFIG_ATTRS: [AttrDesc<Arc<Identity>>; 4] = [
+pub(crate) const CONFIG_ATTRS: [AttrDesc<Arc<Identity>>; 4] = [
     AttrDesc::of::<NodeIdAttr>(),
     AttrDesc::of::<AddressAttr>(),
     AttrDesc::of::<PortAttr>(),
@@ -128,7 +128,7 @@ pub const CONFIG_ATTRS: [AttrDesc<Arc<Identity>>; 4] = [
 ];
 
 /// `/proc/ssi/version`: `key: value` lines that ssi-ctl reads.
-pub struct VersionFile;
+pub(crate) struct VersionFile;
 impl ProcShow<Identity> for VersionFile {
     const NAME: &'static CStr = c_str!("version");
     fn show(_data: &Identity, out: &mut SeqFile<'_>) -> Result {
@@ -138,7 +138,7 @@ impl ProcShow<Identity> for VersionFile {
 }
 
 /// `/proc/ssi/node`: this node's identity, `key: value` lines.
-pub struct NodeFile;
+pub(crate) struct NodeFile;
 impl ProcShow<Identity> for NodeFile {
     const NAME: &'static CStr = c_str!("node");
     fn show(data: &Identity, out: &mut SeqFile<'_>) -> Result {

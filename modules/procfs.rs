@@ -13,7 +13,7 @@ use kernel::{
 };
 
 /// A read-only file of a [`ProcDir`] with data `D`.
-pub trait ProcShow<D>: 'static {
+pub(crate) trait ProcShow<D>: 'static {
     /// File name.
     const NAME: &'static CStr;
     /// Writes the file's content.
@@ -22,7 +22,7 @@ pub trait ProcShow<D>: 'static {
 
 /// The `seq_file` a [`ProcShow`] writes to. Output longer than the current
 /// buffer makes seq_file call `show` again with a larger one.
-pub struct SeqFile<'a> {
+pub(crate) struct SeqFile<'a> {
     m: *mut raw::seq_file,
     _lifetime: PhantomData<&'a mut raw::seq_file>,
 }
@@ -41,7 +41,7 @@ impl fmt::Write for SeqFile<'_> {
 
 /// A directory `/proc/<name>` whose files share data `D`. Removing it (on
 /// drop) removes its files and waits for readers to leave them.
-pub struct ProcDir<D> {
+pub(crate) struct ProcDir<D> {
     entry: *mut raw::proc_dir_entry,
     data: Arc<D>,
 }
@@ -54,7 +54,7 @@ unsafe impl<D: Send + Sync> Sync for ProcDir<D> {}
 
 impl<D: Send + Sync + 'static> ProcDir<D> {
     /// Creates `/proc/<name>`.
-    pub fn new(name: &'static CStr, data: Arc<D>) -> Result<Self> {
+    pub(crate) fn new(name: &'static CStr, data: Arc<D>) -> Result<Self> {
         // SAFETY: `name` is NUL-terminated and 'static; a NULL parent means
         // /proc itself.
         let entry = unsafe { raw::proc_mkdir(name.as_char_ptr(), ptr::null_mut()) };
@@ -65,7 +65,7 @@ impl<D: Send + Sync + 'static> ProcDir<D> {
     }
 
     /// Adds the file `S` to the directory.
-    pub fn add<S: ProcShow<D>>(&self) -> Result {
+    pub(crate) fn add<S: ProcShow<D>>(&self) -> Result {
         // SAFETY: `self.entry` is a live directory; the data pointer stays
         // valid until `drop` has removed the file (and waited for readers),
         // because `self.data` holds a reference until then.
@@ -75,7 +75,7 @@ impl<D: Send + Sync + 'static> ProcDir<D> {
                 0o444,
                 self.entry,
                 Some(show_trampoline::<D, S>),
-                Arc::as_ptr(&self.data).cast_mut().cast::<c_void>(),
+                ptr::from_ref::<D>(&self.data).cast_mut().cast::<c_void>(),
             )
         };
         if file.is_null() {

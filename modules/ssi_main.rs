@@ -19,6 +19,7 @@ mod procfs;
     non_snake_case,
     dead_code,
     missing_docs,
+    improper_ctypes,
     unreachable_pub,
     clippy::all,
     clippy::undocumented_unsafe_blocks

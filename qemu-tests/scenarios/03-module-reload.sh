@@ -1,6 +1,7 @@
 # ssi.ko unloads and reloads cleanly, again and again, with no kernel
 # warning and no leaked memory (kmemleak).
 # ssi-nodes: 2
+# ssi-kernel-args: kmemleak=on
 kml=/sys/kernel/debug/kmemleak
 for n in 1 2; do
   on $n "test -e $kml" || fail "kmemleak is not enabled on node $n"

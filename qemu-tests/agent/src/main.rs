@@ -98,17 +98,13 @@ fn send_frame(w: &mut impl Write, id: u32, kind: u8, data: &[u8]) -> io::Result<
 // ---------------------------------------------------------------- node side
 
 fn serve(port: &str) -> i32 {
-    let mut input = match File::open(port) {
-        Ok(f) => f,
+    // A virtio port can be opened only once: one read-write descriptor,
+    // duplicated for the writing side.
+    let opened = OpenOptions::new().read(true).write(true).open(port);
+    let (mut input, mut output) = match opened.and_then(|f| f.try_clone().map(|w| (f, w))) {
+        Ok(pair) => pair,
         Err(e) => {
             eprintln!("ssi-agent: cannot open {port}: {e}");
-            return 1;
-        }
-    };
-    let mut output = match OpenOptions::new().write(true).open(port) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("ssi-agent: cannot open {port} for writing: {e}");
             return 1;
         }
     };
