@@ -2,11 +2,15 @@
 //!
 //! Everything here is `no_std` and allocation-free. The kernel module pulls
 //! each file in with `#[path = "../proto/src/<file>.rs"] mod <file>;`, so a
-//! file must stand alone: no `crate::` paths, no dependencies. Userspace
-//! (ssi-ctl, tests, fuzzers) uses this crate normally.
+//! file must stand alone: no `crate::` paths, no dependencies; it may use a
+//! sibling file only as `super::<file>::Item`, which resolves both here and
+//! inside the module's `mod proto`. Userspace (ssi-ctl, tests, fuzzers)
+//! uses this crate normally.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod identity;
+pub mod membership;
 pub mod version;
+pub mod wire;
