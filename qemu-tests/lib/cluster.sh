@@ -118,6 +118,7 @@ node_launch() {
     ip netns exec "$SSI_NS" "${qemu[@]}"
   else
     ip netns exec "$SSI_NS" "${qemu[@]}" > "$SSI_RUN/node$n.qemu.log" 2>&1 &
+    disown $!  # killed on purpose later: no "Killed" job notices
     local i
     for i in $(seq 100); do [ -s "$SSI_RUN/node$n.pid" ] && return 0; sleep 0.1; done
     cat "$SSI_RUN/node$n.qemu.log" >&2
