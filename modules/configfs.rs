@@ -19,8 +19,10 @@ use kernel::{
 pub(crate) trait Attribute<D>: 'static {
     /// File name.
     const NAME: &'static CStr;
-    /// Whether root may write the file (mode 0644 instead of 0444).
+    /// Whether root may write the file (adds mode 0200).
     const WRITABLE: bool = false;
+    /// Whether the file can be read (mode 0444); false for secrets.
+    const READABLE: bool = true;
     /// Writes the file's content into `out`.
     fn show(data: &D, out: &mut Page<'_>) -> Result;
     /// Takes what was written to the file.
@@ -49,7 +51,7 @@ impl fmt::Write for Page<'_> {
 pub(crate) struct AttrDesc<D> {
     name: &'static CStr,
     mode: u16,
-    show: unsafe extern "C" fn(*mut raw::config_item, *mut c_char) -> isize,
+    show: Option<unsafe extern "C" fn(*mut raw::config_item, *mut c_char) -> isize>,
     store: Option<unsafe extern "C" fn(*mut raw::config_item, *const c_char, usize) -> isize>,
     _data: PhantomData<fn(&D)>,
 }
@@ -59,8 +61,8 @@ impl<D: Sync + 'static> AttrDesc<D> {
     pub(crate) const fn of<A: Attribute<D>>() -> Self {
         AttrDesc {
             name: A::NAME,
-            mode: if A::WRITABLE { 0o644 } else { 0o444 },
-            show: show_trampoline::<D, A>,
+            mode: (if A::READABLE { 0o444 } else { 0 }) | (if A::WRITABLE { 0o200 } else { 0 }),
+            show: if A::READABLE { Some(show_trampoline::<D, A>) } else { None },
             store: if A::WRITABLE { Some(store_trampoline::<D, A>) } else { None },
             _data: PhantomData,
         }
@@ -104,7 +106,7 @@ impl<D: Send + Sync + 'static> Subsystem<D> {
                     ca_name: a.name.as_char_ptr(),
                     ca_owner: module.as_ptr(),
                     ca_mode: a.mode,
-                    show: Some(a.show),
+                    show: a.show,
                     store: a.store,
                 },
                 GFP_KERNEL,

@@ -25,12 +25,16 @@ ssi_bindgen_functions := \
 	configfs_unregister_subsystem \
 	proc_mkdir proc_create_single_data proc_remove \
 	seq_write \
-	ssi_configfs_subsystem_init ssi_seq_private
+	ssi_configfs_subsystem_init ssi_seq_private \
+	ssi_tcp_socket_create ssi_sock_set_timeouts ssi_sock_tune \
+	ssi_sock_bind_any ssi_sock_connect ssi_sock_peer_addr \
+	ssi_hmac_sha256_new ssi_hmac_sha256_free ssi_hmac_sha256 \
+	ssi_node_resources
 
 ssi_bindgen_types := \
 	config_item config_group config_item_type configfs_attribute \
 	configfs_subsystem configfs_item_operations configfs_group_operations \
-	configfs_bin_attribute proc_dir_entry seq_file
+	configfs_bin_attribute proc_dir_entry seq_file crypto_shash
 
 quiet_cmd_ssi_bindgen = BINDGEN $@
       cmd_ssi_bindgen = $(BINDGEN) $< --rust-target 1.68 --use-core \
@@ -39,7 +43,7 @@ quiet_cmd_ssi_bindgen = BINDGEN $@
 	--no-recursive-allowlist \
 	$(foreach f,$(ssi_bindgen_functions),--allowlist-function '$(f)') \
 	$(foreach t,$(ssi_bindgen_types),--allowlist-type '$(t)') \
-	--opaque-type proc_dir_entry --opaque-type seq_file \
+	--opaque-type proc_dir_entry --opaque-type seq_file --opaque-type crypto_shash \
 	--raw-line 'use kernel::bindings::*;' \
 	-o $@ -- $(filter-out $(ssi_bindgen_skip_c_flags),$(c_flags)) \
 	-w --target=x86_64-linux-gnu -DMODULE -fno-builtin -D__BINDGEN__

@@ -1,11 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * C helpers for ssi.ko: wrappers around static inlines and macros that Rust
- * cannot call. Keep this file tiny: logic belongs in Rust.
+ * C helpers for ssi.ko: wrappers around static inlines, macros and structure
+ * fields that Rust cannot reach. Keep this file tiny: logic belongs in Rust.
  */
 #include <linux/configfs.h>
+#include <linux/cpumask.h>
+#include <linux/err.h>
+#include <linux/in.h>
+#include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/net.h>
+#include <linux/sched/loadavg.h>
 #include <linux/seq_file.h>
+#include <net/net_namespace.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+#include <crypto/hash.h>
 #include "helpers.h"
 
 void ssi_configfs_subsystem_init(struct configfs_subsystem *subsys)
@@ -16,4 +26,112 @@ void ssi_configfs_subsystem_init(struct configfs_subsystem *subsys)
 void *ssi_seq_private(struct seq_file *m)
 {
 	return m->private;
+}
+
+int ssi_tcp_socket_create(struct socket **res)
+{
+	return sock_create_kern(&init_net, AF_INET, SOCK_STREAM, IPPROTO_TCP, res);
+}
+
+static long ssi_ms_to_timeo(unsigned int ms)
+{
+	return ms ? msecs_to_jiffies(ms) : MAX_SCHEDULE_TIMEOUT;
+}
+
+void ssi_sock_set_timeouts(struct socket *sock, unsigned int rcv_ms, unsigned int snd_ms)
+{
+	struct sock *sk = sock->sk;
+
+	lock_sock(sk);
+	WRITE_ONCE(sk->sk_rcvtimeo, ssi_ms_to_timeo(rcv_ms));
+	WRITE_ONCE(sk->sk_sndtimeo, ssi_ms_to_timeo(snd_ms));
+	release_sock(sk);
+}
+
+void ssi_sock_tune(struct socket *sock)
+{
+	sock_set_reuseaddr(sock->sk);
+	tcp_sock_set_nodelay(sock->sk);
+}
+
+int ssi_sock_bind_any(struct socket *sock, u16 port)
+{
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_ANY),
+		.sin_port = htons(port),
+	};
+
+	return kernel_bind(sock, (struct sockaddr *)&sin, sizeof(sin));
+}
+
+int ssi_sock_connect(struct socket *sock, u32 addr, u16 port)
+{
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(addr),
+		.sin_port = htons(port),
+	};
+
+	return kernel_connect(sock, (struct sockaddr *)&sin, sizeof(sin), 0);
+}
+
+u32 ssi_sock_peer_addr(struct socket *sock)
+{
+	struct sockaddr_in sin = {};
+
+	if (kernel_getpeername(sock, (struct sockaddr *)&sin) < 0)
+		return 0;
+	return ntohl(sin.sin_addr.s_addr);
+}
+
+struct crypto_shash *ssi_hmac_sha256_new(const u8 *key, unsigned int keylen)
+{
+	struct crypto_shash *tfm = crypto_alloc_shash("hmac(sha256)", 0, 0);
+	int err;
+
+	if (IS_ERR(tfm))
+		return tfm;
+	err = crypto_shash_setkey(tfm, key, keylen);
+	if (err) {
+		crypto_free_shash(tfm);
+		return ERR_PTR(err);
+	}
+	return tfm;
+}
+
+void ssi_hmac_sha256_free(struct crypto_shash *tfm)
+{
+	crypto_free_shash(tfm);
+}
+
+int ssi_hmac_sha256(struct crypto_shash *tfm, const u8 *a, size_t alen,
+		    const u8 *b, size_t blen, u8 *out)
+{
+	SHASH_DESC_ON_STACK(desc, tfm);
+	int err;
+
+	desc->tfm = tfm;
+	err = crypto_shash_init(desc);
+	if (!err)
+		err = crypto_shash_update(desc, a, alen);
+	if (!err && blen)
+		err = crypto_shash_update(desc, b, blen);
+	if (!err)
+		err = crypto_shash_final(desc, out);
+	shash_desc_zero(desc);
+	return err;
+}
+
+void ssi_node_resources(u32 *cpus, u64 *mem_total_kib, u64 *mem_free_kib, u32 *load)
+{
+	struct sysinfo si;
+
+	si_meminfo(&si);
+	*cpus = num_online_cpus();
+	*mem_total_kib = (u64)si.totalram * (si.mem_unit >> 10);
+	*mem_free_kib = (u64)si.freeram * (si.mem_unit >> 10);
+	load[0] = avenrun[0];
+	load[1] = avenrun[1];
+	load[2] = avenrun[2];
 }

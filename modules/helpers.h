@@ -3,13 +3,38 @@
 #ifndef SSI_HELPERS_H
 #define SSI_HELPERS_H
 
+#include <linux/types.h>
+
 struct configfs_subsystem;
 struct seq_file;
+struct socket;
+struct crypto_shash;
 
 /* mutex_init() on the subsystem's su_mutex (a macro with a lock class). */
 void ssi_configfs_subsystem_init(struct configfs_subsystem *subsys);
 
 /* seq_file's private data (set by single_open). */
 void *ssi_seq_private(struct seq_file *m);
+
+/* A kernel TCP/IPv4 socket in the initial network namespace. */
+int ssi_tcp_socket_create(struct socket **res);
+/* Receive and send timeouts in milliseconds (0: block forever). */
+void ssi_sock_set_timeouts(struct socket *sock, unsigned int rcv_ms, unsigned int snd_ms);
+/* SO_REUSEADDR and TCP_NODELAY. */
+void ssi_sock_tune(struct socket *sock);
+/* bind() to INADDR_ANY:port, connect() to addr:port (addr in network order as a host u32 a.b.c.d -> 0xaabbccdd). */
+int ssi_sock_bind_any(struct socket *sock, u16 port);
+int ssi_sock_connect(struct socket *sock, u32 addr, u16 port);
+/* The peer's IPv4 address (0xaabbccdd), 0 when unknown. */
+u32 ssi_sock_peer_addr(struct socket *sock);
+
+/* HMAC-SHA256 with the kernel crypto API. */
+struct crypto_shash *ssi_hmac_sha256_new(const u8 *key, unsigned int keylen);
+void ssi_hmac_sha256_free(struct crypto_shash *tfm);
+int ssi_hmac_sha256(struct crypto_shash *tfm, const u8 *a, size_t alen,
+		    const u8 *b, size_t blen, u8 *out);
+
+/* This node's resources: online CPUs, memory in KiB, load averages (FSHIFT fixed point). */
+void ssi_node_resources(u32 *cpus, u64 *mem_total_kib, u64 *mem_free_kib, u32 *load);
 
 #endif

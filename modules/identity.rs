@@ -1,37 +1,73 @@
 // SPDX-License-Identifier: GPL-2.0
-//! This node's identity (node id, address, krpc port) and the configfs and
-//! procfs files that show and set it.
+//! This node's identity and cluster settings (node id, address, krpc port,
+//! seeds, secret, timers), the configfs files that show and set them, and
+//! the running cluster service they configure.
 
 use crate::{
+    cluster::Service,
     configfs::{AttrDesc, Attribute, Page},
+    krpc::{hmac::Hmac, stats::Stats},
     procfs::{ProcShow, SeqFile},
-    proto::{identity as id, version},
+    proto::{identity as id, version, wire},
 };
 use core::{
     fmt::Write,
     sync::atomic::{AtomicU32, Ordering},
 };
-use kernel::{c_str, prelude::*, str::CStr, sync::Arc};
+use kernel::{c_str, new_mutex, prelude::*, str::CStr, sync::Arc, sync::Mutex};
 
-/// The node's identity. Plain atomics: each value is read and written
-/// whole, and nothing needs two of them to change together yet.
+/// Longest cluster secret accepted, in bytes.
+pub(crate) const MAX_SECRET: usize = 64;
+/// Default heartbeat interval and failure timeout.
+const DEFAULT_HEARTBEAT_MS: u32 = 1000;
+const DEFAULT_DEAD_AFTER_MS: u32 = 5000;
+
+struct Secret {
+    bytes: [u8; MAX_SECRET],
+    len: usize,
+}
+
+struct Seeds {
+    list: [id::Seed; id::MAX_SEEDS],
+    len: usize,
+}
+
+/// This node's settings and its cluster service.
+#[pin_data]
 pub(crate) struct Identity {
     node_id: AtomicU32,
     address: AtomicU32,
     port: AtomicU32,
+    heartbeat_ms: AtomicU32,
+    dead_after_ms: AtomicU32,
+    #[pin]
+    seeds: Mutex<Seeds>,
+    #[pin]
+    secret: Mutex<Secret>,
+    /// The cluster service, while enabled.
+    #[pin]
+    service: Mutex<Option<Service>>,
+    /// krpc counters (kept across restarts of the service).
+    pub(crate) stats: Stats,
 }
 
 impl Identity {
-    /// A node with no id or address yet, listening on the default port.
+    /// A node with no id, address or secret yet, default port and timers.
     pub(crate) fn new() -> Result<Arc<Self>> {
-        Ok(Arc::new(
-            Identity {
+        Arc::pin_init(
+            pin_init!(Identity {
                 node_id: AtomicU32::new(0),
                 address: AtomicU32::new(0),
                 port: AtomicU32::new(id::DEFAULT_PORT.into()),
-            },
+                heartbeat_ms: AtomicU32::new(DEFAULT_HEARTBEAT_MS),
+                dead_after_ms: AtomicU32::new(DEFAULT_DEAD_AFTER_MS),
+                seeds <- new_mutex!(Seeds { list: [(id::Ipv4::UNSET, 0); id::MAX_SEEDS], len: 0 }),
+                secret <- new_mutex!(Secret { bytes: [0; MAX_SECRET], len: 0 }),
+                service <- new_mutex!(None),
+                stats: Stats::default(),
+            }),
             GFP_KERNEL,
-        )?)
+        )
     }
 
     /// The node id, 0 while unset.
@@ -48,6 +84,71 @@ impl Identity {
     pub(crate) fn port(&self) -> u16 {
         self.port.load(Ordering::Relaxed) as u16
     }
+
+    /// Heartbeat interval.
+    pub(crate) fn heartbeat_ms(&self) -> u32 {
+        self.heartbeat_ms.load(Ordering::Relaxed)
+    }
+
+    /// Silence after which a node is declared dead.
+    pub(crate) fn dead_after_ms(&self) -> u32 {
+        self.dead_after_ms.load(Ordering::Relaxed)
+    }
+
+    /// The seeds, copied.
+    pub(crate) fn seeds(&self) -> Result<KVec<id::Seed>> {
+        let seeds = self.seeds.lock();
+        let mut out = KVec::with_capacity(seeds.len, GFP_KERNEL)?;
+        for s in seeds.list.iter().take(seeds.len) {
+            out.push(*s, GFP_KERNEL)?;
+        }
+        Ok(out)
+    }
+
+    /// An HMAC keyed with the cluster secret; ENOKEY if none is set.
+    pub(crate) fn secret_hmac(&self) -> Result<Hmac> {
+        let secret = self.secret.lock();
+        if secret.len == 0 {
+            return Err(crate::kernel_ext::enokey());
+        }
+        Hmac::new(&secret.bytes[..secret.len])
+    }
+
+    /// Runs `f` on the cluster service if it is running.
+    pub(crate) fn with_service<R>(&self, f: impl FnOnce(Option<&Service>) -> R) -> R {
+        let service = self.service.lock();
+        f(service.as_ref())
+    }
+
+    /// Starts (`true`) or stops the cluster service.
+    pub(crate) fn set_enabled(self: &Arc<Self>, on: bool) -> Result {
+        let mut service = self.service.lock();
+        match (on, service.is_some()) {
+            (true, false) => *service = Some(Service::start(self)?),
+            (false, true) => drop(service.take()),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Stops the cluster service (module unload).
+    pub(crate) fn shutdown(&self) {
+        let s = self.service.lock().take();
+        drop(s);
+    }
+
+    fn is_enabled(&self) -> bool {
+        self.service.lock().is_some()
+    }
+
+    /// Refuses changes that a running service cannot follow.
+    fn not_while_enabled(&self, what: &str) -> Result {
+        if self.is_enabled() {
+            pr_warn!("cannot change {} while the node is in the cluster (write 0 to enabled first)\n", what);
+            return Err(EBUSY);
+        }
+        Ok(())
+    }
 }
 
 fn invalid(what: &str, input: &[u8], e: id::ParseError) -> Error {
@@ -56,18 +157,20 @@ fn invalid(what: &str, input: &[u8], e: id::ParseError) -> Error {
     EINVAL
 }
 
+type Data = Arc<Identity>;
+
 /// configfs `node_id`: this node's id in the cluster, 1..=4095 (0: unset).
 pub(crate) struct NodeIdAttr;
-impl Attribute<Arc<Identity>> for NodeIdAttr {
+impl Attribute<Data> for NodeIdAttr {
     const NAME: &'static CStr = c_str!("node_id");
     const WRITABLE: bool = true;
-    fn show(data: &Arc<Identity>, out: &mut Page<'_>) -> Result {
+    fn show(data: &Data, out: &mut Page<'_>) -> Result {
         writeln!(out, "{}", data.node_id()).map_err(|_| EINVAL)
     }
-    fn store(data: &Arc<Identity>, input: &[u8]) -> Result {
+    fn store(data: &Data, input: &[u8]) -> Result {
         let v = id::parse_node_id(input).map_err(|e| invalid("node_id", input, e))?;
-        let old = data.node_id.swap(v, Ordering::Relaxed);
-        if old != v {
+        data.not_while_enabled("node_id")?;
+        if data.node_id.swap(v, Ordering::Relaxed) != v {
             pr_info!("node id set to {}\n", v);
         }
         Ok(())
@@ -76,16 +179,16 @@ impl Attribute<Arc<Identity>> for NodeIdAttr {
 
 /// configfs `address`: this node's IPv4 address (0.0.0.0: unset).
 pub(crate) struct AddressAttr;
-impl Attribute<Arc<Identity>> for AddressAttr {
+impl Attribute<Data> for AddressAttr {
     const NAME: &'static CStr = c_str!("address");
     const WRITABLE: bool = true;
-    fn show(data: &Arc<Identity>, out: &mut Page<'_>) -> Result {
+    fn show(data: &Data, out: &mut Page<'_>) -> Result {
         writeln!(out, "{}", data.address()).map_err(|_| EINVAL)
     }
-    fn store(data: &Arc<Identity>, input: &[u8]) -> Result {
+    fn store(data: &Data, input: &[u8]) -> Result {
         let v = id::parse_ipv4(input).map_err(|e| invalid("address", input, e))?;
-        let old = data.address.swap(v.to_bits(), Ordering::Relaxed);
-        if old != v.to_bits() {
+        data.not_while_enabled("address")?;
+        if data.address.swap(v.to_bits(), Ordering::Relaxed) != v.to_bits() {
             pr_info!("address set to {}\n", v);
         }
         Ok(())
@@ -94,36 +197,131 @@ impl Attribute<Arc<Identity>> for AddressAttr {
 
 /// configfs `port`: the TCP port krpc listens on.
 pub(crate) struct PortAttr;
-impl Attribute<Arc<Identity>> for PortAttr {
+impl Attribute<Data> for PortAttr {
     const NAME: &'static CStr = c_str!("port");
     const WRITABLE: bool = true;
-    fn show(data: &Arc<Identity>, out: &mut Page<'_>) -> Result {
+    fn show(data: &Data, out: &mut Page<'_>) -> Result {
         writeln!(out, "{}", data.port()).map_err(|_| EINVAL)
     }
-    fn store(data: &Arc<Identity>, input: &[u8]) -> Result {
+    fn store(data: &Data, input: &[u8]) -> Result {
         let v = id::parse_port(input).map_err(|e| invalid("port", input, e))?;
-        let old = data.port.swap(v.into(), Ordering::Relaxed);
-        if old != u32::from(v) {
+        data.not_while_enabled("port")?;
+        if data.port.swap(v.into(), Ordering::Relaxed) != u32::from(v) {
             pr_info!("krpc port set to {}\n", v);
         }
         Ok(())
     }
 }
 
-/// configfs `version`: release and interface version, read-only.
+/// configfs `seeds`: nodes to contact when joining, `a.b.c.d[:port]`, separated by commas or spaces.
+pub(crate) struct SeedsAttr;
+impl Attribute<Data> for SeedsAttr {
+    const NAME: &'static CStr = c_str!("seeds");
+    const WRITABLE: bool = true;
+    fn show(data: &Data, out: &mut Page<'_>) -> Result {
+        let seeds = data.seeds.lock();
+        for (i, (a, p)) in seeds.list.iter().take(seeds.len).enumerate() {
+            write!(out, "{}{}:{}", if i > 0 { "," } else { "" }, a, p).map_err(|_| EINVAL)?;
+        }
+        writeln!(out).map_err(|_| EINVAL)
+    }
+    fn store(data: &Data, input: &[u8]) -> Result {
+        let mut list = [(id::Ipv4::UNSET, 0); id::MAX_SEEDS];
+        let n = id::parse_seeds(input, &mut list).map_err(|e| invalid("seeds", input, e))?;
+        *data.seeds.lock() = Seeds { list, len: n };
+        pr_info!("{} seed(s) set\n", n);
+        Ok(())
+    }
+}
+
+/// configfs `secret`: the cluster secret, write-only (never readable back).
+pub(crate) struct SecretAttr;
+impl Attribute<Data> for SecretAttr {
+    const NAME: &'static CStr = c_str!("secret");
+    const WRITABLE: bool = true;
+    const READABLE: bool = false;
+    fn show(_data: &Data, _out: &mut Page<'_>) -> Result {
+        Err(EPERM)
+    }
+    fn store(data: &Data, input: &[u8]) -> Result {
+        let s = id::trim(input);
+        if s.is_empty() || s.len() > MAX_SECRET {
+            pr_warn!("rejected secret: must be 1 to {} bytes\n", MAX_SECRET);
+            return Err(EINVAL);
+        }
+        data.not_while_enabled("secret")?;
+        let mut secret = data.secret.lock();
+        secret.bytes = [0; MAX_SECRET];
+        secret.bytes[..s.len()].copy_from_slice(s);
+        secret.len = s.len();
+        pr_info!("cluster secret set\n");
+        Ok(())
+    }
+}
+
+/// configfs `heartbeat_ms`: heartbeat interval, 100..=60000 ms.
+pub(crate) struct HeartbeatAttr;
+impl Attribute<Data> for HeartbeatAttr {
+    const NAME: &'static CStr = c_str!("heartbeat_ms");
+    const WRITABLE: bool = true;
+    fn show(data: &Data, out: &mut Page<'_>) -> Result {
+        writeln!(out, "{}", data.heartbeat_ms()).map_err(|_| EINVAL)
+    }
+    fn store(data: &Data, input: &[u8]) -> Result {
+        let v = id::parse_decimal(input, 100, 60_000).map_err(|e| invalid("heartbeat_ms", input, e))?;
+        data.heartbeat_ms.store(v as u32, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// configfs `dead_after_ms`: silence after which a node is declared dead, 300..=600000 ms.
+pub(crate) struct DeadAfterAttr;
+impl Attribute<Data> for DeadAfterAttr {
+    const NAME: &'static CStr = c_str!("dead_after_ms");
+    const WRITABLE: bool = true;
+    fn show(data: &Data, out: &mut Page<'_>) -> Result {
+        writeln!(out, "{}", data.dead_after_ms()).map_err(|_| EINVAL)
+    }
+    fn store(data: &Data, input: &[u8]) -> Result {
+        let v = id::parse_decimal(input, 300, 600_000).map_err(|e| invalid("dead_after_ms", input, e))?;
+        data.dead_after_ms.store(v as u32, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// configfs `enabled`: 1 joins the cluster, 0 leaves it.
+pub(crate) struct EnabledAttr;
+impl Attribute<Data> for EnabledAttr {
+    const NAME: &'static CStr = c_str!("enabled");
+    const WRITABLE: bool = true;
+    fn show(data: &Data, out: &mut Page<'_>) -> Result {
+        writeln!(out, "{}", u8::from(data.is_enabled())).map_err(|_| EINVAL)
+    }
+    fn store(data: &Data, input: &[u8]) -> Result {
+        let v = id::parse_decimal(input, 0, 1).map_err(|e| invalid("enabled", input, e))?;
+        data.set_enabled(v == 1)
+    }
+}
+
+/// configfs `version`: release, read-only.
 pub(crate) struct VersionAttr;
-impl Attribute<Arc<Identity>> for VersionAttr {
+impl Attribute<Data> for VersionAttr {
     const NAME: &'static CStr = c_str!("version");
-    fn show(_data: &Arc<Identity>, out: &mut Page<'_>) -> Result {
+    fn show(_data: &Data, out: &mut Page<'_>) -> Result {
         writeln!(out, "{}", version::RELEASE).map_err(|_| EINVAL)
     }
 }
 
 /// Every attribute of `/sys/kernel/config/ssi`.
-pub(crate) const CONFIG_ATTRS: [AttrDesc<Arc<Identity>>; 4] = [
+pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 9] = [
     AttrDesc::of::<NodeIdAttr>(),
     AttrDesc::of::<AddressAttr>(),
     AttrDesc::of::<PortAttr>(),
+    AttrDesc::of::<SeedsAttr>(),
+    AttrDesc::of::<SecretAttr>(),
+    AttrDesc::of::<HeartbeatAttr>(),
+    AttrDesc::of::<DeadAfterAttr>(),
+    AttrDesc::of::<EnabledAttr>(),
     AttrDesc::of::<VersionAttr>(),
 ];
 
@@ -142,12 +340,112 @@ pub(crate) struct NodeFile;
 impl ProcShow<Identity> for NodeFile {
     const NAME: &'static CStr = c_str!("node");
     fn show(data: &Identity, out: &mut SeqFile<'_>) -> Result {
+        let (enabled, incarnation, peers) =
+            data.with_service(|s| s.map_or((0, 0, 0), |s| (1, s.incarnation(), s.connected())));
         write!(
             out,
-            "node_id: {}\naddress: {}\nport: {}\n",
+            "node_id: {}\naddress: {}\nport: {}\nenabled: {}\nincarnation: {:08x}\nconnected_peers: {}\n",
             data.node_id(),
             data.address(),
-            data.port()
+            data.port(),
+            enabled,
+            incarnation,
+            peers
+        )
+        .map_err(|_| ENOSPC)
+    }
+}
+
+/// `/proc/ssi/nodes`: every known node, one line each.
+pub(crate) struct NodesFile;
+impl ProcShow<Identity> for NodesFile {
+    const NAME: &'static CStr = c_str!("nodes");
+    fn show(data: &Identity, out: &mut SeqFile<'_>) -> Result {
+        writeln!(
+            out,
+            "{:>4} {:<15} {:>5} {:<6} {:>8} {:>4} {:>12} {:>12} {:>6} {:>6} {:>6} {:>9}",
+            "id", "address", "port", "state", "incarn", "cpus", "mem_kib", "free_kib", "load1", "load5", "load15", "heard_ms"
+        )
+        .map_err(|_| ENOSPC)?;
+        data.with_service(|s| {
+            let Some(s) = s else { return Ok(()) };
+            s.with_view(|view, now| {
+                for n in view.iter() {
+                    let l: [(u32, u32); 3] = [
+                        wire::format_load(n.resources.load[0]),
+                        wire::format_load(n.resources.load[1]),
+                        wire::format_load(n.resources.load[2]),
+                    ];
+                    writeln!(
+                        out,
+                        "{:>4} {:<15} {:>5} {:<6} {:08x} {:>4} {:>12} {:>12} {:>3}.{:02} {:>3}.{:02} {:>3}.{:02} {:>9}",
+                        n.id.get(),
+                        id::Ipv4(n.address),
+                        n.port,
+                        n.state.name(),
+                        n.incarnation,
+                        n.resources.cpus,
+                        n.resources.mem_total_kib,
+                        n.resources.mem_free_kib,
+                        l[0].0, l[0].1, l[1].0, l[1].1, l[2].0, l[2].1,
+                        now.saturating_sub(n.last_heard)
+                    )
+                    .map_err(|_| ENOSPC)?;
+                }
+                Ok(())
+            })
+        })
+    }
+}
+
+/// `/proc/ssi/resources`: merged resources of the alive nodes.
+pub(crate) struct ResourcesFile;
+impl ProcShow<Identity> for ResourcesFile {
+    const NAME: &'static CStr = c_str!("resources");
+    fn show(data: &Identity, out: &mut SeqFile<'_>) -> Result {
+        data.with_service(|s| {
+            let t = match s {
+                Some(s) => s.with_view(|view, _| view.totals()),
+                None => {
+                    let r = crate::cluster::local_resources();
+                    crate::proto::membership::Totals {
+                        alive_nodes: 1,
+                        cpus: r.cpus,
+                        mem_total_kib: r.mem_total_kib,
+                        mem_free_kib: r.mem_free_kib,
+                    }
+                }
+            };
+            write!(
+                out,
+                "nodes: {}\ncpus: {}\nmem_total_kib: {}\nmem_free_kib: {}\n",
+                t.alive_nodes, t.cpus, t.mem_total_kib, t.mem_free_kib
+            )
+            .map_err(|_| ENOSPC)
+        })
+    }
+}
+
+/// `/proc/ssi/krpc`: krpc counters.
+pub(crate) struct KrpcFile;
+impl ProcShow<Identity> for KrpcFile {
+    const NAME: &'static CStr = c_str!("krpc");
+    fn show(data: &Identity, out: &mut SeqFile<'_>) -> Result {
+        let s = &data.stats;
+        write!(
+            out,
+            "frames_sent: {}\nframes_received: {}\nbytes_sent: {}\nbytes_received: {}\nconnections: {}\n\
+             auth_failures: {}\nbad_macs: {}\nreplays: {}\nmalformed: {}\nsend_errors: {}\n",
+            Stats::get(&s.frames_sent),
+            Stats::get(&s.frames_received),
+            Stats::get(&s.bytes_sent),
+            Stats::get(&s.bytes_received),
+            Stats::get(&s.connections),
+            Stats::get(&s.auth_failures),
+            Stats::get(&s.bad_macs),
+            Stats::get(&s.replays),
+            Stats::get(&s.malformed),
+            Stats::get(&s.send_errors),
         )
         .map_err(|_| ENOSPC)
     }

@@ -5,5 +5,9 @@
 
 #[path = "../proto/src/identity.rs"]
 pub(crate) mod identity;
+#[path = "../proto/src/membership.rs"]
+pub(crate) mod membership;
 #[path = "../proto/src/version.rs"]
 pub(crate) mod version;
+#[path = "../proto/src/wire.rs"]
+pub(crate) mod wire;

@@ -7,8 +7,13 @@
 
 use kernel::{c_str, prelude::*, sync::Arc};
 
+mod cluster;
 mod configfs;
 mod identity;
+mod kernel_ext;
+#[path = "../krpc/mod.rs"]
+mod krpc;
+mod kthread;
 mod procfs;
 
 /// Bindings for kernel interfaces the 6.12 kernel crate lacks, generated
@@ -41,6 +46,7 @@ module! {
 }
 
 struct SsiModule {
+    identity: Arc<Identity>,
     // Field order is drop order: files disappear before the state they show.
     _config: configfs::Subsystem<Arc<Identity>>,
     _proc: procfs::ProcDir<Identity>,
@@ -54,10 +60,13 @@ impl kernel::Module for SsiModule {
         })?;
         proc.add::<identity::VersionFile>()?;
         proc.add::<identity::NodeFile>()?;
+        proc.add::<identity::NodesFile>()?;
+        proc.add::<identity::ResourcesFile>()?;
+        proc.add::<identity::KrpcFile>()?;
         let config = configfs::Subsystem::register(
             c_str!("ssi"),
             module,
-            identity,
+            identity.clone(),
             &identity::CONFIG_ATTRS,
         )
         .inspect_err(|e| {
@@ -68,12 +77,14 @@ impl kernel::Module for SsiModule {
             proto::version::RELEASE,
             proto::version::INTERFACE
         );
-        Ok(SsiModule { _config: config, _proc: proc })
+        Ok(SsiModule { identity, _config: config, _proc: proc })
     }
 }
 
 impl Drop for SsiModule {
     fn drop(&mut self) {
         pr_info!("unloading\n");
+        // Leave the cluster: stops every thread and closes every socket.
+        self.identity.shutdown();
     }
 }

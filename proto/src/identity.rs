@@ -146,6 +146,33 @@ pub fn parse_ipv4(input: &[u8]) -> Result<Ipv4, ParseError> {
     Ok(Ipv4(out))
 }
 
+/// Most seed addresses a node keeps.
+pub const MAX_SEEDS: usize = 16;
+
+/// A seed: a node to contact when joining.
+pub type Seed = (Ipv4, u16);
+
+/// Parses a list of seeds, `a.b.c.d[:port]` separated by commas, spaces or
+/// newlines (port defaults to [`DEFAULT_PORT`]). An empty list is allowed.
+/// Returns how many were stored in `out`.
+pub fn parse_seeds(input: &[u8], out: &mut [Seed; MAX_SEEDS]) -> Result<usize, ParseError> {
+    let mut n = 0;
+    for item in input.split(|&b| matches!(b, b',' | b' ' | b'\n' | b'\t' | b'\r')) {
+        if item.is_empty() {
+            continue;
+        }
+        let (addr, port) = match item.iter().position(|&b| b == b':') {
+            Some(i) => (&item[..i], parse_port(&item[i + 1..]).map_err(|_| ParseError::BadAddress)?),
+            None => (item, DEFAULT_PORT),
+        };
+        let addr = parse_ipv4(addr)?;
+        let slot = out.get_mut(n).ok_or(ParseError::OutOfRange)?;
+        *slot = (addr, port);
+        n += 1;
+    }
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -170,7 +197,29 @@ mod tests {
         }
     }
 
+    #[test]
+    fn seeds() {
+        let mut out = [(Ipv4::UNSET, 0); MAX_SEEDS];
+        assert_eq!(parse_seeds(b"10.99.0.11, 10.99.0.12:7071\n", &mut out), Ok(2));
+        assert_eq!(out[0], (Ipv4([10, 99, 0, 11]), DEFAULT_PORT));
+        assert_eq!(out[1], (Ipv4([10, 99, 0, 12]), 7071));
+        assert_eq!(parse_seeds(b"\n", &mut out), Ok(0));
+        assert_eq!(parse_seeds(b"10.99.0.11:0", &mut out), Err(ParseError::BadAddress));
+        assert_eq!(parse_seeds(b"10.99.0.11:x", &mut out), Err(ParseError::BadAddress));
+        assert_eq!(parse_seeds(b"node1", &mut out), Err(ParseError::BadAddress));
+        let many = b"1.1.1.1 1.1.1.2 1.1.1.3 1.1.1.4 1.1.1.5 1.1.1.6 1.1.1.7 1.1.1.8 1.1.1.9 1.1.1.10 1.1.1.11 1.1.1.12 1.1.1.13 1.1.1.14 1.1.1.15 1.1.1.16 1.1.1.17";
+        assert_eq!(parse_seeds(many, &mut out), Err(ParseError::OutOfRange));
+    }
+
     proptest! {
+        #[test]
+        fn seeds_never_panic(input in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut out = [(Ipv4::UNSET, 0); MAX_SEEDS];
+            if let Ok(n) = parse_seeds(&input, &mut out) {
+                prop_assert!(n <= MAX_SEEDS);
+            }
+        }
+
         #[test]
         fn ipv4_round_trip(a: [u8; 4]) {
             let text = format!("{}\n", Ipv4(a));

@@ -29,6 +29,8 @@ SSI_NODE_CPUS=${SSI_NODE_CPUS:-2}
 SSI_ON_TIMEOUT=${SSI_ON_TIMEOUT:-300}
 SSI_BOOT_TIMEOUT=${SSI_BOOT_TIMEOUT:-300}
 SSI_SUBNET=10.99.0
+# The test cluster's secret; SSI_SECRET_<N> overrides it for node N.
+SSI_SECRET=${SSI_SECRET:-ssi-test-cluster-secret}
 # What a node's console must never show. A match fails the scenario.
 SSI_CONSOLE_BAD='BUG:|WARNING:|Oops|general protection|Kernel panic|soft lockup|hard LOCKUP|rcu: INFO|detected stalls|RCU stall|blocked for more than|suspected memory leak|UBSAN:|KASAN:'
 
@@ -89,6 +91,9 @@ node_launch() {
   # watchdog_thresh=60: a TCG vCPU starved by a busy host is not a lockup;
   # real ones still show (soft lockup after 120 s, RCU stall after 60 s).
   append+=" watchdog_thresh=60 net.ifnames=0 ssi.node=$n ssi.ip=$(node_ip "$n")/24"
+  local secret_var=SSI_SECRET_$n seeds="" i
+  for i in $(seq 1 "${SSI_NODES:-3}"); do seeds+="${seeds:+,}$(node_ip "$i")"; done
+  append+=" ssi.secret=${!secret_var:-$SSI_SECRET} ssi.seeds=$seeds"
   # Extra arguments from the scenario header (kmemleak=on makes boots ~4x slower
   # under TCG, so leak-checking scenarios ask for it).
   append+=${SSI_KERNEL_ARGS:+ $SSI_KERNEL_ARGS}

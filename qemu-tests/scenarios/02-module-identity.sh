@@ -11,7 +11,11 @@ for n in 1 2 3; do
   on $n dmesg | grep -q "ssi: node id set to $n" || fail "no 'ssi: node id set' line on node $n"
 done
 
-# Settable at run time, and bad input is refused with EINVAL and logged.
+# Identity cannot change while the node is in the cluster (EBUSY)...
+out=$(on 2 '(/bin/echo 42 > /sys/kernel/config/ssi/node_id) 2>&1; echo status=$?')
+expect_match "node_id while enabled" "$out" 'busy'
+# ...but can once it left; bad input is refused with EINVAL and logged.
+on 2 'echo 0 > /sys/kernel/config/ssi/enabled'
 on 2 'echo 42 > /sys/kernel/config/ssi/node_id'
 expect_eq "node_id after a write" "$(on 2 cat /sys/kernel/config/ssi/node_id)" 42
 expect_eq "/proc/ssi/node follows" "$(on 2 "sed -n 's/^node_id: //p' /proc/ssi/node")" 42

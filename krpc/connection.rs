@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: GPL-2.0
+//! One authenticated krpc connection to a peer: the handshake, framed and
+//! MACed sends, and checked receives. The frame format and the handshake's
+//! byte layout are in `proto/src/wire.rs`.
+
+use super::{hmac::Hmac, socket::Received, socket::TcpSocket, stats::Stats};
+use crate::{kthread, proto::wire};
+use core::sync::atomic::{AtomicBool, Ordering};
+use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
+use wire::{FrameHeader, Hello, HelloAuth, MsgType, ReplayGuard, SeqCounter, WireError};
+
+/// Time a peer has to finish the handshake, and any frame once started.
+pub(crate) const FRAME_TIMEOUT_MS: u64 = 3000;
+/// Socket timeouts: how often blocked threads look at their stop flag, and
+/// how long a send may wait for a peer that stopped reading.
+const RECV_POLL_MS: u32 = 500;
+const SEND_TIMEOUT_MS: u32 = 2000;
+
+/// Milliseconds of monotonic time.
+pub(crate) fn now_ms() -> u64 {
+    // SAFETY: ktime_get has no preconditions.
+    let ns = unsafe { kernel::bindings::ktime_get() };
+    (ns as u64) / 1_000_000
+}
+
+/// Why a connection ended; counted and logged by the caller.
+#[derive(Debug)]
+pub(crate) enum LinkError {
+    /// The peer closed the connection or the socket failed.
+    Closed,
+    /// This thread was asked to stop.
+    Stopped,
+    /// The peer does not know the cluster secret.
+    BadProof,
+    /// A frame with a wrong MAC.
+    BadMac,
+    /// A replayed or out-of-sequence frame.
+    Replay,
+    /// Malformed input.
+    Malformed(&'static str),
+    /// A kernel error (allocation, crypto).
+    Kernel(Error),
+}
+
+impl From<Error> for LinkError {
+    fn from(e: Error) -> Self {
+        LinkError::Kernel(e)
+    }
+}
+
+impl LinkError {
+    fn from_wire(e: WireError) -> Self {
+        match e {
+            WireError::Replay | WireError::SeqGap => LinkError::Replay,
+            e => LinkError::Malformed(e.describe()),
+        }
+    }
+
+    /// Counts the error in `stats`.
+    pub(crate) fn count(&self, stats: &Stats) {
+        match self {
+            LinkError::BadProof => Stats::add(&stats.auth_failures, 1),
+            LinkError::BadMac => Stats::add(&stats.bad_macs, 1),
+            LinkError::Replay => Stats::add(&stats.replays, 1),
+            LinkError::Malformed(_) => Stats::add(&stats.malformed, 1),
+            _ => {}
+        }
+    }
+}
+
+/// Reads exactly `buf.len()` bytes. Before the first byte, waits as long as
+/// `idle_ok` allows (an idle connection); once a frame has started it must
+/// complete within [`FRAME_TIMEOUT_MS`].
+fn recv_exact(sock: &TcpSocket, buf: &mut [u8], idle_ok: bool) -> Result<(), LinkError> {
+    let mut got = 0;
+    let mut started = if idle_ok { None } else { Some(now_ms()) };
+    while got < buf.len() {
+        if kthread::should_stop() {
+            return Err(LinkError::Stopped);
+        }
+        match sock.recv(&mut buf[got..]).map_err(|_| LinkError::Closed)? {
+            Received::Data(n) => {
+                got += n;
+                started.get_or_insert_with(now_ms);
+            }
+            Received::Closed => return Err(LinkError::Closed),
+            Received::TimedOut => {}
+        }
+        if started.is_some_and(|t| now_ms().saturating_sub(t) > FRAME_TIMEOUT_MS) {
+            return Err(LinkError::Malformed("frame not completed in time"));
+        }
+    }
+    Ok(())
+}
+
+/// Reads one frame header and its body (at most `max_body` bytes).
+fn recv_frame(
+    sock: &TcpSocket,
+    max_body: usize,
+    idle_ok: bool,
+) -> Result<(FrameHeader, KVec<u8>), LinkError> {
+    let mut hdr = [0u8; wire::HEADER_LEN];
+    recv_exact(sock, &mut hdr, idle_ok)?;
+    let h = FrameHeader::decode(&hdr).map_err(LinkError::from_wire)?;
+    let len = h.body_len as usize;
+    if len > max_body {
+        return Err(LinkError::Malformed("body too large"));
+    }
+    let mut body = KVec::from_elem(0u8, len, GFP_KERNEL).map_err(|_| LinkError::Kernel(ENOMEM))?;
+    recv_exact(sock, &mut body, false)?;
+    Ok((h, body))
+}
+
+/// A frame before the session key exists (Hello, HelloAuth): zero tag.
+fn send_plain(sock: &TcpSocket, kind: MsgType, seq: u64, src: u16, inc: u32, body: &[u8]) -> Result {
+    let h = FrameHeader {
+        msg_type: kind.as_u8(),
+        flags: 0,
+        src_node: src,
+        dst_node: 0,
+        src_incarnation: inc,
+        seq,
+        request_id: 0,
+        body_len: body.len() as u32,
+        tag: [0; wire::TAG_LEN],
+    };
+    let mut hdr = [0u8; wire::HEADER_LEN];
+    h.encode(&mut hdr);
+    sock.send_all(&[&hdr, body])
+}
+
+/// Receives the expected handshake frame (its seq and type are fixed).
+fn recv_plain(sock: &TcpSocket, kind: MsgType, seq: u64) -> Result<(FrameHeader, KVec<u8>), LinkError> {
+    let (h, body) = recv_frame(sock, Hello::LEN.max(HelloAuth::LEN), false)?;
+    if h.kind() != Some(kind) || h.seq != seq || h.flags != 0 {
+        return Err(LinkError::Malformed("unexpected handshake frame"));
+    }
+    Ok((h, body))
+}
+
+/// An authenticated connection to one peer.
+#[pin_data]
+pub(crate) struct Connection {
+    sock: TcpSocket,
+    session: Hmac,
+    /// The peer's Hello: its node id, incarnation, listener address, port.
+    pub(crate) peer: Hello,
+    /// Node id of the side that connected (ties between two connections to
+    /// the same peer keep the one made by the lower node id).
+    pub(crate) client_node: u16,
+    local_node: u16,
+    local_incarnation: u32,
+    #[pin]
+    send_seq: Mutex<SeqCounter>,
+    closed: AtomicBool,
+}
+
+impl Connection {
+    /// Runs the handshake (see `proto/src/wire.rs`) on a connected socket.
+    /// `role` is `wire::ROLE_CLIENT` for the side that connected.
+    pub(crate) fn handshake(
+        sock: TcpSocket,
+        role: u8,
+        local: &Hello,
+        secret: &Hmac,
+    ) -> Result<Arc<Connection>, LinkError> {
+        sock.set_timeouts(RECV_POLL_MS, SEND_TIMEOUT_MS);
+        let mut buf = [0u8; Hello::LEN];
+        local.encode(&mut buf).map_err(LinkError::from_wire)?;
+        send_plain(&sock, MsgType::Hello, 1, local.node_id, local.incarnation, &buf)
+            .map_err(|_| LinkError::Closed)?;
+        let (h, body) = recv_plain(&sock, MsgType::Hello, 1)?;
+        let peer = Hello::decode(&body).map_err(LinkError::from_wire)?;
+        if peer.node_id == 0 || h.src_node != peer.node_id || peer.node_id == local.node_id {
+            return Err(LinkError::Malformed("bad node id in Hello"));
+        }
+        let (client, server) = if role == wire::ROLE_CLIENT { (local, &peer) } else { (&peer, local) };
+        let mut input = [0u8; wire::PROOF_INPUT_LEN];
+        let n = wire::proof_input(role, client, server, &mut input);
+        let proof = HelloAuth { proof: secret.mac(&input[..n], &[])? };
+        let mut pbuf = [0u8; HelloAuth::LEN];
+        proof.encode(&mut pbuf).map_err(LinkError::from_wire)?;
+        send_plain(&sock, MsgType::HelloAuth, 2, local.node_id, local.incarnation, &pbuf)
+            .map_err(|_| LinkError::Closed)?;
+        let (_, body) = recv_plain(&sock, MsgType::HelloAuth, 2)?;
+        let theirs = HelloAuth::decode(&body).map_err(LinkError::from_wire)?;
+        let n = wire::proof_input(1 - role, client, server, &mut input);
+        let expected = secret.mac(&input[..n], &[])?;
+        if !wire::tags_equal(&expected, &theirs.proof) {
+            return Err(LinkError::BadProof);
+        }
+        let mut kin = [0u8; wire::SESSION_KEY_INPUT_LEN];
+        let n = wire::session_key_input(&client.nonce, &server.nonce, &mut kin);
+        let key = secret.mac(&kin[..n], &[])?;
+        let session = Hmac::new(&key)?;
+        let mut seq = SeqCounter::new();
+        // Hello and HelloAuth used seq 1 and 2.
+        seq.next_seq().map_err(LinkError::from_wire)?;
+        seq.next_seq().map_err(LinkError::from_wire)?;
+        let conn = Arc::pin_init(
+            pin_init!(Connection {
+                sock,
+                session,
+                peer,
+                client_node: client.node_id,
+                local_node: local.node_id,
+                local_incarnation: local.incarnation,
+                send_seq <- new_mutex!(seq),
+                closed: AtomicBool::new(false),
+            }),
+            GFP_KERNEL,
+        )?;
+        Ok(conn)
+    }
+
+    /// A fresh replay guard for frames received after the handshake.
+    pub(crate) fn replay_guard() -> ReplayGuard {
+        let mut g = ReplayGuard::new();
+        let _ = g.check_and_advance(1);
+        let _ = g.check_and_advance(2);
+        g
+    }
+
+    /// Sends one frame. Serialised per connection, so sequence numbers go
+    /// out in order.
+    pub(crate) fn send(&self, kind: MsgType, flags: u16, request_id: u64, body: &[u8], stats: &Stats) -> Result {
+        if self.is_closed() {
+            return Err(crate::kernel_ext::enotconn());
+        }
+        let mut seq = self.send_seq.lock();
+        let mut h = FrameHeader {
+            msg_type: kind.as_u8(),
+            flags,
+            src_node: self.local_node,
+            dst_node: self.peer.node_id,
+            src_incarnation: self.local_incarnation,
+            seq: seq.next_seq().map_err(|_| crate::kernel_ext::eoverflow())?,
+            request_id,
+            body_len: u32::try_from(body.len()).map_err(|_| crate::kernel_ext::emsgsize())?,
+            tag: [0; wire::TAG_LEN],
+        };
+        h.validate().map_err(|_| EINVAL)?;
+        h.tag = self.session.mac(&h.mac_header(), body)?;
+        let mut hdr = [0u8; wire::HEADER_LEN];
+        h.encode(&mut hdr);
+        match self.sock.send_all(&[&hdr, body]) {
+            Ok(()) => {
+                Stats::add(&stats.frames_sent, 1);
+                Stats::add(&stats.bytes_sent, (hdr.len() + body.len()) as u64);
+                Ok(())
+            }
+            Err(e) => {
+                Stats::add(&stats.send_errors, 1);
+                self.close();
+                Err(e)
+            }
+        }
+    }
+
+    /// Receives the next frame (waiting while the connection is idle) and
+    /// checks its MAC, sequence and origin.
+    pub(crate) fn recv(
+        &self,
+        guard: &mut ReplayGuard,
+        stats: &Stats,
+    ) -> Result<(FrameHeader, KVec<u8>), LinkError> {
+        let (h, body) = recv_frame(&self.sock, wire::MAX_BODY as usize, true)?;
+        let expected = self.session.mac(&h.mac_header(), &body)?;
+        if !wire::tags_equal(&expected, &h.tag) {
+            return Err(LinkError::BadMac);
+        }
+        guard.check_and_advance(h.seq).map_err(LinkError::from_wire)?;
+        if h.src_node != self.peer.node_id || h.src_incarnation != self.peer.incarnation {
+            return Err(LinkError::Malformed("frame from an unexpected node"));
+        }
+        Stats::add(&stats.frames_received, 1);
+        Stats::add(&stats.bytes_received, (wire::HEADER_LEN + body.len()) as u64);
+        Ok((h, body))
+    }
+
+    /// Closes the connection: blocked sends and receives return at once.
+    pub(crate) fn close(&self) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            self.sock.shutdown();
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}

@@ -1,0 +1,10 @@
+// SPDX-License-Identifier: GPL-2.0
+//! krpc: kernel-to-kernel RPC between ssi nodes over authenticated TCP
+//! connections. The wire format is in `proto/src/wire.rs`; this folder has
+//! the kernel side: sockets, HMAC, connections and counters. The cluster
+//! service (`modules/cluster.rs`) runs the connections.
+
+pub(crate) mod connection;
+pub(crate) mod hmac;
+pub(crate) mod socket;
+pub(crate) mod stats;

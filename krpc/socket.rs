@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Thin safe wrapper around kernel TCP/IPv4 sockets (`include/linux/net.h`).
+//!
+//! Every blocking call has a timeout (set with [`TcpSocket::set_timeouts`]),
+//! so the threads using them can notice they were asked to stop.
+
+use crate::extra as raw;
+use crate::proto::identity::Ipv4;
+use core::ptr;
+use kernel::{bindings, error::to_result, prelude::*};
+
+/// `SHUT_RDWR` for kernel_sock_shutdown.
+const SHUT_RDWR: u32 = 2;
+
+/// What a receive returned.
+pub(crate) enum Received {
+    /// This many bytes (at least one).
+    Data(usize),
+    /// The receive timeout expired with nothing read.
+    TimedOut,
+    /// The peer closed the connection.
+    Closed,
+}
+
+/// A kernel TCP socket; shut down and released on drop.
+pub(crate) struct TcpSocket {
+    sock: *mut bindings::socket,
+}
+
+// SAFETY: kernel sockets may be used from any thread; the socket layer
+// locks internally. Concurrent sends are serialised by the callers.
+unsafe impl Send for TcpSocket {}
+// SAFETY: as above.
+unsafe impl Sync for TcpSocket {}
+
+impl TcpSocket {
+    fn new() -> Result<TcpSocket> {
+        let mut sock: *mut bindings::socket = ptr::null_mut();
+        // SAFETY: `sock` is a valid out-pointer.
+        to_result(unsafe { raw::ssi_tcp_socket_create(&raw mut sock) })?;
+        let s = TcpSocket { sock };
+        // SAFETY: `sock` is a live socket we own.
+        unsafe { raw::ssi_sock_tune(s.sock) };
+        Ok(s)
+    }
+
+    /// A socket listening on `0.0.0.0:port`.
+    pub(crate) fn listen(port: u16, backlog: i32) -> Result<TcpSocket> {
+        let s = TcpSocket::new()?;
+        // SAFETY: `s.sock` is a live socket we own.
+        unsafe {
+            to_result(raw::ssi_sock_bind_any(s.sock, port))?;
+            to_result(bindings::kernel_listen(s.sock, backlog))?;
+        }
+        Ok(s)
+    }
+
+    /// Accepts a connection, or `None` when the receive timeout expired.
+    pub(crate) fn accept(&self) -> Result<Option<TcpSocket>> {
+        let mut new: *mut bindings::socket = ptr::null_mut();
+        // SAFETY: `self.sock` is a live listening socket; `new` an out-pointer.
+        let r = unsafe { bindings::kernel_accept(self.sock, &raw mut new, 0) };
+        match r {
+            0 => {
+                let s = TcpSocket { sock: new };
+                // SAFETY: `new` is the accepted live socket, now owned by `s`.
+                unsafe { raw::ssi_sock_tune(s.sock) };
+                Ok(Some(s))
+            }
+            e if e == -(bindings::EAGAIN as i32) => Ok(None),
+            e => Err(Error::from_errno(e)),
+        }
+    }
+
+    /// Connects to `addr:port`, waiting at most `timeout_ms`.
+    pub(crate) fn connect(addr: Ipv4, port: u16, timeout_ms: u32) -> Result<TcpSocket> {
+        let s = TcpSocket::new()?;
+        s.set_timeouts(timeout_ms, timeout_ms);
+        // SAFETY: `s.sock` is a live socket we own.
+        to_result(unsafe { raw::ssi_sock_connect(s.sock, addr.to_bits(), port) })?;
+        Ok(s)
+    }
+
+    /// Receive and send timeouts in milliseconds (0: none).
+    pub(crate) fn set_timeouts(&self, rcv_ms: u32, snd_ms: u32) {
+        // SAFETY: `self.sock` is live.
+        unsafe { raw::ssi_sock_set_timeouts(self.sock, rcv_ms, snd_ms) };
+    }
+
+    /// The peer's address.
+    pub(crate) fn peer_addr(&self) -> Ipv4 {
+        // SAFETY: `self.sock` is live.
+        Ipv4::from_bits(unsafe { raw::ssi_sock_peer_addr(self.sock) })
+    }
+
+    /// Sends all of `parts`, in order, as one stream write.
+    pub(crate) fn send_all(&self, parts: &[&[u8]]) -> Result {
+        const MAX_PARTS: usize = 4;
+        if parts.len() > MAX_PARTS {
+            return Err(EINVAL);
+        }
+        let mut vecs = [bindings::kvec { iov_base: ptr::null_mut(), iov_len: 0 }; MAX_PARTS];
+        let mut total = 0usize;
+        for (v, p) in vecs.iter_mut().zip(parts) {
+            v.iov_base = p.as_ptr().cast_mut().cast();
+            v.iov_len = p.len();
+            total += p.len();
+        }
+        let mut sent = 0usize;
+        while sent < total {
+            // Skip what was already sent.
+            let (mut first, mut skip) = (0usize, sent);
+            while skip >= vecs[first].iov_len {
+                skip -= vecs[first].iov_len;
+                first += 1;
+            }
+            let mut cur = vecs;
+            // SAFETY: `skip` < iov_len of `first`, so the result stays inside
+            // the caller's slice.
+            cur[first].iov_base = unsafe { cur[first].iov_base.cast::<u8>().add(skip).cast() };
+            cur[first].iov_len -= skip;
+            // SAFETY: zeroed msghdr is the documented "no address, no
+            // control" message; the kvecs point into `parts`, alive here.
+            let r = unsafe {
+                let mut msg: bindings::msghdr = core::mem::zeroed();
+                msg.msg_flags = (bindings::MSG_NOSIGNAL) as _;
+                bindings::kernel_sendmsg(
+                    self.sock,
+                    &raw mut msg,
+                    cur.as_mut_ptr().add(first),
+                    parts.len() - first,
+                    total - sent,
+                )
+            };
+            if r == -(bindings::EAGAIN as i32) {
+                return Err(crate::kernel_ext::etimedout());
+            }
+            if r <= 0 {
+                return Err(if r == 0 { EPIPE } else { Error::from_errno(r) });
+            }
+            sent += r as usize;
+        }
+        Ok(())
+    }
+
+    /// Receives up to `buf.len()` bytes.
+    pub(crate) fn recv(&self, buf: &mut [u8]) -> Result<Received> {
+        if buf.is_empty() {
+            return Ok(Received::Data(0));
+        }
+        let mut v = bindings::kvec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        // SAFETY: the kvec points into `buf`, alive and exclusively ours.
+        let r = unsafe {
+            let mut msg: bindings::msghdr = core::mem::zeroed();
+            bindings::kernel_recvmsg(self.sock, &raw mut msg, &raw mut v, 1, buf.len(), 0)
+        };
+        match r {
+            0 => Ok(Received::Closed),
+            r if r > 0 => Ok(Received::Data(r as usize)),
+            r if r == -(bindings::EAGAIN as i32) => Ok(Received::TimedOut),
+            r => Err(Error::from_errno(r)),
+        }
+    }
+
+    /// Wakes up every thread blocked on the socket; later calls fail.
+    pub(crate) fn shutdown(&self) {
+        // SAFETY: `self.sock` is live.
+        unsafe { bindings::kernel_sock_shutdown(self.sock, SHUT_RDWR) };
+    }
+}
+
+impl Drop for TcpSocket {
+    fn drop(&mut self) {
+        // SAFETY: we own the socket; nothing uses it after this.
+        unsafe {
+            bindings::kernel_sock_shutdown(self.sock, SHUT_RDWR);
+            bindings::sock_release(self.sock);
+        }
+    }
+}

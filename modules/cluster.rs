@@ -1,0 +1,549 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The cluster service: krpc connections to every other node, heartbeats
+//! carrying each node's resources, failure detection and the membership
+//! view (whose rules are in `proto/src/membership.rs`).
+//!
+//! Threads, all stopped by [`Service`]'s drop:
+//! - `ssi-listen`: accepts connections and hands each to a link thread;
+//! - `ssi-tick`: every heartbeat interval sends heartbeats, expires silent
+//!   nodes, and starts link threads towards seeds and known nodes it has no
+//!   connection to;
+//! - `ssi-link`: one per connection: connects (or takes an accepted socket),
+//!   runs the handshake, then receives and dispatches frames until the
+//!   connection ends.
+
+use crate::{
+    identity::Identity,
+    kernel_ext::swap_remove,
+    krpc::{
+        connection::{now_ms, Connection, LinkError},
+        hmac::Hmac,
+        socket::TcpSocket,
+        stats::Stats,
+    },
+    kthread::{self, KThread, ThreadBody},
+    proto::{
+        identity::Ipv4,
+        membership::{Change, NodeId, NodeState, View},
+        wire::{self, Heartbeat, Hello, JoinReply, Leave, MsgType, Resources},
+    },
+};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use kernel::{c_str, new_mutex, prelude::*, sync::Arc, sync::Mutex};
+
+/// Link threads allowed at once (connections plus handshakes in progress).
+const MAX_LINKS: usize = 48;
+/// Connection attempts towards one target are at least this far apart.
+const CONNECT_RETRY_MS: u64 = 1000;
+const CONNECT_TIMEOUT_MS: u32 = 1000;
+
+/// Random bytes from the kernel's CRNG.
+fn random_bytes(buf: &mut [u8]) {
+    // SAFETY: `buf` is writable for its length.
+    unsafe { kernel::bindings::get_random_bytes(buf.as_mut_ptr().cast(), buf.len()) };
+}
+
+/// This node's resources now.
+pub(crate) fn local_resources() -> Resources {
+    let (mut cpus, mut total, mut free, mut load) = (0u32, 0u64, 0u64, [0u32; 3]);
+    // SAFETY: all four are valid out-pointers; `load` has room for three.
+    unsafe {
+        crate::extra::ssi_node_resources(&raw mut cpus, &raw mut total, &raw mut free, load.as_mut_ptr())
+    };
+    Resources { cpus, mem_total_kib: total, mem_free_kib: free.min(total), load }
+}
+
+/// Logs at most one line a second of a noisy kind (refused connections).
+fn log_ratelimited(last: &AtomicU64) -> bool {
+    let now = now_ms();
+    let prev = last.load(Ordering::Relaxed);
+    now.saturating_sub(prev) >= 1000
+        && last.compare_exchange(prev, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+}
+
+/// Where a link thread gets its connection from.
+enum LinkStart {
+    Accepted(TcpSocket),
+    Connect(Ipv4, u16),
+}
+
+#[pin_data]
+struct LinkBody {
+    cluster: Arc<Cluster>,
+    #[pin]
+    start: Mutex<Option<LinkStart>>,
+    /// The address this link connects to (outgoing links only).
+    target: Option<(Ipv4, u16)>,
+    done: AtomicBool,
+}
+
+struct Link {
+    body: Arc<LinkBody>,
+    _thread: KThread,
+}
+
+/// State shared by the service's threads.
+#[pin_data]
+pub(crate) struct Cluster {
+    identity: Arc<Identity>,
+    local_node: u16,
+    incarnation: u32,
+    address: Ipv4,
+    port: u16,
+    secret: Hmac,
+    #[pin]
+    view: Mutex<KBox<View>>,
+    #[pin]
+    conns: Mutex<KVec<Arc<Connection>>>,
+    #[pin]
+    links: Mutex<KVec<Link>>,
+    /// Last connection attempt per target address (bits of the IPv4).
+    #[pin]
+    attempts: Mutex<KVec<(u32, u64)>>,
+    stopping: AtomicBool,
+    last_refusal_log: AtomicU64,
+}
+
+impl Cluster {
+    fn stats(&self) -> &Stats {
+        &self.identity.stats
+    }
+
+    fn hello(&self) -> Hello {
+        let mut nonce = [0u8; wire::NONCE_LEN];
+        random_bytes(&mut nonce);
+        Hello {
+            node_id: self.local_node,
+            incarnation: self.incarnation,
+            nonce,
+            address: self.address.0,
+            port: self.port,
+        }
+    }
+
+    /// Live connections, copied so that nobody sends under the lock.
+    fn connections(&self) -> Result<KVec<Arc<Connection>>> {
+        let conns = self.conns.lock();
+        let mut out = KVec::with_capacity(conns.len(), GFP_KERNEL)?;
+        for c in conns.iter() {
+            out.push(c.clone(), GFP_KERNEL)?;
+        }
+        Ok(out)
+    }
+
+    fn connection_to(&self, node: u16) -> Option<Arc<Connection>> {
+        self.conns.lock().iter().find(|c| c.peer.node_id == node).cloned()
+    }
+
+    /// Adds an authenticated connection. Of two connections to the same
+    /// peer, one from a newer incarnation wins, then the one made by the
+    /// lower node id (both ends decide alike).
+    fn register(&self, conn: &Arc<Connection>) -> Result<bool> {
+        let mut conns = self.conns.lock();
+        if self.stopping.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        if let Some(pos) = conns.iter().position(|c| c.peer.node_id == conn.peer.node_id) {
+            let old = &conns[pos];
+            let keep_old = !old.is_closed()
+                && old.peer.incarnation == conn.peer.incarnation
+                && old.client_node <= conn.client_node;
+            if keep_old {
+                return Ok(false);
+            }
+            old.close();
+            conns[pos] = conn.clone();
+            return Ok(true);
+        }
+        conns.push(conn.clone(), GFP_KERNEL)?;
+        Ok(true)
+    }
+
+    fn unregister(&self, conn: &Arc<Connection>) {
+        let mut conns = self.conns.lock();
+        if let Some(pos) = conns.iter().position(|c| Arc::ptr_eq(c, conn)) {
+            swap_remove(&mut conns, pos);
+        }
+    }
+
+    fn log_change(&self, change: Change) {
+        let Some(id) = change.node() else { return };
+        let epoch = self.view.lock().epoch();
+        match change {
+            Change::Joined(_) => pr_info!("node {} joined (view epoch {})\n", id.get(), epoch),
+            Change::Rejoined(_) => pr_info!("node {} rejoined with a new incarnation (view epoch {})\n", id.get(), epoch),
+            Change::Died(_) => pr_warn!("node {} declared dead (view epoch {})\n", id.get(), epoch),
+            Change::Left(_) => pr_info!("node {} left the cluster (view epoch {})\n", id.get(), epoch),
+            Change::None => {}
+        }
+    }
+
+    fn send_join_reply(&self, conn: &Connection) -> Result {
+        let mut reply = KBox::new(JoinReply::EMPTY, GFP_KERNEL)?;
+        self.view.lock().fill_join_reply(&mut reply);
+        let mut buf = KVec::from_elem(0u8, JoinReply::MAX_LEN, GFP_KERNEL)?;
+        let n = reply.encode(&mut buf).map_err(|_| EINVAL)?;
+        conn.send(MsgType::JoinReply, 0, 0, &buf[..n], self.stats())
+    }
+
+    /// A peer finished the handshake: it is alive; tell it what we know.
+    fn on_connected(&self, conn: &Arc<Connection>) {
+        let p = &conn.peer;
+        let Some(id) = NodeId::new(p.node_id) else { return };
+        let change = self.view.lock().on_heartbeat(id, p.incarnation, p.address, p.port, Resources::ZERO, now_ms());
+        match change {
+            Ok(c) => self.log_change(c),
+            Err(e) => pr_warn!("node {}: {}\n", p.node_id, e.describe()),
+        }
+        let _ = self.send_join_reply(conn);
+    }
+
+    fn dispatch(&self, conn: &Arc<Connection>, h: &wire::FrameHeader, body: &[u8]) {
+        let p = &conn.peer;
+        let Some(id) = NodeId::new(p.node_id) else { return };
+        match h.kind() {
+            Some(MsgType::Heartbeat) => match Heartbeat::decode(body) {
+                Ok(hb) if hb.incarnation == p.incarnation => {
+                    let r = self.view.lock().on_heartbeat(id, hb.incarnation, p.address, p.port, hb.resources, now_ms());
+                    if let Ok(c) = r {
+                        self.log_change(c);
+                    }
+                }
+                _ => Stats::add(&self.stats().malformed, 1),
+            },
+            Some(MsgType::JoinReply) => {
+                let Ok(mut reply) = KBox::new(JoinReply::EMPTY, GFP_KERNEL) else { return };
+                if reply.decode_into(body).is_err() {
+                    Stats::add(&self.stats().malformed, 1);
+                    return;
+                }
+                let changes = self.view.lock().merge_join_reply(&reply, now_ms());
+                for c in changes.iter() {
+                    self.log_change(*c);
+                }
+            }
+            Some(MsgType::Leave) => match Leave::decode(body) {
+                Ok(l) if l.node_id == p.node_id => {
+                    if let Ok(c) = self.view.lock().on_leave(id, l.incarnation) {
+                        self.log_change(c);
+                    }
+                    conn.close();
+                }
+                _ => Stats::add(&self.stats().malformed, 1),
+            },
+            _ => Stats::add(&self.stats().malformed, 1),
+        }
+    }
+
+    fn spawn_link(self: &Arc<Self>, start: LinkStart) -> Result {
+        let target = match &start {
+            LinkStart::Connect(a, p) => Some((*a, *p)),
+            LinkStart::Accepted(_) => None,
+        };
+        let mut links = self.links.lock();
+        if self.stopping.load(Ordering::Acquire) || links.len() >= MAX_LINKS {
+            return Err(EBUSY);
+        }
+        let body = Arc::pin_init(
+            pin_init!(LinkBody {
+                cluster: self.clone(),
+                start <- new_mutex!(Some(start)),
+                target,
+                done: AtomicBool::new(false),
+            }),
+            GFP_KERNEL,
+        )?;
+        let thread = KThread::spawn(c_str!("ssi-link"), body.clone())?;
+        links.push(Link { body, _thread: thread }, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// Drops finished link threads (stopping an idle thread is quick).
+    fn reap_links(&self) {
+        let mut finished = KVec::new();
+        {
+            let mut links = self.links.lock();
+            let mut i = 0;
+            while i < links.len() {
+                if links[i].body.done.load(Ordering::Acquire) {
+                    if let Some(l) = swap_remove(&mut links, i) {
+                        if finished.push(l, GFP_KERNEL).is_err() {
+                            break; // `l` was dropped: stops the thread, fine too
+                        }
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        drop(finished);
+    }
+
+    /// Starts connections towards seeds and alive nodes we are not
+    /// connected to (at most one attempt per target per CONNECT_RETRY_MS).
+    fn connect_missing(self: &Arc<Self>) -> Result {
+        let mut targets: KVec<(Ipv4, u16)> = KVec::new();
+        for seed in self.identity.seeds()?.iter() {
+            targets.push(*seed, GFP_KERNEL)?;
+        }
+        {
+            let view = self.view.lock();
+            for n in view.iter() {
+                if n.state == NodeState::Alive && n.id.get() != self.local_node && n.port != 0 {
+                    targets.push((Ipv4(n.address), n.port), GFP_KERNEL)?;
+                }
+            }
+        }
+        let now = now_ms();
+        for (addr, port) in targets.iter() {
+            if *addr == self.address || !addr.is_set() {
+                continue;
+            }
+            let connected = self.conns.lock().iter().any(|c| Ipv4(c.peer.address) == *addr && !c.is_closed());
+            let pending = self.links.lock().iter().any(|l| {
+                l.body.target.is_some_and(|(a, _)| a == *addr) && !l.body.done.load(Ordering::Acquire)
+            });
+            if connected || pending {
+                continue;
+            }
+            {
+                let mut attempts = self.attempts.lock();
+                match attempts.iter_mut().find(|(a, _)| *a == addr.to_bits()) {
+                    Some((_, t)) if now.saturating_sub(*t) < CONNECT_RETRY_MS => continue,
+                    Some((_, t)) => *t = now,
+                    None => attempts.push((addr.to_bits(), now), GFP_KERNEL)?,
+                }
+            }
+            let _ = self.spawn_link(LinkStart::Connect(*addr, *port));
+        }
+        Ok(())
+    }
+
+    /// One heartbeat period of work.
+    fn tick(self: &Arc<Self>) {
+        let now = now_ms();
+        let resources = local_resources();
+        let epoch = {
+            let mut view = self.view.lock();
+            let _ = view.update_local(resources, now);
+            view.epoch()
+        };
+        let hb = Heartbeat { incarnation: self.incarnation, view_epoch: epoch, resources };
+        let mut buf = [0u8; Heartbeat::LEN];
+        if hb.encode(&mut buf).is_ok() {
+            if let Ok(conns) = self.connections() {
+                for c in conns.iter() {
+                    let _ = c.send(MsgType::Heartbeat, 0, 0, &buf, self.stats());
+                }
+            }
+        }
+        let dead_after = u64::from(self.identity.dead_after_ms());
+        let changes = self.view.lock().expire(now, dead_after);
+        for c in changes.iter() {
+            self.log_change(*c);
+            if let Change::Died(id) = c {
+                if let Some(conn) = self.connection_to(id.get()) {
+                    conn.close();
+                }
+            }
+        }
+        self.reap_links();
+        let _ = self.connect_missing();
+    }
+}
+
+impl ThreadBody for LinkBody {
+    fn run(&self) {
+        let cluster = &self.cluster;
+        let start = self.start.lock().take();
+        let (sock, role, from) = match start {
+            Some(LinkStart::Accepted(s)) => {
+                let peer = s.peer_addr();
+                (s, wire::ROLE_SERVER, peer)
+            }
+            Some(LinkStart::Connect(addr, port)) => match TcpSocket::connect(addr, port, CONNECT_TIMEOUT_MS) {
+                Ok(s) => (s, wire::ROLE_CLIENT, addr),
+                Err(_) => {
+                    self.done.store(true, Ordering::Release);
+                    return;
+                }
+            },
+            None => {
+                self.done.store(true, Ordering::Release);
+                return;
+            }
+        };
+        let hello = cluster.hello();
+        let conn = match Connection::handshake(sock, role, &hello, &cluster.secret) {
+            Ok(c) => c,
+            Err(e) => {
+                e.count(cluster.stats());
+                if !matches!(e, LinkError::Stopped | LinkError::Closed) && log_ratelimited(&cluster.last_refusal_log) {
+                    match e {
+                        LinkError::BadProof => pr_warn!("refused connection with {}: wrong cluster secret\n", from),
+                        LinkError::Malformed(why) => pr_warn!("refused connection with {}: {}\n", from, why),
+                        LinkError::Kernel(err) => pr_warn!("connection with {} failed: error {}\n", from, err.to_errno()),
+                        _ => pr_warn!("refused connection with {}: {:?}\n", from, e),
+                    }
+                }
+                self.done.store(true, Ordering::Release);
+                return;
+            }
+        };
+        Stats::add(&cluster.stats().connections, 1);
+        if cluster.register(&conn) == Ok(true) {
+            cluster.on_connected(&conn);
+            let mut guard = Connection::replay_guard();
+            loop {
+                match conn.recv(&mut guard, cluster.stats()) {
+                    Ok((h, body)) => cluster.dispatch(&conn, &h, &body),
+                    Err(e) => {
+                        e.count(cluster.stats());
+                        if matches!(e, LinkError::BadMac | LinkError::Replay | LinkError::Malformed(_)) {
+                            pr_warn!("dropped connection with node {}: {:?}\n", conn.peer.node_id, e);
+                        }
+                        break;
+                    }
+                }
+            }
+            cluster.unregister(&conn);
+        }
+        conn.close();
+        self.done.store(true, Ordering::Release);
+    }
+}
+
+struct Listener {
+    cluster: Arc<Cluster>,
+    sock: TcpSocket,
+}
+
+impl ThreadBody for Listener {
+    fn run(&self) {
+        while !kthread::should_stop() {
+            match self.sock.accept() {
+                Ok(Some(s)) => {
+                    // Over the limit the socket is dropped: closed at once.
+                    let _ = self.cluster.spawn_link(LinkStart::Accepted(s));
+                }
+                Ok(None) => {}
+                Err(_) => kthread::sleep_ms(100),
+            }
+        }
+    }
+}
+
+struct Ticker {
+    cluster: Arc<Cluster>,
+}
+
+impl ThreadBody for Ticker {
+    fn run(&self) {
+        while !kthread::should_stop() {
+            self.cluster.tick();
+            kthread::sleep_ms(self.cluster.identity.heartbeat_ms());
+        }
+    }
+}
+
+/// The running cluster service; stopping it (drop) leaves the cluster.
+pub(crate) struct Service {
+    cluster: Arc<Cluster>,
+    listener: Option<KThread>,
+    ticker: Option<KThread>,
+}
+
+impl Service {
+    /// Joins the cluster: listens on the configured port and contacts the
+    /// seeds. Needs a node id, an address and the cluster secret.
+    pub(crate) fn start(identity: &Arc<Identity>) -> Result<Service> {
+        let node = identity.node_id();
+        let address = identity.address();
+        if node == 0 || !address.is_set() {
+            pr_err!("cannot start: set node_id and address first\n");
+            return Err(EINVAL);
+        }
+        let secret = identity.secret_hmac().inspect_err(|_| {
+            pr_err!("cannot start: no cluster secret (write it to /sys/kernel/config/ssi/secret)\n");
+        })?;
+        let port = identity.port();
+        let listen_sock = TcpSocket::listen(port, 64).inspect_err(|e| {
+            pr_err!("cannot listen on port {} (error {})\n", port, e.to_errno());
+        })?;
+        listen_sock.set_timeouts(500, 500);
+        let mut inc = [0u8; 4];
+        random_bytes(&mut inc);
+        let incarnation = u32::from_le_bytes(inc).max(1);
+        let mut view = KBox::new(View::new(), GFP_KERNEL)?;
+        let id = NodeId::new(node as u16).ok_or(EINVAL)?;
+        view.set_local(id, incarnation, address.0, port).map_err(|_| EINVAL)?;
+        let _ = view.update_local(local_resources(), now_ms());
+        let cluster = Arc::pin_init(
+            pin_init!(Cluster {
+                identity: identity.clone(),
+                local_node: node as u16,
+                incarnation,
+                address,
+                port,
+                secret,
+                view <- new_mutex!(view),
+                conns <- new_mutex!(KVec::new()),
+                links <- new_mutex!(KVec::new()),
+                attempts <- new_mutex!(KVec::new()),
+                stopping: AtomicBool::new(false),
+                last_refusal_log: AtomicU64::new(0),
+            }),
+            GFP_KERNEL,
+        )?;
+        let listener_body = Arc::new(Listener { cluster: cluster.clone(), sock: listen_sock }, GFP_KERNEL)?;
+        let listener = KThread::spawn(c_str!("ssi-listen"), listener_body)?;
+        let ticker_body = Arc::new(Ticker { cluster: cluster.clone() }, GFP_KERNEL)?;
+        let ticker = KThread::spawn(c_str!("ssi-tick"), ticker_body)?;
+        pr_info!(
+            "node {} joining the cluster: listening on {}:{}, incarnation {:08x}\n",
+            node, address, port, incarnation
+        );
+        Ok(Service { cluster, listener: Some(listener), ticker: Some(ticker) })
+    }
+
+    /// The membership view, for display.
+    pub(crate) fn with_view<R>(&self, f: impl FnOnce(&View, u64) -> R) -> R {
+        let view = self.cluster.view.lock();
+        f(&view, now_ms())
+    }
+
+    /// This node's incarnation.
+    pub(crate) fn incarnation(&self) -> u32 {
+        self.cluster.incarnation
+    }
+
+    /// Connected peers.
+    pub(crate) fn connected(&self) -> usize {
+        self.cluster.conns.lock().len()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let c = &self.cluster;
+        // No new connections, then tell every peer we leave.
+        self.listener.take();
+        self.ticker.take();
+        c.stopping.store(true, Ordering::Release);
+        let leave = Leave { node_id: c.local_node, incarnation: c.incarnation };
+        let mut buf = [0u8; Leave::LEN];
+        if leave.encode(&mut buf).is_ok() {
+            if let Ok(conns) = c.connections() {
+                for conn in conns.iter() {
+                    let _ = conn.send(MsgType::Leave, 0, 0, &buf, c.stats());
+                    conn.close();
+                }
+            }
+        }
+        // Stop every link thread (their sockets are shut down: quick).
+        let links = core::mem::take(&mut *c.links.lock());
+        drop(links);
+        core::mem::take(&mut *c.conns.lock());
+        pr_info!("node {} left the cluster\n", c.local_node);
+    }
+}

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Small additions to the 6.12 kernel crate: error codes it does not
+//! declare and `KVec` operations it lacks.
+
+use kernel::{alloc::KVec, bindings, error::Error};
+
+fn errno(e: u32) -> Error {
+    Error::from_errno(-(e as i32))
+}
+
+/// No cluster secret set ("Required key not available").
+pub(crate) fn enokey() -> Error {
+    errno(bindings::ENOKEY)
+}
+/// Not connected.
+pub(crate) fn enotconn() -> Error {
+    errno(bindings::ENOTCONN)
+}
+/// Sequence numbers exhausted.
+pub(crate) fn eoverflow() -> Error {
+    errno(bindings::EOVERFLOW)
+}
+/// Message too long.
+pub(crate) fn emsgsize() -> Error {
+    errno(bindings::EMSGSIZE)
+}
+/// Timed out.
+pub(crate) fn etimedout() -> Error {
+    errno(bindings::ETIMEDOUT)
+}
+
+/// Removes element `i` (the last element takes its place), like
+/// `Vec::swap_remove`.
+pub(crate) fn swap_remove<T>(v: &mut KVec<T>, i: usize) -> Option<T> {
+    let len = v.len();
+    if i >= len {
+        return None;
+    }
+    v.as_mut_slice().swap(i, len - 1);
+    // SAFETY: `len - 1 < len`, so that element is initialised; it is read
+    // out exactly once and the length shrinks past it, so it is not
+    // dropped again by the vector.
+    unsafe {
+        let item = core::ptr::read(v.as_ptr().add(len - 1));
+        v.set_len(len - 1);
+        Some(item)
+    }
+}
