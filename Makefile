@@ -41,9 +41,9 @@ modules: kernel
 	install -m 0644 ssi.ko $(NODE_DIR)/ssi.ko
 
 userspace:
-	cargo build --release --locked -p ssi-ctl -p ssi-agent
+	cargo build --release --locked -p ssi-ctl -p ssi-agent -p krpc-abuse
 	mkdir -p $(NODE_DIR)/bin
-	install -m 0755 target/release/ssi-ctl target/release/ssi-agent $(NODE_DIR)/bin/
+	install -m 0755 target/release/ssi-ctl target/release/ssi-agent target/release/krpc-abuse $(NODE_DIR)/bin/
 
 # Everything a node gets from this tree, in build/node (mounted at /opt/ssi).
 node: modules userspace

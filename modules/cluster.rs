@@ -43,6 +43,22 @@ fn random_bytes(buf: &mut [u8]) {
     unsafe { kernel::bindings::get_random_bytes(buf.as_mut_ptr().cast(), buf.len()) };
 }
 
+/// Incarnations count sixteenths of a second of wall-clock time, so a
+/// rebooted or reloaded node comes back with a newer one (compared with
+/// wrap-around arithmetic, see `membership::incarnation_newer`). Waiting
+/// for the next tick guarantees a reload within one tick still gets a
+/// larger value than the instance before it.
+fn new_incarnation() -> u32 {
+    const TICK_NS: u64 = 62_500_000;
+    // SAFETY: reads the clock, no preconditions.
+    let now = || unsafe { crate::extra::ssi_real_time_ns() } / TICK_NS;
+    let start = now();
+    while now() == start {
+        kthread::sleep_ms(10);
+    }
+    now() as u32
+}
+
 /// This node's resources now.
 pub(crate) fn local_resources() -> Resources {
     let (mut cpus, mut total, mut free, mut load) = (0u32, 0u64, 0u64, [0u32; 3]);
@@ -471,9 +487,7 @@ impl Service {
             pr_err!("cannot listen on port {} (error {})\n", port, e.to_errno());
         })?;
         listen_sock.set_timeouts(500, 500);
-        let mut inc = [0u8; 4];
-        random_bytes(&mut inc);
-        let incarnation = u32::from_le_bytes(inc).max(1);
+        let incarnation = new_incarnation();
         let mut view = KBox::new(View::new(), GFP_KERNEL)?;
         let id = NodeId::new(node as u16).ok_or(EINVAL)?;
         view.set_local(id, incarnation, address.0, port).map_err(|_| EINVAL)?;

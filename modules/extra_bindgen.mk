@@ -29,7 +29,7 @@ ssi_bindgen_functions := \
 	ssi_tcp_socket_create ssi_sock_set_timeouts ssi_sock_tune \
 	ssi_sock_bind_any ssi_sock_connect ssi_sock_peer_addr \
 	ssi_hmac_sha256_new ssi_hmac_sha256_free ssi_hmac_sha256 \
-	ssi_node_resources
+	ssi_node_resources ssi_real_time_ns
 
 ssi_bindgen_types := \
 	config_item config_group config_item_type configfs_attribute \

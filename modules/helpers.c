@@ -123,6 +123,11 @@ int ssi_hmac_sha256(struct crypto_shash *tfm, const u8 *a, size_t alen,
 	return err;
 }
 
+u64 ssi_real_time_ns(void)
+{
+	return ktime_get_real_ns();
+}
+
 void ssi_node_resources(u32 *cpus, u64 *mem_total_kib, u64 *mem_free_kib, u32 *load)
 {
 	struct sysinfo si;

@@ -119,6 +119,15 @@ impl Node {
     };
 }
 
+/// Whether incarnation `a` is newer than `b`, in serial-number arithmetic
+/// (RFC 1982): incarnations grow with time and may wrap; `a` is newer when
+/// it is ahead of `b` by less than half the number space. Nodes derive them
+/// from the real-time clock (see docs/protocol.md).
+pub fn incarnation_newer(a: u32, b: u32) -> bool {
+    let d = a.wrapping_sub(b);
+    d != 0 && d < 1 << 31
+}
+
 /// What an operation changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Change {
@@ -479,7 +488,7 @@ impl View {
         let pos = match self.find(id) {
             Ok(_) => {
                 let node = self.get_mut(id).ok_or(MembershipError::TableFull)?;
-                if incarnation < node.incarnation {
+                if incarnation_newer(node.incarnation, incarnation) {
                     return Ok(Change::None);
                 }
                 if incarnation == node.incarnation {
@@ -529,7 +538,7 @@ impl View {
         let Some(node) = self.get_mut(id) else {
             return Ok(Change::None);
         };
-        if incarnation < node.incarnation
+        if incarnation_newer(node.incarnation, incarnation)
             || (incarnation == node.incarnation && node.state == NodeState::Left)
         {
             return Ok(Change::None);
@@ -582,7 +591,7 @@ impl View {
             }
             let change = if e.alive {
                 match self.get(id) {
-                    Some(n) if e.incarnation <= n.incarnation => Change::None,
+                    Some(n) if !incarnation_newer(e.incarnation, n.incarnation) => Change::None,
                     _ => match self.on_heartbeat(
                         id,
                         e.incarnation,
@@ -839,6 +848,15 @@ mod tests {
             (n.state, n.incarnation, n.address, n.port, n.last_heard),
             (NodeState::Alive, 11, [9; 4], 1, 400)
         );
+    }
+
+    #[test]
+    fn incarnations_compare_across_wrap() {
+        assert!(incarnation_newer(2, 1));
+        assert!(!incarnation_newer(1, 2));
+        assert!(!incarnation_newer(5, 5));
+        assert!(incarnation_newer(3, u32::MAX - 2));
+        assert!(!incarnation_newer(u32::MAX - 2, 3));
     }
 
     #[test]
@@ -1335,7 +1353,7 @@ mod tests {
                     let known = v.get(NodeId(i))?;
                     let is_stale = match op {
                         Op::Dead(..) => n != known.incarnation,
-                        _ => n < known.incarnation,
+                        _ => incarnation_newer(known.incarnation, n),
                     };
                     Some(is_stale)
                 }).unwrap_or(false);
@@ -1353,7 +1371,7 @@ mod tests {
                             let node = v.get(NodeId(i)).copied();
                             match c {
                                 Change::Joined(_) => prop_assert!(before.get(NodeId(i)).is_none()),
-                                Change::Rejoined(_) => prop_assert!(before.get(NodeId(i)).is_some_and(|o| o.incarnation < n)),
+                                Change::Rejoined(_) => prop_assert!(before.get(NodeId(i)).is_some_and(|o| incarnation_newer(n, o.incarnation))),
                                 _ => {}
                             }
                             if c.is_change() {

@@ -7,7 +7,7 @@ mod sysfs;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
-use sysfs::{CtlError, Node};
+use sysfs::{json_str, CtlError, Node, CONFIG_KEYS};
 
 #[derive(Parser)]
 #[command(name = "ssi-ctl", version = ssi_proto::version::RELEASE, about = "Inspect and configure an ssi cluster node")]
@@ -18,12 +18,39 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Show whether ssi.ko is loaded, its version and this node's identity.
+    /// Show whether ssi.ko is loaded, its version, this node's identity and the cluster's size.
     Status {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
+    /// List every node this node knows, with its state and resources.
+    Nodes {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read or change a setting (node_id, address, port, seeds, secret, heartbeat_ms, dead_after_ms, enabled).
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Show krpc counters (frames, bytes, connections, refused and dropped input).
+    Stats {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Print a setting.
+    Get { key: String },
+    /// Change a setting (root only).
+    Set { key: String, value: String },
+    /// Print every readable setting.
+    List,
 }
 
 fn main() -> ExitCode {
@@ -31,6 +58,9 @@ fn main() -> ExitCode {
     let node = Node::from_env();
     let result = match cli.command {
         Command::Status { json } => status(&node, json),
+        Command::Nodes { json } => nodes(&node, json),
+        Command::Config { action } => config(&node, action),
+        Command::Stats { json } => stats(&node, json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -41,22 +71,123 @@ fn main() -> ExitCode {
     }
 }
 
+fn opt_json<T: ToString>(v: Option<T>) -> String {
+    v.map_or("null".into(), |v| v.to_string())
+}
+
 fn status(node: &Node, json: bool) -> Result<(), CtlError> {
     let st = node.status()?;
     if json {
         println!(
-            "{{\"loaded\":true,\"release\":{},\"interface\":{},\"node_id\":{},\"address\":{},\"port\":{}}}",
-            sysfs::json_str(&st.release),
+            "{{\"loaded\":true,\"release\":{},\"interface\":{},\"node_id\":{},\"address\":{},\"port\":{},\
+             \"enabled\":{},\"incarnation\":{},\"connected_peers\":{},\"alive_nodes\":{},\"cpus\":{},\
+             \"mem_total_kib\":{},\"mem_free_kib\":{}}}",
+            json_str(&st.release),
             st.interface,
-            st.node_id.map_or("null".into(), |v| v.to_string()),
-            st.address.map_or("null".into(), |a| sysfs::json_str(&a.to_string())),
-            st.port
+            opt_json(st.node_id),
+            st.address.map_or("null".into(), |a| json_str(&a.to_string())),
+            st.port,
+            st.enabled,
+            json_str(&st.incarnation),
+            st.connected_peers,
+            st.totals.alive_nodes,
+            st.totals.cpus,
+            st.totals.mem_total_kib,
+            st.totals.mem_free_kib,
         );
     } else {
         println!("module:     ssi.ko loaded (release {}, interface {})", st.release, st.interface);
         println!("node id:    {}", st.node_id.map_or("not set".into(), |v| v.to_string()));
         println!("address:    {}", st.address.map_or("not set".into(), |a| a.to_string()));
         println!("krpc port:  {}", st.port);
+        if st.enabled {
+            println!("cluster:    joined (incarnation {}, {} peer(s) connected)", st.incarnation, st.connected_peers);
+        } else {
+            println!("cluster:    not joined (ssi-ctl config set enabled 1)");
+        }
+        println!(
+            "merged:     {} node(s) alive, {} CPUs, {} MiB memory ({} MiB free)",
+            st.totals.alive_nodes,
+            st.totals.cpus,
+            st.totals.mem_total_kib / 1024,
+            st.totals.mem_free_kib / 1024
+        );
+    }
+    Ok(())
+}
+
+fn nodes(node: &Node, json: bool) -> Result<(), CtlError> {
+    let rows = node.nodes()?;
+    if json {
+        let items: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                format!(
+                    "{{\"id\":{},\"address\":{},\"port\":{},\"state\":{},\"incarnation\":{},\"cpus\":{},\
+                     \"mem_total_kib\":{},\"mem_free_kib\":{},\"load\":[{},{},{}],\"last_heard_ms\":{}}}",
+                    r.id,
+                    json_str(&r.address),
+                    r.port,
+                    json_str(&r.state),
+                    json_str(&r.incarnation),
+                    r.cpus,
+                    r.mem_total_kib,
+                    r.mem_free_kib,
+                    r.load[0],
+                    r.load[1],
+                    r.load[2],
+                    r.last_heard_ms
+                )
+            })
+            .collect();
+        println!("[{}]", items.join(","));
+        return Ok(());
+    }
+    println!(
+        "{:>4}  {:<15} {:>5}  {:<6} {:>8} {:>4} {:>9} {:>9}  {:<17} {:>9}",
+        "NODE", "ADDRESS", "PORT", "STATE", "INCARN", "CPUS", "MEM MiB", "FREE MiB", "LOAD 1/5/15", "HEARD"
+    );
+    for r in &rows {
+        println!(
+            "{:>4}  {:<15} {:>5}  {:<6} {:>8} {:>4} {:>9} {:>9}  {:<17} {:>7}ms",
+            r.id,
+            r.address,
+            r.port,
+            r.state,
+            r.incarnation,
+            r.cpus,
+            r.mem_total_kib / 1024,
+            r.mem_free_kib / 1024,
+            format!("{} {} {}", r.load[0], r.load[1], r.load[2]),
+            r.last_heard_ms
+        );
+    }
+    Ok(())
+}
+
+fn config(node: &Node, action: ConfigAction) -> Result<(), CtlError> {
+    match action {
+        ConfigAction::Get { key } => println!("{}", node.config_get(&key)?),
+        ConfigAction::Set { key, value } => node.config_set(&key, &value)?,
+        ConfigAction::List => {
+            node.check_loaded()?;
+            for key in CONFIG_KEYS.iter().filter(|k| **k != "secret") {
+                println!("{key} = {}", node.config_get(key)?);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn stats(node: &Node, json: bool) -> Result<(), CtlError> {
+    let kv = node.krpc_stats()?;
+    if json {
+        let items: Vec<String> = kv.iter().map(|(k, v)| format!("{}:{v}", json_str(k))).collect();
+        println!("{{{}}}", items.join(","));
+    } else {
+        for (k, v) in &kv {
+            println!("{k:<18} {v}");
+        }
     }
     Ok(())
 }

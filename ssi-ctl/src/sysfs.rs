@@ -19,6 +19,16 @@ pub enum CtlError {
     Malformed(PathBuf, String),
     /// Any other I/O error (exit 1).
     Io(PathBuf, io::Error),
+    /// Not a setting ssi-ctl knows (exit 2).
+    UnknownKey(String),
+    /// The module refused the value (exit 2).
+    InvalidValue(String, String),
+    /// The setting cannot be read back (exit 2).
+    WriteOnly(String),
+    /// The setting cannot change while the node is in the cluster (exit 1).
+    Busy(String),
+    /// Joining needs a cluster secret (exit 1).
+    NoSecret,
 }
 
 impl CtlError {
@@ -27,7 +37,8 @@ impl CtlError {
         match self {
             CtlError::NotLoaded | CtlError::NoConfigfs(_) => 3,
             CtlError::Permission(_) => 4,
-            CtlError::Malformed(..) | CtlError::Io(..) => 1,
+            CtlError::Malformed(..) | CtlError::Io(..) | CtlError::Busy(_) | CtlError::NoSecret => 1,
+            CtlError::UnknownKey(_) | CtlError::InvalidValue(..) | CtlError::WriteOnly(_) => 2,
         }
     }
 }
@@ -48,8 +59,79 @@ impl fmt::Display for CtlError {
             CtlError::Permission(p) => write!(f, "permission denied on {} (are you root?)", p.display()),
             CtlError::Malformed(p, why) => write!(f, "unexpected content in {}: {why}", p.display()),
             CtlError::Io(p, e) => write!(f, "{}: {e}", p.display()),
+            CtlError::UnknownKey(k) => write!(f, "unknown setting '{k}'; settings: {}", CONFIG_KEYS.join(", ")),
+            CtlError::InvalidValue(k, v) => {
+                write!(f, "invalid value '{v}' for {k} (the kernel log says why: dmesg | grep ssi:)")
+            }
+            CtlError::WriteOnly(k) => write!(f, "{k} is write-only: it can be set but never read back"),
+            CtlError::Busy(k) => write!(
+                f,
+                "{k} cannot change while this node is in the cluster; leave first with 'ssi-ctl config set enabled 0'"
+            ),
+            CtlError::NoSecret => write!(f, "cannot join: no cluster secret set ('ssi-ctl config set secret ...')"),
         }
     }
+}
+
+/// Settings under /sys/kernel/config/ssi that ssi-ctl reads and writes.
+pub const CONFIG_KEYS: [&str; 9] =
+    ["node_id", "address", "port", "seeds", "secret", "heartbeat_ms", "dead_after_ms", "enabled", "version"];
+
+/// One line of /proc/ssi/nodes.
+#[derive(Debug, PartialEq)]
+pub struct NodeRow {
+    pub id: u32,
+    pub address: String,
+    pub port: u16,
+    pub state: String,
+    pub incarnation: String,
+    pub cpus: u32,
+    pub mem_total_kib: u64,
+    pub mem_free_kib: u64,
+    pub load: [String; 3],
+    pub last_heard_ms: u64,
+}
+
+/// Merged resources of the alive nodes (/proc/ssi/resources).
+#[derive(Debug, Default)]
+pub struct Totals {
+    pub alive_nodes: u32,
+    pub cpus: u32,
+    pub mem_total_kib: u64,
+    pub mem_free_kib: u64,
+}
+
+/// Parses `key: value` lines.
+pub fn parse_kv(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// Parses /proc/ssi/nodes (a header line, then one node per line).
+pub fn parse_nodes(text: &str) -> Result<Vec<NodeRow>, String> {
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() != 12 {
+            return Err(format!("line {}: expected 12 columns, found {}", i + 1, f.len()));
+        }
+        let num = |s: &str| s.parse::<u64>().map_err(|_| format!("line {}: '{s}' is not a number", i + 1));
+        rows.push(NodeRow {
+            id: num(f[0])? as u32,
+            address: f[1].to_string(),
+            port: num(f[2])? as u16,
+            state: f[3].to_string(),
+            incarnation: f[4].to_string(),
+            cpus: num(f[5])? as u32,
+            mem_total_kib: num(f[6])?,
+            mem_free_kib: num(f[7])?,
+            load: [f[8].to_string(), f[9].to_string(), f[10].to_string()],
+            last_heard_ms: num(f[11])?,
+        });
+    }
+    Ok(rows)
 }
 
 /// The local node as seen through ssi.ko's files. `root` is `/` normally;
@@ -66,6 +148,10 @@ pub struct Status {
     pub node_id: Option<u32>,
     pub address: Option<Ipv4>,
     pub port: u16,
+    pub enabled: bool,
+    pub incarnation: String,
+    pub connected_peers: u32,
+    pub totals: Totals,
 }
 
 impl Node {
@@ -134,8 +220,81 @@ impl Node {
         let address = identity::parse_ipv4(self.config("address")?.as_bytes()).ok().filter(|a| a.is_set());
         let port = identity::parse_port(self.config("port")?.as_bytes())
             .map_err(|e| CtlError::Malformed(self.config_dir().join("port"), e.describe().into()))?;
-        Ok(Status { release, interface, node_id, address, port })
+        let node_kv = parse_kv(&self.read(&self.proc_dir().join("node"))?);
+        let get = |k: &str| node_kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_default();
+        let res = parse_kv(&self.read(&self.proc_dir().join("resources"))?);
+        let num = |k: &str| res.iter().find(|(key, _)| key == k).and_then(|(_, v)| v.parse::<u64>().ok()).unwrap_or(0);
+        Ok(Status {
+            release,
+            interface,
+            node_id,
+            address,
+            port,
+            enabled: get("enabled") == "1",
+            incarnation: get("incarnation"),
+            connected_peers: get("connected_peers").parse().unwrap_or(0),
+            totals: Totals {
+                alive_nodes: num("nodes") as u32,
+                cpus: num("cpus") as u32,
+                mem_total_kib: num("mem_total_kib"),
+                mem_free_kib: num("mem_free_kib"),
+            },
+        })
     }
+
+    /// Every node this node knows.
+    pub fn nodes(&self) -> Result<Vec<NodeRow>, CtlError> {
+        self.check_loaded()?;
+        let path = self.proc_dir().join("nodes");
+        parse_nodes(&self.read(&path)?).map_err(|why| CtlError::Malformed(path, why))
+    }
+
+    /// krpc counters, in the module's order.
+    pub fn krpc_stats(&self) -> Result<Vec<(String, String)>, CtlError> {
+        self.check_loaded()?;
+        Ok(parse_kv(&self.read(&self.proc_dir().join("krpc"))?))
+    }
+
+    fn check_key(key: &str) -> Result<(), CtlError> {
+        if CONFIG_KEYS.contains(&key) {
+            Ok(())
+        } else {
+            Err(CtlError::UnknownKey(key.to_string()))
+        }
+    }
+
+    /// Reads a setting.
+    pub fn config_get(&self, key: &str) -> Result<String, CtlError> {
+        Self::check_key(key)?;
+        if key == "secret" {
+            return Err(CtlError::WriteOnly(key.into()));
+        }
+        self.check_loaded()?;
+        self.config(key)
+    }
+
+    /// Writes a setting; the module validates it.
+    pub fn config_set(&self, key: &str, value: &str) -> Result<(), CtlError> {
+        Self::check_key(key)?;
+        self.check_loaded()?;
+        let path = self.config_dir().join(key);
+        std::fs::write(&path, format!("{value}\n")).map_err(|e| match e.raw_os_error() {
+            Some(libc_errno::EINVAL) => CtlError::InvalidValue(key.into(), value.into()),
+            Some(libc_errno::EBUSY) => CtlError::Busy(key.into()),
+            Some(libc_errno::ENOKEY) => CtlError::NoSecret,
+            Some(libc_errno::EACCES) | Some(libc_errno::EPERM) => CtlError::Permission(path.clone()),
+            _ => CtlError::Io(path.clone(), e),
+        })
+    }
+}
+
+/// errno values of Linux/x86_64 that ssi-ctl interprets.
+mod libc_errno {
+    pub const EPERM: i32 = 1;
+    pub const EACCES: i32 = 13;
+    pub const EBUSY: i32 = 16;
+    pub const EINVAL: i32 = 22;
+    pub const ENOKEY: i32 = 126;
 }
 
 fn is_empty_dir(p: &Path) -> bool {
@@ -172,6 +331,8 @@ mod tests {
         fs::write(cfg.join("node_id"), node_id).unwrap();
         fs::write(cfg.join("address"), "10.99.0.12\n").unwrap();
         fs::write(cfg.join("port"), "7070\n").unwrap();
+        fs::write(dir.path().join("proc/ssi/node"), "node_id: 2\nenabled: 1\nincarnation: 0000abcd\nconnected_peers: 2\n").unwrap();
+        fs::write(dir.path().join("proc/ssi/resources"), "nodes: 3\ncpus: 6\nmem_total_kib: 3000\nmem_free_kib: 2000\n").unwrap();
         let node = Node { root: dir.path().to_path_buf() };
         (dir, node)
     }
@@ -206,6 +367,39 @@ mod tests {
     fn malformed_version_is_reported() {
         let (_d, node) = fake_node("garbage\n", "1\n");
         assert!(matches!(node.status().unwrap_err(), CtlError::Malformed(..)));
+    }
+
+    #[test]
+    fn status_reads_cluster() {
+        let (_d, node) = fake_node("release: 0.1.0\ninterface: 1\n", "2\n");
+        let st = node.status().unwrap();
+        assert!(st.enabled);
+        assert_eq!(st.connected_peers, 2);
+        assert_eq!(st.totals.alive_nodes, 3);
+        assert_eq!(st.totals.mem_total_kib, 3000);
+    }
+
+    #[test]
+    fn nodes_table() {
+        let text = "  id address port state incarn cpus mem_kib free_kib load1 load5 load15 heard_ms\n   1 10.99.0.11  7070 alive  3ce85d07    2      1010192       977192   1.45   0.44   0.15       140\n";
+        let rows = parse_nodes(text).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].id, 1);
+        assert_eq!(rows[0].state, "alive");
+        assert_eq!(rows[0].load[0], "1.45");
+        assert!(parse_nodes("h\n1 2 3\n").is_err());
+        assert!(parse_nodes("h\n1 a 7070 alive x 2 x 1 1 1 1 1\n").is_err());
+    }
+
+    #[test]
+    fn config_keys_are_checked() {
+        let (_d, node) = fake_node("release: 0.1.0\ninterface: 1\n", "2\n");
+        assert!(matches!(node.config_get("bogus"), Err(CtlError::UnknownKey(_))));
+        assert!(matches!(node.config_get("secret"), Err(CtlError::WriteOnly(_))));
+        assert_eq!(node.config_get("port").unwrap(), "7070");
+        node.config_set("port", "7071").unwrap();
+        assert_eq!(node.config_get("port").unwrap(), "7071");
+        assert_eq!(CtlError::UnknownKey("x".into()).exit_code(), 2);
     }
 
     #[test]

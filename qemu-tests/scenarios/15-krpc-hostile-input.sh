@@ -1,0 +1,23 @@
+# Garbage, truncated frames, huge lengths, wrong proofs, frames with bad
+# MACs and replays, thousands of them, sent to node 1's krpc port from
+# node 3's userspace: no oops, no hang, counters rise, the cluster stays whole.
+# ssi-timeout: 1200
+wait_view 60 "1 2 3" 1 2 3
+secret=$(on 1 "sed -n 's/.*ssi.secret=\([^ ]*\).*/\1/p' /proc/cmdline")
+for k in malformed auth_failures bad_macs replays; do eval "before_$k=$(krpc_stat 1 $k)"; done
+on 3 krpc-abuse 10.99.0.11:7070 garbage 2000
+on 3 krpc-abuse 10.99.0.11:7070 truncated 300
+on 3 krpc-abuse 10.99.0.11:7070 huge 300
+on 3 krpc-abuse 10.99.0.11:7070 badproof 100
+on 3 krpc-abuse 10.99.0.11:7070 badmac 100 "$secret"
+on 3 krpc-abuse 10.99.0.11:7070 replay 100 "$secret"
+on 3 'for i in 1 2 3 4 5 6 7 8; do krpc-abuse 10.99.0.11:7070 slow 1 & done; wait'
+after_malformed=$(krpc_stat 1 malformed)
+[ "$after_malformed" -ge $((before_malformed + 2000)) ] || fail "malformed count rose only to $after_malformed"
+[ "$(krpc_stat 1 auth_failures)" -ge $((before_auth_failures + 100)) ] || fail "auth_failures did not rise by 100"
+[ "$(krpc_stat 1 bad_macs)" -ge $((before_bad_macs + 100)) ] || fail "bad_macs did not rise by 100"
+[ "$(krpc_stat 1 replays)" -ge $((before_replays + 100)) ] || fail "replays did not rise by 100"
+# The cluster is whole and node 1 still answers (the fake node 4000 from
+# the tool's accepted handshakes is declared dead, it sent no heartbeats).
+wait_view 60 "1 2 3" 1 2 3
+on 1 'cat /proc/ssi/krpc' >&2
