@@ -28,7 +28,7 @@ use crate::{
         wire::{self, Heartbeat, Hello, JoinReply, Leave, MsgType, Resources},
     },
 };
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::{c_str, new_mutex, prelude::*, sync::Arc, sync::Mutex};
 
 /// Link threads allowed at once (connections plus handshakes in progress).
@@ -103,7 +103,8 @@ struct Link {
 pub(crate) struct Cluster {
     identity: Arc<Identity>,
     local_node: u16,
-    incarnation: u32,
+    /// Changes when this node learns it was declared dead (see `rejoin`).
+    incarnation: AtomicU32,
     address: Ipv4,
     port: u16,
     secret: Hmac,
@@ -125,12 +126,40 @@ impl Cluster {
         &self.identity.stats
     }
 
+    fn incarnation(&self) -> u32 {
+        self.incarnation.load(Ordering::Acquire)
+    }
+
+    /// A peer's view says this node, in its current incarnation, is dead:
+    /// after a partition both sides declared each other dead, and a dead
+    /// incarnation never comes back. Take a new incarnation and reconnect
+    /// everywhere, so every node sees this one rejoin.
+    fn rejoin(&self, told_by: u16) {
+        let old = self.incarnation();
+        let new = new_incarnation();
+        if self.incarnation.compare_exchange(old, new, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            return; // another link thread did it already
+        }
+        if let Some(id) = NodeId::new(self.local_node) {
+            let _ = self.view.lock().set_local(id, new, self.address.0, self.port);
+        }
+        pr_warn!(
+            "node {} says this node is dead: rejoining with incarnation {:08x} (was {:08x})\n",
+            told_by, new, old
+        );
+        if let Ok(conns) = self.connections() {
+            for c in conns.iter() {
+                c.close();
+            }
+        }
+    }
+
     fn hello(&self) -> Hello {
         let mut nonce = [0u8; wire::NONCE_LEN];
         random_bytes(&mut nonce);
         Hello {
             node_id: self.local_node,
-            incarnation: self.incarnation,
+            incarnation: self.incarnation(),
             nonce,
             address: self.address.0,
             port: self.port,
@@ -231,6 +260,15 @@ impl Cluster {
                 let Ok(mut reply) = KBox::new(JoinReply::EMPTY, GFP_KERNEL) else { return };
                 if reply.decode_into(body).is_err() {
                     Stats::add(&self.stats().malformed, 1);
+                    return;
+                }
+                let me = self.incarnation();
+                let declared_dead = reply
+                    .used()
+                    .iter()
+                    .any(|e| e.node_id == self.local_node && !e.alive && e.incarnation == me);
+                if declared_dead {
+                    self.rejoin(p.node_id);
                     return;
                 }
                 let changes = self.view.lock().merge_join_reply(&reply, now_ms());
@@ -344,7 +382,7 @@ impl Cluster {
             let _ = view.update_local(resources, now);
             view.epoch()
         };
-        let hb = Heartbeat { incarnation: self.incarnation, view_epoch: epoch, resources };
+        let hb = Heartbeat { incarnation: self.incarnation(), view_epoch: epoch, resources };
         let mut buf = [0u8; Heartbeat::LEN];
         if hb.encode(&mut buf).is_ok() {
             if let Ok(conns) = self.connections() {
@@ -496,7 +534,7 @@ impl Service {
             pin_init!(Cluster {
                 identity: identity.clone(),
                 local_node: node as u16,
-                incarnation,
+                incarnation: AtomicU32::new(incarnation),
                 address,
                 port,
                 secret,
@@ -528,7 +566,7 @@ impl Service {
 
     /// This node's incarnation.
     pub(crate) fn incarnation(&self) -> u32 {
-        self.cluster.incarnation
+        self.cluster.incarnation()
     }
 
     /// Connected peers.
@@ -544,7 +582,7 @@ impl Drop for Service {
         self.listener.take();
         self.ticker.take();
         c.stopping.store(true, Ordering::Release);
-        let leave = Leave { node_id: c.local_node, incarnation: c.incarnation };
+        let leave = Leave { node_id: c.local_node, incarnation: c.incarnation() };
         let mut buf = [0u8; Leave::LEN];
         if leave.encode(&mut buf).is_ok() {
             if let Ok(conns) = c.connections() {
