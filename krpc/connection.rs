@@ -83,7 +83,8 @@ fn recv_exact(sock: &TcpSocket, buf: &mut [u8], idle_ok: bool) -> Result<(), Lin
                 got += n;
                 started.get_or_insert_with(now_ms);
             }
-            Received::Closed => return Err(LinkError::Closed),
+            Received::Closed if got == 0 => return Err(LinkError::Closed),
+            Received::Closed => return Err(LinkError::Malformed("connection closed in the middle of a frame")),
             Received::TimedOut => {}
         }
         if started.is_some_and(|t| now_ms().saturating_sub(t) > FRAME_TIMEOUT_MS) {
@@ -165,14 +166,25 @@ impl Connection {
         secret: &Hmac,
     ) -> Result<Arc<Connection>, LinkError> {
         sock.set_timeouts(RECV_POLL_MS, SEND_TIMEOUT_MS);
+        // The client speaks first at each step; the server answers only
+        // what checked out, and never shows its proof to a peer that has
+        // not proved knowledge of the secret.
+        let is_client = role == wire::ROLE_CLIENT;
         let mut buf = [0u8; Hello::LEN];
         local.encode(&mut buf).map_err(LinkError::from_wire)?;
-        send_plain(&sock, MsgType::Hello, 1, local.node_id, local.incarnation, &buf)
-            .map_err(|_| LinkError::Closed)?;
+        let send_hello = || {
+            send_plain(&sock, MsgType::Hello, 1, local.node_id, local.incarnation, &buf).map_err(|_| LinkError::Closed)
+        };
+        if is_client {
+            send_hello()?;
+        }
         let (h, body) = recv_plain(&sock, MsgType::Hello, 1)?;
         let peer = Hello::decode(&body).map_err(LinkError::from_wire)?;
         if peer.node_id == 0 || h.src_node != peer.node_id || peer.node_id == local.node_id {
             return Err(LinkError::Malformed("bad node id in Hello"));
+        }
+        if !is_client {
+            send_hello()?;
         }
         let (client, server) = if role == wire::ROLE_CLIENT { (local, &peer) } else { (&peer, local) };
         let mut input = [0u8; wire::PROOF_INPUT_LEN];
@@ -180,14 +192,22 @@ impl Connection {
         let proof = HelloAuth { proof: secret.mac(&input[..n], &[])? };
         let mut pbuf = [0u8; HelloAuth::LEN];
         proof.encode(&mut pbuf).map_err(LinkError::from_wire)?;
-        send_plain(&sock, MsgType::HelloAuth, 2, local.node_id, local.incarnation, &pbuf)
-            .map_err(|_| LinkError::Closed)?;
+        let send_proof = || {
+            send_plain(&sock, MsgType::HelloAuth, 2, local.node_id, local.incarnation, &pbuf)
+                .map_err(|_| LinkError::Closed)
+        };
+        if is_client {
+            send_proof()?;
+        }
         let (_, body) = recv_plain(&sock, MsgType::HelloAuth, 2)?;
         let theirs = HelloAuth::decode(&body).map_err(LinkError::from_wire)?;
         let n = wire::proof_input(1 - role, client, server, &mut input);
         let expected = secret.mac(&input[..n], &[])?;
         if !wire::tags_equal(&expected, &theirs.proof) {
             return Err(LinkError::BadProof);
+        }
+        if !is_client {
+            send_proof()?;
         }
         let mut kin = [0u8; wire::SESSION_KEY_INPUT_LEN];
         let n = wire::session_key_input(&client.nonce, &server.nonce, &mut kin);

@@ -313,7 +313,7 @@ impl Cluster {
     }
 
     /// Drops finished link threads (stopping an idle thread is quick).
-    fn reap_links(&self) {
+    pub(crate) fn reap_links(&self) {
         let mut finished = KVec::new();
         {
             let mut links = self.links.lock();
@@ -477,8 +477,11 @@ impl ThreadBody for Listener {
         while !kthread::should_stop() {
             match self.sock.accept() {
                 Ok(Some(s)) => {
+                    self.cluster.reap_links();
                     // Over the limit the socket is dropped: closed at once.
-                    let _ = self.cluster.spawn_link(LinkStart::Accepted(s));
+                    if self.cluster.spawn_link(LinkStart::Accepted(s)).is_err() {
+                        Stats::add(&self.cluster.stats().refused_busy, 1);
+                    }
                 }
                 Ok(None) => {}
                 Err(_) => kthread::sleep_ms(100),

@@ -435,7 +435,7 @@ impl ProcShow<Identity> for KrpcFile {
         write!(
             out,
             "frames_sent: {}\nframes_received: {}\nbytes_sent: {}\nbytes_received: {}\nconnections: {}\n\
-             auth_failures: {}\nbad_macs: {}\nreplays: {}\nmalformed: {}\nsend_errors: {}\n",
+             auth_failures: {}\nbad_macs: {}\nreplays: {}\nmalformed: {}\nrefused_busy: {}\nsend_errors: {}\n",
             Stats::get(&s.frames_sent),
             Stats::get(&s.frames_received),
             Stats::get(&s.bytes_sent),
@@ -445,6 +445,7 @@ impl ProcShow<Identity> for KrpcFile {
             Stats::get(&s.bad_macs),
             Stats::get(&s.replays),
             Stats::get(&s.malformed),
+            Stats::get(&s.refused_busy),
             Stats::get(&s.send_errors),
         )
         .map_err(|_| ENOSPC)

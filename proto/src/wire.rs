@@ -30,16 +30,18 @@
 //! connected is the client ([`ROLE_CLIENT`]), the side that accepted is the
 //! server ([`ROLE_SERVER`]).
 //!
-//! 1. Each side sends a `Hello` frame (seq 1) whose [`Hello`] body carries
-//!    its node id, incarnation, listener address and port and a fresh random
-//!    32-byte nonce.
-//! 2. When it has the peer's Hello, each side sends a `HelloAuth` frame
-//!    (seq 2) whose [`HelloAuth`] proof is
-//!    `HMAC(secret, proof_input(own_role, &hello_client, &hello_server))`.
-//! 3. Each side computes the proof expected from the peer (same input with
-//!    the peer's role) and compares it with [`tags_equal`]; on mismatch it
-//!    closes the connection. The role byte stops a proof being reflected
-//!    back, the two nonces stop it being replayed on another connection.
+//! 1. The client sends a `Hello` frame (seq 1) whose [`Hello`] body
+//!    carries its node id, incarnation, listener address and port and a
+//!    fresh random 32-byte nonce; the server checks it and answers with its
+//!    own `Hello` (seq 1).
+//! 2. The client sends a `HelloAuth` frame (seq 2) whose [`HelloAuth`]
+//!    proof is `HMAC(secret, proof_input(ROLE_CLIENT, &hello_client,
+//!    &hello_server))`. The server computes the proof it expects and
+//!    compares with [`tags_equal`]; on mismatch it closes the connection
+//!    without showing its own proof. Otherwise it sends its `HelloAuth`
+//!    (seq 2, role [`ROLE_SERVER`]), which the client checks the same way.
+//! 3. The role byte stops a proof being reflected back, the two nonces
+//!    stop it being replayed on another connection.
 //! 4. Both sides derive
 //!    `session_key = HMAC(secret, session_key_input(&nonce_client, &nonce_server))`.
 //!

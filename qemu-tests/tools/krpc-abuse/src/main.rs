@@ -158,6 +158,10 @@ fn one(target: &str, mode: &str, secret: &[u8], rng: &mut Rng) -> std::io::Resul
         "slow" => std::thread::sleep(Duration::from_secs(5)),
         m => return Err(std::io::Error::other(format!("unknown mode {m}"))),
     }
+    if matches!(mode, "garbage" | "truncated" | "huge") {
+        // Hang up at once: the node sees the end of the stream.
+        return Ok(());
+    }
     // Wait for the node to close the connection (or a short while).
     let mut sink = [0u8; 256];
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
