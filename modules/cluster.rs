@@ -211,9 +211,17 @@ impl Cluster {
         }
     }
 
-    fn log_change(&self, change: Change) {
+    /// Applies `f` to the view under its lock; returns its result and the
+    /// view's epoch afterwards. The lock is released before returning, so
+    /// callers can log and send.
+    fn update_view<R>(&self, f: impl FnOnce(&mut View) -> R) -> (R, u64) {
+        let mut view = self.view.lock();
+        let r = f(&mut view);
+        (r, view.epoch())
+    }
+
+    fn log_change(&self, change: Change, epoch: u64) {
         let Some(id) = change.node() else { return };
-        let epoch = self.view.lock().epoch();
         match change {
             Change::Joined(_) => pr_info!("node {} joined (view epoch {})\n", id.get(), epoch),
             Change::Rejoined(_) => pr_info!("node {} rejoined with a new incarnation (view epoch {})\n", id.get(), epoch),
@@ -235,9 +243,10 @@ impl Cluster {
     fn on_connected(&self, conn: &Arc<Connection>) {
         let p = &conn.peer;
         let Some(id) = NodeId::new(p.node_id) else { return };
-        let change = self.view.lock().on_heartbeat(id, p.incarnation, p.address, p.port, Resources::ZERO, now_ms());
+        let (change, epoch) =
+            self.update_view(|v| v.on_heartbeat(id, p.incarnation, p.address, p.port, Resources::ZERO, now_ms()));
         match change {
-            Ok(c) => self.log_change(c),
+            Ok(c) => self.log_change(c, epoch),
             Err(e) => pr_warn!("node {}: {}\n", p.node_id, e.describe()),
         }
         let _ = self.send_join_reply(conn);
@@ -249,9 +258,10 @@ impl Cluster {
         match h.kind() {
             Some(MsgType::Heartbeat) => match Heartbeat::decode(body) {
                 Ok(hb) if hb.incarnation == p.incarnation => {
-                    let r = self.view.lock().on_heartbeat(id, hb.incarnation, p.address, p.port, hb.resources, now_ms());
+                    let (r, epoch) = self
+                        .update_view(|v| v.on_heartbeat(id, hb.incarnation, p.address, p.port, hb.resources, now_ms()));
                     if let Ok(c) = r {
-                        self.log_change(c);
+                        self.log_change(c, epoch);
                     }
                 }
                 _ => Stats::add(&self.stats().malformed, 1),
@@ -271,15 +281,16 @@ impl Cluster {
                     self.rejoin(p.node_id);
                     return;
                 }
-                let changes = self.view.lock().merge_join_reply(&reply, now_ms());
+                let (changes, epoch) = self.update_view(|v| v.merge_join_reply(&reply, now_ms()));
                 for c in changes.iter() {
-                    self.log_change(*c);
+                    self.log_change(*c, epoch);
                 }
             }
             Some(MsgType::Leave) => match Leave::decode(body) {
                 Ok(l) if l.node_id == p.node_id => {
-                    if let Ok(c) = self.view.lock().on_leave(id, l.incarnation) {
-                        self.log_change(c);
+                    let (r, epoch) = self.update_view(|v| v.on_leave(id, l.incarnation));
+                    if let Ok(c) = r {
+                        self.log_change(c, epoch);
                     }
                     conn.close();
                 }
@@ -392,9 +403,9 @@ impl Cluster {
             }
         }
         let dead_after = u64::from(self.identity.dead_after_ms());
-        let changes = self.view.lock().expire(now, dead_after);
+        let (changes, epoch) = self.update_view(|v| v.expire(now, dead_after));
         for c in changes.iter() {
-            self.log_change(*c);
+            self.log_change(*c, epoch);
             if let Change::Died(id) = c {
                 if let Some(conn) = self.connection_to(id.get()) {
                     conn.close();

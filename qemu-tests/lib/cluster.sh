@@ -88,9 +88,9 @@ node_launch() {
   # Keep every boot's console: a reboot appends a marker and goes on.
   echo "===== ssi harness: boot of node $n at $(date +%T) =====" >> "$console"
   local append="console=ttyS0 root=/dev/vda rw init=/usr/sbin/ssi-init panic=-1 oops=panic"
-  # watchdog_thresh=60: a TCG vCPU starved by a busy host is not a lockup;
-  # real ones still show (soft lockup after 120 s, RCU stall after 60 s).
-  append+=" watchdog_thresh=60 net.ifnames=0 ssi.node=$n ssi.ip=$(node_ip "$n")/24"
+  # A TCG vCPU starved by a busy host is not a lockup: watchdog_thresh=60
+  # and a 120 s RCU stall timeout; real lockups and stalls still show.
+  append+=" watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=120 net.ifnames=0 ssi.node=$n ssi.ip=$(node_ip "$n")/24"
   local secret_var=SSI_SECRET_$n seeds="" i
   for i in $(seq 1 "${SSI_NODES:-3}"); do seeds+="${seeds:+,}$(node_ip "$i")"; done
   append+=" ssi.secret=${!secret_var:-$SSI_SECRET} ssi.seeds=$seeds"
