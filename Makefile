@@ -15,7 +15,7 @@ NODES ?= 3
 KDIR = $(shell kernel/build.sh print-dir)
 
 .PHONY: help deps kernel modules userspace node rootfs cluster test test-unit \
-        test-vm check-format clean distclean
+        test-vm bench-krpc clean distclean
 
 help:
 	@echo "make deps      install what a fresh Debian 12 machine lacks (idempotent)"
@@ -25,6 +25,7 @@ help:
 	@echo "make modules   build ssi.ko against it"
 	@echo "make userspace build ssi-ctl and the harness agent"
 	@echo "make rootfs    build the node root file system image (cached)"
+	@echo "make bench-krpc  krpc latency/throughput vs sockperf and iperf3 (prints ratios)"
 	@echo "make clean     remove build/ and module objects (caches stay)"
 
 deps:
@@ -50,6 +51,9 @@ node: modules userspace
 
 rootfs:
 	qemu-tests/node/build-rootfs.sh
+
+bench-krpc: node rootfs
+	qemu-tests/run qemu-tests/bench/krpc.sh
 
 cluster: node rootfs
 	qemu-tests/cluster --nodes $(NODES)

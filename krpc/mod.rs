@@ -4,6 +4,8 @@
 //! the kernel side: sockets, HMAC, connections and counters. The cluster
 //! service (`modules/cluster.rs`) runs the connections.
 
+pub(crate) mod bench;
+pub(crate) mod calls;
 pub(crate) mod connection;
 pub(crate) mod hmac;
 pub(crate) mod socket;

@@ -21,6 +21,8 @@ pub(crate) struct Stats {
     /// Malformed input: bad header, bad body, unexpected message, timeout
     /// in the middle of a frame.
     pub(crate) malformed: AtomicU64,
+    /// Replies nobody waited for any more (after a timeout).
+    pub(crate) late_replies: AtomicU64,
     /// Connections closed at once because too many were in progress.
     pub(crate) refused_busy: AtomicU64,
     /// Send errors (peer gone, send timeout).

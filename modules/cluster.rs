@@ -14,8 +14,9 @@
 
 use crate::{
     identity::Identity,
-    kernel_ext::swap_remove,
+    kernel_ext::{econnreset, eremoteio, eshutdown, swap_remove},
     krpc::{
+        calls::Calls,
         connection::{now_ms, Connection, LinkError},
         hmac::Hmac,
         socket::TcpSocket,
@@ -117,6 +118,8 @@ pub(crate) struct Cluster {
     /// Last connection attempt per target address (bits of the IPv4).
     #[pin]
     attempts: Mutex<KVec<(u32, u64)>>,
+    #[pin]
+    calls: Calls,
     stopping: AtomicBool,
     last_refusal_log: AtomicU64,
 }
@@ -205,10 +208,45 @@ impl Cluster {
     }
 
     fn unregister(&self, conn: &Arc<Connection>) {
-        let mut conns = self.conns.lock();
-        if let Some(pos) = conns.iter().position(|c| Arc::ptr_eq(c, conn)) {
-            swap_remove(&mut conns, pos);
+        {
+            let mut conns = self.conns.lock();
+            if let Some(pos) = conns.iter().position(|c| Arc::ptr_eq(c, conn)) {
+                swap_remove(&mut conns, pos);
+            }
         }
+        // Nothing more will arrive on it: its callers must not wait.
+        self.calls.fail_node(conn.peer.node_id, econnreset());
+    }
+
+    /// Sends a request to `node` and waits for its reply (at most
+    /// `timeout_ms`). Fails at once when there is no connection, and as
+    /// soon as the connection ends.
+    pub(crate) fn call(&self, node: u16, kind: MsgType, body: &[u8], timeout_ms: u32) -> Result<KVec<u8>> {
+        let conn = self.connection_to(node).ok_or_else(crate::kernel_ext::enotconn)?;
+        let id = self.calls.begin(node)?;
+        if let Err(e) = conn.send(kind, 0, id, body, self.stats()) {
+            self.calls.cancel(id);
+            return Err(e);
+        }
+        self.calls.wait(id, timeout_ms)
+    }
+
+    /// Sends a one-way message to `node`.
+    pub(crate) fn send_to(&self, node: u16, kind: MsgType, body: &[u8]) -> Result {
+        let conn = self.connection_to(node).ok_or_else(crate::kernel_ext::enotconn)?;
+        conn.send(kind, 0, 0, body, self.stats())
+    }
+
+    /// Sends a one-way message to every connected node; returns how many
+    /// got it.
+    pub(crate) fn broadcast(&self, kind: MsgType, body: &[u8]) -> usize {
+        let Ok(conns) = self.connections() else { return 0 };
+        conns.iter().filter(|c| c.send(kind, 0, 0, body, self.stats()).is_ok()).count()
+    }
+
+    /// Requests waiting for a reply.
+    pub(crate) fn calls_in_flight(&self) -> usize {
+        self.calls.in_flight()
     }
 
     /// Applies `f` to the view under its lock; returns its result and the
@@ -252,10 +290,25 @@ impl Cluster {
         let _ = self.send_join_reply(conn);
     }
 
-    fn dispatch(&self, conn: &Arc<Connection>, h: &wire::FrameHeader, body: &[u8]) {
+    /// Handles one received frame. Replies go to their waiting caller;
+    /// requests and one-way messages to the handler of their type.
+    fn dispatch(&self, conn: &Arc<Connection>, h: &wire::FrameHeader, body: KVec<u8>) {
         let p = &conn.peer;
         let Some(id) = NodeId::new(p.node_id) else { return };
+        if h.is_reply() {
+            let result = if h.is_error() { Err(eremoteio()) } else { Ok(body) };
+            if !self.calls.complete(p.node_id, h.request_id, result) {
+                Stats::add(&self.stats().late_replies, 1);
+            }
+            return;
+        }
+        let body = &body[..];
         match h.kind() {
+            Some(MsgType::Echo) if h.request_id != 0 => {
+                let _ = conn.send(MsgType::Echo, wire::FLAG_REPLY, h.request_id, body, self.stats());
+            }
+            // Throughput test traffic: counted on arrival, nothing to do.
+            Some(MsgType::Stream) => {}
             Some(MsgType::Heartbeat) => match Heartbeat::decode(body) {
                 Ok(hb) if hb.incarnation == p.incarnation => {
                     let (r, epoch) = self
@@ -396,11 +449,7 @@ impl Cluster {
         let hb = Heartbeat { incarnation: self.incarnation(), view_epoch: epoch, resources };
         let mut buf = [0u8; Heartbeat::LEN];
         if hb.encode(&mut buf).is_ok() {
-            if let Ok(conns) = self.connections() {
-                for c in conns.iter() {
-                    let _ = c.send(MsgType::Heartbeat, 0, 0, &buf, self.stats());
-                }
-            }
+            self.broadcast(MsgType::Heartbeat, &buf);
         }
         let dead_after = u64::from(self.identity.dead_after_ms());
         let (changes, epoch) = self.update_view(|v| v.expire(now, dead_after));
@@ -461,7 +510,7 @@ impl ThreadBody for LinkBody {
             let mut guard = Connection::replay_guard();
             loop {
                 match conn.recv(&mut guard, cluster.stats()) {
-                    Ok((h, body)) => cluster.dispatch(&conn, &h, &body),
+                    Ok((h, body)) => cluster.dispatch(&conn, &h, body),
                     Err(e) => {
                         e.count(cluster.stats());
                         if matches!(e, LinkError::BadMac | LinkError::Replay | LinkError::Malformed(_)) {
@@ -556,6 +605,7 @@ impl Service {
                 conns <- new_mutex!(KVec::new()),
                 links <- new_mutex!(KVec::new()),
                 attempts <- new_mutex!(KVec::new()),
+                calls <- Calls::new(),
                 stopping: AtomicBool::new(false),
                 last_refusal_log: AtomicU64::new(0),
             }),
@@ -583,6 +633,11 @@ impl Service {
         self.cluster.incarnation()
     }
 
+    /// The shared state, for work done outside the service lock.
+    pub(crate) fn cluster(&self) -> Arc<Cluster> {
+        self.cluster.clone()
+    }
+
     /// Connected peers.
     pub(crate) fn connected(&self) -> usize {
         self.cluster.conns.lock().len()
@@ -599,16 +654,17 @@ impl Drop for Service {
         let leave = Leave { node_id: c.local_node, incarnation: c.incarnation() };
         let mut buf = [0u8; Leave::LEN];
         if leave.encode(&mut buf).is_ok() {
-            if let Ok(conns) = c.connections() {
-                for conn in conns.iter() {
-                    let _ = conn.send(MsgType::Leave, 0, 0, &buf, c.stats());
-                    conn.close();
-                }
+            c.broadcast(MsgType::Leave, &buf);
+        }
+        if let Ok(conns) = c.connections() {
+            for conn in conns.iter() {
+                conn.close();
             }
         }
         // Stop every link thread (their sockets are shut down: quick).
         let links = core::mem::take(&mut *c.links.lock());
         drop(links);
+        c.calls.fail_all(eshutdown());
         core::mem::take(&mut *c.conns.lock());
         pr_info!("node {} left the cluster\n", c.local_node);
     }

@@ -6,7 +6,7 @@
 use crate::{
     cluster::Service,
     configfs::{AttrDesc, Attribute, Page},
-    krpc::{hmac::Hmac, stats::Stats},
+    krpc::{bench::{self, BenchResult}, hmac::Hmac, stats::Stats},
     procfs::{ProcShow, SeqFile},
     proto::{identity as id, version, wire},
 };
@@ -49,6 +49,9 @@ pub(crate) struct Identity {
     service: Mutex<Option<Service>>,
     /// krpc counters (kept across restarts of the service).
     pub(crate) stats: Stats,
+    /// The last krpc benchmark run.
+    #[pin]
+    last_bench: Mutex<Option<BenchResult>>,
 }
 
 impl Identity {
@@ -65,6 +68,7 @@ impl Identity {
                 secret <- new_mutex!(Secret { bytes: [0; MAX_SECRET], len: 0 }),
                 service <- new_mutex!(None),
                 stats: Stats::default(),
+                last_bench <- new_mutex!(None),
             }),
             GFP_KERNEL,
         )
@@ -303,6 +307,28 @@ impl Attribute<Data> for EnabledAttr {
     }
 }
 
+/// configfs `bench`: write `echo NODE SIZE COUNT` or `stream NODE SIZE
+/// COUNT` to run a krpc benchmark (the write returns when it is done);
+/// read the last result.
+pub(crate) struct BenchAttr;
+impl Attribute<Data> for BenchAttr {
+    const NAME: &'static CStr = c_str!("bench");
+    const WRITABLE: bool = true;
+    fn show(data: &Data, out: &mut Page<'_>) -> Result {
+        match *data.last_bench.lock() {
+            Some(r) => write!(out, "{r}").map_err(|_| EINVAL),
+            None => writeln!(out, "no run yet").map_err(|_| EINVAL),
+        }
+    }
+    fn store(data: &Data, input: &[u8]) -> Result {
+        let spec = crate::proto::bench::parse_bench(input).map_err(|e| invalid("bench", input, e))?;
+        let cluster = data.with_service(|s| s.map(|s| s.cluster())).ok_or_else(crate::kernel_ext::enotconn)?;
+        let result = bench::run(&cluster, spec)?;
+        *data.last_bench.lock() = Some(result);
+        Ok(())
+    }
+}
+
 /// configfs `version`: release, read-only.
 pub(crate) struct VersionAttr;
 impl Attribute<Data> for VersionAttr {
@@ -313,7 +339,7 @@ impl Attribute<Data> for VersionAttr {
 }
 
 /// Every attribute of `/sys/kernel/config/ssi`.
-pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 9] = [
+pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 10] = [
     AttrDesc::of::<NodeIdAttr>(),
     AttrDesc::of::<AddressAttr>(),
     AttrDesc::of::<PortAttr>(),
@@ -322,6 +348,7 @@ pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 9] = [
     AttrDesc::of::<HeartbeatAttr>(),
     AttrDesc::of::<DeadAfterAttr>(),
     AttrDesc::of::<EnabledAttr>(),
+    AttrDesc::of::<BenchAttr>(),
     AttrDesc::of::<VersionAttr>(),
 ];
 
@@ -435,7 +462,7 @@ impl ProcShow<Identity> for KrpcFile {
         write!(
             out,
             "frames_sent: {}\nframes_received: {}\nbytes_sent: {}\nbytes_received: {}\nconnections: {}\n\
-             auth_failures: {}\nbad_macs: {}\nreplays: {}\nmalformed: {}\nrefused_busy: {}\nsend_errors: {}\n",
+             auth_failures: {}\nbad_macs: {}\nreplays: {}\nmalformed: {}\nrefused_busy: {}\nsend_errors: {}\nlate_replies: {}\ncalls_in_flight: {}\n",
             Stats::get(&s.frames_sent),
             Stats::get(&s.frames_received),
             Stats::get(&s.bytes_sent),
@@ -447,6 +474,8 @@ impl ProcShow<Identity> for KrpcFile {
             Stats::get(&s.malformed),
             Stats::get(&s.refused_busy),
             Stats::get(&s.send_errors),
+            Stats::get(&s.late_replies),
+            data.with_service(|svc| svc.map_or(0, |svc| svc.cluster().calls_in_flight())),
         )
         .map_err(|_| ENOSPC)
     }

@@ -29,6 +29,19 @@ pub(crate) fn etimedout() -> Error {
     errno(bindings::ETIMEDOUT)
 }
 
+/// Connection reset by peer (its connection ended during a call).
+pub(crate) fn econnreset() -> Error {
+    errno(bindings::ECONNRESET)
+}
+/// The service is shutting down.
+pub(crate) fn eshutdown() -> Error {
+    errno(bindings::ESHUTDOWN)
+}
+/// The peer answered with an error.
+pub(crate) fn eremoteio() -> Error {
+    errno(bindings::EREMOTEIO)
+}
+
 /// Removes element `i` (the last element takes its place), like
 /// `Vec::swap_remove`.
 pub(crate) fn swap_remove<T>(v: &mut KVec<T>, i: usize) -> Option<T> {

@@ -3,6 +3,8 @@
 //! (`proto/src/`), compiled into the module as they are.
 #![allow(unreachable_pub, dead_code)]
 
+#[path = "../proto/src/bench.rs"]
+pub(crate) mod bench;
 #[path = "../proto/src/identity.rs"]
 pub(crate) mod identity;
 #[path = "../proto/src/membership.rs"]
