@@ -66,6 +66,13 @@ pub(crate) fn run(cluster: &Cluster, spec: BenchSpec) -> Result<BenchResult> {
     Ok(result)
 }
 
+impl BenchResult {
+    /// The error that stopped the run, if one did.
+    pub(crate) fn error(&self) -> Option<Error> {
+        (self.error != 0).then(|| Error::from_errno(self.error))
+    }
+}
+
 /// A reply of the wrong size.
 const EPROTO_LIKE: Error = EIO;
 

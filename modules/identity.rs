@@ -325,7 +325,8 @@ impl Attribute<Data> for BenchAttr {
         let cluster = data.with_service(|s| s.map(|s| s.cluster())).ok_or_else(crate::kernel_ext::enotconn)?;
         let result = bench::run(&cluster, spec)?;
         *data.last_bench.lock() = Some(result);
-        Ok(())
+        // The writer learns why a run stopped early; the file keeps the details.
+        result.error().map_or(Ok(()), Err)
     }
 }
 
