@@ -178,6 +178,12 @@ unsafe fn data_of<'a, D>(item: *mut raw::config_item) -> &'a D {
     }
 }
 
+/// configfs `show` callback of attribute `A`.
+///
+/// # Safety
+///
+/// Called by configfs only: `item` belongs to a registered `Subsystem<D>`
+/// and `page` is a buffer of `PAGE_SIZE` bytes.
 unsafe extern "C" fn show_trampoline<D: 'static, A: Attribute<D>>(
     item: *mut raw::config_item,
     page: *mut c_char,
@@ -195,6 +201,12 @@ unsafe extern "C" fn show_trampoline<D: 'static, A: Attribute<D>>(
     }
 }
 
+/// configfs `store` callback of attribute `A`.
+///
+/// # Safety
+///
+/// Called by configfs only: `item` belongs to a registered `Subsystem<D>`
+/// and `page` holds `count` readable bytes.
 unsafe extern "C" fn store_trampoline<D: 'static, A: Attribute<D>>(
     item: *mut raw::config_item,
     page: *const c_char,

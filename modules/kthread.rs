@@ -98,6 +98,12 @@ unsafe fn drop_arc<T>(data: *const c_void) {
     drop(unsafe { Arc::from_raw(data.cast::<T>()) });
 }
 
+/// The thread function of a `KThread` running `T`.
+///
+/// # Safety
+///
+/// `data` must be the `Arc<T>` pointer held by the `KThread`, which stays
+/// alive until this function has returned.
 unsafe extern "C" fn trampoline<T: ThreadBody>(data: *mut c_void) -> c_int {
     // SAFETY: `data` is the `Arc<T>` held by the `KThread`, which outlives
     // this function (its drop waits for us in kthread_stop).

@@ -93,6 +93,12 @@ impl<D> Drop for ProcDir<D> {
     }
 }
 
+/// seq_file `show` callback of file `S`.
+///
+/// # Safety
+///
+/// Called by procfs only, for a file created by `ProcDir::<D>::add`, whose
+/// private data points to the directory's `D`.
 unsafe extern "C" fn show_trampoline<D: 'static, S: ProcShow<D>>(
     m: *mut raw::seq_file,
     _v: *mut c_void,
