@@ -37,6 +37,13 @@ pub(crate) struct Page<'a> {
     len: usize,
 }
 
+impl Page<'_> {
+    /// Writes `value` and a newline, the usual content of an attribute.
+    pub(crate) fn line(&mut self, value: impl fmt::Display) -> Result {
+        fmt::Write::write_fmt(self, format_args!("{value}\n")).map_err(|_| EINVAL)
+    }
+}
+
 impl fmt::Write for Page<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let end = self.len.checked_add(s.len()).ok_or(fmt::Error)?;

@@ -169,7 +169,7 @@ impl Attribute<Data> for NodeIdAttr {
     const NAME: &'static CStr = c_str!("node_id");
     const WRITABLE: bool = true;
     fn show(data: &Data, out: &mut Page<'_>) -> Result {
-        writeln!(out, "{}", data.node_id()).map_err(|_| EINVAL)
+        out.line(data.node_id())
     }
     fn store(data: &Data, input: &[u8]) -> Result {
         let v = id::parse_node_id(input).map_err(|e| invalid("node_id", input, e))?;
@@ -187,7 +187,7 @@ impl Attribute<Data> for AddressAttr {
     const NAME: &'static CStr = c_str!("address");
     const WRITABLE: bool = true;
     fn show(data: &Data, out: &mut Page<'_>) -> Result {
-        writeln!(out, "{}", data.address()).map_err(|_| EINVAL)
+        out.line(data.address())
     }
     fn store(data: &Data, input: &[u8]) -> Result {
         let v = id::parse_ipv4(input).map_err(|e| invalid("address", input, e))?;
@@ -205,7 +205,7 @@ impl Attribute<Data> for PortAttr {
     const NAME: &'static CStr = c_str!("port");
     const WRITABLE: bool = true;
     fn show(data: &Data, out: &mut Page<'_>) -> Result {
-        writeln!(out, "{}", data.port()).map_err(|_| EINVAL)
+        out.line(data.port())
     }
     fn store(data: &Data, input: &[u8]) -> Result {
         let v = id::parse_port(input).map_err(|e| invalid("port", input, e))?;
@@ -263,35 +263,35 @@ impl Attribute<Data> for SecretAttr {
     }
 }
 
-/// configfs `heartbeat_ms`: heartbeat interval, 100..=60000 ms.
-pub(crate) struct HeartbeatAttr;
-impl Attribute<Data> for HeartbeatAttr {
-    const NAME: &'static CStr = c_str!("heartbeat_ms");
-    const WRITABLE: bool = true;
-    fn show(data: &Data, out: &mut Page<'_>) -> Result {
-        writeln!(out, "{}", data.heartbeat_ms()).map_err(|_| EINVAL)
-    }
-    fn store(data: &Data, input: &[u8]) -> Result {
-        let v = id::parse_decimal(input, 100, 60_000).map_err(|e| invalid("heartbeat_ms", input, e))?;
-        data.heartbeat_ms.store(v as u32, Ordering::Relaxed);
-        Ok(())
-    }
+/// A timer setting in milliseconds, bounded, changeable at any time (the
+/// service reads it on every use).
+macro_rules! timer_attr {
+    ($(#[$doc:meta])* $ty:ident, $name:literal, $field:ident, $min:expr, $max:expr) => {
+        $(#[$doc])*
+        pub(crate) struct $ty;
+        impl Attribute<Data> for $ty {
+            const NAME: &'static CStr = c_str!($name);
+            const WRITABLE: bool = true;
+            fn show(data: &Data, out: &mut Page<'_>) -> Result {
+                out.line(data.$field.load(Ordering::Relaxed))
+            }
+            fn store(data: &Data, input: &[u8]) -> Result {
+                let v = id::parse_decimal(input, $min, $max).map_err(|e| invalid($name, input, e))?;
+                data.$field.store(v as u32, Ordering::Relaxed);
+                Ok(())
+            }
+        }
+    };
 }
 
-/// configfs `dead_after_ms`: silence after which a node is declared dead, 300..=600000 ms.
-pub(crate) struct DeadAfterAttr;
-impl Attribute<Data> for DeadAfterAttr {
-    const NAME: &'static CStr = c_str!("dead_after_ms");
-    const WRITABLE: bool = true;
-    fn show(data: &Data, out: &mut Page<'_>) -> Result {
-        writeln!(out, "{}", data.dead_after_ms()).map_err(|_| EINVAL)
-    }
-    fn store(data: &Data, input: &[u8]) -> Result {
-        let v = id::parse_decimal(input, 300, 600_000).map_err(|e| invalid("dead_after_ms", input, e))?;
-        data.dead_after_ms.store(v as u32, Ordering::Relaxed);
-        Ok(())
-    }
-}
+timer_attr!(
+    /// configfs `heartbeat_ms`: heartbeat interval, 100..=60000 ms.
+    HeartbeatAttr, "heartbeat_ms", heartbeat_ms, 100, 60_000
+);
+timer_attr!(
+    /// configfs `dead_after_ms`: silence after which a node is declared dead, 300..=600000 ms.
+    DeadAfterAttr, "dead_after_ms", dead_after_ms, 300, 600_000
+);
 
 /// configfs `enabled`: 1 joins the cluster, 0 leaves it.
 pub(crate) struct EnabledAttr;
@@ -299,7 +299,7 @@ impl Attribute<Data> for EnabledAttr {
     const NAME: &'static CStr = c_str!("enabled");
     const WRITABLE: bool = true;
     fn show(data: &Data, out: &mut Page<'_>) -> Result {
-        writeln!(out, "{}", u8::from(data.is_enabled())).map_err(|_| EINVAL)
+        out.line(u8::from(data.is_enabled()))
     }
     fn store(data: &Data, input: &[u8]) -> Result {
         let v = id::parse_decimal(input, 0, 1).map_err(|e| invalid("enabled", input, e))?;
@@ -335,7 +335,7 @@ pub(crate) struct VersionAttr;
 impl Attribute<Data> for VersionAttr {
     const NAME: &'static CStr = c_str!("version");
     fn show(_data: &Data, out: &mut Page<'_>) -> Result {
-        writeln!(out, "{}", version::RELEASE).map_err(|_| EINVAL)
+        out.line(version::RELEASE)
     }
 }
 
