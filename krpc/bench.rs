@@ -4,6 +4,7 @@
 //! timed in the kernel. `make bench-krpc` compares it with sockperf and
 //! iperf3 between the same nodes.
 
+use super::connection::now_ns;
 use crate::{
     cluster::Cluster,
     proto::{
@@ -27,11 +28,6 @@ pub(crate) struct BenchResult {
     error: i32,
 }
 
-fn now_ns() -> u64 {
-    // SAFETY: ktime_get has no preconditions.
-    (unsafe { kernel::bindings::ktime_get() }) as u64
-}
-
 /// Runs `spec` against `cluster`; blocks the caller until done.
 pub(crate) fn run(cluster: &Cluster, spec: BenchSpec) -> Result<BenchResult> {
     let node = spec.node as u16;
@@ -44,7 +40,7 @@ pub(crate) fn run(cluster: &Cluster, spec: BenchSpec) -> Result<BenchResult> {
                 if reply.len() == body.len() {
                     Ok(())
                 } else {
-                    Err(EPROTO_LIKE)
+                    Err(EIO) // a reply of the wrong size
                 }
             }),
             BenchKind::Stream => cluster.send_to(node, MsgType::Stream, &body),
@@ -72,9 +68,6 @@ impl BenchResult {
         (self.error != 0).then(|| Error::from_errno(self.error))
     }
 }
-
-/// A reply of the wrong size.
-const EPROTO_LIKE: Error = EIO;
 
 impl fmt::Display for BenchResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -16,11 +16,15 @@ pub(crate) const FRAME_TIMEOUT_MS: u64 = 3000;
 const RECV_POLL_MS: u32 = 500;
 const SEND_TIMEOUT_MS: u32 = 2000;
 
+/// Nanoseconds of monotonic time.
+pub(crate) fn now_ns() -> u64 {
+    // SAFETY: ktime_get has no preconditions.
+    (unsafe { kernel::bindings::ktime_get() }) as u64
+}
+
 /// Milliseconds of monotonic time.
 pub(crate) fn now_ms() -> u64 {
-    // SAFETY: ktime_get has no preconditions.
-    let ns = unsafe { kernel::bindings::ktime_get() };
-    (ns as u64) / 1_000_000
+    now_ns() / 1_000_000
 }
 
 /// Why a connection ended; counted and logged by the caller.
