@@ -4,7 +4,10 @@
 //! timed in the kernel. `make bench-krpc` compares it with sockperf and
 //! iperf3 between the same nodes.
 
-use super::connection::now_ns;
+use super::{
+    connection::now_ns,
+    handlers::{Handler, Incoming},
+};
 use crate::{
     cluster::Cluster,
     proto::{
@@ -60,6 +63,27 @@ pub(crate) fn run(cluster: &Cluster, spec: BenchSpec) -> Result<BenchResult> {
     }
     result.elapsed_ns = now_ns().saturating_sub(start).max(1);
     Ok(result)
+}
+
+/// Answers an Echo request with its own body (benchmark round trips and
+/// the RTT probes of every connection).
+pub(crate) struct EchoHandler;
+
+impl Handler<Cluster> for EchoHandler {
+    fn handle(&self, _cluster: &Cluster, msg: &Incoming<'_>) -> Result<KVec<u8>> {
+        let mut reply = KVec::with_capacity(msg.body.len(), GFP_KERNEL)?;
+        reply.extend_from_slice(msg.body, GFP_KERNEL)?;
+        Ok(reply)
+    }
+}
+
+/// Takes throughput test traffic: counted on arrival, nothing to do.
+pub(crate) struct StreamHandler;
+
+impl Handler<Cluster> for StreamHandler {
+    fn handle(&self, _cluster: &Cluster, _msg: &Incoming<'_>) -> Result<KVec<u8>> {
+        Ok(KVec::new())
+    }
 }
 
 impl BenchResult {

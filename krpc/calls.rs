@@ -45,9 +45,14 @@ impl Calls {
         })
     }
 
+    /// A request id no call uses (for requests nobody waits for).
+    pub(crate) fn fresh_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
     /// Registers a request to `node`; returns its request id.
     pub(crate) fn begin(&self, node: u16) -> Result<u64> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let id = self.fresh_id();
         let mut slots = self.slots.lock();
         if slots.len() >= MAX_CALLS {
             return Err(EBUSY);

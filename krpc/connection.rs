@@ -3,7 +3,14 @@
 //! MACed sends, and checked receives. The frame format and the handshake's
 //! byte layout are in `proto/src/wire.rs`.
 
-use super::{hmac::Hmac, socket::Received, socket::TcpSocket, stats::Stats};
+use super::{
+    hmac::Hmac,
+    inbox::Inbox,
+    send_queue::{Frame, SendQueue},
+    socket::Received,
+    socket::TcpSocket,
+    stats::{PeerStats, Stats},
+};
 use crate::{kthread, proto::wire};
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
@@ -155,8 +162,17 @@ pub(crate) struct Connection {
     pub(crate) client_node: u16,
     local_node: u16,
     local_incarnation: u32,
+    /// Taken by the one sender writing to the socket at a time.
     #[pin]
     send_seq: Mutex<SeqCounter>,
+    /// Frames waiting for the socket.
+    #[pin]
+    pub(crate) queue: SendQueue,
+    /// Received requests and one-way messages waiting for their handler.
+    #[pin]
+    pub(crate) inbox: Inbox,
+    /// Traffic and round-trip times of this connection.
+    pub(crate) stats: PeerStats,
     closed: AtomicBool,
 }
 
@@ -230,6 +246,9 @@ impl Connection {
                 local_node: local.node_id,
                 local_incarnation: local.incarnation,
                 send_seq <- new_mutex!(seq),
+                queue <- SendQueue::new(),
+                inbox <- Inbox::new(),
+                stats: PeerStats::default(),
                 closed: AtomicBool::new(false),
             }),
             GFP_KERNEL,
@@ -245,36 +264,46 @@ impl Connection {
         g
     }
 
-    /// Sends one frame. Serialised per connection, so sequence numbers go
-    /// out in order.
+    /// Sends one frame: MACed, numbered, in order with the other senders'
+    /// frames (see `send_queue.rs` for the queueing and back-pressure).
     pub(crate) fn send(&self, kind: MsgType, flags: u16, request_id: u64, body: &[u8], stats: &Stats) -> Result {
         if self.is_closed() {
             return Err(crate::kernel_ext::enotconn());
         }
+        let frame = Frame { kind, flags, request_id, body };
+        self.queue.send(frame, &|f| self.write_frame(f, stats))
+    }
+
+    /// Writes one frame to the socket; called by the queue's one writer.
+    fn write_frame(&self, f: &Frame<'_>, stats: &Stats) -> Result {
         let mut seq = self.send_seq.lock();
         let mut h = FrameHeader {
-            msg_type: kind.as_u8(),
-            flags,
+            msg_type: f.kind.as_u8(),
+            flags: f.flags,
             src_node: self.local_node,
             dst_node: self.peer.node_id,
             src_incarnation: self.local_incarnation,
             seq: seq.next_seq().map_err(|_| crate::kernel_ext::eoverflow())?,
-            request_id,
-            body_len: u32::try_from(body.len()).map_err(|_| crate::kernel_ext::emsgsize())?,
+            request_id: f.request_id,
+            body_len: u32::try_from(f.body.len()).map_err(|_| crate::kernel_ext::emsgsize())?,
             tag: [0; wire::TAG_LEN],
         };
         h.validate().map_err(|_| EINVAL)?;
-        h.tag = self.session.mac(&h.mac_header(), body)?;
+        h.tag = self.session.mac(&h.mac_header(), f.body)?;
         let mut hdr = [0u8; wire::HEADER_LEN];
         h.encode(&mut hdr);
-        match self.sock.send_all(&[&hdr, body]) {
+        match self.sock.send_all(&[&hdr, f.body]) {
             Ok(()) => {
+                let n = (hdr.len() + f.body.len()) as u64;
                 Stats::add(&stats.frames_sent, 1);
-                Stats::add(&stats.bytes_sent, (hdr.len() + body.len()) as u64);
+                Stats::add(&stats.bytes_sent, n);
+                Stats::add(&self.stats.frames_sent, 1);
+                Stats::add(&self.stats.bytes_sent, n);
                 Ok(())
             }
             Err(e) => {
                 Stats::add(&stats.send_errors, 1);
+                drop(seq);
                 self.close();
                 Err(e)
             }
@@ -297,8 +326,11 @@ impl Connection {
         if h.src_node != self.peer.node_id || h.src_incarnation != self.peer.incarnation {
             return Err(LinkError::Malformed("frame from an unexpected node"));
         }
+        let n = (wire::HEADER_LEN + body.len()) as u64;
         Stats::add(&stats.frames_received, 1);
-        Stats::add(&stats.bytes_received, (wire::HEADER_LEN + body.len()) as u64);
+        Stats::add(&stats.bytes_received, n);
+        Stats::add(&self.stats.frames_received, 1);
+        Stats::add(&self.stats.bytes_received, n);
         Ok((h, body))
     }
 
@@ -306,6 +338,8 @@ impl Connection {
     pub(crate) fn close(&self) {
         if !self.closed.swap(true, Ordering::AcqRel) {
             self.sock.shutdown();
+            self.queue.close();
+            self.inbox.close();
         }
     }
 

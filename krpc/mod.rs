@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 //! krpc: kernel-to-kernel RPC between ssi nodes over authenticated TCP
 //! connections. The wire format is in `proto/src/wire.rs`; this folder has
-//! the kernel side: sockets, HMAC, connections and counters. The cluster
-//! service (`modules/cluster.rs`) runs the connections.
+//! the kernel side: sockets, HMAC, connections with their send queues and
+//! inboxes, the handler table, calls waiting for replies, and counters. The
+//! cluster service (`modules/cluster.rs`) runs the connections.
 
 pub(crate) mod bench;
 pub(crate) mod calls;
 pub(crate) mod connection;
+pub(crate) mod handlers;
 pub(crate) mod hmac;
+pub(crate) mod inbox;
+pub(crate) mod send_queue;
 pub(crate) mod socket;
 pub(crate) mod stats;

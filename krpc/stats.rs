@@ -27,6 +27,11 @@ pub(crate) struct Stats {
     pub(crate) refused_busy: AtomicU64,
     /// Send errors (peer gone, send timeout).
     pub(crate) send_errors: AtomicU64,
+    /// Requests and one-way messages handled, and those whose handler
+    /// failed or that no handler takes.
+    pub(crate) handled: AtomicU64,
+    pub(crate) handler_errors: AtomicU64,
+    pub(crate) unhandled: AtomicU64,
 }
 
 impl Stats {
@@ -36,5 +41,40 @@ impl Stats {
 
     pub(crate) fn get(counter: &AtomicU64) -> u64 {
         counter.load(Relaxed)
+    }
+}
+
+/// Counters and round-trip times of one connection, shown in
+/// `/proc/ssi/peers`.
+#[derive(Default)]
+pub(crate) struct PeerStats {
+    pub(crate) frames_sent: AtomicU64,
+    pub(crate) frames_received: AtomicU64,
+    pub(crate) bytes_sent: AtomicU64,
+    pub(crate) bytes_received: AtomicU64,
+    /// Request id and send time (ns) of the RTT probe in flight (0: none).
+    pub(crate) probe_id: AtomicU64,
+    pub(crate) probe_sent_ns: AtomicU64,
+    /// Round-trip times measured by the probes, in nanoseconds.
+    pub(crate) rtt_last_ns: AtomicU64,
+    pub(crate) rtt_min_ns: AtomicU64,
+    /// Exponentially weighted mean (weight 1/8 per sample).
+    pub(crate) rtt_avg_ns: AtomicU64,
+    pub(crate) rtt_samples: AtomicU64,
+}
+
+impl PeerStats {
+    /// Records one round trip of `ns` nanoseconds. Samples come from one
+    /// thread (the connection's reader), so plain loads and stores do.
+    pub(crate) fn record_rtt(&self, ns: u64) {
+        let n = self.rtt_samples.fetch_add(1, Relaxed);
+        self.rtt_last_ns.store(ns, Relaxed);
+        let min = self.rtt_min_ns.load(Relaxed);
+        if n == 0 || ns < min {
+            self.rtt_min_ns.store(ns, Relaxed);
+        }
+        let avg = self.rtt_avg_ns.load(Relaxed);
+        let avg = if n == 0 { ns } else { avg - avg / 8 + ns / 8 };
+        self.rtt_avg_ns.store(avg, Relaxed);
     }
 }

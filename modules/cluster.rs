@@ -9,16 +9,23 @@
 //!   nodes, and starts link threads towards seeds and known nodes it has no
 //!   connection to;
 //! - `ssi-link`: one per connection: connects (or takes an accepted socket),
-//!   runs the handshake, then receives and dispatches frames until the
-//!   connection ends.
+//!   runs the handshake, then reads frames until the connection ends:
+//!   replies go straight to their waiting callers, everything else to the
+//!   connection's inbox;
+//! - `ssi-rx`: one per connection: runs the registered handler of each
+//!   message in the inbox (`krpc/handlers.rs`), in order, and sends the
+//!   replies to requests. Membership messages are handled like any other.
 
 use crate::{
     identity::Identity,
-    kernel_ext::{econnreset, eremoteio, eshutdown, swap_remove},
+    kernel_ext::{econnreset, eopnotsupp, eremoteio, eshutdown, swap_remove},
     krpc::{
+        bench::{EchoHandler, StreamHandler},
         calls::Calls,
-        connection::{now_ms, Connection, LinkError},
+        connection::{now_ms, now_ns, Connection, LinkError},
+        handlers::{Handler, Handlers, Incoming},
         hmac::Hmac,
+        inbox::Delivery,
         socket::TcpSocket,
         stats::Stats,
     },
@@ -26,7 +33,7 @@ use crate::{
     proto::{
         identity::Ipv4,
         membership::{Change, NodeId, NodeState, View},
-        wire::{self, Heartbeat, Hello, JoinReply, Leave, MsgType, Resources},
+        wire::{self, FrameHeader, Heartbeat, Hello, JoinReply, Leave, MsgType, Resources},
     },
 };
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -37,6 +44,8 @@ const MAX_LINKS: usize = 48;
 /// Connection attempts towards one target are at least this far apart.
 const CONNECT_RETRY_MS: u64 = 1000;
 const CONNECT_TIMEOUT_MS: u32 = 1000;
+/// An RTT probe unanswered this long is given up and a new one sent.
+const PROBE_TIMEOUT_NS: u64 = 5_000_000_000;
 
 /// Random bytes from the kernel's CRNG.
 fn random_bytes(buf: &mut [u8]) {
@@ -120,6 +129,8 @@ pub(crate) struct Cluster {
     attempts: Mutex<KVec<(u32, u64)>>,
     #[pin]
     calls: Calls,
+    #[pin]
+    handlers: Handlers<Cluster>,
     stopping: AtomicBool,
     last_refusal_log: AtomicU64,
 }
@@ -170,7 +181,7 @@ impl Cluster {
     }
 
     /// Live connections, copied so that nobody sends under the lock.
-    fn connections(&self) -> Result<KVec<Arc<Connection>>> {
+    pub(crate) fn connections(&self) -> Result<KVec<Arc<Connection>>> {
         let conns = self.conns.lock();
         let mut out = KVec::with_capacity(conns.len(), GFP_KERNEL)?;
         for c in conns.iter() {
@@ -290,67 +301,130 @@ impl Cluster {
         let _ = self.send_join_reply(conn);
     }
 
-    /// Handles one received frame. Replies go to their waiting caller;
-    /// requests and one-way messages to the handler of their type.
-    fn dispatch(&self, conn: &Arc<Connection>, h: &wire::FrameHeader, body: KVec<u8>) {
-        let p = &conn.peer;
-        let Some(id) = NodeId::new(p.node_id) else { return };
-        if h.is_reply() {
-            let result = if h.is_error() { Err(eremoteio()) } else { Ok(body) };
-            if !self.calls.complete(p.node_id, h.request_id, result) {
+    /// Makes `handler` handle messages of type `kind` from every peer.
+    pub(crate) fn register_handler(&self, kind: MsgType, handler: Arc<dyn Handler<Cluster>>) -> Result {
+        self.handlers.register(kind, handler)
+    }
+
+    /// Stops handling messages of type `kind` (they get `EOPNOTSUPP`).
+    pub(crate) fn unregister_handler(&self, kind: MsgType) {
+        self.handlers.unregister(kind)
+    }
+
+    /// The reading thread's part of a received frame: a reply goes to its
+    /// waiting caller (or is the answer to an RTT probe), anything else to
+    /// the connection's inbox, waiting while the inbox is full.
+    fn receive(&self, conn: &Arc<Connection>, header: FrameHeader, body: KVec<u8>) -> Result {
+        if header.is_reply() {
+            let probe = &conn.stats;
+            if header.request_id == probe.probe_id.load(Ordering::Acquire)
+                && probe.probe_id.compare_exchange(header.request_id, 0, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+            {
+                let sent = probe.probe_sent_ns.load(Ordering::Acquire);
+                probe.record_rtt(now_ns().saturating_sub(sent));
+                return Ok(());
+            }
+            let result = if header.is_error() { Err(remote_error(&body)) } else { Ok(body) };
+            if !self.calls.complete(conn.peer.node_id, header.request_id, result) {
                 Stats::add(&self.stats().late_replies, 1);
             }
+            return Ok(());
+        }
+        conn.inbox.push(Delivery { header, body }, &|| kthread::should_stop() || conn.is_closed())
+    }
+
+    /// Runs the handler of one received message (on the connection's
+    /// handler thread); answers a request with the handler's result.
+    fn handle(&self, conn: &Arc<Connection>, d: &Delivery) {
+        let msg = Incoming { conn, header: &d.header, body: &d.body };
+        let result = match self.handlers.get(d.header.msg_type) {
+            Some(handler) => {
+                Stats::add(&self.stats().handled, 1);
+                let r = handler.handle(self, &msg);
+                if r.is_err() {
+                    Stats::add(&self.stats().handler_errors, 1);
+                }
+                r
+            }
+            None => {
+                Stats::add(&self.stats().unhandled, 1);
+                Err(eopnotsupp())
+            }
+        };
+        if !msg.is_request() {
             return;
         }
-        let body = &body[..];
-        match h.kind() {
-            Some(MsgType::Echo) if h.request_id != 0 => {
-                let _ = conn.send(MsgType::Echo, wire::FLAG_REPLY, h.request_id, body, self.stats());
+        let Some(kind) = d.header.kind() else { return };
+        let id = d.header.request_id;
+        let _ = match result {
+            Ok(reply) => conn.send(kind, wire::FLAG_REPLY, id, &reply, self.stats()),
+            Err(e) => {
+                let errno = e.to_errno().to_le_bytes();
+                conn.send(kind, wire::FLAG_REPLY | wire::FLAG_ERROR, id, &errno, self.stats())
             }
-            // Throughput test traffic: counted on arrival, nothing to do.
-            Some(MsgType::Stream) => {}
-            Some(MsgType::Heartbeat) => match Heartbeat::decode(body) {
-                Ok(hb) if hb.incarnation == p.incarnation => {
-                    let (r, epoch) = self
-                        .update_view(|v| v.on_heartbeat(id, hb.incarnation, p.address, p.port, hb.resources, now_ms()));
-                    if let Ok(c) = r {
-                        self.log_change(c, epoch);
-                    }
-                }
-                _ => Stats::add(&self.stats().malformed, 1),
-            },
-            Some(MsgType::JoinReply) => {
-                let Ok(mut reply) = KBox::new(JoinReply::EMPTY, GFP_KERNEL) else { return };
-                if reply.decode_into(body).is_err() {
-                    Stats::add(&self.stats().malformed, 1);
-                    return;
-                }
-                let me = self.incarnation();
-                let declared_dead = reply
-                    .used()
-                    .iter()
-                    .any(|e| e.node_id == self.local_node && !e.alive && e.incarnation == me);
-                if declared_dead {
-                    self.rejoin(p.node_id);
-                    return;
-                }
-                let (changes, epoch) = self.update_view(|v| v.merge_join_reply(&reply, now_ms()));
-                for c in changes.iter() {
-                    self.log_change(*c, epoch);
-                }
-            }
-            Some(MsgType::Leave) => match Leave::decode(body) {
-                Ok(l) if l.node_id == p.node_id => {
-                    let (r, epoch) = self.update_view(|v| v.on_leave(id, l.incarnation));
-                    if let Ok(c) = r {
-                        self.log_change(c, epoch);
-                    }
-                    conn.close();
-                }
-                _ => Stats::add(&self.stats().malformed, 1),
-            },
-            _ => Stats::add(&self.stats().malformed, 1),
+        };
+    }
+
+    /// Sends an RTT probe (an Echo request nobody waits for) on `conn`
+    /// unless one is still in flight; the reading thread times the reply.
+    fn probe_rtt(&self, conn: &Connection) {
+        let probe = &conn.stats;
+        let now = now_ns();
+        if probe.probe_id.load(Ordering::Acquire) != 0
+            && now.saturating_sub(probe.probe_sent_ns.load(Ordering::Acquire)) < PROBE_TIMEOUT_NS
+        {
+            return;
         }
+        let id = self.calls.fresh_id();
+        probe.probe_sent_ns.store(now, Ordering::Release);
+        probe.probe_id.store(id, Ordering::Release);
+        let _ = conn.send(MsgType::Echo, 0, id, &[], self.stats());
+    }
+
+    fn on_heartbeat(&self, msg: &Incoming<'_>) -> Result {
+        let id = NodeId::new(msg.from_node()).ok_or(EINVAL)?;
+        let hb = Heartbeat::decode(msg.body).map_err(|_| EINVAL)?;
+        if hb.incarnation != msg.from_incarnation() {
+            return Err(EINVAL);
+        }
+        let p = &msg.conn.peer;
+        let (r, epoch) =
+            self.update_view(|v| v.on_heartbeat(id, hb.incarnation, p.address, p.port, hb.resources, now_ms()));
+        if let Ok(c) = r {
+            self.log_change(c, epoch);
+        }
+        Ok(())
+    }
+
+    fn on_join_reply(&self, msg: &Incoming<'_>) -> Result {
+        let mut reply = KBox::new(JoinReply::EMPTY, GFP_KERNEL)?;
+        reply.decode_into(msg.body).map_err(|_| EINVAL)?;
+        let me = self.incarnation();
+        let declared_dead =
+            reply.used().iter().any(|e| e.node_id == self.local_node && !e.alive && e.incarnation == me);
+        if declared_dead {
+            self.rejoin(msg.from_node());
+            return Ok(());
+        }
+        let (changes, epoch) = self.update_view(|v| v.merge_join_reply(&reply, now_ms()));
+        for c in changes.iter() {
+            self.log_change(*c, epoch);
+        }
+        Ok(())
+    }
+
+    fn on_leave(&self, msg: &Incoming<'_>) -> Result {
+        let id = NodeId::new(msg.from_node()).ok_or(EINVAL)?;
+        let leave = Leave::decode(msg.body).map_err(|_| EINVAL)?;
+        if leave.node_id != msg.from_node() {
+            return Err(EINVAL);
+        }
+        let (r, epoch) = self.update_view(|v| v.on_leave(id, leave.incarnation));
+        if let Ok(c) = r {
+            self.log_change(c, epoch);
+        }
+        msg.conn.close();
+        Ok(())
     }
 
     fn spawn_link(self: &Arc<Self>, start: LinkStart) -> Result {
@@ -439,6 +513,11 @@ impl Cluster {
 
     /// One heartbeat period of work.
     fn tick(self: &Arc<Self>) {
+        if let Ok(conns) = self.connections() {
+            for c in conns.iter() {
+                self.probe_rtt(c);
+            }
+        }
         let now = now_ms();
         let resources = local_resources();
         let epoch = {
@@ -505,12 +584,17 @@ impl ThreadBody for LinkBody {
             }
         };
         Stats::add(&cluster.stats().connections, 1);
-        if cluster.register(&conn) == Ok(true) {
+        let handler_thread = Arc::new(HandlerThread { cluster: cluster.clone(), conn: conn.clone() }, GFP_KERNEL)
+            .map_err(Error::from)
+            .and_then(|body| KThread::spawn(c_str!("ssi-rx"), body));
+        if handler_thread.is_ok() && cluster.register(&conn) == Ok(true) {
             cluster.on_connected(&conn);
             let mut guard = Connection::replay_guard();
             loop {
-                match conn.recv(&mut guard, cluster.stats()) {
-                    Ok((h, body)) => cluster.dispatch(&conn, &h, body),
+                let received = conn.recv(&mut guard, cluster.stats());
+                let delivered = received.and_then(|(h, body)| cluster.receive(&conn, h, body).map_err(|_| LinkError::Closed));
+                match delivered {
+                    Ok(()) => {}
                     Err(e) => {
                         e.count(cluster.stats());
                         if matches!(e, LinkError::BadMac | LinkError::Replay | LinkError::Malformed(_)) {
@@ -523,7 +607,59 @@ impl ThreadBody for LinkBody {
             cluster.unregister(&conn);
         }
         conn.close();
+        // Waits for the handler running now, if any (it sees the closed
+        // connection and the failed calls at once).
+        drop(handler_thread);
         self.done.store(true, Ordering::Release);
+    }
+}
+
+/// The handler thread of one connection.
+struct HandlerThread {
+    cluster: Arc<Cluster>,
+    conn: Arc<Connection>,
+}
+
+impl ThreadBody for HandlerThread {
+    fn run(&self) {
+        while !kthread::should_stop() {
+            for d in self.conn.inbox.take().iter() {
+                self.cluster.handle(&self.conn, d);
+                self.conn.inbox.handled(d.body.len());
+            }
+        }
+    }
+}
+
+/// The membership messages.
+const MEMBERSHIP_MESSAGES: [MsgType; 3] = [MsgType::Heartbeat, MsgType::JoinReply, MsgType::Leave];
+
+/// Handles the membership messages.
+struct MembershipHandler;
+
+impl Handler<Cluster> for MembershipHandler {
+    fn handle(&self, cluster: &Cluster, msg: &Incoming<'_>) -> Result<KVec<u8>> {
+        let r = match msg.header.kind() {
+            Some(MsgType::Heartbeat) => cluster.on_heartbeat(msg),
+            Some(MsgType::JoinReply) => cluster.on_join_reply(msg),
+            Some(MsgType::Leave) => cluster.on_leave(msg),
+            _ => Err(EINVAL),
+        };
+        if r == Err(EINVAL) {
+            Stats::add(&cluster.stats().malformed, 1);
+        }
+        r.map(|()| KVec::new())
+    }
+}
+
+/// The error a peer's error reply carries: its errno, or `EREMOTEIO`
+/// when the body is not a valid one.
+fn remote_error(body: &[u8]) -> Error {
+    let errno = <[u8; 4]>::try_from(body).map(i32::from_le_bytes).unwrap_or(0);
+    if (-4095..0).contains(&errno) {
+        Error::from_errno(errno)
+    } else {
+        eremoteio()
     }
 }
 
@@ -606,11 +742,18 @@ impl Service {
                 links <- new_mutex!(KVec::new()),
                 attempts <- new_mutex!(KVec::new()),
                 calls <- Calls::new(),
+                handlers <- Handlers::new(),
                 stopping: AtomicBool::new(false),
                 last_refusal_log: AtomicU64::new(0),
             }),
             GFP_KERNEL,
         )?;
+        let membership: Arc<dyn Handler<Cluster>> = Arc::new(MembershipHandler, GFP_KERNEL)?;
+        for kind in MEMBERSHIP_MESSAGES {
+            cluster.register_handler(kind, membership.clone())?;
+        }
+        cluster.register_handler(MsgType::Echo, Arc::new(EchoHandler, GFP_KERNEL)?)?;
+        cluster.register_handler(MsgType::Stream, Arc::new(StreamHandler, GFP_KERNEL)?)?;
         let listener_body = Arc::new(Listener { cluster: cluster.clone(), sock: listen_sock }, GFP_KERNEL)?;
         let listener = KThread::spawn(c_str!("ssi-listen"), listener_body)?;
         let ticker_body = Arc::new(Ticker { cluster: cluster.clone() }, GFP_KERNEL)?;
@@ -666,6 +809,11 @@ impl Drop for Service {
         drop(links);
         c.calls.fail_all(eshutdown());
         core::mem::take(&mut *c.conns.lock());
+        for kind in MEMBERSHIP_MESSAGES {
+            c.unregister_handler(kind);
+        }
+        c.unregister_handler(MsgType::Echo);
+        c.unregister_handler(MsgType::Stream);
         pr_info!("node {} left the cluster\n", c.local_node);
     }
 }

@@ -38,6 +38,11 @@ pub(crate) struct Page<'a> {
 }
 
 impl Page<'_> {
+    /// Bytes still free in the page.
+    pub(crate) fn remaining(&self) -> usize {
+        self.buf.len().saturating_sub(self.len)
+    }
+
     /// Writes `value` and a newline, the usual content of an attribute.
     pub(crate) fn line(&mut self, value: impl fmt::Display) -> Result {
         fmt::Write::write_fmt(self, format_args!("{value}\n")).map_err(|_| EINVAL)

@@ -8,7 +8,7 @@ use crate::{
     configfs::{AttrDesc, Attribute, Page},
     krpc::{bench::{self, BenchResult}, hmac::Hmac, stats::Stats},
     procfs::{ProcShow, SeqFile},
-    proto::{identity as id, version, wire},
+    proto::{identity as id, membership, version, wire},
 };
 use core::{
     fmt::Write,
@@ -340,7 +340,7 @@ impl Attribute<Data> for VersionAttr {
 }
 
 /// Every attribute of `/sys/kernel/config/ssi`.
-pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 10] = [
+pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 11] = [
     AttrDesc::of::<NodeIdAttr>(),
     AttrDesc::of::<AddressAttr>(),
     AttrDesc::of::<PortAttr>(),
@@ -351,6 +351,7 @@ pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 10] = [
     AttrDesc::of::<EnabledAttr>(),
     AttrDesc::of::<BenchAttr>(),
     AttrDesc::of::<VersionAttr>(),
+    AttrDesc::of::<NodesAttr>(),
 ];
 
 /// `/proc/ssi/version`: `key: value` lines that ssi-ctl reads.
@@ -384,45 +385,105 @@ impl ProcShow<Identity> for NodeFile {
     }
 }
 
+/// The header of the node table (`/proc/ssi/nodes`, configfs `nodes`).
+fn write_node_header(out: &mut impl Write) -> core::fmt::Result {
+    writeln!(
+        out,
+        "{:>4} {:<15} {:>5} {:<6} {:>8} {:>4} {:>12} {:>12} {:>6} {:>6} {:>6} {:>9}",
+        "id", "address", "port", "state", "incarn", "cpus", "mem_kib", "free_kib", "load1", "load5", "load15", "heard_ms"
+    )
+}
+
+/// One node's line of the node table.
+fn write_node_line(out: &mut impl Write, n: &membership::Node, now_ms: u64) -> core::fmt::Result {
+    let l: [(u32, u32); 3] = [
+        wire::format_load(n.resources.load[0]),
+        wire::format_load(n.resources.load[1]),
+        wire::format_load(n.resources.load[2]),
+    ];
+    writeln!(
+        out,
+        "{:>4} {:<15} {:>5} {:<6} {:08x} {:>4} {:>12} {:>12} {:>3}.{:02} {:>3}.{:02} {:>3}.{:02} {:>9}",
+        n.id.get(),
+        id::Ipv4(n.address),
+        n.port,
+        n.state.name(),
+        n.incarnation,
+        n.resources.cpus,
+        n.resources.mem_total_kib,
+        n.resources.mem_free_kib,
+        l[0].0, l[0].1, l[1].0, l[1].1, l[2].0, l[2].1,
+        now_ms.saturating_sub(n.last_heard)
+    )
+}
+
 /// `/proc/ssi/nodes`: every known node, one line each.
 pub(crate) struct NodesFile;
 impl ProcShow<Identity> for NodesFile {
     const NAME: &'static CStr = c_str!("nodes");
     fn show(data: &Identity, out: &mut SeqFile<'_>) -> Result {
-        writeln!(
-            out,
-            "{:>4} {:<15} {:>5} {:<6} {:>8} {:>4} {:>12} {:>12} {:>6} {:>6} {:>6} {:>9}",
-            "id", "address", "port", "state", "incarn", "cpus", "mem_kib", "free_kib", "load1", "load5", "load15", "heard_ms"
-        )
-        .map_err(|_| ENOSPC)?;
+        write_node_header(out).map_err(|_| ENOSPC)?;
         data.with_service(|s| {
             let Some(s) = s else { return Ok(()) };
             s.with_view(|view, now| {
                 for n in view.iter() {
-                    let l: [(u32, u32); 3] = [
-                        wire::format_load(n.resources.load[0]),
-                        wire::format_load(n.resources.load[1]),
-                        wire::format_load(n.resources.load[2]),
-                    ];
-                    writeln!(
-                        out,
-                        "{:>4} {:<15} {:>5} {:<6} {:08x} {:>4} {:>12} {:>12} {:>3}.{:02} {:>3}.{:02} {:>3}.{:02} {:>9}",
-                        n.id.get(),
-                        id::Ipv4(n.address),
-                        n.port,
-                        n.state.name(),
-                        n.incarnation,
-                        n.resources.cpus,
-                        n.resources.mem_total_kib,
-                        n.resources.mem_free_kib,
-                        l[0].0, l[0].1, l[1].0, l[1].1, l[2].0, l[2].1,
-                        now.saturating_sub(n.last_heard)
-                    )
-                    .map_err(|_| ENOSPC)?;
+                    write_node_line(out, n, now).map_err(|_| ENOSPC)?;
                 }
                 Ok(())
             })
         })
+    }
+}
+
+/// configfs `nodes`: the same table as `/proc/ssi/nodes`, read-only. A
+/// configfs file holds one page: past about 45 nodes the table ends with a
+/// pointer to `/proc/ssi/nodes`, which has no such limit.
+pub(crate) struct NodesAttr;
+impl Attribute<Data> for NodesAttr {
+    const NAME: &'static CStr = c_str!("nodes");
+    fn show(data: &Data, out: &mut Page<'_>) -> Result {
+        const MORE: &str = "(more nodes: see /proc/ssi/nodes)\n";
+        write_node_header(out).map_err(|_| EINVAL)?;
+        data.with_service(|s| {
+            let Some(s) = s else { return Ok(()) };
+            s.with_view(|view, now| {
+                for n in view.iter() {
+                    let mut line = LineBuf::new();
+                    write_node_line(&mut line, n, now).map_err(|_| EINVAL)?;
+                    if out.remaining() < line.as_str().len() + MORE.len() {
+                        return out.write_str(MORE).map_err(|_| EINVAL);
+                    }
+                    out.write_str(line.as_str()).map_err(|_| EINVAL)?;
+                }
+                Ok(())
+            })
+        })
+    }
+}
+
+/// One formatted line, on the stack.
+struct LineBuf {
+    buf: [u8; 160],
+    len: usize,
+}
+
+impl LineBuf {
+    fn new() -> Self {
+        LineBuf { buf: [0; 160], len: 0 }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only whole `str`s are ever copied in.
+        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+impl Write for LineBuf {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.len.checked_add(s.len()).ok_or(core::fmt::Error)?;
+        self.buf.get_mut(self.len..end).ok_or(core::fmt::Error)?.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 
@@ -463,7 +524,8 @@ impl ProcShow<Identity> for KrpcFile {
         write!(
             out,
             "frames_sent: {}\nframes_received: {}\nbytes_sent: {}\nbytes_received: {}\nconnections: {}\n\
-             auth_failures: {}\nbad_macs: {}\nreplays: {}\nmalformed: {}\nrefused_busy: {}\nsend_errors: {}\nlate_replies: {}\ncalls_in_flight: {}\n",
+             auth_failures: {}\nbad_macs: {}\nreplays: {}\nmalformed: {}\nrefused_busy: {}\nsend_errors: {}\nlate_replies: {}\ncalls_in_flight: {}\n\
+             handled: {}\nhandler_errors: {}\nunhandled: {}\n",
             Stats::get(&s.frames_sent),
             Stats::get(&s.frames_received),
             Stats::get(&s.bytes_sent),
@@ -477,7 +539,49 @@ impl ProcShow<Identity> for KrpcFile {
             Stats::get(&s.send_errors),
             Stats::get(&s.late_replies),
             data.with_service(|svc| svc.map_or(0, |svc| svc.cluster().calls_in_flight())),
+            Stats::get(&s.handled),
+            Stats::get(&s.handler_errors),
+            Stats::get(&s.unhandled),
         )
         .map_err(|_| ENOSPC)
+    }
+}
+
+/// `/proc/ssi/peers`: one line per connected peer: traffic, send queue and
+/// inbox backlog, and round-trip times measured by the RTT probes.
+pub(crate) struct PeersFile;
+impl ProcShow<Identity> for PeersFile {
+    const NAME: &'static CStr = c_str!("peers");
+    fn show(data: &Identity, out: &mut SeqFile<'_>) -> Result {
+        writeln!(
+            out,
+            "{:>4} {:<15} {:>10} {:>10} {:>12} {:>12} {:>6} {:>6} {:>6} {:>9} {:>9} {:>9}",
+            "id", "address", "frames_tx", "frames_rx", "bytes_tx", "bytes_rx", "sendq", "inbox", "qwaits",
+            "rtt_us", "rtt_avg", "rtt_min"
+        )
+        .map_err(|_| ENOSPC)?;
+        let conns = data.with_service(|s| s.map(|s| s.cluster().connections()).transpose())?;
+        for c in conns.iter().flat_map(|v| v.iter()) {
+            let st = &c.stats;
+            let us = |a: &core::sync::atomic::AtomicU64| Stats::get(a) / 1000;
+            writeln!(
+                out,
+                "{:>4} {:<15} {:>10} {:>10} {:>12} {:>12} {:>6} {:>6} {:>6} {:>9} {:>9} {:>9}",
+                c.peer.node_id,
+                id::Ipv4(c.peer.address),
+                Stats::get(&st.frames_sent),
+                Stats::get(&st.frames_received),
+                Stats::get(&st.bytes_sent),
+                Stats::get(&st.bytes_received),
+                c.queue.backlog().0,
+                c.inbox.backlog().0,
+                Stats::get(&c.queue.waits),
+                us(&st.rtt_last_ns),
+                us(&st.rtt_avg_ns),
+                us(&st.rtt_min_ns),
+            )
+            .map_err(|_| ENOSPC)?;
+        }
+        Ok(())
     }
 }

@@ -33,6 +33,7 @@ pub(crate) fn etimedout() -> Error {
 pub(crate) fn econnreset() -> Error {
     errno(bindings::ECONNRESET)
 }
+
 /// The service is shutting down.
 pub(crate) fn eshutdown() -> Error {
     errno(bindings::ESHUTDOWN)
@@ -40,6 +41,11 @@ pub(crate) fn eshutdown() -> Error {
 /// The peer answered with an error.
 pub(crate) fn eremoteio() -> Error {
     errno(bindings::EREMOTEIO)
+}
+
+/// Nobody handles this kind of request.
+pub(crate) fn eopnotsupp() -> Error {
+    errno(bindings::EOPNOTSUPP)
 }
 
 /// Removes element `i` (the last element takes its place), like

@@ -63,6 +63,7 @@ impl kernel::Module for SsiModule {
         proc.add::<identity::NodesFile>()?;
         proc.add::<identity::ResourcesFile>()?;
         proc.add::<identity::KrpcFile>()?;
+        proc.add::<identity::PeersFile>()?;
         let config = configfs::Subsystem::register(
             c_str!("ssi"),
             module,

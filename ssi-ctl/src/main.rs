@@ -35,7 +35,7 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
-    /// Show krpc counters (frames, bytes, connections, refused and dropped input).
+    /// Show krpc counters (frames, bytes, connections, refused and dropped input) and per-peer traffic and RTT.
     Stats {
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -181,12 +181,58 @@ fn config(node: &Node, action: ConfigAction) -> Result<(), CtlError> {
 
 fn stats(node: &Node, json: bool) -> Result<(), CtlError> {
     let kv = node.krpc_stats()?;
+    let peers = node.peers()?;
     if json {
         let items: Vec<String> = kv.iter().map(|(k, v)| format!("{}:{v}", json_str(k))).collect();
-        println!("{{{}}}", items.join(","));
+        let peer_items: Vec<String> = peers
+            .iter()
+            .map(|p| {
+                format!(
+                    "{{\"id\":{},\"address\":{},\"frames_sent\":{},\"frames_received\":{},\"bytes_sent\":{},\
+                     \"bytes_received\":{},\"send_queue\":{},\"inbox\":{},\"queue_waits\":{},\"rtt_us\":{},\
+                     \"rtt_avg_us\":{},\"rtt_min_us\":{}}}",
+                    p.id,
+                    json_str(&p.address),
+                    p.frames_sent,
+                    p.frames_received,
+                    p.bytes_sent,
+                    p.bytes_received,
+                    p.send_queue,
+                    p.inbox,
+                    p.queue_waits,
+                    p.rtt_us,
+                    p.rtt_avg_us,
+                    p.rtt_min_us
+                )
+            })
+            .collect();
+        println!("{{{},\"peers\":[{}]}}", items.join(","), peer_items.join(","));
     } else {
         for (k, v) in &kv {
             println!("{k:<18} {v}");
+        }
+        println!();
+        println!(
+            "{:>4}  {:<15} {:>10} {:>10} {:>11} {:>11} {:>5} {:>5} {:>6} {:>9} {:>9} {:>9}",
+            "PEER", "ADDRESS", "FRAMES TX", "FRAMES RX", "KIB TX", "KIB RX", "SENDQ", "INBOX", "QWAITS", "RTT us",
+            "AVG us", "MIN us"
+        );
+        for p in &peers {
+            println!(
+                "{:>4}  {:<15} {:>10} {:>10} {:>11} {:>11} {:>5} {:>5} {:>6} {:>9} {:>9} {:>9}",
+                p.id,
+                p.address,
+                p.frames_sent,
+                p.frames_received,
+                p.bytes_sent / 1024,
+                p.bytes_received / 1024,
+                p.send_queue,
+                p.inbox,
+                p.queue_waits,
+                p.rtt_us,
+                p.rtt_avg_us,
+                p.rtt_min_us
+            );
         }
     }
     Ok(())

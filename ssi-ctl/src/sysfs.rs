@@ -134,6 +134,52 @@ pub fn parse_nodes(text: &str) -> Result<Vec<NodeRow>, String> {
     Ok(rows)
 }
 
+/// One line of /proc/ssi/peers: a connected peer's traffic and RTT.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerRow {
+    pub id: u32,
+    pub address: String,
+    pub frames_sent: u64,
+    pub frames_received: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// Frames waiting in the send queue, and in the inbox.
+    pub send_queue: u64,
+    pub inbox: u64,
+    /// Times a sender waited for room in the send queue.
+    pub queue_waits: u64,
+    pub rtt_us: u64,
+    pub rtt_avg_us: u64,
+    pub rtt_min_us: u64,
+}
+
+/// Parses /proc/ssi/peers (a header line, then one peer per line).
+pub fn parse_peers(text: &str) -> Result<Vec<PeerRow>, String> {
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() != 12 {
+            return Err(format!("line {}: expected 12 columns, found {}", i + 1, f.len()));
+        }
+        let num = |s: &str| s.parse::<u64>().map_err(|_| format!("line {}: '{s}' is not a number", i + 1));
+        rows.push(PeerRow {
+            id: num(f[0])? as u32,
+            address: f[1].to_string(),
+            frames_sent: num(f[2])?,
+            frames_received: num(f[3])?,
+            bytes_sent: num(f[4])?,
+            bytes_received: num(f[5])?,
+            send_queue: num(f[6])?,
+            inbox: num(f[7])?,
+            queue_waits: num(f[8])?,
+            rtt_us: num(f[9])?,
+            rtt_avg_us: num(f[10])?,
+            rtt_min_us: num(f[11])?,
+        });
+    }
+    Ok(rows)
+}
+
 /// The local node as seen through ssi.ko's files. `root` is `/` normally;
 /// the environment variable SSI_CTL_ROOT points it elsewhere (tests).
 pub struct Node {
@@ -253,6 +299,13 @@ impl Node {
     pub fn krpc_stats(&self) -> Result<Vec<(String, String)>, CtlError> {
         self.check_loaded()?;
         Ok(parse_kv(&self.read(&self.proc_dir().join("krpc"))?))
+    }
+
+    /// Connected peers with their traffic and round-trip times.
+    pub fn peers(&self) -> Result<Vec<PeerRow>, CtlError> {
+        self.check_loaded()?;
+        let path = self.proc_dir().join("peers");
+        parse_peers(&self.read(&path)?).map_err(|why| CtlError::Malformed(path, why))
     }
 
     fn check_key(key: &str) -> Result<(), CtlError> {
@@ -405,5 +458,19 @@ mod tests {
     #[test]
     fn json_escapes() {
         assert_eq!(json_str("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
+    }
+
+    #[test]
+    fn peers_table_parses_and_rejects_short_lines() {
+        let text = "  id address          frames_tx  frames_rx     bytes_tx     bytes_rx  sendq  inbox qwaits    rtt_us   rtt_avg   rtt_min\n\
+                    \u{20}  2 10.99.0.2             10         12         1000         1200      0      0      0       350       400       300\n";
+        let rows = parse_peers(text).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].id, 2);
+        assert_eq!(rows[0].address, "10.99.0.2");
+        assert_eq!(rows[0].rtt_avg_us, 400);
+        assert_eq!(rows[0].rtt_min_us, 300);
+        assert!(parse_peers("header\n 2 10.99.0.2 1 2 3\n").is_err());
+        assert!(parse_peers("header\n 2 10.99.0.2 1 2 3 4 5 6 7 8 x 10\n").is_err());
     }
 }
