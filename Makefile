@@ -14,8 +14,8 @@ NODES ?= 3
 # KDIR is only looked up by the targets that need the kernel tree.
 KDIR = $(shell kernel/build.sh print-dir)
 
-.PHONY: help deps kernel modules userspace node rootfs cluster test test-unit \
-        test-vm bench-krpc clean distclean
+.PHONY: help deps kernel modules userspace workloads node rootfs cluster test \
+        test-unit test-vm bench-krpc clean distclean
 
 help:
 	@echo "make deps      install what a fresh Debian 12 machine lacks (idempotent)"
@@ -24,6 +24,7 @@ help:
 	@echo "make kernel    build the Rust-enabled node kernel (cached)"
 	@echo "make modules   build ssi.ko against it"
 	@echo "make userspace build ssi-ctl and the harness agent"
+	@echo "make workloads build the ssi-wl-* checkpoint/migration test programs"
 	@echo "make rootfs    build the node root file system image (cached)"
 	@echo "make bench-krpc  krpc latency/throughput vs sockperf and iperf3 (prints ratios)"
 	@echo "make clean     remove build/ and module objects (caches stay)"
@@ -46,8 +47,12 @@ userspace:
 	mkdir -p $(NODE_DIR)/bin
 	install -m 0755 target/release/ssi-ctl target/release/ssi-agent target/release/krpc-abuse $(NODE_DIR)/bin/
 
+workloads:
+	$(MAKE) -C workloads
+	$(MAKE) -C workloads install BINDIR=$(NODE_DIR)/bin
+
 # Everything a node gets from this tree, in build/node (mounted at /opt/ssi).
-node: modules userspace
+node: modules userspace workloads
 
 rootfs:
 	qemu-tests/node/build-rootfs.sh
