@@ -339,7 +339,7 @@ impl Connection {
         if !self.closed.swap(true, Ordering::AcqRel) {
             self.sock.shutdown();
             self.queue.close();
-            self.inbox.close();
+            self.inbox.finish();
         }
     }
 

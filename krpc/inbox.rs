@@ -35,7 +35,11 @@ struct State {
     items: KVec<Delivery>,
     /// Body bytes queued or being handled.
     bytes: usize,
-    closed: bool,
+    /// Frames taken and not yet reported handled.
+    in_hand: usize,
+    /// No more frames come (the connection ended); what waits is still
+    /// handled.
+    finished: bool,
 }
 
 /// The inbox; see the module documentation.
@@ -50,18 +54,18 @@ pub(crate) struct Inbox {
 impl Inbox {
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Inbox {
-            state <- new_mutex!(State { items: KVec::new(), bytes: 0, closed: false }),
+            state <- new_mutex!(State { items: KVec::new(), bytes: 0, in_hand: 0, finished: false }),
             changed <- new_condvar!(),
         })
     }
 
     /// Queues `d` for the handler, waiting while the inbox is full.
-    /// Fails when the inbox is closed or `give_up()` becomes true.
+    /// Fails when the inbox is finished or `give_up()` becomes true.
     pub(crate) fn push(&self, d: Delivery, give_up: &dyn Fn() -> bool) -> Result {
         let len = d.body.len();
         let mut st = self.state.lock();
         loop {
-            if st.closed || give_up() {
+            if st.finished || give_up() {
                 return Err(crate::kernel_ext::eshutdown());
             }
             let fits = st.items.len() < MAX_INBOX_FRAMES && st.bytes + len <= MAX_INBOX_BYTES;
@@ -78,12 +82,11 @@ impl Inbox {
     }
 
     /// Takes every waiting frame, in arrival order; waits up to
-    /// `POLL_MS` for one. Empty when nothing came or the inbox is closed.
-    /// The caller reports each handled frame with [`Inbox::handled`].
+    /// `POLL_MS` for one (a finished inbox that was drained stays empty:
+    /// the handler thread sleeps here until it is stopped). The caller
+    /// reports each handled frame with [`Inbox::handled`].
     pub(crate) fn take(&self) -> KVec<Delivery> {
         let mut st = self.state.lock();
-        // A closed inbox stays empty: the handler thread sleeps here until
-        // it is stopped.
         if st.items.is_empty() {
             if let CondVarTimeoutResult::Signal { .. } =
                 self.changed.wait_interruptible_timeout(&mut st, msecs_to_jiffies(POLL_MS))
@@ -91,30 +94,40 @@ impl Inbox {
                 return KVec::new();
             }
         }
-        if st.closed {
-            return KVec::new();
-        }
-        core::mem::take(&mut st.items)
+        let items = core::mem::take(&mut st.items);
+        st.in_hand += items.len();
+        items
     }
 
     /// A frame of `len` body bytes taken with [`Inbox::take`] was handled.
     pub(crate) fn handled(&self, len: usize) {
         let mut st = self.state.lock();
         st.bytes = st.bytes.saturating_sub(len);
+        st.in_hand = st.in_hand.saturating_sub(1);
         drop(st);
         self.changed.notify_all();
     }
 
-    /// Drops what waits and refuses more; wakes both sides.
-    pub(crate) fn close(&self) {
-        let dropped = {
-            let mut st = self.state.lock();
-            st.closed = true;
-            st.bytes = 0;
-            core::mem::take(&mut st.items)
-        };
-        drop(dropped);
+    /// No more frames will come; what waits is still handled (a peer's
+    /// last words, such as its Leave, arrive just before its connection
+    /// ends). Wakes both sides.
+    pub(crate) fn finish(&self) {
+        self.state.lock().finished = true;
         self.changed.notify_all();
+    }
+
+    /// Waits until every frame received was handled, at most `ms`
+    /// milliseconds; false on timeout.
+    pub(crate) fn wait_handled(&self, ms: u32) -> bool {
+        let mut st = self.state.lock();
+        let mut left = msecs_to_jiffies(ms);
+        while !st.items.is_empty() || st.in_hand != 0 {
+            match self.changed.wait_interruptible_timeout(&mut st, left) {
+                CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
+                _ => return false,
+            }
+        }
+        true
     }
 
     /// Frames and body bytes waiting or being handled now.

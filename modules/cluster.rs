@@ -44,6 +44,8 @@ const MAX_LINKS: usize = 48;
 /// Connection attempts towards one target are at least this far apart.
 const CONNECT_RETRY_MS: u64 = 1000;
 const CONNECT_TIMEOUT_MS: u32 = 1000;
+/// How long a finished connection's handlers get to handle what arrived.
+const INBOX_DRAIN_MS: u32 = 2000;
 /// An RTT probe unanswered this long is given up and a new one sent.
 const PROBE_TIMEOUT_NS: u64 = 5_000_000_000;
 
@@ -607,8 +609,13 @@ impl ThreadBody for LinkBody {
             cluster.unregister(&conn);
         }
         conn.close();
-        // Waits for the handler running now, if any (it sees the closed
-        // connection and the failed calls at once).
+        // What the peer sent before its connection ended (its Leave, say)
+        // is still handled, unless this node is stopping; then the handler
+        // thread stops (after the handler running now, which sees the
+        // closed connection and its failed calls at once).
+        if !kthread::should_stop() && !conn.inbox.wait_handled(INBOX_DRAIN_MS) {
+            pr_warn!("node {}: handlers still busy when its connection ended\n", conn.peer.node_id);
+        }
         drop(handler_thread);
         self.done.store(true, Ordering::Release);
     }
