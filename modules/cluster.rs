@@ -55,6 +55,12 @@ fn random_bytes(buf: &mut [u8]) {
     unsafe { kernel::bindings::get_random_bytes(buf.as_mut_ptr().cast(), buf.len()) };
 }
 
+/// Wall-clock time in nanoseconds.
+pub(crate) fn real_time_ns() -> u64 {
+    // SAFETY: reads the clock, no preconditions.
+    unsafe { crate::extra::ssi_real_time_ns() }
+}
+
 /// Incarnations count sixteenths of a second of wall-clock time, so a
 /// rebooted or reloaded node comes back with a newer one (compared with
 /// wrap-around arithmetic, see `membership::incarnation_newer`). Waiting
@@ -62,8 +68,7 @@ fn random_bytes(buf: &mut [u8]) {
 /// larger value than the instance before it.
 fn new_incarnation() -> u32 {
     const TICK_NS: u64 = 62_500_000;
-    // SAFETY: reads the clock, no preconditions.
-    let now = || unsafe { crate::extra::ssi_real_time_ns() } / TICK_NS;
+    let now = || real_time_ns() / TICK_NS;
     let start = now();
     while now() == start {
         kthread::sleep_ms(10);

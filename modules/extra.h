@@ -7,3 +7,4 @@
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include "helpers.h"
+#include "../checkpoint/task_helpers.h"

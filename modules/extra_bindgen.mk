@@ -24,17 +24,14 @@ ssi_bindgen_functions := \
 	config_group_init_type_name configfs_register_subsystem \
 	configfs_unregister_subsystem \
 	proc_mkdir proc_create_single_data proc_remove \
-	seq_write \
-	ssi_configfs_subsystem_init ssi_seq_private \
-	ssi_tcp_socket_create ssi_sock_set_timeouts ssi_sock_tune \
-	ssi_sock_bind_any ssi_sock_connect ssi_sock_peer_addr \
-	ssi_hmac_sha256_new ssi_hmac_sha256_free ssi_hmac_sha256 \
-	ssi_node_resources ssi_real_time_ns
+	seq_write kernel_write kernel_read \
+	'ssi_.*'
 
 ssi_bindgen_types := \
 	config_item config_group config_item_type configfs_attribute \
 	configfs_subsystem configfs_item_operations configfs_group_operations \
-	configfs_bin_attribute proc_dir_entry seq_file crypto_shash
+	configfs_bin_attribute proc_dir_entry seq_file crypto_shash \
+	'ssi_.*'
 
 quiet_cmd_ssi_bindgen = BINDGEN $@
       cmd_ssi_bindgen = $(BINDGEN) $< --rust-target 1.68 --use-core \
@@ -43,6 +40,7 @@ quiet_cmd_ssi_bindgen = BINDGEN $@
 	--no-recursive-allowlist \
 	$(foreach f,$(ssi_bindgen_functions),--allowlist-function '$(f)') \
 	$(foreach t,$(ssi_bindgen_types),--allowlist-type '$(t)') \
+	--allowlist-var 'SSI_.*' \
 	--opaque-type proc_dir_entry --opaque-type seq_file --opaque-type crypto_shash \
 	--raw-line 'use kernel::bindings::*;' \
 	-o $@ -- $(filter-out $(ssi_bindgen_skip_c_flags),$(c_flags)) \

@@ -16,6 +16,8 @@
 #include <net/sock.h>
 #include <net/tcp.h>
 #include <crypto/hash.h>
+#include <linux/miscdevice.h>
+#include <linux/fs.h>
 #include "helpers.h"
 
 void ssi_configfs_subsystem_init(struct configfs_subsystem *subsys)
@@ -139,4 +141,37 @@ void ssi_node_resources(u32 *cpus, u64 *mem_total_kib, u64 *mem_free_kib, u32 *l
 	load[0] = avenrun[0];
 	load[1] = avenrun[1];
 	load[2] = avenrun[2];
+}
+
+static long (*ssi_ctl_handler)(void *data, unsigned int cmd, unsigned long arg);
+static void *ssi_ctl_data;
+
+static long ssi_ctl_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
+{
+	return ssi_ctl_handler(ssi_ctl_data, cmd, arg);
+}
+
+static const struct file_operations ssi_ctl_fops = {
+	.owner = THIS_MODULE,
+	.unlocked_ioctl = ssi_ctl_ioctl,
+};
+
+/* Any user may open it: each request checks its own permissions. */
+static struct miscdevice ssi_ctl_device = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "ssi",
+	.fops = &ssi_ctl_fops,
+	.mode = 0666,
+};
+
+int ssi_ctl_register(long (*handler)(void *data, unsigned int cmd, unsigned long arg), void *data)
+{
+	ssi_ctl_handler = handler;
+	ssi_ctl_data = data;
+	return misc_register(&ssi_ctl_device);
+}
+
+void ssi_ctl_unregister(void)
+{
+	misc_deregister(&ssi_ctl_device);
 }

@@ -37,6 +37,10 @@ int ssi_hmac_sha256(struct crypto_shash *tfm, const u8 *a, size_t alen,
 /* This node's resources: online CPUs, memory in KiB, load averages (FSHIFT fixed point). */
 void ssi_node_resources(u32 *cpus, u64 *mem_total_kib, u64 *mem_free_kib, u32 *load);
 
+/* /dev/ssi, a misc device whose ioctls go to `handler(data, cmd, arg)`. */
+int ssi_ctl_register(long (*handler)(void *data, unsigned int cmd, unsigned long arg), void *data);
+void ssi_ctl_unregister(void);
+
 /* Wall-clock time in nanoseconds (ktime_get_real_ns, a static inline). */
 u64 ssi_real_time_ns(void);
 

@@ -5,8 +5,12 @@
 
 #[path = "../proto/src/bench.rs"]
 pub(crate) mod bench;
+#[path = "../proto/src/ctl.rs"]
+pub(crate) mod ctl;
 #[path = "../proto/src/identity.rs"]
 pub(crate) mod identity;
+#[path = "../proto/src/image.rs"]
+pub(crate) mod image;
 #[path = "../proto/src/membership.rs"]
 pub(crate) mod membership;
 #[path = "../proto/src/version.rs"]

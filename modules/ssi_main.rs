@@ -7,8 +7,11 @@
 
 use kernel::{c_str, prelude::*, sync::Arc};
 
+#[path = "../checkpoint/mod.rs"]
+mod checkpoint;
 mod cluster;
 mod configfs;
+mod ctl_device;
 mod identity;
 mod kernel_ext;
 #[path = "../krpc/mod.rs"]
@@ -48,6 +51,7 @@ module! {
 struct SsiModule {
     identity: Arc<Identity>,
     // Field order is drop order: files disappear before the state they show.
+    _ctl: ctl_device::CtlDevice,
     _config: configfs::Subsystem<Arc<Identity>>,
     _proc: procfs::ProcDir<Identity>,
 }
@@ -73,12 +77,15 @@ impl kernel::Module for SsiModule {
         .inspect_err(|e| {
             pr_err!("cannot register configfs subsystem 'ssi' (error {})\n", e.to_errno());
         })?;
+        let ctl = ctl_device::CtlDevice::register(identity.clone()).inspect_err(|e| {
+            pr_err!("cannot create /dev/ssi (error {})\n", e.to_errno());
+        })?;
         pr_info!(
             "loaded: release {}, interface {}; configure in /sys/kernel/config/ssi\n",
             proto::version::RELEASE,
             proto::version::INTERFACE
         );
-        Ok(SsiModule { identity, _config: config, _proc: proc })
+        Ok(SsiModule { identity, _ctl: ctl, _config: config, _proc: proc })
     }
 }
 

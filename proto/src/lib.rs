@@ -11,7 +11,9 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod ctl;
 pub mod identity;
+pub mod image;
 pub mod membership;
 pub mod version;
 pub mod wire;

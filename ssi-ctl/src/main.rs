@@ -3,6 +3,7 @@
 //! It talks to the local ssi.ko through its files: `/proc/ssi/*` to read,
 //! `/sys/kernel/config/ssi/*` to read and set configuration.
 
+mod checkpoint;
 mod sysfs;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +36,28 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Save a running process to an image file (root or the process's owner).
+    Checkpoint {
+        /// The process.
+        pid: u32,
+        /// The image file (created 0600); default PID.ssi-img.
+        #[arg(short = 'o', long = "output")]
+        output: Option<std::path::PathBuf>,
+        /// Kill the process once its image is written.
+        #[arg(long, conflicts_with = "leave_running")]
+        kill: bool,
+        /// Let the process continue afterwards (the default).
+        #[arg(long)]
+        leave_running: bool,
+    },
+    /// Check a checkpoint image and say what it holds.
+    Image {
+        /// The image file.
+        file: std::path::PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show krpc counters (frames, bytes, connections, refused and dropped input) and per-peer traffic and RTT.
     Stats {
         /// Print JSON instead of a table.
@@ -61,6 +84,10 @@ fn main() -> ExitCode {
         Command::Nodes { json } => nodes(&node, json),
         Command::Config { action } => config(&node, action),
         Command::Stats { json } => stats(&node, json),
+        Command::Checkpoint { pid, output, kill, leave_running: _ } => {
+            checkpoint::checkpoint(node.root(), pid, output, kill)
+        }
+        Command::Image { file, json } => checkpoint::image_info(&file, json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

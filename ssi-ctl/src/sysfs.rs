@@ -29,6 +29,10 @@ pub enum CtlError {
     Busy(String),
     /// Joining needs a cluster secret (exit 1).
     NoSecret,
+    /// The module refused or failed a request (exit 4 for EPERM, else 1).
+    Refused { what: String, message: String, errno: i32 },
+    /// A checkpoint image is damaged or not an image (exit 1).
+    BadImage(PathBuf, String),
 }
 
 impl CtlError {
@@ -37,7 +41,13 @@ impl CtlError {
         match self {
             CtlError::NotLoaded | CtlError::NoConfigfs(_) => 3,
             CtlError::Permission(_) => 4,
-            CtlError::Malformed(..) | CtlError::Io(..) | CtlError::Busy(_) | CtlError::NoSecret => 1,
+            CtlError::Refused { errno, .. } if *errno == 1 || *errno == 13 => 4,
+            CtlError::Malformed(..)
+            | CtlError::Io(..)
+            | CtlError::Busy(_)
+            | CtlError::NoSecret
+            | CtlError::Refused { .. }
+            | CtlError::BadImage(..) => 1,
             CtlError::UnknownKey(_) | CtlError::InvalidValue(..) | CtlError::WriteOnly(_) => 2,
         }
     }
@@ -69,6 +79,10 @@ impl fmt::Display for CtlError {
                 "{k} cannot change while this node is in the cluster; leave first with 'ssi-ctl config set enabled 0'"
             ),
             CtlError::NoSecret => write!(f, "cannot join: no cluster secret set ('ssi-ctl config set secret ...')"),
+            CtlError::Refused { what, message, errno } => {
+                write!(f, "{what} failed: {message} ({})", std::io::Error::from_raw_os_error(*errno))
+            }
+            CtlError::BadImage(p, why) => write!(f, "{} is not a valid image: {why}", p.display()),
         }
     }
 }
@@ -299,6 +313,11 @@ impl Node {
     pub fn krpc_stats(&self) -> Result<Vec<(String, String)>, CtlError> {
         self.check_loaded()?;
         Ok(parse_kv(&self.read(&self.proc_dir().join("krpc"))?))
+    }
+
+    /// The directory ssi.ko's files are under (`/` normally).
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// Connected peers with their traffic and round-trip times.

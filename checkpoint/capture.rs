@@ -1,0 +1,501 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Capture: writes the image of the current process. It runs in the
+//! target's own context (a task work on its way back to user mode, see
+//! `checkpoint/mod.rs`), so the process is stopped at a safe point and
+//! nothing of it changes while it is read.
+//!
+//! Two passes: the first looks at every mapping and open file and refuses,
+//! naming the resource, what the image cannot represent, before anything is
+//! written; the second writes the sections in the order the image format
+//! fixes (`proto/src/image.rs`, `docs/image-format.md`).
+
+use super::task::{self, File, Vma};
+use crate::proto::{
+    ctl::{CtlReply, MessageWriter},
+    image::{
+        self, AltStack, Caps, Creds, FileBody, FileRef, FileTarget, ImageHeader, ImageWriter, Itimer, Itimers,
+        MmBody, ProcessBody, RecordList, Rlimit, Rseq, Section, SigAction, SignalsBody, ThreadBody,
+        VmaBody, VmaKind, PAGE_SIZE,
+    },
+};
+use core::fmt::Write;
+use crate::kernel_ext::eopnotsupp;
+use kernel::prelude::*;
+
+/// Pages read from memory at once (one Pages section at most).
+const CHUNK_PAGES: usize = image::MAX_PAGES_PER_SECTION as usize;
+/// Encoded sections are gathered up to this size before a file write.
+const OUT_FLUSH: usize = 256 << 10;
+const PATH_BUF: usize = image::MAX_PATH + 1;
+
+const VM_READ: u64 = 0x1;
+const VM_WRITE: u64 = 0x2;
+const VM_EXEC: u64 = 0x4;
+const VM_SHARED: u64 = 0x8;
+const VM_GROWSDOWN: u64 = 0x100;
+const VM_LOCKED: u64 = 0x2000;
+const VM_NORESERVE: u64 = 0x0020_0000;
+
+/// What a checkpoint wrote.
+pub(crate) struct Written {
+    pub(crate) image_bytes: u64,
+    pub(crate) pages: u64,
+}
+
+/// Where the image goes: an encoded-section buffer in front of the file.
+struct ImageOut<'a> {
+    file: &'a File,
+    pos: i64,
+    buf: KVec<u8>,
+    used: usize,
+    writer: ImageWriter,
+    pages: u64,
+}
+
+impl<'a> ImageOut<'a> {
+    fn new(file: &'a File, header: &ImageHeader) -> Result<Self> {
+        let writer = ImageWriter::new(header).map_err(|_| EINVAL)?;
+        let buf = KVec::from_elem(0u8, OUT_FLUSH + image::MAX_SECTION_BODY as usize + 64, GFP_KERNEL)?;
+        let mut out = ImageOut { file, pos: 0, buf, used: 0, writer, pages: 0 };
+        let h = header.encode().map_err(|_| EINVAL)?;
+        out.buf[..h.len()].copy_from_slice(&h);
+        out.used = h.len();
+        Ok(out)
+    }
+
+    fn flush(&mut self) -> Result {
+        self.file.write_all(&self.buf[..self.used], &mut self.pos)?;
+        self.used = 0;
+        Ok(())
+    }
+
+    fn section(&mut self, s: &Section<'_>) -> Result {
+        if self.used >= OUT_FLUSH {
+            self.flush()?;
+        }
+        let n = self.writer.write_section(s, &mut self.buf[self.used..]).map_err(|e| {
+            pr_err!("checkpoint: cannot encode a {:?} section: {}\n", s.kind(), e.describe());
+            EINVAL
+        })?;
+        self.used += n;
+        Ok(())
+    }
+
+    /// A run of whole pages at `start`, written straight from `data`.
+    fn pages(&mut self, start: u64, data: &[u8]) -> Result {
+        let npages = (data.len() / PAGE_SIZE) as u32;
+        let mut crc = self.writer.pages_crc_start(start, npages).map_err(|_| EINVAL)?;
+        crc.update(data);
+        if self.used >= OUT_FLUSH {
+            self.flush()?;
+        }
+        let n = self
+            .writer
+            .write_pages_start(start, npages, crc.finish(), &mut self.buf[self.used..])
+            .map_err(|_| EINVAL)?;
+        self.used += n;
+        self.flush()?;
+        self.file.write_all(data, &mut self.pos)?;
+        self.pages += u64::from(npages);
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Written> {
+        let n = self.writer.write_end(&mut self.buf[self.used..]).map_err(|_| EINVAL)?;
+        self.used += n;
+        self.flush()?;
+        Ok(Written { image_bytes: self.pos as u64, pages: self.pages })
+    }
+}
+
+/// How one mapping goes into the image.
+struct Plan {
+    vma: Vma,
+    kind: VmaKind,
+}
+
+fn refuse(reply: &mut CtlReply, err: Error, args: core::fmt::Arguments<'_>) -> Error {
+    let _ = MessageWriter::new(reply).write_fmt(args);
+    err
+}
+
+fn is_deleted(path: &[u8]) -> bool {
+    path.ends_with(b" (deleted)") || !path.starts_with(b"/")
+}
+
+/// Looks at every mapping; refuses the ones an image cannot hold.
+fn plan_mappings(reply: &mut CtlReply, path_buf: &mut [u8]) -> Result<KVec<Plan>> {
+    let mut plans = KVec::new();
+    let mut addr = 0u64;
+    while let Some(vma) = task::vma_find(addr) {
+        addr = vma.end;
+        let kind = if vma.special == task::VMA_VDSO {
+            VmaKind::Vdso
+        } else if vma.special == task::VMA_VVAR {
+            VmaKind::Vvar
+        } else if vma.special != 0 {
+            return Err(refuse(reply, eopnotsupp(), format_args!("special mapping at {:#x} is not supported", vma.start)));
+        } else if vma.is_io {
+            return Err(refuse(reply, eopnotsupp(), format_args!("device mapping at {:#x} is not supported", vma.start)));
+        } else if vma.is_shmem {
+            return Err(refuse(
+                reply,
+                eopnotsupp(),
+                format_args!("shared memory (SysV or shared anonymous) at {:#x} is not supported", vma.start),
+            ));
+        } else if let Some(f) = &vma.file {
+            let path = f.path(path_buf)?;
+            if is_deleted(path) {
+                return Err(refuse(
+                    reply,
+                    eopnotsupp(),
+                    format_args!("mapping at {:#x} of a deleted file is not supported", vma.start),
+                ));
+            }
+            if vma.vm_flags & VM_SHARED != 0 { VmaKind::FileShared } else { VmaKind::FilePrivate }
+        } else if vma.vm_flags & VM_SHARED != 0 {
+            return Err(refuse(reply, eopnotsupp(), format_args!("shared anonymous memory at {:#x} is not supported", vma.start)));
+        } else if vma.is_stack {
+            VmaKind::Stack
+        } else if vma.is_heap {
+            VmaKind::Heap
+        } else {
+            VmaKind::Anon
+        };
+        plans.push(Plan { vma, kind }, GFP_KERNEL)?;
+    }
+    if plans.len() > image::MAX_VMAS as usize {
+        return Err(refuse(reply, E2BIG, format_args!("{} mappings: more than an image holds", plans.len())));
+    }
+    Ok(plans)
+}
+
+/// An open file as the image holds it (paths are written in pass two).
+struct OpenFile {
+    fd: u32,
+    cloexec: bool,
+    file: File,
+    info: task::FileInfo,
+}
+
+fn plan_files(reply: &mut CtlReply, path_buf: &mut [u8]) -> Result<KVec<OpenFile>> {
+    let mut files = KVec::new();
+    let mut next = 0u32;
+    while let Some((fd, cloexec, file)) = task::next_file(next) {
+        next = fd + 1;
+        if fd >= image::MAX_FDS {
+            return Err(refuse(reply, E2BIG, format_args!("fd {} is above the {} descriptors an image holds", fd, image::MAX_FDS)));
+        }
+        let info = file.info();
+        let path = file.path(path_buf).unwrap_or(b"?");
+        let name = core::str::from_utf8(path).unwrap_or("?");
+        let stdio = fd <= 2;
+        match info.kind {
+            task::FILE_REGULAR | task::FILE_DIRECTORY if is_deleted(path) => {
+                return Err(refuse(reply, eopnotsupp(), format_args!("fd {} is a deleted or unnamed file ({})", fd, name)));
+            }
+            task::FILE_REGULAR | task::FILE_DIRECTORY => {}
+            task::FILE_CHARDEV if image::ALLOWED_CHAR_DEVICES.contains(&(info.major, info.minor)) => {}
+            task::FILE_TTY | task::FILE_PIPE if stdio => {}
+            task::FILE_SOCKET => {
+                return Err(refuse(reply, eopnotsupp(), format_args!("fd {} is a socket ({}): sockets are not supported", fd, name)));
+            }
+            task::FILE_PIPE => {
+                return Err(refuse(reply, eopnotsupp(), format_args!("fd {} is a pipe ({}): only fds 0-2 may be pipes", fd, name)));
+            }
+            task::FILE_TTY => {
+                return Err(refuse(reply, eopnotsupp(), format_args!("fd {} is a terminal ({}): only fds 0-2 may be", fd, name)));
+            }
+            _ => {
+                return Err(refuse(reply, eopnotsupp(), format_args!("fd {} is not supported ({})", fd, name)));
+            }
+        }
+        files.push(OpenFile { fd, cloexec, file, info }, GFP_KERNEL)?;
+    }
+    Ok(files)
+}
+
+fn prot_of(vm_flags: u64) -> u32 {
+    let mut p = 0;
+    if vm_flags & VM_READ != 0 {
+        p |= image::PROT_READ;
+    }
+    if vm_flags & VM_WRITE != 0 {
+        p |= image::PROT_WRITE;
+    }
+    if vm_flags & VM_EXEC != 0 {
+        p |= image::PROT_EXEC;
+    }
+    p
+}
+
+fn map_flags_of(kind: VmaKind, vm_flags: u64) -> u32 {
+    let mut f = if kind.is_shared() { image::MAP_SHARED } else { image::MAP_PRIVATE };
+    if vm_flags & VM_GROWSDOWN != 0 {
+        f |= image::MAP_GROWSDOWN;
+    }
+    if vm_flags & VM_LOCKED != 0 {
+        f |= image::MAP_LOCKED;
+    }
+    if vm_flags & VM_NORESERVE != 0 {
+        f |= image::MAP_NORESERVE;
+    }
+    f
+}
+
+fn file_ref<'p>(path: &'p [u8], info: &task::FileInfo) -> FileRef<'p> {
+    FileRef { path, size: info.size, mtime_sec: info.mtime_sec, mtime_nsec: info.mtime_nsec, ino: info.ino }
+}
+
+/// Writes the memory of `p` that is not in a file: every non-zero page of
+/// private anonymous memory, and the written (copied) pages of private
+/// file mappings. Unreadable (PROT_NONE) memory is not stored.
+fn write_memory(out: &mut ImageOut<'_>, p: &Plan, chunk: &mut [u8]) -> Result {
+    let v = &p.vma;
+    if v.vm_flags & VM_READ == 0 {
+        return Ok(());
+    }
+    let file_backed = match p.kind {
+        VmaKind::Anon | VmaKind::Heap | VmaKind::Stack => false,
+        VmaKind::FilePrivate => true,
+        _ => return Ok(()),
+    };
+    let mut addr = v.start;
+    while addr < v.end {
+        let n = (((v.end - addr) as usize) / PAGE_SIZE).min(CHUNK_PAGES);
+        let data = &mut chunk[..n * PAGE_SIZE];
+        let mut keep = [false; CHUNK_PAGES];
+        if file_backed {
+            // Only pages the process wrote differ from the file (and only
+            // those are read: pages past the file's end cannot be).
+            for (i, k) in keep.iter_mut().enumerate().take(n) {
+                *k = task::page_is_anon(addr + (i * PAGE_SIZE) as u64);
+            }
+        } else {
+            task::read_user(addr, data)?;
+            for (i, k) in keep.iter_mut().enumerate().take(n) {
+                // An OR over the page (no early exit) vectorises well.
+                *k = data[i * PAGE_SIZE..(i + 1) * PAGE_SIZE].iter().fold(0u8, |acc, b| acc | b) != 0;
+            }
+        }
+        // Runs of kept pages, each one Pages section.
+        let mut i = 0;
+        while i < n {
+            if !keep[i] {
+                i += 1;
+                continue;
+            }
+            let mut j = i;
+            while j < n && keep[j] {
+                j += 1;
+            }
+            let run = &mut data[i * PAGE_SIZE..j * PAGE_SIZE];
+            let run_addr = addr + (i * PAGE_SIZE) as u64;
+            if file_backed {
+                task::read_user(run_addr, run)?;
+            }
+            out.pages(run_addr, run)?;
+            i = j;
+        }
+        addr += (n * PAGE_SIZE) as u64;
+    }
+    Ok(())
+}
+
+/// Identity of the image being written.
+pub(crate) struct Origin {
+    pub(crate) node: u32,
+    pub(crate) image_id: u64,
+    pub(crate) created_ns: u64,
+}
+
+/// Captures the current process into `file`. Refusals and failures leave
+/// the process as it was and say why in `reply`.
+pub(crate) fn capture_current(file: &File, origin: &Origin, reply: &mut CtlReply) -> Result<Written> {
+    let st = task::task_state()?;
+    if st.nr_threads != 1 {
+        return Err(refuse(
+            reply,
+            eopnotsupp(),
+            format_args!("the process has {} threads: multithreaded processes are not supported yet", st.nr_threads),
+        ));
+    }
+    if st.ptraced != 0 {
+        return Err(refuse(reply, EBUSY, format_args!("the process is being traced")));
+    }
+    if st.cpu_timers_armed != 0 {
+        return Err(refuse(reply, eopnotsupp(), format_args!("ITIMER_VIRTUAL/ITIMER_PROF timers are not supported")));
+    }
+    if st.posix_timers != 0 {
+        return Err(refuse(reply, eopnotsupp(), format_args!("POSIX timers (timer_create) are not supported")));
+    }
+    if st.groups_truncated != 0 {
+        return Err(refuse(reply, E2BIG, format_args!("more than {} supplementary groups", image::MAX_GROUPS)));
+    }
+    let mut path_buf = KVec::from_elem(0u8, PATH_BUF, GFP_KERNEL)?;
+    let mut path_buf2 = KVec::from_elem(0u8, PATH_BUF, GFP_KERNEL)?;
+    let mut path_buf3 = KVec::from_elem(0u8, PATH_BUF, GFP_KERNEL)?;
+    if task::root_path(&mut path_buf)? != b"/" {
+        return Err(refuse(reply, eopnotsupp(), format_args!("chrooted processes are not supported")));
+    }
+    let plans = plan_mappings(reply, &mut path_buf)?;
+    let files = plan_files(reply, &mut path_buf)?;
+    let mm = task::mm_layout()?;
+
+    // Everything below only reads: the image can hold this process.
+    let mut xstate = KVec::from_elem(0u8, image::MAX_XSTATE, GFP_KERNEL)?;
+    let xlen = task::xstate(&mut xstate).inspect_err(|_| {
+        let _ = MessageWriter::new(reply).write_str("cannot read the FPU state");
+    })?;
+    let mut private_pending = KVec::from_elem(0u8, image::MAX_PENDING_SIGNALS * image::SIGINFO_LEN, GFP_KERNEL)?;
+    let mut shared_pending = KVec::from_elem(0u8, image::MAX_PENDING_SIGNALS * image::SIGINFO_LEN, GFP_KERNEL)?;
+    let np = task::pending_signals(false, &mut private_pending)
+        .map_err(|e| refuse(reply, e, format_args!("too many pending signals")))?;
+    let ns = task::pending_signals(true, &mut shared_pending)
+        .map_err(|e| refuse(reply, e, format_args!("too many pending signals")))?;
+    let mut handlers = [SigAction::default(); image::NSIG];
+    for (i, h) in handlers.iter_mut().enumerate() {
+        let (handler, flags, restorer, mask) = task::sigaction(i as i32 + 1);
+        *h = SigAction { handler, flags, restorer, mask };
+    }
+    let regs = task::user_regs();
+
+    let header = ImageHeader {
+        flags: 0,
+        image_id: origin.image_id,
+        parent_id: 0,
+        created_ns: origin.created_ns,
+        source_node: origin.node,
+        pid: st.pid,
+        uid: st.uid,
+        arch: image::ARCH_X86_64,
+    };
+    let mut out = ImageOut::new(file, &header)?;
+
+    // The executable: the file mapped at the start of the code.
+    let exe = plans
+        .iter()
+        .find(|p| p.vma.start <= mm.start_code && mm.start_code < p.vma.end)
+        .and_then(|p| p.vma.file.as_ref())
+        .ok_or_else(|| refuse(reply, EINVAL, format_args!("no executable mapped at the start of the code")))?;
+    let exe_path = exe.path(&mut path_buf)?;
+    let exe_ref = file_ref(exe_path, &exe.info());
+    let cwd = task::cwd_path(&mut path_buf2)?;
+    let root = task::root_path(&mut path_buf3)?;
+    let groups = &st.groups[..st.ngroups as usize];
+    let mut rlimits = [Rlimit::default(); image::RLIM_NLIMITS];
+    for (i, r) in rlimits.iter_mut().enumerate() {
+        *r = Rlimit { cur: st.rlim_cur[i], max: st.rlim_max[i] };
+    }
+    out.section(&Section::Process(ProcessBody {
+        pid: st.pid,
+        tgid: st.tgid,
+        global_pid: (u64::from(origin.node) << 32) | u64::from(st.pid),
+        home_node: origin.node,
+        nr_threads: 1,
+        comm: st.comm,
+        checkpoint_ns: task::mono_ns(),
+        creds: Creds {
+            uid: st.uid,
+            euid: st.euid,
+            suid: st.suid,
+            fsuid: st.fsuid,
+            gid: st.gid,
+            egid: st.egid,
+            sgid: st.sgid,
+            fsgid: st.fsgid,
+        },
+        caps: Caps {
+            inheritable: st.cap_inheritable,
+            permitted: st.cap_permitted,
+            effective: st.cap_effective,
+            bounding: st.cap_bset,
+            ambient: st.cap_ambient,
+        },
+        rlimits,
+        itimers: Itimers {
+            real: Itimer { interval_ns: st.it_real_interval_ns, value_ns: st.it_real_value_ns },
+            virt: Itimer::default(),
+            prof: Itimer::default(),
+        },
+        securebits: st.securebits,
+        personality: st.personality,
+        umask: st.umask,
+        exit_signal: st.exit_signal,
+        pdeath_signal: st.pdeath_signal,
+        no_new_privs: st.no_new_privs != 0,
+        groups: RecordList::Items(groups),
+        exe: exe_ref,
+        cwd,
+        root,
+    }))?;
+    out.section(&Section::Signals(SignalsBody {
+        handlers: RecordList::Items(&handlers),
+        pending: RecordList::Encoded(&shared_pending[..ns * image::SIGINFO_LEN]),
+    }))?;
+    let auxv = &mm.auxv[..mm.auxv_words as usize];
+    out.section(&Section::Mm(MmBody {
+        start_code: mm.start_code,
+        end_code: mm.end_code,
+        start_data: mm.start_data,
+        end_data: mm.end_data,
+        start_brk: mm.start_brk,
+        brk: mm.brk,
+        start_stack: mm.start_stack,
+        arg_start: mm.arg_start,
+        arg_end: mm.arg_end,
+        env_start: mm.env_start,
+        env_end: mm.env_end,
+        nr_vmas: plans.len() as u32,
+        auxv: RecordList::Items(auxv),
+    }))?;
+    for p in plans.iter() {
+        let v = &p.vma;
+        let (path, info) = match &v.file {
+            Some(f) if p.kind.has_file() => (f.path(&mut path_buf)?, Some(f.info())),
+            _ => (&[][..], None),
+        };
+        out.section(&Section::Vma(VmaBody {
+            start: v.start,
+            end: v.end,
+            pgoff: if p.kind.has_file() { v.pgoff } else { 0 },
+            vm_flags: v.vm_flags,
+            prot: prot_of(v.vm_flags),
+            map_flags: map_flags_of(p.kind, v.vm_flags),
+            kind: p.kind,
+            file: info.as_ref().map(|i| file_ref(path, i)),
+        }))?;
+    }
+    out.section(&Section::Thread(ThreadBody {
+        tid: st.pid,
+        index: 0,
+        comm: st.comm,
+        regs,
+        sigmask: st.blocked,
+        clear_child_tid: st.clear_child_tid,
+        robust_list_head: st.robust_list,
+        robust_list_len: st.robust_list_len,
+        rseq: Rseq { addr: st.rseq, len: st.rseq_len as u32, sig: st.rseq_sig as u32 },
+        altstack: AltStack { sp: st.sas_ss_sp, size: st.sas_ss_size, flags: st.sas_ss_flags },
+        pending: RecordList::Encoded(&private_pending[..np * image::SIGINFO_LEN]),
+        xstate: &xstate[..xlen],
+    }))?;
+    for f in files.iter() {
+        let i = &f.info;
+        let path = f.file.path(&mut path_buf).unwrap_or(b"");
+        let target = match i.kind {
+            task::FILE_REGULAR => FileTarget::Regular(file_ref(path, i)),
+            task::FILE_DIRECTORY => FileTarget::Directory(file_ref(path, i)),
+            task::FILE_CHARDEV => FileTarget::CharDev { major: i.major, minor: i.minor },
+            task::FILE_TTY => FileTarget::Tty { termios: [0; image::TERMIOS2_LEN], winsize: [0; image::WINSIZE_LEN] },
+            _ if i.writable != 0 => FileTarget::PipeWrite { pipe_id: i.ino },
+            _ => FileTarget::PipeRead { pipe_id: i.ino },
+        };
+        out.section(&Section::File(FileBody { fd: f.fd, open_flags: i.flags, pos: i.pos, cloexec: f.cloexec, target }))?;
+    }
+    let mut chunk = KVec::from_elem(0u8, CHUNK_PAGES * PAGE_SIZE, GFP_KERNEL)?;
+    for p in plans.iter() {
+        write_memory(&mut out, p, &mut chunk)?;
+    }
+    out.finish()
+}

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Thin safe wrappers over the C glue in `task_helpers.c`: another task
+//! (by reference), the current task's state, its memory map, files and
+//! user memory. Every `unsafe` block of the checkpoint code is here.
+
+use crate::extra as raw;
+use kernel::{
+    bindings,
+    ffi::c_void,
+    prelude::*,
+    uaccess::UserSlice,
+};
+
+/// A task held by reference (`get_task_struct`), released on drop.
+pub(crate) struct Task(*mut bindings::task_struct);
+
+// SAFETY: a counted task reference may be used and dropped on any thread.
+unsafe impl Send for Task {}
+// SAFETY: shared use only reads through the C helpers, which lock.
+unsafe impl Sync for Task {}
+
+/// What `Task::brief` tells about a task.
+pub(crate) use raw::ssi_task_brief as TaskBrief;
+
+impl Task {
+    /// The process `pid` of the caller's pid namespace.
+    pub(crate) fn get(pid: u32) -> Option<Task> {
+        // SAFETY: plain lookup; returns a counted reference or NULL.
+        let t = unsafe { raw::ssi_get_task(pid) };
+        // Not `then_some`: it would build (and drop) a Task of NULL.
+        (!t.is_null()).then(|| Task(t))
+    }
+
+    /// Its state now (racy by nature: used for refusals and messages).
+    pub(crate) fn brief(&self) -> TaskBrief {
+        let mut b = TaskBrief::default();
+        // SAFETY: `self.0` is a counted task reference; `b` is writable.
+        unsafe { raw::ssi_task_brief(self.0, &mut b) };
+        b
+    }
+
+    /// Whether the caller may checkpoint it (root or its owner).
+    pub(crate) fn may_checkpoint(&self) -> bool {
+        // SAFETY: `self.0` is a counted task reference.
+        unsafe { raw::ssi_may_checkpoint(self.0) == 0 }
+    }
+
+    /// Queues `work` to run in the task's own context on its way back to
+    /// user mode (waking it from an interruptible sleep).
+    ///
+    /// # Safety
+    ///
+    /// `work` must have been set up with [`init_work`] and stay valid until
+    /// its function has run (or this call failed).
+    pub(crate) unsafe fn add_work(&self, work: *mut bindings::callback_head) -> Result {
+        // SAFETY: `self.0` is counted; the caller vouches for `work`.
+        kernel::error::to_result(unsafe { raw::ssi_task_work_add(self.0, work.cast()) })
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference.
+        unsafe { raw::ssi_put_task(self.0) };
+    }
+}
+
+/// Sets `work`'s function.
+///
+/// # Safety
+///
+/// `work` must point to a writable `callback_head`.
+pub(crate) unsafe fn init_work(work: *mut bindings::callback_head, f: unsafe extern "C" fn(*mut bindings::callback_head)) {
+    // SAFETY: per the contract; the function pointer types match.
+    unsafe { raw::ssi_init_task_work(work.cast(), Some(core::mem::transmute(f))) };
+}
+
+/// Whether the current task is exiting (task work also runs at exit).
+pub(crate) fn current_exiting() -> bool {
+    // SAFETY: reads current's flags.
+    unsafe { raw::ssi_current_exiting() != 0 }
+}
+
+/// Sends SIGKILL to the current task.
+pub(crate) fn kill_current() {
+    // SAFETY: plain call on current.
+    unsafe { raw::ssi_kill_current() };
+}
+
+/// The pid of the current task (for log lines).
+pub(crate) fn current_pid() -> u32 {
+    // SAFETY: plain call on current.
+    unsafe { raw::ssi_current_pid() }
+}
+
+/// Monotonic nanoseconds.
+pub(crate) fn mono_ns() -> u64 {
+    // SAFETY: plain call.
+    unsafe { raw::ssi_mono_ns() }
+}
+
+/// Identity, credentials, limits, timers and signal state of current.
+pub(crate) use raw::ssi_task_state as TaskState;
+/// The memory layout of current.
+pub(crate) use raw::ssi_mm_layout as MmLayout;
+
+/// Reads current's state.
+pub(crate) fn task_state() -> Result<KBox<TaskState>> {
+    let mut s = KBox::new(TaskState::default(), GFP_KERNEL)?;
+    // SAFETY: `s` is a writable ssi_task_state.
+    unsafe { raw::ssi_task_state(&mut *s) };
+    Ok(s)
+}
+
+/// Reads current's memory layout.
+pub(crate) fn mm_layout() -> Result<KBox<MmLayout>> {
+    let mut m = KBox::new(MmLayout::default(), GFP_KERNEL)?;
+    // SAFETY: `m` is a writable ssi_mm_layout.
+    kernel::error::to_result(unsafe { raw::ssi_mm_layout(&mut *m) })?;
+    Ok(m)
+}
+
+/// One VMA of current, with a reference to its file.
+pub(crate) struct Vma {
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+    pub(crate) vm_flags: u64,
+    pub(crate) pgoff: u64,
+    pub(crate) file: Option<File>,
+    pub(crate) special: u32,
+    pub(crate) is_stack: bool,
+    pub(crate) is_heap: bool,
+    pub(crate) is_shmem: bool,
+    pub(crate) is_io: bool,
+}
+
+pub(crate) const VMA_VDSO: u32 = raw::SSI_VMA_VDSO;
+pub(crate) const VMA_VVAR: u32 = raw::SSI_VMA_VVAR;
+
+/// The first VMA of current ending above `addr`.
+pub(crate) fn vma_find(addr: u64) -> Option<Vma> {
+    let mut v = raw::ssi_vma::default();
+    // SAFETY: `v` is writable; on success `v.file` is a counted reference
+    // (or NULL) that we take over.
+    if unsafe { raw::ssi_vma_find(addr, &mut v) } != 0 {
+        return None;
+    }
+    Some(Vma {
+        start: v.start,
+        end: v.end,
+        vm_flags: v.vm_flags,
+        pgoff: v.pgoff,
+        file: (!v.file.is_null()).then(|| File(v.file)),
+        special: v.special,
+        is_stack: v.is_stack != 0,
+        is_heap: v.is_heap != 0,
+        is_shmem: v.is_shmem != 0,
+        is_io: v.is_io != 0,
+    })
+}
+
+/// Whether the page at `addr` of current is a private copy (written since
+/// it was mapped from its file).
+pub(crate) fn page_is_anon(addr: u64) -> bool {
+    // SAFETY: plain call on current's memory.
+    unsafe { raw::ssi_page_is_anon(addr) == 1 }
+}
+
+/// Copies current's user memory at `addr` into `buf`.
+pub(crate) fn read_user(addr: u64, buf: &mut [u8]) -> Result {
+    UserSlice::new(addr as usize, buf.len()).reader().read_slice(buf)
+}
+
+/// The user registers of current (NT_PRSTATUS layout).
+pub(crate) fn user_regs() -> [u64; 27] {
+    let mut regs = [0u64; 27];
+    // SAFETY: `regs` has SSI_NGREG words.
+    unsafe { raw::ssi_get_user_regs(regs.as_mut_ptr()) };
+    regs
+}
+
+/// The extended FPU state of current (NT_X86_XSTATE) into `buf`; its length.
+pub(crate) fn xstate(buf: &mut [u8]) -> Result<usize> {
+    // SAFETY: `buf` is writable for its length.
+    let n = unsafe { raw::ssi_get_xstate(buf.as_mut_ptr().cast::<c_void>(), buf.len() as u32) };
+    kernel::error::to_result(n.min(0))?;
+    Ok(n as usize)
+}
+
+/// The action of signal `sig` (1..=64): handler, flags, restorer, mask.
+pub(crate) fn sigaction(sig: i32) -> (u64, u64, u64, u64) {
+    let (mut h, mut f, mut r, mut m) = (0, 0, 0, 0);
+    // SAFETY: four writable words.
+    unsafe { raw::ssi_get_sigaction(sig, &mut h, &mut f, &mut r, &mut m) };
+    (h, f, r, m)
+}
+
+/// Pending signals of current, private or shared, as user siginfo_t
+/// records of 128 bytes in `out`; their count (`E2BIG` if they do not fit).
+pub(crate) fn pending_signals(shared: bool, out: &mut [u8]) -> Result<usize> {
+    let max = (out.len() / raw::SSI_SIGINFO_LEN as usize) as i32;
+    // SAFETY: `out` holds `max` records.
+    let n = unsafe { raw::ssi_get_pending(i32::from(shared), out.as_mut_ptr(), max) };
+    kernel::error::to_result(n.min(0))?;
+    Ok(n as usize)
+}
+
+/// An open file, held by reference.
+pub(crate) struct File(*mut bindings::file);
+
+// SAFETY: a counted file reference may be used and dropped on any thread.
+unsafe impl Send for File {}
+// SAFETY: the wrappers below are safe to call concurrently (the VFS locks).
+unsafe impl Sync for File {}
+
+pub(crate) use raw::ssi_file_info as FileInfo;
+pub(crate) const FILE_REGULAR: u32 = raw::SSI_FILE_REGULAR;
+pub(crate) const FILE_DIRECTORY: u32 = raw::SSI_FILE_DIRECTORY;
+pub(crate) const FILE_CHARDEV: u32 = raw::SSI_FILE_CHARDEV;
+pub(crate) const FILE_TTY: u32 = raw::SSI_FILE_TTY;
+pub(crate) const FILE_PIPE: u32 = raw::SSI_FILE_PIPE;
+pub(crate) const FILE_SOCKET: u32 = raw::SSI_FILE_SOCKET;
+
+impl File {
+    /// The caller's descriptor `fd`, with a reference.
+    pub(crate) fn from_fd(fd: u32) -> Option<File> {
+        // SAFETY: fget takes a reference or returns NULL.
+        let f = unsafe { bindings::fget(fd) };
+        (!f.is_null()).then(|| File(f))
+    }
+
+    /// Kind, flags, position, size, mtime, inode, access mode.
+    pub(crate) fn info(&self) -> FileInfo {
+        let mut i = FileInfo::default();
+        // SAFETY: counted file; writable info.
+        unsafe { raw::ssi_file_info(self.0, &mut i) };
+        i
+    }
+
+    /// Its path (as `d_path` gives it) into `buf`; the path's bytes.
+    pub(crate) fn path<'a>(&self, buf: &'a mut [u8]) -> Result<&'a [u8]> {
+        // SAFETY: counted file; `buf` writable for its length.
+        let n = unsafe { raw::ssi_file_path(self.0, buf.as_mut_ptr().cast(), buf.len() as i32) };
+        kernel::error::to_result(n.min(0))?;
+        Ok(&buf[..n as usize])
+    }
+
+    /// Writes all of `data` at `*pos`, advancing it.
+    pub(crate) fn write_all(&self, mut data: &[u8], pos: &mut i64) -> Result {
+        while !data.is_empty() {
+            // SAFETY: counted file; `data` readable; `pos` writable.
+            let n = unsafe { bindings::kernel_write(self.0, data.as_ptr().cast(), data.len(), pos) };
+            if n < 0 {
+                return Err(Error::from_errno(n as i32));
+            }
+            if n == 0 {
+                return Err(ENOSPC);
+            }
+            data = &data[n as usize..];
+        }
+        Ok(())
+    }
+}
+
+impl Drop for File {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference.
+        unsafe { raw::ssi_fput(self.0) };
+    }
+}
+
+/// The open files of current from descriptor `fd` on: the next one with
+/// its number and close-on-exec flag.
+pub(crate) fn next_file(fd: u32) -> Option<(u32, bool, File)> {
+    let (mut no, mut cloexec) = (0u32, 0u32);
+    // SAFETY: writable out-parameters; a non-NULL result is a counted ref.
+    let f = unsafe { raw::ssi_next_file(fd, &mut no, &mut cloexec) };
+    (!f.is_null()).then(|| (no, cloexec != 0, File(f)))
+}
+
+/// current's working directory into `buf`.
+pub(crate) fn cwd_path(buf: &mut [u8]) -> Result<&[u8]> {
+    // SAFETY: `buf` writable for its length.
+    let n = unsafe { raw::ssi_cwd_path(buf.as_mut_ptr().cast(), buf.len() as i32) };
+    kernel::error::to_result(n.min(0))?;
+    Ok(&buf[..n as usize])
+}
+
+/// current's root directory into `buf`.
+pub(crate) fn root_path(buf: &mut [u8]) -> Result<&[u8]> {
+    // SAFETY: `buf` writable for its length.
+    let n = unsafe { raw::ssi_root_path(buf.as_mut_ptr().cast(), buf.len() as i32) };
+    kernel::error::to_result(n.min(0))?;
+    Ok(&buf[..n as usize])
+}

@@ -1,0 +1,695 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C glue for checkpoint/restart (see task_helpers.h): field access behind
+ * locks, static inlines and macros of the task, mm, signal, fd and FPU code.
+ * No policy here: every decision is made by the Rust code.
+ */
+#include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/elf.h>
+#include <linux/fdtable.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/fs_struct.h>
+#include <linux/futex.h>
+#include <linux/hrtimer.h>
+#include <linux/magic.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/namei.h>
+#include <linux/pid.h>
+#include <linux/ptrace.h>
+#include <linux/regset.h>
+#include <linux/rseq.h>
+#include <linux/sched.h>
+#include <linux/sched/coredump.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/sched/task_stack.h>
+#include <linux/signal.h>
+#include <linux/slab.h>
+#include <linux/task_work.h>
+#include <linux/timekeeping.h>
+#include <linux/uaccess.h>
+#include <asm/fpu/api.h>
+#include <asm/fsgsbase.h>
+#include <asm/msr.h>
+#include <asm/segment.h>
+#include "task_helpers.h"
+
+void ssi_task_state(struct ssi_task_state *o)
+{
+	struct task_struct *t = current;
+	const struct cred *c = current_cred();
+	struct user_namespace *ns = current_user_ns();
+	struct signal_struct *sig = t->signal;
+	struct group_info *gi = c->group_info;
+	int i;
+
+	memset(o, 0, sizeof(*o));
+	o->pid = task_pid_vnr(t);
+	o->tgid = task_tgid_vnr(t);
+	o->nr_threads = get_nr_threads(t);
+	o->ptraced = t->ptrace != 0;
+	__get_task_comm((char *)o->comm, sizeof(o->comm), t);
+	o->uid = from_kuid_munged(ns, c->uid);
+	o->euid = from_kuid_munged(ns, c->euid);
+	o->suid = from_kuid_munged(ns, c->suid);
+	o->fsuid = from_kuid_munged(ns, c->fsuid);
+	o->gid = from_kgid_munged(ns, c->gid);
+	o->egid = from_kgid_munged(ns, c->egid);
+	o->sgid = from_kgid_munged(ns, c->sgid);
+	o->fsgid = from_kgid_munged(ns, c->fsgid);
+	o->ngroups = min_t(u32, gi->ngroups, SSI_MAX_GROUPS);
+	o->groups_truncated = gi->ngroups > SSI_MAX_GROUPS;
+	for (i = 0; i < o->ngroups; i++)
+		o->groups[i] = from_kgid_munged(ns, gi->gid[i]);
+	o->cap_inheritable = c->cap_inheritable.val;
+	o->cap_permitted = c->cap_permitted.val;
+	o->cap_effective = c->cap_effective.val;
+	o->cap_bset = c->cap_bset.val;
+	o->cap_ambient = c->cap_ambient.val;
+	o->securebits = c->securebits;
+	o->no_new_privs = task_no_new_privs(t);
+	o->personality = t->personality;
+	o->umask = t->fs ? t->fs->umask : 0022;
+	task_lock(t->group_leader);
+	for (i = 0; i < SSI_NLIMITS && i < RLIM_NLIMITS; i++) {
+		o->rlim_cur[i] = sig->rlim[i].rlim_cur;
+		o->rlim_max[i] = sig->rlim[i].rlim_max;
+	}
+	task_unlock(t->group_leader);
+	spin_lock_irq(&t->sighand->siglock);
+	if (hrtimer_active(&sig->real_timer)) {
+		s64 left = ktime_to_ns(hrtimer_get_remaining(&sig->real_timer));
+
+		o->it_real_value_ns = left > 0 ? left : 1;
+	}
+	o->it_real_interval_ns = ktime_to_ns(sig->it_real_incr);
+#ifdef CONFIG_POSIX_TIMERS
+	o->cpu_timers_armed = sig->it[0].expires || sig->it[1].expires;
+	o->posix_timers = !hlist_empty(&sig->posix_timers);
+#endif
+	o->blocked = t->blocked.sig[0];
+	spin_unlock_irq(&t->sighand->siglock);
+	o->exit_signal = t->exit_signal;
+	o->pdeath_signal = t->pdeath_signal;
+	o->sas_ss_sp = t->sas_ss_sp;
+	o->sas_ss_size = t->sas_ss_size;
+	o->sas_ss_flags = t->sas_ss_flags;
+	o->clear_child_tid = (u64)(unsigned long)t->clear_child_tid;
+#ifdef CONFIG_FUTEX
+	o->robust_list = (u64)(unsigned long)t->robust_list;
+	o->robust_list_len = o->robust_list ? sizeof(struct robust_list_head) : 0;
+#endif
+#ifdef CONFIG_RSEQ
+	o->rseq = (u64)(unsigned long)t->rseq;
+	o->rseq_len = t->rseq_len;
+	o->rseq_sig = t->rseq_sig;
+#endif
+}
+
+int ssi_mm_layout(struct ssi_mm_layout *o)
+{
+	struct mm_struct *mm = current->mm;
+	int i;
+
+	memset(o, 0, sizeof(*o));
+	if (!mm)
+		return -EINVAL;
+	mmap_read_lock(mm);
+	o->start_code = mm->start_code;
+	o->end_code = mm->end_code;
+	o->start_data = mm->start_data;
+	o->end_data = mm->end_data;
+	o->start_brk = mm->start_brk;
+	o->brk = mm->brk;
+	o->start_stack = mm->start_stack;
+	spin_lock(&mm->arg_lock);
+	o->arg_start = mm->arg_start;
+	o->arg_end = mm->arg_end;
+	o->env_start = mm->env_start;
+	o->env_end = mm->env_end;
+	spin_unlock(&mm->arg_lock);
+	o->map_count = mm->map_count;
+	for (i = 0; i + 1 < ARRAY_SIZE(mm->saved_auxv) && i + 1 < SSI_AUXV_WORDS; i += 2) {
+		o->auxv[i] = mm->saved_auxv[i];
+		o->auxv[i + 1] = mm->saved_auxv[i + 1];
+		o->auxv_words = i + 2;
+		if (mm->saved_auxv[i] == AT_NULL)
+			break;
+	}
+	mmap_read_unlock(mm);
+	return 0;
+}
+
+int ssi_mm_set_layout(const struct ssi_mm_layout *in)
+{
+	struct mm_struct *mm = current->mm;
+	unsigned int i;
+
+	if (!mm || in->auxv_words > ARRAY_SIZE(mm->saved_auxv))
+		return -EINVAL;
+	mmap_write_lock(mm);
+	mm->start_code = in->start_code;
+	mm->end_code = in->end_code;
+	mm->start_data = in->start_data;
+	mm->end_data = in->end_data;
+	mm->start_brk = in->start_brk;
+	mm->brk = in->brk;
+	mm->start_stack = in->start_stack;
+	spin_lock(&mm->arg_lock);
+	mm->arg_start = in->arg_start;
+	mm->arg_end = in->arg_end;
+	mm->env_start = in->env_start;
+	mm->env_end = in->env_end;
+	spin_unlock(&mm->arg_lock);
+	memset(mm->saved_auxv, 0, sizeof(mm->saved_auxv));
+	for (i = 0; i < in->auxv_words; i++)
+		mm->saved_auxv[i] = in->auxv[i];
+	mmap_write_unlock(mm);
+	return 0;
+}
+
+int ssi_vma_find(u64 addr, struct ssi_vma *o)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	const char *name = NULL;
+
+	memset(o, 0, sizeof(*o));
+	if (!mm)
+		return -ENOENT;
+	mmap_read_lock(mm);
+	vma = find_vma(mm, addr);
+	if (!vma) {
+		mmap_read_unlock(mm);
+		return -ENOENT;
+	}
+	o->start = vma->vm_start;
+	o->end = vma->vm_end;
+	o->vm_flags = vma->vm_flags;
+	o->pgoff = vma->vm_pgoff;
+	if (vma->vm_file)
+		o->file = get_file(vma->vm_file);
+	if (vma->vm_ops && vma->vm_ops->name)
+		name = vma->vm_ops->name(vma);
+	if (name)
+		o->special = !strcmp(name, "[vdso]") ? SSI_VMA_VDSO :
+			     !strcmp(name, "[vvar]") ? SSI_VMA_VVAR : SSI_VMA_OTHER_SPECIAL;
+	o->is_stack = vma->vm_start <= mm->start_stack && vma->vm_end >= mm->start_stack;
+	o->is_heap = vma->vm_start <= mm->brk && vma->vm_end >= mm->start_brk && !vma->vm_file;
+	o->is_shmem = vma->vm_file && (vma->vm_flags & VM_SHARED) &&
+		      file_inode(vma->vm_file)->i_sb->s_magic == TMPFS_MAGIC;
+	o->is_io = !!(vma->vm_flags & (VM_IO | VM_PFNMAP | VM_MIXEDMAP));
+	mmap_read_unlock(mm);
+	return 0;
+}
+
+int ssi_page_is_anon(u64 addr)
+{
+	struct page *page;
+	int r, anon;
+
+	r = get_user_pages_fast(addr, 1, 0, &page);
+	if (r != 1)
+		return r < 0 ? r : -EFAULT;
+	anon = PageAnon(page);
+	put_page(page);
+	return anon;
+}
+
+static const struct user_regset *find_regset(unsigned int note)
+{
+	const struct user_regset_view *view = task_user_regset_view(current);
+	unsigned int i;
+
+	for (i = 0; i < view->n; i++)
+		if (view->regsets[i].core_note_type == note)
+			return &view->regsets[i];
+	return NULL;
+}
+
+void ssi_get_user_regs(u64 regs[SSI_NGREG])
+{
+	const struct user_regset *rs = find_regset(NT_PRSTATUS);
+
+	BUILD_BUG_ON(sizeof(struct user_regs_struct) != SSI_NGREG * sizeof(u64));
+	memset(regs, 0, SSI_NGREG * sizeof(u64));
+	if (rs)
+		regset_get(current, rs, SSI_NGREG * sizeof(u64), regs);
+}
+
+/* The flags a user may change (as ptrace's putreg allows, without TF). */
+#define SSI_USER_FLAGS (X86_EFLAGS_CF | X86_EFLAGS_PF | X86_EFLAGS_AF | X86_EFLAGS_ZF | \
+			X86_EFLAGS_SF | X86_EFLAGS_DF | X86_EFLAGS_OF | X86_EFLAGS_RF | X86_EFLAGS_AC)
+
+int ssi_set_user_regs(const u64 g[SSI_NGREG])
+{
+	struct pt_regs *r = current_pt_regs();
+	const struct user_regs_struct *u = (const void *)g;
+
+	if (u->fs_base >= TASK_SIZE_MAX || u->gs_base >= TASK_SIZE_MAX)
+		return -EINVAL;
+	if (u->ds || u->es || u->fs || u->gs)
+		return -EINVAL; /* only the 64-bit flat user model */
+	r->r15 = u->r15;
+	r->r14 = u->r14;
+	r->r13 = u->r13;
+	r->r12 = u->r12;
+	r->bp = u->bp;
+	r->bx = u->bx;
+	r->r11 = u->r11;
+	r->r10 = u->r10;
+	r->r9 = u->r9;
+	r->r8 = u->r8;
+	r->ax = u->ax;
+	r->cx = u->cx;
+	r->dx = u->dx;
+	r->si = u->si;
+	r->di = u->di;
+	r->orig_ax = -1;
+	r->ip = u->ip;
+	r->cs = __USER_CS;
+	r->flags = (r->flags & ~SSI_USER_FLAGS) | (u->flags & SSI_USER_FLAGS);
+	r->sp = u->sp;
+	r->ss = __USER_DS;
+	preempt_disable();
+	loadsegment(fs, 0);
+	x86_fsbase_write_cpu(u->fs_base);
+	current->thread.fsindex = 0;
+	current->thread.fsbase = u->fs_base;
+	/* The user's GS base is the inactive one while in the kernel. */
+	wrmsrl(MSR_KERNEL_GS_BASE, u->gs_base);
+	current->thread.gsindex = 0;
+	current->thread.gsbase = u->gs_base;
+	preempt_enable();
+	return 0;
+}
+
+int ssi_xstate_size(void)
+{
+	const struct user_regset *rs = find_regset(NT_X86_XSTATE);
+
+	return rs ? rs->n * rs->size : -ENODEV;
+}
+
+int ssi_get_xstate(void *buf, unsigned int len)
+{
+	const struct user_regset *rs = find_regset(NT_X86_XSTATE);
+	int size = ssi_xstate_size();
+
+	if (!rs || size < 0)
+		return -ENODEV;
+	if (len < size)
+		return -E2BIG;
+	return regset_get(current, rs, size, buf) < 0 ? -EIO : size;
+}
+
+int ssi_set_xstate(const void *buf, unsigned int len)
+{
+	const struct user_regset *rs = find_regset(NT_X86_XSTATE);
+
+	if (!rs || !rs->set)
+		return -ENODEV;
+	if (len != rs->n * rs->size)
+		return -EINVAL;
+	/*
+	 * Move the live user FPU registers to memory and mark them to be
+	 * reloaded on the way back to user mode; the regset then writes the
+	 * saved state, which is what the return to user mode loads.
+	 */
+	kernel_fpu_begin_mask(0);
+	kernel_fpu_end();
+	return rs->set(current, rs, 0, len, buf, NULL);
+}
+
+void ssi_get_sigaction(int sig, u64 *handler, u64 *flags, u64 *restorer, u64 *mask)
+{
+	struct k_sigaction *k;
+
+	*handler = *flags = *restorer = *mask = 0;
+	if (sig < 1 || sig > _NSIG)
+		return;
+	spin_lock_irq(&current->sighand->siglock);
+	k = &current->sighand->action[sig - 1];
+	*handler = (u64)(unsigned long)k->sa.sa_handler;
+	*flags = k->sa.sa_flags;
+#ifdef __ARCH_HAS_SA_RESTORER
+	*restorer = (u64)(unsigned long)k->sa.sa_restorer;
+#endif
+	*mask = k->sa.sa_mask.sig[0];
+	spin_unlock_irq(&current->sighand->siglock);
+}
+
+int ssi_set_sigaction(int sig, u64 handler, u64 flags, u64 restorer, u64 mask)
+{
+	struct k_sigaction *k;
+
+	if (sig < 1 || sig > _NSIG)
+		return -EINVAL;
+	if ((sig == SIGKILL || sig == SIGSTOP) && handler != (u64)(unsigned long)SIG_DFL)
+		return -EINVAL;
+	spin_lock_irq(&current->sighand->siglock);
+	k = &current->sighand->action[sig - 1];
+	k->sa.sa_handler = (__sighandler_t)(unsigned long)handler;
+	k->sa.sa_flags = flags;
+#ifdef __ARCH_HAS_SA_RESTORER
+	k->sa.sa_restorer = (__sigrestore_t)(unsigned long)restorer;
+#endif
+	k->sa.sa_mask.sig[0] = mask & ~(sigmask(SIGKILL) | sigmask(SIGSTOP));
+	spin_unlock_irq(&current->sighand->siglock);
+	return 0;
+}
+
+int ssi_get_pending(int shared, u8 *out, int max)
+{
+	struct sigpending *p = shared ? &current->signal->shared_pending : &current->pending;
+	struct sigqueue *q;
+	sigset_t queued;
+	int n = 0, sig, over = 0;
+
+	sigemptyset(&queued);
+	spin_lock_irq(&current->sighand->siglock);
+	list_for_each_entry(q, &p->list, list) {
+		if (n >= max) {
+			over = 1;
+			break;
+		}
+		copy_siginfo_to_external((siginfo_t *)(out + n * SSI_SIGINFO_LEN), &q->info);
+		sigaddset(&queued, q->info.si_signo);
+		n++;
+	}
+	/* Signals pending without a queue entry get a kernel-sent siginfo. */
+	for (sig = 1; !over && sig <= _NSIG; sig++) {
+		siginfo_t *info;
+
+		if (!sigismember(&p->signal, sig) || sigismember(&queued, sig))
+			continue;
+		if (n >= max) {
+			over = 1;
+			break;
+		}
+		info = (siginfo_t *)(out + n * SSI_SIGINFO_LEN);
+		memset(info, 0, SSI_SIGINFO_LEN);
+		info->si_signo = sig;
+		info->si_code = SI_KERNEL;
+		n++;
+	}
+	spin_unlock_irq(&current->sighand->siglock);
+	return over ? -E2BIG : n;
+}
+
+int ssi_queue_signal(const u8 *raw)
+{
+	kernel_siginfo_t info;
+
+	BUILD_BUG_ON(sizeof(siginfo_t) != SSI_SIGINFO_LEN);
+	memcpy(&info, raw, sizeof(info));
+	if (info.si_signo < 1 || info.si_signo > _NSIG)
+		return -EINVAL;
+	return send_sig_info(info.si_signo, &info, current);
+}
+
+void ssi_set_blocked(u64 mask)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	set.sig[0] = mask & ~(sigmask(SIGKILL) | sigmask(SIGSTOP));
+	sigprocmask(SIG_SETMASK, &set, NULL);
+}
+
+void ssi_set_altstack(u64 sp, u64 size, u32 flags)
+{
+	current->sas_ss_sp = sp;
+	current->sas_ss_size = size;
+	current->sas_ss_flags = flags;
+}
+
+void ssi_set_clear_child_tid(u64 addr)
+{
+	current->clear_child_tid = (int __user *)(unsigned long)addr;
+}
+
+void ssi_set_robust_list(u64 head, u64 len)
+{
+#ifdef CONFIG_FUTEX
+	current->robust_list = (struct robust_list_head __user *)(unsigned long)head;
+#endif
+}
+
+void ssi_set_rseq(u64 addr, u32 len, u32 sig)
+{
+#ifdef CONFIG_RSEQ
+	current->rseq = (struct rseq __user *)(unsigned long)addr;
+	current->rseq_len = addr ? len : 0;
+	current->rseq_sig = sig;
+	if (addr)
+		rseq_set_notify_resume(current);
+#endif
+}
+
+void ssi_set_itimer_real(u64 value_ns, u64 interval_ns)
+{
+	struct signal_struct *sig = current->signal;
+
+	spin_lock_irq(&current->sighand->siglock);
+	hrtimer_try_to_cancel(&sig->real_timer);
+	sig->it_real_incr = ns_to_ktime(interval_ns);
+	if (value_ns)
+		hrtimer_start(&sig->real_timer, ns_to_ktime(value_ns), HRTIMER_MODE_REL);
+	spin_unlock_irq(&current->sighand->siglock);
+}
+
+struct file *ssi_next_file(unsigned int fd, unsigned int *fd_out, u32 *cloexec)
+{
+	struct files_struct *files = current->files;
+	struct file *f = NULL;
+	unsigned int max;
+
+	if (!files)
+		return NULL;
+	spin_lock(&files->file_lock);
+	max = files_fdtable(files)->max_fds;
+	for (; fd < max; fd++) {
+		f = files_lookup_fd_locked(files, fd);
+		if (f) {
+			get_file(f);
+			*fd_out = fd;
+			*cloexec = close_on_exec(fd, files);
+			break;
+		}
+	}
+	spin_unlock(&files->file_lock);
+	return f;
+}
+
+void ssi_file_info(struct file *f, struct ssi_file_info *o)
+{
+	struct inode *inode = file_inode(f);
+	umode_t m = inode->i_mode;
+	struct timespec64 mt = inode_get_mtime(inode);
+	unsigned int major = MAJOR(inode->i_rdev);
+
+	memset(o, 0, sizeof(*o));
+	if (S_ISREG(m))
+		o->kind = SSI_FILE_REGULAR;
+	else if (S_ISDIR(m))
+		o->kind = SSI_FILE_DIRECTORY;
+	else if (S_ISCHR(m))
+		o->kind = (major == 4 || major == 5 || (major >= 136 && major <= 143)) ?
+			  SSI_FILE_TTY : SSI_FILE_CHARDEV;
+	else if (S_ISFIFO(m))
+		o->kind = SSI_FILE_PIPE;
+	else if (S_ISSOCK(m))
+		o->kind = SSI_FILE_SOCKET;
+	else
+		o->kind = SSI_FILE_OTHER;
+	o->flags = f->f_flags;
+	o->major = major;
+	o->minor = MINOR(inode->i_rdev);
+	o->pos = f->f_pos;
+	o->size = i_size_read(inode);
+	o->ino = inode->i_ino;
+	o->mtime_sec = mt.tv_sec;
+	o->mtime_nsec = mt.tv_nsec;
+	o->readable = !!(f->f_mode & FMODE_READ);
+	o->writable = !!(f->f_mode & FMODE_WRITE);
+}
+
+static int path_to_buf(const struct path *p, char *buf, int len)
+{
+	char *s = d_path(p, buf, len);
+	int n;
+
+	if (IS_ERR(s))
+		return PTR_ERR(s);
+	n = strlen(s);
+	memmove(buf, s, n + 1);
+	return n;
+}
+
+int ssi_file_path(struct file *f, char *buf, int len)
+{
+	return path_to_buf(&f->f_path, buf, len);
+}
+
+int ssi_path_identity(const char *name, u64 *size, s64 *mtime_sec, u32 *mtime_nsec, u64 *ino)
+{
+	struct path p;
+	struct kstat st;
+	int r = kern_path(name, LOOKUP_FOLLOW, &p);
+
+	if (r)
+		return r;
+	r = vfs_getattr(&p, &st, STATX_BASIC_STATS, AT_STATX_SYNC_AS_STAT);
+	path_put(&p);
+	if (r)
+		return r;
+	*size = st.size;
+	*mtime_sec = st.mtime.tv_sec;
+	*mtime_nsec = st.mtime.tv_nsec;
+	*ino = st.ino;
+	return 0;
+}
+
+void ssi_fput(struct file *f)
+{
+	fput(f);
+}
+
+int ssi_install_fd(struct file *f, unsigned int fd, u32 cloexec)
+{
+	unsigned int flags = cloexec ? O_CLOEXEC : 0;
+	int *held, nheld = 0, got, r = -EBUSY, i;
+
+	held = kmalloc_array(fd + 1, sizeof(*held), GFP_KERNEL);
+	if (!held)
+		return -ENOMEM;
+	/* Reserve the free descriptors below `fd` until `fd` comes up. */
+	for (;;) {
+		got = get_unused_fd_flags(flags);
+		if (got < 0) {
+			r = got;
+			break;
+		}
+		if (got == fd) {
+			fd_install(fd, f);
+			r = 0;
+			break;
+		}
+		if (got > fd || nheld > fd) {
+			put_unused_fd(got);
+			break;
+		}
+		held[nheld++] = got;
+	}
+	for (i = 0; i < nheld; i++)
+		put_unused_fd(held[i]);
+	kfree(held);
+	return r;
+}
+
+int ssi_cwd_path(char *buf, int len)
+{
+	struct path p;
+	int r;
+
+	get_fs_pwd(current->fs, &p);
+	r = path_to_buf(&p, buf, len);
+	path_put(&p);
+	return r;
+}
+
+int ssi_root_path(char *buf, int len)
+{
+	struct path p;
+	int r;
+
+	get_fs_root(current->fs, &p);
+	r = path_to_buf(&p, buf, len);
+	path_put(&p);
+	return r;
+}
+
+struct task_struct *ssi_get_task(u32 nr)
+{
+	struct pid *pid = find_get_pid(nr);
+	struct task_struct *t;
+
+	if (!pid)
+		return NULL;
+	t = get_pid_task(pid, PIDTYPE_PID);
+	put_pid(pid);
+	return t;
+}
+
+void ssi_put_task(struct task_struct *t)
+{
+	put_task_struct(t);
+}
+
+int ssi_may_checkpoint(struct task_struct *t)
+{
+	const struct cred *c = current_cred(), *tc;
+	int same, dumpable = 0;
+	struct mm_struct *mm;
+
+	if (capable(CAP_SYS_ADMIN))
+		return 0;
+	rcu_read_lock();
+	tc = __task_cred(t);
+	same = uid_eq(c->uid, tc->uid) && uid_eq(c->uid, tc->euid) && uid_eq(c->uid, tc->suid) &&
+	       gid_eq(c->gid, tc->gid) && gid_eq(c->gid, tc->egid) && gid_eq(c->gid, tc->sgid);
+	rcu_read_unlock();
+	mm = get_task_mm(t);
+	if (mm) {
+		dumpable = get_dumpable(mm) == SUID_DUMP_USER;
+		mmput(mm);
+	}
+	return same && dumpable ? 0 : -EPERM;
+}
+
+void ssi_task_brief(struct task_struct *t, struct ssi_task_brief *o)
+{
+	o->exiting = (t->flags & PF_EXITING) || t->exit_state;
+	o->stopped = task_is_stopped_or_traced(t);
+	o->kthread = !!(t->flags & (PF_KTHREAD | PF_USER_WORKER));
+	o->ptraced = t->ptrace != 0;
+	o->nr_threads = get_nr_threads(t);
+	rcu_read_lock();
+	o->uid = from_kuid_munged(current_user_ns(), __task_cred(t)->uid);
+	rcu_read_unlock();
+}
+
+void ssi_init_task_work(struct callback_head *cb, void (*fn)(struct callback_head *))
+{
+	init_task_work(cb, fn);
+}
+
+int ssi_task_work_add(struct task_struct *t, struct callback_head *cb)
+{
+	return task_work_add(t, cb, TWA_SIGNAL);
+}
+
+u32 ssi_current_pid(void)
+{
+	return task_tgid_vnr(current);
+}
+
+int ssi_current_exiting(void)
+{
+	return !!(current->flags & PF_EXITING);
+}
+
+void ssi_kill_current(void)
+{
+	send_sig(SIGKILL, current, 1);
+}
+
+u64 ssi_mono_ns(void)
+{
+	return ktime_get_ns();
+}

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * C glue for checkpoint/restart: reads and writes the parts of the current
+ * task that are static inlines, macros or fields behind locks. Each helper
+ * acts on `current` (capture runs in the target's own context, restore in
+ * the restoring process) and only copies plain values in or out; the logic
+ * is in Rust (the .rs files of checkpoint/).
+ */
+#ifndef SSI_TASK_HELPERS_H
+#define SSI_TASK_HELPERS_H
+
+#include <linux/types.h>
+
+struct file;
+struct task_struct;
+struct callback_head;
+
+#define SSI_MAX_GROUPS 64
+#define SSI_NLIMITS 16
+#define SSI_AUXV_WORDS 128
+#define SSI_NGREG 27
+#define SSI_SIGINFO_LEN 128
+
+/* Identity, credentials and limits of current. */
+struct ssi_task_state {
+	u32 pid, tgid, nr_threads, ptraced;
+	u8 comm[16];
+	u32 uid, euid, suid, fsuid, gid, egid, sgid, fsgid;
+	u32 ngroups, groups_truncated;
+	u32 groups[SSI_MAX_GROUPS];
+	u64 cap_inheritable, cap_permitted, cap_effective, cap_bset, cap_ambient;
+	u32 securebits, no_new_privs, personality, umask;
+	u64 rlim_cur[SSI_NLIMITS], rlim_max[SSI_NLIMITS];
+	/* ITIMER_REAL remaining and interval; whether the CPU-time timers are armed. */
+	u64 it_real_value_ns, it_real_interval_ns;
+	u32 cpu_timers_armed, posix_timers;
+	u32 exit_signal, pdeath_signal;
+	u64 blocked;
+	u64 sas_ss_sp, sas_ss_size;
+	u32 sas_ss_flags, pad;
+	u64 clear_child_tid, robust_list, robust_list_len;
+	u64 rseq, rseq_len, rseq_sig;
+};
+void ssi_task_state(struct ssi_task_state *out);
+
+/* Address space layout of current (zero when it has no mm). */
+struct ssi_mm_layout {
+	u64 start_code, end_code, start_data, end_data, start_brk, brk, start_stack;
+	u64 arg_start, arg_end, env_start, env_end;
+	u32 auxv_words, map_count;
+	u64 auxv[SSI_AUXV_WORDS];
+};
+int ssi_mm_layout(struct ssi_mm_layout *out);
+/* Sets the layout fields (not the auxv) of current's mm. */
+int ssi_mm_set_layout(const struct ssi_mm_layout *in);
+
+/* One VMA of current: the first one ending above `addr`. */
+#define SSI_VMA_VDSO 1
+#define SSI_VMA_VVAR 2
+#define SSI_VMA_VSYSCALL 3
+#define SSI_VMA_OTHER_SPECIAL 4
+struct ssi_vma {
+	u64 start, end, vm_flags, pgoff;
+	/* The mapped file with a reference (caller fputs), or NULL. */
+	struct file *file;
+	u32 special;	/* SSI_VMA_* or 0 */
+	u32 is_stack, is_heap, is_shmem, is_io;
+	u32 pad;
+};
+/* 0 and *out filled, or -ENOENT past the last VMA. */
+int ssi_vma_find(u64 addr, struct ssi_vma *out);
+
+/* Whether the page at `addr` of current is a private anonymous copy (written
+ * since it was mapped from its file): 1, 0, or a negative errno. */
+int ssi_page_is_anon(u64 addr);
+
+/* The user registers of current as NT_PRSTATUS (struct user_regs_struct). */
+void ssi_get_user_regs(u64 regs[SSI_NGREG]);
+/* Puts them back (restore), with the user segment selectors and the
+ * user-changeable flags only; fs and gs bases through the thread state. */
+int ssi_set_user_regs(const u64 regs[SSI_NGREG]);
+/* The NT_X86_XSTATE regset of current: returns its length or -errno. */
+int ssi_get_xstate(void *buf, unsigned int len);
+int ssi_xstate_size(void);
+/* Loads it into current (restore): 0 or -errno. */
+int ssi_set_xstate(const void *buf, unsigned int len);
+
+/* Signal handlers: sig 1..64. */
+void ssi_get_sigaction(int sig, u64 *handler, u64 *flags, u64 *restorer, u64 *mask);
+int ssi_set_sigaction(int sig, u64 handler, u64 flags, u64 restorer, u64 mask);
+/* Pending signals, private (shared=0) or process-wide (shared=1): fills up to
+ * max entries of SSI_SIGINFO_LEN bytes (a user siginfo_t); returns the count,
+ * or -E2BIG when there are more. */
+int ssi_get_pending(int shared, u8 *out, int max);
+/* Queues a signal for current from a saved user siginfo_t. */
+int ssi_queue_signal(const u8 *info);
+void ssi_set_blocked(u64 mask);
+void ssi_set_altstack(u64 sp, u64 size, u32 flags);
+void ssi_set_clear_child_tid(u64 addr);
+void ssi_set_robust_list(u64 head, u64 len);
+/* The restartable-sequences area: glibc registers one per thread; it lives
+ * in the restored memory, and the kernel writes to it on every return to
+ * user mode, so it must point there before the restored process runs. */
+void ssi_set_rseq(u64 addr, u32 len, u32 sig);
+/* ITIMER_REAL: remaining value and interval in ns. */
+void ssi_set_itimer_real(u64 value_ns, u64 interval_ns);
+
+/* Open files of current: the first fd >= `fd` with a reference (caller fputs),
+ * or NULL. *fd_out gets its number, *cloexec its close-on-exec flag. */
+struct file *ssi_next_file(unsigned int fd, unsigned int *fd_out, u32 *cloexec);
+/* What a file is: one of SSI_FILE_*, and for char devices the device. */
+#define SSI_FILE_REGULAR 1
+#define SSI_FILE_DIRECTORY 2
+#define SSI_FILE_CHARDEV 3
+#define SSI_FILE_TTY 4
+#define SSI_FILE_PIPE 5
+#define SSI_FILE_SOCKET 6
+#define SSI_FILE_OTHER 7
+struct ssi_file_info {
+	u32 kind, flags, major, minor;
+	u64 pos, size, ino;
+	s64 mtime_sec;
+	u32 mtime_nsec, readable, writable, pad;
+};
+void ssi_file_info(struct file *f, struct ssi_file_info *out);
+/* The file's path into buf (NUL-terminated); its length or -errno. */
+int ssi_file_path(struct file *f, char *buf, int len);
+/* Identity of the file at `path` (size, mtime, inode): 0 or -errno. */
+int ssi_path_identity(const char *path, u64 *size, s64 *mtime_sec, u32 *mtime_nsec, u64 *ino);
+void ssi_fput(struct file *f);
+/* Installs `f` (reference taken over) at exactly descriptor `fd` of current,
+ * which must be free: 0 or -errno. */
+int ssi_install_fd(struct file *f, unsigned int fd, u32 cloexec);
+
+/* cwd and root of current as paths (NUL-terminated): length or -errno. */
+int ssi_cwd_path(char *buf, int len);
+int ssi_root_path(char *buf, int len);
+
+/* The task of `pid` in the caller's pid namespace, with a reference
+ * (ssi_put_task), or NULL. */
+struct task_struct *ssi_get_task(u32 pid);
+void ssi_put_task(struct task_struct *t);
+/* Whether the caller may checkpoint `t`: root, or the same user and the
+ * target dumpable. 0 or -EPERM. */
+int ssi_may_checkpoint(struct task_struct *t);
+/* State of `t`: exiting, stopped or traced, kernel thread, thread count. */
+struct ssi_task_brief {
+	u32 exiting, stopped, kthread, ptraced, nr_threads, uid;
+};
+void ssi_task_brief(struct task_struct *t, struct ssi_task_brief *out);
+/* task_work_add(t, cb, TWA_SIGNAL). */
+int ssi_task_work_add(struct task_struct *t, struct callback_head *cb);
+/* current's process id in its pid namespace. */
+u32 ssi_current_pid(void);
+/* Whether current is exiting (a task work may run at exit). */
+int ssi_current_exiting(void);
+/* SIGKILL to current. */
+void ssi_kill_current(void);
+/* init_task_work(): sets cb's function. */
+void ssi_init_task_work(struct callback_head *cb, void (*fn)(struct callback_head *));
+
+/* Wall-clock-free monotonic ns (for timings). */
+u64 ssi_mono_ns(void);
+
+#endif

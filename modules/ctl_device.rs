@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: GPL-2.0
+//! `/dev/ssi`: the request channel of `ssi-ctl` for work that needs a
+//! reply (checkpoint now; restart and migration next). One ioctl carries a
+//! fixed request block (`proto/src/ctl.rs`); the module writes the block
+//! back with the outcome and a message, and fails the ioctl with the errno.
+
+use crate::{
+    checkpoint,
+    extra as raw,
+    identity::Identity,
+    kernel_ext::eopnotsupp,
+    proto::ctl::{CtlOp, CtlReply, CtlRequest, MessageWriter, CTL_IOCTL, CTL_LEN},
+};
+use core::fmt::Write;
+use kernel::{
+    ffi::{c_long, c_uint, c_ulong, c_void},
+    prelude::*,
+    sync::Arc,
+    uaccess::UserSlice,
+};
+
+/// The registered device; unregistered on drop.
+pub(crate) struct CtlDevice {
+    identity: Arc<Identity>,
+}
+
+impl CtlDevice {
+    /// Creates `/dev/ssi`.
+    pub(crate) fn register(identity: Arc<Identity>) -> Result<CtlDevice> {
+        let data = Arc::as_ptr_raw(&identity);
+        // SAFETY: `data` stays valid while registered: the device holds
+        // `identity` and unregisters before dropping it; the handler
+        // matches the C prototype.
+        kernel::error::to_result(unsafe { raw::ssi_ctl_register(Some(ctl_ioctl), data) })?;
+        Ok(CtlDevice { identity })
+    }
+}
+
+impl Drop for CtlDevice {
+    fn drop(&mut self) {
+        // SAFETY: registered in `register`. Open files hold the module, so
+        // no ioctl is running or can start once we get here.
+        unsafe { raw::ssi_ctl_unregister() };
+        let _ = &self.identity;
+    }
+}
+
+trait ArcRaw {
+    fn as_ptr_raw(this: &Self) -> *mut c_void;
+}
+
+impl ArcRaw for Arc<Identity> {
+    fn as_ptr_raw(this: &Self) -> *mut c_void {
+        let r: &Identity = this;
+        (r as *const Identity).cast_mut().cast()
+    }
+}
+
+/// The ioctl handler of `/dev/ssi`.
+///
+/// # Safety
+///
+/// `data` is the `Identity` registered with the device, alive while it is.
+unsafe extern "C" fn ctl_ioctl(data: *mut c_void, cmd: c_uint, arg: c_ulong) -> c_long {
+    if cmd != CTL_IOCTL {
+        return ENOTTY.to_errno() as c_long;
+    }
+    // SAFETY: per the contract.
+    let identity = unsafe { &*data.cast_const().cast::<Identity>() };
+    let (mut reader, mut writer) = UserSlice::new(arg as usize, CTL_LEN).reader_writer();
+    let mut block = [0u8; CTL_LEN];
+    if let Err(e) = reader.read_slice(&mut block) {
+        return e.to_errno() as c_long;
+    }
+    let mut reply = CtlReply::EMPTY;
+    let result = match CtlRequest::decode(&block) {
+        Err(e) => {
+            let _ = MessageWriter::new(&mut reply).write_str(e.describe());
+            Err(EINVAL)
+        }
+        Ok(req) => match req.op {
+            CtlOp::Checkpoint => checkpoint::checkpoint(identity.node_id(), &req, &mut reply),
+            CtlOp::Restore => {
+                let _ = MessageWriter::new(&mut reply).write_str("restart is not implemented yet");
+                Err(eopnotsupp())
+            }
+        },
+    };
+    if result.is_ok() {
+        pr_info!(
+            "pid {}: checkpoint done: {} bytes, {} pages, frozen {} us\n",
+            crate::checkpoint::task::current_pid(),
+            reply.image_bytes,
+            reply.pages,
+            reply.frozen_ns / 1000
+        );
+    }
+    if let Err(e) = &result {
+        reply.errno = (-e.to_errno()) as u32;
+        pr_info!("request from pid {} refused: {}\n", crate::checkpoint::task::current_pid(), reply.message());
+    }
+    reply.encode_into(&mut block);
+    if let Err(e) = writer.write_slice(&block) {
+        return e.to_errno() as c_long;
+    }
+    match result {
+        Ok(()) => 0,
+        Err(e) => e.to_errno() as c_long,
+    }
+}

@@ -1,0 +1,99 @@
+# ssi-nodes: 2
+# Checkpoint (capture side): a running process is saved to an image on the
+# shared file system and goes on unharmed (--leave-running is the default);
+# --kill ends it after the image is written; images are 0600 and valid when
+# read on another node; another user is refused (EPERM); a process holding
+# a TCP socket or several threads is refused with a message naming why, and
+# keeps running; damaged images are rejected by the reader.
+wait_view 60 "1 2" 1 2
+user() { echo "setpriv --reuid=$1 --regid=$1 --clear-groups"; }
+
+# A counter appending to a file on /cluster, checkpointed three times.
+on 1 "(ssi-wl-counter /cluster/count.txt 100000 100 < /dev/null > /dev/null 2>&1 &)"
+wait_on 20 1 'pgrep -x ssi-wl-counter > /dev/null'
+pid=$(on 1 pgrep -x ssi-wl-counter)
+for i in 1 2 3; do
+  out=$(on 1 "ssi-ctl checkpoint $pid -o /cluster/counter-$i.img")
+  expect_match "checkpoint $i" "$out" "checkpointed process $pid to /cluster/counter-$i.img"
+done
+expect_eq "image mode" "$(on 1 stat -c %a /cluster/counter-1.img)" 600
+before=$(on 1 "wc -l < /cluster/count.txt")
+sleep 2
+after=$(on 1 "wc -l < /cluster/count.txt")
+[ "$after" -gt "$before" ] || fail "the counter stopped after its checkpoints ($before -> $after lines)"
+expect_eq "counter lines are 1..n in order" "$(on 1 "awk '\$1 != NR {print NR; exit}' /cluster/count.txt")" ""
+json=$(on 2 ssi-ctl image /cluster/counter-3.img --json)
+expect_match "image read on node 2" "$json" "\"pid\":$pid,\"uid\":0,\"comm\":\"ssi-wl-counter\""
+expect_match "image holds the counter file" "$json" '"fds":\[0, 1, 2, 3\]'
+
+# Another user may not checkpoint it.
+out=$(on 1 "cd /tmp && $(user 1000) ssi-ctl checkpoint $pid -o /tmp/x.img 2>&1; echo status=\$?")
+expect_match "other user refused" "$out" "only root or the owner of process $pid"
+expect_match "other user's exit status" "$out" 'status=4'
+# A user checkpoints its own process, not someone else's.
+on 1 "$(user 1000) sh -c 'ssi-wl-counter /tmp/u.txt 100000 100 < /dev/null > /dev/null 2>&1 & echo \$! > /tmp/upid'"
+upid=$(on 1 cat /tmp/upid)
+out=$(on 1 "cd /tmp && $(user 1000) ssi-ctl checkpoint $upid -o /tmp/u.img")
+expect_match "owner checkpoints its process" "$out" "checkpointed process $upid"
+expect_eq "owner's image belongs to it, 0600" "$(on 1 stat -c %u:%a /tmp/u.img)" "1000:600"
+out=$(on 1 "cd /tmp && $(user 1001) ssi-ctl checkpoint $upid -o /tmp/y.img 2>&1; echo status=\$?")
+expect_match "a third user is refused" "$out" 'status=4'
+
+# --kill: the image is written, then the process ends; the file keeps
+# every number once, in order.
+out=$(on 1 "ssi-ctl checkpoint $pid --kill -o /cluster/counter-kill.img")
+expect_match "checkpoint --kill" "$out" 'process killed'
+wait_on 10 1 "! kill -0 $pid 2>/dev/null"
+expect_eq "counter lines after --kill" "$(on 1 "awk '\$1 != NR {print NR; exit}' /cluster/count.txt")" ""
+on 2 ssi-ctl image /cluster/counter-kill.img > /dev/null
+
+# Refusals name the resource and leave the process running.
+on 1 "(ssi-wl-tcphold 600 < /dev/null > /tmp/tcp.out 2>&1 &)"
+wait_on 20 1 'grep -q listening /tmp/tcp.out'
+tpid=$(on 1 pgrep -x ssi-wl-tcphold)
+out=$(on 1 "ssi-ctl checkpoint $tpid -o /tmp/t.img 2>&1; echo status=\$?")
+expect_match "socket refused" "$out" "fd [0-9]+ is a socket \(socket:\[[0-9]+\]\)"
+expect_match "socket refusal status" "$out" 'status=1'
+expect_eq "no image left behind" "$(on 1 "ls /tmp/t.img 2>/dev/null")" ""
+n1=$(on 1 "grep -c alive /tmp/tcp.out")
+sleep 2
+n2=$(on 1 "grep -c alive /tmp/tcp.out")
+[ "$n2" -gt "$n1" ] || fail "the socket holder stopped after the refusal"
+on 1 "(ssi-wl-threads 4 100000 < /dev/null > /dev/null 2>&1 &)"
+wait_on 20 1 'pgrep -x ssi-wl-threads > /dev/null'
+out=$(on 1 "ssi-ctl checkpoint \$(pgrep -x ssi-wl-threads) -o /tmp/th.img 2>&1; echo status=\$?")
+expect_match "threads refused" "$out" 'has 5 threads: multithreaded processes are not supported yet'
+on 1 'kill -0 $(pgrep -x ssi-wl-threads)'
+
+# Memory and FPU: checkpoints taken while it runs do not change its result.
+on 1 "ssi-wl-memfpu 16 20 300 < /dev/null > /tmp/ref.out"
+on 1 "(ssi-wl-memfpu 16 20 300 < /dev/null > /tmp/run.out 2>&1 &)"
+wait_on 60 1 'grep -q "iter 1 " /tmp/run.out'
+mpid=$(on 1 pgrep -x ssi-wl-memfpu)
+for i in 1 2 3; do
+  on 1 "ssi-ctl checkpoint $mpid -o /cluster/memfpu-$i.img > /dev/null" || fail "memfpu checkpoint $i"
+  sleep 0.3
+done
+wait_on 120 1 'grep -q final /tmp/run.out'
+expect_eq "memfpu result unchanged by checkpoints" "$(on 1 cat /tmp/run.out)" "$(on 1 cat /tmp/ref.out)"
+json=$(on 2 ssi-ctl image /cluster/memfpu-1.img --json)
+expect_match "memfpu image holds its 16 MiB" "$json" '"pages":(4[0-9]{3}|[5-9][0-9]{3})'
+
+# Damaged images: 300 random flips and truncations, all rejected.
+python3 - "$(cluster_dir)/counter-1.img" "$(cluster_dir)/bad" <<'EOF'
+import os, random, sys
+src, dst = sys.argv[1], sys.argv[2]
+data = open(src, 'rb').read()
+os.makedirs(dst, exist_ok=True)
+rnd = random.Random(20)
+for i in range(300):
+    b = bytearray(data)
+    if i % 3 == 0:
+        b = b[:rnd.randrange(len(b))]
+    else:
+        for _ in range(rnd.randint(1, 4)):
+            b[rnd.randrange(len(b))] ^= 1 << rnd.randrange(8)
+    open(f'{dst}/{i}.img', 'wb').write(b)
+EOF
+out=$(on 2 'ok=0; for f in /cluster/bad/*.img; do ssi-ctl image $f > /dev/null 2>&1 && ok=$((ok+1)); done; echo accepted=$ok')
+expect_eq "damaged images accepted" "$out" "accepted=0"
