@@ -245,6 +245,28 @@ impl File {
         Ok(&buf[..n as usize])
     }
 
+    /// Fills `buf` from `*pos`, advancing it; `EIO` at the end of file.
+    pub(crate) fn read_exact(&self, mut buf: &mut [u8], pos: &mut i64) -> Result {
+        while !buf.is_empty() {
+            // SAFETY: counted file; `buf` writable; `pos` writable.
+            let n = unsafe { bindings::kernel_read(self.0, buf.as_mut_ptr().cast(), buf.len(), pos) };
+            if n < 0 {
+                return Err(Error::from_errno(n as i32));
+            }
+            if n == 0 {
+                return Err(EIO);
+            }
+            buf = &mut buf[n as usize..];
+        }
+        Ok(())
+    }
+
+    /// Sets the file position.
+    pub(crate) fn set_pos(&self, pos: u64) {
+        // SAFETY: counted file; nobody else uses it yet.
+        unsafe { raw::ssi_file_set_pos(self.0, pos) };
+    }
+
     /// Writes all of `data` at `*pos`, advancing it.
     pub(crate) fn write_all(&self, mut data: &[u8], pos: &mut i64) -> Result {
         while !data.is_empty() {
@@ -292,4 +314,134 @@ pub(crate) fn root_path(buf: &mut [u8]) -> Result<&[u8]> {
     let n = unsafe { raw::ssi_root_path(buf.as_mut_ptr().cast(), buf.len() as i32) };
     kernel::error::to_result(n.min(0))?;
     Ok(&buf[..n as usize])
+}
+
+/// Opens the NUL-terminated `path` with `flags` (as for open(2)).
+pub(crate) fn open_path(path: &[u8], flags: u32) -> Result<File> {
+    if path.last() != Some(&0) {
+        return Err(EINVAL);
+    }
+    let mut err = 0;
+    // SAFETY: NUL-terminated path; a non-NULL result is a counted file.
+    let f = unsafe { raw::ssi_open_path(path.as_ptr().cast(), flags, &mut err) };
+    if f.is_null() {
+        return Err(Error::from_errno(if err < 0 { err } else { -(bindings::EINVAL as i32) }));
+    }
+    Ok(File(f))
+}
+
+/// Whether the caller is root (CAP_SYS_ADMIN), and its real uid.
+pub(crate) fn caller_identity() -> (bool, u32) {
+    let mut uid = 0u32;
+    // SAFETY: writable out-parameter.
+    let root = unsafe { raw::ssi_caller_identity(&mut uid) };
+    (root != 0, uid)
+}
+
+/// The size of the NT_X86_XSTATE regset on this machine.
+pub(crate) fn xstate_size() -> Result<usize> {
+    // SAFETY: plain call.
+    let n = unsafe { raw::ssi_xstate_size() };
+    kernel::error::to_result(n.min(0))?;
+    Ok(n as usize)
+}
+
+/// Unmaps `[start, end)` of current.
+pub(crate) fn unmap(start: u64, end: u64) -> Result {
+    // SAFETY: plain call on current's mm.
+    kernel::error::to_result(unsafe { raw::ssi_unmap(start, end) })
+}
+
+/// Maps `len` bytes at exactly `start` of current, from `file` or anonymous.
+pub(crate) fn map(file: Option<&File>, start: u64, len: u64, prot: u32, flags: u32, offset: u64) -> Result {
+    let f = file.map_or(core::ptr::null_mut(), |f| f.0);
+    // SAFETY: `f` is NULL or a counted file; vm_mmap takes its own reference.
+    kernel::error::to_result(unsafe { raw::ssi_map(f, start, len, prot, flags, offset) })
+}
+
+/// Copies `buf` into current's writable user memory at `addr`.
+pub(crate) fn write_user(addr: u64, buf: &[u8]) -> Result {
+    UserSlice::new(addr as usize, buf.len()).writer().write_slice(buf)
+}
+
+/// Writes `buf` at `addr` of current through read-only mappings too.
+pub(crate) fn poke_user(addr: u64, buf: &[u8]) -> Result {
+    // SAFETY: `buf` is readable for its length.
+    kernel::error::to_result(unsafe { raw::ssi_poke_user(addr, buf.as_ptr().cast(), buf.len() as u32) })
+}
+
+/// Sets current's memory layout (code, data, brk, stack, args, env, auxv).
+pub(crate) fn set_mm_layout(m: &MmLayout) -> Result {
+    // SAFETY: `m` is a valid ssi_mm_layout.
+    kernel::error::to_result(unsafe { raw::ssi_mm_set_layout(m) })
+}
+
+/// Closes descriptor `fd` of current.
+pub(crate) fn close_fd(fd: u32) {
+    // SAFETY: plain call on current's table.
+    unsafe { raw::ssi_close_fd(fd) };
+}
+
+/// Installs `file` at exactly descriptor `fd` of current.
+pub(crate) fn install_fd(file: File, fd: u32, cloexec: bool) -> Result {
+    // SAFETY: on success the table takes over our reference.
+    let r = unsafe { raw::ssi_install_fd(file.0, fd, u32::from(cloexec)) };
+    kernel::error::to_result(r)?;
+    core::mem::forget(file);
+    Ok(())
+}
+
+/// Sets the action of signal `sig`: (handler, flags, restorer, mask).
+pub(crate) fn set_sigaction(sig: i32, a: (u64, u64, u64, u64)) -> Result {
+    // SAFETY: plain call on current's sighand.
+    kernel::error::to_result(unsafe { raw::ssi_set_sigaction(sig, a.0, a.1, a.2, a.3) })
+}
+
+/// Queues a pending signal for current from a saved user siginfo_t.
+pub(crate) fn queue_signal(info: &[u8]) -> Result {
+    if info.len() != raw::SSI_SIGINFO_LEN as usize {
+        return Err(EINVAL);
+    }
+    // SAFETY: `info` holds one siginfo_t.
+    kernel::error::to_result(unsafe { raw::ssi_queue_signal(info.as_ptr()) })
+}
+
+/// Sets current's blocked signals.
+pub(crate) fn set_blocked(mask: u64) {
+    // SAFETY: plain call on current.
+    unsafe { raw::ssi_set_blocked(mask) };
+}
+
+/// Sets current's alternate signal stack: (sp, size, flags).
+pub(crate) fn set_altstack(a: (u64, u64, u32)) {
+    // SAFETY: plain call on current.
+    unsafe { raw::ssi_set_altstack(a.0, a.1, a.2) };
+}
+
+/// Sets clear_child_tid, the robust futex list and the rseq area.
+pub(crate) fn set_thread_ids(clear_child_tid: u64, robust: (u64, u64), rseq: (u64, u32, u32)) {
+    // SAFETY: plain calls on current.
+    unsafe {
+        raw::ssi_set_clear_child_tid(clear_child_tid);
+        raw::ssi_set_robust_list(robust.0, robust.1);
+        raw::ssi_set_rseq(rseq.0, rseq.1, rseq.2);
+    }
+}
+
+/// Arms ITIMER_REAL: (remaining ns, interval ns).
+pub(crate) fn set_itimer_real(t: (u64, u64)) {
+    // SAFETY: plain call on current.
+    unsafe { raw::ssi_set_itimer_real(t.0, t.1) };
+}
+
+/// Loads the NT_X86_XSTATE image into current's FPU state.
+pub(crate) fn set_xstate(buf: &[u8]) -> Result {
+    // SAFETY: `buf` is readable for its length.
+    kernel::error::to_result(unsafe { raw::ssi_set_xstate(buf.as_ptr().cast(), buf.len() as u32) })
+}
+
+/// Sets current's user registers (NT_PRSTATUS layout).
+pub(crate) fn set_user_regs(regs: &[u64; 27]) -> Result {
+    // SAFETY: `regs` has SSI_NGREG words.
+    kernel::error::to_result(unsafe { raw::ssi_set_user_regs(regs.as_ptr()) })
 }

@@ -592,6 +592,51 @@ int ssi_install_fd(struct file *f, unsigned int fd, u32 cloexec)
 	return r;
 }
 
+int ssi_unmap(u64 start, u64 end)
+{
+	if (end <= start)
+		return -EINVAL;
+	return vm_munmap(start, end - start);
+}
+
+int ssi_map(struct file *file, u64 start, u64 len, u32 prot, u32 flags, u64 offset)
+{
+	unsigned long r = vm_mmap(file, start, len, prot, flags | MAP_FIXED, offset);
+
+	if (IS_ERR_VALUE(r))
+		return (int)r;
+	return r == start ? 0 : -EFAULT;
+}
+
+int ssi_poke_user(u64 addr, const void *buf, unsigned int len)
+{
+	int n = access_process_vm(current, addr, (void *)buf, len, FOLL_WRITE | FOLL_FORCE);
+
+	return n == len ? 0 : -EFAULT;
+}
+
+struct file *ssi_open_path(const char *path, u32 flags, int *err)
+{
+	struct file *f = filp_open(path, flags, 0);
+
+	if (IS_ERR(f)) {
+		*err = PTR_ERR(f);
+		return NULL;
+	}
+	*err = 0;
+	return f;
+}
+
+void ssi_file_set_pos(struct file *f, u64 pos)
+{
+	f->f_pos = pos;
+}
+
+int ssi_close_fd(unsigned int fd)
+{
+	return close_fd(fd);
+}
+
 int ssi_cwd_path(char *buf, int len)
 {
 	struct path p;
@@ -672,6 +717,12 @@ void ssi_init_task_work(struct callback_head *cb, void (*fn)(struct callback_hea
 int ssi_task_work_add(struct task_struct *t, struct callback_head *cb)
 {
 	return task_work_add(t, cb, TWA_SIGNAL);
+}
+
+int ssi_caller_identity(u32 *uid)
+{
+	*uid = from_kuid_munged(current_user_ns(), current_uid());
+	return capable(CAP_SYS_ADMIN);
 }
 
 u32 ssi_current_pid(void)

@@ -132,6 +132,21 @@ void ssi_fput(struct file *f);
  * which must be free: 0 or -errno. */
 int ssi_install_fd(struct file *f, unsigned int fd, u32 cloexec);
 
+/* Restore: the address space of current. */
+/* Unmaps [start, end): 0 or -errno. */
+int ssi_unmap(u64 start, u64 end);
+/* vm_mmap with MAP_FIXED at `start` (file may be NULL): 0 or -errno. */
+int ssi_map(struct file *file, u64 start, u64 len, u32 prot, u32 flags, u64 offset);
+/* Writes `len` bytes at `addr` of current even where the mapping is
+ * read-only (as ptrace does, copy-on-write): 0 or -errno. */
+int ssi_poke_user(u64 addr, const void *buf, unsigned int len);
+/* Opens `path` (NUL-terminated) with `flags`: the file, or NULL with *err. */
+struct file *ssi_open_path(const char *path, u32 flags, int *err);
+/* Sets a file's position. */
+void ssi_file_set_pos(struct file *f, u64 pos);
+/* Closes descriptor `fd` of current (0 or -EBADF). */
+int ssi_close_fd(unsigned int fd);
+
 /* cwd and root of current as paths (NUL-terminated): length or -errno. */
 int ssi_cwd_path(char *buf, int len);
 int ssi_root_path(char *buf, int len);
@@ -150,6 +165,8 @@ struct ssi_task_brief {
 void ssi_task_brief(struct task_struct *t, struct ssi_task_brief *out);
 /* task_work_add(t, cb, TWA_SIGNAL). */
 int ssi_task_work_add(struct task_struct *t, struct callback_head *cb);
+/* Whether the caller is root (CAP_SYS_ADMIN); *uid gets its real uid. */
+int ssi_caller_identity(u32 *uid);
 /* current's process id in its pid namespace. */
 u32 ssi_current_pid(void);
 /* Whether current is exiting (a task work may run at exit). */

@@ -5,10 +5,12 @@
 //! back with the outcome and a message, and fails the ioctl with the errno.
 
 use crate::{
-    checkpoint,
+    checkpoint::{
+        self,
+        task::{self, File},
+    },
     extra as raw,
     identity::Identity,
-    kernel_ext::eopnotsupp,
     proto::ctl::{CtlOp, CtlReply, CtlRequest, MessageWriter, CTL_IOCTL, CTL_LEN},
 };
 use core::fmt::Write;
@@ -80,10 +82,15 @@ unsafe extern "C" fn ctl_ioctl(data: *mut c_void, cmd: c_uint, arg: c_ulong) -> 
         }
         Ok(req) => match req.op {
             CtlOp::Checkpoint => checkpoint::checkpoint(identity.node_id(), &req, &mut reply),
-            CtlOp::Restore => {
-                let _ = MessageWriter::new(&mut reply).write_str("restart is not implemented yet");
-                Err(eopnotsupp())
-            }
+            CtlOp::Restore => match restore_image(&req, &mut reply) {
+                // The caller is now the restored process: its memory is not
+                // the block's any more; the return value is its rax.
+                Ok(ax) => {
+                    pr_info!("pid {}: restarted from an image\n", crate::checkpoint::task::current_pid());
+                    return ax as c_long;
+                }
+                Err(e) => Err(e),
+            },
         },
     };
     if result.is_ok() {
@@ -107,4 +114,14 @@ unsafe extern "C" fn ctl_ioctl(data: *mut c_void, cmd: c_uint, arg: c_ulong) -> 
         Ok(()) => 0,
         Err(e) => e.to_errno() as c_long,
     }
+}
+
+fn restore_image(req: &CtlRequest, reply: &mut CtlReply) -> Result<i64> {
+    let file = File::from_fd(req.image_fd).ok_or(EBADF)?;
+    let info = file.info();
+    if info.kind != task::FILE_REGULAR || info.readable == 0 {
+        let _ = MessageWriter::new(reply).write_str("the image must be a regular file open for reading");
+        return Err(EBADF);
+    }
+    checkpoint::restore::restore(&file, reply)
 }

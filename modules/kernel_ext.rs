@@ -43,6 +43,11 @@ pub(crate) fn eremoteio() -> Error {
     errno(bindings::EREMOTEIO)
 }
 
+/// A file changed since it was recorded.
+pub(crate) fn estale() -> Error {
+    errno(bindings::ESTALE)
+}
+
 /// Nobody handles this kind of request.
 pub(crate) fn eopnotsupp() -> Error {
     errno(bindings::EOPNOTSUPP)

@@ -4,7 +4,7 @@
 use crate::sysfs::{json_str, CtlError};
 use ssi_proto::ctl::{CtlOp, CtlReply, CtlRequest, CTL_IOCTL, CTL_LEN, FLAG_KILL};
 use ssi_proto::image::{self, Section};
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
@@ -114,4 +114,192 @@ pub fn image_info(path: &Path, json: bool) -> Result<(), CtlError> {
             summary.sections, summary.threads, summary.vmas, summary.files, fds, summary.total_pages, summary.page_runs);
     }
     Ok(())
+}
+
+/// What `ssi-ctl restart` sets itself before handing over to the module.
+struct RestartPrologue {
+    uid: [u32; 3],
+    gid: [u32; 3],
+    groups: Vec<u32>,
+    cwd: PathBuf,
+    umask: u32,
+    personality: u32,
+    comm: Vec<u8>,
+    rlimits: Vec<(u64, u64)>,
+    /// vvar and vdso ranges of the saved process.
+    specials: Vec<(image::VmaKind, u64, u64)>,
+}
+
+/// Reads the whole image (streaming), checking every section, and keeps
+/// what the prologue needs.
+fn scan_image(path: &Path) -> Result<RestartPrologue, CtlError> {
+    use std::io::Read;
+    let bad = |why: String| CtlError::BadImage(path.to_path_buf(), why);
+    let f = File::open(path).map_err(|e| CtlError::Io(path.to_path_buf(), e))?;
+    let mut r = io::BufReader::with_capacity(1 << 20, f);
+    let mut hdr = [0u8; image::IMAGE_HEADER_LEN];
+    r.read_exact(&mut hdr).map_err(|_| bad("image truncated".into()))?;
+    let mut reader = image::ImageReader::new(&hdr).map_err(|e| bad(e.to_string()))?;
+    let mut body = vec![0u8; image::MAX_SECTION_BODY as usize];
+    let mut p = RestartPrologue {
+        uid: [0; 3],
+        gid: [0; 3],
+        groups: Vec::new(),
+        cwd: PathBuf::from("/"),
+        umask: 0o022,
+        personality: 0,
+        comm: Vec::new(),
+        rlimits: Vec::new(),
+        specials: Vec::new(),
+    };
+    while !reader.is_complete() {
+        let mut sh = [0u8; image::SECTION_HEADER_LEN];
+        r.read_exact(&mut sh).map_err(|_| bad("image truncated".into()))?;
+        let h = reader.read_section_header(&sh).map_err(|e| bad(e.to_string()))?;
+        let b = &mut body[..h.body_len as usize];
+        r.read_exact(b).map_err(|_| bad("image truncated".into()))?;
+        match reader.read_section_body(b).map_err(|e| bad(e.to_string()))? {
+            Section::Process(s) => {
+                let c = &s.creds;
+                p.uid = [c.uid, c.euid, c.suid];
+                p.gid = [c.gid, c.egid, c.sgid];
+                p.groups = s.groups.iter().collect();
+                p.cwd = PathBuf::from(String::from_utf8_lossy(s.cwd).into_owned());
+                p.umask = s.umask;
+                p.personality = s.personality;
+                p.comm = s.comm.split(|c| *c == 0).next().unwrap_or(&[]).to_vec();
+                p.rlimits = s.rlimits.iter().map(|l| (l.cur, l.max)).collect();
+            }
+            Section::Vma(v) if matches!(v.kind, image::VmaKind::Vdso | image::VmaKind::Vvar) => {
+                p.specials.push((v.kind, v.start, v.end));
+            }
+            _ => {}
+        }
+    }
+    reader.finish().map_err(|e| bad(e.to_string()))?;
+    let mut extra = [0u8; 1];
+    if r.read(&mut extra).unwrap_or(0) != 0 {
+        return Err(bad("data after the end of the image".into()));
+    }
+    Ok(p)
+}
+
+/// This process's [vdso] and [vvar] ranges, and every other mapping.
+fn own_mappings() -> io::Result<(Vec<(String, u64, u64)>, Vec<(u64, u64)>)> {
+    let maps = fs::read_to_string("/proc/self/maps")?;
+    let (mut special, mut other) = (Vec::new(), Vec::new());
+    for line in maps.lines() {
+        let mut f = line.split_whitespace();
+        let range = f.next().unwrap_or("");
+        let name = f.nth(4).unwrap_or("");
+        let (a, b) = range.split_once('-').unwrap_or(("0", "0"));
+        let (a, b) = (u64::from_str_radix(a, 16).unwrap_or(0), u64::from_str_radix(b, 16).unwrap_or(0));
+        if name == "[vdso]" || name == "[vvar]" {
+            special.push((name.to_string(), a, b));
+        } else {
+            other.push((a, b));
+        }
+    }
+    Ok((special, other))
+}
+
+fn os_err(what: &str) -> CtlError {
+    CtlError::Io(PathBuf::from(what), io::Error::last_os_error())
+}
+
+/// `ssi-ctl restart FILE`: this process becomes the saved one.
+pub fn restart(root: &Path, path: &Path) -> Result<(), CtlError> {
+    let p = scan_image(path)?;
+    // SAFETY: plain syscalls.
+    let (me, root_user) = unsafe { (libc::getuid(), libc::geteuid() == 0) };
+    if !root_user && p.uid[0] != me {
+        return Err(CtlError::Refused {
+            what: format!("restart of {}", path.display()),
+            message: format!("only root or the image's owner (uid {}) may restart it", p.uid[0]),
+            errno: libc::EPERM,
+        });
+    }
+    let image = File::open(path).map_err(|e| CtlError::Io(path.to_path_buf(), e))?;
+    let dev_path = device(root);
+    let dev = OpenOptions::new().read(true).write(true).open(&dev_path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => CtlError::NotLoaded,
+        _ => CtlError::Io(dev_path.clone(), e),
+    })?;
+    let (specials, others) = own_mappings().map_err(|e| CtlError::Io(PathBuf::from("/proc/self/maps"), e))?;
+    for (kind, start, end) in &p.specials {
+        let name = if *kind == image::VmaKind::Vdso { "[vdso]" } else { "[vvar]" };
+        let Some((_, a, b)) = specials.iter().find(|(n, ..)| n == name) else {
+            return Err(CtlError::BadImage(path.to_path_buf(), format!("this kernel has no {name}")));
+        };
+        if b - a != end - start {
+            return Err(CtlError::BadImage(path.to_path_buf(), format!("{name} of another size: another kernel")));
+        }
+        if others.iter().any(|(x, y)| x < end && start < y) {
+            return Err(CtlError::Refused {
+                what: format!("restart of {}", path.display()),
+                message: format!("{name} address {start:#x} is taken in this process; try again"),
+                errno: libc::EAGAIN,
+            });
+        }
+    }
+    // From here on, this process prepares to be the saved one: set what
+    // userspace can set, in an order that keeps the rights it needs.
+    // SAFETY: plain syscalls on this process; `set` is a valid sigset.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        libc::umask(p.umask as libc::mode_t);
+    }
+    std::env::set_current_dir(&p.cwd).map_err(|e| CtlError::Io(p.cwd.clone(), e))?;
+    for (i, (cur, max)) in p.rlimits.iter().enumerate() {
+        let l = libc::rlimit { rlim_cur: *cur, rlim_max: *max };
+        // SAFETY: plain syscall; a limit a user may not raise stays as is.
+        unsafe { libc::setrlimit(i as _, &l) };
+    }
+    let mut comm = p.comm.clone();
+    comm.push(0);
+    // SAFETY: plain syscalls; `comm` is NUL-terminated.
+    unsafe {
+        libc::personality(p.personality as libc::c_ulong);
+        libc::prctl(libc::PR_SET_NAME, comm.as_ptr());
+    }
+    if root_user && (p.uid != [0, 0, 0] || p.gid != [0, 0, 0]) {
+        // SAFETY: plain syscalls with valid arguments.
+        unsafe {
+            if libc::setgroups(p.groups.len(), p.groups.as_ptr()) != 0 {
+                return Err(os_err("setgroups"));
+            }
+            if libc::setresgid(p.gid[0], p.gid[1], p.gid[2]) != 0 {
+                return Err(os_err("setresgid"));
+            }
+            if libc::setresuid(p.uid[0], p.uid[1], p.uid[2]) != 0 {
+                return Err(os_err("setresuid"));
+            }
+        }
+    }
+    // Move the vdso and vvar where the process had them (the C library it
+    // runs holds pointers into them). No vdso call may follow.
+    for (kind, start, end) in &p.specials {
+        let name = if *kind == image::VmaKind::Vdso { "[vdso]" } else { "[vvar]" };
+        let Some((_, a, b)) = specials.iter().find(|(n, ..)| n == name) else { continue };
+        if a == start {
+            continue;
+        }
+        // SAFETY: moves a mapping of this process onto a range checked free.
+        let r = unsafe {
+            libc::mremap(*a as *mut libc::c_void, (b - a) as usize, (end - start) as usize,
+                libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED, *start as *mut libc::c_void)
+        };
+        if r == libc::MAP_FAILED {
+            return Err(os_err("mremap of the vdso"));
+        }
+    }
+    let mut block = [0u8; CTL_LEN];
+    CtlRequest { op: CtlOp::Restore, pid: 0, image_fd: image.as_raw_fd() as u32, flags: 0 }.encode(&mut block);
+    // SAFETY: the ioctl reads and writes CTL_LEN bytes at `block`; on
+    // success it does not return here (this process is the restored one).
+    let r = unsafe { libc::ioctl(dev.as_raw_fd(), CTL_IOCTL as _, block.as_mut_ptr()) };
+    let errno = if r < 0 { io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO) } else { 0 };
+    Err(refused(format!("restart of {}", path.display()), &CtlReply::decode(&block), errno))
 }

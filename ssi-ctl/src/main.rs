@@ -50,6 +50,11 @@ enum Command {
         #[arg(long)]
         leave_running: bool,
     },
+    /// Become the process saved in an image (root or the image's owner); exits with its status.
+    Restart {
+        /// The image file.
+        file: std::path::PathBuf,
+    },
     /// Check a checkpoint image and say what it holds.
     Image {
         /// The image file.
@@ -88,6 +93,7 @@ fn main() -> ExitCode {
             checkpoint::checkpoint(node.root(), pid, output, kill)
         }
         Command::Image { file, json } => checkpoint::image_info(&file, json),
+        Command::Restart { file } => checkpoint::restart(node.root(), &file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

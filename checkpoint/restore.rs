@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Restart: turns the calling process (`ssi-ctl restart`, which has already
+//! set what userspace can set: credentials, cwd, umask, limits, name, and
+//! moved its vdso and vvar to the saved addresses) into the process of an
+//! image, in the kernel, and returns to the saved user registers.
+//!
+//! Pass one reads the whole image (checksums, order, limits), opens every
+//! file it names and checks they did not change since the checkpoint:
+//! until then nothing is changed and any problem is a clean error. Pass two
+//! replaces the address space, loads the pages, installs the descriptors,
+//! signal state, FPU state and registers; a failure there (the image
+//! changed under us, memory ran out) kills the process, with a log line.
+
+use super::task::{self, File};
+use crate::kernel_ext::eopnotsupp;
+use crate::proto::{
+    ctl::{CtlReply, MessageWriter},
+    image::{
+        self, FileTarget, ImageReader, Section, VmaKind, IMAGE_HEADER_LEN, PAGE_SIZE, REG_ORIG_RAX,
+        REG_RAX, REG_RIP, SECTION_HEADER_LEN,
+    },
+};
+use core::fmt::Write;
+use kernel::prelude::*;
+
+const ERESTARTSYS: i64 = 512;
+const ERESTARTNOINTR: i64 = 513;
+const ERESTARTNOHAND: i64 = 514;
+const ERESTART_RESTARTBLOCK: i64 = 516;
+const O_ACCMODE: u32 = 3;
+const O_CREAT_TRUNC_EXCL: u32 = 0o100 | 0o1000 | 0o200;
+const MAP_PRIVATE: u32 = 0x02;
+const MAP_SHARED: u32 = 0x01;
+const MAP_ANONYMOUS: u32 = 0x20;
+
+/// One mapping to rebuild.
+struct MapPlan {
+    start: u64,
+    end: u64,
+    prot: u32,
+    map_flags: u32,
+    pgoff: u64,
+    kind: VmaKind,
+    file: Option<File>,
+}
+
+/// One descriptor to install.
+struct FdPlan {
+    fd: u32,
+    cloexec: bool,
+    /// None: keep the restarting side's descriptor (ttys, pipes on 0-2).
+    file: Option<File>,
+}
+
+/// Everything pass one gathered.
+struct Plan {
+    maps: KVec<MapPlan>,
+    fds: KVec<FdPlan>,
+    mm: task::MmLayout,
+    regs: [u64; image::NR_REGS],
+    xstate: KVec<u8>,
+    sigmask: u64,
+    altstack: (u64, u64, u32),
+    clear_child_tid: u64,
+    robust: (u64, u64),
+    rseq: (u64, u32, u32),
+    handlers: [(u64, u64, u64, u64); image::NSIG],
+    pending: KVec<u8>,
+    itimer_real: (u64, u64),
+}
+
+fn fail(reply: &mut CtlReply, err: Error, args: core::fmt::Arguments<'_>) -> Error {
+    let _ = MessageWriter::new(reply).write_fmt(args);
+    err
+}
+
+/// Reads the image section by section from a file.
+struct SectionStream<'a> {
+    file: &'a File,
+    pos: i64,
+    reader: ImageReader,
+    body: KVec<u8>,
+}
+
+impl<'a> SectionStream<'a> {
+    fn open(file: &'a File, reply: &mut CtlReply) -> Result<Self> {
+        let mut hdr = [0u8; IMAGE_HEADER_LEN];
+        let mut pos = 0i64;
+        file.read_exact(&mut hdr, &mut pos).map_err(|_| fail(reply, EINVAL, format_args!("image truncated")))?;
+        let reader = ImageReader::new(&hdr).map_err(|e| fail(reply, EINVAL, format_args!("{}", e)))?;
+        let body = KVec::from_elem(0u8, image::MAX_SECTION_BODY as usize, GFP_KERNEL)?;
+        Ok(SectionStream { file, pos, reader, body })
+    }
+
+    /// The next section's kind and its body length, with the body read
+    /// into `self.body`; None after End.
+    fn next(&mut self, reply: &mut CtlReply) -> Result<Option<usize>> {
+        if self.reader.is_complete() {
+            return Ok(None);
+        }
+        let mut sh = [0u8; SECTION_HEADER_LEN];
+        self.file.read_exact(&mut sh, &mut self.pos).map_err(|_| fail(reply, EINVAL, format_args!("image truncated")))?;
+        let h = self.reader.read_section_header(&sh).map_err(|e| fail(reply, EINVAL, format_args!("{}", e)))?;
+        let len = h.body_len as usize;
+        let body = self.body.get_mut(..len).ok_or(EINVAL)?;
+        self.file.read_exact(body, &mut self.pos).map_err(|_| fail(reply, EINVAL, format_args!("image truncated")))?;
+        Ok(Some(len))
+    }
+
+    fn section(&mut self, len: usize, reply: &mut CtlReply) -> Result<Section<'_>> {
+        self.reader.read_section_body(&self.body[..len]).map_err(|e| fail(reply, EINVAL, format_args!("{}", e)))
+    }
+}
+
+fn nul_path(path: &[u8], buf: &mut KVec<u8>) -> Result {
+    buf.clear_ext();
+    buf.extend_from_slice(path, GFP_KERNEL)?;
+    buf.push(0, GFP_KERNEL)?;
+    Ok(())
+}
+
+trait ClearExt {
+    fn clear_ext(&mut self);
+}
+
+impl ClearExt for KVec<u8> {
+    fn clear_ext(&mut self) {
+        // SAFETY: u8 needs no drop; a shorter length is always valid.
+        unsafe { self.set_len(0) };
+    }
+}
+
+/// Opens a saved file and checks it is the one the checkpoint saw.
+fn open_checked(f: &image::FileRef<'_>, flags: u32, what: &str, reply: &mut CtlReply) -> Result<File> {
+    let mut p = KVec::new();
+    nul_path(f.path, &mut p)?;
+    let name = core::str::from_utf8(f.path).unwrap_or("?");
+    let file = task::open_path(&p, flags).map_err(|e| fail(reply, e, format_args!("cannot open {what} {name}")))?;
+    let i = file.info();
+    if i.size != f.size || i.mtime_sec != f.mtime_sec || i.mtime_nsec != f.mtime_nsec {
+        return Err(fail(reply, crate::kernel_ext::estale(), format_args!("{what} {name} changed since the checkpoint")));
+    }
+    Ok(file)
+}
+
+/// Opens a saved open file by path.
+fn open_saved(f: &image::FileRef<'_>, flags: u32, reply: &mut CtlReply) -> Result<File> {
+    let mut p = KVec::new();
+    nul_path(f.path, &mut p)?;
+    let name = core::str::from_utf8(f.path).unwrap_or("?");
+    task::open_path(&p, flags).map_err(|e| fail(reply, e, format_args!("cannot open file {name}")))
+}
+
+fn char_device_path(minor: u32) -> &'static [u8] {
+    match minor {
+        3 => b"/dev/null\0",
+        5 => b"/dev/zero\0",
+        7 => b"/dev/full\0",
+        8 => b"/dev/random\0",
+        _ => b"/dev/urandom\0",
+    }
+}
+
+/// Pass one: reads and checks everything, opens the files.
+fn plan(image: &File, reply: &mut CtlReply, is_root: bool, caller_uid: u32) -> Result<KBox<Plan>> {
+    let mut s = SectionStream::open(image, reply)?;
+    let hdr_uid = s.reader.header().uid;
+    if !is_root && hdr_uid != caller_uid {
+        return Err(fail(reply, EPERM, format_args!("only root or the image's owner (uid {hdr_uid}) may restart it")));
+    }
+    let mut plan = KBox::new(
+        Plan {
+            maps: KVec::new(),
+            fds: KVec::new(),
+            mm: task::MmLayout::default(),
+            regs: [0; image::NR_REGS],
+            xstate: KVec::new(),
+            sigmask: 0,
+            altstack: (0, 0, 0),
+            clear_child_tid: 0,
+            robust: (0, 0),
+            rseq: (0, 0, 0),
+            handlers: [(0, 0, 0, 0); image::NSIG],
+            pending: KVec::new(),
+            itimer_real: (0, 0),
+        },
+        GFP_KERNEL,
+    )?;
+    while let Some(len) = s.next(reply)? {
+        match s.section(len, reply)? {
+            Section::Process(p) => {
+                if p.nr_threads != 1 {
+                    return Err(fail(reply, eopnotsupp(), format_args!("multithreaded images are not supported")));
+                }
+                // Only checked: the restored process keeps no handle on it.
+                drop(open_checked(&p.exe, 0, "executable", reply)?);
+                plan.itimer_real = (p.itimers.real.value_ns, p.itimers.real.interval_ns);
+            }
+            Section::Signals(sg) => {
+                for (i, h) in sg.handlers.iter().enumerate().take(image::NSIG) {
+                    plan.handlers[i] = (h.handler, h.flags, h.restorer, h.mask);
+                }
+                for si in sg.pending.iter() {
+                    plan.pending.extend_from_slice(&si.0, GFP_KERNEL)?;
+                }
+            }
+            Section::Mm(m) => {
+                let mm = &mut plan.mm;
+                mm.start_code = m.start_code;
+                mm.end_code = m.end_code;
+                mm.start_data = m.start_data;
+                mm.end_data = m.end_data;
+                mm.start_brk = m.start_brk;
+                mm.brk = m.brk;
+                mm.start_stack = m.start_stack;
+                mm.arg_start = m.arg_start;
+                mm.arg_end = m.arg_end;
+                mm.env_start = m.env_start;
+                mm.env_end = m.env_end;
+                let n = m.auxv.len().min(mm.auxv.len());
+                for (i, w) in m.auxv.iter().take(n).enumerate() {
+                    mm.auxv[i] = w;
+                }
+                mm.auxv_words = n as u32;
+            }
+            Section::Vma(v) => {
+                let file = match (&v.file, v.kind) {
+                    (Some(f), VmaKind::FileShared) if v.prot & image::PROT_WRITE != 0 => {
+                        Some(open_checked_shared(f, reply)?)
+                    }
+                    (Some(f), _) => Some(open_checked(f, 0, "mapped file", reply)?),
+                    (None, _) => None,
+                };
+                plan.maps.push(
+                    MapPlan {
+                        start: v.start,
+                        end: v.end,
+                        prot: v.prot,
+                        map_flags: v.map_flags,
+                        pgoff: v.pgoff,
+                        kind: v.kind,
+                        file,
+                    },
+                    GFP_KERNEL,
+                )?;
+            }
+            Section::Thread(t) => {
+                plan.regs = t.regs;
+                plan.sigmask = t.sigmask;
+                plan.altstack = (t.altstack.sp, t.altstack.size, t.altstack.flags);
+                plan.clear_child_tid = t.clear_child_tid;
+                plan.robust = (t.robust_list_head, t.robust_list_len);
+                plan.rseq = (t.rseq.addr, t.rseq.len, t.rseq.sig);
+                plan.xstate.extend_from_slice(t.xstate, GFP_KERNEL)?;
+                for si in t.pending.iter() {
+                    plan.pending.extend_from_slice(&si.0, GFP_KERNEL)?;
+                }
+            }
+            Section::File(f) => {
+                let keep_ours = f.fd <= 2
+                    && matches!(f.target, FileTarget::Tty { .. } | FileTarget::PipeRead { .. } | FileTarget::PipeWrite { .. });
+                let file = match &f.target {
+                    _ if keep_ours => None,
+                    FileTarget::Regular(r) | FileTarget::Directory(r) => {
+                        // Open files may have changed (a log the process
+                        // appends to): only mapped files must be the same.
+                        let file = open_saved(r, f.open_flags & !O_CREAT_TRUNC_EXCL, reply)?;
+                        file.set_pos(f.pos);
+                        Some(file)
+                    }
+                    FileTarget::CharDev { minor, .. } => Some(
+                        task::open_path(char_device_path(*minor), f.open_flags & O_ACCMODE)
+                            .map_err(|e| fail(reply, e, format_args!("cannot open a character device")))?,
+                    ),
+                    _ => {
+                        return Err(fail(
+                            reply,
+                            eopnotsupp(),
+                            format_args!("fd {} is a pipe or terminal above fd 2", f.fd),
+                        ))
+                    }
+                };
+                plan.fds.push(FdPlan { fd: f.fd, cloexec: f.cloexec, file }, GFP_KERNEL)?;
+            }
+            Section::Pages(pg) => {
+                let end = pg.start + pg.data.len() as u64;
+                if !plan.maps.iter().any(|m| m.start <= pg.start && end <= m.end) {
+                    return Err(fail(reply, EINVAL, format_args!("pages at {:#x} outside every mapping", pg.start)));
+                }
+            }
+            Section::Parent(_) => {
+                return Err(fail(reply, eopnotsupp(), format_args!("incremental images are not supported yet")));
+            }
+            Section::End(_) => {}
+        }
+    }
+    s.reader.finish().map_err(|e| fail(reply, EINVAL, format_args!("{}", e)))?;
+    if plan.xstate.len() != task::xstate_size()? {
+        return Err(fail(reply, EINVAL, format_args!("FPU state of another CPU model")));
+    }
+    // The vdso and vvar must already be where the process had them.
+    for m in plan.maps.iter().filter(|m| matches!(m.kind, VmaKind::Vdso | VmaKind::Vvar)) {
+        let here = task::vma_find(m.start);
+        let ok = here.as_ref().is_some_and(|v| v.start == m.start && v.end == m.end && v.special != 0);
+        if !ok {
+            return Err(fail(reply, EINVAL, format_args!("the vdso/vvar is not at {:#x} (ssi-ctl moves it)", m.start)));
+        }
+    }
+    Ok(plan)
+}
+
+fn open_checked_shared(f: &image::FileRef<'_>, reply: &mut CtlReply) -> Result<File> {
+    open_checked(f, 2, "shared mapped file", reply)
+}
+
+/// Pass two, past the point of no return.
+fn rebuild(image: &File, plan: &mut Plan, reply: &mut CtlReply) -> Result<i64> {
+    // Unmap everything but the vdso and vvar.
+    let mut addr = 0u64;
+    let mut ranges: KVec<(u64, u64)> = KVec::new();
+    while let Some(v) = task::vma_find(addr) {
+        addr = v.end;
+        if v.special == 0 {
+            ranges.push((v.start, v.end), GFP_KERNEL)?;
+        }
+    }
+    for (a, b) in ranges.iter() {
+        task::unmap(*a, *b)?;
+    }
+    for m in plan.maps.iter() {
+        let flags = m.map_flags & !(MAP_SHARED | MAP_PRIVATE);
+        let r = match m.kind {
+            VmaKind::Vdso | VmaKind::Vvar | VmaKind::Vsyscall => continue,
+            VmaKind::Anon | VmaKind::Heap | VmaKind::Stack => {
+                task::map(None, m.start, m.end - m.start, m.prot, MAP_PRIVATE | MAP_ANONYMOUS | flags, 0)
+            }
+            VmaKind::FilePrivate => task::map(m.file.as_ref(), m.start, m.end - m.start, m.prot, MAP_PRIVATE | flags, m.pgoff * PAGE_SIZE as u64),
+            VmaKind::FileShared => task::map(m.file.as_ref(), m.start, m.end - m.start, m.prot, MAP_SHARED | flags, m.pgoff * PAGE_SIZE as u64),
+            VmaKind::AnonShared => Err(eopnotsupp()),
+        };
+        r.map_err(|e| fail(reply, e, format_args!("cannot map {:#x}-{:#x}", m.start, m.end)))?;
+    }
+    // The pages, read again (and checked again) from the image.
+    let mut s = SectionStream::open(image, reply)?;
+    while let Some(len) = s.next(reply)? {
+        if let Section::Pages(pg) = s.section(len, reply)? {
+            let writable = plan
+                .maps
+                .iter()
+                .any(|m| m.start <= pg.start && pg.start < m.end && m.prot & image::PROT_WRITE != 0);
+            if writable {
+                task::write_user(pg.start, pg.data)?;
+            } else {
+                task::poke_user(pg.start, pg.data)?;
+            }
+        }
+    }
+    task::set_mm_layout(&plan.mm)?;
+    // Descriptors: ours go, except the terminal or pipes kept on 0-2.
+    let mut next = 0u32;
+    while let Some((fd, _, _)) = task::next_file(next) {
+        next = fd + 1;
+        let keep = plan.fds.iter().any(|f| f.fd == fd && f.file.is_none());
+        if !keep {
+            task::close_fd(fd);
+        }
+    }
+    for f in plan.fds.iter_mut() {
+        if let Some(file) = f.file.take() {
+            task::install_fd(file, f.fd, f.cloexec)?;
+        }
+    }
+    // Signals, timers, thread state, FPU, registers.
+    for (i, h) in plan.handlers.iter().enumerate() {
+        let sig = i as i32 + 1;
+        if sig != 9 && sig != 19 {
+            task::set_sigaction(sig, *h)?;
+        }
+    }
+    for si in plan.pending.chunks_exact(image::SIGINFO_LEN) {
+        task::queue_signal(si)?;
+    }
+    task::set_altstack(plan.altstack);
+    task::set_thread_ids(plan.clear_child_tid, plan.robust, plan.rseq);
+    task::set_itimer_real(plan.itimer_real);
+    task::set_xstate(&plan.xstate)?;
+    let mut regs = plan.regs;
+    let ax = regs[REG_RAX] as i64;
+    if (regs[REG_ORIG_RAX] as i64) >= 0
+        && [-ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK].contains(&ax)
+    {
+        // Interrupted in a system call: issue it again, as the kernel does
+        // after a signal whose handler allows it.
+        regs[REG_RAX] = regs[REG_ORIG_RAX];
+        regs[REG_RIP] = regs[REG_RIP].wrapping_sub(2);
+    }
+    task::set_user_regs(&regs)?;
+    task::set_blocked(plan.sigmask);
+    Ok(regs[REG_RAX] as i64)
+}
+
+/// Restores the image `image` into the calling process. On success the
+/// returned value is the restored `rax` (the ioctl returns it to the
+/// restored registers); nothing must be written to user memory afterwards.
+pub(crate) fn restore(image: &File, reply: &mut CtlReply) -> Result<i64> {
+    let (is_root, uid) = task::caller_identity();
+    let mut plan = plan(image, reply, is_root, uid)?;
+    match rebuild(image, &mut plan, reply) {
+        Ok(ax) => Ok(ax),
+        Err(e) => {
+            if reply.message().is_empty() {
+                let _ = MessageWriter::new(reply).write_fmt(format_args!("error {}", e.to_errno()));
+            }
+            pr_err!("restart failed after the point of no return ({}): process killed\n", reply.message());
+            task::kill_current();
+            Err(e)
+        }
+    }
+}
