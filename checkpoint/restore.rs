@@ -162,7 +162,7 @@ fn char_device_path(minor: u32) -> &'static [u8] {
 }
 
 /// Pass one: reads and checks everything, opens the files.
-fn plan(image: &File, reply: &mut CtlReply, is_root: bool, caller_uid: u32) -> Result<KBox<Plan>> {
+fn plan(image: &File, reply: &mut CtlReply, is_root: bool, caller_uid: u32, check_only: bool) -> Result<KBox<Plan>> {
     let mut s = SectionStream::open(image, reply)?;
     let hdr_uid = s.reader.header().uid;
     if !is_root && hdr_uid != caller_uid {
@@ -298,6 +298,9 @@ fn plan(image: &File, reply: &mut CtlReply, is_root: bool, caller_uid: u32) -> R
     if plan.xstate.len() != task::xstate_size()? {
         return Err(fail(reply, EINVAL, format_args!("FPU state of another CPU model")));
     }
+    if check_only {
+        return Ok(plan);
+    }
     // The vdso and vvar must already be where the process had them.
     for m in plan.maps.iter().filter(|m| matches!(m.kind, VmaKind::Vdso | VmaKind::Vvar)) {
         let here = task::vma_find(m.start);
@@ -395,16 +398,25 @@ fn rebuild(image: &File, plan: &mut Plan, reply: &mut CtlReply) -> Result<i64> {
         regs[REG_RIP] = regs[REG_RIP].wrapping_sub(2);
     }
     task::set_user_regs(&regs)?;
+    task::set_ax_on_return(regs[REG_RAX])?;
     task::set_blocked(plan.sigmask);
-    Ok(regs[REG_RAX] as i64)
+    Ok(0)
+}
+
+/// Reads and checks the image `image` and the files it names, as a
+/// restart would, changing nothing.
+pub(crate) fn check(image: &File, reply: &mut CtlReply) -> Result {
+    let (is_root, uid) = task::caller_identity();
+    plan(image, reply, is_root, uid, true).map(|_| ())
 }
 
 /// Restores the image `image` into the calling process. On success the
-/// returned value is the restored `rax` (the ioctl returns it to the
-/// restored registers); nothing must be written to user memory afterwards.
+/// registers are the saved ones (rax is set on the way out, see
+/// `task::set_ax_on_return`); nothing must be written to user memory
+/// afterwards.
 pub(crate) fn restore(image: &File, reply: &mut CtlReply) -> Result<i64> {
     let (is_root, uid) = task::caller_identity();
-    let mut plan = plan(image, reply, is_root, uid)?;
+    let mut plan = plan(image, reply, is_root, uid, false)?;
     match rebuild(image, &mut plan, reply) {
         Ok(ax) => Ok(ax),
         Err(e) => {

@@ -445,3 +445,11 @@ pub(crate) fn set_user_regs(regs: &[u64; 27]) -> Result {
     // SAFETY: `regs` has SSI_NGREG words.
     kernel::error::to_result(unsafe { raw::ssi_set_user_regs(regs.as_ptr()) })
 }
+
+/// Sets current's rax as it returns to user mode, after the running system
+/// call stored its own return value (ioctl's is an int: it cannot carry a
+/// 64-bit register).
+pub(crate) fn set_ax_on_return(ax: u64) -> Result {
+    // SAFETY: plain call on current.
+    kernel::error::to_result(unsafe { raw::ssi_set_ax_on_return(ax) })
+}

@@ -288,6 +288,34 @@ int ssi_set_user_regs(const u64 g[SSI_NGREG])
 	return 0;
 }
 
+struct ssi_ax_work {
+	struct callback_head cb;
+	u64 ax;
+};
+
+static void ssi_ax_work_fn(struct callback_head *cb)
+{
+	struct ssi_ax_work *w = container_of(cb, struct ssi_ax_work, cb);
+
+	current_pt_regs()->ax = w->ax;
+	kfree(w);
+}
+
+int ssi_set_ax_on_return(u64 ax)
+{
+	struct ssi_ax_work *w = kmalloc(sizeof(*w), GFP_KERNEL);
+	int r;
+
+	if (!w)
+		return -ENOMEM;
+	w->ax = ax;
+	init_task_work(&w->cb, ssi_ax_work_fn);
+	r = task_work_add(current, &w->cb, TWA_SIGNAL);
+	if (r)
+		kfree(w);
+	return r;
+}
+
 int ssi_xstate_size(void)
 {
 	const struct user_regset *rs = find_regset(NT_X86_XSTATE);

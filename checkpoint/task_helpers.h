@@ -79,6 +79,10 @@ void ssi_get_user_regs(u64 regs[SSI_NGREG]);
 /* Puts them back (restore), with the user segment selectors and the
  * user-changeable flags only; fs and gs bases through the thread state. */
 int ssi_set_user_regs(const u64 regs[SSI_NGREG]);
+/* Sets current's user rax once the running system call has stored its own
+ * (int-sized, for ioctl) return value: a task work that runs on the way
+ * back to user mode before any signal frame is built. 0 or -errno. */
+int ssi_set_ax_on_return(u64 ax);
 /* The NT_X86_XSTATE regset of current: returns its length or -errno. */
 int ssi_get_xstate(void *buf, unsigned int len);
 int ssi_xstate_size(void);

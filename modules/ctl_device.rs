@@ -11,7 +11,7 @@ use crate::{
     },
     extra as raw,
     identity::Identity,
-    proto::ctl::{CtlOp, CtlReply, CtlRequest, MessageWriter, CTL_IOCTL, CTL_LEN},
+    proto::ctl::{CtlOp, CtlReply, CtlRequest, MessageWriter, CTL_IOCTL, CTL_LEN, FLAG_CHECK_ONLY},
 };
 use core::fmt::Write;
 use kernel::{
@@ -84,7 +84,8 @@ unsafe extern "C" fn ctl_ioctl(data: *mut c_void, cmd: c_uint, arg: c_ulong) -> 
             CtlOp::Checkpoint => checkpoint::checkpoint(identity.node_id(), &req, &mut reply),
             CtlOp::Restore => match restore_image(&req, &mut reply) {
                 // The caller is now the restored process: its memory is not
-                // the block's any more; the return value is its rax.
+                // the block's any more (its rax is set on the way out).
+                Ok(CHECKED) => Ok(()),
                 Ok(ax) => {
                     pr_info!("pid {}: restarted from an image\n", crate::checkpoint::task::current_pid());
                     return ax as c_long;
@@ -123,5 +124,12 @@ fn restore_image(req: &CtlRequest, reply: &mut CtlReply) -> Result<i64> {
         let _ = MessageWriter::new(reply).write_str("the image must be a regular file open for reading");
         return Err(EBADF);
     }
+    if req.flags & FLAG_CHECK_ONLY != 0 {
+        return checkpoint::restore::check(&file, reply).map(|()| CHECKED);
+    }
     checkpoint::restore::restore(&file, reply)
 }
+
+/// What `restore_image` returns for a check (never a restored rax: a check
+/// writes its reply like any other request).
+const CHECKED: i64 = i64::MIN;

@@ -14,7 +14,8 @@
 //! 6   2   op: 1 checkpoint, 2 restore
 //! 8   4   pid      (checkpoint: the target process)
 //! 12  4   image_fd (the caller's file descriptor of the image)
-//! 16  4   flags    (checkpoint: bit0 KILL after capture; no other bits)
+//! 16  4   flags    (checkpoint: bit0 KILL after capture;
+//!                   restore: bit1 CHECK_ONLY, read and check, change nothing)
 //! 20  4   reserved, 0
 //! --- reply, written by the module ---
 //! 24  4   errno    (0 on success, else the positive errno)
@@ -38,6 +39,8 @@ pub const MESSAGE_LEN: usize = 192;
 pub const CTL_IOCTL: u32 = (3 << 30) | ((CTL_LEN as u32) << 16) | ((b'S' as u32) << 8) | 1;
 /// Checkpoint flag: kill the target once its image is written.
 pub const FLAG_KILL: u32 = 1;
+/// Restore flag: only check the image and its files (nothing changes).
+pub const FLAG_CHECK_ONLY: u32 = 2;
 
 /// What the caller asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,7 +135,7 @@ impl CtlRequest {
         let flags = u32_at(b, 16);
         let allowed = match op {
             CtlOp::Checkpoint => FLAG_KILL,
-            CtlOp::Restore => 0,
+            CtlOp::Restore => FLAG_CHECK_ONLY,
         };
         if flags & !allowed != 0 {
             return Err(CtlError::BadFlags);
@@ -255,7 +258,7 @@ mod tests {
                 op: if restore { CtlOp::Restore } else { CtlOp::Checkpoint },
                 pid,
                 image_fd: fd,
-                flags: if kill && !restore { FLAG_KILL } else { 0 },
+                flags: if kill { if restore { FLAG_CHECK_ONLY } else { FLAG_KILL } } else { 0 },
             };
             let mut b = [0u8; CTL_LEN];
             r.encode(&mut b);
@@ -303,7 +306,7 @@ mod tests {
         assert_eq!(CtlRequest::decode(&x), Err(CtlError::ReservedNotZero));
         let mut x = [0u8; CTL_LEN];
         CtlRequest { op: CtlOp::Restore, pid: 0, image_fd: 3, flags: 0 }.encode(&mut x);
-        x[16] = 1;
+        x[16] = 1; // KILL is a checkpoint flag
         assert_eq!(CtlRequest::decode(&x), Err(CtlError::BadFlags));
     }
 

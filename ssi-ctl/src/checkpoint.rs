@@ -2,7 +2,7 @@
 //! checkpoint through `/dev/ssi`, and reading an image back.
 
 use crate::sysfs::{json_str, CtlError};
-use ssi_proto::ctl::{CtlOp, CtlReply, CtlRequest, CTL_IOCTL, CTL_LEN, FLAG_KILL};
+use ssi_proto::ctl::{CtlOp, CtlReply, CtlRequest, CTL_IOCTL, CTL_LEN, FLAG_CHECK_ONLY, FLAG_KILL};
 use ssi_proto::image::{self, Section};
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -75,7 +75,7 @@ fn text(b: &[u8]) -> String {
 }
 
 /// `ssi-ctl image FILE [--json]`: checks an image and says what it holds.
-pub fn image_info(path: &Path, json: bool) -> Result<(), CtlError> {
+pub fn image_info(path: &Path, json: bool, maps: bool) -> Result<(), CtlError> {
     let data = fs::read(path).map_err(|e| CtlError::Io(path.to_path_buf(), e))?;
     let mut comm = String::new();
     let mut exe = String::new();
@@ -89,6 +89,16 @@ pub fn image_info(path: &Path, json: bool) -> Result<(), CtlError> {
             uid = p.creds.uid;
         }
         Section::File(f) => fds.push(f.fd),
+        Section::Vma(v) if maps => println!(
+            "map {:012x}-{:012x} prot {} {:?} pgoff {} {}",
+            v.start,
+            v.end,
+            v.prot,
+            v.kind,
+            v.pgoff,
+            v.file.map(|f| text(f.path)).unwrap_or_default()
+        ),
+        Section::Pages(p) if maps => println!("pages {:012x} +{}", p.start, p.data.len() / image::PAGE_SIZE),
         _ => {}
     })
     .map_err(|e| CtlError::BadImage(path.to_path_buf(), e.to_string()))?;
@@ -116,6 +126,15 @@ pub fn image_info(path: &Path, json: bool) -> Result<(), CtlError> {
     Ok(())
 }
 
+/// Opens an image for reading (images are 0600: another user gets
+/// "permission denied", exit status 4).
+fn open_image(path: &Path) -> Result<File, CtlError> {
+    File::open(path).map_err(|e| match e.kind() {
+        io::ErrorKind::PermissionDenied => CtlError::Permission(path.to_path_buf()),
+        _ => CtlError::Io(path.to_path_buf(), e),
+    })
+}
+
 /// What `ssi-ctl restart` sets itself before handing over to the module.
 struct RestartPrologue {
     uid: [u32; 3],
@@ -135,7 +154,7 @@ struct RestartPrologue {
 fn scan_image(path: &Path) -> Result<RestartPrologue, CtlError> {
     use std::io::Read;
     let bad = |why: String| CtlError::BadImage(path.to_path_buf(), why);
-    let f = File::open(path).map_err(|e| CtlError::Io(path.to_path_buf(), e))?;
+    let f = open_image(path)?;
     let mut r = io::BufReader::with_capacity(1 << 20, f);
     let mut hdr = [0u8; image::IMAGE_HEADER_LEN];
     r.read_exact(&mut hdr).map_err(|_| bad("image truncated".into()))?;
@@ -207,6 +226,19 @@ fn os_err(what: &str) -> CtlError {
     CtlError::Io(PathBuf::from(what), io::Error::last_os_error())
 }
 
+/// `ssi-ctl restart --check FILE`: the module reads and checks the image
+/// and the files it names, as a restart on this node would; nothing changes.
+pub fn restart_check(root: &Path, path: &Path) -> Result<(), CtlError> {
+    let image = open_image(path)?;
+    let req = CtlRequest { op: CtlOp::Restore, pid: 0, image_fd: image.as_raw_fd() as u32, flags: FLAG_CHECK_ONLY };
+    let (reply, errno) = request(root, &req)?;
+    if errno != 0 {
+        return Err(refused(format!("check of {}", path.display()), &reply, errno));
+    }
+    println!("{}: this node can restart it", path.display());
+    Ok(())
+}
+
 /// `ssi-ctl restart FILE`: this process becomes the saved one.
 pub fn restart(root: &Path, path: &Path) -> Result<(), CtlError> {
     let p = scan_image(path)?;
@@ -219,7 +251,7 @@ pub fn restart(root: &Path, path: &Path) -> Result<(), CtlError> {
             errno: libc::EPERM,
         });
     }
-    let image = File::open(path).map_err(|e| CtlError::Io(path.to_path_buf(), e))?;
+    let image = open_image(path)?;
     let dev_path = device(root);
     let dev = OpenOptions::new().read(true).write(true).open(&dev_path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => CtlError::NotLoaded,

@@ -54,6 +54,9 @@ enum Command {
     Restart {
         /// The image file.
         file: std::path::PathBuf,
+        /// Only check, in the module, that this node can restart it.
+        #[arg(long)]
+        check: bool,
     },
     /// Check a checkpoint image and say what it holds.
     Image {
@@ -62,6 +65,9 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Also list the mappings and page runs.
+        #[arg(long)]
+        maps: bool,
     },
     /// Show krpc counters (frames, bytes, connections, refused and dropped input) and per-peer traffic and RTT.
     Stats {
@@ -92,8 +98,9 @@ fn main() -> ExitCode {
         Command::Checkpoint { pid, output, kill, leave_running: _ } => {
             checkpoint::checkpoint(node.root(), pid, output, kill)
         }
-        Command::Image { file, json } => checkpoint::image_info(&file, json),
-        Command::Restart { file } => checkpoint::restart(node.root(), &file),
+        Command::Image { file, json, maps } => checkpoint::image_info(&file, json, maps),
+        Command::Restart { file, check: true } => checkpoint::restart_check(node.root(), &file),
+        Command::Restart { file, check: false } => checkpoint::restart(node.root(), &file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
