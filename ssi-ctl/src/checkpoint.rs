@@ -226,17 +226,33 @@ fn os_err(what: &str) -> CtlError {
     CtlError::Io(PathBuf::from(what), io::Error::last_os_error())
 }
 
-/// `ssi-ctl restart --check FILE`: the module reads and checks the image
-/// and the files it names, as a restart on this node would; nothing changes.
-pub fn restart_check(root: &Path, path: &Path) -> Result<(), CtlError> {
-    let image = open_image(path)?;
-    let req = CtlRequest { op: CtlOp::Restore, pid: 0, image_fd: image.as_raw_fd() as u32, flags: FLAG_CHECK_ONLY };
-    let (reply, errno) = request(root, &req)?;
-    if errno != 0 {
-        return Err(refused(format!("check of {}", path.display()), &reply, errno));
+/// `ssi-ctl restart --check FILE...`: the module reads and checks each
+/// image and the files it names, as a restart on this node would; nothing
+/// changes. One line per image; the first failure's error is returned.
+pub fn restart_check(root: &Path, paths: &[PathBuf]) -> Result<(), CtlError> {
+    let mut first_error = None;
+    for path in paths {
+        let outcome = open_image(path).and_then(|image| {
+            let req =
+                CtlRequest { op: CtlOp::Restore, pid: 0, image_fd: image.as_raw_fd() as u32, flags: FLAG_CHECK_ONLY };
+            let (reply, errno) = request(root, &req)?;
+            if errno != 0 {
+                return Err(refused(format!("check of {}", path.display()), &reply, errno));
+            }
+            Ok(())
+        });
+        match outcome {
+            Ok(()) => println!("{}: this node can restart it", path.display()),
+            Err(e @ CtlError::NotLoaded) => return Err(e),
+            Err(e) => {
+                if paths.len() > 1 {
+                    println!("{}: {e}", path.display());
+                }
+                first_error.get_or_insert(e);
+            }
+        }
     }
-    println!("{}: this node can restart it", path.display());
-    Ok(())
+    first_error.map_or(Ok(()), Err)
 }
 
 /// `ssi-ctl restart FILE`: this process becomes the saved one.

@@ -52,9 +52,10 @@ enum Command {
     },
     /// Become the process saved in an image (root or the image's owner); exits with its status.
     Restart {
-        /// The image file.
-        file: std::path::PathBuf,
-        /// Only check, in the module, that this node can restart it.
+        /// The image file (with --check: one or more).
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// Only check, in the module, that this node can restart it (nothing changes).
         #[arg(long)]
         check: bool,
     },
@@ -99,8 +100,14 @@ fn main() -> ExitCode {
             checkpoint::checkpoint(node.root(), pid, output, kill)
         }
         Command::Image { file, json, maps } => checkpoint::image_info(&file, json, maps),
-        Command::Restart { file, check: true } => checkpoint::restart_check(node.root(), &file),
-        Command::Restart { file, check: false } => checkpoint::restart(node.root(), &file),
+        Command::Restart { files, check: true } => checkpoint::restart_check(node.root(), &files),
+        Command::Restart { files, check: false } => match files.as_slice() {
+            [file] => checkpoint::restart(node.root(), file),
+            _ => {
+                eprintln!("ssi-ctl: restart takes one image (several only with --check)");
+                return ExitCode::from(2);
+            }
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
