@@ -112,28 +112,17 @@ impl<'a> SectionStream<'a> {
     }
 }
 
-fn nul_path(path: &[u8], buf: &mut KVec<u8>) -> Result {
-    buf.clear_ext();
-    buf.extend_from_slice(path, GFP_KERNEL)?;
-    buf.push(0, GFP_KERNEL)?;
-    Ok(())
-}
-
-trait ClearExt {
-    fn clear_ext(&mut self);
-}
-
-impl ClearExt for KVec<u8> {
-    fn clear_ext(&mut self) {
-        // SAFETY: u8 needs no drop; a shorter length is always valid.
-        unsafe { self.set_len(0) };
-    }
+/// `path` with a NUL, for the kernel's path lookups.
+fn nul_path(path: &[u8]) -> Result<KVec<u8>> {
+    let mut p = KVec::with_capacity(path.len() + 1, GFP_KERNEL)?;
+    p.extend_from_slice(path, GFP_KERNEL)?;
+    p.push(0, GFP_KERNEL)?;
+    Ok(p)
 }
 
 /// Opens a saved file and checks it is the one the checkpoint saw.
 fn open_checked(f: &image::FileRef<'_>, flags: u32, what: &str, reply: &mut CtlReply) -> Result<File> {
-    let mut p = KVec::new();
-    nul_path(f.path, &mut p)?;
+    let p = nul_path(f.path)?;
     let name = core::str::from_utf8(f.path).unwrap_or("?");
     let file = task::open_path(&p, flags).map_err(|e| fail(reply, e, format_args!("cannot open {what} {name}")))?;
     let i = file.info();
@@ -145,8 +134,7 @@ fn open_checked(f: &image::FileRef<'_>, flags: u32, what: &str, reply: &mut CtlR
 
 /// Opens a saved open file by path.
 fn open_saved(f: &image::FileRef<'_>, flags: u32, reply: &mut CtlReply) -> Result<File> {
-    let mut p = KVec::new();
-    nul_path(f.path, &mut p)?;
+    let p = nul_path(f.path)?;
     let name = core::str::from_utf8(f.path).unwrap_or("?");
     task::open_path(&p, flags).map_err(|e| fail(reply, e, format_args!("cannot open file {name}")))
 }

@@ -115,6 +115,26 @@ pub struct Totals {
     pub mem_free_kib: u64,
 }
 
+/// Parses a table: a header line, then rows of `columns` whitespace
+/// separated fields, each turned into a `T` by `row` (which gets the fields
+/// and a number parser that names the line in its errors).
+fn parse_table<T>(
+    text: &str,
+    columns: usize,
+    row: impl Fn(&[&str], &dyn Fn(&str) -> Result<u64, String>) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() != columns {
+            return Err(format!("line {}: expected {columns} columns, found {}", i + 1, f.len()));
+        }
+        let num = |s: &str| s.parse::<u64>().map_err(|_| format!("line {}: '{s}' is not a number", i + 1));
+        rows.push(row(&f, &num)?);
+    }
+    Ok(rows)
+}
+
 /// Parses `key: value` lines.
 pub fn parse_kv(text: &str) -> Vec<(String, String)> {
     text.lines()
@@ -125,14 +145,8 @@ pub fn parse_kv(text: &str) -> Vec<(String, String)> {
 
 /// Parses /proc/ssi/nodes (a header line, then one node per line).
 pub fn parse_nodes(text: &str) -> Result<Vec<NodeRow>, String> {
-    let mut rows = Vec::new();
-    for (i, line) in text.lines().enumerate().skip(1) {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() != 12 {
-            return Err(format!("line {}: expected 12 columns, found {}", i + 1, f.len()));
-        }
-        let num = |s: &str| s.parse::<u64>().map_err(|_| format!("line {}: '{s}' is not a number", i + 1));
-        rows.push(NodeRow {
+    parse_table(text, 12, |f, num| {
+        Ok(NodeRow {
             id: num(f[0])? as u32,
             address: f[1].to_string(),
             port: num(f[2])? as u16,
@@ -143,9 +157,8 @@ pub fn parse_nodes(text: &str) -> Result<Vec<NodeRow>, String> {
             mem_free_kib: num(f[7])?,
             load: [f[8].to_string(), f[9].to_string(), f[10].to_string()],
             last_heard_ms: num(f[11])?,
-        });
-    }
-    Ok(rows)
+        })
+    })
 }
 
 /// One line of /proc/ssi/peers: a connected peer's traffic and RTT.
@@ -169,14 +182,8 @@ pub struct PeerRow {
 
 /// Parses /proc/ssi/peers (a header line, then one peer per line).
 pub fn parse_peers(text: &str) -> Result<Vec<PeerRow>, String> {
-    let mut rows = Vec::new();
-    for (i, line) in text.lines().enumerate().skip(1) {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() != 12 {
-            return Err(format!("line {}: expected 12 columns, found {}", i + 1, f.len()));
-        }
-        let num = |s: &str| s.parse::<u64>().map_err(|_| format!("line {}: '{s}' is not a number", i + 1));
-        rows.push(PeerRow {
+    parse_table(text, 12, |f, num| {
+        Ok(PeerRow {
             id: num(f[0])? as u32,
             address: f[1].to_string(),
             frames_sent: num(f[2])?,
@@ -189,9 +196,8 @@ pub fn parse_peers(text: &str) -> Result<Vec<PeerRow>, String> {
             rtt_us: num(f[9])?,
             rtt_avg_us: num(f[10])?,
             rtt_min_us: num(f[11])?,
-        });
-    }
-    Ok(rows)
+        })
+    })
 }
 
 /// The local node as seen through ssi.ko's files. `root` is `/` normally;
