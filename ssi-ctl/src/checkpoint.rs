@@ -203,8 +203,14 @@ fn scan_image(path: &Path) -> Result<RestartPrologue, CtlError> {
     Ok(p)
 }
 
-/// This process's [vdso] and [vvar] ranges, and every other mapping.
-fn own_mappings() -> io::Result<(Vec<(String, u64, u64)>, Vec<(u64, u64)>)> {
+/// This process's mappings: the [vdso] and [vvar] (name, start, end), and
+/// every other one (start, end).
+struct OwnMappings {
+    special: Vec<(String, u64, u64)>,
+    other: Vec<(u64, u64)>,
+}
+
+fn own_mappings() -> io::Result<OwnMappings> {
     let maps = fs::read_to_string("/proc/self/maps")?;
     let (mut special, mut other) = (Vec::new(), Vec::new());
     for line in maps.lines() {
@@ -219,7 +225,7 @@ fn own_mappings() -> io::Result<(Vec<(String, u64, u64)>, Vec<(u64, u64)>)> {
             other.push((a, b));
         }
     }
-    Ok((special, other))
+    Ok(OwnMappings { special, other })
 }
 
 fn os_err(what: &str) -> CtlError {
@@ -273,7 +279,8 @@ pub fn restart(root: &Path, path: &Path) -> Result<(), CtlError> {
         io::ErrorKind::NotFound => CtlError::NotLoaded,
         _ => CtlError::Io(dev_path.clone(), e),
     })?;
-    let (specials, others) = own_mappings().map_err(|e| CtlError::Io(PathBuf::from("/proc/self/maps"), e))?;
+    let OwnMappings { special: specials, other: others } =
+        own_mappings().map_err(|e| CtlError::Io(PathBuf::from("/proc/self/maps"), e))?;
     for (kind, start, end) in &p.specials {
         let name = if *kind == image::VmaKind::Vdso { "[vdso]" } else { "[vvar]" };
         let Some((_, a, b)) = specials.iter().find(|(n, ..)| n == name) else {
