@@ -82,6 +82,10 @@ fn fail(reply: &mut CtlReply, err: Error, args: core::fmt::Arguments<'_>) -> Err
 pub(crate) fn checkpoint(node: u32, req: &CtlRequest, reply: &mut CtlReply) -> Result {
     let start = task::mono_ns();
     let pid = req.pid;
+    if pid == task::current_pid() {
+        // Its task work would wait for this very call to return.
+        return Err(fail(reply, EINVAL, format_args!("a process cannot checkpoint itself")));
+    }
     let target = Task::get(pid).ok_or_else(|| fail(reply, ESRCH, format_args!("no process {pid}")))?;
     let brief = target.brief();
     if brief.kthread != 0 {

@@ -65,6 +65,9 @@ out=$(on 1 "ssi-ctl checkpoint \$(pgrep -x ssi-wl-threads) -o /tmp/th.img 2>&1; 
 expect_match "threads refused" "$out" 'has 5 threads: multithreaded processes are not supported yet'
 on 1 'kill -0 $(pgrep -x ssi-wl-threads)'
 
+out=$(on 1 "sh -c 'exec ssi-ctl checkpoint \$\$ -o /tmp/self.img' 2>&1; echo status=\$?")
+expect_match "a process cannot checkpoint itself" "$out" 'cannot checkpoint itself'
+
 # Memory and FPU: checkpoints taken while it runs do not change its result.
 on 1 "ssi-wl-memfpu 16 20 300 < /dev/null > /tmp/ref.out"
 on 1 "(ssi-wl-memfpu 16 20 300 < /dev/null > /tmp/run.out 2>&1 &)"
