@@ -83,20 +83,6 @@ json=$(on 2 ssi-ctl image /cluster/memfpu-1.img --json)
 expect_match "memfpu image holds its 16 MiB" "$json" '"pages":(4[0-9]{3}|[5-9][0-9]{3})'
 
 # Damaged images: 300 random flips and truncations, all rejected.
-python3 - "$(cluster_dir)/counter-1.img" "$(cluster_dir)/bad" <<'EOF'
-import os, random, sys
-src, dst = sys.argv[1], sys.argv[2]
-data = open(src, 'rb').read()
-os.makedirs(dst, exist_ok=True)
-rnd = random.Random(20)
-for i in range(300):
-    b = bytearray(data)
-    if i % 3 == 0:
-        b = b[:rnd.randrange(len(b))]
-    else:
-        for _ in range(rnd.randint(1, 4)):
-            b[rnd.randrange(len(b))] ^= 1 << rnd.randrange(8)
-    open(f'{dst}/{i}.img', 'wb').write(b)
-EOF
+"$SSI_TOP/qemu-tests/tools/damage-images.py" "$(cluster_dir)/counter-1.img" "$(cluster_dir)/bad" 300 20
 out=$(on 2 'ok=0; for f in /cluster/bad/*.img; do ssi-ctl image $f > /dev/null 2>&1 && ok=$((ok+1)); done; echo accepted=$ok')
 expect_eq "damaged images accepted" "$out" "accepted=0"

@@ -86,23 +86,7 @@ expect_match "root may check it" "$(on 2 ssi-ctl restart --check /cluster/counte
 
 # 1000 damaged images: flips (mostly in the metadata) and truncations, all
 # refused by the module's own reading of the image.
-python3 - "$(cluster_dir)/counter.img" "$(cluster_dir)/bad" <<'PY'
-import os, random, sys
-src, dst = sys.argv[1], sys.argv[2]
-data = open(src, 'rb').read()
-os.makedirs(dst, exist_ok=True)
-rnd = random.Random(21)
-meta = min(len(data), 12288)
-for i in range(1000):
-    b = bytearray(data)
-    if i % 4 == 0:
-        b = b[:rnd.randrange(len(b))]
-    else:
-        for _ in range(rnd.randint(1, 3)):
-            pos = rnd.randrange(meta) if i % 4 != 3 else rnd.randrange(len(b))
-            b[pos] ^= 1 << rnd.randrange(8)
-    open(f'{dst}/{i}.img', 'wb').write(b)
-PY
+"$SSI_TOP/qemu-tests/tools/damage-images.py" "$(cluster_dir)/counter.img" "$(cluster_dir)/bad" 1000 21
 out=$(on_timeout 600 2 'ssi-ctl restart --check /cluster/bad/*.img | grep -c "can restart it"; true')
 expect_eq "damaged images accepted by the module" "$out" "0"
 expect_eq "damaged images checked" "$(on_timeout 600 2 'ssi-ctl restart --check /cluster/bad/*.img | wc -l')" 1000
