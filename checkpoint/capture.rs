@@ -487,7 +487,13 @@ pub(crate) fn capture_current(file: &File, origin: &Origin, reply: &mut CtlReply
             task::FILE_REGULAR => FileTarget::Regular(file_ref(path, i)),
             task::FILE_DIRECTORY => FileTarget::Directory(file_ref(path, i)),
             task::FILE_CHARDEV => FileTarget::CharDev { major: i.major, minor: i.minor },
-            task::FILE_TTY => FileTarget::Tty { termios: [0; image::TERMIOS2_LEN], winsize: [0; image::WINSIZE_LEN] },
+            task::FILE_TTY => {
+                // Settings of the controlling terminal; another tty's are
+                // not read (all zeros: none captured).
+                let (termios, winsize) =
+                    f.file.ctty_settings().unwrap_or(([0; image::TERMIOS2_LEN], [0; image::WINSIZE_LEN]));
+                FileTarget::Tty { termios, winsize }
+            }
             _ if i.writable != 0 => FileTarget::PipeWrite { pipe_id: i.ino },
             _ => FileTarget::PipeRead { pipe_id: i.ino },
         };

@@ -13,6 +13,7 @@
 //! stops waiting; a capture that has not started by then is skipped.
 
 pub(crate) mod capture;
+pub(crate) mod remote;
 pub(crate) mod restore;
 pub(crate) mod task;
 

@@ -67,6 +67,8 @@ struct Plan {
     handlers: [(u64, u64, u64, u64); image::NSIG],
     pending: KVec<u8>,
     itimer_real: (u64, u64),
+    /// Settings of the saved controlling terminal, for ours.
+    termios: Option<[u8; image::TERMIOS2_LEN]>,
 }
 
 fn fail(reply: &mut CtlReply, err: Error, args: core::fmt::Arguments<'_>) -> Error {
@@ -171,6 +173,7 @@ fn plan(image: &File, reply: &mut CtlReply, is_root: bool, caller_uid: u32, chec
             handlers: [(0, 0, 0, 0); image::NSIG],
             pending: KVec::new(),
             itimer_real: (0, 0),
+            termios: None,
         },
         GFP_KERNEL,
     )?;
@@ -247,6 +250,11 @@ fn plan(image: &File, reply: &mut CtlReply, is_root: bool, caller_uid: u32, chec
             Section::File(f) => {
                 let keep_ours = f.fd <= 2
                     && matches!(f.target, FileTarget::Tty { .. } | FileTarget::PipeRead { .. } | FileTarget::PipeWrite { .. });
+                if let FileTarget::Tty { termios, .. } = &f.target {
+                    if termios.iter().any(|b| *b != 0) {
+                        plan.termios = Some(*termios);
+                    }
+                }
                 let file = match &f.target {
                     _ if keep_ours => None,
                     FileTarget::Regular(r) | FileTarget::Directory(r) => {
@@ -361,6 +369,16 @@ fn rebuild(image: &File, plan: &mut Plan, reply: &mut CtlReply) -> Result<i64> {
             task::install_fd(file, f.fd, f.cloexec)?;
         }
     }
+    // The saved terminal settings go to our controlling terminal, if one
+    // of the kept descriptors is it (a restart with no terminal has none).
+    if let Some(termios) = &plan.termios {
+        let applied = (0..=2u32)
+            .filter_map(File::from_fd)
+            .any(|f| f.set_ctty_termios(termios).is_ok());
+        if !applied {
+            pr_info!("restart: no controlling terminal on fds 0-2: saved terminal settings not applied\n");
+        }
+    }
     // Signals, timers, thread state, FPU, registers.
     for (i, h) in plan.handlers.iter().enumerate() {
         let sig = i as i32 + 1;
@@ -402,9 +420,13 @@ pub(crate) fn check(image: &File, reply: &mut CtlReply) -> Result {
 /// registers are the saved ones (rax is set on the way out, see
 /// `task::set_ax_on_return`); nothing must be written to user memory
 /// afterwards.
-pub(crate) fn restore(image: &File, reply: &mut CtlReply) -> Result<i64> {
+///
+/// `checked` runs once the image passed every check, just before the point
+/// of no return.
+pub(crate) fn restore(image: &File, reply: &mut CtlReply, checked: impl FnOnce()) -> Result<i64> {
     let (is_root, uid) = task::caller_identity();
     let mut plan = plan(image, reply, is_root, uid, false)?;
+    checked();
     match rebuild(image, &mut plan, reply) {
         Ok(ax) => Ok(ax),
         Err(e) => {

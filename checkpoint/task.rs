@@ -3,7 +3,7 @@
 //! (by reference), the current task's state, its memory map, files and
 //! user memory. Every `unsafe` block of the checkpoint code is here.
 
-use crate::extra as raw;
+use crate::{extra as raw, proto::image};
 use kernel::{
     bindings,
     ffi::c_void,
@@ -245,6 +245,22 @@ impl File {
         Ok(&buf[..n as usize])
     }
 
+    /// If this file is the caller's controlling terminal: its settings
+    /// (`struct termios2`) and window size (`struct winsize`).
+    pub(crate) fn ctty_settings(&self) -> Option<([u8; image::TERMIOS2_LEN], [u8; image::WINSIZE_LEN])> {
+        let (mut termios, mut winsize) = ([0u8; image::TERMIOS2_LEN], [0u8; image::WINSIZE_LEN]);
+        // SAFETY: counted file; both buffers have the lengths the helper writes.
+        let is_ctty = unsafe { raw::ssi_ctty_settings(self.0, termios.as_mut_ptr(), winsize.as_mut_ptr()) };
+        (is_ctty == 1).then_some((termios, winsize))
+    }
+
+    /// Sets the terminal settings of the caller's controlling terminal,
+    /// which this file must be (`ENOTTY` otherwise).
+    pub(crate) fn set_ctty_termios(&self, termios: &[u8; image::TERMIOS2_LEN]) -> Result {
+        // SAFETY: counted file; `termios` readable for the 44 bytes read.
+        kernel::error::to_result(unsafe { raw::ssi_ctty_set_termios(self.0, termios.as_ptr()) })
+    }
+
     /// Fills `buf` from `*pos`, advancing it; `EIO` at the end of file.
     pub(crate) fn read_exact(&self, mut buf: &mut [u8], pos: &mut i64) -> Result {
         while !buf.is_empty() {
@@ -452,4 +468,30 @@ pub(crate) fn set_user_regs(regs: &[u64; 27]) -> Result {
 pub(crate) fn set_ax_on_return(ax: u64) -> Result {
     // SAFETY: plain call on current.
     kernel::error::to_result(unsafe { raw::ssi_set_ax_on_return(ax) })
+}
+
+/// Starts the program `argv[0]` with arguments `argv` (each NUL-terminated)
+/// as a usermode helper: a new root process with no open files, whose
+/// parent is `kthreadd` (it is reaped by the kernel). Returns its pid once
+/// it has exec'd.
+pub(crate) fn spawn_usermode(argv: &[&[u8]]) -> Result<u32> {
+    if argv.is_empty() || argv.iter().any(|a| a.last() != Some(&0) || a[..a.len() - 1].contains(&0)) {
+        return Err(EINVAL);
+    }
+    let mut ptrs: KVec<*mut kernel::ffi::c_char> = KVec::with_capacity(argv.len() + 1, GFP_KERNEL)?;
+    for a in argv {
+        ptrs.push(a.as_ptr().cast_mut().cast(), GFP_KERNEL)?;
+    }
+    ptrs.push(core::ptr::null_mut(), GFP_KERNEL)?;
+    let mut pid = 0u32;
+    // SAFETY: `ptrs` is a NULL-terminated array of NUL-terminated strings
+    // that outlive the call (it returns once the helper has exec'd, after
+    // which the strings are not used); the helper does not write them.
+    kernel::error::to_result(unsafe { raw::ssi_spawn_usermode(ptrs.as_mut_ptr(), &mut pid) })?;
+    Ok(pid)
+}
+
+/// Whether process `pid` exists and is not exiting.
+pub(crate) fn process_alive(pid: u32) -> bool {
+    Task::get(pid).is_some_and(|t| t.brief().exiting == 0)
 }

@@ -28,6 +28,8 @@
 #include <linux/sched/task.h>
 #include <linux/sched/task_stack.h>
 #include <linux/signal.h>
+#include <linux/tty.h>
+#include <linux/umh.h>
 #include <linux/slab.h>
 #include <linux/task_work.h>
 #include <linux/timekeeping.h>
@@ -771,4 +773,104 @@ void ssi_kill_current(void)
 u64 ssi_mono_ns(void)
 {
 	return ktime_get_ns();
+}
+
+/* The controlling tty of current if `f` is that terminal (device numbers
+ * compared, so /dev/tty and the pts itself both count), with a reference. */
+static struct tty_struct *ssi_ctty_of(struct file *f)
+{
+	struct tty_struct *tty = get_current_tty();
+	struct inode *inode = file_inode(f);
+
+	if (!tty)
+		return NULL;
+	if (!S_ISCHR(inode->i_mode) ||
+	    (inode->i_rdev != tty_devnum(tty) && inode->i_rdev != MKDEV(TTYAUX_MAJOR, 0))) {
+		tty_kref_put(tty);
+		return NULL;
+	}
+	return tty;
+}
+
+int ssi_ctty_settings(struct file *f, u8 termios2[44], u8 winsize[8])
+{
+	struct tty_struct *tty = ssi_ctty_of(f);
+	struct ktermios kt;
+	struct winsize ws;
+	u32 w[4];
+
+	if (!tty)
+		return 0;
+	down_read(&tty->termios_rwsem);
+	kt = tty->termios;
+	up_read(&tty->termios_rwsem);
+	mutex_lock(&tty->winsize_mutex);
+	ws = tty->winsize;
+	mutex_unlock(&tty->winsize_mutex);
+	tty_kref_put(tty);
+
+	w[0] = kt.c_iflag;
+	w[1] = kt.c_oflag;
+	w[2] = kt.c_cflag;
+	w[3] = kt.c_lflag;
+	memcpy(termios2, w, 16);
+	termios2[16] = kt.c_line;
+	BUILD_BUG_ON(NCCS != 19);
+	memcpy(termios2 + 17, kt.c_cc, NCCS);
+	memcpy(termios2 + 36, &kt.c_ispeed, 4);
+	memcpy(termios2 + 40, &kt.c_ospeed, 4);
+	BUILD_BUG_ON(sizeof(ws) != 8);
+	memcpy(winsize, &ws, 8);
+	return 1;
+}
+
+int ssi_ctty_set_termios(struct file *f, const u8 termios2[44])
+{
+	struct tty_struct *tty = ssi_ctty_of(f);
+	struct ktermios kt;
+	u32 w[4];
+	int ret;
+
+	if (!tty)
+		return -ENOTTY;
+	down_read(&tty->termios_rwsem);
+	kt = tty->termios;
+	up_read(&tty->termios_rwsem);
+	memcpy(w, termios2, 16);
+	kt.c_iflag = w[0];
+	kt.c_oflag = w[1];
+	kt.c_cflag = w[2];
+	kt.c_lflag = w[3];
+	memcpy(kt.c_cc, termios2 + 17, NCCS);
+	memcpy(&kt.c_ispeed, termios2 + 36, 4);
+	memcpy(&kt.c_ospeed, termios2 + 40, 4);
+	/* termios2[16], the line discipline, stays the restarting side's. */
+	ret = tty_set_termios(tty, &kt);
+	tty_kref_put(tty);
+	return ret;
+}
+
+/* Runs in the new process before its exec: notes its pid for the caller. */
+static int ssi_umh_init(struct subprocess_info *info, struct cred *new)
+{
+	u32 *pid = info->data;
+
+	*pid = task_pid_nr(current);
+	return 0;
+}
+
+int ssi_spawn_usermode(char **argv, u32 *pid)
+{
+	static char *envp[] = {
+		"HOME=/",
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		NULL,
+	};
+	struct subprocess_info *info;
+
+	*pid = 0;
+	info = call_usermodehelper_setup(argv[0], argv, envp, GFP_KERNEL, ssi_umh_init, NULL, pid);
+	if (!info)
+		return -ENOMEM;
+	return call_usermodehelper_exec(info, UMH_WAIT_EXEC);
 }

@@ -132,6 +132,13 @@ int ssi_file_path(struct file *f, char *buf, int len);
 /* Identity of the file at `path` (size, mtime, inode): 0 or -errno. */
 int ssi_path_identity(const char *path, u64 *size, s64 *mtime_sec, u32 *mtime_nsec, u64 *ino);
 void ssi_fput(struct file *f);
+/* If `f` is the controlling terminal of current: its settings as an x86_64
+ * `struct termios2` (44 bytes) and `struct winsize` (8 bytes), and 1;
+ * otherwise 0 (another tty's settings are not read). */
+int ssi_ctty_settings(struct file *f, u8 termios2[44], u8 winsize[8]);
+/* If `f` is the controlling terminal of current: sets its termios from a
+ * `struct termios2`, and returns 0; -ENOTTY otherwise. */
+int ssi_ctty_set_termios(struct file *f, const u8 termios2[44]);
 /* Installs `f` (reference taken over) at exactly descriptor `fd` of current,
  * which must be free: 0 or -errno. */
 int ssi_install_fd(struct file *f, unsigned int fd, u32 cloexec);
@@ -182,5 +189,9 @@ void ssi_init_task_work(struct callback_head *cb, void (*fn)(struct callback_hea
 
 /* Wall-clock-free monotonic ns (for timings). */
 u64 ssi_mono_ns(void);
+
+/* Starts argv[0] with argv as a usermode helper (root, no open files) and
+ * waits until it has exec'd; *pid gets its pid. 0 or -errno. */
+int ssi_spawn_usermode(char **argv, u32 *pid);
 
 #endif

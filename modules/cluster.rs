@@ -17,6 +17,7 @@
 //!   replies to requests. Membership messages are handled like any other.
 
 use crate::{
+    checkpoint::remote::{RestartHandler, RESTART_MESSAGES},
     identity::Identity,
     kernel_ext::{econnreset, eopnotsupp, eremoteio, eshutdown, swap_remove},
     krpc::{
@@ -766,6 +767,11 @@ impl Service {
         }
         cluster.register_handler(MsgType::Echo, Arc::new(EchoHandler, GFP_KERNEL)?)?;
         cluster.register_handler(MsgType::Stream, Arc::new(StreamHandler, GFP_KERNEL)?)?;
+        let restarts: Arc<dyn Handler<Cluster>> =
+            Arc::new(RestartHandler { restarts: identity.restarts.clone() }, GFP_KERNEL)?;
+        for kind in RESTART_MESSAGES {
+            cluster.register_handler(kind, restarts.clone())?;
+        }
         let listener_body = Arc::new(Listener { cluster: cluster.clone(), sock: listen_sock }, GFP_KERNEL)?;
         let listener = KThread::spawn(c_str!("ssi-listen"), listener_body)?;
         let ticker_body = Arc::new(Ticker { cluster: cluster.clone() }, GFP_KERNEL)?;
@@ -826,6 +832,9 @@ impl Drop for Service {
         }
         c.unregister_handler(MsgType::Echo);
         c.unregister_handler(MsgType::Stream);
+        for kind in RESTART_MESSAGES {
+            c.unregister_handler(kind);
+        }
         pr_info!("node {} left the cluster\n", c.local_node);
     }
 }

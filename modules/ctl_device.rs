@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 //! `/dev/ssi`: the request channel of `ssi-ctl` for work that needs a
-//! reply (checkpoint now; restart and migration next). One ioctl carries a
+//! reply (checkpoint, restart, restart on another node). One ioctl carries a
 //! fixed request block (`proto/src/ctl.rs`); the module writes the block
 //! back with the outcome and a message, and fails the ioctl with the errno.
 
 use crate::{
     checkpoint::{
         self,
+        remote,
         task::{self, File},
     },
     extra as raw,
     identity::Identity,
     proto::ctl::{CtlOp, CtlReply, CtlRequest, MessageWriter, CTL_IOCTL, CTL_LEN, FLAG_CHECK_ONLY},
+    cluster::Cluster,
 };
 use core::fmt::Write;
 use kernel::{
@@ -23,18 +25,22 @@ use kernel::{
 
 /// The registered device; unregistered on drop.
 pub(crate) struct CtlDevice {
-    identity: Arc<Identity>,
+    /// What the ioctl handler's data pointer points to, kept alive.
+    _identity: Arc<Identity>,
 }
 
 impl CtlDevice {
     /// Creates `/dev/ssi`.
     pub(crate) fn register(identity: Arc<Identity>) -> Result<CtlDevice> {
-        let data = Arc::as_ptr_raw(&identity);
+        let data = {
+            let r: &Identity = &identity;
+            (r as *const Identity).cast_mut().cast::<c_void>()
+        };
         // SAFETY: `data` stays valid while registered: the device holds
         // `identity` and unregisters before dropping it; the handler
         // matches the C prototype.
         kernel::error::to_result(unsafe { raw::ssi_ctl_register(Some(ctl_ioctl), data) })?;
-        Ok(CtlDevice { identity })
+        Ok(CtlDevice { _identity: identity })
     }
 }
 
@@ -43,18 +49,6 @@ impl Drop for CtlDevice {
         // SAFETY: registered in `register`. Open files hold the module, so
         // no ioctl is running or can start once we get here.
         unsafe { raw::ssi_ctl_unregister() };
-        let _ = &self.identity;
-    }
-}
-
-trait ArcRaw {
-    fn as_ptr_raw(this: &Self) -> *mut c_void;
-}
-
-impl ArcRaw for Arc<Identity> {
-    fn as_ptr_raw(this: &Self) -> *mut c_void {
-        let r: &Identity = this;
-        (r as *const Identity).cast_mut().cast()
     }
 }
 
@@ -82,7 +76,9 @@ unsafe extern "C" fn ctl_ioctl(data: *mut c_void, cmd: c_uint, arg: c_ulong) -> 
         }
         Ok(req) => match req.op {
             CtlOp::Checkpoint => checkpoint::checkpoint(identity.node_id(), &req, &mut reply),
-            CtlOp::Restore => match restore_image(&req, &mut reply) {
+            CtlOp::RemoteRestart => restart_remote(identity, &req, &mut reply),
+            CtlOp::Report => report(identity, &req, &block),
+            CtlOp::Restore => match restore_image(identity, &req, &mut reply) {
                 // The caller is now the restored process: its memory is not
                 // the block's any more (its rax is set on the way out).
                 Ok(CHECKED) => Ok(()),
@@ -94,7 +90,7 @@ unsafe extern "C" fn ctl_ioctl(data: *mut c_void, cmd: c_uint, arg: c_ulong) -> 
             },
         },
     };
-    if result.is_ok() {
+    if result.is_ok() && req_is_checkpoint(&block) {
         pr_info!(
             "pid {}: checkpoint done: {} bytes, {} pages, frozen {} us\n",
             crate::checkpoint::task::current_pid(),
@@ -117,17 +113,57 @@ unsafe extern "C" fn ctl_ioctl(data: *mut c_void, cmd: c_uint, arg: c_ulong) -> 
     }
 }
 
-fn restore_image(req: &CtlRequest, reply: &mut CtlReply) -> Result<i64> {
+fn req_is_checkpoint(block: &[u8; CTL_LEN]) -> bool {
+    CtlRequest::decode(block).is_ok_and(|r| r.op == CtlOp::Checkpoint)
+}
+
+/// The caller's image descriptor, a regular file open for reading.
+fn image_for_reading(req: &CtlRequest, reply: &mut CtlReply) -> Result<File> {
     let file = File::from_fd(req.image_fd).ok_or(EBADF)?;
     let info = file.info();
     if info.kind != task::FILE_REGULAR || info.readable == 0 {
         let _ = MessageWriter::new(reply).write_str("the image must be a regular file open for reading");
         return Err(EBADF);
     }
-    if req.flags & FLAG_CHECK_ONLY != 0 {
-        return checkpoint::restore::check(&file, reply).map(|()| CHECKED);
+    Ok(file)
+}
+
+fn restore_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) -> Result<i64> {
+    let outcome = image_for_reading(req, reply).and_then(|file| {
+        if req.flags & FLAG_CHECK_ONLY != 0 {
+            return checkpoint::restore::check(&file, reply).map(|()| CHECKED);
+        }
+        checkpoint::restore::restore(&file, reply, || {
+            if req.token != 0 {
+                identity.restarts.running(req.token);
+            }
+        })
+    });
+    if let Err(e) = &outcome {
+        if req.token != 0 && req.flags & FLAG_CHECK_ONLY == 0 {
+            let _ = identity.restarts.failed(req.token, e.to_errno().unsigned_abs(), reply.message());
+        }
     }
-    checkpoint::restore::restore(&file, reply)
+    outcome
+}
+
+/// `ssi-ctl restart --node N FILE`.
+fn restart_remote(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) -> Result {
+    let file = image_for_reading(req, reply)?;
+    let cluster: Option<Arc<Cluster>> = identity.with_service(|s| s.map(|s| s.cluster()));
+    let Some(cluster) = cluster else {
+        let _ = MessageWriter::new(reply).write_str("this node is not in a cluster (enabled is 0)");
+        return Err(crate::kernel_ext::enotconn());
+    };
+    remote::restart_on_node(&cluster, identity.node_id(), req.node, &file, reply)?;
+    pr_info!("image restarted on node {} as pid {} there\n", req.node, reply.pid);
+    Ok(())
+}
+
+/// The process of a remote restart says why it failed.
+fn report(identity: &Identity, req: &CtlRequest, block: &[u8; CTL_LEN]) -> Result {
+    let said = CtlReply::decode(block);
+    identity.restarts.failed(req.token, said.errno, said.message())
 }
 
 /// What `restore_image` returns for a check (never a restored rax: a check

@@ -4,6 +4,7 @@
 //! the running cluster service they configure.
 
 use crate::{
+    checkpoint::remote::{RemoteRestarts, MAX_CTL_PATH},
     cluster::Service,
     configfs::{AttrDesc, Attribute, Page},
     krpc::{bench::{self, BenchResult}, hmac::Hmac, stats::Stats},
@@ -52,11 +53,14 @@ pub(crate) struct Identity {
     /// The last krpc benchmark run.
     #[pin]
     last_bench: Mutex<Option<BenchResult>>,
+    /// Restarts this node carries out for other nodes (`ctl_path`).
+    pub(crate) restarts: Arc<RemoteRestarts>,
 }
 
 impl Identity {
     /// A node with no id, address or secret yet, default port and timers.
     pub(crate) fn new() -> Result<Arc<Self>> {
+        let restarts = RemoteRestarts::new()?;
         Arc::pin_init(
             pin_init!(Identity {
                 node_id: AtomicU32::new(0),
@@ -69,6 +73,7 @@ impl Identity {
                 service <- new_mutex!(None),
                 stats: Stats::default(),
                 last_bench <- new_mutex!(None),
+                restarts,
             }),
             GFP_KERNEL,
         )
@@ -238,6 +243,24 @@ impl Attribute<Data> for SeedsAttr {
     }
 }
 
+/// configfs `ctl_path`: the `ssi-ctl` this node starts to restart an image
+/// for another node (`ssi-ctl restart --node`); default /usr/sbin/ssi-ctl.
+pub(crate) struct CtlPathAttr;
+impl Attribute<Data> for CtlPathAttr {
+    const NAME: &'static CStr = c_str!("ctl_path");
+    const WRITABLE: bool = true;
+    fn show(data: &Data, out: &mut Page<'_>) -> Result {
+        let mut buf = [0u8; MAX_CTL_PATH];
+        let n = data.restarts.ctl_path(&mut buf);
+        out.line(core::str::from_utf8(&buf[..n]).unwrap_or("?"))
+    }
+    fn store(data: &Data, input: &[u8]) -> Result {
+        data.restarts.set_ctl_path(id::trim(input)).inspect_err(|_| {
+            pr_warn!("rejected ctl_path: an absolute path of at most {} bytes\n", MAX_CTL_PATH);
+        })
+    }
+}
+
 /// configfs `secret`: the cluster secret, write-only (never readable back).
 pub(crate) struct SecretAttr;
 impl Attribute<Data> for SecretAttr {
@@ -340,7 +363,7 @@ impl Attribute<Data> for VersionAttr {
 }
 
 /// Every attribute of `/sys/kernel/config/ssi`.
-pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 11] = [
+pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 12] = [
     AttrDesc::of::<NodeIdAttr>(),
     AttrDesc::of::<AddressAttr>(),
     AttrDesc::of::<PortAttr>(),
@@ -352,6 +375,7 @@ pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 11] = [
     AttrDesc::of::<BenchAttr>(),
     AttrDesc::of::<VersionAttr>(),
     AttrDesc::of::<NodesAttr>(),
+    AttrDesc::of::<CtlPathAttr>(),
 ];
 
 /// `/proc/ssi/version`: `key: value` lines that ssi-ctl reads.

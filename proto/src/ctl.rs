@@ -10,31 +10,41 @@
 //! ```text
 //! off len field
 //! 0   4   magic = b"SSIC"
-//! 4   2   version = 1 (CTL_VERSION)
-//! 6   2   op: 1 checkpoint, 2 restore
+//! 4   2   version = 2 (CTL_VERSION)
+//! 6   2   op: 1 checkpoint, 2 restore, 3 remote restart, 4 report
 //! 8   4   pid      (checkpoint: the target process)
 //! 12  4   image_fd (the caller's file descriptor of the image)
 //! 16  4   flags    (checkpoint: bit0 KILL after capture;
 //!                   restore: bit1 CHECK_ONLY, read and check, change nothing)
-//! 20  4   reserved, 0
-//! --- reply, written by the module ---
-//! 24  4   errno    (0 on success, else the positive errno)
-//! 28  4   reserved
-//! 32  8   image_bytes written or read
-//! 40  8   pages    (memory pages stored or loaded)
-//! 48  8   frozen_ns (time the target was stopped: checkpoint)
-//! 56  8   total_ns
-//! 64  192 message  (UTF-8, NUL padded)
+//! 20  4   token    (restore, report: the remote restart this process
+//!                   carries out, 0 if none)
+//! 24  2   node     (remote restart: the node that restarts the image)
+//! 26  6   reserved, 0
+//! --- reply, written by the module (report: by the caller) ---
+//! 32  4   errno    (0 on success, else the positive errno)
+//! 36  4   pid      (remote restart: the restarted process on `node`)
+//! 40  8   image_bytes written or read
+//! 48  8   pages    (memory pages stored or loaded)
+//! 56  8   frozen_ns (time the target was stopped: checkpoint)
+//! 64  8   total_ns
+//! 72  184 message  (UTF-8, NUL padded)
 //! ```
+//!
+//! A remote restart (`ssi-ctl restart --node N`) asks node N, over krpc, to
+//! start `ssi-ctl restart --token T FILE` there; that process carries the
+//! token in its restore request, or reports (op 4, with errno and message
+//! in the reply part) why it could not get that far.
 
 /// Length of the block.
 pub const CTL_LEN: usize = 256;
 /// Magic at offset 0.
 pub const CTL_MAGIC: [u8; 4] = *b"SSIC";
 /// Version of the block layout.
-pub const CTL_VERSION: u16 = 1;
+pub const CTL_VERSION: u16 = 2;
 /// Bytes of the message field.
-pub const MESSAGE_LEN: usize = 192;
+pub const MESSAGE_LEN: usize = 184;
+/// Offset of the reply's message.
+const REPLY_MESSAGE: usize = CTL_LEN - MESSAGE_LEN;
 /// `_IOWR('S', 1, [u8; 256])`.
 pub const CTL_IOCTL: u32 = (3 << 30) | ((CTL_LEN as u32) << 16) | ((b'S' as u32) << 8) | 1;
 /// Checkpoint flag: kill the target once its image is written.
@@ -49,6 +59,11 @@ pub enum CtlOp {
     Checkpoint,
     /// Turn the calling process into the one saved in `image_fd`.
     Restore,
+    /// Have node `node` restart the image `image_fd` names (by path).
+    RemoteRestart,
+    /// The process started for remote restart `token` tells why it
+    /// failed before its restore request (reply part: errno, message).
+    Report,
 }
 
 /// A decoded request.
@@ -62,6 +77,10 @@ pub struct CtlRequest {
     pub image_fd: u32,
     /// `FLAG_*` bits.
     pub flags: u32,
+    /// The remote restart this request belongs to (restore, report).
+    pub token: u32,
+    /// The node asked to restart (remote restart).
+    pub node: u16,
 }
 
 /// Why a request block is refused.
@@ -109,11 +128,15 @@ impl CtlRequest {
         let op: u16 = match self.op {
             CtlOp::Checkpoint => 1,
             CtlOp::Restore => 2,
+            CtlOp::RemoteRestart => 3,
+            CtlOp::Report => 4,
         };
         out[6..8].copy_from_slice(&op.to_le_bytes());
         out[8..12].copy_from_slice(&self.pid.to_le_bytes());
         out[12..16].copy_from_slice(&self.image_fd.to_le_bytes());
         out[16..20].copy_from_slice(&self.flags.to_le_bytes());
+        out[20..24].copy_from_slice(&self.token.to_le_bytes());
+        out[24..26].copy_from_slice(&self.node.to_le_bytes());
     }
 
     /// Reads the request part of a block.
@@ -127,20 +150,30 @@ impl CtlRequest {
         let op = match u16_at(b, 6) {
             1 => CtlOp::Checkpoint,
             2 => CtlOp::Restore,
+            3 => CtlOp::RemoteRestart,
+            4 => CtlOp::Report,
             _ => return Err(CtlError::BadOp),
         };
-        if u32_at(b, 20) != 0 {
+        if b[26..32].iter().any(|&x| x != 0) {
             return Err(CtlError::ReservedNotZero);
         }
         let flags = u32_at(b, 16);
         let allowed = match op {
             CtlOp::Checkpoint => FLAG_KILL,
             CtlOp::Restore => FLAG_CHECK_ONLY,
+            CtlOp::RemoteRestart | CtlOp::Report => 0,
         };
         if flags & !allowed != 0 {
             return Err(CtlError::BadFlags);
         }
-        Ok(CtlRequest { op, pid: u32_at(b, 8), image_fd: u32_at(b, 12), flags })
+        Ok(CtlRequest {
+            op,
+            pid: u32_at(b, 8),
+            image_fd: u32_at(b, 12),
+            flags,
+            token: u32_at(b, 20),
+            node: u16_at(b, 24),
+        })
     }
 }
 
@@ -149,6 +182,8 @@ impl CtlRequest {
 pub struct CtlReply {
     /// 0 on success, else the positive errno.
     pub errno: u32,
+    /// The restarted process (remote restart).
+    pub pid: u32,
     /// Image bytes written (checkpoint) or read (restore).
     pub image_bytes: u64,
     /// Memory pages stored or loaded.
@@ -164,7 +199,7 @@ pub struct CtlReply {
 impl CtlReply {
     /// An empty reply.
     pub const EMPTY: CtlReply =
-        CtlReply { errno: 0, image_bytes: 0, pages: 0, frozen_ns: 0, total_ns: 0, message: [0; MESSAGE_LEN] };
+        CtlReply { errno: 0, pid: 0, image_bytes: 0, pages: 0, frozen_ns: 0, total_ns: 0, message: [0; MESSAGE_LEN] };
 
     /// Sets the message to `text`, cut at a character boundary to fit.
     pub fn set_message(&mut self, text: &str) {
@@ -184,13 +219,13 @@ impl CtlReply {
 
     /// Writes the reply part into a block that holds a request.
     pub fn encode_into(&self, b: &mut [u8; CTL_LEN]) {
-        b[24..28].copy_from_slice(&self.errno.to_le_bytes());
-        b[28..32].copy_from_slice(&[0; 4]);
-        b[32..40].copy_from_slice(&self.image_bytes.to_le_bytes());
-        b[40..48].copy_from_slice(&self.pages.to_le_bytes());
-        b[48..56].copy_from_slice(&self.frozen_ns.to_le_bytes());
-        b[56..64].copy_from_slice(&self.total_ns.to_le_bytes());
-        b[64..64 + MESSAGE_LEN].copy_from_slice(&self.message);
+        b[32..36].copy_from_slice(&self.errno.to_le_bytes());
+        b[36..40].copy_from_slice(&self.pid.to_le_bytes());
+        b[40..48].copy_from_slice(&self.image_bytes.to_le_bytes());
+        b[48..56].copy_from_slice(&self.pages.to_le_bytes());
+        b[56..64].copy_from_slice(&self.frozen_ns.to_le_bytes());
+        b[64..72].copy_from_slice(&self.total_ns.to_le_bytes());
+        b[REPLY_MESSAGE..].copy_from_slice(&self.message);
     }
 
     /// Reads the reply part of a block.
@@ -201,13 +236,14 @@ impl CtlReply {
             u64::from_le_bytes(w)
         };
         let mut message = [0u8; MESSAGE_LEN];
-        message.copy_from_slice(&b[64..64 + MESSAGE_LEN]);
+        message.copy_from_slice(&b[REPLY_MESSAGE..]);
         CtlReply {
-            errno: u32_at(b, 24),
-            image_bytes: u64_at(32),
-            pages: u64_at(40),
-            frozen_ns: u64_at(48),
-            total_ns: u64_at(56),
+            errno: u32_at(b, 32),
+            pid: u32_at(b, 36),
+            image_bytes: u64_at(40),
+            pages: u64_at(48),
+            frozen_ns: u64_at(56),
+            total_ns: u64_at(64),
             message,
         }
     }
@@ -253,13 +289,15 @@ mod tests {
 
     proptest! {
         #[test]
-        fn request_round_trip(pid in any::<u32>(), fd in any::<u32>(), kill in any::<bool>(), restore in any::<bool>()) {
-            let r = CtlRequest {
-                op: if restore { CtlOp::Restore } else { CtlOp::Checkpoint },
-                pid,
-                image_fd: fd,
-                flags: if kill { if restore { FLAG_CHECK_ONLY } else { FLAG_KILL } } else { 0 },
+        fn request_round_trip(pid in any::<u32>(), fd in any::<u32>(), flag in any::<bool>(), op in 1u16..=4,
+                              token in any::<u32>(), node in any::<u16>()) {
+            let op = match op { 1 => CtlOp::Checkpoint, 2 => CtlOp::Restore, 3 => CtlOp::RemoteRestart, _ => CtlOp::Report };
+            let flags = match op {
+                CtlOp::Checkpoint if flag => FLAG_KILL,
+                CtlOp::Restore if flag => FLAG_CHECK_ONLY,
+                _ => 0,
             };
+            let r = CtlRequest { op, pid, image_fd: fd, flags, token, node };
             let mut b = [0u8; CTL_LEN];
             r.encode(&mut b);
             prop_assert_eq!(CtlRequest::decode(&b), Ok(r));
@@ -275,7 +313,7 @@ mod tests {
 
         #[test]
         fn reply_round_trip(errno in any::<u32>(), n in any::<u64>(), text in "\\PC{0,300}") {
-            let mut reply = CtlReply { errno, image_bytes: n, pages: n / 7, frozen_ns: 3, total_ns: 4, ..CtlReply::EMPTY };
+            let mut reply = CtlReply { errno, pid: errno ^ 1, image_bytes: n, pages: n / 7, frozen_ns: 3, total_ns: 4, ..CtlReply::EMPTY };
             reply.set_message(&text);
             let mut b = [0u8; CTL_LEN];
             reply.encode_into(&mut b);
@@ -288,7 +326,7 @@ mod tests {
     #[test]
     fn bad_blocks_are_refused() {
         let mut b = [0u8; CTL_LEN];
-        CtlRequest { op: CtlOp::Checkpoint, pid: 1, image_fd: 3, flags: 0 }.encode(&mut b);
+        CtlRequest { op: CtlOp::Checkpoint, pid: 1, image_fd: 3, flags: 0, token: 0, node: 0 }.encode(&mut b);
         let mut x = b;
         x[0] = b'X';
         assert_eq!(CtlRequest::decode(&x), Err(CtlError::BadMagic));
@@ -302,10 +340,10 @@ mod tests {
         x[16] = 2;
         assert_eq!(CtlRequest::decode(&x), Err(CtlError::BadFlags));
         let mut x = b;
-        x[21] = 1;
+        x[27] = 1;
         assert_eq!(CtlRequest::decode(&x), Err(CtlError::ReservedNotZero));
         let mut x = [0u8; CTL_LEN];
-        CtlRequest { op: CtlOp::Restore, pid: 0, image_fd: 3, flags: 0 }.encode(&mut x);
+        CtlRequest { op: CtlOp::Restore, pid: 0, image_fd: 3, flags: 0, token: 0, node: 0 }.encode(&mut x);
         x[16] = 1; // KILL is a checkpoint flag
         assert_eq!(CtlRequest::decode(&x), Err(CtlError::BadFlags));
     }

@@ -185,6 +185,12 @@ pub enum MsgType {
     Echo = 8,
     /// One-way throughput test; the body is discarded.
     Stream = 9,
+    /// Start a restart from an image on the shared file system; body
+    /// [`RestartRequest`], reply [`RestartStarted`].
+    RestartRequest = 10,
+    /// How a remote restart is going; body [`RestartQuery`], reply
+    /// [`RestartStatus`].
+    RestartStatus = 11,
 }
 
 impl MsgType {
@@ -200,6 +206,8 @@ impl MsgType {
             7 => MsgType::NodeDead,
             8 => MsgType::Echo,
             9 => MsgType::Stream,
+            10 => MsgType::RestartRequest,
+            11 => MsgType::RestartStatus,
             _ => return None,
         })
     }
@@ -1091,6 +1099,197 @@ impl Leave {
     }
 }
 
+/// Longest image path a [`RestartRequest`] carries.
+pub const MAX_RESTART_PATH: usize = 1024;
+/// Longest message a [`RestartStatus`] carries.
+pub const MAX_RESTART_MESSAGE: usize = 192;
+
+/// Asks a node to restart the process saved in an image: the node starts
+/// `ssi-ctl restart` on it as a new process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartRequest<'a> {
+    /// The asking user (the receiving node lets only root or the image's
+    /// owner restart it).
+    pub uid: u32,
+    /// Absolute path of the image, the same on every node (shared file
+    /// system); no NUL byte.
+    pub path: &'a [u8],
+}
+
+impl<'a> RestartRequest<'a> {
+    fn check(&self) -> Result<(), WireError> {
+        if self.path.is_empty()
+            || self.path.len() > MAX_RESTART_PATH
+            || self.path.first() != Some(&b'/')
+            || self.path.contains(&0)
+        {
+            return Err(WireError::InvalidValue);
+        }
+        Ok(())
+    }
+
+    /// Encodes into `out`; returns the bytes written.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
+        self.check()?;
+        let mut w = Writer::new(out);
+        w.u32(self.uid)?;
+        w.u16(self.path.len() as u16)?;
+        w.bytes(self.path)?;
+        Ok(w.pos)
+    }
+
+    /// Decodes a body; the path must be absolute, without NUL, at most
+    /// [`MAX_RESTART_PATH`] bytes.
+    pub fn decode(body: &'a [u8]) -> Result<RestartRequest<'a>, WireError> {
+        let mut r = Reader::new(body);
+        let uid = r.u32()?;
+        let len = usize::from(r.u16()?);
+        let path = r.buf.get(..len).ok_or(WireError::Truncated)?;
+        r.buf = r.buf.get(len..).ok_or(WireError::Truncated)?;
+        r.finish()?;
+        let req = RestartRequest { uid, path };
+        req.check()?;
+        Ok(req)
+    }
+}
+
+/// Reply to [`RestartRequest`]: the restart has been started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartStarted {
+    /// Names the restart in [`RestartQuery`]; never 0.
+    pub token: u32,
+    /// The process that is becoming the saved one.
+    pub pid: u32,
+}
+
+impl RestartStarted {
+    /// Encoded length.
+    pub const LEN: usize = 8;
+
+    /// Encodes into `out`; returns the bytes written.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
+        if self.token == 0 {
+            return Err(WireError::InvalidValue);
+        }
+        let mut w = Writer::new(out);
+        w.u32(self.token)?;
+        w.u32(self.pid)?;
+        Ok(w.pos)
+    }
+
+    /// Decodes a body of exactly [`RestartStarted::LEN`] bytes.
+    pub fn decode(body: &[u8]) -> Result<RestartStarted, WireError> {
+        let mut r = Reader::new(body);
+        let s = RestartStarted { token: r.u32()?, pid: r.u32()? };
+        r.finish()?;
+        if s.token == 0 {
+            return Err(WireError::InvalidValue);
+        }
+        Ok(s)
+    }
+}
+
+/// Asks how the restart `token` is going.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartQuery {
+    /// From [`RestartStarted`]; never 0.
+    pub token: u32,
+}
+
+impl RestartQuery {
+    /// Encoded length.
+    pub const LEN: usize = 4;
+
+    /// Encodes into `out`; returns the bytes written.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
+        if self.token == 0 {
+            return Err(WireError::InvalidValue);
+        }
+        let mut w = Writer::new(out);
+        w.u32(self.token)?;
+        Ok(w.pos)
+    }
+
+    /// Decodes a body of exactly [`RestartQuery::LEN`] bytes.
+    pub fn decode(body: &[u8]) -> Result<RestartQuery, WireError> {
+        let mut r = Reader::new(body);
+        let q = RestartQuery { token: r.u32()? };
+        r.finish()?;
+        if q.token == 0 {
+            return Err(WireError::InvalidValue);
+        }
+        Ok(q)
+    }
+}
+
+/// Where a remote restart is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum RestartState {
+    /// The new process reads and checks the image.
+    Starting = 1,
+    /// The image passed every check: the process is the saved one now.
+    Running = 2,
+    /// The restart was refused or failed (errno and message say why).
+    Failed = 3,
+}
+
+impl RestartState {
+    fn from_u8(v: u8) -> Option<RestartState> {
+        Some(match v {
+            1 => RestartState::Starting,
+            2 => RestartState::Running,
+            3 => RestartState::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// Reply to [`RestartQuery`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartStatus<'a> {
+    /// Where it is.
+    pub state: RestartState,
+    /// The restarted (or restarting) process.
+    pub pid: u32,
+    /// For `Failed`: the error number (positive); 0 otherwise.
+    pub errno: u32,
+    /// For `Failed`: why, at most [`MAX_RESTART_MESSAGE`] bytes of UTF-8.
+    pub message: &'a [u8],
+}
+
+impl<'a> RestartStatus<'a> {
+    /// Encodes into `out`; returns the bytes written.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
+        if self.message.len() > MAX_RESTART_MESSAGE {
+            return Err(WireError::InvalidValue);
+        }
+        let mut w = Writer::new(out);
+        w.u8(self.state as u8)?;
+        w.u32(self.pid)?;
+        w.u32(self.errno)?;
+        w.u16(self.message.len() as u16)?;
+        w.bytes(self.message)?;
+        Ok(w.pos)
+    }
+
+    /// Decodes a body.
+    pub fn decode(body: &'a [u8]) -> Result<RestartStatus<'a>, WireError> {
+        let mut r = Reader::new(body);
+        let state = RestartState::from_u8(r.u8()?).ok_or(WireError::InvalidValue)?;
+        let pid = r.u32()?;
+        let errno = r.u32()?;
+        let len = usize::from(r.u16()?);
+        if len > MAX_RESTART_MESSAGE {
+            return Err(WireError::InvalidValue);
+        }
+        let message = r.buf.get(..len).ok_or(WireError::Truncated)?;
+        r.buf = r.buf.get(len..).ok_or(WireError::Truncated)?;
+        r.finish()?;
+        Ok(RestartStatus { state, pid, errno, message })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -1223,7 +1422,7 @@ mod tests {
             );
         }
         // Unknown types decode; dispatch refuses them.
-        for t in [0u8, 10, 200, 255] {
+        for t in [0u8, 12, 200, 255] {
             let h = with(&|b| b[5] = t).unwrap();
             assert_eq!(h.msg_type, t);
             assert_eq!(h.kind(), None);
@@ -1237,12 +1436,12 @@ mod tests {
         for v in 0..=255u8 {
             match MsgType::from_u8(v) {
                 Some(t) => {
-                    assert!((1..=9).contains(&v));
+                    assert!((1..=11).contains(&v));
                     assert_eq!(t.as_u8(), v);
                     assert_eq!(u8::from(t), v);
                     assert_eq!(MsgType::try_from(v), Ok(t));
                 }
-                None => assert!(v == 0 || v > 9),
+                None => assert!(v == 0 || v > 11),
             }
         }
         assert_eq!(MsgType::Hello as u8, 1);
@@ -1907,6 +2106,43 @@ mod tests {
                 }
                 prop_assert_eq!(g.next_expected, expected.unwrap_or(0));
             }
+        }
+
+        #[test]
+        fn restart_bodies_round_trip(uid in any::<u32>(), path in proptest::collection::vec(1u8..=255, 0..MAX_RESTART_PATH),
+                                     token in 1u32..=u32::MAX, pid in any::<u32>(), errno in any::<u32>(),
+                                     state in 1u8..=3, message in proptest::collection::vec(any::<u8>(), 0..=MAX_RESTART_MESSAGE)) {
+            let mut path = path;
+            path.insert(0, b'/');
+            let mut buf = vec![0u8; 2048];
+            let req = RestartRequest { uid, path: &path };
+            let n = req.encode(&mut buf).unwrap();
+            prop_assert_eq!(RestartRequest::decode(&buf[..n]), Ok(req));
+            for k in 0..n {
+                prop_assert!(RestartRequest::decode(&buf[..k]).is_err());
+            }
+            let st = RestartStarted { token, pid };
+            let n = st.encode(&mut buf).unwrap();
+            prop_assert_eq!(RestartStarted::decode(&buf[..n]), Ok(st));
+            let q = RestartQuery { token };
+            let n = q.encode(&mut buf).unwrap();
+            prop_assert_eq!(RestartQuery::decode(&buf[..n]), Ok(q));
+            let status = RestartStatus { state: RestartState::from_u8(state).unwrap(), pid, errno, message: &message };
+            let n = status.encode(&mut buf).unwrap();
+            prop_assert_eq!(RestartStatus::decode(&buf[..n]), Ok(status));
+            prop_assert_eq!(RestartStatus::decode(&buf[..n + 1]), Err(WireError::TrailingBytes));
+        }
+
+        #[test]
+        fn restart_bodies_random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..1100)) {
+            if let Ok(r) = RestartRequest::decode(&bytes) {
+                prop_assert!(r.path.first() == Some(&b'/') && !r.path.contains(&0) && r.path.len() <= MAX_RESTART_PATH);
+            }
+            if let Ok(s) = RestartStatus::decode(&bytes) {
+                prop_assert!(s.message.len() <= MAX_RESTART_MESSAGE);
+            }
+            prop_assert!(RestartStarted::decode(&bytes).map_or(true, |s| s.token != 0));
+            prop_assert!(RestartQuery::decode(&bytes).map_or(true, |q| q.token != 0));
         }
 
         #[test]

@@ -51,7 +51,14 @@ pub fn checkpoint(root: &Path, pid: u32, out: Option<PathBuf>, kill: bool) -> Re
         .map_err(|e| CtlError::Io(path.clone(), e))?;
     // An existing file keeps its mode on open: images are private.
     file.set_permissions(fs::Permissions::from_mode(0o600)).map_err(|e| CtlError::Io(path.clone(), e))?;
-    let req = CtlRequest { op: CtlOp::Checkpoint, pid, image_fd: file.as_raw_fd() as u32, flags: if kill { FLAG_KILL } else { 0 } };
+    let req = CtlRequest {
+        op: CtlOp::Checkpoint,
+        pid,
+        image_fd: file.as_raw_fd() as u32,
+        flags: if kill { FLAG_KILL } else { 0 },
+        token: 0,
+        node: 0,
+    };
     let (reply, errno) = request(root, &req)?;
     drop(file);
     if errno != 0 {
@@ -137,6 +144,8 @@ fn open_image(path: &Path) -> Result<File, CtlError> {
 
 /// What `ssi-ctl restart` sets itself before handing over to the module.
 struct RestartPrologue {
+    /// The saved process's pid.
+    pid: u32,
     uid: [u32; 3],
     gid: [u32; 3],
     groups: Vec<u32>,
@@ -161,6 +170,7 @@ fn scan_image(path: &Path) -> Result<RestartPrologue, CtlError> {
     let mut reader = image::ImageReader::new(&hdr).map_err(|e| bad(e.to_string()))?;
     let mut body = vec![0u8; image::MAX_SECTION_BODY as usize];
     let mut p = RestartPrologue {
+        pid: 0,
         uid: [0; 3],
         gid: [0; 3],
         groups: Vec::new(),
@@ -180,6 +190,7 @@ fn scan_image(path: &Path) -> Result<RestartPrologue, CtlError> {
         match reader.read_section_body(b).map_err(|e| bad(e.to_string()))? {
             Section::Process(s) => {
                 let c = &s.creds;
+                p.pid = s.pid;
                 p.uid = [c.uid, c.euid, c.suid];
                 p.gid = [c.gid, c.egid, c.sgid];
                 p.groups = s.groups.iter().collect();
@@ -239,8 +250,14 @@ pub fn restart_check(root: &Path, paths: &[PathBuf]) -> Result<(), CtlError> {
     let mut first_error = None;
     for path in paths {
         let outcome = open_image(path).and_then(|image| {
-            let req =
-                CtlRequest { op: CtlOp::Restore, pid: 0, image_fd: image.as_raw_fd() as u32, flags: FLAG_CHECK_ONLY };
+            let req = CtlRequest {
+                op: CtlOp::Restore,
+                pid: 0,
+                image_fd: image.as_raw_fd() as u32,
+                flags: FLAG_CHECK_ONLY,
+                token: 0,
+                node: 0,
+            };
             let (reply, errno) = request(root, &req)?;
             if errno != 0 {
                 return Err(refused(format!("check of {}", path.display()), &reply, errno));
@@ -261,17 +278,89 @@ pub fn restart_check(root: &Path, paths: &[PathBuf]) -> Result<(), CtlError> {
     first_error.map_or(Ok(()), Err)
 }
 
-/// `ssi-ctl restart FILE`: this process becomes the saved one.
-pub fn restart(root: &Path, path: &Path) -> Result<(), CtlError> {
+/// `ssi-ctl restart --node N FILE`: node N restarts the image (it must be
+/// on the shared file system, at the same path); returns once the process
+/// runs there, or with node N's reason.
+pub fn restart_remote(root: &Path, node: u16, path: &Path) -> Result<(), CtlError> {
     let p = scan_image(path)?;
     // SAFETY: plain syscalls.
     let (me, root_user) = unsafe { (libc::getuid(), libc::geteuid() == 0) };
     if !root_user && p.uid[0] != me {
-        return Err(CtlError::Refused {
-            what: format!("restart of {}", path.display()),
-            message: format!("only root or the image's owner (uid {}) may restart it", p.uid[0]),
-            errno: libc::EPERM,
-        });
+        return Err(not_owner(path, p.uid[0]));
+    }
+    let abs = fs::canonicalize(path).map_err(|e| CtlError::Io(path.to_path_buf(), e))?;
+    let image = open_image(&abs)?;
+    let req = CtlRequest { op: CtlOp::RemoteRestart, pid: 0, image_fd: image.as_raw_fd() as u32, flags: 0, token: 0, node };
+    let (reply, errno) = request(root, &req)?;
+    if errno != 0 {
+        return Err(refused(format!("restart of {} on node {node}", path.display()), &reply, errno));
+    }
+    println!(
+        "restarted {} (process {} {}) on node {node} as pid {}",
+        path.display(),
+        p.pid,
+        String::from_utf8_lossy(&p.comm),
+        reply.pid
+    );
+    Ok(())
+}
+
+/// `ssi-ctl restart --token T --as-uid U FILE`, started by the module for
+/// another node's `restart --node`: no open files at first; anything that
+/// stops it before the module's restore is reported back with the token.
+pub fn restart_for(root: &Path, path: &Path, (token, uid): (u32, u32)) -> Result<(), CtlError> {
+    // A usermode helper starts without descriptors 0-2; the process gets
+    // /dev/null there (and messages must not fail for lack of stderr).
+    for fd in 0..=2 {
+        // SAFETY: plain syscalls on this process's descriptor table.
+        unsafe {
+            if libc::fcntl(fd, libc::F_GETFD) < 0 {
+                let n = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                if n >= 0 && n != fd {
+                    libc::dup2(n, fd);
+                    libc::close(n);
+                }
+            }
+        }
+    }
+    let outcome = restart(root, path, Some((token, uid)));
+    if let Err(e) = &outcome {
+        let mut reply = CtlReply::EMPTY;
+        reply.errno = e.errno() as u32;
+        reply.set_message(&e.to_string());
+        let req = CtlRequest { op: CtlOp::Report, pid: 0, image_fd: 0, flags: 0, token, node: 0 };
+        let mut block = [0u8; CTL_LEN];
+        req.encode(&mut block);
+        reply.encode_into(&mut block);
+        if let Ok(dev) = OpenOptions::new().read(true).write(true).open(device(root)) {
+            // SAFETY: the ioctl reads and writes CTL_LEN bytes at `block`.
+            unsafe { libc::ioctl(dev.as_raw_fd(), CTL_IOCTL as _, block.as_mut_ptr()) };
+        }
+    }
+    outcome
+}
+
+fn not_owner(path: &Path, owner: u32) -> CtlError {
+    CtlError::Refused {
+        what: format!("restart of {}", path.display()),
+        message: format!("only root or the image's owner (uid {owner}) may restart it"),
+        errno: libc::EPERM,
+    }
+}
+
+/// `ssi-ctl restart FILE`: this process becomes the saved one. `remote`:
+/// the token of the remote restart it carries out and the user who asked.
+pub fn restart(root: &Path, path: &Path, remote: Option<(u32, u32)>) -> Result<(), CtlError> {
+    let p = scan_image(path)?;
+    // SAFETY: plain syscalls.
+    let (me, root_user) = unsafe { (libc::getuid(), libc::geteuid() == 0) };
+    if let Some((_, asked)) = remote {
+        if asked != 0 && asked != p.uid[0] {
+            return Err(not_owner(path, p.uid[0]));
+        }
+    }
+    if !root_user && p.uid[0] != me {
+        return Err(not_owner(path, p.uid[0]));
     }
     let image = open_image(path)?;
     let dev_path = device(root);
@@ -351,7 +440,9 @@ pub fn restart(root: &Path, path: &Path) -> Result<(), CtlError> {
         }
     }
     let mut block = [0u8; CTL_LEN];
-    CtlRequest { op: CtlOp::Restore, pid: 0, image_fd: image.as_raw_fd() as u32, flags: 0 }.encode(&mut block);
+    let token = remote.map_or(0, |(t, _)| t);
+    CtlRequest { op: CtlOp::Restore, pid: 0, image_fd: image.as_raw_fd() as u32, flags: 0, token, node: 0 }
+        .encode(&mut block);
     // SAFETY: the ioctl reads and writes CTL_LEN bytes at `block`; on
     // success it does not return here (this process is the restored one).
     let r = unsafe { libc::ioctl(dev.as_raw_fd(), CTL_IOCTL as _, block.as_mut_ptr()) };

@@ -31,7 +31,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Read or change a setting (node_id, address, port, seeds, secret, heartbeat_ms, dead_after_ms, enabled).
+    /// Read or change a setting (node_id, address, port, seeds, secret, heartbeat_ms, dead_after_ms, enabled, ctl_path).
     Config {
         #[command(subcommand)]
         action: ConfigAction,
@@ -56,8 +56,17 @@ enum Command {
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
         /// Only check, in the module, that this node can restart it (nothing changes).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "node")]
         check: bool,
+        /// Restart it on node N (through krpc; the image must be on the shared file system).
+        #[arg(long, value_name = "N")]
+        node: Option<u16>,
+        /// (Internal) the remote restart this process carries out.
+        #[arg(long, hide = true, requires = "as_uid")]
+        token: Option<u32>,
+        /// (Internal) the user who asked for the remote restart.
+        #[arg(long, hide = true)]
+        as_uid: Option<u32>,
     },
     /// Check a checkpoint image and say what it holds.
     Image {
@@ -100,9 +109,13 @@ fn main() -> ExitCode {
             checkpoint::checkpoint(node.root(), pid, output, kill)
         }
         Command::Image { file, json, maps } => checkpoint::image_info(&file, json, maps),
-        Command::Restart { files, check: true } => checkpoint::restart_check(node.root(), &files),
-        Command::Restart { files, check: false } => match files.as_slice() {
-            [file] => checkpoint::restart(node.root(), file),
+        Command::Restart { files, check: true, .. } => checkpoint::restart_check(node.root(), &files),
+        Command::Restart { files, check: false, node: remote, token, as_uid } => match files.as_slice() {
+            [file] => match (remote, token.zip(as_uid)) {
+                (Some(n), _) => checkpoint::restart_remote(node.root(), n, file),
+                (None, Some(asked)) => checkpoint::restart_for(node.root(), file, asked),
+                (None, None) => checkpoint::restart(node.root(), file, None),
+            },
             _ => {
                 eprintln!("ssi-ctl: restart takes one image (several only with --check)");
                 return ExitCode::from(2);

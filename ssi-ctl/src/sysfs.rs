@@ -36,6 +36,18 @@ pub enum CtlError {
 }
 
 impl CtlError {
+    /// The errno that best describes it (for reports to the module).
+    pub fn errno(&self) -> i32 {
+        match self {
+            CtlError::Refused { errno, .. } => *errno,
+            CtlError::Io(_, e) => e.raw_os_error().unwrap_or(libc::EIO),
+            CtlError::Permission(_) => libc::EACCES,
+            CtlError::NotLoaded | CtlError::NoConfigfs(_) => libc::ENODEV,
+            CtlError::BadImage(..) | CtlError::Malformed(..) => libc::EINVAL,
+            _ => libc::EIO,
+        }
+    }
+
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -88,8 +100,8 @@ impl fmt::Display for CtlError {
 }
 
 /// Settings under /sys/kernel/config/ssi that ssi-ctl reads and writes.
-pub const CONFIG_KEYS: [&str; 9] =
-    ["node_id", "address", "port", "seeds", "secret", "heartbeat_ms", "dead_after_ms", "enabled", "version"];
+pub const CONFIG_KEYS: [&str; 10] =
+    ["node_id", "address", "port", "seeds", "secret", "heartbeat_ms", "dead_after_ms", "enabled", "version", "ctl_path"];
 
 /// One line of /proc/ssi/nodes.
 #[derive(Debug, PartialEq)]
