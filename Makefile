@@ -15,7 +15,7 @@ NODES ?= 3
 KDIR = $(shell kernel/build.sh print-dir)
 
 .PHONY: help deps kernel modules userspace workloads node rootfs cluster test \
-        test-unit test-vm bench-krpc clean distclean
+        test-unit test-vm bench-krpc bench-ckpt clean distclean
 
 help:
 	@echo "make deps      install what a fresh Debian 12 machine lacks (idempotent)"
@@ -27,6 +27,7 @@ help:
 	@echo "make workloads build the ssi-wl-* checkpoint/migration test programs"
 	@echo "make rootfs    build the node root file system image (cached)"
 	@echo "make bench-krpc  krpc latency/throughput vs sockperf and iperf3 (prints ratios)"
+	@echo "make bench-ckpt  checkpoint/restart vs criu dump/restore and dd (prints ratios)"
 	@echo "make clean     remove build/ and module objects (caches stay)"
 
 deps:
@@ -36,7 +37,11 @@ deps:
 kernel:
 	kernel/build.sh
 
+# Objects built against another kernel tree (another configuration) have
+# other struct layouts and Kbuild would keep them: clean first.
 modules: kernel
+	@if [ "$$(cat .module-kdir 2>/dev/null)" != "$(KDIR)" ]; then \
+		$(MAKE) -C $(KDIR) M=$(CURDIR) clean > /dev/null; echo "$(KDIR)" > .module-kdir; fi
 	$(MAKE) -C $(KDIR) M=$(CURDIR) RUSTC=$(RUSTC) HOSTRUSTC=$(RUSTC) \
 		BINDGEN=$(BINDGEN) modules
 	mkdir -p $(NODE_DIR)
@@ -59,6 +64,10 @@ rootfs:
 
 bench-krpc: node rootfs
 	qemu-tests/run qemu-tests/bench/krpc.sh
+
+# 256 MiB of workload, criu's copy of it and the page cache: 2 GiB per node.
+bench-ckpt: node rootfs
+	SSI_NODE_MEM=2048 qemu-tests/run qemu-tests/bench/ckpt.sh
 
 cluster: node rootfs
 	qemu-tests/cluster --nodes $(NODES)

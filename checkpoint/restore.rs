@@ -343,6 +343,7 @@ fn rebuild(image: &File, plan: &mut Plan, reply: &mut CtlReply) -> Result<i64> {
     let mut s = SectionStream::open(image, reply)?;
     while let Some(len) = s.next(reply)? {
         if let Section::Pages(pg) = s.section(len, reply)? {
+            reply.pages += (pg.data.len() / PAGE_SIZE) as u64;
             let writable = plan
                 .maps
                 .iter()

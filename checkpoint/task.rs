@@ -93,6 +93,12 @@ pub(crate) fn current_pid() -> u32 {
     unsafe { raw::ssi_current_pid() }
 }
 
+/// Nanoseconds since the current process was created.
+pub(crate) fn current_age_ns() -> u64 {
+    // SAFETY: reads current's start time.
+    unsafe { raw::ssi_current_age_ns() }
+}
+
 /// Monotonic nanoseconds.
 pub(crate) fn mono_ns() -> u64 {
     // SAFETY: plain call.

@@ -775,6 +775,11 @@ u64 ssi_mono_ns(void)
 	return ktime_get_ns();
 }
 
+u64 ssi_current_age_ns(void)
+{
+	return ktime_get_ns() - current->group_leader->start_time;
+}
+
 /* The controlling tty of current if `f` is that terminal (device numbers
  * compared, so /dev/tty and the pts itself both count), with a reference. */
 static struct tty_struct *ssi_ctty_of(struct file *f)

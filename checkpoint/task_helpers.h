@@ -189,6 +189,8 @@ void ssi_init_task_work(struct callback_head *cb, void (*fn)(struct callback_hea
 
 /* Wall-clock-free monotonic ns (for timings). */
 u64 ssi_mono_ns(void);
+/* Nanoseconds since the current process was created. */
+u64 ssi_current_age_ns(void);
 
 /* Starts argv[0] with argv as a usermode helper (root, no open files) and
  * waits until it has exec'd; *pid gets its pid. 0 or -errno. */

@@ -69,6 +69,7 @@ unsafe extern "C" fn ctl_ioctl(data: *mut c_void, cmd: c_uint, arg: c_ulong) -> 
         return e.to_errno() as c_long;
     }
     let mut reply = CtlReply::EMPTY;
+    let start = task::mono_ns();
     let result = match CtlRequest::decode(&block) {
         Err(e) => {
             let _ = MessageWriter::new(&mut reply).write_str(e.describe());
@@ -83,7 +84,13 @@ unsafe extern "C" fn ctl_ioctl(data: *mut c_void, cmd: c_uint, arg: c_ulong) -> 
                 // the block's any more (its rax is set on the way out).
                 Ok(CHECKED) => Ok(()),
                 Ok(ax) => {
-                    pr_info!("pid {}: restarted from an image\n", crate::checkpoint::task::current_pid());
+                    pr_info!(
+                        "pid {}: restarted from an image: {} pages, {} us in the kernel, {} us after the process started\n",
+                        task::current_pid(),
+                        reply.pages,
+                        task::mono_ns().saturating_sub(start) / 1000,
+                        task::current_age_ns() / 1000
+                    );
                     return ax as c_long;
                 }
                 Err(e) => Err(e),
@@ -93,7 +100,7 @@ unsafe extern "C" fn ctl_ioctl(data: *mut c_void, cmd: c_uint, arg: c_ulong) -> 
     if result.is_ok() && req_is_checkpoint(&block) {
         pr_info!(
             "pid {}: checkpoint done: {} bytes, {} pages, frozen {} us\n",
-            crate::checkpoint::task::current_pid(),
+            task::current_pid(),
             reply.image_bytes,
             reply.pages,
             reply.frozen_ns / 1000
@@ -101,7 +108,7 @@ unsafe extern "C" fn ctl_ioctl(data: *mut c_void, cmd: c_uint, arg: c_ulong) -> 
     }
     if let Err(e) = &result {
         reply.errno = (-e.to_errno()) as u32;
-        pr_info!("request from pid {} refused: {}\n", crate::checkpoint::task::current_pid(), reply.message());
+        pr_info!("request from pid {} refused: {}\n", task::current_pid(), reply.message());
     }
     reply.encode_into(&mut block);
     if let Err(e) = writer.write_slice(&block) {

@@ -2,8 +2,11 @@
 # ssi-timeout: 900
 # Restart (issue 4): processes checkpointed with --kill on one node go on
 # from where they stopped on the other, unmodified: a counter keeps every
-# number once, in order; the memory-and-FPU workload moved 1 -> 2 -> 1 gives
-# an uninterrupted run's output; a SIGALRM/setitimer/altstack/blocked-signal
+# number once, in order; the memory-and-FPU workload (128 MiB) moved 1 -> 2
+# with `restart --node 2` (krpc) and back from node 1's shell gives an
+# uninterrupted run's output; a refusal on the remote node comes back with
+# its reason; terminal settings follow the process to a new terminal; a
+# SIGALRM/setitimer/altstack/blocked-signal
 # workload, a sequential reader and a private file mapping behave as if
 # never stopped; the parent of the restart gets the exit status; another
 # user may not restart root's image; 1000 damaged images are refused.
@@ -33,14 +36,23 @@ expect_eq "restarted counter's exit status seen by its parent" "$(on 2 cat /tmp/
 expect_eq "counter lines" "$(on 1 "wc -l < /cluster/count.txt")" 60
 expect_eq "every number once, in order" "$(on 1 "awk '\$1 != NR {print NR; exit}' /cluster/count.txt")" ""
 
-# Memory and FPU, 32 MiB: 1 -> 2 -> 1.
-on 1 "ssi-wl-memfpu 32 16 300 < /dev/null > /cluster/memfpu.ref"
-on 1 "(ssi-wl-memfpu 32 16 300 < /dev/null > /cluster/memfpu.out 2>&1 &)"
-wait_on 60 1 'grep -q "iter 3 " /cluster/memfpu.out'
-move ssi-wl-memfpu /cluster/memfpu-a.img 1 2
-wait_on 60 2 'grep -q "iter 8 " /cluster/memfpu.out'
+# Memory and FPU, 128 MiB: node 1 -> node 2 through krpc (`restart --node
+# 2`, asked on node 1), then back to node 1 from its shell.
+on_timeout 300 1 "ssi-wl-memfpu 128 12 300 < /dev/null > /cluster/memfpu.ref"
+on 1 "(ssi-wl-memfpu 128 12 300 < /dev/null > /cluster/memfpu.out 2>&1 &)"
+wait_on 120 1 'grep -q "iter 3 " /cluster/memfpu.out'
+pid=$(on 1 pgrep -x ssi-wl-memfpu)
+on_timeout 120 1 "ssi-ctl checkpoint $pid --kill -o /cluster/memfpu-a.img" > /dev/null
+wait_on 10 1 "! kill -0 $pid 2>/dev/null"
+out=$(on_timeout 120 1 "ssi-ctl restart --node 2 /cluster/memfpu-a.img 2>&1; echo status=\$?")
+expect_match "restart --node 2 says where it runs" "$out" "on node 2 as pid [0-9]+"
+expect_match "restart --node 2 status" "$out" "status=0"
+rpid=$(echo "$out" | sed -n 's/.* as pid \([0-9]*\).*/\1/p')
+expect_eq "the process named runs on node 2" "$(on 2 "cat /proc/$rpid/comm")" ssi-wl-memfpu
+expect_eq "it is not on node 1" "$(on 1 'pgrep -x ssi-wl-memfpu; true')" ""
+wait_on 120 2 'grep -q "iter 7 " /cluster/memfpu.out'
 move ssi-wl-memfpu /cluster/memfpu-b.img 2 1
-wait_on 120 1 'grep -q status= /tmp/ssi-wl-memfpu.status'
+wait_on 240 1 'grep -q status= /tmp/ssi-wl-memfpu.status'
 expect_eq "memfpu exit status" "$(on 1 cat /tmp/ssi-wl-memfpu.status)" "status=0"
 expect_eq "memfpu output after two moves" "$(on 1 cat /cluster/memfpu.out)" "$(on 1 cat /cluster/memfpu.ref)"
 
@@ -71,6 +83,40 @@ move ssi-wl-privmap /cluster/privmap.img 1 2
 wait_on 60 2 'grep -q status= /tmp/ssi-wl-privmap.status'
 expect_eq "privmap output" "$(on 2 cat /cluster/privmap.out)" "$(on 2 cat /cluster/privmap.ref)"
 expect_match "privmap kept its changes, file untouched" "$(on 2 cat /cluster/privmap.out)" 'privmap ok file_unchanged=1'
+
+# Remote refusals come back with their reason: a process holding a file in
+# node 1's own /tmp cannot be restarted on node 2 (the restart is refused
+# there, the process on node 1 goes on); an unknown node is named.
+on 1 "(ssi-wl-counter /tmp/local.txt 100000 100 < /dev/null > /dev/null 2>&1 &)"
+wait_on 20 1 'pgrep -x ssi-wl-counter > /dev/null'
+lpid=$(on 1 pgrep -x ssi-wl-counter)
+on 1 "ssi-ctl checkpoint $lpid -o /cluster/local.img" > /dev/null
+out=$(on 1 "ssi-ctl restart --node 2 /cluster/local.img 2>&1; echo status=\$?")
+expect_match "node 2's reason comes back" "$out" "node 2: .*/tmp/local.txt"
+expect_match "remote refusal exit status" "$out" "status=1"
+expect_eq "nothing restarted on node 2" "$(on 2 'pgrep -x ssi-wl-counter; true')" ""
+out=$(on 1 "ssi-ctl restart --node 9 /cluster/local.img 2>&1; echo status=\$?")
+expect_match "unknown node" "$out" "node 9 is not connected"
+out=$(on 1 "cd /tmp && $(user 1000) ssi-ctl restart --node 2 /cluster/local.img 2>&1; echo status=\$?")
+expect_match "another user's restart --node refused" "$out" "status=4"
+on 1 "kill $lpid"
+
+# Terminal settings: a process on a terminal (script(1)'s pty) with
+# -echo -icanon min 7 keeps them when restarted on another terminal.
+on 1 "(sleep 600 | script -qfc 'stty -echo -icanon min 7; exec ssi-wl-counter /cluster/tty.txt 100000 100' /dev/null > /dev/null 2>&1 &)"
+wait_on 20 1 'pgrep -x ssi-wl-counter > /dev/null'
+tpid=$(on 1 pgrep -x ssi-wl-counter)
+expect_match "settings before" "$(on 1 "stty -a -F \$(readlink /proc/$tpid/fd/0)")" "min = 7"
+on 1 "ssi-ctl checkpoint $tpid --kill -o /cluster/tty.img" > /dev/null
+on 2 "(sleep 600 | script -qfc 'ssi-ctl restart /cluster/tty.img' /dev/null > /dev/null 2>&1 &)"
+wait_on 30 2 'pgrep -x ssi-wl-counter > /dev/null'
+tpid=$(on 2 pgrep -x ssi-wl-counter)
+settings=$(on 2 "stty -a -F \$(readlink /proc/$tpid/fd/0)")
+expect_match "restored on node 2's terminal: min" "$settings" "min = 7"
+expect_match "restored: -icanon" "$settings" "-icanon"
+expect_match "restored: -echo" "$settings" " -echo "
+on 2 "pkill -x ssi-wl-counter; pkill -x sleep; true"
+on 1 "pkill -x sleep; true"
 
 # Another user may not restart root's image; a changed executable is refused.
 out=$(on 2 "cd /tmp && $(user 1000) ssi-ctl restart /cluster/counter.img 2>&1; echo status=\$?")
