@@ -11,6 +11,8 @@ pub(crate) mod ctl;
 pub(crate) mod identity;
 #[path = "../proto/src/image.rs"]
 pub(crate) mod image;
+#[path = "../proto/src/le.rs"]
+pub(crate) mod le;
 #[path = "../proto/src/membership.rs"]
 pub(crate) mod membership;
 #[path = "../proto/src/version.rs"]

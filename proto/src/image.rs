@@ -486,49 +486,37 @@ pub fn crc32c(data: &[u8]) -> u32 {
 // ---------------------------------------------------------------------------
 // Little-endian reading and writing
 
-/// Reads little-endian fields from a byte slice, failing instead of
-/// panicking when it runs out.
-struct Reader<'a> {
-    buf: &'a [u8],
+use super::le::{self, Reader, Writer};
+
+impl From<le::Truncated> for ImageError {
+    fn from(_: le::Truncated) -> Self {
+        ImageError::Truncated
+    }
 }
 
-impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8]) -> Reader<'a> {
-        Reader { buf }
+impl From<le::NoRoom> for ImageError {
+    fn from(_: le::NoRoom) -> Self {
+        ImageError::BufferTooSmall
     }
+}
 
-    fn bytes(&mut self, n: usize) -> Result<&'a [u8], ImageError> {
-        let head = self.buf.get(..n).ok_or(ImageError::Truncated)?;
-        self.buf = self.buf.get(n..).ok_or(ImageError::Truncated)?;
-        Ok(head)
+impl From<le::Trailing> for ImageError {
+    fn from(_: le::Trailing) -> Self {
+        ImageError::TrailingBytes
     }
+}
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], ImageError> {
-        let head = self.bytes(N)?;
-        <[u8; N]>::try_from(head).map_err(|_| ImageError::Truncated)
-    }
-
-    fn u8(&mut self) -> Result<u8, ImageError> {
-        self.array::<1>().map(|[b]| b)
-    }
-
-    fn u16(&mut self) -> Result<u16, ImageError> {
-        self.array().map(u16::from_le_bytes)
-    }
-
-    fn u32(&mut self) -> Result<u32, ImageError> {
-        self.array().map(u32::from_le_bytes)
-    }
-
-    fn u64(&mut self) -> Result<u64, ImageError> {
-        self.array().map(u64::from_le_bytes)
-    }
-
-    fn i64(&mut self) -> Result<i64, ImageError> {
-        self.array().map(i64::from_le_bytes)
-    }
-
+/// Fields of the image format beyond plain integers, read.
+trait ReadFields<'a> {
     /// A 0/1 byte.
+    fn bool(&mut self) -> Result<bool, ImageError>;
+    /// A u32 count, refused above `max` before anything is read for it.
+    fn count(&mut self, max: usize) -> Result<usize, ImageError>;
+    /// A u16-length-prefixed path, checked with [`check_path`].
+    fn path(&mut self) -> Result<&'a [u8], ImageError>;
+}
+
+impl<'a> ReadFields<'a> for Reader<'a> {
     fn bool(&mut self) -> Result<bool, ImageError> {
         match self.u8()? {
             0 => Ok(false),
@@ -537,7 +525,6 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A u32 count, refused above `max` before anything is read for it.
     fn count(&mut self, max: usize) -> Result<usize, ImageError> {
         let n = usize::try_from(self.u32()?).map_err(|_| ImageError::CountTooLarge)?;
         if n > max {
@@ -546,7 +533,6 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
 
-    /// A u16-length-prefixed path, checked with [`check_path`].
     fn path(&mut self) -> Result<&'a [u8], ImageError> {
         let n = usize::from(self.u16()?);
         if n == 0 || n > MAX_PATH {
@@ -556,80 +542,25 @@ impl<'a> Reader<'a> {
         check_path(p)?;
         Ok(p)
     }
-
-    fn finish(self) -> Result<(), ImageError> {
-        if self.buf.is_empty() {
-            Ok(())
-        } else {
-            Err(ImageError::TrailingBytes)
-        }
-    }
 }
 
-/// Writes little-endian fields into a byte slice, failing instead of
-/// panicking when it is full.
-struct Writer<'a> {
-    buf: &'a mut [u8],
-    pos: usize,
-}
-
-impl<'a> Writer<'a> {
-    fn new(buf: &'a mut [u8]) -> Writer<'a> {
-        Writer { buf, pos: 0 }
-    }
-
-    /// The next `n` bytes of the output, to be filled by the caller.
-    fn reserve(&mut self, n: usize) -> Result<&mut [u8], ImageError> {
-        let start = self.pos;
-        let end = start.checked_add(n).ok_or(ImageError::BufferTooSmall)?;
-        if end > self.buf.len() {
-            return Err(ImageError::BufferTooSmall);
-        }
-        self.pos = end;
-        self.buf
-            .get_mut(start..end)
-            .ok_or(ImageError::BufferTooSmall)
-    }
-
-    fn bytes(&mut self, b: &[u8]) -> Result<(), ImageError> {
-        let dst = self.reserve(b.len())?;
-        // Same length; a zip, unlike copy_from_slice, has no panic path.
-        for (d, s) in dst.iter_mut().zip(b) {
-            *d = *s;
-        }
-        Ok(())
-    }
-
-    fn u8(&mut self, v: u8) -> Result<(), ImageError> {
-        self.bytes(&[v])
-    }
-
-    fn u16(&mut self, v: u16) -> Result<(), ImageError> {
-        self.bytes(&v.to_le_bytes())
-    }
-
-    fn u32(&mut self, v: u32) -> Result<(), ImageError> {
-        self.bytes(&v.to_le_bytes())
-    }
-
-    fn u64(&mut self, v: u64) -> Result<(), ImageError> {
-        self.bytes(&v.to_le_bytes())
-    }
-
-    fn i64(&mut self, v: i64) -> Result<(), ImageError> {
-        self.bytes(&v.to_le_bytes())
-    }
-
+/// Fields of the image format beyond plain integers, written.
+trait WriteFields {
     /// A count as u32.
+    fn count(&mut self, n: usize) -> Result<(), ImageError>;
+    /// A u16-length-prefixed path, checked with [`check_path`].
+    fn path(&mut self, p: &[u8]) -> Result<(), ImageError>;
+}
+
+impl WriteFields for Writer<'_> {
     fn count(&mut self, n: usize) -> Result<(), ImageError> {
-        self.u32(u32::try_from(n).map_err(|_| ImageError::CountTooLarge)?)
+        Ok(self.u32(u32::try_from(n).map_err(|_| ImageError::CountTooLarge)?)?)
     }
 
-    /// A u16-length-prefixed path, checked with [`check_path`].
     fn path(&mut self, p: &[u8]) -> Result<(), ImageError> {
         check_path(p)?;
         self.u16(u16::try_from(p.len()).map_err(|_| ImageError::InvalidPath)?)?;
-        self.bytes(p)
+        Ok(self.bytes(p)?)
     }
 }
 
@@ -754,7 +685,7 @@ impl<'a, T: Record> RecordList<'a, T> {
                 if !self.is_whole() {
                     return Err(ImageError::InvalidValue);
                 }
-                w.bytes(b)
+                Ok(w.bytes(b)?)
             }
             RecordList::Items(s) => {
                 for item in s.iter() {
@@ -913,7 +844,7 @@ macro_rules! body_codec {
                 self.validate()?;
                 let mut w = Writer::new(out);
                 self.write_to(&mut w)?;
-                Ok(w.pos)
+                Ok(w.pos())
             }
 
             /// Decodes exactly `body` into a view borrowing it; refuses short
@@ -1384,7 +1315,7 @@ impl<'a> ThreadBody<'a> {
         w.count(self.pending.len())?;
         self.pending.write(w)?;
         w.count(self.xstate.len())?;
-        w.bytes(self.xstate)
+        Ok(w.bytes(self.xstate)?)
     }
 
     fn read_from(r: &mut Reader<'a>) -> Result<ThreadBody<'a>, ImageError> {
@@ -1833,12 +1764,12 @@ impl<'a> PagesBody<'a> {
         check_page_run(start, npages)?;
         let mut w = Writer::new(out);
         write_pages_prefix(&mut w, start, npages)?;
-        Ok(w.pos)
+        Ok(w.pos())
     }
 
     fn write_to(&self, w: &mut Writer<'_>) -> Result<(), ImageError> {
         write_pages_prefix(w, self.start, self.npages())?;
-        w.bytes(self.data)
+        Ok(w.bytes(self.data)?)
     }
 
     fn read_from(r: &mut Reader<'a>) -> Result<PagesBody<'a>, ImageError> {
@@ -1884,7 +1815,7 @@ fn check_page_run(start: u64, npages: u32) -> Result<(), ImageError> {
 fn write_pages_prefix(w: &mut Writer<'_>, start: u64, npages: u32) -> Result<(), ImageError> {
     w.u64(start)?;
     w.u32(npages)?;
-    w.u32(0)
+    Ok(w.u32(0)?)
 }
 
 /// What a file descriptor refers to (the wire byte of a File section).
@@ -2062,13 +1993,13 @@ impl<'a> FileBody<'a> {
             FileTarget::Regular(f) | FileTarget::Directory(f) => f.write_to(w),
             FileTarget::CharDev { major, minor } => {
                 w.u32(*major)?;
-                w.u32(*minor)
+                Ok(w.u32(*minor)?)
             }
             FileTarget::Tty { termios, winsize } => {
                 w.bytes(termios)?;
-                w.bytes(winsize)
+                Ok(w.bytes(winsize)?)
             }
-            FileTarget::PipeRead { pipe_id } | FileTarget::PipeWrite { pipe_id } => w.u64(*pipe_id),
+            FileTarget::PipeRead { pipe_id } | FileTarget::PipeWrite { pipe_id } => Ok(w.u64(*pipe_id)?),
         }
     }
 
@@ -2175,7 +2106,7 @@ impl EndBody {
         let mut w = Writer::new(out);
         w.u32(self.section_count)?;
         w.u64(self.total_pages)?;
-        Ok(w.pos)
+        Ok(w.pos())
     }
 
     /// Decodes a body of exactly [`EndBody::LEN`] bytes.
@@ -2744,7 +2675,7 @@ impl ImageHeader {
         w.u32(self.uid)?;
         w.u32(self.arch)?;
         w.u32(0)?;
-        w.u32(crc)
+        Ok(w.u32(crc)?)
     }
 
     /// Checks the header, then encodes it with its CRC.
@@ -3198,7 +3129,7 @@ impl ImageWriter {
         w.bytes(&header.encode())?;
         w.bytes(&prefix)?;
         self.validator = v;
-        Ok(w.pos)
+        Ok(w.pos())
     }
 
     fn pages_headers(
@@ -4534,6 +4465,10 @@ mod tests {
     /// if even that is impossible (paths are always checked).
     fn try_raw_bytes(s: &Section<'_>) -> Option<Vec<u8>> {
         let mut buf = vec![0u8; s.encoded_len()];
+        if let Section::End(b) = s {
+            b.encode(&mut buf).ok()?;
+            return Some(buf);
+        }
         let mut w = Writer::new(&mut buf);
         match s {
             Section::Process(b) => b.write_to(&mut w),
@@ -4544,7 +4479,7 @@ mod tests {
             Section::Pages(b) => b.write_to(&mut w),
             Section::File(b) => b.write_to(&mut w),
             Section::Parent(b) => b.write_to(&mut w),
-            Section::End(b) => b.encode(w.buf).map(|_| ()),
+            Section::End(_) => Ok(()),
         }
         .ok()?;
         Some(buf)

@@ -14,6 +14,7 @@ pub mod bench;
 pub mod ctl;
 pub mod identity;
 pub mod image;
+pub mod le;
 pub mod membership;
 pub mod version;
 pub mod wire;

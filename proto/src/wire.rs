@@ -246,93 +246,23 @@ fn nonzero_node_id_ok(id: u16) -> bool {
     id != 0 && node_id_ok(id)
 }
 
-/// Reads little-endian fields from a byte slice, failing instead of
-/// panicking when it runs out.
-struct Reader<'a> {
-    buf: &'a [u8],
-}
+use super::le::{self, Reader, Writer};
 
-impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8]) -> Reader<'a> {
-        Reader { buf }
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], WireError> {
-        let head = self.buf.get(..N).ok_or(WireError::Truncated)?;
-        let rest = self.buf.get(N..).ok_or(WireError::Truncated)?;
-        let out = <[u8; N]>::try_from(head).map_err(|_| WireError::Truncated)?;
-        self.buf = rest;
-        Ok(out)
-    }
-
-    fn u8(&mut self) -> Result<u8, WireError> {
-        self.array::<1>().map(|[b]| b)
-    }
-
-    fn u16(&mut self) -> Result<u16, WireError> {
-        self.array().map(u16::from_le_bytes)
-    }
-
-    fn u32(&mut self) -> Result<u32, WireError> {
-        self.array().map(u32::from_le_bytes)
-    }
-
-    fn u64(&mut self) -> Result<u64, WireError> {
-        self.array().map(u64::from_le_bytes)
-    }
-
-    fn finish(self) -> Result<(), WireError> {
-        if self.buf.is_empty() {
-            Ok(())
-        } else {
-            Err(WireError::TrailingBytes)
-        }
+impl From<le::Truncated> for WireError {
+    fn from(_: le::Truncated) -> Self {
+        WireError::Truncated
     }
 }
 
-/// Writes little-endian fields into a byte slice, failing instead of
-/// panicking when it is full.
-struct Writer<'a> {
-    buf: &'a mut [u8],
-    pos: usize,
+impl From<le::NoRoom> for WireError {
+    fn from(_: le::NoRoom) -> Self {
+        WireError::BufferTooSmall
+    }
 }
 
-impl<'a> Writer<'a> {
-    fn new(buf: &'a mut [u8]) -> Writer<'a> {
-        Writer { buf, pos: 0 }
-    }
-
-    fn bytes(&mut self, b: &[u8]) -> Result<(), WireError> {
-        let end = self
-            .pos
-            .checked_add(b.len())
-            .ok_or(WireError::BufferTooSmall)?;
-        let dst = self
-            .buf
-            .get_mut(self.pos..end)
-            .ok_or(WireError::BufferTooSmall)?;
-        // Same length; a zip, unlike copy_from_slice, has no panic path.
-        for (d, s) in dst.iter_mut().zip(b) {
-            *d = *s;
-        }
-        self.pos = end;
-        Ok(())
-    }
-
-    fn u8(&mut self, v: u8) -> Result<(), WireError> {
-        self.bytes(&[v])
-    }
-
-    fn u16(&mut self, v: u16) -> Result<(), WireError> {
-        self.bytes(&v.to_le_bytes())
-    }
-
-    fn u32(&mut self, v: u32) -> Result<(), WireError> {
-        self.bytes(&v.to_le_bytes())
-    }
-
-    fn u64(&mut self, v: u64) -> Result<(), WireError> {
-        self.bytes(&v.to_le_bytes())
+impl From<le::Trailing> for WireError {
+    fn from(_: le::Trailing) -> Self {
+        WireError::TrailingBytes
     }
 }
 
@@ -390,7 +320,7 @@ impl FrameHeader {
         w.u64(self.request_id)?;
         w.u32(self.body_len)?;
         w.u32(0)?;
-        w.bytes(tag)
+        Ok(w.bytes(tag)?)
     }
 
     /// Decodes the first [`HEADER_LEN`] bytes of `buf` (more may follow,
@@ -577,7 +507,7 @@ impl Hello {
         w.u32(self.incarnation)?;
         w.bytes(&self.nonce)?;
         w.bytes(&self.address)?;
-        w.u16(self.port)
+        Ok(w.u16(self.port)?)
     }
 
     /// Encodes into `out`; returns the bytes written.
@@ -587,7 +517,7 @@ impl Hello {
         }
         let mut w = Writer::new(out);
         self.write_to(&mut w)?;
-        Ok(w.pos)
+        Ok(w.pos())
     }
 
     /// Decodes a body of exactly [`Hello::LEN`] bytes.
@@ -623,7 +553,7 @@ impl HelloAuth {
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
         let mut w = Writer::new(out);
         w.bytes(&self.proof)?;
-        Ok(w.pos)
+        Ok(w.pos())
     }
 
     /// Decodes a body of exactly [`HelloAuth::LEN`] bytes.
@@ -649,7 +579,7 @@ pub fn session_key_input(
         .bytes(SESSION_LABEL)
         .and_then(|()| w.bytes(nonce_client))
         .and_then(|()| w.bytes(nonce_server));
-    w.pos
+    w.pos()
 }
 
 /// Writes `b"ssi-krpc-proof-v1" || role || hello_client || hello_server`
@@ -669,9 +599,10 @@ pub fn proof_input(
     let _ = w
         .bytes(PROOF_LABEL)
         .and_then(|()| w.u8(role))
+        .map_err(WireError::from)
         .and_then(|()| hello_client.write_to(&mut w))
         .and_then(|()| hello_server.write_to(&mut w));
-    w.pos
+    w.pos()
 }
 
 /// Fixed-point shift of kernel load averages (`FSHIFT`).
@@ -760,7 +691,7 @@ impl Resources {
         self.validate()?;
         let mut w = Writer::new(out);
         self.write_to(&mut w)?;
-        Ok(w.pos)
+        Ok(w.pos())
     }
 
     /// Decodes exactly [`Resources::LEN`] bytes.
@@ -794,7 +725,7 @@ impl Heartbeat {
         w.u32(self.incarnation)?;
         w.u64(self.view_epoch)?;
         self.resources.write_to(&mut w)?;
-        Ok(w.pos)
+        Ok(w.pos())
     }
 
     /// Decodes a body of exactly [`Heartbeat::LEN`] bytes.
@@ -850,7 +781,7 @@ impl NodeEntry {
         w.u32(self.incarnation)?;
         w.bytes(&self.address)?;
         w.u16(self.port)?;
-        w.u8(u8::from(self.alive))
+        Ok(w.u8(u8::from(self.alive))?)
     }
 
     fn read_from(r: &mut Reader<'_>) -> Result<NodeEntry, WireError> {
@@ -879,7 +810,7 @@ impl NodeEntry {
         self.validate()?;
         let mut w = Writer::new(out);
         self.write_to(&mut w)?;
-        Ok(w.pos)
+        Ok(w.pos())
     }
 
     /// Decodes exactly [`NodeEntry::LEN`] bytes.
@@ -960,7 +891,7 @@ impl JoinReply {
         for e in self.used() {
             e.write_to(&mut w)?;
         }
-        Ok(w.pos)
+        Ok(w.pos())
     }
 
     /// Decodes a body; the length must be exactly that of `count` entries.
@@ -1041,7 +972,7 @@ impl NodeDead {
         w.u16(self.node_id)?;
         w.u32(self.incarnation)?;
         w.u64(self.view_epoch)?;
-        Ok(w.pos)
+        Ok(w.pos())
     }
 
     /// Decodes a body of exactly [`NodeDead::LEN`] bytes.
@@ -1081,7 +1012,7 @@ impl Leave {
         let mut w = Writer::new(out);
         w.u16(self.node_id)?;
         w.u32(self.incarnation)?;
-        Ok(w.pos)
+        Ok(w.pos())
     }
 
     /// Decodes a body of exactly [`Leave::LEN`] bytes.
@@ -1135,7 +1066,7 @@ impl<'a> RestartRequest<'a> {
         w.u32(self.uid)?;
         w.u16(self.path.len() as u16)?;
         w.bytes(self.path)?;
-        Ok(w.pos)
+        Ok(w.pos())
     }
 
     /// Decodes a body; the path must be absolute, without NUL, at most
@@ -1144,8 +1075,7 @@ impl<'a> RestartRequest<'a> {
         let mut r = Reader::new(body);
         let uid = r.u32()?;
         let len = usize::from(r.u16()?);
-        let path = r.buf.get(..len).ok_or(WireError::Truncated)?;
-        r.buf = r.buf.get(len..).ok_or(WireError::Truncated)?;
+        let path = r.bytes(len)?;
         r.finish()?;
         let req = RestartRequest { uid, path };
         req.check()?;
@@ -1174,7 +1104,7 @@ impl RestartStarted {
         let mut w = Writer::new(out);
         w.u32(self.token)?;
         w.u32(self.pid)?;
-        Ok(w.pos)
+        Ok(w.pos())
     }
 
     /// Decodes a body of exactly [`RestartStarted::LEN`] bytes.
@@ -1207,7 +1137,7 @@ impl RestartQuery {
         }
         let mut w = Writer::new(out);
         w.u32(self.token)?;
-        Ok(w.pos)
+        Ok(w.pos())
     }
 
     /// Decodes a body of exactly [`RestartQuery::LEN`] bytes.
@@ -1270,7 +1200,7 @@ impl<'a> RestartStatus<'a> {
         w.u32(self.errno)?;
         w.u16(self.message.len() as u16)?;
         w.bytes(self.message)?;
-        Ok(w.pos)
+        Ok(w.pos())
     }
 
     /// Decodes a body.
@@ -1283,8 +1213,7 @@ impl<'a> RestartStatus<'a> {
         if len > MAX_RESTART_MESSAGE {
             return Err(WireError::InvalidValue);
         }
-        let message = r.buf.get(..len).ok_or(WireError::Truncated)?;
-        r.buf = r.buf.get(len..).ok_or(WireError::Truncated)?;
+        let message = r.bytes(len)?;
         r.finish()?;
         Ok(RestartStatus { state, pid, errno, message })
     }
