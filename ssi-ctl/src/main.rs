@@ -272,27 +272,28 @@ fn stats(node: &Node, json: bool) -> Result<(), CtlError> {
             println!("{k:<18} {v}");
         }
         println!();
-        println!(
-            "{:>4}  {:<15} {:>10} {:>10} {:>11} {:>11} {:>5} {:>5} {:>6} {:>9} {:>9} {:>9}",
-            "PEER", "ADDRESS", "FRAMES TX", "FRAMES RX", "KIB TX", "KIB RX", "SENDQ", "INBOX", "QWAITS", "RTT us",
-            "AVG us", "MIN us"
-        );
-        for p in &peers {
+        let row = |cells: [&dyn std::fmt::Display; 12]| {
+            let [id, addr, ftx, frx, ktx, krx, sq, inbox, qw, rtt, avg, min] = cells;
             println!(
-                "{:>4}  {:<15} {:>10} {:>10} {:>11} {:>11} {:>5} {:>5} {:>6} {:>9} {:>9} {:>9}",
-                p.id,
-                p.address,
-                p.frames_sent,
-                p.frames_received,
-                p.bytes_sent / 1024,
-                p.bytes_received / 1024,
-                p.send_queue,
-                p.inbox,
-                p.queue_waits,
-                p.rtt_us,
-                p.rtt_avg_us,
-                p.rtt_min_us
+                "{id:>4}  {addr:<15} {ftx:>10} {frx:>10} {ktx:>11} {krx:>11} {sq:>5} {inbox:>5} {qw:>6} {rtt:>9} {avg:>9} {min:>9}"
             );
+        };
+        row([&"PEER", &"ADDRESS", &"FRAMES TX", &"FRAMES RX", &"KIB TX", &"KIB RX", &"SENDQ", &"INBOX", &"QWAITS", &"RTT us", &"AVG us", &"MIN us"]);
+        for p in &peers {
+            row([
+                &p.id,
+                &p.address,
+                &p.frames_sent,
+                &p.frames_received,
+                &(p.bytes_sent / 1024),
+                &(p.bytes_received / 1024),
+                &p.send_queue,
+                &p.inbox,
+                &p.queue_waits,
+                &p.rtt_us,
+                &p.rtt_avg_us,
+                &p.rtt_min_us,
+            ]);
         }
     }
     Ok(())
