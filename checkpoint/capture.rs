@@ -323,9 +323,6 @@ pub(crate) fn capture_current(file: &File, origin: &Origin, reply: &mut CtlReply
     if st.ptraced != 0 {
         return Err(refuse(reply, EBUSY, format_args!("the process is being traced")));
     }
-    if st.cpu_timers_armed != 0 {
-        return Err(refuse(reply, eopnotsupp(), format_args!("ITIMER_VIRTUAL/ITIMER_PROF timers are not supported")));
-    }
     if st.posix_timers != 0 {
         return Err(refuse(reply, eopnotsupp(), format_args!("POSIX timers (timer_create) are not supported")));
     }
@@ -415,8 +412,8 @@ pub(crate) fn capture_current(file: &File, origin: &Origin, reply: &mut CtlReply
         rlimits,
         itimers: Itimers {
             real: Itimer { interval_ns: st.it_real_interval_ns, value_ns: st.it_real_value_ns },
-            virt: Itimer::default(),
-            prof: Itimer::default(),
+            virt: Itimer { interval_ns: st.it_virt_interval_ns, value_ns: st.it_virt_value_ns },
+            prof: Itimer { interval_ns: st.it_prof_interval_ns, value_ns: st.it_prof_value_ns },
         },
         securebits: st.securebits,
         personality: st.personality,

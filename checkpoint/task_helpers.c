@@ -18,6 +18,7 @@
 #include <linux/mman.h>
 #include <linux/namei.h>
 #include <linux/pid.h>
+#include <linux/posix-timers.h>
 #include <linux/ptrace.h>
 #include <linux/regset.h>
 #include <linux/rseq.h>
@@ -90,7 +91,23 @@ void ssi_task_state(struct ssi_task_state *o)
 	}
 	o->it_real_interval_ns = ktime_to_ns(sig->it_real_incr);
 #ifdef CONFIG_POSIX_TIMERS
-	o->cpu_timers_armed = sig->it[0].expires || sig->it[1].expires;
+	/* As getitimer() computes them: an armed CPU-time itimer keeps the
+	 * process's cputimer running, whose samples are these. */
+	if (sig->it[CPUCLOCK_PROF].expires || sig->it[CPUCLOCK_VIRT].expires) {
+		struct task_cputime_atomic *ca = &sig->cputimer.cputime_atomic;
+		u64 utime = atomic64_read(&ca->utime);
+		u64 prof = utime + atomic64_read(&ca->stime);
+		u64 e;
+
+		e = sig->it[CPUCLOCK_VIRT].expires;
+		if (e)
+			o->it_virt_value_ns = e > utime ? e - utime : TICK_NSEC;
+		e = sig->it[CPUCLOCK_PROF].expires;
+		if (e)
+			o->it_prof_value_ns = e > prof ? e - prof : TICK_NSEC;
+	}
+	o->it_virt_interval_ns = sig->it[CPUCLOCK_VIRT].incr;
+	o->it_prof_interval_ns = sig->it[CPUCLOCK_PROF].incr;
 	o->posix_timers = !hlist_empty(&sig->posix_timers);
 #endif
 	o->blocked = t->blocked.sig[0];

@@ -31,9 +31,11 @@ struct ssi_task_state {
 	u64 cap_inheritable, cap_permitted, cap_effective, cap_bset, cap_ambient;
 	u32 securebits, no_new_privs, personality, umask;
 	u64 rlim_cur[SSI_NLIMITS], rlim_max[SSI_NLIMITS];
-	/* ITIMER_REAL remaining and interval; whether the CPU-time timers are armed. */
+	/* Interval timers: remaining time and interval (0: disarmed); ITIMER_VIRTUAL
+	 * and ITIMER_PROF count process CPU time; whether POSIX timers exist. */
 	u64 it_real_value_ns, it_real_interval_ns;
-	u32 cpu_timers_armed, posix_timers;
+	u64 it_virt_value_ns, it_virt_interval_ns, it_prof_value_ns, it_prof_interval_ns;
+	u32 posix_timers, pad0;
 	u32 exit_signal, pdeath_signal;
 	u64 blocked;
 	u64 sas_ss_sp, sas_ss_size;

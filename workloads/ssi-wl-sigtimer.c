@@ -5,7 +5,9 @@
  *  - a SIGALRM handler (SA_ONSTACK|SA_RESTART) on a sigaltstack; the
  *    handler checks that it runs on the alternate stack (address of a local
  *    against the altstack range) and counts failures;
- *  - ITIMER_REAL armed with a 50 ms value and interval;
+ *  - ITIMER_REAL armed with a 50 ms value and interval; ITIMER_VIRTUAL and
+ *    ITIMER_PROF armed with long values (never firing here) and 7 s and
+ *    9 s intervals, which must still be there, armed, at the end;
  *  - SIGUSR1 blocked and raised at start, so it stays pending for the whole
  *    run; then a SIGUSR1 handler is installed;
  *  - the main loop waits in sigsuspend() (SIGUSR1 still blocked) and prints
@@ -22,6 +24,34 @@
 #include "wl_common.h"
 
 #define INTERVAL_US 50000L
+#define VIRT_INTERVAL_S 7
+#define PROF_INTERVAL_S 9
+
+/* Arms `which` with a long value and `interval_s`. */
+static void arm_cpu_timer(int which, long interval_s)
+{
+	struct itimerval itv = { .it_interval = { interval_s, 0 }, .it_value = { 100000, 0 } };
+
+	if (setitimer(which, &itv, NULL) != 0)
+		wl_die_errno("setitimer (CPU time)");
+}
+
+/* 1 if `which` is armed with interval `interval_s`, else reports and 0. */
+static int cpu_timer_ok(int which, const char *name, long interval_s)
+{
+	struct itimerval cur;
+
+	if (getitimer(which, &cur) != 0)
+		wl_die_errno("getitimer (CPU time)");
+	if (cur.it_interval.tv_sec != interval_s || cur.it_interval.tv_usec != 0 ||
+	    (cur.it_value.tv_sec == 0 && cur.it_value.tv_usec == 0)) {
+		wl_printf("mismatch: %s interval %lds, armed %d\n", name,
+			  (long)cur.it_interval.tv_sec,
+			  cur.it_value.tv_sec != 0 || cur.it_value.tv_usec != 0);
+		return 0;
+	}
+	return 1;
+}
 
 static volatile sig_atomic_t alrm_count;
 static volatile sig_atomic_t altstack_fail;
@@ -105,6 +135,8 @@ int main(int argc, char **argv)
 	itv.it_value = itv.it_interval;
 	if (setitimer(ITIMER_REAL, &itv, NULL) != 0)
 		wl_die_errno("setitimer");
+	arm_cpu_timer(ITIMER_VIRTUAL, VIRT_INTERVAL_S);
+	arm_cpu_timer(ITIMER_PROF, PROF_INTERVAL_S);
 
 	while (seen < ticks) {
 		unsigned long long now = (unsigned long long)alrm_count;
@@ -131,6 +163,9 @@ int main(int argc, char **argv)
 	}
 	if (getitimer(ITIMER_REAL, &cur) != 0)
 		wl_die_errno("getitimer");
+	if (!cpu_timer_ok(ITIMER_VIRTUAL, "ITIMER_VIRTUAL", VIRT_INTERVAL_S) ||
+	    !cpu_timer_ok(ITIMER_PROF, "ITIMER_PROF", PROF_INTERVAL_S))
+		bad = 1;
 	if (sigaltstack(NULL, &ss_now) != 0)
 		wl_die_errno("sigaltstack");
 	if (ss_now.ss_sp != ss.ss_sp || ss_now.ss_size != ss.ss_size ||

@@ -146,6 +146,8 @@ fn open_image(path: &Path) -> Result<File, CtlError> {
 struct RestartPrologue {
     /// The saved process's pid.
     pid: u32,
+    /// ITIMER_VIRTUAL and ITIMER_PROF (ITIMER_REAL is set by the module).
+    cpu_timers: [image::Itimer; 2],
     uid: [u32; 3],
     gid: [u32; 3],
     groups: Vec<u32>,
@@ -171,6 +173,7 @@ fn scan_image(path: &Path) -> Result<RestartPrologue, CtlError> {
     let mut body = vec![0u8; image::MAX_SECTION_BODY as usize];
     let mut p = RestartPrologue {
         pid: 0,
+        cpu_timers: [image::Itimer::default(); 2],
         uid: [0; 3],
         gid: [0; 3],
         groups: Vec::new(),
@@ -191,6 +194,7 @@ fn scan_image(path: &Path) -> Result<RestartPrologue, CtlError> {
             Section::Process(s) => {
                 let c = &s.creds;
                 p.pid = s.pid;
+                p.cpu_timers = [s.itimers.virt, s.itimers.prof];
                 p.uid = [c.uid, c.euid, c.suid];
                 p.gid = [c.gid, c.egid, c.sgid];
                 p.groups = s.groups.iter().collect();
@@ -437,6 +441,18 @@ pub fn restart(root: &Path, path: &Path, remote: Option<(u32, u32)>) -> Result<(
         };
         if r == libc::MAP_FAILED {
             return Err(os_err("mremap of the vdso"));
+        }
+    }
+    // The CPU-time interval timers count this process's time from here on.
+    for (which, t) in [libc::ITIMER_VIRTUAL, libc::ITIMER_PROF].into_iter().zip(p.cpu_timers) {
+        if t.value_ns == 0 {
+            continue;
+        }
+        let tv = |ns: u64| libc::timeval { tv_sec: (ns / 1_000_000_000) as _, tv_usec: ((ns % 1_000_000_000) / 1000) as _ };
+        let itv = libc::itimerval { it_interval: tv(t.interval_ns), it_value: tv(t.value_ns.max(1000)) };
+        // SAFETY: plain syscall with a valid itimerval.
+        if unsafe { libc::setitimer(which, &itv, std::ptr::null_mut()) } != 0 {
+            return Err(os_err("setitimer"));
         }
     }
     let mut block = [0u8; CTL_LEN];
