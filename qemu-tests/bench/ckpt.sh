@@ -37,7 +37,7 @@ for mib in $sizes; do
   pid=$(start_workload "$mib")
   ssi_ckpt_ms=$(elapsed_ms "ssi-ctl checkpoint $pid --kill -o $dir/ssi-$mib.img")
   wait_on 30 1 "! kill -0 $pid 2>/dev/null"
-  before=$(on 1 "dmesg | grep -c 'restarted from an image'")
+  before=$(on 1 "dmesg | grep -c 'restarted from an image' || true")
   on 1 "(cd /tmp && ssi-ctl restart $dir/ssi-$mib.img < /dev/null > /dev/null 2>&1 &)"
   wait_on 300 1 "[ \$(dmesg | grep -c 'restarted from an image') -gt $before ]"
   ssi_restart_ms=$(on 1 "dmesg | grep 'restarted from an image' | tail -1" |

@@ -160,8 +160,10 @@ struct RestartPrologue {
     specials: Vec<(image::VmaKind, u64, u64)>,
 }
 
-/// Reads the whole image (streaming), checking every section, and keeps
-/// what the prologue needs.
+/// Reads the image's description (every section before the memory pages,
+/// checksums checked) and keeps what the prologue needs. The pages are the
+/// module's: its first pass reads and checks the whole image again before
+/// anything changes, so reading them here too would only cost time.
 fn scan_image(path: &Path) -> Result<RestartPrologue, CtlError> {
     use std::io::Read;
     let bad = |why: String| CtlError::BadImage(path.to_path_buf(), why);
@@ -188,6 +190,9 @@ fn scan_image(path: &Path) -> Result<RestartPrologue, CtlError> {
         let mut sh = [0u8; image::SECTION_HEADER_LEN];
         r.read_exact(&mut sh).map_err(|_| bad("image truncated".into()))?;
         let h = reader.read_section_header(&sh).map_err(|e| bad(e.to_string()))?;
+        if h.kind == image::SectionKind::Pages {
+            return Ok(p);
+        }
         let b = &mut body[..h.body_len as usize];
         r.read_exact(b).map_err(|_| bad("image truncated".into()))?;
         match reader.read_section_body(b).map_err(|e| bad(e.to_string()))? {
