@@ -291,29 +291,7 @@ impl RemoteRestarts {
 }
 
 /// A short NUL-terminated decimal argument.
-struct Decimal {
-    buf: [u8; 16],
-    len: usize,
-}
-
-impl Decimal {
-    fn new() -> Self {
-        Decimal { buf: [0; 16], len: 0 }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-}
-
-impl Write for Decimal {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let end = self.len.checked_add(s.len()).ok_or(core::fmt::Error)?;
-        self.buf.get_mut(self.len..end).ok_or(core::fmt::Error)?.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
+type Decimal = crate::kernel_ext::StackStr<16>;
 
 /// Handles `RestartRequest` and `RestartStatus` from other nodes.
 pub(crate) struct RestartHandler {

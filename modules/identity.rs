@@ -485,31 +485,8 @@ impl Attribute<Data> for NodesAttr {
     }
 }
 
-/// One formatted line, on the stack.
-struct LineBuf {
-    buf: [u8; 160],
-    len: usize,
-}
-
-impl LineBuf {
-    fn new() -> Self {
-        LineBuf { buf: [0; 160], len: 0 }
-    }
-
-    fn as_str(&self) -> &str {
-        // Only whole `str`s are ever copied in.
-        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
-    }
-}
-
-impl Write for LineBuf {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let end = self.len.checked_add(s.len()).ok_or(core::fmt::Error)?;
-        self.buf.get_mut(self.len..end).ok_or(core::fmt::Error)?.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
+/// One formatted line of the node table.
+type LineBuf = crate::kernel_ext::StackStr<160>;
 
 /// `/proc/ssi/resources`: merged resources of the alive nodes.
 pub(crate) struct ResourcesFile;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Small additions to the 6.12 kernel crate: error codes it does not
-//! declare and `KVec` operations it lacks.
+//! declare, `KVec` operations it lacks, and a formatting buffer on the
+//! stack.
 
 use kernel::{alloc::KVec, bindings, error::Error};
 
@@ -68,5 +69,39 @@ pub(crate) fn swap_remove<T>(v: &mut KVec<T>, i: usize) -> Option<T> {
         let item = core::ptr::read(v.as_ptr().add(len - 1));
         v.set_len(len - 1);
         Some(item)
+    }
+}
+
+/// Text formatted into a fixed buffer on the stack (`write!` fails when it
+/// is full).
+pub(crate) struct StackStr<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> StackStr<N> {
+    /// Empty.
+    pub(crate) fn new() -> Self {
+        StackStr { buf: [0; N], len: 0 }
+    }
+
+    /// The bytes written.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// The text written.
+    pub(crate) fn as_str(&self) -> &str {
+        // Only whole `str`s are ever copied in.
+        core::str::from_utf8(self.as_bytes()).unwrap_or("")
+    }
+}
+
+impl<const N: usize> core::fmt::Write for StackStr<N> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.len.checked_add(s.len()).ok_or(core::fmt::Error)?;
+        self.buf.get_mut(self.len..end).ok_or(core::fmt::Error)?.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
