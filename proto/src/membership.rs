@@ -584,9 +584,14 @@ impl View {
     /// [`Changes::table_full`].
     pub fn merge_join_reply(&mut self, reply: &JoinReply, now_ms: u64) -> Changes {
         let mut changes = Changes::new();
-        for e in reply.used() {
+        let used = reply.used();
+        for (k, e) in used.iter().enumerate() {
             let id = NodeId(e.node_id);
-            if self.check_remote(id).is_err() {
+            // A reply lists each node once: later duplicates are ignored
+            // (incarnations compare as serial numbers, which are not
+            // transitive, so a list could otherwise cycle a node through
+            // incarnations back to the one it had).
+            if self.check_remote(id).is_err() || used[..k].iter().any(|p| p.node_id == e.node_id) {
                 continue;
             }
             let change = if e.alive {
