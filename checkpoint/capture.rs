@@ -36,6 +36,54 @@ const VM_GROWSDOWN: u64 = 0x100;
 const VM_LOCKED: u64 = 0x2000;
 const VM_NORESERVE: u64 = 0x0020_0000;
 
+/// One thread's own state, read in its own context (every thread of the
+/// process records itself while the others are parked, see
+/// `checkpoint/mod.rs`).
+pub(crate) struct ThreadRecord {
+    tid: u32,
+    comm: [u8; 16],
+    /// Meaningful for the leader only (other threads have none).
+    exit_signal: u32,
+    pdeath_signal: u32,
+    regs: [u64; image::NR_REGS],
+    sigmask: u64,
+    clear_child_tid: u64,
+    robust: (u64, u64),
+    rseq: Rseq,
+    altstack: AltStack,
+    /// Private pending signals, encoded, in the first `pending_len` bytes.
+    pending: KVec<u8>,
+    pending_len: usize,
+    /// NT_X86_XSTATE, in the first `xstate_len` bytes.
+    xstate: KVec<u8>,
+    xstate_len: usize,
+}
+
+/// Records the calling thread's own state.
+pub(crate) fn thread_record() -> Result<ThreadRecord> {
+    let st = task::task_state()?;
+    let mut xstate = KVec::from_elem(0u8, image::MAX_XSTATE, GFP_KERNEL)?;
+    let xstate_len = task::xstate(&mut xstate)?;
+    let mut pending = KVec::from_elem(0u8, image::MAX_PENDING_SIGNALS * image::SIGINFO_LEN, GFP_KERNEL)?;
+    let pending_len = task::pending_signals(false, &mut pending)? * image::SIGINFO_LEN;
+    Ok(ThreadRecord {
+        tid: st.pid,
+        comm: st.comm,
+        exit_signal: st.exit_signal,
+        pdeath_signal: st.pdeath_signal,
+        regs: task::user_regs(),
+        sigmask: st.blocked,
+        clear_child_tid: st.clear_child_tid,
+        robust: (st.robust_list, st.robust_list_len),
+        rseq: Rseq { addr: st.rseq, len: st.rseq_len as u32, sig: st.rseq_sig as u32 },
+        altstack: AltStack { sp: st.sas_ss_sp, size: st.sas_ss_size, flags: st.sas_ss_flags },
+        pending,
+        pending_len,
+        xstate,
+        xstate_len,
+    })
+}
+
 /// What a checkpoint wrote.
 pub(crate) struct Written {
     pub(crate) image_bytes: u64,
@@ -311,13 +359,24 @@ pub(crate) struct Origin {
 
 /// Captures the current process into `file`. Refusals and failures leave
 /// the process as it was and say why in `reply`.
-pub(crate) fn capture_current(file: &File, origin: &Origin, reply: &mut CtlReply) -> Result<Written> {
+///
+/// `threads` are the records of every thread of the process, the leader's
+/// first; the others are parked while this runs.
+pub(crate) fn capture_current(
+    file: &File,
+    origin: &Origin,
+    threads: &[KBox<ThreadRecord>],
+    reply: &mut CtlReply,
+) -> Result<Written> {
     let st = task::task_state()?;
-    if st.nr_threads != 1 {
+    // This thread may be any of them: the process's own values are the
+    // leader's (the first record) and its pid is the thread group id.
+    let leader = threads.first().ok_or(EINVAL)?;
+    if st.nr_threads as usize != threads.len() {
         return Err(refuse(
             reply,
-            eopnotsupp(),
-            format_args!("the process has {} threads: multithreaded processes are not supported yet", st.nr_threads),
+            EAGAIN,
+            format_args!("the process started or ended a thread during the checkpoint: try again"),
         ));
     }
     if st.ptraced != 0 {
@@ -340,14 +399,7 @@ pub(crate) fn capture_current(file: &File, origin: &Origin, reply: &mut CtlReply
     let mm = task::mm_layout()?;
 
     // Everything below only reads: the image can hold this process.
-    let mut xstate = KVec::from_elem(0u8, image::MAX_XSTATE, GFP_KERNEL)?;
-    let xlen = task::xstate(&mut xstate).inspect_err(|_| {
-        let _ = MessageWriter::new(reply).write_str("cannot read the FPU state");
-    })?;
-    let mut private_pending = KVec::from_elem(0u8, image::MAX_PENDING_SIGNALS * image::SIGINFO_LEN, GFP_KERNEL)?;
     let mut shared_pending = KVec::from_elem(0u8, image::MAX_PENDING_SIGNALS * image::SIGINFO_LEN, GFP_KERNEL)?;
-    let np = task::pending_signals(false, &mut private_pending)
-        .map_err(|e| refuse(reply, e, format_args!("too many pending signals")))?;
     let ns = task::pending_signals(true, &mut shared_pending)
         .map_err(|e| refuse(reply, e, format_args!("too many pending signals")))?;
     let mut handlers = [SigAction::default(); image::NSIG];
@@ -355,7 +407,6 @@ pub(crate) fn capture_current(file: &File, origin: &Origin, reply: &mut CtlReply
         let (handler, flags, restorer, mask) = task::sigaction(i as i32 + 1);
         *h = SigAction { handler, flags, restorer, mask };
     }
-    let regs = task::user_regs();
 
     let header = ImageHeader {
         flags: 0,
@@ -363,7 +414,7 @@ pub(crate) fn capture_current(file: &File, origin: &Origin, reply: &mut CtlReply
         parent_id: 0,
         created_ns: origin.created_ns,
         source_node: origin.node,
-        pid: st.pid,
+        pid: st.tgid,
         uid: st.uid,
         arch: image::ARCH_X86_64,
     };
@@ -385,12 +436,12 @@ pub(crate) fn capture_current(file: &File, origin: &Origin, reply: &mut CtlReply
         *r = Rlimit { cur: st.rlim_cur[i], max: st.rlim_max[i] };
     }
     out.section(&Section::Process(ProcessBody {
-        pid: st.pid,
+        pid: st.tgid,
         tgid: st.tgid,
-        global_pid: (u64::from(origin.node) << 32) | u64::from(st.pid),
+        global_pid: (u64::from(origin.node) << 32) | u64::from(st.tgid),
         home_node: origin.node,
-        nr_threads: 1,
-        comm: st.comm,
+        nr_threads: threads.len() as u32,
+        comm: leader.comm,
         checkpoint_ns: task::mono_ns(),
         creds: Creds {
             uid: st.uid,
@@ -418,8 +469,8 @@ pub(crate) fn capture_current(file: &File, origin: &Origin, reply: &mut CtlReply
         securebits: st.securebits,
         personality: st.personality,
         umask: st.umask,
-        exit_signal: st.exit_signal,
-        pdeath_signal: st.pdeath_signal,
+        exit_signal: leader.exit_signal,
+        pdeath_signal: leader.pdeath_signal,
         no_new_privs: st.no_new_privs != 0,
         groups: RecordList::Items(groups),
         exe: exe_ref,
@@ -463,20 +514,22 @@ pub(crate) fn capture_current(file: &File, origin: &Origin, reply: &mut CtlReply
             file: info.as_ref().map(|i| file_ref(path, i)),
         }))?;
     }
-    out.section(&Section::Thread(ThreadBody {
-        tid: st.pid,
-        index: 0,
-        comm: st.comm,
-        regs,
-        sigmask: st.blocked,
-        clear_child_tid: st.clear_child_tid,
-        robust_list_head: st.robust_list,
-        robust_list_len: st.robust_list_len,
-        rseq: Rseq { addr: st.rseq, len: st.rseq_len as u32, sig: st.rseq_sig as u32 },
-        altstack: AltStack { sp: st.sas_ss_sp, size: st.sas_ss_size, flags: st.sas_ss_flags },
-        pending: RecordList::Encoded(&private_pending[..np * image::SIGINFO_LEN]),
-        xstate: &xstate[..xlen],
-    }))?;
+    for (index, t) in threads.iter().enumerate() {
+        out.section(&Section::Thread(ThreadBody {
+            tid: t.tid,
+            index: index as u32,
+            comm: t.comm,
+            regs: t.regs,
+            sigmask: t.sigmask,
+            clear_child_tid: t.clear_child_tid,
+            robust_list_head: t.robust.0,
+            robust_list_len: t.robust.1,
+            rseq: t.rseq,
+            altstack: t.altstack,
+            pending: RecordList::Encoded(&t.pending[..t.pending_len]),
+            xstate: &t.xstate[..t.xstate_len],
+        }))?;
+    }
     for f in files.iter() {
         let i = &f.info;
         let path = f.file.path(&mut path_buf).unwrap_or(b"");

@@ -4,20 +4,23 @@
 //!
 //! The caller's request is checked (the target exists, is a user process
 //! the caller owns or the caller is root, is not stopped, traced or
-//! exiting), then a task work is queued on the target with `TWA_SIGNAL`:
-//! the target is interrupted, and on its way back to user mode, in its own
-//! context and at a safe point, it writes its own image
-//! (`checkpoint/capture.rs`) while the caller waits. The target's user code
-//! does not run meanwhile: that is the freeze. Afterwards the target goes
-//! on unharmed, or is killed (`--kill`). A caller interrupted by a signal
-//! stops waiting; a capture that has not started by then is skipped.
+//! exiting), then a task work is queued on every thread of the target with
+//! `TWA_SIGNAL`: each thread is interrupted and, on its way back to user
+//! mode, in its own context and at a safe point, records its own state
+//! (registers, FPU, signal mask, altstack, TLS) and parks; the last one to
+//! arrive writes the image of the whole process (`checkpoint/capture.rs`)
+//! while the caller waits, then releases the others. No user code of the
+//! process runs meanwhile: that is the freeze. Afterwards the process goes
+//! on unharmed, or is killed (`--kill`). A caller interrupted by a signal,
+//! or a thread that does not stop within [`ARRIVAL_TIMEOUT_MS`], ends the
+//! capture: parked threads are released and nothing is written.
 
 pub(crate) mod capture;
 pub(crate) mod remote;
 pub(crate) mod restore;
 pub(crate) mod task;
+pub(crate) mod threads;
 
-use crate::kernel_ext::eopnotsupp;
 use crate::proto::ctl::{CtlReply, CtlRequest, MessageWriter, FLAG_KILL};
 use capture::Origin;
 use core::{fmt::Write, mem::offset_of, sync::atomic::{AtomicBool, Ordering}};
@@ -25,46 +28,111 @@ use kernel::{
     bindings, new_condvar, new_mutex,
     prelude::*,
     sync::{Arc, CondVar, Mutex},
+    time::msecs_to_jiffies,
     types::Opaque,
 };
 use task::{File, Task};
 
-/// One capture waiting for, or done by, its target.
+/// Most threads a checkpointed process may have.
+const MAX_THREADS: usize = 64;
+/// How long the threads of the target have to stop.
+const ARRIVAL_TIMEOUT_MS: u64 = 10_000;
+
+/// The threads' records, gathered as they stop.
+struct Gather {
+    /// Threads that recorded themselves (or failed to).
+    arrived: usize,
+    /// One record per thread, by index (the leader's first).
+    records: KVec<Option<KBox<capture::ThreadRecord>>>,
+    /// A thread could not record itself.
+    failed: Option<Error>,
+    /// The capture is over (or cancelled): parked threads go on.
+    released: bool,
+}
+
+/// One capture waiting for, or done by, the threads of its target.
 #[pin_data]
 struct CaptureJob {
-    /// The task work queued on the target.
-    work: Opaque<bindings::callback_head>,
     file: File,
     kill: bool,
     origin: Origin,
     /// The caller stopped waiting: do nothing.
     cancelled: AtomicBool,
     #[pin]
+    gather: Mutex<Gather>,
+    /// Notified when the capture is over, for the parked threads.
+    #[pin]
+    release: CondVar,
+    #[pin]
     outcome: Mutex<Option<(Result<capture::Written>, CtlReply, u64)>>,
+    /// Notified when the outcome is set, and on every arrival.
     #[pin]
     done: CondVar,
 }
 
-/// The task work: runs in the target's context.
+impl CaptureJob {
+    /// Lets every parked thread go on.
+    fn release_all(&self) {
+        self.gather.lock().released = true;
+        self.release.notify_all();
+    }
+}
+
+/// The task work queued on one thread of the target.
+struct ThreadWork {
+    work: Opaque<bindings::callback_head>,
+    job: Arc<CaptureJob>,
+    index: usize,
+}
+
+/// The task work: runs in the context of one thread of the target.
 ///
 /// # Safety
 ///
-/// `work` is the `work` field of a `CaptureJob` whose `Arc` reference was
-/// given to the target with `Arc::into_raw` when the work was queued.
+/// `work` is the `work` field of a `ThreadWork` given to the thread with
+/// `KBox::into_raw` when the work was queued.
 unsafe extern "C" fn capture_work(work: *mut bindings::callback_head) {
-    let off = offset_of!(CaptureJob, work);
-    // SAFETY: per the contract, `work` lies `off` bytes into a CaptureJob
-    // whose queued reference we take back here.
-    let job = unsafe { Arc::from_raw(work.cast::<u8>().sub(off).cast::<CaptureJob>()) };
-    let mut reply = CtlReply::EMPTY;
+    let off = offset_of!(ThreadWork, work);
+    // SAFETY: per the contract, `work` lies `off` bytes into a ThreadWork
+    // whose box we take back here.
+    let tw = unsafe { KBox::from_raw(work.cast::<u8>().sub(off).cast::<ThreadWork>()) };
+    let job = &tw.job;
+    if job.cancelled.load(Ordering::Acquire) {
+        return;
+    }
     let start = task::mono_ns();
+    let record = if task::current_exiting() { Err(ESRCH) } else { capture::thread_record() };
+    let record = record.and_then(|r| KBox::new(r, GFP_KERNEL).map_err(|_| ENOMEM));
+    let mut g = job.gather.lock();
+    match record {
+        Ok(r) => {
+            if let Some(slot) = g.records.get_mut(tw.index) {
+                *slot = Some(r);
+            }
+        }
+        Err(e) => g.failed = Some(e),
+    }
+    g.arrived += 1;
+    job.done.notify_all();
+    if g.arrived < g.records.len() {
+        // Parked until the last thread wrote the image.
+        while !g.released {
+            job.release.wait(&mut g);
+        }
+        return;
+    }
+    // The last thread to stop writes the image.
+    let records = core::mem::replace(&mut g.records, KVec::new());
+    let failed = g.failed.take();
+    drop(g);
+    let mut reply = CtlReply::EMPTY;
     let result = if job.cancelled.load(Ordering::Acquire) {
         Err(EINTR)
-    } else if task::current_exiting() {
-        let _ = MessageWriter::new(&mut reply).write_str("the process exited");
-        Err(ESRCH)
+    } else if let Some(e) = failed {
+        let _ = MessageWriter::new(&mut reply).write_str("a thread of the process could not record its state");
+        Err(e)
     } else {
-        capture::capture_current(&job.file, &job.origin, &mut reply)
+        collect_records(records).and_then(|all| capture::capture_current(&job.file, &job.origin, &all, &mut reply))
     };
     let frozen = task::mono_ns().saturating_sub(start);
     if result.is_ok() && job.kill {
@@ -72,6 +140,16 @@ unsafe extern "C" fn capture_work(work: *mut bindings::callback_head) {
     }
     *job.outcome.lock() = Some((result, reply, frozen));
     job.done.notify_all();
+    job.release_all();
+}
+
+/// Every thread's record, in thread order; `EAGAIN` if one is missing.
+fn collect_records(records: KVec<Option<KBox<capture::ThreadRecord>>>) -> Result<KVec<KBox<capture::ThreadRecord>>> {
+    let mut all = KVec::with_capacity(records.len(), GFP_KERNEL)?;
+    for r in records {
+        all.push(r.ok_or(EAGAIN)?, GFP_KERNEL)?;
+    }
+    Ok(all)
 }
 
 fn fail(reply: &mut CtlReply, err: Error, args: core::fmt::Arguments<'_>) -> Error {
@@ -104,11 +182,11 @@ pub(crate) fn checkpoint(node: u32, req: &CtlRequest, reply: &mut CtlReply) -> R
     if brief.stopped != 0 {
         return Err(fail(reply, EBUSY, format_args!("process {pid} is stopped: continue it (SIGCONT) first")));
     }
-    if brief.nr_threads != 1 {
+    if brief.nr_threads as usize > MAX_THREADS {
         return Err(fail(
             reply,
-            eopnotsupp(),
-            format_args!("process {pid} has {} threads: multithreaded processes are not supported yet", brief.nr_threads),
+            E2BIG,
+            format_args!("process {pid} has {} threads: at most {MAX_THREADS} are supported", brief.nr_threads),
         ));
     }
     let file = File::from_fd(req.image_fd).ok_or_else(|| fail(reply, EBADF, format_args!("bad image descriptor")))?;
@@ -120,37 +198,67 @@ pub(crate) fn checkpoint(node: u32, req: &CtlRequest, reply: &mut CtlReply) -> R
     // SAFETY: `id` is writable for its length.
     unsafe { bindings::get_random_bytes(id.as_mut_ptr().cast(), id.len()) };
     let origin = Origin { node, image_id: u64::from_le_bytes(id) | 1, created_ns: crate::cluster::real_time_ns() };
+    let threads = target.threads(MAX_THREADS).map_err(|e| fail(reply, e, format_args!("cannot list the threads of {pid}")))?;
+    drop(target);
+    let mut records = KVec::with_capacity(threads.len(), GFP_KERNEL)?;
+    for _ in 0..threads.len() {
+        records.push(None, GFP_KERNEL)?;
+    }
     let job = Arc::pin_init(
         pin_init!(CaptureJob {
-            work: Opaque::uninit(),
             file,
             kill: req.flags & FLAG_KILL != 0,
             origin,
             cancelled: AtomicBool::new(false),
+            gather <- new_mutex!(Gather { arrived: 0, records, failed: None, released: false }),
+            release <- new_condvar!(),
             outcome <- new_mutex!(None),
             done <- new_condvar!(),
         }),
         GFP_KERNEL,
     )?;
-    let work = job.work.get();
-    // SAFETY: `work` is a callback_head inside the job, which lives at least
-    // as long as the reference handed over below.
-    unsafe { task::init_work(work, capture_work) };
-    let queued = Arc::into_raw(job.clone());
-    // SAFETY: the work is initialised and owned by the job, kept alive by
-    // the reference `queued` until `capture_work` takes it back.
-    if let Err(e) = unsafe { target.add_work(work) } {
-        // SAFETY: the work was not queued: the reference is still ours.
-        drop(unsafe { Arc::from_raw(queued) });
-        return Err(fail(reply, if e == ESRCH { ESRCH } else { e }, format_args!("process {pid} is exiting")));
+    // Every thread gets its work; a thread that cannot (it is exiting)
+    // cancels the capture, and the works already queued do nothing.
+    for (index, thread) in threads.iter().enumerate() {
+        let tw = KBox::new(ThreadWork { work: Opaque::uninit(), job: job.clone(), index }, GFP_KERNEL);
+        let queued = tw.map_err(Error::from).and_then(|tw| {
+            let raw = KBox::into_raw(tw);
+            // SAFETY: `raw` points to a live ThreadWork.
+            let work = unsafe { Opaque::raw_get(core::ptr::addr_of!((*raw).work)) };
+            // SAFETY: `work` is the ThreadWork's callback_head.
+            unsafe { task::init_work(work, capture_work) };
+            // SAFETY: the work is initialised and lives in the box that
+            // `capture_work` takes back.
+            unsafe { thread.add_work(work) }.inspect_err(|_| {
+                // SAFETY: not queued: the box is still ours.
+                drop(unsafe { KBox::from_raw(raw) });
+            })
+        });
+        if let Err(e) = queued {
+            job.cancelled.store(true, Ordering::Release);
+            job.release_all();
+            return Err(fail(reply, e, format_args!("process {pid} is exiting or changing its threads")));
+        }
     }
-    drop(target);
+    drop(threads);
     let mut outcome = job.outcome.lock();
     while outcome.is_none() {
-        if job.done.wait_interruptible(&mut outcome) {
+        let waited_ms = task::mono_ns().saturating_sub(start) / 1_000_000;
+        let res = job.done.wait_interruptible_timeout(&mut outcome, msecs_to_jiffies(200));
+        let interrupted = matches!(res, kernel::sync::CondVarTimeoutResult::Signal { .. });
+        let stalled = outcome.is_none() && waited_ms > ARRIVAL_TIMEOUT_MS && {
+            let g = job.gather.lock();
+            g.arrived < g.records.len()
+        };
+        if interrupted || stalled {
             job.cancelled.store(true, Ordering::Release);
             drop(outcome);
-            return Err(fail(reply, EINTR, format_args!("interrupted before the capture finished")));
+            job.release_all();
+            return Err(if interrupted {
+                fail(reply, EINTR, format_args!("interrupted before the capture finished"))
+            } else {
+                fail(reply, EBUSY, format_args!("a thread of process {pid} did not stop within {} s", ARRIVAL_TIMEOUT_MS / 1000))
+            });
         }
     }
     let (result, mut r, frozen) = outcome.take().ok_or(EINVAL)?;

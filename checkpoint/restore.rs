@@ -12,6 +12,7 @@
 //! changed under us, memory ran out) kills the process, with a log line.
 
 use super::task::{self, File};
+use super::threads::{RestoreGroups, ThreadPlans};
 use crate::kernel_ext::eopnotsupp;
 use crate::proto::{
     ctl::{CtlReply, MessageWriter},
@@ -21,7 +22,7 @@ use crate::proto::{
     },
 };
 use core::fmt::Write;
-use kernel::prelude::*;
+use kernel::{prelude::*, sync::Arc};
 
 const ERESTARTSYS: i64 = 512;
 const ERESTARTNOINTR: i64 = 513;
@@ -52,11 +53,8 @@ struct FdPlan {
     file: Option<File>,
 }
 
-/// Everything pass one gathered.
-struct Plan {
-    maps: KVec<MapPlan>,
-    fds: KVec<FdPlan>,
-    mm: task::MmLayout,
+/// One thread's own state, applied by that thread.
+pub(crate) struct ThreadPlan {
     regs: [u64; image::NR_REGS],
     xstate: KVec<u8>,
     sigmask: u64,
@@ -64,7 +62,19 @@ struct Plan {
     clear_child_tid: u64,
     robust: (u64, u64),
     rseq: (u64, u32, u32),
+    /// Its private pending signals, encoded.
+    pending: KVec<u8>,
+}
+
+/// Everything pass one gathered.
+struct Plan {
+    maps: KVec<MapPlan>,
+    fds: KVec<FdPlan>,
+    mm: task::MmLayout,
+    /// Every thread, in image order (the leader, this process's caller, first).
+    threads: KVec<ThreadPlan>,
     handlers: [(u64, u64, u64, u64); image::NSIG],
+    /// Process-wide pending signals, encoded.
     pending: KVec<u8>,
     itimer_real: (u64, u64),
     /// Settings of the saved controlling terminal, for ours.
@@ -163,13 +173,7 @@ fn plan(image: &File, reply: &mut CtlReply, is_root: bool, caller_uid: u32, chec
             maps: KVec::new(),
             fds: KVec::new(),
             mm: task::MmLayout::default(),
-            regs: [0; image::NR_REGS],
-            xstate: KVec::new(),
-            sigmask: 0,
-            altstack: (0, 0, 0),
-            clear_child_tid: 0,
-            robust: (0, 0),
-            rseq: (0, 0, 0),
+            threads: KVec::new(),
             handlers: [(0, 0, 0, 0); image::NSIG],
             pending: KVec::new(),
             itimer_real: (0, 0),
@@ -180,9 +184,6 @@ fn plan(image: &File, reply: &mut CtlReply, is_root: bool, caller_uid: u32, chec
     while let Some(len) = s.next(reply)? {
         match s.section(len, reply)? {
             Section::Process(p) => {
-                if p.nr_threads != 1 {
-                    return Err(fail(reply, eopnotsupp(), format_args!("multithreaded images are not supported")));
-                }
                 // Only checked: the restored process keeps no handle on it.
                 drop(open_checked(&p.exe, 0, "executable", reply)?);
                 plan.itimer_real = (p.itimers.real.value_ns, p.itimers.real.interval_ns);
@@ -236,16 +237,21 @@ fn plan(image: &File, reply: &mut CtlReply, is_root: bool, caller_uid: u32, chec
                 )?;
             }
             Section::Thread(t) => {
-                plan.regs = t.regs;
-                plan.sigmask = t.sigmask;
-                plan.altstack = (t.altstack.sp, t.altstack.size, t.altstack.flags);
-                plan.clear_child_tid = t.clear_child_tid;
-                plan.robust = (t.robust_list_head, t.robust_list_len);
-                plan.rseq = (t.rseq.addr, t.rseq.len, t.rseq.sig);
-                plan.xstate.extend_from_slice(t.xstate, GFP_KERNEL)?;
+                let mut th = ThreadPlan {
+                    regs: t.regs,
+                    xstate: KVec::new(),
+                    sigmask: t.sigmask,
+                    altstack: (t.altstack.sp, t.altstack.size, t.altstack.flags),
+                    clear_child_tid: t.clear_child_tid,
+                    robust: (t.robust_list_head, t.robust_list_len),
+                    rseq: (t.rseq.addr, t.rseq.len, t.rseq.sig),
+                    pending: KVec::new(),
+                };
+                th.xstate.extend_from_slice(t.xstate, GFP_KERNEL)?;
                 for si in t.pending.iter() {
-                    plan.pending.extend_from_slice(&si.0, GFP_KERNEL)?;
+                    th.pending.extend_from_slice(&si.0, GFP_KERNEL)?;
                 }
+                plan.threads.push(th, GFP_KERNEL)?;
             }
             Section::File(f) => {
                 let keep_ours = f.fd <= 2
@@ -291,7 +297,8 @@ fn plan(image: &File, reply: &mut CtlReply, is_root: bool, caller_uid: u32, chec
         }
     }
     s.reader.finish().map_err(|e| fail(reply, EINVAL, format_args!("{}", e)))?;
-    if plan.xstate.len() != task::xstate_size()? {
+    let xsize = task::xstate_size()?;
+    if plan.threads.iter().any(|t| t.xstate.len() != xsize) {
         return Err(fail(reply, EINVAL, format_args!("FPU state of another CPU model")));
     }
     if check_only {
@@ -390,11 +397,21 @@ fn rebuild(image: &File, plan: &mut Plan, reply: &mut CtlReply) -> Result<i64> {
     for si in plan.pending.chunks_exact(image::SIGINFO_LEN) {
         task::queue_signal(si)?;
     }
-    task::set_altstack(plan.altstack);
-    task::set_thread_ids(plan.clear_child_tid, plan.robust, plan.rseq);
     task::set_itimer_real(plan.itimer_real);
-    task::set_xstate(&plan.xstate)?;
-    let mut regs = plan.regs;
+    apply_thread(plan.threads.first().ok_or(EINVAL)?)
+}
+
+/// Applies a thread's own state to the calling thread: private pending
+/// signals, altstack, thread ids, FPU state, registers and signal mask.
+/// Nothing may be written to its user memory afterwards.
+pub(crate) fn apply_thread(t: &ThreadPlan) -> Result<i64> {
+    for si in t.pending.chunks_exact(image::SIGINFO_LEN) {
+        task::queue_signal(si)?;
+    }
+    task::set_altstack(t.altstack);
+    task::set_thread_ids(t.clear_child_tid, t.robust, t.rseq);
+    task::set_xstate(&t.xstate)?;
+    let mut regs = t.regs;
     let ax = regs[REG_RAX] as i64;
     if (regs[REG_ORIG_RAX] as i64) >= 0
         && [-ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK].contains(&ax)
@@ -406,7 +423,7 @@ fn rebuild(image: &File, plan: &mut Plan, reply: &mut CtlReply) -> Result<i64> {
     }
     task::set_user_regs(&regs)?;
     task::set_ax_on_return(regs[REG_RAX])?;
-    task::set_blocked(plan.sigmask);
+    task::set_blocked(t.sigmask);
     Ok(0)
 }
 
@@ -424,13 +441,56 @@ pub(crate) fn check(image: &File, reply: &mut CtlReply) -> Result {
 ///
 /// `checked` runs once the image passed every check, just before the point
 /// of no return.
-pub(crate) fn restore(image: &File, reply: &mut CtlReply, checked: impl FnOnce()) -> Result<i64> {
+pub(crate) fn restore(
+    image: &File,
+    reply: &mut CtlReply,
+    groups: &RestoreGroups,
+    checked: impl FnOnce(),
+) -> Result<i64> {
     let (is_root, uid) = task::caller_identity();
-    let mut plan = plan(image, reply, is_root, uid, false)?;
+    let tgid = task::task_state()?.tgid;
+    let mut plan = match plan(image, reply, is_root, uid, false) {
+        Ok(p) => p,
+        Err(e) => {
+            groups.abort(tgid);
+            return Err(e);
+        }
+    };
+    // The other threads of the image are threads of this process, waiting
+    // in the module; nothing else may run in it while it is replaced.
+    let others = plan.threads.len().saturating_sub(1);
+    if others > 0 {
+        groups.wait_joined(tgid, others).map_err(|e| {
+            fail(reply, e, format_args!("the {others} other threads of the restart did not come in"))
+        })?;
+    }
+    let nr_threads = task::task_state()?.nr_threads as usize;
+    if nr_threads != others + 1 {
+        groups.abort(tgid);
+        return Err(fail(
+            reply,
+            EINVAL,
+            format_args!("the restarting process has {nr_threads} threads, the image {}", others + 1),
+        ));
+    }
     checked();
     match rebuild(image, &mut plan, reply) {
-        Ok(ax) => Ok(ax),
+        Ok(ax) => {
+            if others > 0 {
+                let threads = core::mem::replace(&mut plan.threads, KVec::new());
+                match Arc::new(ThreadPlans { threads }, GFP_KERNEL) {
+                    Ok(plans) => groups.release(tgid, plans),
+                    Err(_) => {
+                        groups.abort(tgid);
+                        task::kill_current();
+                        return Err(ENOMEM);
+                    }
+                }
+            }
+            Ok(ax)
+        }
         Err(e) => {
+            groups.abort(tgid);
             if reply.message().is_empty() {
                 let _ = MessageWriter::new(reply).write_fmt(format_args!("error {}", e.to_errno()));
             }

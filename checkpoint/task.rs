@@ -45,6 +45,25 @@ impl Task {
         unsafe { raw::ssi_may_checkpoint(self.0) == 0 }
     }
 
+    /// Every thread of its process, the leader first; `E2BIG` past `max`.
+    pub(crate) fn threads(&self, max: usize) -> Result<KVec<Task>> {
+        let mut raw_threads: KVec<*mut bindings::task_struct> = KVec::from_elem(core::ptr::null_mut(), max, GFP_KERNEL)?;
+        // SAFETY: `self.0` is counted; `raw_threads` holds `max` pointers.
+        let n = unsafe { raw::ssi_task_threads(self.0, raw_threads.as_mut_ptr(), max as u32) };
+        kernel::error::to_result(n.min(0))?;
+        let mut out = KVec::with_capacity(n as usize, GFP_KERNEL);
+        for &t in raw_threads.iter().take(n as usize) {
+            // Each pointer carries a reference the Task now owns (dropped
+            // with it, also if a push fails).
+            let task = Task(t);
+            if let Ok(out) = &mut out {
+                // Cannot fail (capacity reserved); a failure drops the task.
+                let _ = out.push(task, GFP_KERNEL);
+            }
+        }
+        out.map_err(Error::from)
+    }
+
     /// Queues `work` to run in the task's own context on its way back to
     /// user mode (waking it from an interruptible sleep).
     ///

@@ -896,3 +896,36 @@ int ssi_spawn_usermode(char **argv, u32 *pid)
 		return -ENOMEM;
 	return call_usermodehelper_exec(info, UMH_WAIT_EXEC);
 }
+
+int ssi_task_threads(struct task_struct *t, struct task_struct **out, u32 max)
+{
+	struct task_struct *leader, *th;
+	u32 n = 0;
+	int ret = 0;
+
+	rcu_read_lock();
+	leader = t->group_leader;
+	if (max == 0) {
+		ret = -E2BIG;
+	} else {
+		get_task_struct(leader);
+		out[n++] = leader;
+		for_each_thread(leader, th) {
+			if (th == leader)
+				continue;
+			if (n == max) {
+				ret = -E2BIG;
+				break;
+			}
+			get_task_struct(th);
+			out[n++] = th;
+		}
+	}
+	rcu_read_unlock();
+	if (ret) {
+		while (n)
+			put_task_struct(out[--n]);
+		return ret;
+	}
+	return n;
+}

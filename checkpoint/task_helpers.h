@@ -168,6 +168,9 @@ int ssi_root_path(char *buf, int len);
  * (ssi_put_task), or NULL. */
 struct task_struct *ssi_get_task(u32 pid);
 void ssi_put_task(struct task_struct *t);
+/* The threads of t's process, with references, the leader first: how many
+ * were stored in out (at most max), or -E2BIG if there are more. */
+int ssi_task_threads(struct task_struct *t, struct task_struct **out, u32 max);
 /* Whether the caller may checkpoint `t`: root, or the same user and the
  * target dumpable. 0 or -EPERM. */
 int ssi_may_checkpoint(struct task_struct *t);

@@ -79,6 +79,11 @@ unsafe extern "C" fn ctl_ioctl(data: *mut c_void, cmd: c_uint, arg: c_ulong) -> 
             CtlOp::Checkpoint => checkpoint::checkpoint(identity.node_id(), &req, &mut reply),
             CtlOp::RemoteRestart => restart_remote(identity, &req, &mut reply),
             CtlOp::Report => report(identity, &req, &block),
+            CtlOp::RestoreThread => match restore_thread(identity, &req) {
+                // This thread is the saved one now (rax set on the way out).
+                Ok(ax) => return ax as c_long,
+                Err(e) => Err(e),
+            },
             CtlOp::Restore => match restore_image(identity, &req, &mut reply) {
                 // The caller is now the restored process: its memory is not
                 // the block's any more (its rax is set on the way out).
@@ -140,7 +145,7 @@ fn restore_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) ->
         if req.flags & FLAG_CHECK_ONLY != 0 {
             return checkpoint::restore::check(&file, reply).map(|()| CHECKED);
         }
-        checkpoint::restore::restore(&file, reply, || {
+        checkpoint::restore::restore(&file, reply, &identity.restore_groups, || {
             if req.token != 0 {
                 identity.restarts.running(req.token);
             }
@@ -152,6 +157,20 @@ fn restore_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) ->
         }
     }
     outcome
+}
+
+/// Thread `req.pid` of a restarting process: waits for the main thread to
+/// rebuild the process, then becomes saved thread `req.pid`.
+fn restore_thread(identity: &Identity, req: &CtlRequest) -> Result<i64> {
+    let plans = identity.restore_groups.join(req.pid)?;
+    // Past this point the process's memory is the restored one: a failure
+    // cannot return to the code that called.
+    let applied = plans.threads.get(req.pid as usize).ok_or(EINVAL).and_then(checkpoint::restore::apply_thread);
+    if let Err(e) = &applied {
+        pr_err!("restart: thread {} could not take its state (error {}): process killed\n", req.pid, e.to_errno());
+        task::kill_current();
+    }
+    applied
 }
 
 /// `ssi-ctl restart --node N FILE`.

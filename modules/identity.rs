@@ -4,7 +4,10 @@
 //! the running cluster service they configure.
 
 use crate::{
-    checkpoint::remote::{RemoteRestarts, MAX_CTL_PATH},
+    checkpoint::{
+        remote::{RemoteRestarts, MAX_CTL_PATH},
+        threads::RestoreGroups,
+    },
     cluster::Service,
     configfs::{AttrDesc, Attribute, Page},
     krpc::{bench::{self, BenchResult}, hmac::Hmac, stats::Stats},
@@ -55,12 +58,15 @@ pub(crate) struct Identity {
     last_bench: Mutex<Option<BenchResult>>,
     /// Restarts this node carries out for other nodes (`ctl_path`).
     pub(crate) restarts: Arc<RemoteRestarts>,
+    /// Threads of multithreaded restarts waiting for their process.
+    pub(crate) restore_groups: Arc<RestoreGroups>,
 }
 
 impl Identity {
     /// A node with no id, address or secret yet, default port and timers.
     pub(crate) fn new() -> Result<Arc<Self>> {
         let restarts = RemoteRestarts::new()?;
+        let restore_groups = RestoreGroups::new()?;
         Arc::pin_init(
             pin_init!(Identity {
                 node_id: AtomicU32::new(0),
@@ -74,6 +80,7 @@ impl Identity {
                 stats: Stats::default(),
                 last_bench <- new_mutex!(None),
                 restarts,
+                restore_groups,
             }),
             GFP_KERNEL,
         )

@@ -13,6 +13,10 @@ fn errno(e: u32) -> Error {
 pub(crate) fn enokey() -> Error {
     errno(bindings::ENOKEY)
 }
+/// Operation cancelled.
+pub(crate) fn ecanceled() -> Error {
+    errno(bindings::ECANCELED)
+}
 /// Not connected.
 pub(crate) fn enotconn() -> Error {
     errno(bindings::ENOTCONN)

@@ -11,8 +11,10 @@
 //! off len field
 //! 0   4   magic = b"SSIC"
 //! 4   2   version = 2 (CTL_VERSION)
-//! 6   2   op: 1 checkpoint, 2 restore, 3 remote restart, 4 report
-//! 8   4   pid      (checkpoint: the target process)
+//! 6   2   op: 1 checkpoint, 2 restore, 3 remote restart, 4 report,
+//!             5 restore thread
+//! 8   4   pid      (checkpoint: the target process; restore thread: the
+//!                   thread's index in the image, 1..)
 //! 12  4   image_fd (the caller's file descriptor of the image)
 //! 16  4   flags    (checkpoint: bit0 KILL after capture;
 //!                   restore: bit1 CHECK_ONLY, read and check, change nothing)
@@ -64,6 +66,9 @@ pub enum CtlOp {
     /// The process started for remote restart `token` tells why it
     /// failed before its restore request (reply part: errno, message).
     Report,
+    /// An extra thread of a restarting process waits for its state
+    /// (thread index `pid`) while the main thread restores.
+    RestoreThread,
 }
 
 /// A decoded request.
@@ -130,6 +135,7 @@ impl CtlRequest {
             CtlOp::Restore => 2,
             CtlOp::RemoteRestart => 3,
             CtlOp::Report => 4,
+            CtlOp::RestoreThread => 5,
         };
         out[6..8].copy_from_slice(&op.to_le_bytes());
         out[8..12].copy_from_slice(&self.pid.to_le_bytes());
@@ -152,6 +158,7 @@ impl CtlRequest {
             2 => CtlOp::Restore,
             3 => CtlOp::RemoteRestart,
             4 => CtlOp::Report,
+            5 => CtlOp::RestoreThread,
             _ => return Err(CtlError::BadOp),
         };
         if b[26..32].iter().any(|&x| x != 0) {
@@ -161,7 +168,7 @@ impl CtlRequest {
         let allowed = match op {
             CtlOp::Checkpoint => FLAG_KILL,
             CtlOp::Restore => FLAG_CHECK_ONLY,
-            CtlOp::RemoteRestart | CtlOp::Report => 0,
+            CtlOp::RemoteRestart | CtlOp::Report | CtlOp::RestoreThread => 0,
         };
         if flags & !allowed != 0 {
             return Err(CtlError::BadFlags);
@@ -289,9 +296,15 @@ mod tests {
 
     proptest! {
         #[test]
-        fn request_round_trip(pid in any::<u32>(), fd in any::<u32>(), flag in any::<bool>(), op in 1u16..=4,
+        fn request_round_trip(pid in any::<u32>(), fd in any::<u32>(), flag in any::<bool>(), op in 1u16..=5,
                               token in any::<u32>(), node in any::<u16>()) {
-            let op = match op { 1 => CtlOp::Checkpoint, 2 => CtlOp::Restore, 3 => CtlOp::RemoteRestart, _ => CtlOp::Report };
+            let op = match op {
+                1 => CtlOp::Checkpoint,
+                2 => CtlOp::Restore,
+                3 => CtlOp::RemoteRestart,
+                4 => CtlOp::Report,
+                _ => CtlOp::RestoreThread,
+            };
             let flags = match op {
                 CtlOp::Checkpoint if flag => FLAG_KILL,
                 CtlOp::Restore if flag => FLAG_CHECK_ONLY,

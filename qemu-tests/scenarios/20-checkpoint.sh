@@ -3,8 +3,9 @@
 # shared file system and goes on unharmed (--leave-running is the default);
 # --kill ends it after the image is written; images are 0600 and valid when
 # read on another node; another user is refused (EPERM); a process holding
-# a TCP socket or several threads is refused with a message naming why, and
-# keeps running; damaged images are rejected by the reader.
+# a TCP socket is refused with a message naming it, and keeps running; a
+# 5-thread process is checkpointed (every thread) and goes on to a correct
+# end; damaged images are rejected by the reader.
 wait_view 60 "1 2" 1 2
 user() { echo "setpriv --reuid=$1 --regid=$1 --clear-groups"; }
 
@@ -59,11 +60,13 @@ n1=$(on 1 "grep -c alive /tmp/tcp.out")
 sleep 2
 n2=$(on 1 "grep -c alive /tmp/tcp.out")
 [ "$n2" -gt "$n1" ] || fail "the socket holder stopped after the refusal"
-on 1 "(ssi-wl-threads 4 100000 < /dev/null > /dev/null 2>&1 &)"
+on 1 "(ssi-wl-threads 4 200 10 < /dev/null > /tmp/th.out 2>&1 &)"
 wait_on 20 1 'pgrep -x ssi-wl-threads > /dev/null'
 out=$(on 1 "ssi-ctl checkpoint \$(pgrep -x ssi-wl-threads) -o /tmp/th.img 2>&1; echo status=\$?")
-expect_match "threads refused" "$out" 'has 5 threads: multithreaded processes are not supported yet'
-on 1 'kill -0 $(pgrep -x ssi-wl-threads)'
+expect_match "5 threads checkpointed" "$out" 'status=0'
+expect_match "the image holds 5 threads" "$(on 1 ssi-ctl image /tmp/th.img --json)" '"threads":5'
+wait_on 120 1 'grep -q "threads done" /tmp/th.out'
+expect_eq "threads went on unharmed" "$(on 1 'grep -c "count 200 mask_ok=1" /tmp/th.out')" 4
 
 out=$(on 1 "sh -c 'exec ssi-ctl checkpoint \$\$ -o /tmp/self.img' 2>&1; echo status=\$?")
 expect_match "a process cannot checkpoint itself" "$out" 'cannot checkpoint itself'

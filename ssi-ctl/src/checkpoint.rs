@@ -148,6 +148,8 @@ struct RestartPrologue {
     pid: u32,
     /// ITIMER_VIRTUAL and ITIMER_PROF (ITIMER_REAL is set by the module).
     cpu_timers: [image::Itimer; 2],
+    /// The name of each saved thread, by index.
+    thread_comms: Vec<Vec<u8>>,
     uid: [u32; 3],
     gid: [u32; 3],
     groups: Vec<u32>,
@@ -176,6 +178,7 @@ fn scan_image(path: &Path) -> Result<RestartPrologue, CtlError> {
     let mut p = RestartPrologue {
         pid: 0,
         cpu_timers: [image::Itimer::default(); 2],
+        thread_comms: Vec::new(),
         uid: [0; 3],
         gid: [0; 3],
         groups: Vec::new(),
@@ -212,6 +215,7 @@ fn scan_image(path: &Path) -> Result<RestartPrologue, CtlError> {
             Section::Vma(v) if matches!(v.kind, image::VmaKind::Vdso | image::VmaKind::Vvar) => {
                 p.specials.push((v.kind, v.start, v.end));
             }
+            Section::Thread(t) => p.thread_comms.push(t.comm.split(|c| *c == 0).next().unwrap_or(&[]).to_vec()),
             _ => {}
         }
     }
@@ -430,6 +434,32 @@ pub fn restart(root: &Path, path: &Path, remote: Option<(u32, u32)>) -> Result<(
                 return Err(os_err("setresuid"));
             }
         }
+    }
+    // One thread per extra thread of the image: each waits in the module
+    // until the main thread rebuilt the process, then becomes its saved
+    // thread (see checkpoint/threads.rs). They inherit the blocked mask
+    // and the credentials set above.
+    for (index, comm) in p.thread_comms.iter().enumerate().skip(1) {
+        let mut name = comm.clone();
+        name.push(0);
+        let fd = dev.as_raw_fd();
+        std::thread::Builder::new()
+            .stack_size(64 << 10)
+            .spawn(move || {
+                let mut block = [0u8; CTL_LEN];
+                let req = CtlRequest { op: CtlOp::RestoreThread, pid: index as u32, image_fd: 0, flags: 0, token: 0, node: 0 };
+                req.encode(&mut block);
+                // SAFETY: plain syscalls; `name` is NUL-terminated and the
+                // ioctl reads and writes CTL_LEN bytes at `block`. On
+                // success the ioctl does not return here.
+                unsafe {
+                    libc::prctl(libc::PR_SET_NAME, name.as_ptr());
+                    libc::ioctl(fd, CTL_IOCTL as _, block.as_mut_ptr());
+                }
+                // The restart failed before the point of no return: the
+                // main thread reports it and exits.
+            })
+            .map_err(|e| CtlError::Io(PathBuf::from("thread"), e))?;
     }
     // Move the vdso and vvar where the process had them (the C library it
     // runs holds pointers into them). No vdso call may follow.
