@@ -46,8 +46,6 @@ struct Gather {
     records: KVec<Option<KBox<capture::ThreadRecord>>>,
     /// A thread could not record itself.
     failed: Option<Error>,
-    /// The capture is over (or cancelled): parked threads go on.
-    released: bool,
 }
 
 /// One capture waiting for, or done by, the threads of its target.
@@ -60,9 +58,9 @@ struct CaptureJob {
     cancelled: AtomicBool,
     #[pin]
     gather: Mutex<Gather>,
-    /// Notified when the capture is over, for the parked threads.
+    /// Opened when the capture is over (or cancelled): parked threads go on.
     #[pin]
-    release: CondVar,
+    release: task::Gate,
     #[pin]
     outcome: Mutex<Option<(Result<capture::Written>, CtlReply, u64)>>,
     /// Notified when the outcome is set, and on every arrival.
@@ -73,8 +71,7 @@ struct CaptureJob {
 impl CaptureJob {
     /// Lets every parked thread go on.
     fn release_all(&self) {
-        self.gather.lock().released = true;
-        self.release.notify_all();
+        self.release.open();
     }
 }
 
@@ -116,9 +113,9 @@ unsafe extern "C" fn capture_work(work: *mut bindings::callback_head) {
     job.done.notify_all();
     if g.arrived < g.records.len() {
         // Parked until the last thread wrote the image.
-        while !g.released {
-            job.release.wait(&mut g);
-        }
+        drop(g);
+        // A fatal signal ends the wait: the thread dies anyway.
+        let _ = job.release.wait();
         return;
     }
     // The last thread to stop writes the image.
@@ -210,8 +207,8 @@ pub(crate) fn checkpoint(node: u32, req: &CtlRequest, reply: &mut CtlReply) -> R
             kill: req.flags & FLAG_KILL != 0,
             origin,
             cancelled: AtomicBool::new(false),
-            gather <- new_mutex!(Gather { arrived: 0, records, failed: None, released: false }),
-            release <- new_condvar!(),
+            gather <- new_mutex!(Gather { arrived: 0, records, failed: None }),
+            release <- task::Gate::new(),
             outcome <- new_mutex!(None),
             done <- new_condvar!(),
         }),

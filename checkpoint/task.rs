@@ -520,3 +520,39 @@ pub(crate) fn spawn_usermode(argv: &[&[u8]]) -> Result<u32> {
 pub(crate) fn process_alive(pid: u32) -> bool {
     Task::get(pid).is_some_and(|t| t.brief().exiting == 0)
 }
+
+/// A one-shot gate: threads wait at it until it opens. The wait is
+/// killable (only a fatal signal ends it early), so a long wait is not a
+/// hung task.
+#[pin_data]
+pub(crate) struct Gate {
+    #[pin]
+    wq: kernel::types::Opaque<bindings::wait_queue_head>,
+    open: core::sync::atomic::AtomicU32,
+}
+
+impl Gate {
+    /// A closed gate.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Gate {
+            // SAFETY: `slot` is valid for writing a wait queue head, which
+            // stays pinned inside the gate.
+            wq <- kernel::types::Opaque::ffi_init(|slot: *mut bindings::wait_queue_head| unsafe { raw::ssi_gate_init(slot.cast()) }),
+            open: core::sync::atomic::AtomicU32::new(0),
+        })
+    }
+
+    /// Opens the gate and wakes every waiter.
+    pub(crate) fn open(&self) {
+        self.open.store(1, core::sync::atomic::Ordering::Release);
+        // SAFETY: the wait queue was initialised in `new`.
+        unsafe { raw::ssi_gate_wake(self.wq.get().cast()) };
+    }
+
+    /// Waits until the gate is open; `ERESTARTSYS` on a fatal signal.
+    pub(crate) fn wait(&self) -> Result {
+        // SAFETY: the wait queue was initialised in `new`; `open` is a
+        // live u32 read atomically by the helper.
+        kernel::error::to_result(unsafe { raw::ssi_gate_wait(self.wq.get().cast(), self.open.as_ptr()) })
+    }
+}

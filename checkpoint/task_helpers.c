@@ -31,6 +31,7 @@
 #include <linux/signal.h>
 #include <linux/tty.h>
 #include <linux/umh.h>
+#include <linux/wait.h>
 #include <linux/slab.h>
 #include <linux/task_work.h>
 #include <linux/timekeeping.h>
@@ -928,4 +929,21 @@ int ssi_task_threads(struct task_struct *t, struct task_struct **out, u32 max)
 		return ret;
 	}
 	return n;
+}
+
+void ssi_gate_init(struct wait_queue_head *wq)
+{
+	init_waitqueue_head(wq);
+}
+
+/* Killable: only a fatal signal ends the wait early (-ERESTARTSYS); such a
+ * sleep is not reported by the hung-task detector. */
+int ssi_gate_wait(struct wait_queue_head *wq, const u32 *open)
+{
+	return wait_event_killable(*wq, smp_load_acquire(open) != 0);
+}
+
+void ssi_gate_wake(struct wait_queue_head *wq)
+{
+	wake_up_all(wq);
 }

@@ -14,6 +14,7 @@
 struct file;
 struct task_struct;
 struct callback_head;
+struct wait_queue_head;
 
 #define SSI_MAX_GROUPS 64
 #define SSI_NLIMITS 16
@@ -200,5 +201,10 @@ u64 ssi_current_age_ns(void);
 /* Starts argv[0] with argv as a usermode helper (root, no open files) and
  * waits until it has exec'd; *pid gets its pid. 0 or -errno. */
 int ssi_spawn_usermode(char **argv, u32 *pid);
+
+/* A one-shot gate: sleepers wait (killable) until *open is non-zero. */
+void ssi_gate_init(struct wait_queue_head *wq);
+int ssi_gate_wait(struct wait_queue_head *wq, const u32 *open);
+void ssi_gate_wake(struct wait_queue_head *wq);
 
 #endif
