@@ -126,7 +126,9 @@ fn one(target: &str, mode: &str, secret: &[u8], rng: &mut Rng) -> std::io::Resul
         }
         "truncated" => {
             let f = frame(MsgType::Hello, 1, 7, &[0u8; Hello::LEN], None);
-            let cut = (rng.next() as usize) % f.len();
+            // At least one byte: a connection closed before its first byte
+            // is only a closed connection, not a malformed frame.
+            let cut = 1 + (rng.next() as usize) % (f.len() - 1);
             s.write_all(&f[..cut])?;
         }
         "huge" => {
