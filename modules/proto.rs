@@ -15,6 +15,8 @@ pub(crate) mod image;
 pub(crate) mod le;
 #[path = "../proto/src/membership.rs"]
 pub(crate) mod membership;
+#[path = "../proto/src/migration.rs"]
+pub(crate) mod migration;
 #[path = "../proto/src/version.rs"]
 pub(crate) mod version;
 #[path = "../proto/src/wire.rs"]

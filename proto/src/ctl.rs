@@ -12,19 +12,21 @@
 //! 0   4   magic = b"SSIC"
 //! 4   2   version = 2 (CTL_VERSION)
 //! 6   2   op: 1 checkpoint, 2 restore, 3 remote restart, 4 report,
-//!             5 restore thread
+//!             5 restore thread, 6 migrate, 7 migration image
 //! 8   4   pid      (checkpoint: the target process; restore thread: the
 //!                   thread's index in the image, 1..)
 //! 12  4   image_fd (the caller's file descriptor of the image)
 //! 16  4   flags    (checkpoint: bit0 KILL after capture;
 //!                   restore: bit1 CHECK_ONLY, read and check, change nothing)
-//! 20  4   token    (restore, report: the remote restart this process
-//!                   carries out, 0 if none)
-//! 24  2   node     (remote restart: the node that restarts the image)
-//! 26  6   reserved, 0
+//! 20  4   token    (restore, report, migration image: the remote restart
+//!                   this process carries out, 0 if none)
+//! 24  2   node     (remote restart, migrate: the other node)
+//! 26  1   strategy (migrate: 0 eager, 1 pre-copy, 2 post-copy, 3 lazy)
+//! 27  5   reserved, 0
 //! --- reply, written by the module (report: by the caller) ---
 //! 32  4   errno    (0 on success, else the positive errno)
-//! 36  4   pid      (remote restart: the restarted process on `node`)
+//! 36  4   pid      (remote restart, migrate: the process on `node`;
+//!                   migration image: the installed descriptor)
 //! 40  8   image_bytes written or read
 //! 48  8   pages    (memory pages stored or loaded)
 //! 56  8   frozen_ns (time the target was stopped: checkpoint)
@@ -69,6 +71,11 @@ pub enum CtlOp {
     /// An extra thread of a restarting process waits for its state
     /// (thread index `pid`) while the main thread restores.
     RestoreThread,
+    /// Move process `pid` to node `node` with `strategy`.
+    Migrate,
+    /// The process started for incoming migration `token` asks for the
+    /// image the module received (a descriptor is installed).
+    MigrationImage,
 }
 
 /// A decoded request.
@@ -84,8 +91,36 @@ pub struct CtlRequest {
     pub flags: u32,
     /// The remote restart this request belongs to (restore, report).
     pub token: u32,
-    /// The node asked to restart (remote restart).
+    /// The node asked to restart (remote restart) or to run the process
+    /// (migrate).
     pub node: u16,
+    /// How to migrate (`STRATEGY_*`).
+    pub strategy: u8,
+}
+
+/// Migration strategy: freeze, send everything, resume at the destination.
+pub const STRATEGY_EAGER: u8 = 0;
+/// Migration strategy: copy while running, then rounds of dirty pages.
+pub const STRATEGY_PRECOPY: u8 = 1;
+/// Migration strategy: resume at once, push pages, fetch missing ones.
+pub const STRATEGY_POSTCOPY: u8 = 2;
+/// Migration strategy: resume at once, fetch pages only when touched.
+pub const STRATEGY_LAZY: u8 = 3;
+
+/// A strategy's name (as `ssi-ctl` and `/proc/ssi/migrations` spell it).
+pub fn strategy_name(s: u8) -> &'static str {
+    match s {
+        STRATEGY_EAGER => "eager",
+        STRATEGY_PRECOPY => "precopy",
+        STRATEGY_POSTCOPY => "postcopy",
+        STRATEGY_LAZY => "lazy",
+        _ => "?",
+    }
+}
+
+/// The strategy of a name.
+pub fn strategy_of(name: &str) -> Option<u8> {
+    (0..4).find(|&s| strategy_name(s) == name)
 }
 
 /// Why a request block is refused.
@@ -136,6 +171,8 @@ impl CtlRequest {
             CtlOp::RemoteRestart => 3,
             CtlOp::Report => 4,
             CtlOp::RestoreThread => 5,
+            CtlOp::Migrate => 6,
+            CtlOp::MigrationImage => 7,
         };
         out[6..8].copy_from_slice(&op.to_le_bytes());
         out[8..12].copy_from_slice(&self.pid.to_le_bytes());
@@ -143,6 +180,7 @@ impl CtlRequest {
         out[16..20].copy_from_slice(&self.flags.to_le_bytes());
         out[20..24].copy_from_slice(&self.token.to_le_bytes());
         out[24..26].copy_from_slice(&self.node.to_le_bytes());
+        out[26] = self.strategy;
     }
 
     /// Reads the request part of a block.
@@ -159,16 +197,18 @@ impl CtlRequest {
             3 => CtlOp::RemoteRestart,
             4 => CtlOp::Report,
             5 => CtlOp::RestoreThread,
+            6 => CtlOp::Migrate,
+            7 => CtlOp::MigrationImage,
             _ => return Err(CtlError::BadOp),
         };
-        if b[26..32].iter().any(|&x| x != 0) {
+        if b[27..32].iter().any(|&x| x != 0) {
             return Err(CtlError::ReservedNotZero);
         }
         let flags = u32_at(b, 16);
         let allowed = match op {
             CtlOp::Checkpoint => FLAG_KILL,
             CtlOp::Restore => FLAG_CHECK_ONLY,
-            CtlOp::RemoteRestart | CtlOp::Report | CtlOp::RestoreThread => 0,
+            CtlOp::RemoteRestart | CtlOp::Report | CtlOp::RestoreThread | CtlOp::Migrate | CtlOp::MigrationImage => 0,
         };
         if flags & !allowed != 0 {
             return Err(CtlError::BadFlags);
@@ -180,6 +220,7 @@ impl CtlRequest {
             flags,
             token: u32_at(b, 20),
             node: u16_at(b, 24),
+            strategy: b[26],
         })
     }
 }
@@ -296,21 +337,23 @@ mod tests {
 
     proptest! {
         #[test]
-        fn request_round_trip(pid in any::<u32>(), fd in any::<u32>(), flag in any::<bool>(), op in 1u16..=5,
-                              token in any::<u32>(), node in any::<u16>()) {
+        fn request_round_trip(pid in any::<u32>(), fd in any::<u32>(), flag in any::<bool>(), op in 1u16..=7,
+                              token in any::<u32>(), node in any::<u16>(), strategy in any::<u8>()) {
             let op = match op {
                 1 => CtlOp::Checkpoint,
                 2 => CtlOp::Restore,
                 3 => CtlOp::RemoteRestart,
                 4 => CtlOp::Report,
-                _ => CtlOp::RestoreThread,
+                5 => CtlOp::RestoreThread,
+                6 => CtlOp::Migrate,
+                _ => CtlOp::MigrationImage,
             };
             let flags = match op {
                 CtlOp::Checkpoint if flag => FLAG_KILL,
                 CtlOp::Restore if flag => FLAG_CHECK_ONLY,
                 _ => 0,
             };
-            let r = CtlRequest { op, pid, image_fd: fd, flags, token, node };
+            let r = CtlRequest { op, pid, image_fd: fd, flags, token, node, strategy };
             let mut b = [0u8; CTL_LEN];
             r.encode(&mut b);
             prop_assert_eq!(CtlRequest::decode(&b), Ok(r));
@@ -339,7 +382,7 @@ mod tests {
     #[test]
     fn bad_blocks_are_refused() {
         let mut b = [0u8; CTL_LEN];
-        CtlRequest { op: CtlOp::Checkpoint, pid: 1, image_fd: 3, flags: 0, token: 0, node: 0 }.encode(&mut b);
+        CtlRequest { op: CtlOp::Checkpoint, pid: 1, image_fd: 3, flags: 0, token: 0, node: 0, strategy: 0 }.encode(&mut b);
         let mut x = b;
         x[0] = b'X';
         assert_eq!(CtlRequest::decode(&x), Err(CtlError::BadMagic));
@@ -347,7 +390,7 @@ mod tests {
         x[4] = 9;
         assert_eq!(CtlRequest::decode(&x), Err(CtlError::UnsupportedVersion));
         let mut x = b;
-        x[6] = 7;
+        x[6] = 9;
         assert_eq!(CtlRequest::decode(&x), Err(CtlError::BadOp));
         let mut x = b;
         x[16] = 2;
@@ -356,7 +399,7 @@ mod tests {
         x[27] = 1;
         assert_eq!(CtlRequest::decode(&x), Err(CtlError::ReservedNotZero));
         let mut x = [0u8; CTL_LEN];
-        CtlRequest { op: CtlOp::Restore, pid: 0, image_fd: 3, flags: 0, token: 0, node: 0 }.encode(&mut x);
+        CtlRequest { op: CtlOp::Restore, pid: 0, image_fd: 3, flags: 0, token: 0, node: 0, strategy: 0 }.encode(&mut x);
         x[16] = 1; // KILL is a checkpoint flag
         assert_eq!(CtlRequest::decode(&x), Err(CtlError::BadFlags));
     }

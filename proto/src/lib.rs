@@ -16,5 +16,6 @@ pub mod identity;
 pub mod image;
 pub mod le;
 pub mod membership;
+pub mod migration;
 pub mod version;
 pub mod wire;

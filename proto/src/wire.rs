@@ -191,6 +191,37 @@ pub enum MsgType {
     /// How a remote restart is going; body [`RestartQuery`], reply
     /// [`RestartStatus`].
     RestartStatus = 11,
+    /// A migration starts: the destination prepares to receive the image;
+    /// body [`super::migration::Begin`], empty reply.
+    MigrateBegin = 12,
+    /// A piece of a migrating process's image (one-way); body
+    /// [`super::migration::Data`].
+    MigrateData = 13,
+    /// The whole image was sent: restore it; body
+    /// [`super::migration::Commit`], reply [`RestartStarted`] (the outcome
+    /// is polled with `RestartStatus`).
+    MigrateCommit = 14,
+    /// The source hands the process over: run it; body
+    /// [`super::migration::Ref`], empty reply.
+    MigrateGo = 15,
+    /// The source gave up a migration (one-way); body
+    /// [`super::migration::Ref`].
+    MigrateAbort = 16,
+    /// A migrated process ended (one-way, to its home node); body
+    /// [`super::migration::Exit`].
+    MigrateExit = 17,
+    /// A signal for a migrated process (one-way, from its home node); body
+    /// [`super::migration::Signal`].
+    MigrateSignal = 18,
+    /// A migrated process reads or writes a file its deputy keeps (one-way,
+    /// to its home node); body [`super::migration::Io`].
+    MigrateIo = 19,
+    /// The deputy's answer to [`MsgType::MigrateIo`] (one-way); body
+    /// [`super::migration::IoDone`].
+    MigrateIoDone = 20,
+    /// A migrated process moved on to another node (one-way, to its home
+    /// node); body [`super::migration::Moved`].
+    MigrateMoved = 21,
 }
 
 impl MsgType {
@@ -208,6 +239,16 @@ impl MsgType {
             9 => MsgType::Stream,
             10 => MsgType::RestartRequest,
             11 => MsgType::RestartStatus,
+            12 => MsgType::MigrateBegin,
+            13 => MsgType::MigrateData,
+            14 => MsgType::MigrateCommit,
+            15 => MsgType::MigrateGo,
+            16 => MsgType::MigrateAbort,
+            17 => MsgType::MigrateExit,
+            18 => MsgType::MigrateSignal,
+            19 => MsgType::MigrateIo,
+            20 => MsgType::MigrateIoDone,
+            21 => MsgType::MigrateMoved,
             _ => return None,
         })
     }
@@ -1351,7 +1392,7 @@ mod tests {
             );
         }
         // Unknown types decode; dispatch refuses them.
-        for t in [0u8, 12, 200, 255] {
+        for t in [0u8, 22, 200, 255] {
             let h = with(&|b| b[5] = t).unwrap();
             assert_eq!(h.msg_type, t);
             assert_eq!(h.kind(), None);
@@ -1365,7 +1406,7 @@ mod tests {
         for v in 0..=255u8 {
             match MsgType::from_u8(v) {
                 Some(t) => {
-                    assert!((1..=11).contains(&v));
+                    assert!((1..=21).contains(&v));
                     assert_eq!(t.as_u8(), v);
                     assert_eq!(u8::from(t), v);
                     assert_eq!(MsgType::try_from(v), Ok(t));

@@ -58,6 +58,7 @@ pub fn checkpoint(root: &Path, pid: u32, out: Option<PathBuf>, kill: bool) -> Re
         flags: if kill { FLAG_KILL } else { 0 },
         token: 0,
         node: 0,
+        strategy: 0,
     };
     let (reply, errno) = request(root, &req)?;
     drop(file);
@@ -270,6 +271,7 @@ pub fn restart_check(root: &Path, paths: &[PathBuf]) -> Result<(), CtlError> {
                 flags: FLAG_CHECK_ONLY,
                 token: 0,
                 node: 0,
+                strategy: 0,
             };
             let (reply, errno) = request(root, &req)?;
             if errno != 0 {
@@ -303,7 +305,7 @@ pub fn restart_remote(root: &Path, node: u16, path: &Path) -> Result<(), CtlErro
     }
     let abs = fs::canonicalize(path).map_err(|e| CtlError::Io(path.to_path_buf(), e))?;
     let image = open_image(&abs)?;
-    let req = CtlRequest { op: CtlOp::RemoteRestart, pid: 0, image_fd: image.as_raw_fd() as u32, flags: 0, token: 0, node };
+    let req = CtlRequest { op: CtlOp::RemoteRestart, pid: 0, image_fd: image.as_raw_fd() as u32, flags: 0, token: 0, node, strategy: 0 };
     let (reply, errno) = request(root, &req)?;
     if errno != 0 {
         return Err(refused(format!("restart of {} on node {node}", path.display()), &reply, errno));
@@ -341,7 +343,7 @@ pub fn restart_for(root: &Path, path: &Path, (token, uid): (u32, u32)) -> Result
         let mut reply = CtlReply::EMPTY;
         reply.errno = e.errno() as u32;
         reply.set_message(&e.to_string());
-        let req = CtlRequest { op: CtlOp::Report, pid: 0, image_fd: 0, flags: 0, token, node: 0 };
+        let req = CtlRequest { op: CtlOp::Report, pid: 0, image_fd: 0, flags: 0, token, node: 0, strategy: 0 };
         let mut block = [0u8; CTL_LEN];
         req.encode(&mut block);
         reply.encode_into(&mut block);
@@ -447,7 +449,7 @@ pub fn restart(root: &Path, path: &Path, remote: Option<(u32, u32)>) -> Result<(
             .stack_size(64 << 10)
             .spawn(move || {
                 let mut block = [0u8; CTL_LEN];
-                let req = CtlRequest { op: CtlOp::RestoreThread, pid: index as u32, image_fd: 0, flags: 0, token: 0, node: 0 };
+                let req = CtlRequest { op: CtlOp::RestoreThread, pid: index as u32, image_fd: 0, flags: 0, token: 0, node: 0, strategy: 0 };
                 req.encode(&mut block);
                 // SAFETY: plain syscalls; `name` is NUL-terminated and the
                 // ioctl reads and writes CTL_LEN bytes at `block`. On
@@ -492,7 +494,7 @@ pub fn restart(root: &Path, path: &Path, remote: Option<(u32, u32)>) -> Result<(
     }
     let mut block = [0u8; CTL_LEN];
     let token = remote.map_or(0, |(t, _)| t);
-    CtlRequest { op: CtlOp::Restore, pid: 0, image_fd: image.as_raw_fd() as u32, flags: 0, token, node: 0 }
+    CtlRequest { op: CtlOp::Restore, pid: 0, image_fd: image.as_raw_fd() as u32, flags: 0, token, node: 0, strategy: 0 }
         .encode(&mut block);
     // SAFETY: the ioctl reads and writes CTL_LEN bytes at `block`; on
     // success it does not return here (this process is the restored one).

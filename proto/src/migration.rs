@@ -1,0 +1,577 @@
+//! Live migration: the bodies of the `Migrate*` krpc messages
+//! (`docs/protocol.md`) and the small pieces of pure logic the module's
+//! migration code needs (wait statuses, the exit trampoline search).
+//!
+//! Every body starts with the migration's id: a random 64-bit number the
+//! source picks, never 0, that names one move of one process between two
+//! nodes. A process that has migrated carries a second id, its *home* id,
+//! which stays the same over every hop and names its deputy on its home
+//! node.
+
+use super::le::{Reader, Writer};
+use super::wire::WireError;
+
+/// Most image bytes in one `MigrateData` frame.
+pub const MAX_DATA: usize = 256 << 10;
+/// Most bytes one `MigrateIo` read or write moves.
+pub const MAX_IO: usize = 64 << 10;
+
+fn nonzero(id: u64) -> Result<u64, WireError> {
+    if id == 0 {
+        Err(WireError::InvalidValue)
+    } else {
+        Ok(id)
+    }
+}
+
+/// `MigrateBegin`: the destination prepares to receive an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Begin {
+    /// This move's id.
+    pub id: u64,
+    /// The id of the process's deputy on its home node (the same on every
+    /// hop; equal to `id` on the first).
+    pub home_id: u64,
+    /// The process's home node.
+    pub home_node: u16,
+    /// Its pid there (the deputy's).
+    pub home_pid: u32,
+    /// The user asking (root or the process's owner).
+    pub uid: u32,
+    /// `ctl::STRATEGY_*`.
+    pub strategy: u8,
+    /// Bytes of the image that follows.
+    pub size: u64,
+}
+
+impl Begin {
+    /// Encoded length.
+    pub const LEN: usize = 8 + 8 + 2 + 4 + 4 + 1 + 8;
+
+    /// Encodes into `out`; returns the bytes written.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
+        nonzero(self.id)?;
+        nonzero(self.home_id)?;
+        let mut w = Writer::new(out);
+        w.u64(self.id)?;
+        w.u64(self.home_id)?;
+        w.u16(self.home_node)?;
+        w.u32(self.home_pid)?;
+        w.u32(self.uid)?;
+        w.u8(self.strategy)?;
+        w.u64(self.size)?;
+        Ok(w.pos())
+    }
+
+    /// Decodes a body.
+    pub fn decode(body: &[u8]) -> Result<Begin, WireError> {
+        let mut r = Reader::new(body);
+        let b = Begin {
+            id: nonzero(r.u64()?)?,
+            home_id: nonzero(r.u64()?)?,
+            home_node: r.u16()?,
+            home_pid: r.u32()?,
+            uid: r.u32()?,
+            strategy: r.u8()?,
+            size: r.u64()?,
+        };
+        r.finish()?;
+        if b.strategy > 3 || b.home_node == 0 || b.home_pid == 0 {
+            return Err(WireError::InvalidValue);
+        }
+        Ok(b)
+    }
+}
+
+/// `MigrateData`: image bytes at an offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Data<'a> {
+    /// The move.
+    pub id: u64,
+    /// Where the bytes go in the image.
+    pub offset: u64,
+    /// At most [`MAX_DATA`] bytes.
+    pub data: &'a [u8],
+}
+
+impl<'a> Data<'a> {
+    /// Bytes before the data.
+    pub const HEADER_LEN: usize = 8 + 8 + 4;
+
+    /// Encodes into `out`; returns the bytes written.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
+        nonzero(self.id)?;
+        if self.data.len() > MAX_DATA {
+            return Err(WireError::InvalidValue);
+        }
+        let mut w = Writer::new(out);
+        w.u64(self.id)?;
+        w.u64(self.offset)?;
+        w.u32(self.data.len() as u32)?;
+        w.bytes(self.data)?;
+        Ok(w.pos())
+    }
+
+    /// Decodes a body.
+    pub fn decode(body: &'a [u8]) -> Result<Data<'a>, WireError> {
+        let mut r = Reader::new(body);
+        let id = nonzero(r.u64()?)?;
+        let offset = r.u64()?;
+        let len = r.u32()? as usize;
+        if len > MAX_DATA || offset.checked_add(len as u64).is_none() {
+            return Err(WireError::InvalidValue);
+        }
+        let data = r.bytes(len)?;
+        r.finish()?;
+        Ok(Data { id, offset, data })
+    }
+}
+
+/// `MigrateCommit`: every byte was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Commit {
+    /// The move.
+    pub id: u64,
+    /// The image's size (as in [`Begin`]).
+    pub size: u64,
+}
+
+impl Commit {
+    /// Encoded length.
+    pub const LEN: usize = 16;
+
+    /// Encodes into `out`; returns the bytes written.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
+        nonzero(self.id)?;
+        let mut w = Writer::new(out);
+        w.u64(self.id)?;
+        w.u64(self.size)?;
+        Ok(w.pos())
+    }
+
+    /// Decodes a body.
+    pub fn decode(body: &[u8]) -> Result<Commit, WireError> {
+        let mut r = Reader::new(body);
+        let c = Commit { id: nonzero(r.u64()?)?, size: r.u64()? };
+        r.finish()?;
+        Ok(c)
+    }
+}
+
+/// `MigrateGo` and `MigrateAbort`: only the id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ref {
+    /// The move (`MigrateGo`, `MigrateAbort`).
+    pub id: u64,
+}
+
+impl Ref {
+    /// Encoded length.
+    pub const LEN: usize = 8;
+
+    /// Encodes into `out`; returns the bytes written.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
+        let mut w = Writer::new(out);
+        w.u64(nonzero(self.id)?)?;
+        Ok(w.pos())
+    }
+
+    /// Decodes a body.
+    pub fn decode(body: &[u8]) -> Result<Ref, WireError> {
+        let mut r = Reader::new(body);
+        let id = nonzero(r.u64()?)?;
+        r.finish()?;
+        Ok(Ref { id })
+    }
+}
+
+/// `MigrateExit`: the migrated process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    /// The deputy (home id).
+    pub home_id: u64,
+    /// How it ended, as `wait()` reports it ([`WaitStatus`]).
+    pub status: u32,
+}
+
+impl Exit {
+    /// Encoded length.
+    pub const LEN: usize = 12;
+
+    /// Encodes into `out`; returns the bytes written.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
+        WaitStatus::from_raw(self.status).ok_or(WireError::InvalidValue)?;
+        let mut w = Writer::new(out);
+        w.u64(nonzero(self.home_id)?)?;
+        w.u32(self.status)?;
+        Ok(w.pos())
+    }
+
+    /// Decodes a body; the status must be one of an ended process.
+    pub fn decode(body: &[u8]) -> Result<Exit, WireError> {
+        let mut r = Reader::new(body);
+        let e = Exit { home_id: nonzero(r.u64()?)?, status: r.u32()? };
+        r.finish()?;
+        WaitStatus::from_raw(e.status).ok_or(WireError::InvalidValue)?;
+        Ok(e)
+    }
+}
+
+/// `MigrateSignal`: a signal sent to the deputy, for the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signal {
+    /// The deputy (home id).
+    pub home_id: u64,
+    /// 1..=64.
+    pub signo: u32,
+}
+
+impl Signal {
+    /// Encoded length.
+    pub const LEN: usize = 12;
+
+    /// Encodes into `out`; returns the bytes written.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
+        if !(1..=64).contains(&self.signo) {
+            return Err(WireError::InvalidValue);
+        }
+        let mut w = Writer::new(out);
+        w.u64(nonzero(self.home_id)?)?;
+        w.u32(self.signo)?;
+        Ok(w.pos())
+    }
+
+    /// Decodes a body.
+    pub fn decode(body: &[u8]) -> Result<Signal, WireError> {
+        let mut r = Reader::new(body);
+        let s = Signal { home_id: nonzero(r.u64()?)?, signo: r.u32()? };
+        r.finish()?;
+        if !(1..=64).contains(&s.signo) {
+            return Err(WireError::InvalidValue);
+        }
+        Ok(s)
+    }
+}
+
+/// What a [`Io`] asks the deputy to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoOp {
+    /// Read up to `len` bytes.
+    Read,
+    /// Write the data.
+    Write,
+}
+
+/// `MigrateIo`: a read or write on a descriptor the deputy keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Io<'a> {
+    /// The deputy (home id).
+    pub home_id: u64,
+    /// Matches the answer ([`IoDone`]) to the question; never 0.
+    pub seq: u64,
+    /// The descriptor in the deputy's table.
+    pub fd: u32,
+    /// Read or write.
+    pub op: IoOp,
+    /// Read: how many bytes at most (1..=[`MAX_IO`]).
+    pub len: u32,
+    /// Write: the bytes (at most [`MAX_IO`]); read: empty.
+    pub data: &'a [u8],
+}
+
+impl<'a> Io<'a> {
+    /// Bytes before the data.
+    pub const HEADER_LEN: usize = 8 + 8 + 4 + 1 + 4 + 4;
+
+    fn check(&self) -> Result<(), WireError> {
+        let ok = match self.op {
+            IoOp::Read => self.data.is_empty() && self.len >= 1 && self.len as usize <= MAX_IO,
+            IoOp::Write => self.data.len() <= MAX_IO && self.len as usize == self.data.len(),
+        };
+        if !ok || self.seq == 0 {
+            return Err(WireError::InvalidValue);
+        }
+        Ok(())
+    }
+
+    /// Encodes into `out`; returns the bytes written.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
+        self.check()?;
+        let mut w = Writer::new(out);
+        w.u64(nonzero(self.home_id)?)?;
+        w.u64(self.seq)?;
+        w.u32(self.fd)?;
+        w.u8(match self.op {
+            IoOp::Read => 1,
+            IoOp::Write => 2,
+        })?;
+        w.u32(self.len)?;
+        w.u32(self.data.len() as u32)?;
+        w.bytes(self.data)?;
+        Ok(w.pos())
+    }
+
+    /// Decodes a body.
+    pub fn decode(body: &'a [u8]) -> Result<Io<'a>, WireError> {
+        let mut r = Reader::new(body);
+        let home_id = nonzero(r.u64()?)?;
+        let seq = r.u64()?;
+        let fd = r.u32()?;
+        let op = match r.u8()? {
+            1 => IoOp::Read,
+            2 => IoOp::Write,
+            _ => return Err(WireError::InvalidValue),
+        };
+        let len = r.u32()?;
+        let n = r.u32()? as usize;
+        if n > MAX_IO {
+            return Err(WireError::InvalidValue);
+        }
+        let data = r.bytes(n)?;
+        r.finish()?;
+        let io = Io { home_id, seq, fd, op, len, data };
+        io.check()?;
+        Ok(io)
+    }
+}
+
+/// `MigrateIoDone`: what the deputy's read or write gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IoDone<'a> {
+    /// The deputy (home id).
+    pub home_id: u64,
+    /// The question's `seq`.
+    pub seq: u64,
+    /// Bytes moved (>= 0) or a negative errno.
+    pub result: i64,
+    /// Read: the bytes read (`result` of them); write: empty.
+    pub data: &'a [u8],
+}
+
+impl<'a> IoDone<'a> {
+    /// Bytes before the data.
+    pub const HEADER_LEN: usize = 8 + 8 + 8 + 4;
+
+    fn check(&self) -> Result<(), WireError> {
+        let ok = self.seq != 0
+            && self.data.len() <= MAX_IO
+            && (self.data.is_empty() || self.result == self.data.len() as i64)
+            && self.result >= -4095
+            && self.result <= MAX_IO as i64;
+        if ok {
+            Ok(())
+        } else {
+            Err(WireError::InvalidValue)
+        }
+    }
+
+    /// Encodes into `out`; returns the bytes written.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
+        self.check()?;
+        let mut w = Writer::new(out);
+        w.u64(nonzero(self.home_id)?)?;
+        w.u64(self.seq)?;
+        w.i64(self.result)?;
+        w.u32(self.data.len() as u32)?;
+        w.bytes(self.data)?;
+        Ok(w.pos())
+    }
+
+    /// Decodes a body.
+    pub fn decode(body: &'a [u8]) -> Result<IoDone<'a>, WireError> {
+        let mut r = Reader::new(body);
+        let home_id = nonzero(r.u64()?)?;
+        let seq = r.u64()?;
+        let result = r.i64()?;
+        let n = r.u32()? as usize;
+        if n > MAX_IO {
+            return Err(WireError::InvalidValue);
+        }
+        let data = r.bytes(n)?;
+        r.finish()?;
+        let d = IoDone { home_id, seq, result, data };
+        d.check()?;
+        Ok(d)
+    }
+}
+
+/// `MigrateMoved`: the process now runs on another node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Moved {
+    /// The deputy (home id).
+    pub home_id: u64,
+    /// The node it runs on now.
+    pub node: u16,
+    /// Its pid there.
+    pub pid: u32,
+}
+
+impl Moved {
+    /// Encoded length.
+    pub const LEN: usize = 14;
+
+    /// Encodes into `out`; returns the bytes written.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
+        let mut w = Writer::new(out);
+        w.u64(nonzero(self.home_id)?)?;
+        w.u16(self.node)?;
+        w.u32(self.pid)?;
+        Ok(w.pos())
+    }
+
+    /// Decodes a body.
+    pub fn decode(body: &[u8]) -> Result<Moved, WireError> {
+        let mut r = Reader::new(body);
+        let m = Moved { home_id: nonzero(r.u64()?)?, node: r.u16()?, pid: r.u32()? };
+        r.finish()?;
+        if m.node == 0 {
+            return Err(WireError::InvalidValue);
+        }
+        Ok(m)
+    }
+}
+
+/// How a process ended, in the encoding of `wait()`'s status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitStatus {
+    /// `exit(code)`.
+    Exited(u8),
+    /// Killed by signal `sig` (1..=64), `core` if it dumped core.
+    Signaled {
+        /// The signal.
+        sig: u8,
+        /// Whether a core was dumped.
+        core: bool,
+    },
+}
+
+impl WaitStatus {
+    /// The status of an ended process; None for anything else (stopped,
+    /// continued, bits out of range).
+    pub fn from_raw(raw: u32) -> Option<WaitStatus> {
+        if raw & !0xffff != 0 {
+            return None;
+        }
+        let low = (raw & 0x7f) as u8;
+        if low == 0 {
+            return Some(WaitStatus::Exited((raw >> 8) as u8));
+        }
+        if low == 0x7f || raw >> 8 != 0 || low > 64 {
+            return None;
+        }
+        Some(WaitStatus::Signaled { sig: low, core: raw & 0x80 != 0 })
+    }
+
+    /// The raw status.
+    pub fn raw(self) -> u32 {
+        match self {
+            WaitStatus::Exited(code) => u32::from(code) << 8,
+            WaitStatus::Signaled { sig, core } => u32::from(sig) | if core { 0x80 } else { 0 },
+        }
+    }
+}
+
+/// The offset of the first `syscall` instruction (0f 05) in `text`, where
+/// a deputy whose process exited returns to user mode to call
+/// `exit_group` (the vDSO's system call fallbacks have one).
+pub fn find_syscall(text: &[u8]) -> Option<usize> {
+    text.windows(2).position(|w| w == [0x0f, 0x05])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn zero_ids_are_refused() {
+        let mut b = [0u8; 64];
+        assert_eq!(Ref { id: 0 }.encode(&mut b), Err(WireError::InvalidValue));
+        assert_eq!(Ref::decode(&[0; 8]), Err(WireError::InvalidValue));
+        assert_eq!(Exit::decode(&[0; 12]), Err(WireError::InvalidValue));
+    }
+
+    #[test]
+    fn wait_status() {
+        assert_eq!(WaitStatus::from_raw(0), Some(WaitStatus::Exited(0)));
+        assert_eq!(WaitStatus::from_raw(3 << 8), Some(WaitStatus::Exited(3)));
+        assert_eq!(WaitStatus::from_raw(15), Some(WaitStatus::Signaled { sig: 15, core: false }));
+        assert_eq!(WaitStatus::from_raw(0x8b), Some(WaitStatus::Signaled { sig: 11, core: true }));
+        // Stopped, continued, garbage.
+        assert_eq!(WaitStatus::from_raw(0x137f), None);
+        assert_eq!(WaitStatus::from_raw(0xffff), None);
+        assert_eq!(WaitStatus::from_raw(0x1_0000), None);
+        assert_eq!(WaitStatus::from_raw(0x0105), None);
+    }
+
+    #[test]
+    fn syscall_search() {
+        assert_eq!(find_syscall(&[0x90, 0x0f, 0x05, 0xc3]), Some(1));
+        assert_eq!(find_syscall(&[0x0f, 0x0f]), None);
+        assert_eq!(find_syscall(&[]), None);
+    }
+
+    #[test]
+    fn io_shapes() {
+        let mut b = [0u8; 128];
+        let read = Io { home_id: 1, seq: 1, fd: 0, op: IoOp::Read, len: 0, data: &[] };
+        assert_eq!(read.encode(&mut b), Err(WireError::InvalidValue));
+        let write = Io { home_id: 1, seq: 1, fd: 1, op: IoOp::Write, len: 3, data: b"ab" };
+        assert_eq!(write.encode(&mut b), Err(WireError::InvalidValue));
+        let done = IoDone { home_id: 1, seq: 2, result: 5, data: b"abc" };
+        assert_eq!(done.encode(&mut b), Err(WireError::InvalidValue));
+    }
+
+    proptest! {
+        #[test]
+        fn round_trips(id in 1u64.., home in 1u64.., node in 1u16.., pid in 1u32.., uid in any::<u32>(),
+                       strategy in 0u8..4, size in any::<u64>(), seq in 1u64.., fd in any::<u32>(),
+                       data in proptest::collection::vec(any::<u8>(), 0..300), sig in 1u32..=64,
+                       code in any::<u8>()) {
+            let mut b = [0u8; 512];
+            let begin = Begin { id, home_id: home, home_node: node, home_pid: pid, uid, strategy, size };
+            let n = begin.encode(&mut b).unwrap();
+            prop_assert_eq!(n, Begin::LEN);
+            prop_assert_eq!(Begin::decode(&b[..n]), Ok(begin));
+            let d = Data { id, offset: size / 2, data: &data };
+            let n = d.encode(&mut b).unwrap();
+            prop_assert_eq!(Data::decode(&b[..n]), Ok(d));
+            let c = Commit { id, size };
+            let n = c.encode(&mut b).unwrap();
+            prop_assert_eq!(Commit::decode(&b[..n]), Ok(c));
+            let n = Ref { id }.encode(&mut b).unwrap();
+            prop_assert_eq!(Ref::decode(&b[..n]), Ok(Ref { id }));
+            let e = Exit { home_id: home, status: WaitStatus::Exited(code).raw() };
+            let n = e.encode(&mut b).unwrap();
+            prop_assert_eq!(Exit::decode(&b[..n]), Ok(e));
+            let s = Signal { home_id: home, signo: sig };
+            let n = s.encode(&mut b).unwrap();
+            prop_assert_eq!(Signal::decode(&b[..n]), Ok(s));
+            let w = Io { home_id: home, seq, fd, op: IoOp::Write, len: data.len() as u32, data: &data };
+            let n = w.encode(&mut b).unwrap();
+            prop_assert_eq!(Io::decode(&b[..n]), Ok(w));
+            let r = Io { home_id: home, seq, fd, op: IoOp::Read, len: 1 + (uid % MAX_IO as u32), data: &[] };
+            let n = r.encode(&mut b).unwrap();
+            prop_assert_eq!(Io::decode(&b[..n]), Ok(r));
+            let done = IoDone { home_id: home, seq, result: data.len() as i64, data: &data };
+            let n = done.encode(&mut b).unwrap();
+            prop_assert_eq!(IoDone::decode(&b[..n]), Ok(done));
+            let m = Moved { home_id: home, node, pid };
+            let n = m.encode(&mut b).unwrap();
+            prop_assert_eq!(Moved::decode(&b[..n]), Ok(m));
+        }
+
+        #[test]
+        fn any_bytes_decode_or_error(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = Begin::decode(&bytes);
+            let _ = Data::decode(&bytes);
+            let _ = Commit::decode(&bytes);
+            let _ = Ref::decode(&bytes);
+            let _ = Exit::decode(&bytes);
+            let _ = Signal::decode(&bytes);
+            let _ = Io::decode(&bytes);
+            let _ = IoDone::decode(&bytes);
+            let _ = Moved::decode(&bytes);
+        }
+    }
+}
