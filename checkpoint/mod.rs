@@ -53,6 +53,8 @@ struct Gather {
 struct CaptureJob {
     file: File,
     kill: bool,
+    /// A migration: the image goes to another node, then the process.
+    handover: Option<Arc<crate::migration::source::Outgoing>>,
     origin: Origin,
     /// The caller stopped waiting: do nothing.
     cancelled: AtomicBool,
@@ -93,7 +95,8 @@ unsafe extern "C" fn capture_work(work: *mut bindings::callback_head) {
     // SAFETY: per the contract, `work` lies `off` bytes into a ThreadWork
     // whose box we take back here.
     let tw = unsafe { KBox::from_raw(work.cast::<u8>().sub(off).cast::<ThreadWork>()) };
-    let job = &tw.job;
+    let (job, index) = (tw.job.clone(), tw.index);
+    drop(tw);
     if job.cancelled.load(Ordering::Acquire) {
         return;
     }
@@ -103,7 +106,7 @@ unsafe extern "C" fn capture_work(work: *mut bindings::callback_head) {
     let mut g = job.gather.lock();
     match record {
         Ok(r) => {
-            if let Some(slot) = g.records.get_mut(tw.index) {
+            if let Some(slot) = g.records.get_mut(index) {
                 *slot = Some(r);
             }
         }
@@ -131,6 +134,21 @@ unsafe extern "C" fn capture_work(work: *mut bindings::callback_head) {
     } else {
         collect_records(records).and_then(|all| capture::capture_current(&job.file, &job.origin, &all, &mut reply))
     };
+    if let (Ok(w), Some(out)) = (&result, job.handover.clone()) {
+        // A migration: hand the process over, tell the caller, then become
+        // its deputy (or let it go on here if the hand-over failed).
+        let (bytes, pages) = (w.image_bytes, w.pages);
+        let handed = out.hand_over(&job.file, bytes, &job.cancelled, &mut reply);
+        let frozen = task::mono_ns().saturating_sub(start);
+        let there = handed.as_ref().ok().copied();
+        *job.outcome.lock() = Some((handed.map(|_| capture::Written { image_bytes: bytes, pages }), reply, frozen));
+        job.done.notify_all();
+        job.release_all();
+        // The image (in the job) goes with the last reference.
+        drop(job);
+        out.finish(there, bytes, frozen);
+        return;
+    }
     let frozen = task::mono_ns().saturating_sub(start);
     if result.is_ok() && job.kill {
         task::kill_current();
@@ -157,10 +175,22 @@ fn fail(reply: &mut CtlReply, err: Error, args: core::fmt::Arguments<'_>) -> Err
 /// Checkpoints process `req.pid` into the caller's file `req.image_fd`.
 pub(crate) fn checkpoint(node: u32, req: &CtlRequest, reply: &mut CtlReply) -> Result {
     let start = task::mono_ns();
-    let pid = req.pid;
-    if pid == task::current_pid() {
+    let target = check_target(req.pid, reply)?;
+    let file = File::from_fd(req.image_fd).ok_or_else(|| fail(reply, EBADF, format_args!("bad image descriptor")))?;
+    let info = file.info();
+    if info.kind != task::FILE_REGULAR || info.writable == 0 {
+        return Err(fail(reply, EBADF, format_args!("the image must be a regular file open for writing")));
+    }
+    capture(node, req.pid, target, file, req.flags & FLAG_KILL != 0, None, start, reply)
+}
+
+/// Process `pid`, if the caller may capture it: a user process of the
+/// caller (or the caller is root), not the caller's own, not exiting,
+/// traced or stopped, with at most [`MAX_THREADS`] threads.
+pub(crate) fn check_target(pid: u32, reply: &mut CtlReply) -> Result<Task> {
+    if pid == task::task_state()?.tgid {
         // Its task work would wait for this very call to return.
-        return Err(fail(reply, EINVAL, format_args!("a process cannot checkpoint itself")));
+        return Err(fail(reply, EINVAL, format_args!("a process cannot checkpoint or migrate itself")));
     }
     let target = Task::get(pid).ok_or_else(|| fail(reply, ESRCH, format_args!("no process {pid}")))?;
     let brief = target.brief();
@@ -168,7 +198,7 @@ pub(crate) fn checkpoint(node: u32, req: &CtlRequest, reply: &mut CtlReply) -> R
         return Err(fail(reply, EPERM, format_args!("{pid} is a kernel thread")));
     }
     if !target.may_checkpoint() {
-        return Err(fail(reply, EPERM, format_args!("only root or the owner of process {pid} may checkpoint it")));
+        return Err(fail(reply, EPERM, format_args!("only root or the owner of process {pid} may checkpoint or migrate it")));
     }
     if brief.exiting != 0 {
         return Err(fail(reply, ESRCH, format_args!("process {pid} is exiting")));
@@ -186,11 +216,21 @@ pub(crate) fn checkpoint(node: u32, req: &CtlRequest, reply: &mut CtlReply) -> R
             format_args!("process {pid} has {} threads: at most {MAX_THREADS} are supported", brief.nr_threads),
         ));
     }
-    let file = File::from_fd(req.image_fd).ok_or_else(|| fail(reply, EBADF, format_args!("bad image descriptor")))?;
-    let info = file.info();
-    if info.kind != task::FILE_REGULAR || info.writable == 0 {
-        return Err(fail(reply, EBADF, format_args!("the image must be a regular file open for writing")));
-    }
+    Ok(target)
+}
+
+/// Captures `target` into `file` (then kills it if `kill`; or, with
+/// `handover`, migrates it); waits for the outcome.
+pub(crate) fn capture(
+    node: u32,
+    pid: u32,
+    target: Task,
+    file: File,
+    kill: bool,
+    handover: Option<Arc<crate::migration::source::Outgoing>>,
+    start: u64,
+    reply: &mut CtlReply,
+) -> Result {
     let mut id = [0u8; 8];
     // SAFETY: `id` is writable for its length.
     unsafe { bindings::get_random_bytes(id.as_mut_ptr().cast(), id.len()) };
@@ -204,7 +244,8 @@ pub(crate) fn checkpoint(node: u32, req: &CtlRequest, reply: &mut CtlReply) -> R
     let job = Arc::pin_init(
         pin_init!(CaptureJob {
             file,
-            kill: req.flags & FLAG_KILL != 0,
+            kill,
+            handover,
             origin,
             cancelled: AtomicBool::new(false),
             gather <- new_mutex!(Gather { arrived: 0, records, failed: None }),

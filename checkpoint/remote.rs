@@ -157,6 +157,30 @@ impl RemoteRestarts {
 
     /// Starts the restart of `req` asked by `from_node`.
     fn start(&self, from_node: u16, req: &RestartRequest<'_>) -> Result<RestartStarted> {
+        let mut uid_arg = Decimal::new();
+        write!(uid_arg, "{}\0", req.uid).map_err(|_| EINVAL)?;
+        let mut path = KVec::with_capacity(req.path.len() + 1, GFP_KERNEL)?;
+        path.extend_from_slice(req.path, GFP_KERNEL)?;
+        path.push(0, GFP_KERNEL)?;
+        let started = self.start_program(from_node, &[b"--as-uid\0", uid_arg.as_bytes(), &path], |_| {})?;
+        pr_info!(
+            "node {}: restarting {} as pid {} (token {})\n",
+            from_node,
+            core::str::from_utf8(req.path).unwrap_or("?"),
+            started.pid,
+            started.token
+        );
+        Ok(started)
+    }
+
+    /// Starts `ctl_path restart --token T ARGS...` for `from_node` in a new
+    /// slot; `on_token` learns the token before the program starts.
+    pub(crate) fn start_program(
+        &self,
+        from_node: u16,
+        args: &[&[u8]],
+        on_token: impl FnOnce(u32),
+    ) -> Result<RestartStarted> {
         let token = self.new_token();
         let now = task::mono_ns();
         {
@@ -173,20 +197,14 @@ impl RemoteRestarts {
                 since_ns: now,
             });
         }
-        let spawned = self.spawn(token, req);
+        on_token(token);
+        let spawned = self.spawn(token, args);
         let mut slots = self.slots.lock();
         let slot = slots.iter_mut().flatten().find(|s| s.token == token);
         match (spawned, slot) {
             (Ok(pid), Some(slot)) => {
                 slot.pid = pid;
                 self.changed.notify_all();
-                pr_info!(
-                    "node {}: restarting {} as pid {} (token {})\n",
-                    from_node,
-                    core::str::from_utf8(req.path).unwrap_or("?"),
-                    pid,
-                    token
-                );
                 Ok(RestartStarted { token, pid })
             }
             (Err(e), slot) => {
@@ -200,28 +218,21 @@ impl RemoteRestarts {
         }
     }
 
-    /// Starts `ctl_path restart --token T --as-uid U PATH`.
-    fn spawn(&self, token: u32, req: &RestartRequest<'_>) -> Result<u32> {
+    /// Starts `ctl_path restart --token T ARGS...`.
+    fn spawn(&self, token: u32, args: &[&[u8]]) -> Result<u32> {
         let mut prog = [0u8; MAX_CTL_PATH + 1];
         let n = self.ctl_path(
             (&mut prog[..MAX_CTL_PATH]).try_into().map_err(|_| EINVAL)?,
         );
         let mut token_arg = Decimal::new();
-        let mut uid_arg = Decimal::new();
         write!(token_arg, "{token}\0").map_err(|_| EINVAL)?;
-        write!(uid_arg, "{}\0", req.uid).map_err(|_| EINVAL)?;
-        let mut path = KVec::with_capacity(req.path.len() + 1, GFP_KERNEL)?;
-        path.extend_from_slice(req.path, GFP_KERNEL)?;
-        path.push(0, GFP_KERNEL)?;
-        let argv: [&[u8]; 7] = [
-            &prog[..=n],
-            b"restart\0",
-            b"--token\0",
-            token_arg.as_bytes(),
-            b"--as-uid\0",
-            uid_arg.as_bytes(),
-            &path,
-        ];
+        let mut argv: KVec<&[u8]> = KVec::with_capacity(4 + args.len(), GFP_KERNEL)?;
+        for a in [&prog[..=n], b"restart\0", b"--token\0", token_arg.as_bytes()] {
+            argv.push(a, GFP_KERNEL)?;
+        }
+        for a in args {
+            argv.push(a, GFP_KERNEL)?;
+        }
         task::spawn_usermode(&argv)
     }
 
@@ -247,6 +258,11 @@ impl RemoteRestarts {
             let _ = self.changed.wait_interruptible_timeout(&mut slots, msecs_to_jiffies(125));
         }
         Err(EPERM)
+    }
+
+    /// Whether the caller is the process started for restart `token`.
+    pub(crate) fn check_own(&self, token: u32) -> Result {
+        self.with_own_slot(token, |_| {})
     }
 
     /// The process of restart `token` passed the checks: it runs.
@@ -354,6 +370,18 @@ pub(crate) fn restart_on_node(cluster: &Cluster, own_node: u32, node: u16, image
     let started =
         RestartStarted::decode(&answer).map_err(|_| fail(reply, EIO, format_args!("bad answer from node {node}")))?;
     reply.pid = started.pid;
+    await_outcome(cluster, node, &started, reply, &|| kernel::current!().signal_pending())
+}
+
+/// Polls node `node` until the restart `started` runs there (`Ok`) or
+/// failed (its errno and message in `reply`); `EINTR` once `interrupted`.
+pub(crate) fn await_outcome(
+    cluster: &Cluster,
+    node: u16,
+    started: &RestartStarted,
+    reply: &mut CtlReply,
+    interrupted: &dyn Fn() -> bool,
+) -> Result {
     let mut q = [0u8; RestartQuery::LEN];
     RestartQuery { token: started.token }.encode(&mut q).map_err(|_| EINVAL)?;
     let deadline = task::mono_ns() + OUTCOME_TIMEOUT_NS;
@@ -364,7 +392,10 @@ pub(crate) fn restart_on_node(cluster: &Cluster, own_node: u32, node: u16, image
         let st = RestartStatus::decode(&answer)
             .map_err(|_| fail(reply, EIO, format_args!("bad answer from node {node}")))?;
         match st.state {
-            RestartState::Running => return Ok(()),
+            RestartState::Running => {
+                reply.pid = st.pid;
+                return Ok(());
+            }
             RestartState::Failed => {
                 let why = core::str::from_utf8(st.message).unwrap_or("?");
                 let errno = i32::try_from(st.errno).ok().filter(|e| (1..4096).contains(e)).unwrap_or(5);
@@ -372,7 +403,7 @@ pub(crate) fn restart_on_node(cluster: &Cluster, own_node: u32, node: u16, image
             }
             RestartState::Starting => {}
         }
-        if kernel::current!().signal_pending() {
+        if interrupted() {
             return Err(fail(
                 reply,
                 EINTR,

@@ -162,7 +162,18 @@ fn char_device_path(minor: u32) -> &'static [u8] {
 }
 
 /// Pass one: reads and checks everything, opens the files.
-fn plan(image: &File, reply: &mut CtlReply, is_root: bool, caller_uid: u32, check_only: bool) -> Result<KBox<Plan>> {
+/// Makes the stand-in for a pipe or terminal on fds 0-2 that another node
+/// keeps (a migration): (fd, readable, writable).
+pub(crate) type Forwarder<'a> = &'a dyn Fn(u32, bool, bool) -> Result<File>;
+
+fn plan(
+    image: &File,
+    reply: &mut CtlReply,
+    is_root: bool,
+    caller_uid: u32,
+    check_only: bool,
+    forward: Option<Forwarder<'_>>,
+) -> Result<KBox<Plan>> {
     let mut s = SectionStream::open(image, reply)?;
     let hdr_uid = s.reader.header().uid;
     if !is_root && hdr_uid != caller_uid {
@@ -262,7 +273,17 @@ fn plan(image: &File, reply: &mut CtlReply, is_root: bool, caller_uid: u32, chec
                     }
                 }
                 let file = match &f.target {
-                    _ if keep_ours => None,
+                    _ if keep_ours => match forward {
+                        None => None,
+                        Some(make) => {
+                            let (r, w) = match &f.target {
+                                FileTarget::PipeRead { .. } => (true, false),
+                                FileTarget::PipeWrite { .. } => (false, true),
+                                _ => (true, true),
+                            };
+                            Some(make(f.fd, r, w).map_err(|e| fail(reply, e, format_args!("cannot forward fd {}", f.fd)))?)
+                        }
+                    },
                     FileTarget::Regular(r) | FileTarget::Directory(r) => {
                         // Open files may have changed (a log the process
                         // appends to): only mapped files must be the same.
@@ -431,7 +452,7 @@ pub(crate) fn apply_thread(t: &ThreadPlan) -> Result<i64> {
 /// restart would, changing nothing.
 pub(crate) fn check(image: &File, reply: &mut CtlReply) -> Result {
     let (is_root, uid) = task::caller_identity();
-    plan(image, reply, is_root, uid, true).map(|_| ())
+    plan(image, reply, is_root, uid, true, None).map(|_| ())
 }
 
 /// Restores the image `image` into the calling process. On success the
@@ -439,17 +460,20 @@ pub(crate) fn check(image: &File, reply: &mut CtlReply) -> Result {
 /// `task::set_ax_on_return`); nothing must be written to user memory
 /// afterwards.
 ///
-/// `checked` runs once the image passed every check, just before the point
-/// of no return.
+/// `forward` makes stand-ins for the pipes and terminals on fds 0-2 (a
+/// migration; otherwise the caller's own stay). `checked` runs once the
+/// image passed every check, just before the point of no return; its error
+/// ends the restore there, nothing changed.
 pub(crate) fn restore(
     image: &File,
     reply: &mut CtlReply,
     groups: &RestoreGroups,
-    checked: impl FnOnce(),
+    forward: Option<Forwarder<'_>>,
+    checked: impl FnOnce() -> Result,
 ) -> Result<i64> {
     let (is_root, uid) = task::caller_identity();
     let tgid = task::task_state()?.tgid;
-    let mut plan = match plan(image, reply, is_root, uid, false) {
+    let mut plan = match plan(image, reply, is_root, uid, false, forward) {
         Ok(p) => p,
         Err(e) => {
             groups.abort(tgid);
@@ -473,7 +497,10 @@ pub(crate) fn restore(
             format_args!("the restarting process has {nr_threads} threads, the image {}", others + 1),
         ));
     }
-    checked();
+    if let Err(e) = checked() {
+        groups.abort(tgid);
+        return Err(fail(reply, e, format_args!("the migration was given up before the process ran here")));
+    }
     match rebuild(image, &mut plan, reply) {
         Ok(ax) => {
             if others > 0 {

@@ -23,6 +23,11 @@ unsafe impl Sync for Task {}
 pub(crate) use raw::ssi_task_brief as TaskBrief;
 
 impl Task {
+    /// The task, for the C glue; valid while `self` lives.
+    pub(crate) fn as_raw(&self) -> *mut bindings::task_struct {
+        self.0
+    }
+
     /// The process `pid` of the caller's pid namespace.
     pub(crate) fn get(pid: u32) -> Option<Task> {
         // SAFETY: plain lookup; returns a counted reference or NULL.
@@ -247,6 +252,20 @@ pub(crate) const FILE_PIPE: u32 = raw::SSI_FILE_PIPE;
 pub(crate) const FILE_SOCKET: u32 = raw::SSI_FILE_SOCKET;
 
 impl File {
+    /// Takes over a counted file reference.
+    ///
+    /// # Safety
+    ///
+    /// `f` is a valid file whose reference the caller gives up.
+    pub(crate) unsafe fn from_raw(f: *mut bindings::file) -> File {
+        File(f)
+    }
+
+    /// The file, for the C glue; valid while `self` lives.
+    pub(crate) fn as_raw(&self) -> *mut bindings::file {
+        self.0
+    }
+
     /// The caller's descriptor `fd`, with a reference.
     pub(crate) fn from_fd(fd: u32) -> Option<File> {
         // SAFETY: fget takes a reference or returns NULL.
@@ -300,6 +319,24 @@ impl File {
             buf = &mut buf[n as usize..];
         }
         Ok(())
+    }
+
+    /// One read of up to `buf.len()` bytes (a pipe or terminal: no
+    /// position); the bytes read or the errno (`ERESTARTSYS` included).
+    pub(crate) fn read_once(&self, buf: &mut [u8]) -> core::result::Result<usize, i32> {
+        let mut pos = 0i64;
+        // SAFETY: counted file; `buf` writable; `pos` writable.
+        let n = unsafe { bindings::kernel_read(self.0, buf.as_mut_ptr().cast(), buf.len(), &mut pos) };
+        if n < 0 { Err(n as i32) } else { Ok(n as usize) }
+    }
+
+    /// One write of `data` (a pipe or terminal); the bytes written or the
+    /// errno.
+    pub(crate) fn write_once(&self, data: &[u8]) -> core::result::Result<usize, i32> {
+        let mut pos = 0i64;
+        // SAFETY: counted file; `data` readable; `pos` writable.
+        let n = unsafe { bindings::kernel_write(self.0, data.as_ptr().cast(), data.len(), &mut pos) };
+        if n < 0 { Err(n as i32) } else { Ok(n as usize) }
     }
 
     /// Sets the file position.

@@ -41,6 +41,7 @@
 #include <asm/msr.h>
 #include <asm/segment.h>
 #include "task_helpers.h"
+#include "../migration/migration_helpers.h"
 
 void ssi_task_state(struct ssi_task_state *o)
 {
@@ -542,7 +543,10 @@ void ssi_file_info(struct file *f, struct ssi_file_info *o)
 	unsigned int major = MAJOR(inode->i_rdev);
 
 	memset(o, 0, sizeof(*o));
-	if (S_ISREG(m))
+	if (ssi_fwd_priv(f))
+		/* A migrated process's stand-in for its deputy's pipe or tty. */
+		o->kind = SSI_FILE_PIPE;
+	else if (S_ISREG(m))
 		o->kind = SSI_FILE_REGULAR;
 	else if (S_ISDIR(m))
 		o->kind = SSI_FILE_DIRECTORY;

@@ -18,6 +18,7 @@
 
 use crate::{
     checkpoint::remote::{RestartHandler, RESTART_MESSAGES},
+    migration::{remote::Watcher, MigrationHandler, MIGRATION_MESSAGES},
     identity::Identity,
     kernel_ext::{econnreset, eopnotsupp, eremoteio, eshutdown, swap_remove},
     krpc::{
@@ -200,6 +201,21 @@ impl Cluster {
 
     fn connection_to(&self, node: u16) -> Option<Arc<Connection>> {
         self.conns.lock().iter().find(|c| c.peer.node_id == node).cloned()
+    }
+
+    /// Whether this node has a connection to `node` now.
+    pub(crate) fn is_connected(&self, node: u16) -> bool {
+        self.connection_to(node).is_some_and(|c| !c.is_closed())
+    }
+
+    /// This node's id.
+    pub(crate) fn node_id(&self) -> u16 {
+        self.local_node
+    }
+
+    /// This node's settings and state.
+    pub(crate) fn identity(&self) -> &Arc<Identity> {
+        &self.identity
     }
 
     /// Adds an authenticated connection. Of two connections to the same
@@ -717,6 +733,8 @@ pub(crate) struct Service {
     cluster: Arc<Cluster>,
     listener: Option<KThread>,
     ticker: Option<KThread>,
+    /// Reports the end of processes that migrated here.
+    watcher: Option<KThread>,
 }
 
 impl Service {
@@ -772,15 +790,21 @@ impl Service {
         for kind in RESTART_MESSAGES {
             cluster.register_handler(kind, restarts.clone())?;
         }
+        let migrations: Arc<dyn Handler<Cluster>> = Arc::new(MigrationHandler, GFP_KERNEL)?;
+        for kind in MIGRATION_MESSAGES {
+            cluster.register_handler(kind, migrations.clone())?;
+        }
         let listener_body = Arc::new(Listener { cluster: cluster.clone(), sock: listen_sock }, GFP_KERNEL)?;
         let listener = KThread::spawn(c_str!("ssi-listen"), listener_body)?;
         let ticker_body = Arc::new(Ticker { cluster: cluster.clone() }, GFP_KERNEL)?;
         let ticker = KThread::spawn(c_str!("ssi-tick"), ticker_body)?;
+        let watcher_body = Arc::new(Watcher { cluster: cluster.clone() }, GFP_KERNEL)?;
+        let watcher = KThread::spawn(c_str!("ssi-migwatch"), watcher_body)?;
         pr_info!(
             "node {} joining the cluster: listening on {}:{}, incarnation {:08x}\n",
             node, address, port, incarnation
         );
-        Ok(Service { cluster, listener: Some(listener), ticker: Some(ticker) })
+        Ok(Service { cluster, listener: Some(listener), ticker: Some(ticker), watcher: Some(watcher) })
     }
 
     /// The membership view, for display.
@@ -811,6 +835,7 @@ impl Drop for Service {
         // No new connections, then tell every peer we leave.
         self.listener.take();
         self.ticker.take();
+        self.watcher.take();
         c.stopping.store(true, Ordering::Release);
         let leave = Leave { node_id: c.local_node, incarnation: c.incarnation() };
         let mut buf = [0u8; Leave::LEN];
@@ -833,6 +858,9 @@ impl Drop for Service {
         c.unregister_handler(MsgType::Echo);
         c.unregister_handler(MsgType::Stream);
         for kind in RESTART_MESSAGES {
+            c.unregister_handler(kind);
+        }
+        for kind in MIGRATION_MESSAGES {
             c.unregister_handler(kind);
         }
         pr_info!("node {} left the cluster\n", c.local_node);

@@ -78,6 +78,8 @@ unsafe extern "C" fn ctl_ioctl(data: *mut c_void, cmd: c_uint, arg: c_ulong) -> 
         Ok(req) => match req.op {
             CtlOp::Checkpoint => checkpoint::checkpoint(identity.node_id(), &req, &mut reply),
             CtlOp::RemoteRestart => restart_remote(identity, &req, &mut reply),
+            CtlOp::Migrate => crate::migration::source::migrate(identity, &req, &mut reply),
+            CtlOp::MigrationImage => migration_image(identity, &req, &mut reply),
             CtlOp::Report => report(identity, &req, &block),
             CtlOp::RestoreThread => match restore_thread(identity, &req) {
                 // This thread is the saved one now (rax set on the way out).
@@ -141,22 +143,66 @@ fn image_for_reading(req: &CtlRequest, reply: &mut CtlReply) -> Result<File> {
 }
 
 fn restore_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) -> Result<i64> {
+    // The restart of an incoming migration: stand-ins for the files the
+    // deputy keeps, and the process runs only once the source hands it over.
+    let hosted = if req.token != 0 { identity.migrations.find_hosted(|h| h.token() == req.token) } else { None };
+    let cluster: Option<Arc<Cluster>> = identity.with_service(|s| s.map(|s| s.cluster()));
+    let make_stand_in = |fd: u32, r: bool, w: bool| -> Result<File> {
+        match (&hosted, &cluster) {
+            (Some(h), Some(c)) => crate::migration::forward::stand_in(c, h, fd, r, w),
+            _ => Err(crate::kernel_ext::enotconn()),
+        }
+    };
+    let forward: Option<checkpoint::restore::Forwarder<'_>> = if hosted.is_some() { Some(&make_stand_in) } else { None };
     let outcome = image_for_reading(req, reply).and_then(|file| {
         if req.flags & FLAG_CHECK_ONLY != 0 {
             return checkpoint::restore::check(&file, reply).map(|()| CHECKED);
         }
-        checkpoint::restore::restore(&file, reply, &identity.restore_groups, || {
+        checkpoint::restore::restore(&file, reply, &identity.restore_groups, forward, || {
             if req.token != 0 {
                 identity.restarts.running(req.token);
             }
+            match &hosted {
+                Some(h) => h.await_go(),
+                None => Ok(()),
+            }
         })
     });
-    if let Err(e) = &outcome {
-        if req.token != 0 && req.flags & FLAG_CHECK_ONLY == 0 {
-            let _ = identity.restarts.failed(req.token, e.to_errno().unsigned_abs(), reply.message());
+    match &outcome {
+        Err(e) => {
+            if req.token != 0 && req.flags & FLAG_CHECK_ONLY == 0 {
+                let _ = identity.restarts.failed(req.token, e.to_errno().unsigned_abs(), reply.message());
+            }
+            if let Some(h) = &hosted {
+                h.fail();
+            }
+        }
+        Ok(_) => {
+            if let Some(h) = &hosted {
+                h.set_running();
+            }
         }
     }
     outcome
+}
+
+/// The process started for incoming migration `req.token` asks for the
+/// image: a descriptor of it (in `reply.pid`).
+fn migration_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) -> Result {
+    let (is_root, _) = task::caller_identity();
+    if !is_root {
+        return Err(EPERM);
+    }
+    let h = identity
+        .migrations
+        .find_hosted(|h| h.token() == req.token)
+        .ok_or_else(|| {
+            let _ = MessageWriter::new(reply).write_str("no incoming migration has this token");
+            ENOENT
+        })?;
+    identity.restarts.check_own(req.token)?;
+    reply.pid = h.image_fd()?;
+    Ok(())
 }
 
 /// Thread `req.pid` of a restarting process: waits for the main thread to

@@ -8,3 +8,4 @@
 #include <linux/seq_file.h>
 #include "helpers.h"
 #include "../checkpoint/task_helpers.h"
+#include "../migration/migration_helpers.h"

@@ -60,6 +60,8 @@ pub(crate) struct Identity {
     pub(crate) restarts: Arc<RemoteRestarts>,
     /// Threads of multithreaded restarts waiting for their process.
     pub(crate) restore_groups: Arc<RestoreGroups>,
+    /// Deputies, hosted processes and recent migrations.
+    pub(crate) migrations: Arc<crate::migration::Migrations>,
 }
 
 impl Identity {
@@ -67,6 +69,7 @@ impl Identity {
     pub(crate) fn new() -> Result<Arc<Self>> {
         let restarts = RemoteRestarts::new()?;
         let restore_groups = RestoreGroups::new()?;
+        let migrations = crate::migration::Migrations::new()?;
         Arc::pin_init(
             pin_init!(Identity {
                 node_id: AtomicU32::new(0),
@@ -81,6 +84,7 @@ impl Identity {
                 last_bench <- new_mutex!(None),
                 restarts,
                 restore_groups,
+                migrations,
             }),
             GFP_KERNEL,
         )

@@ -17,6 +17,8 @@ mod kernel_ext;
 #[path = "../krpc/mod.rs"]
 mod krpc;
 mod kthread;
+#[path = "../migration/mod.rs"]
+mod migration;
 mod procfs;
 
 /// Bindings for kernel interfaces the 6.12 kernel crate lacks, generated
@@ -68,6 +70,7 @@ impl kernel::Module for SsiModule {
         proc.add::<identity::ResourcesFile>()?;
         proc.add::<identity::KrpcFile>()?;
         proc.add::<identity::PeersFile>()?;
+        proc.add::<migration::MigrationsFile>()?;
         let config = configfs::Subsystem::register(
             c_str!("ssi"),
             module,

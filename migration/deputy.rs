@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The deputy: a migrated process's original task on its home node.
+//!
+//! Once the destination runs the process, the original task does not go
+//! back to user mode: it stays in the module (in the capture's task work),
+//! asleep, with its pid, parent, place in `ps` and open files; its memory
+//! is unmapped. It wakes up for:
+//! - a signal: taken off its queue and sent to the process
+//!   (`MigrateSignal`); SIGKILL is sent too and ends the deputy at once;
+//! - a read or write the process does on a file the deputy keeps
+//!   (`MigrateIo`, see `forward.rs`), done on the real file here;
+//! - the end of the process (`MigrateExit`): the deputy ends the same way,
+//!   so its parent's `wait()` sees the real status: a signal death by that
+//!   signal; an exit by returning to user mode at a `syscall` instruction
+//!   of its vDSO with `exit_group(status)` in its registers (no code of
+//!   the process runs again);
+//! - the process moving on to another node (`MigrateMoved`).
+//!
+//! If the node the process runs on stays unreachable for
+//! [`LOST_AFTER_MS`], the process is lost with it: the deputy logs it and
+//! ends killed (SIGKILL), which is what its parent sees.
+
+use super::{sys, Direction, Migrations, Record};
+use crate::{
+    checkpoint::task::{self, File},
+    cluster::Cluster,
+    proto::{
+        image::{REG_ORIG_RAX, REG_RAX, REG_RDI, REG_RIP},
+        migration::{find_syscall, Exit, Io, IoDone, IoOp, Moved, Signal, WaitStatus, MAX_IO},
+        wire::MsgType,
+    },
+};
+use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
+
+/// How long the process's node may be unreachable before it counts as lost.
+const LOST_AFTER_MS: u32 = 15_000;
+/// Reads and writes waiting for the deputy, at most.
+const MAX_QUEUED_IO: usize = 64;
+/// `exit_group` on x86-64.
+const NR_EXIT_GROUP: u64 = 231;
+const SIGKILL: u32 = 9;
+
+/// A read or write the process asked for.
+struct IoRequest {
+    from: u16,
+    seq: u64,
+    fd: u32,
+    op: IoOp,
+    len: u32,
+    data: KVec<u8>,
+}
+
+struct Inbox {
+    /// Where the process runs, and its pid there.
+    node: u16,
+    pid: u32,
+    io: KVec<IoRequest>,
+    exit: Option<u32>,
+}
+
+/// A deputy, as the registry and the message handlers see it.
+#[pin_data]
+pub(crate) struct Deputy {
+    pub(crate) home_id: u64,
+    /// Its pid (the process's pid on its home node).
+    pub(crate) pid: u32,
+    #[pin]
+    inbox: Mutex<Inbox>,
+    #[pin]
+    bell: sys::Doorbell,
+}
+
+impl Deputy {
+    /// Where the process runs: (node, pid there).
+    pub(crate) fn location(&self) -> (u16, u32) {
+        let i = self.inbox.lock();
+        (i.node, i.pid)
+    }
+}
+
+/// `MigrateExit` from `from`: the process ended there.
+pub(crate) fn exit(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
+    let e = Exit::decode(body).map_err(|_| EINVAL)?;
+    let d = migrations.deputy(e.home_id).ok_or(ESRCH)?;
+    // From any node: the process may end on a node it moved to before
+    // that node's `MigrateMoved` arrived.
+    pr_info!("pid {}: the migrated process ended on node {} (status {:#x})\n", d.pid, from, e.status);
+    let mut i = d.inbox.lock();
+    i.exit = Some(e.status);
+    drop(i);
+    d.bell.ring();
+    Ok(())
+}
+
+/// `MigrateIo` from `from`: a read or write for the deputy to do.
+pub(crate) fn io(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
+    let r = Io::decode(body).map_err(|_| EINVAL)?;
+    let d = migrations.deputy(r.home_id).ok_or(ESRCH)?;
+    let mut data = KVec::with_capacity(r.data.len(), GFP_KERNEL)?;
+    data.extend_from_slice(r.data, GFP_KERNEL)?;
+    // From any node (as for `exit`); the answer goes back to `from`.
+    let mut i = d.inbox.lock();
+    if i.io.len() >= MAX_QUEUED_IO {
+        return Err(EBUSY);
+    }
+    i.io.push(IoRequest { from, seq: r.seq, fd: r.fd, op: r.op, len: r.len, data }, GFP_KERNEL)?;
+    drop(i);
+    d.bell.ring();
+    Ok(())
+}
+
+/// `MigrateMoved` from `from`: the process moved on from `from`.
+pub(crate) fn moved(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
+    let m = Moved::decode(body).map_err(|_| EINVAL)?;
+    let d = migrations.deputy(m.home_id).ok_or(ESRCH)?;
+    let mut i = d.inbox.lock();
+    if i.node != from {
+        return Err(EPERM);
+    }
+    i.node = m.node;
+    i.pid = m.pid;
+    drop(i);
+    pr_info!("pid {}: now runs on node {} as pid {}\n", d.pid, m.node, m.pid);
+    d.bell.ring();
+    Ok(())
+}
+
+/// Makes the current task the deputy of the process now running on
+/// `node` as `pid` there; returns when the deputy ends (its registers or
+/// signals set so that it ends the way the process did).
+pub(crate) fn become_deputy(cluster: &Arc<Cluster>, migrations: &Arc<Migrations>, home_id: u64, node: u16, remote_pid: u32) {
+    let me = task::current_pid();
+    let d = Arc::pin_init(
+        pin_init!(Deputy {
+            home_id,
+            pid: me,
+            inbox <- new_mutex!(Inbox { node, pid: remote_pid, io: KVec::new(), exit: None }),
+            bell <- sys::Doorbell::new(),
+        }),
+        GFP_KERNEL,
+    );
+    let d = match d.and_then(|d| migrations.add_deputy(d.clone()).map(|_| d)) {
+        Ok(d) => d,
+        Err(_) => {
+            pr_err!("pid {}: no memory for its deputy: the process on node {} is not followed\n", me, node);
+            task::kill_current();
+            return;
+        }
+    };
+    let _module = sys::ModuleRef::take();
+    release_memory();
+    // Every signal wakes the deputy; the process's own mask applies there.
+    task::set_blocked(0);
+    let end = serve(cluster, &d);
+    migrations.remove_deputy(home_id);
+    migrations.record(Record {
+        id: home_id,
+        direction: Direction::Out,
+        pid: me,
+        peer: d.location().0,
+        strategy: 0,
+        state: "deputy-end",
+        bytes: 0,
+        rounds: 0,
+        frozen_ns: 0,
+        total_ns: 0,
+    });
+    finish(me, end);
+}
+
+/// The deputy's memory: everything but the vDSO and vvar goes.
+fn release_memory() {
+    let mut addr = 0u64;
+    let mut ranges: KVec<(u64, u64)> = KVec::new();
+    while let Some(v) = task::vma_find(addr) {
+        addr = v.end;
+        if v.special == 0 && ranges.push((v.start, v.end), GFP_KERNEL).is_err() {
+            return;
+        }
+    }
+    for (a, b) in ranges.iter() {
+        let _ = task::unmap(*a, *b);
+    }
+}
+
+/// How the deputy ends.
+enum End {
+    /// The process ended with this wait status.
+    As(u32),
+    /// The deputy was killed (SIGKILL, forwarded).
+    Killed,
+}
+
+/// The deputy's loop.
+fn serve(cluster: &Arc<Cluster>, d: &Deputy) -> End {
+    let mut unreachable_ms = 0u32;
+    loop {
+        let seen = d.bell.seen();
+        let (node, pid) = d.location();
+        if sys::fatal_signal_pending() {
+            forward_signal(cluster, d, node, SIGKILL);
+            pr_info!("pid {}: killed; SIGKILL sent to pid {} on node {}\n", d.pid, pid, node);
+            return End::Killed;
+        }
+        while let Some(sig) = sys::dequeue_signal() {
+            forward_signal(cluster, d, node, sig);
+        }
+        loop {
+            let req = {
+                let mut i = d.inbox.lock();
+                if i.io.is_empty() {
+                    None
+                } else {
+                    crate::kernel_ext::swap_remove(&mut i.io, 0)
+                }
+            };
+            let Some(req) = req else { break };
+            do_io(cluster, d, &req);
+            // A signal that interrupted the read or write goes first.
+            while let Some(sig) = sys::dequeue_signal() {
+                forward_signal(cluster, d, node, sig);
+            }
+        }
+        if let Some(status) = d.inbox.lock().exit {
+            return End::As(status);
+        }
+        if cluster.is_connected(node) {
+            unreachable_ms = 0;
+        } else {
+            unreachable_ms += 500;
+            if unreachable_ms >= LOST_AFTER_MS {
+                pr_warn!(
+                    "pid {}: node {} is unreachable: the process (pid {} there) is lost, the deputy ends killed\n",
+                    d.pid,
+                    node,
+                    pid
+                );
+                return End::As(SIGKILL);
+            }
+        }
+        d.bell.wait(seen, 500);
+    }
+}
+
+fn forward_signal(cluster: &Cluster, d: &Deputy, node: u16, sig: u32) {
+    let mut buf = [0u8; Signal::LEN];
+    if (Signal { home_id: d.home_id, signo: sig }).encode(&mut buf).is_ok() {
+        let _ = cluster.send_to(node, MsgType::MigrateSignal, &buf);
+    }
+}
+
+/// Does a read or write on the real file and answers it.
+fn do_io(cluster: &Cluster, d: &Deputy, req: &IoRequest) {
+    let mut buf = KVec::new();
+    let result: i64 = match File::from_fd(req.fd) {
+        None => EBADF.to_errno().into(),
+        Some(f) => {
+            let info = f.info();
+            match req.op {
+                IoOp::Read if info.readable == 0 => EBADF.to_errno().into(),
+                IoOp::Write if info.writable == 0 => EBADF.to_errno().into(),
+                IoOp::Read => match KVec::from_elem(0u8, (req.len as usize).min(MAX_IO), GFP_KERNEL) {
+                    Err(_) => ENOMEM.to_errno().into(),
+                    Ok(mut b) => match f.read_once(&mut b) {
+                        Ok(n) => match buf.extend_from_slice(&b[..n], GFP_KERNEL) {
+                            Ok(()) => n as i64,
+                            Err(_) => ENOMEM.to_errno().into(),
+                        },
+                        Err(e) => e.into(),
+                    },
+                },
+                IoOp::Write => match f.write_once(&req.data) {
+                    Ok(n) => n as i64,
+                    Err(e) => e.into(),
+                },
+            }
+        }
+    };
+    let done = IoDone { home_id: d.home_id, seq: req.seq, result, data: if result > 0 { &buf } else { &[] } };
+    if let Ok(mut out) = KVec::from_elem(0u8, IoDone::HEADER_LEN + buf.len(), GFP_KERNEL) {
+        if let Ok(n) = done.encode(&mut out) {
+            let _ = cluster.send_to(req.from, MsgType::MigrateIoDone, &out[..n]);
+        }
+    }
+}
+
+/// Sets the current task up to end as the process did.
+fn finish(me: u32, end: End) {
+    let status = match end {
+        End::Killed => return,
+        End::As(s) => s,
+    };
+    match WaitStatus::from_raw(status) {
+        Some(WaitStatus::Signaled { sig, .. }) => {
+            pr_info!("pid {}: the migrated process was killed by signal {}\n", me, sig);
+            sys::die_by_signal(u32::from(sig));
+        }
+        Some(WaitStatus::Exited(code)) => {
+            if let Err(e) = exit_through_vdso(code) {
+                pr_warn!("pid {}: cannot exit with status {} (error {}): ends killed\n", me, code, e.to_errno());
+                task::kill_current();
+            }
+        }
+        None => task::kill_current(),
+    }
+}
+
+/// Returns to user mode at a `syscall` instruction of the vDSO with
+/// `exit_group(code)` in the registers, every signal blocked.
+fn exit_through_vdso(code: u8) -> Result {
+    let mut addr = 0u64;
+    let vdso = loop {
+        let v = task::vma_find(addr).ok_or(ENOENT)?;
+        addr = v.end;
+        if v.special == task::VMA_VDSO {
+            break v;
+        }
+    };
+    let len = ((vdso.end - vdso.start) as usize).min(32 << 10);
+    let mut text = KVec::from_elem(0u8, len, GFP_KERNEL)?;
+    task::read_user(vdso.start, &mut text)?;
+    let at = find_syscall(&text).ok_or(ENOENT)?;
+    let mut regs = task::user_regs();
+    regs[REG_RIP] = vdso.start + at as u64;
+    regs[REG_RAX] = NR_EXIT_GROUP;
+    regs[REG_RDI] = u64::from(code);
+    // Not in a system call: nothing to restart on the way out.
+    regs[REG_ORIG_RAX] = u64::MAX;
+    task::set_user_regs(&regs)?;
+    task::set_blocked(u64::MAX);
+    Ok(())
+}

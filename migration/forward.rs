@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Stand-in files: what a migrated process has, on the node it runs on,
+//! for a file its deputy keeps at home (a pipe or terminal on fds 0-2).
+//!
+//! A read or write on a stand-in is a `MigrateIo` to the home node, done
+//! by the deputy in its own context on the real file, answered with
+//! `MigrateIoDone`. The caller waits for the answer (killable only: the
+//! deputy's read or write may have happened, so the answer must be
+//! taken); a read the deputy could not finish because of a signal comes
+//! back as `ERESTARTSYS`, and the signal, forwarded first on the same
+//! ordered connection, is pending here by then. A home node that stays
+//! unreachable for [`LOST_AFTER_MS`] ends the wait with `EIO`.
+
+use super::{remote::Hosted, sys};
+use crate::{
+    checkpoint::task::File,
+    cluster::Cluster,
+    proto::{
+        migration::{Io, IoOp, MAX_IO},
+        wire::MsgType,
+    },
+};
+use kernel::{
+    ffi::{c_char, c_long, c_void},
+    prelude::*,
+    sync::Arc,
+    uaccess::UserSlice,
+};
+
+/// How long the home node may be unreachable before a read or write
+/// fails.
+const LOST_AFTER_MS: u32 = 10_000;
+
+/// What a stand-in file stands for.
+struct Forward {
+    cluster: Arc<Cluster>,
+    hosted: Arc<Hosted>,
+    /// The descriptor in the deputy's table.
+    fd: u32,
+}
+
+/// A stand-in for the deputy's descriptor `fd`.
+pub(crate) fn stand_in(cluster: &Arc<Cluster>, hosted: &Arc<Hosted>, fd: u32, readable: bool, writable: bool) -> Result<File> {
+    let f = KBox::new(Forward { cluster: cluster.clone(), hosted: hosted.clone(), fd }, GFP_KERNEL)?;
+    let raw = KBox::into_raw(f);
+    // SAFETY: `raw` stays valid until `ssi_fwd_release` takes it back, which
+    // the file calls once, when it is closed for the last time.
+    unsafe { sys::forward_file(raw.cast(), readable, writable) }.inspect_err(|_| {
+        // SAFETY: no file was made: the box is still ours.
+        drop(unsafe { KBox::from_raw(raw) });
+    })
+}
+
+impl Forward {
+    /// Sends one `MigrateIo` and waits for its answer.
+    fn call(&self, op: IoOp, len: usize, data: &[u8], out: &mut KVec<u8>) -> Result<usize> {
+        let h = &self.hosted;
+        let seq = h.next_seq();
+        let io = Io { home_id: h.home_id, seq, fd: self.fd, op, len: len as u32, data };
+        let mut body = KVec::from_elem(0u8, Io::HEADER_LEN + data.len(), GFP_KERNEL)?;
+        let n = io.encode(&mut body).map_err(|_| EINVAL)?;
+        self.cluster.send_to(h.home_node, MsgType::MigrateIo, &body[..n]).map_err(|_| EIO)?;
+        let mut unreachable_ms = 0u32;
+        loop {
+            let seen = h.bell.seen();
+            if let Some((result, data)) = h.take_io_done(seq) {
+                if result < 0 {
+                    return Err(Error::from_errno(result as i32));
+                }
+                *out = data;
+                return Ok(result as usize);
+            }
+            if sys::fatal_signal_pending() {
+                return Err(EINTR);
+            }
+            if self.cluster.is_connected(h.home_node) {
+                unreachable_ms = 0;
+            } else {
+                unreachable_ms += 500;
+                if unreachable_ms >= LOST_AFTER_MS {
+                    return Err(EIO);
+                }
+            }
+            h.bell.wait_killable(seen, 500);
+        }
+    }
+
+    fn read(&self, buf: usize, len: usize) -> Result<usize> {
+        let len = len.min(MAX_IO);
+        if len == 0 {
+            return Ok(0);
+        }
+        let mut data = KVec::new();
+        let n = self.call(IoOp::Read, len, &[], &mut data)?;
+        let n = n.min(data.len()).min(len);
+        UserSlice::new(buf, n).writer().write_slice(&data[..n])?;
+        Ok(n)
+    }
+
+    fn write(&self, buf: usize, len: usize) -> Result<usize> {
+        let mut done = 0usize;
+        let mut chunk = KVec::from_elem(0u8, len.min(MAX_IO), GFP_KERNEL)?;
+        while done < len {
+            let n = (len - done).min(MAX_IO);
+            UserSlice::new(buf + done, n).reader().read_slice(&mut chunk[..n])?;
+            let mut none = KVec::new();
+            match self.call(IoOp::Write, n, &chunk[..n], &mut none) {
+                Ok(w) => {
+                    done += w;
+                    if w < n {
+                        break;
+                    }
+                }
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(done)
+    }
+}
+
+fn to_long(r: Result<usize>) -> c_long {
+    match r {
+        Ok(n) => n as c_long,
+        Err(e) => e.to_errno() as c_long,
+    }
+}
+
+/// `read` of a stand-in file (called by the C glue).
+///
+/// # Safety
+///
+/// `priv_` is the `Forward` given to `ssi_fwd_file`, alive until release.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ssi_fwd_read(priv_: *mut c_void, buf: *mut c_char, len: usize) -> c_long {
+    // SAFETY: per the contract.
+    let f = unsafe { &*priv_.cast_const().cast::<Forward>() };
+    to_long(f.read(buf as usize, len))
+}
+
+/// `write` of a stand-in file (called by the C glue).
+///
+/// # Safety
+///
+/// As for [`ssi_fwd_read`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ssi_fwd_write(priv_: *mut c_void, buf: *const c_char, len: usize) -> c_long {
+    // SAFETY: per the contract.
+    let f = unsafe { &*priv_.cast_const().cast::<Forward>() };
+    to_long(f.write(buf as usize, len))
+}
+
+/// The last reference to a stand-in file went.
+///
+/// # Safety
+///
+/// `priv_` is the `Forward` given to `ssi_fwd_file`; it is not used again.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ssi_fwd_release(priv_: *mut c_void) {
+    // SAFETY: per the contract, the box made in `stand_in` comes back once.
+    drop(unsafe { KBox::from_raw(priv_.cast::<Forward>()) });
+}

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C glue for live migration; see migration_helpers.h.
+ */
+#include <linux/anon_inodes.h>
+#include <linux/fdtable.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/module.h>
+#include <linux/pid.h>
+#include <linux/poll.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/shmem_fs.h>
+#include <linux/signal.h>
+#include <linux/wait.h>
+#include "migration_helpers.h"
+
+struct file *ssi_shmem_file(u64 size)
+{
+	return shmem_file_setup("ssi-migration", size, VM_NORESERVE);
+}
+
+int ssi_install_new_fd(struct file *f)
+{
+	int fd = get_unused_fd_flags(O_CLOEXEC);
+
+	if (fd < 0)
+		return fd;
+	fd_install(fd, get_file(f));
+	return fd;
+}
+
+int ssi_dequeue_signal(void)
+{
+	kernel_siginfo_t info;
+	enum pid_type type;
+	int sig;
+
+	spin_lock_irq(&current->sighand->siglock);
+	sig = dequeue_signal(&current->blocked, &info, &type);
+	spin_unlock_irq(&current->sighand->siglock);
+	return sig;
+}
+
+int ssi_fatal_signal_pending(void)
+{
+	return fatal_signal_pending(current);
+}
+
+int ssi_kill_pid(u32 pid, int sig)
+{
+	struct pid *p;
+	int ret;
+
+	rcu_read_lock();
+	p = find_pid_ns(pid, &init_pid_ns);
+	ret = p ? kill_pid(p, sig, 1) : -ESRCH;
+	rcu_read_unlock();
+	return ret;
+}
+
+void ssi_die_by_signal(int sig)
+{
+	struct k_sigaction *ka;
+	sigset_t none;
+
+	spin_lock_irq(&current->sighand->siglock);
+	ka = &current->sighand->action[sig - 1];
+	ka->sa.sa_handler = SIG_DFL;
+	ka->sa.sa_flags = 0;
+	spin_unlock_irq(&current->sighand->siglock);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	send_sig(sig, current, 1);
+}
+
+int ssi_task_exit_status(struct task_struct *t, u32 *status)
+{
+	struct signal_struct *sig = t->signal;
+
+	if (!READ_ONCE(t->exit_state) || atomic_read(&sig->live) != 0)
+		return 0;
+	if (READ_ONCE(sig->flags) & SIGNAL_GROUP_EXIT)
+		*status = READ_ONCE(sig->group_exit_code);
+	else
+		*status = READ_ONCE(t->exit_code);
+	return 1;
+}
+
+int ssi_doorbell_wait(struct wait_queue_head *wq, const u32 *counter, u32 seen)
+{
+	return wait_event_interruptible(*wq, smp_load_acquire(counter) != seen);
+}
+
+long ssi_doorbell_wait_timeout(struct wait_queue_head *wq, const u32 *counter, u32 seen, u32 ms)
+{
+	return wait_event_interruptible_timeout(*wq, smp_load_acquire(counter) != seen,
+						msecs_to_jiffies(ms));
+}
+
+long ssi_doorbell_wait_killable_timeout(struct wait_queue_head *wq, const u32 *counter, u32 seen, u32 ms)
+{
+	return wait_event_killable_timeout(*wq, smp_load_acquire(counter) != seen, msecs_to_jiffies(ms));
+}
+
+static ssize_t ssi_fwd_fop_read(struct file *f, char __user *buf, size_t len, loff_t *pos)
+{
+	return ssi_fwd_read(f->private_data, buf, len);
+}
+
+static ssize_t ssi_fwd_fop_write(struct file *f, const char __user *buf, size_t len, loff_t *pos)
+{
+	return ssi_fwd_write(f->private_data, buf, len);
+}
+
+static __poll_t ssi_fwd_fop_poll(struct file *f, struct poll_table_struct *wait)
+{
+	/* Reads and writes wait for the deputy: report them possible. */
+	return EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLWRNORM;
+}
+
+static int ssi_fwd_fop_release(struct inode *inode, struct file *f)
+{
+	ssi_fwd_release(f->private_data);
+	return 0;
+}
+
+static const struct file_operations ssi_fwd_fops = {
+	.owner = THIS_MODULE,
+	.read = ssi_fwd_fop_read,
+	.write = ssi_fwd_fop_write,
+	.poll = ssi_fwd_fop_poll,
+	.release = ssi_fwd_fop_release,
+};
+
+struct file *ssi_fwd_file(void *priv, int readable, int writable)
+{
+	int flags = readable && writable ? O_RDWR : writable ? O_WRONLY : O_RDONLY;
+
+	return anon_inode_getfile("[ssi-forward]", &ssi_fwd_fops, priv, flags);
+}
+
+void *ssi_fwd_priv(struct file *f)
+{
+	return f->f_op == &ssi_fwd_fops ? f->private_data : NULL;
+}
+
+void ssi_module_get(void)
+{
+	__module_get(THIS_MODULE);
+}
+
+void ssi_module_put(void)
+{
+	module_put(THIS_MODULE);
+}

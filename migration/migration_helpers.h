@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * C glue for live migration (the Rust files of migration/): kernel interfaces that are
+ * static inlines, macros or need a `struct file_operations`. Plain values
+ * in and out; the logic is in Rust.
+ */
+#ifndef SSI_MIGRATION_HELPERS_H
+#define SSI_MIGRATION_HELPERS_H
+
+#include <linux/types.h>
+
+struct file;
+struct task_struct;
+struct wait_queue_head;
+
+/* A file in kernel memory (shmem, on no file system) of `size` bytes for an
+ * image on its way; an ERR_PTR on failure. */
+struct file *ssi_shmem_file(u64 size);
+/* Installs a new reference to `f` at the lowest free descriptor of current
+ * (close-on-exec); the descriptor or a negative errno. */
+int ssi_install_new_fd(struct file *f);
+/* Takes one pending unblocked signal of current off its queues; 0 if none. */
+int ssi_dequeue_signal(void);
+/* Whether current was killed (SIGKILL pending). */
+int ssi_fatal_signal_pending(void);
+/* Sends `sig` to process `pid` of the initial pid namespace, as the kernel. */
+int ssi_kill_pid(u32 pid, int sig);
+/* Current ends by `sig`: default action, unblocked, sent to itself. */
+void ssi_die_by_signal(int sig);
+/* 1 and the wait status once every thread of `t`'s process has ended, else 0. */
+int ssi_task_exit_status(struct task_struct *t, u32 *status);
+/* Sleeps until *counter != seen (interruptible: -ERESTARTSYS on a signal). */
+int ssi_doorbell_wait(struct wait_queue_head *wq, const u32 *counter, u32 seen);
+/* Like ssi_doorbell_wait with a timeout: >0 rung, 0 timed out, <0 signal. */
+long ssi_doorbell_wait_timeout(struct wait_queue_head *wq, const u32 *counter, u32 seen, u32 ms);
+/* Killable variant: only a fatal signal ends it early. */
+long ssi_doorbell_wait_killable_timeout(struct wait_queue_head *wq, const u32 *counter, u32 seen, u32 ms);
+/* A stand-in file whose reads and writes go to ssi_fwd_read/ssi_fwd_write
+ * with `priv`; ssi_fwd_release(priv) when it is closed. ERR_PTR on failure. */
+struct file *ssi_fwd_file(void *priv, int readable, int writable);
+/* `f`'s priv if it is a stand-in file, else NULL. */
+void *ssi_fwd_priv(struct file *f);
+/* Module references held by deputies and hosted processes. */
+void ssi_module_get(void);
+void ssi_module_put(void);
+
+/* Implemented in Rust (migration/forward.rs). */
+long ssi_fwd_read(void *priv, char __user *buf, size_t len);
+long ssi_fwd_write(void *priv, const char __user *buf, size_t len);
+void ssi_fwd_release(void *priv);
+
+#endif

@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Live migration (`ssi-ctl migrate PID NODE`): a running process moves to
+//! another node over krpc and goes on there, while a deputy keeps its
+//! place on its home node (docs/migration.md).
+//!
+//! - `source.rs`: the moving side. The capture of `checkpoint/` freezes
+//!   the process and writes its image into a file in kernel memory; the
+//!   image goes to the destination as `MigrateData` frames; the
+//!   destination restores it and reports; the source hands over
+//!   (`MigrateGo`) or, on any failure before that, lets the process go on
+//!   where it was.
+//! - `remote.rs`: the receiving side, and the process while it runs away
+//!   from home (its end goes home as `MigrateExit`, signals come in).
+//! - `deputy.rs`: the home side: the original task, asleep in the module,
+//!   keeping its pid, parent and files; it forwards signals, serves reads
+//!   and writes on its files, and ends the way the process ended.
+//! - `forward.rs`: the stand-in files a migrated process has for the
+//!   files its deputy keeps (pipes, terminals).
+//!
+//! This registry lists every deputy and hosted process of this node, and
+//! the recent migrations for `/proc/ssi/migrations`.
+
+pub(crate) mod deputy;
+pub(crate) mod forward;
+pub(crate) mod remote;
+pub(crate) mod source;
+pub(crate) mod sys;
+
+use crate::{
+    cluster::Cluster,
+    identity::Identity,
+    krpc::handlers::{Handler, Incoming},
+    proto::wire::MsgType,
+    procfs::{ProcShow, SeqFile},
+    proto::ctl::strategy_name,
+};
+use core::fmt::Write;
+use deputy::Deputy;
+use kernel::{c_str, new_mutex, prelude::*, str::CStr, sync::Arc, sync::Mutex};
+use remote::Hosted;
+
+/// Migrations remembered for `/proc/ssi/migrations`.
+const HISTORY: usize = 32;
+
+/// Which side of a migration a record describes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Out,
+    In,
+}
+
+/// One migration, as `/proc/ssi/migrations` shows it.
+#[derive(Clone, Copy)]
+pub(crate) struct Record {
+    pub(crate) id: u64,
+    pub(crate) direction: Direction,
+    /// The process here (source: before; destination: after).
+    pub(crate) pid: u32,
+    /// The other node.
+    pub(crate) peer: u16,
+    pub(crate) strategy: u8,
+    pub(crate) state: &'static str,
+    pub(crate) bytes: u64,
+    pub(crate) rounds: u32,
+    pub(crate) frozen_ns: u64,
+    pub(crate) total_ns: u64,
+}
+
+struct State {
+    deputies: KVec<Arc<Deputy>>,
+    hosted: KVec<Arc<Hosted>>,
+    history: KVec<Record>,
+}
+
+/// This node's migrations: deputies, hosted processes, recent records.
+#[pin_data]
+pub(crate) struct Migrations {
+    #[pin]
+    state: Mutex<State>,
+}
+
+impl Migrations {
+    pub(crate) fn new() -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(Migrations {
+                state <- new_mutex!(State { deputies: KVec::new(), hosted: KVec::new(), history: KVec::new() }),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Adds or updates the record of migration `r.id` in `r.direction`.
+    pub(crate) fn record(&self, r: Record) {
+        let mut st = self.state.lock();
+        if let Some(old) = st.history.iter_mut().find(|o| o.id == r.id && o.direction == r.direction) {
+            *old = r;
+            return;
+        }
+        if st.history.len() >= HISTORY {
+            // The list is in age order: the oldest goes.
+            for i in 1..st.history.len() {
+                st.history.swap(i - 1, i);
+            }
+            let last = st.history.len() - 1;
+            st.history[last] = r;
+            return;
+        }
+        let _ = st.history.push(r, GFP_KERNEL);
+    }
+
+    pub(crate) fn add_deputy(&self, d: Arc<Deputy>) -> Result {
+        self.state.lock().deputies.push(d, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    pub(crate) fn remove_deputy(&self, home_id: u64) {
+        let mut st = self.state.lock();
+        if let Some(i) = st.deputies.iter().position(|d| d.home_id == home_id) {
+            drop(crate::kernel_ext::swap_remove(&mut st.deputies, i));
+        }
+    }
+
+    /// The deputy of `home_id`.
+    pub(crate) fn deputy(&self, home_id: u64) -> Option<Arc<Deputy>> {
+        self.state.lock().deputies.iter().find(|d| d.home_id == home_id).cloned()
+    }
+
+    /// The deputy whose pid is `pid`.
+    pub(crate) fn deputy_of_pid(&self, pid: u32) -> Option<Arc<Deputy>> {
+        self.state.lock().deputies.iter().find(|d| d.pid == pid).cloned()
+    }
+
+    pub(crate) fn add_hosted(&self, h: Arc<Hosted>) -> Result {
+        self.state.lock().hosted.push(h, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    pub(crate) fn remove_hosted(&self, id: u64) {
+        let mut st = self.state.lock();
+        if let Some(i) = st.hosted.iter().position(|h| h.id == id) {
+            drop(crate::kernel_ext::swap_remove(&mut st.hosted, i));
+        }
+    }
+
+    /// The hosted process (or incoming migration) `f` picks.
+    pub(crate) fn find_hosted(&self, f: impl Fn(&Hosted) -> bool) -> Option<Arc<Hosted>> {
+        self.state.lock().hosted.iter().find(|h| f(h)).cloned()
+    }
+
+    /// Every hosted process and incoming migration, for the watcher.
+    pub(crate) fn all_hosted(&self) -> Result<KVec<Arc<Hosted>>> {
+        let st = self.state.lock();
+        let mut v = KVec::with_capacity(st.hosted.len(), GFP_KERNEL)?;
+        for h in st.hosted.iter() {
+            v.push(h.clone(), GFP_KERNEL)?;
+        }
+        Ok(v)
+    }
+
+    /// Incoming migrations and hosted processes.
+    pub(crate) fn hosted_count(&self) -> usize {
+        self.state.lock().hosted.len()
+    }
+}
+
+/// `/proc/ssi/migrations`: recent migrations, this node's deputies and the
+/// processes it runs for other nodes.
+pub(crate) struct MigrationsFile;
+
+impl ProcShow<Identity> for MigrationsFile {
+    const NAME: &'static CStr = c_str!("migrations");
+
+    fn show(data: &Identity, out: &mut SeqFile<'_>) -> Result {
+        let st = data.migrations.state.lock();
+        let e = |_| ENOSPC;
+        writeln!(
+            out,
+            "{:<16} {:>3} {:>7} {:>4} {:<8} {:<10} {:>12} {:>6} {:>10} {:>10}",
+            "id", "dir", "pid", "peer", "strategy", "state", "bytes", "rounds", "frozen_us", "total_us"
+        )
+        .map_err(e)?;
+        for r in st.history.iter().rev() {
+            writeln!(
+                out,
+                "{:016x} {:>3} {:>7} {:>4} {:<8} {:<10} {:>12} {:>6} {:>10} {:>10}",
+                r.id,
+                if r.direction == Direction::Out { "out" } else { "in" },
+                r.pid,
+                r.peer,
+                strategy_name(r.strategy),
+                r.state,
+                r.bytes,
+                r.rounds,
+                r.frozen_ns / 1000,
+                r.total_ns / 1000
+            )
+            .map_err(e)?;
+        }
+        writeln!(out, "deputies: {}", st.deputies.len()).map_err(e)?;
+        writeln!(out, "{:>7} {:<16} {:>4} {:>7}", "pid", "home_id", "node", "pid_there").map_err(e)?;
+        for d in st.deputies.iter() {
+            let (node, pid) = d.location();
+            writeln!(out, "{:>7} {:016x} {:>4} {:>7}", d.pid, d.home_id, node, pid).map_err(e)?;
+        }
+        writeln!(out, "hosted: {}", st.hosted.len()).map_err(e)?;
+        writeln!(out, "{:>7} {:<16} {:>4} {:>7} {:<10}", "pid", "home_id", "home", "home_pid", "state").map_err(e)?;
+        for h in st.hosted.iter() {
+            writeln!(
+                out,
+                "{:>7} {:016x} {:>4} {:>7} {:<10}",
+                h.pid(),
+                h.home_id,
+                h.home_node,
+                h.home_pid,
+                h.state_name()
+            )
+            .map_err(e)?;
+        }
+        Ok(())
+    }
+}
+
+/// The message types [`MigrationHandler`] handles.
+pub(crate) const MIGRATION_MESSAGES: [MsgType; 10] = [
+    MsgType::MigrateBegin,
+    MsgType::MigrateData,
+    MsgType::MigrateCommit,
+    MsgType::MigrateGo,
+    MsgType::MigrateAbort,
+    MsgType::MigrateExit,
+    MsgType::MigrateSignal,
+    MsgType::MigrateIo,
+    MsgType::MigrateIoDone,
+    MsgType::MigrateMoved,
+];
+
+/// Handles the `Migrate*` messages of both sides.
+pub(crate) struct MigrationHandler;
+
+impl Handler<Cluster> for MigrationHandler {
+    fn handle(&self, cluster: &Cluster, msg: &Incoming<'_>) -> Result<KVec<u8>> {
+        let m = &cluster.identity().migrations;
+        let from = msg.from_node();
+        let body = msg.body;
+        let r = match msg.header.kind() {
+            Some(MsgType::MigrateBegin) => remote::begin(cluster, m, from, body),
+            Some(MsgType::MigrateData) => remote::data(m, from, body),
+            Some(MsgType::MigrateCommit) => return remote::commit(cluster, m, from, body),
+            Some(MsgType::MigrateGo) => remote::go(m, from, body),
+            Some(MsgType::MigrateAbort) => remote::abort(m, from, body),
+            Some(MsgType::MigrateExit) => deputy::exit(m, from, body),
+            Some(MsgType::MigrateSignal) => remote::signal(m, from, body),
+            Some(MsgType::MigrateIo) => deputy::io(m, from, body),
+            Some(MsgType::MigrateIoDone) => remote::io_done(m, from, body),
+            Some(MsgType::MigrateMoved) => deputy::moved(m, from, body),
+            _ => Err(EINVAL),
+        };
+        r.map(|()| KVec::new())
+    }
+}

@@ -1,0 +1,460 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The receiving side of a migration, and the process while it runs away
+//! from its home node.
+//!
+//! `MigrateBegin` makes a [`Hosted`] with a file in kernel memory for the
+//! image; `MigrateData` frames fill it in order; `MigrateCommit` starts the
+//! restart program (`ctl_path restart --token T --as-uid U --migration`,
+//! as for `restart --node`), which gets the image from the module by its
+//! token (`/dev/ssi` op 7), restores it and, once every check passed,
+//! waits in the module for `MigrateGo`: only then does the process run
+//! here. Without `MigrateGo` within [`GO_TIMEOUT_MS`] (or with a
+//! `MigrateAbort`) the restore gives up before its point of no return and
+//! the process goes on at the source.
+//!
+//! While it runs here, signals from its deputy (`MigrateSignal`) are sent
+//! to it, its stand-in files talk to the deputy (`forward.rs`), and the
+//! watcher thread reports its end home (`MigrateExit`).
+
+use super::{sys, Direction, Migrations, Record};
+use crate::{
+    checkpoint::task::{self, File, Task},
+    cluster::Cluster,
+    kernel_ext::StackStr,
+    kthread::{self, ThreadBody},
+    proto::{
+        migration::{Begin, Commit, Data, Exit, IoDone, Ref, Signal},
+        wire::{MsgType, RestartStarted},
+    },
+};
+use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
+
+/// How long a restored process waits for the source's `MigrateGo`.
+const GO_TIMEOUT_MS: u64 = 10_000;
+/// An incoming migration that makes no progress for this long is dropped.
+const STALE_NS: u64 = 120_000_000_000;
+/// Most incoming migrations and hosted processes per node.
+const MAX_HOSTED: usize = 256;
+/// How often the watcher looks at hosted processes.
+const WATCH_MS: u32 = 50;
+
+/// Where an incoming migration stands.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum HostedState {
+    /// Image bytes are arriving.
+    Receiving,
+    /// The image is complete; the restart program was started.
+    Committed,
+    /// Restored, waiting for `MigrateGo`.
+    Ready,
+    /// The source handed it over.
+    Go,
+    /// It runs here.
+    Running,
+    /// It moved on to another node (its end is not reported).
+    Moved,
+    /// Given up (abort, timeout, failed restore); nothing runs.
+    Failed,
+}
+
+struct Inner {
+    state: HostedState,
+    received: u64,
+    token: u32,
+    pid: u32,
+    task: Option<Task>,
+    since_ns: u64,
+    /// The next `MigrateIo` sequence number.
+    next_seq: u64,
+    /// Answers to `MigrateIo` not yet taken: (seq, result, data).
+    io_done: KVec<(u64, i64, KVec<u8>)>,
+}
+
+/// An incoming migration, then the process it became.
+#[pin_data]
+pub(crate) struct Hosted {
+    pub(crate) id: u64,
+    pub(crate) home_id: u64,
+    pub(crate) home_node: u16,
+    pub(crate) home_pid: u32,
+    pub(crate) from_node: u16,
+    pub(crate) uid: u32,
+    pub(crate) strategy: u8,
+    pub(crate) size: u64,
+    started_ns: u64,
+    /// The image, in kernel memory.
+    file: File,
+    #[pin]
+    inner: Mutex<Inner>,
+    /// Rung on every state change and `MigrateIoDone`.
+    #[pin]
+    pub(crate) bell: sys::Doorbell,
+}
+
+impl Hosted {
+    /// Its pid here (0 until the restart program asked for the image).
+    pub(crate) fn pid(&self) -> u32 {
+        self.inner.lock().pid
+    }
+
+    pub(crate) fn state(&self) -> HostedState {
+        self.inner.lock().state
+    }
+
+    pub(crate) fn token(&self) -> u32 {
+        self.inner.lock().token
+    }
+
+    pub(crate) fn state_name(&self) -> &'static str {
+        match self.state() {
+            HostedState::Receiving => "receiving",
+            HostedState::Committed => "restoring",
+            HostedState::Ready => "ready",
+            HostedState::Go => "go",
+            HostedState::Running => "running",
+            HostedState::Moved => "moved",
+            HostedState::Failed => "failed",
+        }
+    }
+
+    fn set_state(&self, s: HostedState) {
+        let mut i = self.inner.lock();
+        i.state = s;
+        i.since_ns = task::mono_ns();
+        drop(i);
+        self.bell.ring();
+    }
+
+    /// Gives it up unless it already runs (or moved on).
+    pub(crate) fn fail(&self) {
+        let mut i = self.inner.lock();
+        if matches!(i.state, HostedState::Receiving | HostedState::Committed | HostedState::Ready) {
+            i.state = HostedState::Failed;
+            i.since_ns = task::mono_ns();
+        }
+        drop(i);
+        self.bell.ring();
+    }
+
+    /// The process moved on from here: its end is not reported home.
+    pub(crate) fn moved_away(&self) {
+        self.set_state(HostedState::Moved);
+    }
+
+    /// The restart program of this migration asks for the image: a
+    /// descriptor of it in the caller's table.
+    pub(crate) fn image_fd(&self) -> Result<u32> {
+        let mut i = self.inner.lock();
+        if i.state != HostedState::Committed {
+            return Err(ENOENT);
+        }
+        i.pid = task::current_pid();
+        drop(i);
+        sys::install_new_fd(&self.file)
+    }
+
+    /// Restored and checked: waits for the source to hand the process over.
+    /// `Err` if it gave up (or did not answer in time): the restore must
+    /// stop before its point of no return.
+    pub(crate) fn await_go(&self) -> Result {
+        let deadline = task::mono_ns() + GO_TIMEOUT_MS * 1_000_000;
+        {
+            let mut i = self.inner.lock();
+            if i.state != HostedState::Committed {
+                return Err(crate::kernel_ext::ecanceled());
+            }
+            i.state = HostedState::Ready;
+        }
+        self.bell.ring();
+        loop {
+            let seen = self.bell.seen();
+            match self.state() {
+                HostedState::Go => return Ok(()),
+                HostedState::Ready => {}
+                _ => return Err(crate::kernel_ext::ecanceled()),
+            }
+            if task::mono_ns() > deadline || sys::fatal_signal_pending() {
+                self.fail();
+                return Err(crate::kernel_ext::etimedout());
+            }
+            // A pending signal only shortens the sleep (the restarting
+            // process has none it may act on yet).
+            if self.bell.wait(seen, 200) == sys::Woken::Signal {
+                kthread::sleep_ms(10);
+            }
+        }
+    }
+
+    /// The restore went through: the calling process is this migration's.
+    pub(crate) fn set_running(&self) {
+        let task = Task::get(task::current_pid());
+        let mut i = self.inner.lock();
+        i.pid = task::current_pid();
+        i.task = task;
+        i.state = HostedState::Running;
+        i.since_ns = task::mono_ns();
+    }
+
+    /// A new `MigrateIo` sequence number.
+    pub(crate) fn next_seq(&self) -> u64 {
+        let mut i = self.inner.lock();
+        i.next_seq += 1;
+        i.next_seq
+    }
+
+    /// Takes the answer to `seq`, if it came.
+    pub(crate) fn take_io_done(&self, seq: u64) -> Option<(i64, KVec<u8>)> {
+        let mut i = self.inner.lock();
+        let at = i.io_done.iter().position(|d| d.0 == seq)?;
+        crate::kernel_ext::swap_remove(&mut i.io_done, at).map(|d| (d.1, d.2))
+    }
+
+    fn record(&self, migrations: &Migrations, state: &'static str) {
+        migrations.record(Record {
+            id: self.id,
+            direction: Direction::In,
+            pid: self.pid(),
+            peer: self.from_node,
+            strategy: self.strategy,
+            state,
+            bytes: self.inner.lock().received,
+            rounds: 1,
+            frozen_ns: 0,
+            total_ns: task::mono_ns().saturating_sub(self.started_ns),
+        });
+    }
+}
+
+
+/// `MigrateBegin` from `from`: prepares to receive.
+pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, body: &[u8]) -> Result {
+    let b = Begin::decode(body).map_err(|_| EINVAL)?;
+    if migrations.hosted_count() >= MAX_HOSTED {
+        return Err(EBUSY);
+    }
+    if b.home_node == cluster.node_id() {
+        // Coming back home: the deputy becomes the process again (not
+        // supported yet: the source keeps it).
+        pr_info!("migration {:016x}: a move back to its home node is not supported yet\n", b.id);
+        return Err(crate::kernel_ext::eopnotsupp());
+    }
+    if migrations.find_hosted(|h| h.id == b.id).is_some() {
+        return Err(EEXIST);
+    }
+    let file = sys::shmem_file(b.size)?;
+    let now = task::mono_ns();
+    let h = Arc::pin_init(
+        pin_init!(Hosted {
+            id: b.id,
+            home_id: b.home_id,
+            home_node: b.home_node,
+            home_pid: b.home_pid,
+            from_node: from,
+            uid: b.uid,
+            strategy: b.strategy,
+            size: b.size,
+            started_ns: now,
+            file,
+            inner <- new_mutex!(Inner {
+                state: HostedState::Receiving,
+                received: 0,
+                token: 0,
+                pid: 0,
+                task: None,
+                since_ns: now,
+                next_seq: 0,
+                io_done: KVec::new(),
+            }),
+            bell <- sys::Doorbell::new(),
+        }),
+        GFP_KERNEL,
+    )?;
+    migrations.add_hosted(h.clone())?;
+    h.record(migrations, "receiving");
+    Ok(())
+}
+
+/// `MigrateData` from `from`: image bytes, in order.
+pub(crate) fn data(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
+    let d = Data::decode(body).map_err(|_| EINVAL)?;
+    let h = migrations.find_hosted(|h| h.id == d.id && h.from_node == from).ok_or(ENOENT)?;
+    let mut i = h.inner.lock();
+    let end = d.offset + d.data.len() as u64;
+    if i.state != HostedState::Receiving || d.offset != i.received || end > h.size {
+        drop(i);
+        h.fail();
+        return Err(EINVAL);
+    }
+    let mut pos = d.offset as i64;
+    if let Err(e) = h.file.write_all(d.data, &mut pos) {
+        drop(i);
+        h.fail();
+        return Err(e);
+    }
+    i.received = end;
+    i.since_ns = task::mono_ns();
+    Ok(())
+}
+
+/// `MigrateCommit` from `from`: starts the restore; the reply body.
+pub(crate) fn commit(cluster: &Cluster, migrations: &Migrations, from: u16, body: &[u8]) -> Result<KVec<u8>> {
+    let c = Commit::decode(body).map_err(|_| EINVAL)?;
+    let h = migrations.find_hosted(|h| h.id == c.id && h.from_node == from).ok_or(ENOENT)?;
+    {
+        let mut i = h.inner.lock();
+        if i.state != HostedState::Receiving || i.received != h.size || c.size != h.size {
+            drop(i);
+            h.fail();
+            return Err(EINVAL);
+        }
+        i.state = HostedState::Committed;
+        i.since_ns = task::mono_ns();
+    }
+    let restarts = &cluster.identity().restarts;
+    let mut uid = StackStr::<16>::new();
+    core::fmt::Write::write_fmt(&mut uid, format_args!("{}\0", h.uid)).map_err(|_| EINVAL)?;
+    let started = restarts.start_program(from, &[b"--as-uid\0", uid.as_bytes(), b"--migration\0"], |token| {
+        h.inner.lock().token = token;
+    });
+    let started = match started {
+        Ok(s) => s,
+        Err(e) => {
+            h.fail();
+            return Err(e);
+        }
+    };
+    h.record(migrations, "restoring");
+    let mut out = KVec::from_elem(0u8, RestartStarted::LEN, GFP_KERNEL)?;
+    started.encode(&mut out).map_err(|_| EINVAL)?;
+    Ok(out)
+}
+
+/// `MigrateGo` from `from`: the process may run.
+pub(crate) fn go(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
+    let r = Ref::decode(body).map_err(|_| EINVAL)?;
+    let h = migrations.find_hosted(|h| h.id == r.id && h.from_node == from).ok_or(ENOENT)?;
+    let mut i = h.inner.lock();
+    if i.state != HostedState::Ready {
+        return Err(ENOENT);
+    }
+    i.state = HostedState::Go;
+    drop(i);
+    h.bell.ring();
+    Ok(())
+}
+
+/// `MigrateAbort` from `from`: the source gave up.
+pub(crate) fn abort(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
+    let r = Ref::decode(body).map_err(|_| EINVAL)?;
+    let h = migrations.find_hosted(|h| h.id == r.id && h.from_node == from).ok_or(ENOENT)?;
+    h.fail();
+    pr_info!("migration {:016x} from node {}: given up by the source\n", r.id, from);
+    Ok(())
+}
+
+/// `MigrateSignal` from the home node: a signal for a process here.
+pub(crate) fn signal(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
+    let s = Signal::decode(body).map_err(|_| EINVAL)?;
+    let h = migrations
+        .find_hosted(|h| h.home_id == s.home_id && h.home_node == from && h.state() == HostedState::Running)
+        .ok_or(ESRCH)?;
+    sys::kill_pid(h.pid(), s.signo)
+}
+
+/// `MigrateIoDone` from the home node: the deputy's answer.
+pub(crate) fn io_done(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
+    let d = IoDone::decode(body).map_err(|_| EINVAL)?;
+    let h = migrations.find_hosted(|h| h.home_id == d.home_id && h.home_node == from).ok_or(ESRCH)?;
+    let mut data = KVec::with_capacity(d.data.len(), GFP_KERNEL)?;
+    data.extend_from_slice(d.data, GFP_KERNEL)?;
+    h.inner.lock().io_done.push((d.seq, d.result, data), GFP_KERNEL)?;
+    h.bell.ring();
+    Ok(())
+}
+
+/// The watcher: reports the end of hosted processes home and forgets
+/// migrations that failed or stalled.
+pub(crate) struct Watcher {
+    pub(crate) cluster: Arc<Cluster>,
+}
+
+impl ThreadBody for Watcher {
+    fn run(&self) {
+        let migrations = self.cluster.identity().migrations.clone();
+        while !kthread::should_stop() {
+            kthread::sleep_ms(WATCH_MS);
+            let Ok(all) = migrations.all_hosted() else { continue };
+            for h in all.iter() {
+                self.look_at(&migrations, h);
+            }
+        }
+    }
+}
+
+impl Watcher {
+    fn look_at(&self, migrations: &Migrations, h: &Arc<Hosted>) {
+        let now = task::mono_ns();
+        let (state, since, ended) = {
+            let i = h.inner.lock();
+            (i.state, i.since_ns, i.task.as_ref().and_then(sys::exit_status))
+        };
+        match state {
+            HostedState::Go if restarting_gone(h) => {
+                // Handed over, then lost before it ran (the restore failed
+                // after its point of no return): it ended killed.
+                self.report_end(migrations, h, 9);
+            }
+            HostedState::Running => {
+                let Some(status) = ended else { return };
+                self.report_end(migrations, h, status);
+            }
+            HostedState::Moved => {
+                if ended.is_some() || h.inner.lock().task.is_none() {
+                    migrations.remove_hosted(h.id);
+                }
+            }
+            HostedState::Failed => {
+                h.record(migrations, "failed");
+                migrations.remove_hosted(h.id);
+            }
+            HostedState::Receiving | HostedState::Committed | HostedState::Ready | HostedState::Go => {
+                if now.saturating_sub(since) > STALE_NS || (restarting_gone(h) && state != HostedState::Receiving) {
+                    pr_info!("migration {:016x} from node {}: dropped ({:?})\n", h.id, h.from_node, state);
+                    h.fail();
+                    h.record(migrations, "failed");
+                    migrations.remove_hosted(h.id);
+                }
+            }
+        }
+    }
+
+    /// Tells the home node how the process ended, and forgets it.
+    fn report_end(&self, migrations: &Migrations, h: &Arc<Hosted>, status: u32) {
+        {
+                let exit = Exit { home_id: h.home_id, status };
+                let mut buf = [0u8; Exit::LEN];
+                let sent = exit
+                    .encode(&mut buf)
+                    .map_err(|_| EINVAL)
+                    .and_then(|_| self.cluster.send_to(h.home_node, MsgType::MigrateExit, &buf));
+                if let Err(e) = sent {
+                    pr_warn!(
+                        "migrated process {} (pid {} on node {}) ended, but node {} was not told (error {})\n",
+                        h.pid(),
+                        h.home_pid,
+                        h.home_node,
+                        h.home_node,
+                        e.to_errno()
+                    );
+                }
+                h.record(migrations, "ended");
+                migrations.remove_hosted(h.id);
+        }
+    }
+}
+
+/// Whether the process restoring or restored for `h` is gone.
+fn restarting_gone(h: &Hosted) -> bool {
+    let pid = h.pid();
+    pid != 0 && !task::process_alive(pid)
+}

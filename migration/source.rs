@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The moving side of a migration (`ssi-ctl migrate PID NODE`, `/dev/ssi`
+//! op 6).
+//!
+//! The request is checked as a checkpoint's is (owner or root, a user
+//! process, not stopped or traced), then the capture of `checkpoint/`
+//! freezes the process and writes its image into a file in kernel memory.
+//! Still in the frozen process's own context, [`Outgoing::hand_over`]
+//! sends the image (`MigrateBegin`, `MigrateData`..., `MigrateCommit`),
+//! waits until the destination restored and checked it (`RestartStatus`
+//! polls), and hands the process over with `MigrateGo`. Any failure
+//! before `MigrateGo` succeeded (a refusal, a dead node, a broken link,
+//! the caller interrupted) sends `MigrateAbort` and the process goes on
+//! where it was, unharmed: it never runs in two places. Afterwards the
+//! task becomes the process's deputy on its home node, or, on a node the
+//! process had migrated to, vanishes (its home is told where it went).
+
+use super::{deputy, remote::Hosted, sys, Direction, Migrations, Record};
+use crate::{
+    checkpoint::{self, remote::await_outcome, task::{self, File}},
+    cluster::Cluster,
+    identity::Identity,
+    proto::{
+        ctl::{strategy_name, CtlReply, CtlRequest, MessageWriter, STRATEGY_EAGER},
+        migration::{Begin, Commit, Data, Moved, Ref, MAX_DATA},
+        wire::{MsgType, RestartStarted},
+    },
+};
+use core::{
+    fmt::Write,
+    sync::atomic::{AtomicBool, Ordering},
+};
+use kernel::{prelude::*, sync::Arc};
+
+/// How long `MigrateBegin`, `MigrateCommit` and `MigrateGo` may take.
+const CALL_TIMEOUT_MS: u32 = 10_000;
+
+fn fail(reply: &mut CtlReply, err: Error, args: core::fmt::Arguments<'_>) -> Error {
+    let _ = MessageWriter::new(reply).write_fmt(args);
+    err
+}
+
+/// One process on its way to another node.
+pub(crate) struct Outgoing {
+    cluster: Arc<Cluster>,
+    migrations: Arc<Migrations>,
+    node: u16,
+    strategy: u8,
+    id: u64,
+    home_id: u64,
+    home_node: u16,
+    home_pid: u32,
+    uid: u32,
+    pid: u32,
+    /// Set when the process had migrated to this node.
+    hosted: Option<Arc<Hosted>>,
+    started_ns: u64,
+}
+
+/// `ssi-ctl migrate PID NODE`: moves process `req.pid` to node `req.node`.
+pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) -> Result {
+    let start = task::mono_ns();
+    let pid = req.pid;
+    let node = req.node;
+    let cluster: Option<Arc<Cluster>> = identity.with_service(|s| s.map(|s| s.cluster()));
+    let Some(cluster) = cluster else {
+        return Err(fail(reply, crate::kernel_ext::enotconn(), format_args!("this node is not in a cluster (enabled is 0)")));
+    };
+    if req.strategy != STRATEGY_EAGER {
+        return Err(fail(
+            reply,
+            crate::kernel_ext::eopnotsupp(),
+            format_args!("strategy {} is not implemented yet (eager is)", strategy_name(req.strategy)),
+        ));
+    }
+    let own = cluster.node_id();
+    if node == own {
+        return Err(fail(reply, EINVAL, format_args!("process {pid} is already on node {node}")));
+    }
+    if node == 0 || !cluster.is_connected(node) {
+        return Err(fail(reply, crate::kernel_ext::enotconn(), format_args!("node {node} is not connected to this node")));
+    }
+    let migrations = identity.migrations.clone();
+    if let Some((there, there_pid)) = migrations.deputy_of_pid(pid).map(|d| d.location()) {
+        return Err(fail(
+            reply,
+            EBUSY,
+            format_args!("process {pid} runs on node {there} as pid {there_pid}: migrate it from there"),
+        ));
+    }
+    let target = checkpoint::check_target(pid, reply)?;
+    if target.brief().nr_threads > 1 {
+        return Err(fail(
+            reply,
+            crate::kernel_ext::eopnotsupp(),
+            format_args!("process {pid} has several threads: only single-threaded processes migrate yet"),
+        ));
+    }
+    let hosted = migrations.find_hosted(|h| h.pid() == pid && h.state() == super::remote::HostedState::Running);
+    let mut id_bytes = [0u8; 8];
+    // SAFETY: `id_bytes` is writable for its length.
+    unsafe { kernel::bindings::get_random_bytes(id_bytes.as_mut_ptr().cast(), id_bytes.len()) };
+    let id = u64::from_le_bytes(id_bytes) | 1;
+    let (home_id, home_node, home_pid) = match &hosted {
+        Some(h) => (h.home_id, h.home_node, h.home_pid),
+        None => (id, own, pid),
+    };
+    if home_node == node {
+        return Err(fail(
+            reply,
+            crate::kernel_ext::eopnotsupp(),
+            format_args!("moving process {pid} back to its home node {node} is not supported yet"),
+        ));
+    }
+    let (is_root, uid) = task::caller_identity();
+    let image = sys::shmem_file(0).map_err(|e| fail(reply, e, format_args!("no memory for the image")))?;
+    let out = Arc::new(
+        Outgoing {
+            cluster,
+            migrations,
+            node,
+            strategy: req.strategy,
+            id,
+            home_id,
+            home_node,
+            home_pid,
+            uid: if is_root { 0 } else { uid },
+            pid,
+            hosted,
+            started_ns: start,
+        },
+        GFP_KERNEL,
+    )?;
+    out.record("capturing", 0, 0);
+    let r = checkpoint::capture(own.into(), pid, target, image, false, Some(out.clone()), start, reply);
+    if r.is_err() {
+        out.record("failed", reply.image_bytes, reply.frozen_ns);
+    }
+    r
+}
+
+impl Outgoing {
+    fn record(&self, state: &'static str, bytes: u64, frozen_ns: u64) {
+        self.migrations.record(Record {
+            id: self.id,
+            direction: Direction::Out,
+            pid: self.pid,
+            peer: self.node,
+            strategy: self.strategy,
+            state,
+            bytes,
+            rounds: 1,
+            frozen_ns,
+            total_ns: task::mono_ns().saturating_sub(self.started_ns),
+        });
+    }
+
+    /// Sends the image (`size` bytes of `image`) and hands the process over;
+    /// its pid on the destination. Runs in the frozen process's context.
+    pub(crate) fn hand_over(&self, image: &File, size: u64, cancelled: &AtomicBool, reply: &mut CtlReply) -> Result<u32> {
+        let node = self.node;
+        self.record("sending", 0, 0);
+        let begin = Begin {
+            id: self.id,
+            home_id: self.home_id,
+            home_node: self.home_node,
+            home_pid: self.home_pid,
+            uid: self.uid,
+            strategy: self.strategy,
+            size,
+        };
+        let mut small = [0u8; Begin::LEN];
+        let n = begin.encode(&mut small).map_err(|_| EINVAL)?;
+        self.cluster.call(node, MsgType::MigrateBegin, &small[..n], CALL_TIMEOUT_MS).map_err(|e| {
+            fail(reply, e, format_args!("node {node} did not accept the migration (error {})", e.to_errno()))
+        })?;
+        let sent = self.send_and_restore(image, size, cancelled, reply);
+        if sent.is_err() {
+            let mut b = [0u8; Ref::LEN];
+            if (Ref { id: self.id }).encode(&mut b).is_ok() {
+                let _ = self.cluster.send_to(node, MsgType::MigrateAbort, &b);
+            }
+        }
+        sent
+    }
+
+    fn send_and_restore(&self, image: &File, size: u64, cancelled: &AtomicBool, reply: &mut CtlReply) -> Result<u32> {
+        let node = self.node;
+        let mut chunk = KVec::from_elem(0u8, MAX_DATA, GFP_KERNEL)?;
+        let mut frame = KVec::from_elem(0u8, Data::HEADER_LEN + MAX_DATA, GFP_KERNEL)?;
+        let mut pos = 0i64;
+        while (pos as u64) < size {
+            if cancelled.load(Ordering::Acquire) {
+                return Err(fail(reply, EINTR, format_args!("interrupted while sending the image")));
+            }
+            let offset = pos as u64;
+            let n = ((size - offset) as usize).min(MAX_DATA);
+            image.read_exact(&mut chunk[..n], &mut pos)?;
+            let len = Data { id: self.id, offset, data: &chunk[..n] }.encode(&mut frame).map_err(|_| EINVAL)?;
+            self.cluster
+                .send_to(node, MsgType::MigrateData, &frame[..len])
+                .map_err(|e| fail(reply, e, format_args!("lost node {node} while sending the image")))?;
+        }
+        let mut small = [0u8; Commit::LEN];
+        let n = (Commit { id: self.id, size }).encode(&mut small).map_err(|_| EINVAL)?;
+        let answer = self
+            .cluster
+            .call(node, MsgType::MigrateCommit, &small[..n], CALL_TIMEOUT_MS)
+            .map_err(|e| fail(reply, e, format_args!("node {node} could not start the restore (error {})", e.to_errno())))?;
+        let started = RestartStarted::decode(&answer).map_err(|_| fail(reply, EIO, format_args!("bad answer from node {node}")))?;
+        await_outcome(&self.cluster, node, &started, reply, &|| cancelled.load(Ordering::Acquire))?;
+        if cancelled.load(Ordering::Acquire) {
+            return Err(fail(reply, EINTR, format_args!("interrupted before the hand-over")));
+        }
+        let mut b = [0u8; Ref::LEN];
+        (Ref { id: self.id }).encode(&mut b).map_err(|_| EINVAL)?;
+        self.cluster
+            .call(node, MsgType::MigrateGo, &b, CALL_TIMEOUT_MS)
+            .map_err(|e| fail(reply, e, format_args!("node {node} did not take the process over (error {})", e.to_errno())))?;
+        Ok(reply.pid)
+    }
+
+    /// After the capture's outcome went to the caller: the hand-over
+    /// `handed` (the pid there) makes the current task the deputy, or, away
+    /// from home, ends it; a failed one lets the process go on here.
+    pub(crate) fn finish(&self, handed: Option<u32>, bytes: u64, frozen_ns: u64) {
+        let Some(there) = handed else {
+            self.record("failed", bytes, frozen_ns);
+            pr_info!("pid {}: migration to node {} failed: it goes on here\n", self.pid, self.node);
+            return;
+        };
+        self.record("done", bytes, frozen_ns);
+        pr_info!(
+            "pid {}: migrated to node {} as pid {} ({}): {} bytes, frozen {} us\n",
+            self.pid,
+            self.node,
+            there,
+            strategy_name(self.strategy),
+            bytes,
+            frozen_ns / 1000
+        );
+        match &self.hosted {
+            Some(h) => {
+                // Not at home: tell home where it went; this copy ends
+                // without a report.
+                h.moved_away();
+                let mut b = [0u8; Moved::LEN];
+                if (Moved { home_id: self.home_id, node: self.node, pid: there }).encode(&mut b).is_ok() {
+                    let _ = self.cluster.send_to(self.home_node, MsgType::MigrateMoved, &b);
+                }
+                task::kill_current();
+            }
+            None => deputy::become_deputy(&self.cluster, &self.migrations, self.home_id, self.node, there),
+        }
+    }
+}

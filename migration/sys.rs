@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Thin safe wrappers over the C glue in `migration_helpers.c`: a file in
+//! kernel memory, signals of the current task, stand-in files, the end of
+//! a process seen from outside, a doorbell to sleep on. Every `unsafe`
+//! block of the migration code is here.
+
+use crate::checkpoint::task::{File, Task};
+use crate::extra as raw;
+use kernel::{bindings, error::from_err_ptr, ffi::c_void, prelude::*, types::Opaque};
+
+/// A file of `size` bytes in kernel memory (shmem), on no file system.
+pub(crate) fn shmem_file(size: u64) -> Result<File> {
+    // SAFETY: plain call; returns a counted file or an ERR_PTR.
+    let f = from_err_ptr(unsafe { raw::ssi_shmem_file(size) })?;
+    // SAFETY: `f` is a new counted reference that we own.
+    Ok(unsafe { File::from_raw(f.cast()) })
+}
+
+/// Installs a new reference to `file` at the caller's lowest free
+/// descriptor (close-on-exec); the descriptor.
+pub(crate) fn install_new_fd(file: &File) -> Result<u32> {
+    // SAFETY: `file` is counted; the helper takes its own reference.
+    let fd = unsafe { raw::ssi_install_new_fd(file.as_raw().cast()) };
+    kernel::error::to_result(fd.min(0))?;
+    Ok(fd as u32)
+}
+
+/// Takes one pending, unblocked signal of the current task off its
+/// queues; None if there is none.
+pub(crate) fn dequeue_signal() -> Option<u32> {
+    // SAFETY: acts on current under its siglock.
+    let sig = unsafe { raw::ssi_dequeue_signal() };
+    (sig > 0).then_some(sig as u32)
+}
+
+/// Whether the current task has been killed (SIGKILL).
+pub(crate) fn fatal_signal_pending() -> bool {
+    // SAFETY: reads current's pending set.
+    unsafe { raw::ssi_fatal_signal_pending() != 0 }
+}
+
+/// Sends `sig` to process `pid`, as the kernel does.
+pub(crate) fn kill_pid(pid: u32, sig: u32) -> Result {
+    // SAFETY: plain lookup and send under RCU.
+    kernel::error::to_result(unsafe { raw::ssi_kill_pid(pid, sig as i32) })
+}
+
+/// The current task ends by `sig` on its way back to user mode (default
+/// action, unblocked).
+pub(crate) fn die_by_signal(sig: u32) {
+    // SAFETY: acts on current; `sig` is checked by the caller to be 1..=64.
+    unsafe { raw::ssi_die_by_signal(sig as i32) };
+}
+
+/// The wait status of `task`'s process once all its threads ended.
+pub(crate) fn exit_status(task: &Task) -> Option<u32> {
+    let mut status = 0u32;
+    // SAFETY: `task` is counted (its signal_struct lives as long); the
+    // helper only reads.
+    let ended = unsafe { raw::ssi_task_exit_status(task.as_raw().cast(), &mut status) };
+    (ended == 1).then_some(status)
+}
+
+/// A stand-in file whose reads and writes call `forward.rs` with `priv_`.
+///
+/// # Safety
+///
+/// `priv_` must stay valid until `ssi_fwd_release(priv_)` is called, which
+/// happens once, when the file's last reference goes.
+pub(crate) unsafe fn forward_file(priv_: *mut c_void, readable: bool, writable: bool) -> Result<File> {
+    // SAFETY: per the contract; returns a counted file or an ERR_PTR.
+    let f = from_err_ptr(unsafe { raw::ssi_fwd_file(priv_, readable as i32, writable as i32) })?;
+    // SAFETY: new counted reference.
+    Ok(unsafe { File::from_raw(f.cast()) })
+}
+
+/// Keeps the module loaded while a deputy or hosted process needs it.
+pub(crate) struct ModuleRef(());
+
+impl ModuleRef {
+    /// Takes a module reference.
+    pub(crate) fn take() -> ModuleRef {
+        // SAFETY: the module is live (we run its code).
+        unsafe { raw::ssi_module_get() };
+        ModuleRef(())
+    }
+}
+
+impl Drop for ModuleRef {
+    fn drop(&mut self) {
+        // SAFETY: releases the reference `take` got.
+        unsafe { raw::ssi_module_put() };
+    }
+}
+
+/// Something to sleep on until another thread rings.
+#[pin_data]
+pub(crate) struct Doorbell {
+    #[pin]
+    wq: Opaque<bindings::wait_queue_head>,
+    rung: core::sync::atomic::AtomicU32,
+}
+
+// SAFETY: the wait queue head is only used through the kernel's wait
+// queue functions, which lock it; the counter is atomic.
+unsafe impl Send for Doorbell {}
+// SAFETY: as for Send.
+unsafe impl Sync for Doorbell {}
+
+/// How a doorbell wait ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Woken {
+    Rung,
+    Signal,
+    Timeout,
+}
+
+impl Doorbell {
+    /// A quiet doorbell.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Doorbell {
+            // SAFETY: `slot` is valid for writing a wait queue head, which
+            // stays pinned inside the doorbell.
+            wq <- Opaque::ffi_init(|slot: *mut bindings::wait_queue_head| unsafe { raw::ssi_gate_init(slot.cast()) }),
+            rung: core::sync::atomic::AtomicU32::new(0),
+        })
+    }
+
+    /// The current ring count, to wait for the next ring after it.
+    pub(crate) fn seen(&self) -> u32 {
+        self.rung.load(core::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Wakes the sleepers.
+    pub(crate) fn ring(&self) {
+        self.rung.fetch_add(1, core::sync::atomic::Ordering::AcqRel);
+        // SAFETY: the wait queue was initialised in `new`.
+        unsafe { raw::ssi_gate_wake(self.wq.get().cast()) };
+    }
+
+    /// Sleeps until a ring after `seen`, a fatal signal or `ms`.
+    pub(crate) fn wait_killable(&self, seen: u32, ms: u32) -> Woken {
+        // SAFETY: initialised wait queue; `rung` is a live u32 read
+        // atomically by the helper.
+        let r = unsafe {
+            raw::ssi_doorbell_wait_killable_timeout(self.wq.get().cast(), self.rung.as_ptr(), seen, ms)
+        };
+        match r {
+            r if r > 0 => Woken::Rung,
+            0 => Woken::Timeout,
+            _ => Woken::Signal,
+        }
+    }
+
+    /// Sleeps (interruptible) until a ring after `seen`, a signal or `ms`.
+    pub(crate) fn wait(&self, seen: u32, ms: u32) -> Woken {
+        // SAFETY: initialised wait queue; `rung` is a live u32 read
+        // atomically by the helper.
+        let r = unsafe { raw::ssi_doorbell_wait_timeout(self.wq.get().cast(), self.rung.as_ptr(), seen, ms) };
+        match r {
+            r if r > 0 => Woken::Rung,
+            0 => Woken::Timeout,
+            _ => Woken::Signal,
+        }
+    }
+}
