@@ -355,6 +355,45 @@ pub fn restart_for(root: &Path, path: &Path, (token, uid): (u32, u32)) -> Result
     outcome
 }
 
+/// `ssi-ctl restart --token T --as-uid U --migration`, started by the
+/// module for an incoming migration: the image is in the module (no file
+/// on the way); restarts it as `restart_for` does.
+pub fn restart_migration(root: &Path, token: u32, uid: u32) -> Result<(), CtlError> {
+    let req = CtlRequest { op: CtlOp::MigrationImage, pid: 0, image_fd: 0, flags: 0, token, node: 0, strategy: 0 };
+    let (reply, errno) = request(root, &req)?;
+    if errno != 0 {
+        return Err(refused("incoming migration".into(), &reply, errno));
+    }
+    // The image's descriptor, reopened by path like any image.
+    let path = PathBuf::from(format!("/proc/self/fd/{}", reply.pid));
+    restart_for(root, &path, (token, uid))
+}
+
+/// `ssi-ctl migrate PID NODE`: moves the process; returns once it runs on
+/// NODE (it keeps its pid here, where its deputy stays).
+pub fn migrate(root: &Path, pid: u32, node: u16, strategy: &str) -> Result<(), CtlError> {
+    let Some(s) = ssi_proto::ctl::strategy_of(strategy) else {
+        return Err(CtlError::Refused {
+            what: format!("migration of {pid}"),
+            message: format!("unknown strategy {strategy} (eager, precopy, postcopy, lazy)"),
+            errno: libc::EINVAL,
+        });
+    };
+    let req = CtlRequest { op: CtlOp::Migrate, pid, image_fd: 0, flags: 0, token: 0, node, strategy: s };
+    let (reply, errno) = request(root, &req)?;
+    if errno != 0 {
+        return Err(refused(format!("migration of {pid} to node {node}"), &reply, errno));
+    }
+    println!(
+        "migrated {pid} to node {node} as pid {} ({strategy}): {} bytes, frozen {} us, {} us in all",
+        reply.pid,
+        reply.image_bytes,
+        reply.frozen_ns / 1000,
+        reply.total_ns / 1000
+    );
+    Ok(())
+}
+
 fn not_owner(path: &Path, owner: u32) -> CtlError {
     CtlError::Refused {
         what: format!("restart of {}", path.display()),

@@ -53,7 +53,7 @@ enum Command {
     /// Become the process saved in an image (root or the image's owner); exits with its status.
     Restart {
         /// The image file (with --check: one or more).
-        #[arg(required = true)]
+        #[arg(required_unless_present = "migration")]
         files: Vec<std::path::PathBuf>,
         /// Only check, in the module, that this node can restart it (nothing changes).
         #[arg(long, conflicts_with = "node")]
@@ -67,6 +67,19 @@ enum Command {
         /// (Internal) the user who asked for the remote restart.
         #[arg(long, hide = true)]
         as_uid: Option<u32>,
+        /// (Internal) restart the incoming migration of --token (its image is in the module).
+        #[arg(long, hide = true, requires = "token")]
+        migration: bool,
+    },
+    /// Move a running process to another node (root or the process's owner); it goes on there.
+    Migrate {
+        /// The process (on this node).
+        pid: u32,
+        /// The node it moves to.
+        node: u16,
+        /// How: eager (freeze, copy, resume there); precopy, postcopy and lazy are not implemented yet.
+        #[arg(long, default_value = "eager")]
+        strategy: String,
     },
     /// Check a checkpoint image and say what it holds.
     Image {
@@ -110,7 +123,11 @@ fn main() -> ExitCode {
         }
         Command::Image { file, json, maps } => checkpoint::image_info(&file, json, maps),
         Command::Restart { files, check: true, .. } => checkpoint::restart_check(node.root(), &files),
-        Command::Restart { files, check: false, node: remote, token, as_uid } => match files.as_slice() {
+        Command::Restart { migration: true, token: Some(token), as_uid, .. } => {
+            checkpoint::restart_migration(node.root(), token, as_uid.unwrap_or(0))
+        }
+        Command::Migrate { pid, node: to, strategy } => checkpoint::migrate(node.root(), pid, to, &strategy),
+        Command::Restart { files, check: false, node: remote, token, as_uid, .. } => match files.as_slice() {
             [file] => match (remote, token.zip(as_uid)) {
                 (Some(n), _) => checkpoint::restart_remote(node.root(), n, file),
                 (None, Some(asked)) => checkpoint::restart_for(node.root(), file, asked),

@@ -1,0 +1,54 @@
+# ssi-nodes: 3
+# ssi-timeout: 1200
+# Eager live migration (issue 5): running, unmodified processes move
+# between nodes with `ssi-ctl migrate PID NODE` and go on there, while a
+# deputy keeps their place at home: the home shell's `wait` gets the real
+# exit status, `kill -TERM` on the home pid reaches the handler, a pipe on
+# the home node gets every line once, in order; a counter on /cluster keeps
+# every number once; the memory-and-FPU workload (128 MiB) moves over
+# A -> B -> C and gives an uninterrupted run's output; a destination that
+# dies or whose link goes down during the migration leaves the process
+# running, once, on the source.
+wait_view 90 "1 2 3" 1 2 3
+
+# where PID: the node column of the deputy PID in node 1's /proc/ssi/migrations.
+deputy_node() { on 1 "awk '/^deputies:/{d=1;next} /^hosted:/{d=0} d && \$1==$1 {print \$3}' /proc/ssi/migrations"; }
+
+# --- Counter on /cluster, migrated 1 -> 2 mid-run; the home shell waits.
+on 1 "(ssi-wl-counter /cluster/count.txt 60 100 < /dev/null > /dev/null 2>&1; echo status=\$? > /tmp/count.status) > /dev/null 2>&1 &"
+wait_on 20 1 'pgrep -x ssi-wl-counter > /dev/null'
+sleep 2
+pid=$(on 1 pgrep -x ssi-wl-counter)
+out=$(on 1 "ssi-ctl migrate $pid 2 2>&1; echo rc=\$?")
+expect_match "migrate says where it runs" "$out" "migrated $pid to node 2 as pid [0-9]+"
+expect_match "migrate status" "$out" "rc=0"
+rpid=$(echo "$out" | sed -n 's/.* as pid \([0-9]*\).*/\1/p')
+expect_eq "the process runs on node 2" "$(on 2 "cat /proc/$rpid/comm")" ssi-wl-counter
+expect_eq "its deputy keeps pid $pid in node 1's ps" "$(on 1 "ps -o comm= -p $pid")" ssi-wl-counter
+expect_eq "node 1 knows where it runs" "$(deputy_node "$pid")" 2
+wait_on 60 1 'test -s /tmp/count.status'
+expect_eq "the home shell's wait sees exit status 0" "$(on 1 cat /tmp/count.status)" "status=0"
+expect_eq "counter lines" "$(on 1 "wc -l < /cluster/count.txt")" 60
+expect_eq "every number once, in order" "$(on 1 "awk '\$1 != NR {print NR; exit}' /cluster/count.txt")" ""
+expect_eq "the deputy is gone" "$(on 1 "ps -o comm= -p $pid; true")" ""
+
+# --- A pipe at home: every line reaches sort, once, in order.
+on 1 "(ssi-wl-lines 300 20 | cat > /tmp/lines.out; echo done > /tmp/lines.status) > /dev/null 2>&1 &"
+wait_on 20 1 'pgrep -x ssi-wl-lines > /dev/null'
+sleep 1
+pid=$(on 1 pgrep -x ssi-wl-lines)
+on 1 "ssi-ctl migrate $pid 3" > /dev/null
+wait_on 120 1 'test -s /tmp/lines.status'
+expect_eq "lines through the pipe" "$(on 1 "wc -l < /tmp/lines.out")" 300
+expect_eq "every line once, in order" "$(on 1 "awk '\$2 != NR {print NR; exit}' /tmp/lines.out")" ""
+
+# --- kill -TERM to the deputy's pid reaches the handler; the shell sees 143.
+on 1 "(ssi-wl-lines 100000 20 > /cluster/term.out; echo status=\$? > /tmp/term.status) > /dev/null 2>&1 &"
+wait_on 20 1 'pgrep -x ssi-wl-lines > /dev/null'
+pid=$(on 1 pgrep -x ssi-wl-lines)
+on 1 "ssi-ctl migrate $pid 2" > /dev/null
+sleep 1
+on 1 "kill -TERM $pid"
+wait_on 30 1 'test -s /tmp/term.status'
+expect_eq "the handler's exit status reaches the home shell" "$(on 1 cat /tmp/term.status)" "status=143"
+expect_match "the handler ran on node 2" "$(on 1 "tail -1 /cluster/term.out")" "^got SIGTERM at line [0-9]+$"
