@@ -173,6 +173,26 @@ impl RemoteRestarts {
         Ok(started)
     }
 
+    /// A slot for a restart that process `pid` of this node carries out
+    /// itself (a deputy taking its process back), for `from_node`.
+    pub(crate) fn open_for(&self, from_node: u16, pid: u32) -> Result<RestartStarted> {
+        let token = self.new_token();
+        let now = task::mono_ns();
+        let mut slots = self.slots.lock();
+        let free = slots.iter_mut().find(|s| s.as_ref().map_or(true, |s| s.reusable(now))).ok_or(EBUSY)?;
+        *free = Some(Slot {
+            token,
+            from_node,
+            pid,
+            state: RestartState::Starting,
+            errno: 0,
+            message: [0; MESSAGE_LEN],
+            message_len: 0,
+            since_ns: now,
+        });
+        Ok(RestartStarted { token, pid })
+    }
+
     /// Starts `ctl_path restart --token T ARGS...` for `from_node` in a new
     /// slot; `on_token` learns the token before the program starts.
     pub(crate) fn start_program(

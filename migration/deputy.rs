@@ -20,7 +20,7 @@
 //! [`LOST_AFTER_MS`], the process is lost with it: the deputy logs it and
 //! ends killed (SIGKILL), which is what its parent sees.
 
-use super::{sys, Direction, Migrations, Record};
+use super::{remote::Hosted, sys, Direction, Migrations, Record};
 use crate::{
     checkpoint::task::{self, File},
     cluster::Cluster,
@@ -56,6 +56,8 @@ struct Inbox {
     pid: u32,
     io: KVec<IoRequest>,
     exit: Option<u32>,
+    /// The process comes back: its image, to restore here.
+    back: Option<Arc<Hosted>>,
 }
 
 /// A deputy, as the registry and the message handlers see it.
@@ -71,6 +73,12 @@ pub(crate) struct Deputy {
 }
 
 impl Deputy {
+    /// The process comes back home with the image in `h`.
+    pub(crate) fn take_back(&self, h: Arc<Hosted>) {
+        self.inbox.lock().back = Some(h);
+        self.bell.ring();
+    }
+
     /// Where the process runs: (node, pid there).
     pub(crate) fn location(&self) -> (u16, u32) {
         let i = self.inbox.lock();
@@ -134,7 +142,7 @@ pub(crate) fn become_deputy(cluster: &Arc<Cluster>, migrations: &Arc<Migrations>
         pin_init!(Deputy {
             home_id,
             pid: me,
-            inbox <- new_mutex!(Inbox { node, pid: remote_pid, io: KVec::new(), exit: None }),
+            inbox <- new_mutex!(Inbox { node, pid: remote_pid, io: KVec::new(), exit: None, back: None }),
             bell <- sys::Doorbell::new(),
         }),
         GFP_KERNEL,
@@ -189,6 +197,8 @@ enum End {
     As(u32),
     /// The deputy was killed (SIGKILL, forwarded).
     Killed,
+    /// The process came back: the deputy is the process again.
+    Restored,
 }
 
 /// The deputy's loop.
@@ -224,6 +234,12 @@ fn serve(cluster: &Arc<Cluster>, d: &Deputy) -> End {
         if let Some(status) = d.inbox.lock().exit {
             return End::As(status);
         }
+        let back = d.inbox.lock().back.take();
+        if let Some(h) = back {
+            if restore_here(cluster, d, &h) {
+                return End::Restored;
+            }
+        }
         if cluster.is_connected(node) {
             unreachable_ms = 0;
         } else {
@@ -239,6 +255,34 @@ fn serve(cluster: &Arc<Cluster>, d: &Deputy) -> End {
             }
         }
         d.bell.wait(seen, 500);
+    }
+}
+
+/// Restores the process that came back (image in `h`) into the deputy
+/// itself: it keeps its own pipes and terminals on fds 0-2. Whether it is
+/// the process again; if not, it stays the deputy (the process goes on
+/// where it was) or, after the point of no return, was killed.
+fn restore_here(cluster: &Arc<Cluster>, d: &Deputy, h: &Arc<Hosted>) -> bool {
+    let identity = cluster.identity();
+    let token = h.token();
+    let mut reply = crate::proto::ctl::CtlReply::EMPTY;
+    let restored = crate::checkpoint::restore::restore(&h.file, &mut reply, &identity.restore_groups, None, || {
+        identity.restarts.running(token);
+        h.await_go()
+    });
+    match restored {
+        Ok(_) => {
+            h.record(&identity.migrations, "home");
+            identity.migrations.remove_hosted(h.id);
+            pr_info!("pid {}: back home from node {}, runs here again\n", d.pid, h.from_node);
+            true
+        }
+        Err(e) => {
+            let _ = identity.restarts.failed(token, e.to_errno().unsigned_abs(), reply.message());
+            h.fail();
+            pr_info!("pid {}: could not come back home ({}): still runs on node {}\n", d.pid, reply.message(), h.from_node);
+            false
+        }
     }
 }
 
@@ -287,7 +331,7 @@ fn do_io(cluster: &Cluster, d: &Deputy, req: &IoRequest) {
 /// Sets the current task up to end as the process did.
 fn finish(me: u32, end: End) {
     let status = match end {
-        End::Killed => return,
+        End::Killed | End::Restored => return,
         End::As(s) => s,
     };
     match WaitStatus::from_raw(status) {

@@ -81,9 +81,12 @@ pub(crate) struct Hosted {
     pub(crate) uid: u32,
     pub(crate) strategy: u8,
     pub(crate) size: u64,
+    /// The process comes back to its home node (this one): its deputy
+    /// restores it.
+    pub(crate) returning: bool,
     started_ns: u64,
     /// The image, in kernel memory.
-    file: File,
+    pub(crate) file: File,
     #[pin]
     inner: Mutex<Inner>,
     /// Rung on every state change and `MigrateIoDone`.
@@ -209,7 +212,7 @@ impl Hosted {
         crate::kernel_ext::swap_remove(&mut i.io_done, at).map(|d| (d.1, d.2))
     }
 
-    fn record(&self, migrations: &Migrations, state: &'static str) {
+    pub(crate) fn record(&self, migrations: &Migrations, state: &'static str) {
         migrations.record(Record {
             id: self.id,
             direction: Direction::In,
@@ -232,11 +235,10 @@ pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, 
     if migrations.hosted_count() >= MAX_HOSTED {
         return Err(EBUSY);
     }
-    if b.home_node == cluster.node_id() {
-        // Coming back home: the deputy becomes the process again (not
-        // supported yet: the source keeps it).
-        pr_info!("migration {:016x}: a move back to its home node is not supported yet\n", b.id);
-        return Err(crate::kernel_ext::eopnotsupp());
+    let returning = b.home_node == cluster.node_id();
+    if returning && migrations.deputy(b.home_id).is_none() {
+        // Coming home, but its deputy is gone.
+        return Err(ESRCH);
     }
     if migrations.find_hosted(|h| h.id == b.id).is_some() {
         return Err(EEXIST);
@@ -253,6 +255,7 @@ pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, 
             uid: b.uid,
             strategy: b.strategy,
             size: b.size,
+            returning,
             started_ns: now,
             file,
             inner <- new_mutex!(Inner {
@@ -311,6 +314,9 @@ pub(crate) fn commit(cluster: &Cluster, migrations: &Migrations, from: u16, body
         i.since_ns = task::mono_ns();
     }
     let restarts = &cluster.identity().restarts;
+    if h.returning {
+        return back_home(cluster, migrations, from, &h);
+    }
     let mut uid = StackStr::<16>::new();
     core::fmt::Write::write_fmt(&mut uid, format_args!("{}\0", h.uid)).map_err(|_| EINVAL)?;
     let started = restarts.start_program(from, &[b"--as-uid\0", uid.as_bytes(), b"--migration\0"], |token| {
@@ -323,6 +329,20 @@ pub(crate) fn commit(cluster: &Cluster, migrations: &Migrations, from: u16, body
             return Err(e);
         }
     };
+    h.record(migrations, "restoring");
+    let mut out = KVec::from_elem(0u8, RestartStarted::LEN, GFP_KERNEL)?;
+    started.encode(&mut out).map_err(|_| EINVAL)?;
+    Ok(out)
+}
+
+/// The process comes home: its deputy restores it (reply body of the
+/// commit: the token to poll, the deputy's pid).
+fn back_home(cluster: &Cluster, migrations: &Migrations, from: u16, h: &Arc<Hosted>) -> Result<KVec<u8>> {
+    let d = migrations.deputy(h.home_id).ok_or(ESRCH)?;
+    let started = cluster.identity().restarts.open_for(from, d.pid).inspect_err(|_| h.fail())?;
+    h.inner.lock().token = started.token;
+    h.inner.lock().pid = d.pid;
+    d.take_back(h.clone());
     h.record(migrations, "restoring");
     let mut out = KVec::from_elem(0u8, RestartStarted::LEN, GFP_KERNEL)?;
     started.encode(&mut out).map_err(|_| EINVAL)?;

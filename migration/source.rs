@@ -105,13 +105,6 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
         Some(h) => (h.home_id, h.home_node, h.home_pid),
         None => (id, own, pid),
     };
-    if home_node == node {
-        return Err(fail(
-            reply,
-            crate::kernel_ext::eopnotsupp(),
-            format_args!("moving process {pid} back to its home node {node} is not supported yet"),
-        ));
-    }
     let (is_root, uid) = task::caller_identity();
     let image = sys::shmem_file(0).map_err(|e| fail(reply, e, format_args!("no memory for the image")))?;
     let out = Arc::new(
@@ -245,7 +238,8 @@ impl Outgoing {
                 // without a report.
                 h.moved_away();
                 let mut b = [0u8; Moved::LEN];
-                if (Moved { home_id: self.home_id, node: self.node, pid: there }).encode(&mut b).is_ok() {
+                let home = self.node == self.home_node;
+                if !home && (Moved { home_id: self.home_id, node: self.node, pid: there }).encode(&mut b).is_ok() {
                     let _ = self.cluster.send_to(self.home_node, MsgType::MigrateMoved, &b);
                 }
                 task::kill_current();

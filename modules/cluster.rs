@@ -339,6 +339,11 @@ impl Cluster {
     /// waiting caller (or is the answer to an RTT probe), anything else to
     /// the connection's inbox, waiting while the inbox is full.
     fn receive(&self, conn: &Arc<Connection>, header: FrameHeader, body: KVec<u8>) -> Result {
+        // Every authenticated frame shows the peer is alive, even when its
+        // heartbeats wait behind bulk data in the inbox.
+        if let Some(id) = NodeId::new(conn.peer.node_id) {
+            self.view.lock().heard_from(id, conn.peer.incarnation, now_ms());
+        }
         if header.is_reply() {
             let probe = &conn.stats;
             if header.request_id == probe.probe_id.load(Ordering::Acquire)

@@ -549,6 +549,23 @@ impl View {
         Ok(Change::Left(id))
     }
 
+    /// Any authenticated frame from node `id` (of `incarnation`) arrived at
+    /// `now_ms`: an alive node of that incarnation was heard from. A busy
+    /// connection whose heartbeats wait behind bulk data in the receiver's
+    /// queue is not taken for a dead node. Whether it refreshed anything.
+    pub fn heard_from(&mut self, id: NodeId, incarnation: u32, now_ms: u64) -> bool {
+        if self.local == Some(id) {
+            return false;
+        }
+        match self.get_mut(id) {
+            Some(node) if node.state == NodeState::Alive && node.incarnation == incarnation => {
+                node.last_heard = node.last_heard.max(now_ms);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Declares dead every alive node other than the local one whose
     /// `last_heard` is more than `dead_after_ms` before `now_ms`.
     pub fn expire(&mut self, now_ms: u64, dead_after_ms: u64) -> Changes {
@@ -721,6 +738,22 @@ mod tests {
             Ok(Change::Joined(id(1)))
         );
         v
+    }
+
+    #[test]
+    fn any_frame_keeps_a_node_alive() {
+        let mut v = View::new();
+        v.set_local(id(1), 1, [10, 0, 0, 1], 7070).unwrap();
+        v.on_heartbeat(id(2), 5, [10, 0, 0, 2], 7070, Resources::default(), 100).unwrap();
+        assert!(v.heard_from(id(2), 5, 4000));
+        assert!(v.expire(6000, 5000).is_empty());
+        // Another incarnation, an unknown node, the local node: nothing.
+        assert!(!v.heard_from(id(2), 6, 9000));
+        assert!(!v.heard_from(id(3), 1, 9000));
+        assert!(!v.heard_from(id(1), 1, 9000));
+        assert_eq!(v.expire(9500, 5000).len(), 1);
+        // A dead node is not revived by a late frame.
+        assert!(!v.heard_from(id(2), 5, 9600));
     }
 
     #[test]

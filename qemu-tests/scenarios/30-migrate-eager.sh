@@ -52,3 +52,32 @@ on 1 "kill -TERM $pid"
 wait_on 30 1 'test -s /tmp/term.status'
 expect_eq "the handler's exit status reaches the home shell" "$(on 1 cat /tmp/term.status)" "status=143"
 expect_match "the handler ran on node 2" "$(on 1 "tail -1 /cluster/term.out")" "^got SIGTERM at line [0-9]+$"
+
+# --- Memory and FPU, 128 MiB, over 1 -> 2 -> 3 -> 1 (each hop asked on the
+# node it runs on; the last one brings it home, where its deputy becomes it
+# again): the output of an uninterrupted run.
+on_timeout 300 1 "ssi-wl-memfpu 128 14 300 < /dev/null > /cluster/memfpu.ref"
+on 1 "(ssi-wl-memfpu 128 14 300 < /dev/null > /cluster/memfpu.out 2>/dev/null; echo status=\$? > /tmp/memfpu.status) > /dev/null 2>&1 &"
+wait_on 120 1 'grep -q "iter 2 " /cluster/memfpu.out'
+home=$(on 1 pgrep -x ssi-wl-memfpu)
+hop() { # hop FROM PID TO: migrate on FROM; prints the pid on TO
+  local out
+  out=$(on_timeout 300 "$1" "ssi-ctl migrate $2 $3 2>&1; echo rc=\$?")
+  expect_match "migrate $2 from node $1 to node $3" "$out" "rc=0"
+  log "$out"
+  echo "$out" | sed -n 's/.* as pid \([0-9]*\).*/\1/p'
+}
+p2=$(hop 1 "$home" 2)
+expect_eq "memfpu runs on node 2" "$(on 2 "cat /proc/$p2/comm")" ssi-wl-memfpu
+wait_on 120 1 'grep -q "iter 5 " /cluster/memfpu.out'
+p3=$(hop 2 "$p2" 3)
+expect_eq "memfpu left node 2" "$(on 2 "pgrep -x ssi-wl-memfpu; true")" ""
+expect_eq "node 1's deputy follows it to node 3" "$(deputy_node "$home")" 3
+wait_on 120 1 'grep -q "iter 8 " /cluster/memfpu.out'
+p1=$(hop 3 "$p3" 1)
+expect_eq "back home it has its own pid again" "$p1" "$home"
+wait_on 20 1 "grep -qx 'deputies: 0' /proc/ssi/migrations"
+expect_eq "nothing left on node 3" "$(on 3 "pgrep -x ssi-wl-memfpu; true")" ""
+wait_on 300 1 'test -s /tmp/memfpu.status'
+expect_eq "memfpu exit status" "$(on 1 cat /tmp/memfpu.status)" "status=0"
+expect_eq "memfpu output after three hops" "$(on 1 cat /cluster/memfpu.out)" "$(on 1 cat /cluster/memfpu.ref)"
