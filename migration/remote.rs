@@ -33,6 +33,9 @@ use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
 const GO_TIMEOUT_MS: u64 = 10_000;
 /// An incoming migration that makes no progress for this long is dropped.
 const STALE_NS: u64 = 120_000_000_000;
+/// An incoming migration whose source is unreachable and that made no
+/// progress for this long is dropped.
+const ORPHAN_NS: u64 = 10_000_000_000;
 /// Most incoming migrations and hosted processes per node.
 const MAX_HOSTED: usize = 256;
 /// How often the watcher looks at hosted processes.
@@ -438,7 +441,9 @@ impl Watcher {
                 migrations.remove_hosted(h.id);
             }
             HostedState::Receiving | HostedState::Committed | HostedState::Ready | HostedState::Go => {
-                if now.saturating_sub(since) > STALE_NS || (restarting_gone(h) && state != HostedState::Receiving) {
+                let idle = now.saturating_sub(since);
+                let orphan = idle > ORPHAN_NS && !self.cluster.is_connected(h.from_node);
+                if idle > STALE_NS || orphan || (restarting_gone(h) && state != HostedState::Receiving) {
                     pr_info!("migration {:016x} from node {}: dropped ({:?})\n", h.id, h.from_node, state);
                     h.fail();
                     h.record(migrations, "failed");

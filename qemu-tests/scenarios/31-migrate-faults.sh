@@ -1,0 +1,58 @@
+# ssi-nodes: 3
+# ssi-timeout: 1200
+# Eager migration under failure (issue 5): the destination killed, or its
+# link cut, in the middle of a migration: the process goes on at the
+# source, exactly once, and its output is intact; nothing of it runs on
+# the destination afterwards. Refusals leave the process unharmed: a
+# process the capture cannot handle (a socket), another user's process,
+# an unknown node, a strategy not implemented yet.
+wait_view 90 "1 2 3" 1 2 3
+user() { echo "setpriv --reuid=$1 --regid=$1 --clear-groups"; }
+
+# --- Refusals.
+on 1 "(ssi-wl-tcphold 60 < /dev/null > /dev/null 2>&1 &)"
+wait_on 20 1 'pgrep -x ssi-wl-tcphold > /dev/null'
+pid=$(on 1 pgrep -x ssi-wl-tcphold)
+out=$(on 1 "ssi-ctl migrate $pid 2 2>&1; echo rc=\$?")
+expect_match "a socket is refused with its reason" "$out" "socket"
+expect_match "refusal status" "$out" "rc=[1-9]"
+expect_eq "the refused process goes on" "$(on 1 "kill -0 $pid && echo alive")" alive
+on 1 "kill $pid"
+on 1 "(ssi-wl-lines 100000 50 < /dev/null > /dev/null 2>&1 &)"
+wait_on 20 1 'pgrep -x ssi-wl-lines > /dev/null'
+pid=$(on 1 pgrep -x ssi-wl-lines)
+expect_match "another user may not migrate it" "$(on 1 "$(user 1000) ssi-ctl migrate $pid 2 2>&1; true")" "only root or the owner"
+expect_match "unknown node" "$(on 1 "ssi-ctl migrate $pid 9 2>&1; true")" "node 9 is not connected"
+expect_match "strategy not implemented yet" "$(on 1 "ssi-ctl migrate $pid 2 --strategy lazy 2>&1; true")" "not implemented yet"
+expect_eq "still running here" "$(on 1 "kill -0 $pid && echo alive")" alive
+on 1 "kill $pid"
+
+# --- The destination dies, then its link goes down, mid-migration of the
+# memory-and-FPU workload (128 MiB, a migration of several seconds).
+on_timeout 300 1 "ssi-wl-memfpu 128 12 300 < /dev/null > /cluster/memfpu.ref"
+on 1 "(ssi-wl-memfpu 128 12 300 < /dev/null > /cluster/memfpu.out 2>/dev/null; echo status=\$? > /tmp/memfpu.status) > /dev/null 2>&1 &"
+wait_on 120 1 'grep -q "iter 2 " /cluster/memfpu.out'
+pid=$(on 1 pgrep -x ssi-wl-memfpu)
+
+# attempt TO ACTION: migrate to TO in the background, do ACTION mid-way;
+# the migration fails and the process is still here, with no deputy.
+attempt() {
+  on 1 "(ssi-ctl migrate $pid $1 > /tmp/m$1.out 2>&1; echo rc=\$? >> /tmp/m$1.out) > /dev/null 2>&1 &"
+  wait_on 30 1 "grep -q 'sending\|capturing' /proc/ssi/migrations"
+  sleep 3
+  $2 "$1"
+  wait_on 120 1 "grep -q rc= /tmp/m$1.out"
+  log "$(on 1 cat /tmp/m$1.out)"
+  expect_match "migration to node $1 failed" "$(on 1 cat /tmp/m$1.out)" "rc=[1-9]"
+  expect_eq "the process is still on node 1 with its pid" "$(on 1 "pgrep -x ssi-wl-memfpu")" "$pid"
+  expect_eq "and not a deputy" "$(on 1 "sed -n 's/^deputies: //p' /proc/ssi/migrations")" 0
+}
+attempt 2 node_kill
+attempt 3 link_down
+sleep 12
+link_up 3
+wait_view 90 "1 3" 1 3
+expect_eq "nothing of it runs on node 3" "$(on 3 "pgrep -x ssi-wl-memfpu; true")" ""
+wait_on 300 1 'test -s /tmp/memfpu.status'
+expect_eq "memfpu exit status" "$(on 1 cat /tmp/memfpu.status)" "status=0"
+expect_eq "memfpu output intact" "$(on 1 cat /cluster/memfpu.out)" "$(on 1 cat /cluster/memfpu.ref)"
