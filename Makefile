@@ -15,7 +15,7 @@ NODES ?= 3
 KDIR = $(shell kernel/build.sh print-dir)
 
 .PHONY: help deps kernel modules userspace workloads node rootfs cluster test \
-        test-unit test-vm bench-krpc bench-ckpt clean distclean
+        test-unit test-vm bench-krpc bench-ckpt bench-migrate clean distclean
 
 help:
 	@echo "make deps      install what a fresh Debian 12 machine lacks (idempotent)"
@@ -28,6 +28,7 @@ help:
 	@echo "make rootfs    build the node root file system image (cached)"
 	@echo "make bench-krpc  krpc latency/throughput vs sockperf and iperf3 (prints ratios)"
 	@echo "make bench-ckpt  checkpoint/restart vs criu dump/restore and dd (prints ratios)"
+	@echo "make bench-migrate  live migration vs criu and iperf3, two nodes (prints ratios)"
 	@echo "make clean     remove build/ and module objects (caches stay)"
 
 deps:
@@ -68,6 +69,11 @@ bench-krpc: node rootfs
 # 256 MiB of workload, criu's copy of it and the page cache: 2 GiB per node.
 bench-ckpt: node rootfs
 	SSI_NODE_MEM=2048 qemu-tests/run qemu-tests/bench/ckpt.sh
+
+# A 256 MiB process, its image in kernel memory at both ends, criu's pages in
+# node 2's tmpfs and the restored copy: 2 GiB per node.
+bench-migrate: node rootfs
+	SSI_NODE_MEM=2048 qemu-tests/run qemu-tests/bench/migrate.sh
 
 cluster: node rootfs
 	qemu-tests/cluster --nodes $(NODES)

@@ -298,7 +298,12 @@ fn file_ref<'p>(path: &'p [u8], info: &task::FileInfo) -> FileRef<'p> {
 /// Writes the memory of `p` that is not in a file: every non-zero page of
 /// private anonymous memory, and the written (copied) pages of private
 /// file mappings. Unreadable (PROT_NONE) memory is not stored.
-fn write_memory(out: &mut ImageOut<'_>, p: &Plan, chunk: &mut [u8]) -> Result {
+fn write_memory(
+    out: &mut ImageOut<'_>,
+    p: &Plan,
+    chunk: &mut [u8],
+    dirty: Option<&crate::migration::precopy::Scan>,
+) -> Result {
     let v = &p.vma;
     if v.vm_flags & VM_READ == 0 {
         return Ok(());
@@ -313,7 +318,17 @@ fn write_memory(out: &mut ImageOut<'_>, p: &Plan, chunk: &mut [u8]) -> Result {
         let n = (((v.end - addr) as usize) / PAGE_SIZE).min(CHUNK_PAGES);
         let data = &mut chunk[..n * PAGE_SIZE];
         let mut keep = [false; CHUNK_PAGES];
-        if file_backed {
+        if let Some(d) = dirty {
+            // Pre-copy: the dirty pages, whatever they hold (a page that
+            // became zero must replace what the destination has).
+            for (i, k) in keep.iter_mut().enumerate().take(n) {
+                let at = addr + (i * PAGE_SIZE) as u64;
+                *k = d.is_dirty(at) && (!file_backed || task::page_is_anon(at));
+            }
+            if !file_backed && keep[..n].iter().any(|&k| k) {
+                task::read_user(addr, data)?;
+            }
+        } else if file_backed {
             // Only pages the process wrote differ from the file (and only
             // those are read: pages past the file's end cannot be).
             for (i, k) in keep.iter_mut().enumerate().take(n) {
@@ -362,11 +377,15 @@ pub(crate) struct Origin {
 ///
 /// `threads` are the records of every thread of the process, the leader's
 /// first; the others are parked while this runs.
+///
+/// `dirty` (pre-copy): only the pages it holds as dirty go in the image,
+/// zero ones too; the destination has the others.
 pub(crate) fn capture_current(
     file: &File,
     origin: &Origin,
     threads: &[KBox<ThreadRecord>],
     reply: &mut CtlReply,
+    dirty: Option<&crate::migration::precopy::Scan>,
 ) -> Result<Written> {
     let st = task::task_state()?;
     // This thread may be any of them: the process's own values are the
@@ -551,7 +570,7 @@ pub(crate) fn capture_current(
     }
     let mut chunk = KVec::from_elem(0u8, CHUNK_PAGES * PAGE_SIZE, GFP_KERNEL)?;
     for p in plans.iter() {
-        write_memory(&mut out, p, &mut chunk)?;
+        write_memory(&mut out, p, &mut chunk, dirty)?;
     }
     out.finish()
 }

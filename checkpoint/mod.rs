@@ -132,7 +132,20 @@ unsafe extern "C" fn capture_work(work: *mut bindings::callback_head) {
         let _ = MessageWriter::new(&mut reply).write_str("a thread of the process could not record its state");
         Err(e)
     } else {
-        collect_records(records).and_then(|all| capture::capture_current(&job.file, &job.origin, &all, &mut reply))
+        // Pre-copy: only the pages dirtied since the last round go in the
+        // image; the destination keeps the clean ones it has.
+        let scan = match &job.handover {
+            Some(out) if out.is_precopy() => crate::migration::precopy::scan_current(false).map(Some),
+            _ => Ok(None),
+        };
+        scan.and_then(|scan| {
+            let r = collect_records(records)
+                .and_then(|all| capture::capture_current(&job.file, &job.origin, &all, &mut reply, scan.as_ref()));
+            if let (Some(out), Some(scan)) = (&job.handover, scan) {
+                out.set_keep(scan.clean);
+            }
+            r
+        })
     };
     if let (Ok(w), Some(out)) = (&result, job.handover.clone()) {
         // A migration: hand the process over, tell the caller, then become
@@ -141,7 +154,8 @@ unsafe extern "C" fn capture_work(work: *mut bindings::callback_head) {
         let handed = out.hand_over(&job.file, bytes, &job.cancelled, &mut reply);
         let frozen = task::mono_ns().saturating_sub(start);
         let there = handed.as_ref().ok().copied();
-        *job.outcome.lock() = Some((handed.map(|_| capture::Written { image_bytes: bytes, pages }), reply, frozen));
+        let all_bytes = out.total_bytes(bytes);
+        *job.outcome.lock() = Some((handed.map(|_| capture::Written { image_bytes: all_bytes, pages }), reply, frozen));
         job.done.notify_all();
         job.release_all();
         // The image (in the job) goes with the last reference.

@@ -341,7 +341,7 @@ fn open_checked_shared(f: &image::FileRef<'_>, reply: &mut CtlReply) -> Result<F
 }
 
 /// Pass two, past the point of no return.
-fn rebuild(image: &File, plan: &mut Plan, reply: &mut CtlReply) -> Result<i64> {
+fn rebuild(image: &File, plan: &mut Plan, reply: &mut CtlReply, preload: Option<&dyn Fn() -> Result>) -> Result<i64> {
     // Unmap everything but the vdso and vvar.
     let mut addr = 0u64;
     let mut ranges: KVec<(u64, u64)> = KVec::new();
@@ -366,6 +366,10 @@ fn rebuild(image: &File, plan: &mut Plan, reply: &mut CtlReply) -> Result<i64> {
             VmaKind::AnonShared => Err(eopnotsupp()),
         };
         r.map_err(|e| fail(reply, e, format_args!("cannot map {:#x}-{:#x}", m.start, m.end)))?;
+    }
+    // Pages that came before the image (pre-copy), then the image's own.
+    if let Some(load) = preload {
+        load().map_err(|e| fail(reply, e, format_args!("cannot load the pre-copied pages")))?;
     }
     // The pages, read again (and checked again) from the image.
     let mut s = SectionStream::open(image, reply)?;
@@ -461,7 +465,8 @@ pub(crate) fn check(image: &File, reply: &mut CtlReply) -> Result {
 /// afterwards.
 ///
 /// `forward` makes stand-ins for the pipes and terminals on fds 0-2 (a
-/// migration; otherwise the caller's own stay). `checked` runs once the
+/// migration; otherwise the caller's own stay); `preload` writes pages
+/// that came before the image (pre-copy) once the mappings exist. `checked` runs once the
 /// image passed every check, just before the point of no return; its error
 /// ends the restore there, nothing changed.
 pub(crate) fn restore(
@@ -469,6 +474,7 @@ pub(crate) fn restore(
     reply: &mut CtlReply,
     groups: &RestoreGroups,
     forward: Option<Forwarder<'_>>,
+    preload: Option<&dyn Fn() -> Result>,
     checked: impl FnOnce() -> Result,
 ) -> Result<i64> {
     let (is_root, uid) = task::caller_identity();
@@ -501,7 +507,7 @@ pub(crate) fn restore(
         groups.abort(tgid);
         return Err(fail(reply, e, format_args!("the migration was given up before the process ran here")));
     }
-    match rebuild(image, &mut plan, reply) {
+    match rebuild(image, &mut plan, reply, preload) {
         Ok(ax) => {
             if others > 0 {
                 let threads = core::mem::replace(&mut plan.threads, KVec::new());

@@ -266,7 +266,8 @@ fn restore_here(cluster: &Arc<Cluster>, d: &Deputy, h: &Arc<Hosted>) -> bool {
     let identity = cluster.identity();
     let token = h.token();
     let mut reply = crate::proto::ctl::CtlReply::EMPTY;
-    let restored = crate::checkpoint::restore::restore(&h.file, &mut reply, &identity.restore_groups, None, || {
+    let preload = || h.preload();
+    let restored = crate::checkpoint::restore::restore(&h.file, &mut reply, &identity.restore_groups, None, Some(&preload), || {
         identity.restarts.running(token);
         h.await_go()
     });

@@ -6,6 +6,8 @@
 #include <linux/fdtable.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
 #include <linux/module.h>
 #include <linux/pid.h>
 #include <linux/poll.h>
@@ -18,7 +20,12 @@
 
 struct file *ssi_shmem_file(u64 size)
 {
-	return shmem_file_setup("ssi-migration", size, VM_NORESERVE);
+	struct file *f = shmem_file_setup("ssi-migration", size, VM_NORESERVE);
+
+	/* Images past 2 GiB, pre-copy pages at their (high) user address. */
+	if (!IS_ERR(f))
+		f->f_flags |= O_LARGEFILE;
+	return f;
 }
 
 int ssi_install_new_fd(struct file *f)
@@ -144,6 +151,45 @@ struct file *ssi_fwd_file(void *priv, int readable, int writable)
 void *ssi_fwd_priv(struct file *f)
 {
 	return f->f_op == &ssi_fwd_fops ? f->private_data : NULL;
+}
+
+long ssi_user_scratch(u64 len)
+{
+	return (long)vm_mmap(NULL, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, 0);
+}
+
+void ssi_user_scratch_free(u64 addr, u64 len)
+{
+	vm_munmap(addr, len);
+}
+
+long ssi_file_read_user(struct file *f, u64 ubuf, u64 len, s64 *pos)
+{
+	loff_t p = *pos;
+	long r;
+
+	if (!f->f_op->read)
+		return -EINVAL;
+	r = f->f_op->read(f, (char __user *)ubuf, len, &p);
+	*pos = p;
+	return r;
+}
+
+long ssi_file_write_user(struct file *f, u64 ubuf, u64 len, s64 *pos)
+{
+	loff_t p = *pos;
+	long r;
+
+	if (!f->f_op->write)
+		return -EINVAL;
+	r = f->f_op->write(f, (const char __user *)ubuf, len, &p);
+	*pos = p;
+	return r;
+}
+
+int ssi_task_read_mem(struct task_struct *t, u64 addr, void *buf, u32 len)
+{
+	return access_process_vm(t, addr, buf, len, FOLL_FORCE);
 }
 
 void ssi_module_get(void)

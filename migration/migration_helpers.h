@@ -40,6 +40,17 @@ long ssi_doorbell_wait_killable_timeout(struct wait_queue_head *wq, const u32 *c
 struct file *ssi_fwd_file(void *priv, int readable, int writable);
 /* `f`'s priv if it is a stand-in file, else NULL. */
 void *ssi_fwd_priv(struct file *f);
+/* Maps `len` bytes of anonymous memory in current's address space: a
+ * scratch buffer for interfaces that copy only to or from user memory
+ * (/proc/PID/pagemap, clear_refs). The address or a negative errno. */
+long ssi_user_scratch(u64 len);
+void ssi_user_scratch_free(u64 addr, u64 len);
+/* f's own read or write, with a buffer in current's user memory. */
+long ssi_file_read_user(struct file *f, u64 ubuf, u64 len, s64 *pos);
+long ssi_file_write_user(struct file *f, u64 ubuf, u64 len, s64 *pos);
+/* Reads `len` bytes at `addr` of `t`'s memory; the bytes read or -errno. */
+int ssi_task_read_mem(struct task_struct *t, u64 addr, void *buf, u32 len);
+
 /* Module references held by deputies and hosted processes. */
 void ssi_module_get(void);
 void ssi_module_put(void);

@@ -22,6 +22,7 @@
 
 pub(crate) mod deputy;
 pub(crate) mod forward;
+pub(crate) mod precopy;
 pub(crate) mod remote;
 pub(crate) mod source;
 pub(crate) mod sys;
@@ -221,7 +222,9 @@ impl ProcShow<Identity> for MigrationsFile {
 }
 
 /// The message types [`MigrationHandler`] handles.
-pub(crate) const MIGRATION_MESSAGES: [MsgType; 10] = [
+pub(crate) const MIGRATION_MESSAGES: [MsgType; 12] = [
+    MsgType::MigratePages,
+    MsgType::MigrateKeep,
     MsgType::MigrateBegin,
     MsgType::MigrateData,
     MsgType::MigrateCommit,
@@ -253,6 +256,8 @@ impl Handler<Cluster> for MigrationHandler {
             Some(MsgType::MigrateIo) => deputy::io(m, from, body),
             Some(MsgType::MigrateIoDone) => remote::io_done(m, from, body),
             Some(MsgType::MigrateMoved) => deputy::moved(m, from, body),
+            Some(MsgType::MigratePages) => remote::pages(m, from, body),
+            Some(MsgType::MigrateKeep) => remote::keep(m, from, body),
             _ => Err(EINVAL),
         };
         r.map(|()| KVec::new())

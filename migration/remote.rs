@@ -23,7 +23,8 @@ use crate::{
     kernel_ext::StackStr,
     kthread::{self, ThreadBody},
     proto::{
-        migration::{Begin, Commit, Data, Exit, IoDone, Ref, Signal},
+        ctl::STRATEGY_PRECOPY,
+        migration::{Begin, Commit, Data, Exit, IoDone, Keep, Ref, Run, Signal, MAX_DATA, PAGE, USER_TOP},
         wire::{MsgType, RestartStarted},
     },
 };
@@ -38,6 +39,10 @@ const STALE_NS: u64 = 120_000_000_000;
 const ORPHAN_NS: u64 = 10_000_000_000;
 /// Most incoming migrations and hosted processes per node.
 const MAX_HOSTED: usize = 256;
+/// Largest image an incoming migration may send.
+const MAX_IMAGE: u64 = 1 << 40;
+/// Most pre-copy runs kept per migration.
+const MAX_KEEP: usize = 1 << 20;
 /// How often the watcher looks at hosted processes.
 const WATCH_MS: u32 = 50;
 
@@ -71,6 +76,8 @@ struct Inner {
     next_seq: u64,
     /// Answers to `MigrateIo` not yet taken: (seq, result, data).
     io_done: KVec<(u64, i64, KVec<u8>)>,
+    /// Pre-copy: the pages to take from the store.
+    keep: KVec<Run>,
 }
 
 /// An incoming migration, then the process it became.
@@ -90,6 +97,9 @@ pub(crate) struct Hosted {
     started_ns: u64,
     /// The image, in kernel memory.
     pub(crate) file: File,
+    /// Pre-copy: the pages sent while the process ran, at their address
+    /// (a sparse file in kernel memory).
+    store: Option<File>,
     #[pin]
     inner: Mutex<Inner>,
     /// Rung on every state change and `MigrateIoDone`.
@@ -142,6 +152,12 @@ impl Hosted {
         self.bell.ring();
     }
 
+    /// Gives it up, saying why in the log.
+    pub(crate) fn fail_because(&self, why: &str) {
+        pr_info!("migration {:016x} from node {}: {}: given up\n", self.id, self.from_node, why);
+        self.fail();
+    }
+
     /// The process moved on from here: its end is not reported home.
     pub(crate) fn moved_away(&self) {
         self.set_state(HostedState::Moved);
@@ -189,6 +205,28 @@ impl Hosted {
                 kthread::sleep_ms(10);
             }
         }
+    }
+
+    /// Pre-copy, in the restoring process once its mappings exist: writes
+    /// the kept pages from the store (the image's own pages come after).
+    pub(crate) fn preload(&self) -> Result {
+        let Some(store) = &self.store else { return Ok(()) };
+        let keep = core::mem::replace(&mut self.inner.lock().keep, KVec::new());
+        let mut buf = KVec::from_elem(0u8, MAX_DATA, GFP_KERNEL)?;
+        let per = (MAX_DATA as u64 / PAGE) as u32;
+        for r in keep.iter() {
+            let mut page = 0u32;
+            while page < r.npages {
+                let n = (r.npages - page).min(per);
+                let addr = r.addr + u64::from(page) * PAGE;
+                let data = &mut buf[..(u64::from(n) * PAGE) as usize];
+                let mut pos = addr as i64;
+                store.read_exact(data, &mut pos)?;
+                task::poke_user(addr, data)?;
+                page += n;
+            }
+        }
+        Ok(())
     }
 
     /// The restore went through: the calling process is this migration's.
@@ -246,7 +284,11 @@ pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, 
     if migrations.find_hosted(|h| h.id == b.id).is_some() {
         return Err(EEXIST);
     }
+    if b.size > MAX_IMAGE {
+        return Err(EFBIG);
+    }
     let file = sys::shmem_file(b.size)?;
+    let store = if b.strategy == STRATEGY_PRECOPY { Some(sys::shmem_file(USER_TOP)?) } else { None };
     let now = task::mono_ns();
     let h = Arc::pin_init(
         pin_init!(Hosted {
@@ -261,6 +303,7 @@ pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, 
             returning,
             started_ns: now,
             file,
+            store,
             inner <- new_mutex!(Inner {
                 state: HostedState::Receiving,
                 received: 0,
@@ -270,6 +313,7 @@ pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, 
                 since_ns: now,
                 next_seq: 0,
                 io_done: KVec::new(),
+                keep: KVec::new(),
             }),
             bell <- sys::Doorbell::new(),
         }),
@@ -286,15 +330,16 @@ pub(crate) fn data(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
     let h = migrations.find_hosted(|h| h.id == d.id && h.from_node == from).ok_or(ENOENT)?;
     let mut i = h.inner.lock();
     let end = d.offset + d.data.len() as u64;
-    if i.state != HostedState::Receiving || d.offset != i.received || end > h.size {
+    let limit = if h.size != 0 { h.size } else { MAX_IMAGE };
+    if i.state != HostedState::Receiving || d.offset != i.received || end > limit {
         drop(i);
-        h.fail();
+        h.fail_because("image data out of order or too large");
         return Err(EINVAL);
     }
     let mut pos = d.offset as i64;
     if let Err(e) = h.file.write_all(d.data, &mut pos) {
         drop(i);
-        h.fail();
+        h.fail_because("cannot store image data");
         return Err(e);
     }
     i.received = end;
@@ -302,15 +347,50 @@ pub(crate) fn data(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
     Ok(())
 }
 
+/// `MigratePages` from `from`: pre-copy pages, kept at their address.
+pub(crate) fn pages(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
+    let d = Data::decode(body).map_err(|_| EINVAL)?;
+    let h = migrations.find_hosted(|h| h.id == d.id && h.from_node == from).ok_or(ENOENT)?;
+    let store = h.store.as_ref().ok_or(EINVAL)?;
+    let run = Run { addr: d.offset, npages: (d.data.len() as u64 / PAGE) as u32 };
+    if d.data.len() as u64 % PAGE != 0 || !run.is_valid() || h.state() != HostedState::Receiving {
+        h.fail_because("bad pre-copy pages");
+        return Err(EINVAL);
+    }
+    let mut pos = d.offset as i64;
+    store.write_all(d.data, &mut pos).inspect_err(|_| h.fail_because("cannot store pre-copy pages"))?;
+    h.inner.lock().since_ns = task::mono_ns();
+    Ok(())
+}
+
+/// `MigrateKeep` from `from`: pre-copy pages the restore takes.
+pub(crate) fn keep(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
+    let k = Keep::decode(body).map_err(|_| EINVAL)?;
+    let h = migrations.find_hosted(|h| h.id == k.id && h.from_node == from).ok_or(ENOENT)?;
+    let mut i = h.inner.lock();
+    if h.store.is_none() || i.state != HostedState::Receiving || i.keep.len() + MAX_KEEP_RUNS_GUARD > MAX_KEEP {
+        drop(i);
+        h.fail_because("bad keep list");
+        return Err(EINVAL);
+    }
+    for r in k.runs() {
+        i.keep.push(r, GFP_KERNEL)?;
+    }
+    Ok(())
+}
+
+/// Slack so that one more `MigrateKeep` frame always fits under the limit.
+const MAX_KEEP_RUNS_GUARD: usize = crate::proto::migration::MAX_KEEP_RUNS;
+
 /// `MigrateCommit` from `from`: starts the restore; the reply body.
 pub(crate) fn commit(cluster: &Cluster, migrations: &Migrations, from: u16, body: &[u8]) -> Result<KVec<u8>> {
     let c = Commit::decode(body).map_err(|_| EINVAL)?;
     let h = migrations.find_hosted(|h| h.id == c.id && h.from_node == from).ok_or(ENOENT)?;
     {
         let mut i = h.inner.lock();
-        if i.state != HostedState::Receiving || i.received != h.size || c.size != h.size {
+        if i.state != HostedState::Receiving || i.received != c.size || (h.size != 0 && c.size != h.size) {
             drop(i);
-            h.fail();
+            h.fail_because("commit does not match what was received");
             return Err(EINVAL);
         }
         i.state = HostedState::Committed;
@@ -328,7 +408,7 @@ pub(crate) fn commit(cluster: &Cluster, migrations: &Migrations, from: u16, body
     let started = match started {
         Ok(s) => s,
         Err(e) => {
-            h.fail();
+            h.fail_because("cannot start the restore");
             return Err(e);
         }
     };

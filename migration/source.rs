@@ -15,22 +15,22 @@
 //! task becomes the process's deputy on its home node, or, on a node the
 //! process had migrated to, vanishes (its home is told where it went).
 
-use super::{deputy, remote::Hosted, sys, Direction, Migrations, Record};
+use super::{deputy, precopy, remote::Hosted, sys, Direction, Migrations, Record};
 use crate::{
     checkpoint::{self, remote::await_outcome, task::{self, File}},
     cluster::Cluster,
     identity::Identity,
     proto::{
-        ctl::{strategy_name, CtlReply, CtlRequest, MessageWriter, STRATEGY_EAGER},
-        migration::{Begin, Commit, Data, Moved, Ref, MAX_DATA},
+        ctl::{strategy_name, CtlReply, CtlRequest, MessageWriter, STRATEGY_EAGER, STRATEGY_PRECOPY},
+        migration::{Begin, Commit, Data, Keep, Moved, Ref, Run, MAX_DATA, MAX_KEEP_RUNS},
         wire::{MsgType, RestartStarted},
     },
 };
 use core::{
     fmt::Write,
-    sync::atomic::{AtomicBool, Ordering},
+    sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
 };
-use kernel::{prelude::*, sync::Arc};
+use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
 
 /// How long `MigrateBegin`, `MigrateCommit` and `MigrateGo` may take.
 const CALL_TIMEOUT_MS: u32 = 10_000;
@@ -41,6 +41,7 @@ fn fail(reply: &mut CtlReply, err: Error, args: core::fmt::Arguments<'_>) -> Err
 }
 
 /// One process on its way to another node.
+#[pin_data]
 pub(crate) struct Outgoing {
     cluster: Arc<Cluster>,
     migrations: Arc<Migrations>,
@@ -55,6 +56,15 @@ pub(crate) struct Outgoing {
     /// Set when the process had migrated to this node.
     hosted: Option<Arc<Hosted>>,
     started_ns: u64,
+    /// `MigrateBegin` was sent (pre-copy sends it before the freeze).
+    begun: AtomicBool,
+    /// Pre-copy: rounds done and bytes they sent.
+    rounds: AtomicU32,
+    precopy_bytes: AtomicU64,
+    /// Pre-copy: the pages the destination keeps from its store (found
+    /// clean at the freeze).
+    #[pin]
+    keep: Mutex<KVec<Run>>,
 }
 
 /// `ssi-ctl migrate PID NODE`: moves process `req.pid` to node `req.node`.
@@ -66,11 +76,11 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
     let Some(cluster) = cluster else {
         return Err(fail(reply, crate::kernel_ext::enotconn(), format_args!("this node is not in a cluster (enabled is 0)")));
     };
-    if req.strategy != STRATEGY_EAGER {
+    if req.strategy != STRATEGY_EAGER && req.strategy != STRATEGY_PRECOPY {
         return Err(fail(
             reply,
             crate::kernel_ext::eopnotsupp(),
-            format_args!("strategy {} is not implemented yet (eager is)", strategy_name(req.strategy)),
+            format_args!("strategy {} is not implemented yet (eager and precopy are)", strategy_name(req.strategy)),
         ));
     }
     let own = cluster.node_id();
@@ -107,8 +117,8 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
     };
     let (is_root, uid) = task::caller_identity();
     let image = sys::shmem_file(0).map_err(|e| fail(reply, e, format_args!("no memory for the image")))?;
-    let out = Arc::new(
-        Outgoing {
+    let out = Arc::pin_init(
+        pin_init!(Outgoing {
             cluster,
             migrations,
             node,
@@ -121,9 +131,29 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
             pid,
             hosted,
             started_ns: start,
-        },
+            begun: AtomicBool::new(false),
+            rounds: AtomicU32::new(0),
+            precopy_bytes: AtomicU64::new(0),
+            keep <- new_mutex!(KVec::new()),
+        }),
         GFP_KERNEL,
     )?;
+    if out.is_precopy() {
+        out.record("precopy", 0, 0);
+        out.begin(0, reply)?;
+        let rounds = precopy::run(&out.cluster, node, id, &target, &|| kernel::current!().signal_pending());
+        match rounds {
+            Ok(r) => {
+                out.rounds.store(r.rounds, Ordering::Relaxed);
+                out.precopy_bytes.store(r.bytes, Ordering::Relaxed);
+            }
+            Err(e) => {
+                out.abort();
+                out.record("failed", 0, 0);
+                return Err(fail(reply, e, format_args!("pre-copy to node {node} failed (error {})", e.to_errno())));
+            }
+        }
+    }
     out.record("capturing", 0, 0);
     let r = checkpoint::capture(own.into(), pid, target, image, false, Some(out.clone()), start, reply);
     if r.is_err() {
@@ -133,26 +163,23 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
 }
 
 impl Outgoing {
-    fn record(&self, state: &'static str, bytes: u64, frozen_ns: u64) {
-        self.migrations.record(Record {
-            id: self.id,
-            direction: Direction::Out,
-            pid: self.pid,
-            peer: self.node,
-            strategy: self.strategy,
-            state,
-            bytes,
-            rounds: 1,
-            frozen_ns,
-            total_ns: task::mono_ns().saturating_sub(self.started_ns),
-        });
+    /// Whether this is a pre-copy migration.
+    pub(crate) fn is_precopy(&self) -> bool {
+        self.strategy == STRATEGY_PRECOPY
     }
 
-    /// Sends the image (`size` bytes of `image`) and hands the process over;
-    /// its pid on the destination. Runs in the frozen process's context.
-    pub(crate) fn hand_over(&self, image: &File, size: u64, cancelled: &AtomicBool, reply: &mut CtlReply) -> Result<u32> {
+    /// Bytes sent in all: the image's and the pre-copy rounds'.
+    pub(crate) fn total_bytes(&self, image: u64) -> u64 {
+        image + self.precopy_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Pre-copy: the pages found clean at the freeze.
+    pub(crate) fn set_keep(&self, runs: KVec<Run>) {
+        *self.keep.lock() = runs;
+    }
+
+    fn begin(&self, size: u64, reply: &mut CtlReply) -> Result {
         let node = self.node;
-        self.record("sending", 0, 0);
         let begin = Begin {
             id: self.id,
             home_id: self.home_id,
@@ -167,12 +194,42 @@ impl Outgoing {
         self.cluster.call(node, MsgType::MigrateBegin, &small[..n], CALL_TIMEOUT_MS).map_err(|e| {
             fail(reply, e, format_args!("node {node} did not accept the migration (error {})", e.to_errno()))
         })?;
+        self.begun.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    fn abort(&self) {
+        let mut b = [0u8; Ref::LEN];
+        if (Ref { id: self.id }).encode(&mut b).is_ok() {
+            let _ = self.cluster.send_to(self.node, MsgType::MigrateAbort, &b);
+        }
+    }
+
+    fn record(&self, state: &'static str, bytes: u64, frozen_ns: u64) {
+        self.migrations.record(Record {
+            id: self.id,
+            direction: Direction::Out,
+            pid: self.pid,
+            peer: self.node,
+            strategy: self.strategy,
+            state,
+            bytes: bytes + self.precopy_bytes.load(Ordering::Relaxed),
+            rounds: self.rounds.load(Ordering::Relaxed) + 1,
+            frozen_ns,
+            total_ns: task::mono_ns().saturating_sub(self.started_ns),
+        });
+    }
+
+    /// Sends the image (`size` bytes of `image`) and hands the process over;
+    /// its pid on the destination. Runs in the frozen process's context.
+    pub(crate) fn hand_over(&self, image: &File, size: u64, cancelled: &AtomicBool, reply: &mut CtlReply) -> Result<u32> {
+        self.record("sending", 0, 0);
+        if !self.begun.load(Ordering::Acquire) {
+            self.begin(size, reply)?;
+        }
         let sent = self.send_and_restore(image, size, cancelled, reply);
         if sent.is_err() {
-            let mut b = [0u8; Ref::LEN];
-            if (Ref { id: self.id }).encode(&mut b).is_ok() {
-                let _ = self.cluster.send_to(node, MsgType::MigrateAbort, &b);
-            }
+            self.abort();
         }
         sent
     }
@@ -193,6 +250,17 @@ impl Outgoing {
             self.cluster
                 .send_to(node, MsgType::MigrateData, &frame[..len])
                 .map_err(|e| fail(reply, e, format_args!("lost node {node} while sending the image")))?;
+        }
+        // Pre-copy: which pages the destination takes from its store.
+        {
+            let keep = self.keep.lock();
+            for runs in keep.chunks(MAX_KEEP_RUNS) {
+                let mut b = KVec::from_elem(0u8, Keep::HEADER_LEN + runs.len() * Keep::RUN_LEN, GFP_KERNEL)?;
+                let n = Keep::encode(self.id, runs, &mut b).map_err(|_| EINVAL)?;
+                self.cluster
+                    .send_to(node, MsgType::MigrateKeep, &b[..n])
+                    .map_err(|e| fail(reply, e, format_args!("lost node {node} while sending the image")))?;
+            }
         }
         let mut small = [0u8; Commit::LEN];
         let n = (Commit { id: self.id, size }).encode(&mut small).map_err(|_| EINVAL)?;
@@ -217,6 +285,8 @@ impl Outgoing {
     /// `handed` (the pid there) makes the current task the deputy, or, away
     /// from home, ends it; a failed one lets the process go on here.
     pub(crate) fn finish(&self, handed: Option<u32>, bytes: u64, frozen_ns: u64) {
+        let rounds = self.rounds.load(Ordering::Relaxed) + 1;
+        let bytes_all = bytes + self.precopy_bytes.load(Ordering::Relaxed);
         let Some(there) = handed else {
             self.record("failed", bytes, frozen_ns);
             pr_info!("pid {}: migration to node {} failed: it goes on here\n", self.pid, self.node);
@@ -224,12 +294,13 @@ impl Outgoing {
         };
         self.record("done", bytes, frozen_ns);
         pr_info!(
-            "pid {}: migrated to node {} as pid {} ({}): {} bytes, frozen {} us\n",
+            "pid {}: migrated to node {} as pid {} ({}): {} bytes in {} round(s), frozen {} us\n",
             self.pid,
             self.node,
             there,
             strategy_name(self.strategy),
-            bytes,
+            bytes_all,
+            rounds,
             frozen_ns / 1000
         );
         match &self.hosted {

@@ -164,3 +164,69 @@ impl Doorbell {
         }
     }
 }
+
+/// Anonymous memory mapped in the current task's address space for
+/// interfaces that copy only to or from user memory; unmapped on drop.
+pub(crate) struct UserScratch {
+    addr: u64,
+    len: u64,
+}
+
+impl UserScratch {
+    /// Maps `len` bytes.
+    pub(crate) fn new(len: u64) -> Result<UserScratch> {
+        // SAFETY: plain call on current's mm.
+        let addr = unsafe { raw::ssi_user_scratch(len) };
+        if (-4095..0).contains(&addr) {
+            return Err(Error::from_errno(addr as i32));
+        }
+        Ok(UserScratch { addr: addr as u64, len })
+    }
+
+    pub(crate) fn addr(&self) -> u64 {
+        self.addr
+    }
+}
+
+impl Drop for UserScratch {
+    fn drop(&mut self) {
+        // SAFETY: unmaps what `new` mapped in the same task.
+        unsafe { raw::ssi_user_scratch_free(self.addr, self.len) };
+    }
+}
+
+/// `file`'s own read into `len` bytes of user memory at `ubuf` (current's).
+pub(crate) fn file_read_user(file: &File, ubuf: &UserScratch, len: u64, pos: &mut i64) -> Result<usize> {
+    if len > ubuf.len {
+        return Err(EINVAL);
+    }
+    // SAFETY: counted file; `ubuf` is mapped user memory of current, at
+    // least `len` bytes; `pos` writable.
+    let n = unsafe { raw::ssi_file_read_user(file.as_raw().cast(), ubuf.addr, len, pos) };
+    kernel::error::to_result((n.min(0)) as i32)?;
+    Ok(n as usize)
+}
+
+/// `file`'s own write of `len` bytes of user memory at `ubuf`.
+pub(crate) fn file_write_user(file: &File, ubuf: &UserScratch, len: u64, pos: &mut i64) -> Result<usize> {
+    if len > ubuf.len {
+        return Err(EINVAL);
+    }
+    // SAFETY: as for `file_read_user`.
+    let n = unsafe { raw::ssi_file_write_user(file.as_raw().cast(), ubuf.addr, len, pos) };
+    kernel::error::to_result((n.min(0)) as i32)?;
+    Ok(n as usize)
+}
+
+/// Reads `buf.len()` bytes at `addr` of `task`'s memory.
+pub(crate) fn task_read_mem(task: &Task, addr: u64, buf: &mut [u8]) -> Result {
+    // SAFETY: counted task; `buf` writable for its length.
+    let n = unsafe { raw::ssi_task_read_mem(task.as_raw().cast(), addr, buf.as_mut_ptr().cast(), buf.len() as u32) };
+    if n < 0 {
+        return Err(Error::from_errno(n));
+    }
+    if n as usize != buf.len() {
+        return Err(EFAULT);
+    }
+    Ok(())
+}

@@ -158,7 +158,13 @@ fn restore_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) ->
         if req.flags & FLAG_CHECK_ONLY != 0 {
             return checkpoint::restore::check(&file, reply).map(|()| CHECKED);
         }
-        checkpoint::restore::restore(&file, reply, &identity.restore_groups, forward, || {
+        let preload = || -> Result {
+            match &hosted {
+                Some(h) => h.preload(),
+                None => Ok(()),
+            }
+        };
+        checkpoint::restore::restore(&file, reply, &identity.restore_groups, forward, Some(&preload), || {
             if req.token != 0 {
                 identity.restarts.running(req.token);
             }

@@ -127,6 +127,126 @@ impl<'a> Data<'a> {
     }
 }
 
+/// Most runs in one `MigrateKeep` frame.
+pub const MAX_KEEP_RUNS: usize = 4096;
+/// Highest user address + 1 (x86-64, 4-level paging).
+pub const USER_TOP: u64 = 1 << 47;
+/// Page size of pre-copy pages.
+pub const PAGE: u64 = 4096;
+
+/// Pages at `addr`, `npages` of them: a run of a pre-copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Run {
+    /// Page-aligned user address.
+    pub addr: u64,
+    /// At least one page.
+    pub npages: u32,
+}
+
+impl Run {
+    /// Whether it is page-aligned, non-empty and below [`USER_TOP`].
+    pub fn is_valid(&self) -> bool {
+        self.addr % PAGE == 0
+            && self.npages > 0
+            && self.addr.checked_add(u64::from(self.npages) * PAGE).is_some_and(|end| end <= USER_TOP)
+    }
+}
+
+/// `MigrateKeep`: pages the destination takes from its pre-copy store.
+#[derive(Debug, Clone, Copy)]
+pub struct Keep<'a> {
+    /// The move.
+    pub id: u64,
+    /// The runs, encoded (12 bytes each: addr, npages); see [`Keep::runs`].
+    raw: &'a [u8],
+}
+
+impl<'a> Keep<'a> {
+    /// Bytes before the runs.
+    pub const HEADER_LEN: usize = 12;
+    /// Bytes per run.
+    pub const RUN_LEN: usize = 12;
+
+    /// Encodes `runs` (at most [`MAX_KEEP_RUNS`]) into `out`.
+    pub fn encode(id: u64, runs: &[Run], out: &mut [u8]) -> Result<usize, WireError> {
+        nonzero(id)?;
+        if runs.len() > MAX_KEEP_RUNS || runs.iter().any(|r| !r.is_valid()) {
+            return Err(WireError::InvalidValue);
+        }
+        let mut w = Writer::new(out);
+        w.u64(id)?;
+        w.u32(runs.len() as u32)?;
+        for r in runs {
+            w.u64(r.addr)?;
+            w.u32(r.npages)?;
+        }
+        Ok(w.pos())
+    }
+
+    /// Decodes a body; every run is checked.
+    pub fn decode(body: &'a [u8]) -> Result<Keep<'a>, WireError> {
+        let mut r = Reader::new(body);
+        let id = nonzero(r.u64()?)?;
+        let n = r.u32()? as usize;
+        if n > MAX_KEEP_RUNS {
+            return Err(WireError::InvalidValue);
+        }
+        let raw = r.bytes(n * Self::RUN_LEN)?;
+        r.finish()?;
+        let k = Keep { id, raw };
+        if k.runs().any(|run| !run.is_valid()) {
+            return Err(WireError::InvalidValue);
+        }
+        Ok(k)
+    }
+
+    /// The runs.
+    pub fn runs(&self) -> impl Iterator<Item = Run> + 'a {
+        self.raw.chunks_exact(Self::RUN_LEN).map(|c| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&c[..8]);
+            let mut n = [0u8; 4];
+            n.copy_from_slice(&c[8..]);
+            Run { addr: u64::from_le_bytes(a), npages: u32::from_le_bytes(n) }
+        })
+    }
+}
+
+/// What the pagemap of a page says, for pre-copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageState {
+    /// Not in memory (never touched: zero, or the file's content).
+    Absent,
+    /// In memory (or swap), written since the soft-dirty bits were cleared.
+    Dirty,
+    /// In memory (or swap), not written since.
+    Clean,
+}
+
+/// Classifies a `/proc/PID/pagemap` entry (bit 63 present, 62 swapped,
+/// 61 file page or shared anonymous, 55 soft-dirty). With `anon_only`,
+/// file pages count as absent (a private file mapping's unwritten pages
+/// come from the file).
+pub fn page_state(entry: u64, anon_only: bool) -> PageState {
+    let present = entry & (1 << 63) != 0 || entry & (1 << 62) != 0;
+    let file = entry & (1 << 61) != 0;
+    if !present || (anon_only && file) {
+        PageState::Absent
+    } else if entry & (1 << 55) != 0 {
+        PageState::Dirty
+    } else {
+        PageState::Clean
+    }
+}
+
+/// Whether a pre-copy should do another round: the dirty pages of this
+/// round (`now`) against the last (`before`), after `rounds` rounds.
+/// Stops when the remainder is small, when a round did not shrink it by a
+/// tenth, or after `max_rounds`.
+pub fn precopy_continue(before: u64, now: u64, rounds: u32, max_rounds: u32, small: u64) -> bool {
+    rounds < max_rounds && now > small && now.saturating_mul(10) < before.saturating_mul(9)
+}
+
 /// `MigrateCommit`: every byte was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Commit {
@@ -505,6 +625,41 @@ mod tests {
     }
 
     #[test]
+    fn pagemap_classes() {
+        assert_eq!(page_state(0, false), PageState::Absent);
+        assert_eq!(page_state(1 << 63 | 1 << 55, false), PageState::Dirty);
+        assert_eq!(page_state(1 << 63, false), PageState::Clean);
+        assert_eq!(page_state(1 << 62 | 1 << 55, false), PageState::Dirty);
+        assert_eq!(page_state(1 << 63 | 1 << 61 | 1 << 55, true), PageState::Absent);
+        assert_eq!(page_state(1 << 63 | 1 << 61, false), PageState::Clean);
+        // Soft-dirty alone (a never touched page of a new mapping).
+        assert_eq!(page_state(1 << 55, false), PageState::Absent);
+    }
+
+    #[test]
+    fn precopy_stops() {
+        assert!(precopy_continue(1000, 500, 1, 8, 64));
+        assert!(!precopy_continue(1000, 950, 1, 8, 64), "not converging");
+        assert!(!precopy_continue(1000, 10, 1, 8, 64), "small enough");
+        assert!(!precopy_continue(1000, 500, 8, 8, 64), "enough rounds");
+        assert!(!precopy_continue(0, 0, 1, 8, 0));
+    }
+
+    #[test]
+    fn keep_runs() {
+        let runs = [Run { addr: 0x1000, npages: 3 }, Run { addr: 0x7fff_f000, npages: 1 }];
+        let mut b = [0u8; 64];
+        let n = Keep::encode(9, &runs, &mut b).unwrap();
+        let k = Keep::decode(&b[..n]).unwrap();
+        assert_eq!(k.id, 9);
+        assert!(k.runs().eq(runs.iter().copied()));
+        let bad = [Run { addr: 0x1001, npages: 1 }];
+        assert_eq!(Keep::encode(9, &bad, &mut b), Err(WireError::InvalidValue));
+        let top = [Run { addr: USER_TOP - PAGE, npages: 2 }];
+        assert_eq!(Keep::encode(9, &top, &mut b), Err(WireError::InvalidValue));
+    }
+
+    #[test]
     fn syscall_search() {
         assert_eq!(find_syscall(&[0x90, 0x0f, 0x05, 0xc3]), Some(1));
         assert_eq!(find_syscall(&[0x0f, 0x0f]), None);
@@ -572,6 +727,9 @@ mod tests {
             let _ = Io::decode(&bytes);
             let _ = IoDone::decode(&bytes);
             let _ = Moved::decode(&bytes);
+            if let Ok(k) = Keep::decode(&bytes) {
+                prop_assert!(k.runs().all(|r| r.is_valid()));
+            }
         }
     }
 }

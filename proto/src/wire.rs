@@ -222,6 +222,12 @@ pub enum MsgType {
     /// A migrated process moved on to another node (one-way, to its home
     /// node); body [`super::migration::Moved`].
     MigrateMoved = 21,
+    /// Pre-copy: pages of the running process (one-way); body
+    /// [`super::migration::Data`] with the pages' address as `offset`.
+    MigratePages = 22,
+    /// Pre-copy: the pages the destination keeps from the pre-copy rounds
+    /// (one-way, before `MigrateCommit`); body [`super::migration::Keep`].
+    MigrateKeep = 23,
 }
 
 impl MsgType {
@@ -249,6 +255,8 @@ impl MsgType {
             19 => MsgType::MigrateIo,
             20 => MsgType::MigrateIoDone,
             21 => MsgType::MigrateMoved,
+            22 => MsgType::MigratePages,
+            23 => MsgType::MigrateKeep,
             _ => return None,
         })
     }
@@ -1392,7 +1400,7 @@ mod tests {
             );
         }
         // Unknown types decode; dispatch refuses them.
-        for t in [0u8, 22, 200, 255] {
+        for t in [0u8, 24, 200, 255] {
             let h = with(&|b| b[5] = t).unwrap();
             assert_eq!(h.msg_type, t);
             assert_eq!(h.kind(), None);
@@ -1406,7 +1414,7 @@ mod tests {
         for v in 0..=255u8 {
             match MsgType::from_u8(v) {
                 Some(t) => {
-                    assert!((1..=21).contains(&v));
+                    assert!((1..=23).contains(&v));
                     assert_eq!(t.as_u8(), v);
                     assert_eq!(u8::from(t), v);
                     assert_eq!(MsgType::try_from(v), Ok(t));

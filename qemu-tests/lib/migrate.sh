@@ -1,0 +1,87 @@
+# migrate_suite STRATEGY: the live-migration tests of issue 5 for one
+# strategy, on a 3-node cluster (see qemu-tests/scenarios/30-*.sh):
+# - a counter on /cluster migrated 1 -> 2 mid-run keeps every number once;
+#   the home shell's `wait` sees the real exit status; the deputy keeps its
+#   pid in node 1's ps and knows where the process runs;
+# - a process writing to a pipe on its home node, migrated mid-stream: the
+#   consumer gets every line once, in order;
+# - kill -TERM to the deputy's pid reaches the handler on the other node;
+#   the home shell sees status 143;
+# - the memory-and-FPU workload (128 MiB) over 1 -> 2 -> 3 -> 1 (each hop
+#   asked where it runs; the last brings it home into its deputy) gives an
+#   uninterrupted run's output.
+migrate_suite() {
+  S=$1
+  wait_view 90 "1 2 3" 1 2 3
+
+  # where PID: the node column of the deputy PID in node 1's /proc/ssi/migrations.
+  deputy_node() { on 1 "awk '/^deputies:/{d=1;next} /^hosted:/{d=0} d && \$1==$1 {print \$3}' /proc/ssi/migrations"; }
+
+  # --- Counter on /cluster, migrated 1 -> 2 mid-run; the home shell waits.
+  on 1 "(ssi-wl-counter /cluster/count.txt 60 100 < /dev/null > /dev/null 2>&1; echo status=\$? > /tmp/count.status) > /dev/null 2>&1 &"
+  wait_on 20 1 'pgrep -x ssi-wl-counter > /dev/null'
+  sleep 2
+  pid=$(on 1 pgrep -x ssi-wl-counter)
+  out=$(on 1 "ssi-ctl migrate --strategy $S $pid 2 2>&1; echo rc=\$?")
+  expect_match "migrate says where it runs" "$out" "migrated $pid to node 2 as pid [0-9]+ \\($S\\)"
+  expect_match "migrate status" "$out" "rc=0"
+  rpid=$(echo "$out" | sed -n 's/.* as pid \([0-9]*\).*/\1/p')
+  expect_eq "the process runs on node 2" "$(on 2 "cat /proc/$rpid/comm")" ssi-wl-counter
+  expect_eq "its deputy keeps pid $pid in node 1's ps" "$(on 1 "ps -o comm= -p $pid")" ssi-wl-counter
+  expect_eq "node 1 knows where it runs" "$(deputy_node "$pid")" 2
+  wait_on 60 1 'test -s /tmp/count.status'
+  expect_eq "the home shell's wait sees exit status 0" "$(on 1 cat /tmp/count.status)" "status=0"
+  expect_eq "counter lines" "$(on 1 "wc -l < /cluster/count.txt")" 60
+  expect_eq "every number once, in order" "$(on 1 "awk '\$1 != NR {print NR; exit}' /cluster/count.txt")" ""
+  expect_eq "the deputy is gone" "$(on 1 "ps -o comm= -p $pid; true")" ""
+
+  # --- A pipe at home: every line reaches sort, once, in order.
+  on 1 "(ssi-wl-lines 300 20 | cat > /tmp/lines.out; echo done > /tmp/lines.status) > /dev/null 2>&1 &"
+  wait_on 20 1 'pgrep -x ssi-wl-lines > /dev/null'
+  sleep 1
+  pid=$(on 1 pgrep -x ssi-wl-lines)
+  on 1 "ssi-ctl migrate --strategy $S $pid 3" > /dev/null
+  wait_on 120 1 'test -s /tmp/lines.status'
+  expect_eq "lines through the pipe" "$(on 1 "wc -l < /tmp/lines.out")" 300
+  expect_eq "every line once, in order" "$(on 1 "awk '\$2 != NR {print NR; exit}' /tmp/lines.out")" ""
+
+  # --- kill -TERM to the deputy's pid reaches the handler; the shell sees 143.
+  on 1 "(ssi-wl-lines 100000 20 > /cluster/term.out; echo status=\$? > /tmp/term.status) > /dev/null 2>&1 &"
+  wait_on 20 1 'pgrep -x ssi-wl-lines > /dev/null'
+  pid=$(on 1 pgrep -x ssi-wl-lines)
+  on 1 "ssi-ctl migrate --strategy $S $pid 2" > /dev/null
+  sleep 1
+  on 1 "kill -TERM $pid"
+  wait_on 30 1 'test -s /tmp/term.status'
+  expect_eq "the handler's exit status reaches the home shell" "$(on 1 cat /tmp/term.status)" "status=143"
+  expect_match "the handler ran on node 2" "$(on 1 "tail -1 /cluster/term.out")" "^got SIGTERM at line [0-9]+$"
+
+  # --- Memory and FPU, 128 MiB, over 1 -> 2 -> 3 -> 1 (each hop asked on the
+  # node it runs on; the last one brings it home, where its deputy becomes it
+  # again): the output of an uninterrupted run.
+  on_timeout 900 1 "ssi-wl-memfpu 128 30 1500 < /dev/null > /cluster/memfpu.ref"
+  on 1 "(ssi-wl-memfpu 128 30 1500 < /dev/null > /cluster/memfpu.out 2>/dev/null; echo status=\$? > /tmp/memfpu.status) > /dev/null 2>&1 &"
+  wait_on 120 1 'grep -q "iter 2 " /cluster/memfpu.out'
+  home=$(on 1 pgrep -x ssi-wl-memfpu)
+  hop() { # hop FROM PID TO: migrate on FROM; prints the pid on TO
+    local out
+    out=$(on_timeout 300 "$1" "ssi-ctl migrate --strategy $S $2 $3 2>&1; echo rc=\$?")
+    expect_match "migrate $2 from node $1 to node $3" "$out" "rc=0"
+    log "$out"
+    echo "$out" | sed -n 's/.* as pid \([0-9]*\).*/\1/p'
+  }
+  p2=$(hop 1 "$home" 2)
+  expect_eq "memfpu runs on node 2" "$(on 2 "cat /proc/$p2/comm")" ssi-wl-memfpu
+  wait_on 120 1 'grep -q "iter 5 " /cluster/memfpu.out'
+  p3=$(hop 2 "$p2" 3)
+  expect_eq "memfpu left node 2" "$(on 2 "pgrep -x ssi-wl-memfpu; true")" ""
+  expect_eq "node 1's deputy follows it to node 3" "$(deputy_node "$home")" 3
+  wait_on 120 1 'grep -q "iter 8 " /cluster/memfpu.out'
+  p1=$(hop 3 "$p3" 1)
+  expect_eq "back home it has its own pid again" "$p1" "$home"
+  wait_on 20 1 "grep -qx 'deputies: 0' /proc/ssi/migrations"
+  expect_eq "nothing left on node 3" "$(on 3 "pgrep -x ssi-wl-memfpu; true")" ""
+  wait_on 300 1 'test -s /tmp/memfpu.status'
+  expect_eq "memfpu exit status" "$(on 1 cat /tmp/memfpu.status)" "status=0"
+  expect_eq "memfpu output after three hops" "$(on 1 cat /cluster/memfpu.out)" "$(on 1 cat /cluster/memfpu.ref)"
+}
