@@ -266,8 +266,9 @@ fn restore_here(cluster: &Arc<Cluster>, d: &Deputy, h: &Arc<Hosted>) -> bool {
     let identity = cluster.identity();
     let token = h.token();
     let mut reply = crate::proto::ctl::CtlReply::EMPTY;
+    let Some(image) = h.take_image() else { return false };
     let preload = || h.preload();
-    let restored = crate::checkpoint::restore::restore(&h.file, &mut reply, &identity.restore_groups, None, Some(&preload), || {
+    let restored = crate::checkpoint::restore::restore(&image, &mut reply, &identity.restore_groups, None, Some(&preload), || {
         identity.restarts.running(token);
         h.await_go()
     });

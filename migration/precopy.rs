@@ -161,6 +161,9 @@ unsafe extern "C" fn round_work(work: *mut bindings::callback_head) {
     let job = rw.job.clone();
     drop(rw);
     let r = if job.cancelled.load(Ordering::Acquire) || task::current_exiting() { Err(EINTR) } else { scan_current(true) };
+    if let Err(e) = &r {
+        pr_info!("pre-copy: pid {} could not scan its pages (error {})\n", task::current_pid(), e.to_errno());
+    }
     *job.result.lock() = Some(r);
     job.done.notify_all();
 }
@@ -189,6 +192,7 @@ fn round_scan(target: &Task) -> Result<Scan> {
         let res = job.done.wait_interruptible_timeout(&mut result, msecs_to_jiffies(200));
         let interrupted = matches!(res, kernel::sync::CondVarTimeoutResult::Signal { .. });
         if interrupted || task::mono_ns().saturating_sub(start) > ROUND_TIMEOUT_MS * 1_000_000 {
+            pr_info!("pre-copy: a round of pid {} did not happen ({})\n", task::current_pid(), if interrupted { "interrupted" } else { "timed out" });
             job.cancelled.store(true, Ordering::Release);
             return Err(if interrupted { EINTR } else { crate::kernel_ext::etimedout() });
         }
@@ -211,6 +215,7 @@ pub(crate) fn run(cluster: &Cluster, node: u16, id: u64, target: &Task, cancelle
     let mut before = u64::MAX;
     loop {
         if cancelled() {
+            pr_info!("pre-copy: interrupted after {} round(s)\n", done.rounds);
             return Err(EINTR);
         }
         let scan = round_scan(target)?;

@@ -78,6 +78,11 @@ struct Inner {
     io_done: KVec<(u64, i64, KVec<u8>)>,
     /// Pre-copy: the pages to take from the store.
     keep: KVec<Run>,
+    /// The image, in kernel memory (until the process runs).
+    image: Option<File>,
+    /// Pre-copy: the pages sent while the process ran, at their address
+    /// (a sparse file in kernel memory, until the restore took them).
+    store: Option<File>,
 }
 
 /// An incoming migration, then the process it became.
@@ -95,11 +100,6 @@ pub(crate) struct Hosted {
     /// restores it.
     pub(crate) returning: bool,
     started_ns: u64,
-    /// The image, in kernel memory.
-    pub(crate) file: File,
-    /// Pre-copy: the pages sent while the process ran, at their address
-    /// (a sparse file in kernel memory).
-    store: Option<File>,
     #[pin]
     inner: Mutex<Inner>,
     /// Rung on every state change and `MigrateIoDone`.
@@ -141,12 +141,19 @@ impl Hosted {
         self.bell.ring();
     }
 
+    /// The image, for a deputy that restores it itself.
+    pub(crate) fn take_image(&self) -> Option<File> {
+        self.inner.lock().image.take()
+    }
+
     /// Gives it up unless it already runs (or moved on).
     pub(crate) fn fail(&self) {
         let mut i = self.inner.lock();
         if matches!(i.state, HostedState::Receiving | HostedState::Committed | HostedState::Ready) {
             i.state = HostedState::Failed;
             i.since_ns = task::mono_ns();
+            i.image = None;
+            i.store = None;
         }
         drop(i);
         self.bell.ring();
@@ -171,8 +178,7 @@ impl Hosted {
             return Err(ENOENT);
         }
         i.pid = task::current_pid();
-        drop(i);
-        sys::install_new_fd(&self.file)
+        sys::install_new_fd(i.image.as_ref().ok_or(ENOENT)?)
     }
 
     /// Restored and checked: waits for the source to hand the process over.
@@ -210,8 +216,11 @@ impl Hosted {
     /// Pre-copy, in the restoring process once its mappings exist: writes
     /// the kept pages from the store (the image's own pages come after).
     pub(crate) fn preload(&self) -> Result {
-        let Some(store) = &self.store else { return Ok(()) };
-        let keep = core::mem::replace(&mut self.inner.lock().keep, KVec::new());
+        let (store, keep) = {
+            let mut i = self.inner.lock();
+            (i.store.take(), core::mem::replace(&mut i.keep, KVec::new()))
+        };
+        let Some(store) = store else { return Ok(()) };
         let mut buf = KVec::from_elem(0u8, MAX_DATA, GFP_KERNEL)?;
         let per = (MAX_DATA as u64 / PAGE) as u32;
         for r in keep.iter() {
@@ -236,6 +245,10 @@ impl Hosted {
         i.pid = task::current_pid();
         i.task = task;
         i.state = HostedState::Running;
+        // The kernel memory of the image goes (with the restarting
+        // program's descriptor, closed by the restore).
+        i.image = None;
+        i.store = None;
         i.since_ns = task::mono_ns();
     }
 
@@ -302,8 +315,6 @@ pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, 
             size: b.size,
             returning,
             started_ns: now,
-            file,
-            store,
             inner <- new_mutex!(Inner {
                 state: HostedState::Receiving,
                 received: 0,
@@ -314,6 +325,8 @@ pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, 
                 next_seq: 0,
                 io_done: KVec::new(),
                 keep: KVec::new(),
+                image: Some(file),
+                store,
             }),
             bell <- sys::Doorbell::new(),
         }),
@@ -337,7 +350,11 @@ pub(crate) fn data(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
         return Err(EINVAL);
     }
     let mut pos = d.offset as i64;
-    if let Err(e) = h.file.write_all(d.data, &mut pos) {
+    let written = match i.image.as_ref() {
+        Some(f) => f.write_all(d.data, &mut pos),
+        None => Err(ENOENT),
+    };
+    if let Err(e) = written {
         drop(i);
         h.fail_because("cannot store image data");
         return Err(e);
@@ -351,15 +368,21 @@ pub(crate) fn data(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
 pub(crate) fn pages(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
     let d = Data::decode(body).map_err(|_| EINVAL)?;
     let h = migrations.find_hosted(|h| h.id == d.id && h.from_node == from).ok_or(ENOENT)?;
-    let store = h.store.as_ref().ok_or(EINVAL)?;
     let run = Run { addr: d.offset, npages: (d.data.len() as u64 / PAGE) as u32 };
-    if d.data.len() as u64 % PAGE != 0 || !run.is_valid() || h.state() != HostedState::Receiving {
+    let mut i = h.inner.lock();
+    if d.data.len() as u64 % PAGE != 0 || !run.is_valid() || i.state != HostedState::Receiving || i.store.is_none() {
+        drop(i);
         h.fail_because("bad pre-copy pages");
         return Err(EINVAL);
     }
     let mut pos = d.offset as i64;
-    store.write_all(d.data, &mut pos).inspect_err(|_| h.fail_because("cannot store pre-copy pages"))?;
-    h.inner.lock().since_ns = task::mono_ns();
+    let written = i.store.as_ref().map_or(Err(EINVAL), |store| store.write_all(d.data, &mut pos));
+    if let Err(e) = written {
+        drop(i);
+        h.fail_because("cannot store pre-copy pages");
+        return Err(e);
+    }
+    i.since_ns = task::mono_ns();
     Ok(())
 }
 
@@ -368,7 +391,7 @@ pub(crate) fn keep(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
     let k = Keep::decode(body).map_err(|_| EINVAL)?;
     let h = migrations.find_hosted(|h| h.id == k.id && h.from_node == from).ok_or(ENOENT)?;
     let mut i = h.inner.lock();
-    if h.store.is_none() || i.state != HostedState::Receiving || i.keep.len() + MAX_KEEP_RUNS_GUARD > MAX_KEEP {
+    if i.store.is_none() || i.state != HostedState::Receiving || i.keep.len() + MAX_KEEP_RUNS_GUARD > MAX_KEEP {
         drop(i);
         h.fail_because("bad keep list");
         return Err(EINVAL);

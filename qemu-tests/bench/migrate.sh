@@ -33,7 +33,7 @@
 # the node that runs it) and added; the agent round trips between the
 # steps are left out.
 # ssi-nodes: 2
-# ssi-timeout: 5400
+# ssi-timeout: 7200
 sizes=${SSI_BENCH_SIZES:-16 64 256}
 writer=${SSI_BENCH_WRITER:-1 1000}
 strategies="eager precopy postcopy lazy"

@@ -1,7 +1,7 @@
 # ssi-nodes: 3
 # ssi-timeout: 1200
-# Eager migration under failure (issue 5): the destination killed, or its
-# link cut, in the middle of a migration: the process goes on at the
+# Migration under failure (issue 5): the destination killed in the middle
+# of an eager migration, its link cut in the middle of a pre-copy one: the process goes on at the
 # source, exactly once, and its output is intact; nothing of it runs on
 # the destination afterwards. Refusals leave the process unharmed: a
 # process the capture cannot handle (a socket), another user's process,
@@ -34,11 +34,11 @@ on 1 "(ssi-wl-memfpu 128 12 300 < /dev/null > /cluster/memfpu.out 2>/dev/null; e
 wait_on 120 1 'grep -q "iter 2 " /cluster/memfpu.out'
 pid=$(on 1 pgrep -x ssi-wl-memfpu)
 
-# attempt TO ACTION: migrate to TO in the background, do ACTION mid-way;
-# the migration fails and the process is still here, with no deputy.
+# attempt TO ACTION STRATEGY: migrate to TO in the background, do ACTION
+# mid-way; the migration fails and the process is still here, no deputy.
 attempt() {
-  on 1 "(ssi-ctl migrate $pid $1 > /tmp/m$1.out 2>&1; echo rc=\$? >> /tmp/m$1.out) > /dev/null 2>&1 &"
-  wait_on 30 1 "grep -q 'sending\|capturing' /proc/ssi/migrations"
+  on 1 "(ssi-ctl migrate --strategy $3 $pid $1 > /tmp/m$1.out 2>&1; echo rc=\$? >> /tmp/m$1.out) > /dev/null 2>&1 &"
+  wait_on 30 1 "grep -q 'sending\|capturing\|precopy ' /proc/ssi/migrations"
   sleep 3
   $2 "$1"
   wait_on 120 1 "grep -q rc= /tmp/m$1.out"
@@ -47,8 +47,8 @@ attempt() {
   expect_eq "the process is still on node 1 with its pid" "$(on 1 "pgrep -x ssi-wl-memfpu")" "$pid"
   expect_eq "and not a deputy" "$(on 1 "sed -n 's/^deputies: //p' /proc/ssi/migrations")" 0
 }
-attempt 2 node_kill
-attempt 3 link_down
+attempt 2 node_kill eager
+attempt 3 link_down precopy
 sleep 12
 link_up 3
 wait_view 90 "1 3" 1 3
