@@ -173,9 +173,8 @@ impl RemoteRestarts {
         Ok(started)
     }
 
-    /// A slot for a restart that process `pid` of this node carries out
-    /// itself (a deputy taking its process back), for `from_node`.
-    pub(crate) fn open_for(&self, from_node: u16, pid: u32) -> Result<RestartStarted> {
+    /// A new slot, starting, for `from_node`; its token.
+    fn open_slot(&self, from_node: u16, pid: u32) -> Result<u32> {
         let token = self.new_token();
         let now = task::mono_ns();
         let mut slots = self.slots.lock();
@@ -190,7 +189,13 @@ impl RemoteRestarts {
             message_len: 0,
             since_ns: now,
         });
-        Ok(RestartStarted { token, pid })
+        Ok(token)
+    }
+
+    /// A slot for a restart that process `pid` of this node carries out
+    /// itself (a deputy taking its process back), for `from_node`.
+    pub(crate) fn open_for(&self, from_node: u16, pid: u32) -> Result<RestartStarted> {
+        Ok(RestartStarted { token: self.open_slot(from_node, pid)?, pid })
     }
 
     /// Starts `ctl_path restart --token T ARGS...` for `from_node` in a new
@@ -201,22 +206,7 @@ impl RemoteRestarts {
         args: &[&[u8]],
         on_token: impl FnOnce(u32),
     ) -> Result<RestartStarted> {
-        let token = self.new_token();
-        let now = task::mono_ns();
-        {
-            let mut slots = self.slots.lock();
-            let free = slots.iter_mut().find(|s| s.as_ref().map_or(true, |s| s.reusable(now))).ok_or(EBUSY)?;
-            *free = Some(Slot {
-                token,
-                from_node,
-                pid: 0,
-                state: RestartState::Starting,
-                errno: 0,
-                message: [0; MESSAGE_LEN],
-                message_len: 0,
-                since_ns: now,
-            });
-        }
+        let token = self.open_slot(from_node, 0)?;
         on_token(token);
         let spawned = self.spawn(token, args);
         let mut slots = self.slots.lock();
@@ -390,24 +380,30 @@ pub(crate) fn restart_on_node(cluster: &Cluster, own_node: u32, node: u16, image
     let started =
         RestartStarted::decode(&answer).map_err(|_| fail(reply, EIO, format_args!("bad answer from node {node}")))?;
     reply.pid = started.pid;
-    await_outcome(cluster, node, &started, reply, &|| kernel::current!().signal_pending())
+    await_outcome(cluster, node, &started, reply, &|| kernel::current!().signal_pending(), false)
 }
 
 /// Polls node `node` until the restart `started` runs there (`Ok`) or
 /// failed (its errno and message in `reply`); `EINTR` once `interrupted`.
+/// `steady`: the polls are not interrupted by a signal (only a fatal one).
 pub(crate) fn await_outcome(
     cluster: &Cluster,
     node: u16,
     started: &RestartStarted,
     reply: &mut CtlReply,
     interrupted: &dyn Fn() -> bool,
+    steady: bool,
 ) -> Result {
     let mut q = [0u8; RestartQuery::LEN];
     RestartQuery { token: started.token }.encode(&mut q).map_err(|_| EINVAL)?;
     let deadline = task::mono_ns() + OUTCOME_TIMEOUT_NS;
     loop {
-        let answer = cluster
-            .call(node, MsgType::RestartStatus, &q, 10_000)
+        let answer = if steady {
+            cluster.call_steady(node, MsgType::RestartStatus, &q, 10_000)
+        } else {
+            cluster.call(node, MsgType::RestartStatus, &q, 10_000)
+        };
+        let answer = answer
             .map_err(|e| fail(reply, e, format_args!("lost node {node} while it restarted the image (pid {} there)", started.pid)))?;
         let st = RestartStatus::decode(&answer)
             .map_err(|_| fail(reply, EIO, format_args!("bad answer from node {node}")))?;

@@ -71,8 +71,11 @@ impl Calls {
         Self::take(&mut self.slots.lock(), id);
     }
 
-    /// Waits for the outcome of request `id`, at most `timeout_ms`.
-    pub(crate) fn wait(&self, id: u64, timeout_ms: u32) -> Result<KVec<u8>> {
+    /// Waits for the outcome of request `id`, at most `timeout_ms`. With
+    /// `interruptible`, a signal ends the wait (`EINTR`); without, only a
+    /// fatal one does (a migrating process's task work has to finish its
+    /// exchange even when a signal arrives meanwhile).
+    pub(crate) fn wait(&self, id: u64, timeout_ms: u32, interruptible: bool) -> Result<KVec<u8>> {
         let mut slots = self.slots.lock();
         let mut left = msecs_to_jiffies(timeout_ms);
         loop {
@@ -89,6 +92,18 @@ impl Calls {
                         Some(r) => r,
                         None => Err(crate::kernel_ext::etimedout()),
                     };
+                }
+                CondVarTimeoutResult::Signal { jiffies } if !interruptible && !crate::migration::sys::fatal_signal_pending() => {
+                    // The wait returns at once while the signal is pending:
+                    // sleep a little without the lock, uninterruptibly.
+                    drop(slots);
+                    // SAFETY: plain sleep.
+                    unsafe { kernel::bindings::msleep(2) };
+                    left = jiffies.saturating_sub(msecs_to_jiffies(2));
+                    if left == 0 {
+                        left = 1;
+                    }
+                    slots = self.slots.lock();
                 }
                 CondVarTimeoutResult::Signal { .. } => {
                     Self::take(&mut slots, id);

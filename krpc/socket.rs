@@ -11,6 +11,10 @@ use kernel::{bindings, error::to_result, prelude::*};
 
 /// `SHUT_RDWR` for kernel_sock_shutdown.
 const SHUT_RDWR: u32 = 2;
+/// How long a sender with a (non-fatal) signal pending retries a full
+/// socket buffer (as the send timeout would let it wait).
+const SIGNAL_RETRY_MS: u32 = 2000;
+const ERESTARTSYS: i32 = -512;
 
 /// What a receive returned.
 pub(crate) enum Received {
@@ -107,6 +111,7 @@ impl TcpSocket {
             total += p.len();
         }
         let mut sent = 0usize;
+        let mut waited_ms = 0u32;
         while sent < total {
             // Skip what was already sent.
             let (mut first, mut skip) = (0usize, sent);
@@ -134,6 +139,21 @@ impl TcpSocket {
             };
             if r == -(bindings::EAGAIN as i32) {
                 return Err(crate::kernel_ext::etimedout());
+            }
+            if r == -(bindings::EINTR as i32) || r == -ERESTARTSYS {
+                // A sender with a signal pending (a task work of a migrating
+                // process, a caller about to be interrupted): the socket
+                // returns at once while its buffer is full. A frame is never
+                // left half-written for that: wait a little, uninterruptibly,
+                // within the send timeout; only a fatal signal gives up.
+                let fatal = crate::migration::sys::fatal_signal_pending();
+                if fatal || waited_ms >= SIGNAL_RETRY_MS {
+                    return Err(if fatal { EINTR } else { crate::kernel_ext::etimedout() });
+                }
+                // SAFETY: plain sleep.
+                unsafe { bindings::msleep(2) };
+                waited_ms += 2;
+                continue;
             }
             if r <= 0 {
                 return Err(if r == 0 { EPIPE } else { Error::from_errno(r) });

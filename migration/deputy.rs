@@ -204,6 +204,7 @@ enum End {
 /// The deputy's loop.
 fn serve(cluster: &Arc<Cluster>, d: &Deputy) -> End {
     let mut unreachable_ms = 0u32;
+    let mut woken_by_signal = false;
     loop {
         let seen = d.bell.seen();
         let (node, pid) = d.location();
@@ -212,8 +213,10 @@ fn serve(cluster: &Arc<Cluster>, d: &Deputy) -> End {
             pr_info!("pid {}: killed; SIGKILL sent to pid {} on node {}\n", d.pid, pid, node);
             return End::Killed;
         }
+        let mut forwarded = false;
         while let Some(sig) = sys::dequeue_signal() {
             forward_signal(cluster, d, node, sig);
+            forwarded = true;
         }
         loop {
             let req = {
@@ -254,7 +257,14 @@ fn serve(cluster: &Arc<Cluster>, d: &Deputy) -> End {
                 return End::As(SIGKILL);
             }
         }
-        d.bell.wait(seen, 500);
+        // Something pending that is not a signal to forward (a task work
+        // queued on the deputy cannot run while it is in one): sleep
+        // killable, or the interruptible sleep would return at once.
+        woken_by_signal = if woken_by_signal && !forwarded {
+            d.bell.wait_killable(seen, 500) == sys::Woken::Signal
+        } else {
+            d.bell.wait(seen, 500) == sys::Woken::Signal
+        };
     }
 }
 

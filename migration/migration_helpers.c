@@ -15,6 +15,7 @@
 #include <linux/sched/task.h>
 #include <linux/shmem_fs.h>
 #include <linux/signal.h>
+#include <linux/task_work.h>
 #include <linux/wait.h>
 #include "migration_helpers.h"
 
@@ -190,6 +191,20 @@ long ssi_file_write_user(struct file *f, u64 ubuf, u64 len, s64 *pos)
 int ssi_task_read_mem(struct task_struct *t, u64 addr, void *buf, u32 len)
 {
 	return access_process_vm(t, addr, buf, len, FOLL_FORCE);
+}
+
+int ssi_pending_why(u64 *pending)
+{
+	int why = 0;
+
+	if (test_thread_flag(TIF_SIGPENDING))
+		why |= 1;
+	if (test_thread_flag(TIF_NOTIFY_SIGNAL))
+		why |= 2;
+	if (task_work_pending(current))
+		why |= 4;
+	*pending = current->pending.signal.sig[0] | current->signal->shared_pending.signal.sig[0];
+	return why;
 }
 
 void ssi_module_get(void)

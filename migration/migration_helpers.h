@@ -51,6 +51,11 @@ long ssi_file_write_user(struct file *f, u64 ubuf, u64 len, s64 *pos);
 /* Reads `len` bytes at `addr` of `t`'s memory; the bytes read or -errno. */
 int ssi_task_read_mem(struct task_struct *t, u64 addr, void *buf, u32 len);
 
+/* Why signal_pending(current) is true: bit 0 TIF_SIGPENDING, bit 1
+ * TIF_NOTIFY_SIGNAL, bit 2 task works queued; *pending gets the pending
+ * signal set (private and shared). For log lines. */
+int ssi_pending_why(u64 *pending);
+
 /* Module references held by deputies and hosted processes. */
 void ssi_module_get(void);
 void ssi_module_put(void);

@@ -191,7 +191,7 @@ impl Outgoing {
         };
         let mut small = [0u8; Begin::LEN];
         let n = begin.encode(&mut small).map_err(|_| EINVAL)?;
-        self.cluster.call(node, MsgType::MigrateBegin, &small[..n], CALL_TIMEOUT_MS).map_err(|e| {
+        self.cluster.call_steady(node, MsgType::MigrateBegin, &small[..n], CALL_TIMEOUT_MS).map_err(|e| {
             fail(reply, e, format_args!("node {node} did not accept the migration (error {})", e.to_errno()))
         })?;
         self.begun.store(true, Ordering::Release);
@@ -224,6 +224,10 @@ impl Outgoing {
     /// its pid on the destination. Runs in the frozen process's context.
     pub(crate) fn hand_over(&self, image: &File, size: u64, cancelled: &AtomicBool, reply: &mut CtlReply) -> Result<u32> {
         self.record("sending", 0, 0);
+        let (why, pending) = sys::pending_why();
+        if why != 0 {
+            pr_info!("pid {}: hand-over with a signal pending: why {:#x}, pending {:#x}\n", self.pid, why, pending);
+        }
         if !self.begun.load(Ordering::Acquire) {
             self.begin(size, reply)?;
         }
@@ -266,17 +270,17 @@ impl Outgoing {
         let n = (Commit { id: self.id, size }).encode(&mut small).map_err(|_| EINVAL)?;
         let answer = self
             .cluster
-            .call(node, MsgType::MigrateCommit, &small[..n], CALL_TIMEOUT_MS)
+            .call_steady(node, MsgType::MigrateCommit, &small[..n], CALL_TIMEOUT_MS)
             .map_err(|e| fail(reply, e, format_args!("node {node} could not start the restore (error {})", e.to_errno())))?;
         let started = RestartStarted::decode(&answer).map_err(|_| fail(reply, EIO, format_args!("bad answer from node {node}")))?;
-        await_outcome(&self.cluster, node, &started, reply, &|| cancelled.load(Ordering::Acquire))?;
+        await_outcome(&self.cluster, node, &started, reply, &|| cancelled.load(Ordering::Acquire), true)?;
         if cancelled.load(Ordering::Acquire) {
             return Err(fail(reply, EINTR, format_args!("interrupted before the hand-over")));
         }
         let mut b = [0u8; Ref::LEN];
         (Ref { id: self.id }).encode(&mut b).map_err(|_| EINVAL)?;
         self.cluster
-            .call(node, MsgType::MigrateGo, &b, CALL_TIMEOUT_MS)
+            .call_steady(node, MsgType::MigrateGo, &b, CALL_TIMEOUT_MS)
             .map_err(|e| fail(reply, e, format_args!("node {node} did not take the process over (error {})", e.to_errno())))?;
         Ok(reply.pid)
     }

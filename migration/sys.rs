@@ -230,3 +230,12 @@ pub(crate) fn task_read_mem(task: &Task, addr: u64, buf: &mut [u8]) -> Result {
     }
     Ok(())
 }
+
+/// Why the current task has a signal pending (flags, pending set), for
+/// log lines.
+pub(crate) fn pending_why() -> (i32, u64) {
+    let mut pending = 0u64;
+    // SAFETY: reads current's flags and pending sets.
+    let why = unsafe { raw::ssi_pending_why(&mut pending) };
+    (why, pending)
+}

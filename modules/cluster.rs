@@ -257,13 +257,22 @@ impl Cluster {
     /// `timeout_ms`). Fails at once when there is no connection, and as
     /// soon as the connection ends.
     pub(crate) fn call(&self, node: u16, kind: MsgType, body: &[u8], timeout_ms: u32) -> Result<KVec<u8>> {
+        self.call_with(node, kind, body, timeout_ms, true)
+    }
+
+    /// As [`Cluster::call`], but only a fatal signal ends the wait.
+    pub(crate) fn call_steady(&self, node: u16, kind: MsgType, body: &[u8], timeout_ms: u32) -> Result<KVec<u8>> {
+        self.call_with(node, kind, body, timeout_ms, false)
+    }
+
+    fn call_with(&self, node: u16, kind: MsgType, body: &[u8], timeout_ms: u32, interruptible: bool) -> Result<KVec<u8>> {
         let conn = self.connection_to(node).ok_or_else(crate::kernel_ext::enotconn)?;
         let id = self.calls.begin(node)?;
         if let Err(e) = conn.send(kind, 0, id, body, self.stats()) {
             self.calls.cancel(id);
             return Err(e);
         }
-        self.calls.wait(id, timeout_ms)
+        self.calls.wait(id, timeout_ms, interruptible)
     }
 
     /// Sends a one-way message to `node`.

@@ -76,7 +76,17 @@ unsafe extern "C" fn ctl_ioctl(data: *mut c_void, cmd: c_uint, arg: c_ulong) -> 
             Err(EINVAL)
         }
         Ok(req) => match req.op {
-            CtlOp::Checkpoint => checkpoint::checkpoint(identity.node_id(), &req, &mut reply),
+            CtlOp::Checkpoint => match identity.migrations.deputy_of_pid(req.pid).map(|d| d.location()) {
+                // A deputy has no process to capture: it runs elsewhere.
+                Some((node, pid)) => {
+                    let _ = MessageWriter::new(&mut reply).write_fmt(format_args!(
+                        "process {} runs on node {node} as pid {pid}: checkpoint it there",
+                        req.pid
+                    ));
+                    Err(EBUSY)
+                }
+                None => checkpoint::checkpoint(identity.node_id(), &req, &mut reply),
+            },
             CtlOp::RemoteRestart => restart_remote(identity, &req, &mut reply),
             CtlOp::Migrate => crate::migration::source::migrate(identity, &req, &mut reply),
             CtlOp::MigrationImage => migration_image(identity, &req, &mut reply),

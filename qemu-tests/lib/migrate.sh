@@ -59,8 +59,8 @@ migrate_suite() {
   # --- Memory and FPU, 128 MiB, over 1 -> 2 -> 3 -> 1 (each hop asked on the
   # node it runs on; the last one brings it home, where its deputy becomes it
   # again): the output of an uninterrupted run.
-  on_timeout 900 1 "ssi-wl-memfpu 128 30 1500 < /dev/null > /cluster/memfpu.ref"
-  on 1 "(ssi-wl-memfpu 128 30 1500 < /dev/null > /cluster/memfpu.out 2>/dev/null; echo status=\$? > /tmp/memfpu.status) > /dev/null 2>&1 &"
+  on_timeout 900 1 "ssi-wl-memfpu 128 60 1500 < /dev/null > /cluster/memfpu.ref"
+  on 1 "(ssi-wl-memfpu 128 60 1500 < /dev/null > /cluster/memfpu.out 2>/dev/null; echo status=\$? > /tmp/memfpu.status) > /dev/null 2>&1 &"
   wait_on 120 1 'grep -q "iter 2 " /cluster/memfpu.out'
   home=$(on 1 pgrep -x ssi-wl-memfpu)
   hop() { # hop FROM PID TO: migrate on FROM; prints the pid on TO
