@@ -58,6 +58,9 @@ struct CaptureJob {
     origin: Origin,
     /// The caller stopped waiting: do nothing.
     cancelled: AtomicBool,
+    /// The process was handed over to another node: the parked threads
+    /// end instead of going on (the one that wrote the image is the deputy).
+    retire: AtomicBool,
     #[pin]
     gather: Mutex<Gather>,
     /// Opened when the capture is over (or cancelled): parked threads go on.
@@ -119,6 +122,9 @@ unsafe extern "C" fn capture_work(work: *mut bindings::callback_head) {
         drop(g);
         // A fatal signal ends the wait: the thread dies anyway.
         let _ = job.release.wait();
+        if job.retire.load(Ordering::Acquire) {
+            crate::migration::deputy::retire_thread();
+        }
         return;
     }
     // The last thread to stop writes the image.
@@ -154,6 +160,7 @@ unsafe extern "C" fn capture_work(work: *mut bindings::callback_head) {
         let handed = out.hand_over(&job.file, bytes, &job.cancelled, &mut reply);
         let frozen = task::mono_ns().saturating_sub(start);
         let there = handed.as_ref().ok().copied();
+        job.retire.store(there.is_some(), Ordering::Release);
         let all_bytes = out.total_bytes(bytes);
         *job.outcome.lock() = Some((handed.map(|_| capture::Written { image_bytes: all_bytes, pages }), reply, frozen));
         job.done.notify_all();
@@ -262,6 +269,7 @@ pub(crate) fn capture(
             handover,
             origin,
             cancelled: AtomicBool::new(false),
+            retire: AtomicBool::new(false),
             gather <- new_mutex!(Gather { arrived: 0, records, failed: None }),
             release <- task::Gate::new(),
             outcome <- new_mutex!(None),

@@ -36,8 +36,9 @@ use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
 const LOST_AFTER_MS: u32 = 15_000;
 /// Reads and writes waiting for the deputy, at most.
 const MAX_QUEUED_IO: usize = 64;
-/// `exit_group` on x86-64.
+/// `exit_group` and `exit` on x86-64.
 const NR_EXIT_GROUP: u64 = 231;
+const NR_EXIT: u64 = 60;
 const SIGKILL: u32 = 9;
 
 /// A read or write the process asked for.
@@ -352,7 +353,7 @@ fn finish(me: u32, end: End) {
             sys::die_by_signal(u32::from(sig));
         }
         Some(WaitStatus::Exited(code)) => {
-            if let Err(e) = exit_through_vdso(code) {
+            if let Err(e) = exit_through_vdso(NR_EXIT_GROUP, code) {
                 pr_warn!("pid {}: cannot exit with status {} (error {}): ends killed\n", me, code, e.to_errno());
                 task::kill_current();
             }
@@ -361,9 +362,18 @@ fn finish(me: u32, end: End) {
     }
 }
 
-/// Returns to user mode at a `syscall` instruction of the vDSO with
-/// `exit_group(code)` in the registers, every signal blocked.
-fn exit_through_vdso(code: u8) -> Result {
+/// Another thread of a process that was handed over: it ends (`exit`),
+/// the deputy stays.
+pub(crate) fn retire_thread() {
+    if exit_through_vdso(NR_EXIT, 0).is_err() {
+        task::kill_current();
+    }
+}
+
+/// Returns to user mode at a `syscall` instruction of the vDSO with system
+/// call `nr` (`exit_group` or `exit`) of `code` in the registers, every
+/// signal blocked.
+fn exit_through_vdso(nr: u64, code: u8) -> Result {
     let mut addr = 0u64;
     let vdso = loop {
         let v = task::vma_find(addr).ok_or(ENOENT)?;
@@ -378,7 +388,7 @@ fn exit_through_vdso(code: u8) -> Result {
     let at = find_syscall(&text).ok_or(ENOENT)?;
     let mut regs = task::user_regs();
     regs[REG_RIP] = vdso.start + at as u64;
-    regs[REG_RAX] = NR_EXIT_GROUP;
+    regs[REG_RAX] = nr;
     regs[REG_RDI] = u64::from(code);
     // Not in a system call: nothing to restart on the way out.
     regs[REG_ORIG_RAX] = u64::MAX;

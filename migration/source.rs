@@ -99,11 +99,14 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
         ));
     }
     let target = checkpoint::check_target(pid, reply)?;
-    if target.brief().nr_threads > 1 {
+    let threaded = target.brief().nr_threads > 1;
+    if threaded && req.strategy != STRATEGY_EAGER {
+        // A round stops one thread; the others could write a page between
+        // its pagemap read and the clear.
         return Err(fail(
             reply,
             crate::kernel_ext::eopnotsupp(),
-            format_args!("process {pid} has several threads: only single-threaded processes migrate yet"),
+            format_args!("process {pid} has several threads: they migrate eagerly only (yet)"),
         ));
     }
     let hosted = migrations.find_hosted(|h| h.pid() == pid && h.state() == super::remote::HostedState::Running);
@@ -115,6 +118,14 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
         Some(h) => (h.home_id, h.home_node, h.home_pid),
         None => (id, own, pid),
     };
+    if threaded && home_node == node {
+        // Its deputy has one thread; the restart program makes the others.
+        return Err(fail(
+            reply,
+            crate::kernel_ext::eopnotsupp(),
+            format_args!("process {pid} has several threads: it cannot come back into its deputy on node {node} yet"),
+        ));
+    }
     let (is_root, uid) = task::caller_identity();
     let image = sys::shmem_file(0).map_err(|e| fail(reply, e, format_args!("no memory for the image")))?;
     let out = Arc::pin_init(

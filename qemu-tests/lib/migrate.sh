@@ -18,7 +18,7 @@ migrate_suite() {
   deputy_node() { on 1 "awk '/^deputies:/{d=1;next} /^hosted:/{d=0} d && \$1==$1 {print \$3}' /proc/ssi/migrations"; }
 
   # --- Counter on /cluster, migrated 1 -> 2 mid-run; the home shell waits.
-  on 1 "(ssi-wl-counter /cluster/count.txt 60 100 < /dev/null > /dev/null 2>&1; echo status=\$? > /tmp/count.status) > /dev/null 2>&1 &"
+  on 1 "(ssi-wl-counter /cluster/count.txt 150 100 < /dev/null > /dev/null 2>&1; echo status=\$? > /tmp/count.status) > /dev/null 2>&1 &"
   wait_on 20 1 'pgrep -x ssi-wl-counter > /dev/null'
   sleep 2
   pid=$(on 1 pgrep -x ssi-wl-counter)
@@ -29,9 +29,11 @@ migrate_suite() {
   expect_eq "the process runs on node 2" "$(on 2 "cat /proc/$rpid/comm")" ssi-wl-counter
   expect_eq "its deputy keeps pid $pid in node 1's ps" "$(on 1 "ps -o comm= -p $pid")" ssi-wl-counter
   expect_eq "node 1 knows where it runs" "$(deputy_node "$pid")" 2
+  expect_match "a deputy is not checkpointed" "$(on 1 "ssi-ctl checkpoint $pid -o /tmp/x.img 2>&1; true")" "runs on node 2 as pid $rpid"
+  expect_match "a deputy does not migrate" "$(on 1 "ssi-ctl migrate $pid 3 2>&1; true")" "runs on node 2 as pid $rpid: migrate it from there"
   wait_on 60 1 'test -s /tmp/count.status'
   expect_eq "the home shell's wait sees exit status 0" "$(on 1 cat /tmp/count.status)" "status=0"
-  expect_eq "counter lines" "$(on 1 "wc -l < /cluster/count.txt")" 60
+  expect_eq "counter lines" "$(on 1 "wc -l < /cluster/count.txt")" 150
   expect_eq "every number once, in order" "$(on 1 "awk '\$1 != NR {print NR; exit}' /cluster/count.txt")" ""
   expect_eq "the deputy is gone" "$(on 1 "ps -o comm= -p $pid; true")" ""
 
@@ -74,13 +76,13 @@ migrate_suite() {
   expect_eq "memfpu runs on node 2" "$(on 2 "cat /proc/$p2/comm")" ssi-wl-memfpu
   wait_on 120 1 'grep -q "iter 5 " /cluster/memfpu.out'
   p3=$(hop 2 "$p2" 3)
-  wait_on 20 2 '! pgrep -x ssi-wl-memfpu > /dev/null'
+  wait_on 90 2 '! pgrep -x ssi-wl-memfpu > /dev/null'
   expect_eq "node 1's deputy follows it to node 3" "$(deputy_node "$home")" 3
   wait_on 120 1 'grep -q "iter 8 " /cluster/memfpu.out'
   p1=$(hop 3 "$p3" 1)
   expect_eq "back home it has its own pid again" "$p1" "$home"
   wait_on 20 1 "grep -qx 'deputies: 0' /proc/ssi/migrations"
-  wait_on 20 3 '! pgrep -x ssi-wl-memfpu > /dev/null'
+  wait_on 90 3 '! pgrep -x ssi-wl-memfpu > /dev/null'
   wait_on 300 1 'test -s /tmp/memfpu.status'
   expect_eq "memfpu exit status" "$(on 1 cat /tmp/memfpu.status)" "status=0"
   expect_eq "memfpu output after three hops" "$(on 1 cat /cluster/memfpu.out)" "$(on 1 cat /cluster/memfpu.ref)"

@@ -11,3 +11,24 @@
 # running, once, on the source.
 . "$1/lib/migrate.sh"
 migrate_suite eager
+
+# Five threads (each with its own TLS counter and signal mask) move 1 -> 2
+# -> 3 and end there; every thread ends with its full count and its mask
+# intact, as in an uninterrupted run, and the home shell sees status 0.
+# Coming back home is refused for now, with a reason, and does no harm.
+on 1 "ssi-wl-threads 4 1500 10 < /dev/null > /cluster/threads.ref"
+on 1 "(ssi-wl-threads 4 1500 10 < /dev/null > /cluster/threads.out 2>&1; echo status=\$? > /tmp/threads.status) > /dev/null 2>&1 &"
+wait_on 20 1 'pgrep -x ssi-wl-threads > /dev/null'
+sleep 1
+tpid=$(on 1 pgrep -x ssi-wl-threads)
+out=$(on 1 "ssi-ctl migrate $tpid 2 2>&1; echo rc=\$?")
+expect_match "threads migrate 1 -> 2" "$out" "rc=0"
+t2=$(echo "$out" | sed -n 's/.* as pid \([0-9]*\).*/\1/p')
+expect_eq "five threads on node 2" "$(on 2 "ls /proc/$t2/task | wc -l")" 5
+expect_eq "one deputy thread on node 1" "$(on 1 "ls /proc/$tpid/task | wc -l")" 1
+expect_match "not back home yet" "$(on 2 "ssi-ctl migrate $t2 1 2>&1; true")" "cannot come back"
+out=$(on 2 "ssi-ctl migrate $t2 3 2>&1; echo rc=\$?")
+expect_match "threads migrate 2 -> 3" "$out" "rc=0"
+wait_on 120 1 'test -s /tmp/threads.status'
+expect_eq "threads exit status at home" "$(on 1 cat /tmp/threads.status)" "status=0"
+expect_eq "threads output" "$(on 1 cat /cluster/threads.out)" "$(on 1 cat /cluster/threads.ref)"
