@@ -156,7 +156,9 @@ void *ssi_fwd_priv(struct file *f)
 
 long ssi_user_scratch(u64 len)
 {
-	return (long)vm_mmap(NULL, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	/* Shared anonymous memory (shmem): it never merges with the process's
+	 * own private mappings, which would make them soft-dirty as a whole. */
+	return (long)vm_mmap(NULL, 0, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, 0);
 }
 
 void ssi_user_scratch_free(u64 addr, u64 len)

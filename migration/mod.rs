@@ -40,6 +40,24 @@ use deputy::Deputy;
 use kernel::{c_str, new_mutex, prelude::*, str::CStr, sync::Arc, sync::Mutex};
 use remote::Hosted;
 
+/// How many times a bulk frame (image data, pages) waits for room in a
+/// peer's send queue (2 s each) while the peer stays connected.
+const BULK_SEND_TRIES: u32 = 30;
+
+/// Sends a bulk one-way frame to `node`: a slow peer (a full send queue)
+/// is waited for as long as it stays connected, up to a minute.
+pub(crate) fn send_bulk(cluster: &Cluster, node: u16, kind: MsgType, body: &[u8]) -> Result {
+    let mut tries = 1;
+    loop {
+        match cluster.send_to(node, kind, body) {
+            Err(e) if e == crate::kernel_ext::etimedout() && tries < BULK_SEND_TRIES && cluster.is_connected(node) => {
+                tries += 1;
+            }
+            r => return r,
+        }
+    }
+}
+
 /// Migrations remembered for `/proc/ssi/migrations`.
 const HISTORY: usize = 32;
 

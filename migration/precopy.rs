@@ -276,7 +276,7 @@ fn send_runs(
                 let chunk = &data[i * PAGE as usize..j * PAGE as usize];
                 let d = Data { id, offset: addr + i as u64 * PAGE, data: chunk };
                 let len = d.encode(frame).map_err(|_| EINVAL)?;
-                cluster.send_to(node, MsgType::MigratePages, &frame[..len])?;
+                super::send_bulk(cluster, node, MsgType::MigratePages, &frame[..len])?;
                 sent += chunk.len() as u64;
                 i = j;
             }

@@ -262,8 +262,7 @@ impl Outgoing {
             let n = ((size - offset) as usize).min(MAX_DATA);
             image.read_exact(&mut chunk[..n], &mut pos)?;
             let len = Data { id: self.id, offset, data: &chunk[..n] }.encode(&mut frame).map_err(|_| EINVAL)?;
-            self.cluster
-                .send_to(node, MsgType::MigrateData, &frame[..len])
+            super::send_bulk(&self.cluster, node, MsgType::MigrateData, &frame[..len])
                 .map_err(|e| fail(reply, e, format_args!("lost node {node} while sending the image")))?;
         }
         // Pre-copy: which pages the destination takes from its store.
