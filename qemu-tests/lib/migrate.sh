@@ -61,8 +61,8 @@ migrate_suite() {
   # --- Memory and FPU, 128 MiB, over 1 -> 2 -> 3 -> 1 (each hop asked on the
   # node it runs on; the last one brings it home, where its deputy becomes it
   # again): the output of an uninterrupted run.
-  on_timeout 900 1 "ssi-wl-memfpu 128 60 1500 < /dev/null > /cluster/memfpu.ref"
-  on 1 "(ssi-wl-memfpu 128 60 1500 < /dev/null > /cluster/memfpu.out 2>/dev/null; echo status=\$? > /tmp/memfpu.status) > /dev/null 2>&1 &"
+  on_timeout 900 1 "ssi-wl-memfpu 128 120 0 < /dev/null > /cluster/memfpu.ref"
+  on 1 "(ssi-wl-memfpu 128 120 1500 < /dev/null > /cluster/memfpu.out 2>/dev/null; echo status=\$? > /tmp/memfpu.status) > /dev/null 2>&1 &"
   wait_on 120 1 'grep -q "iter 2 " /cluster/memfpu.out'
   home=$(on 1 pgrep -x ssi-wl-memfpu)
   hop() { # hop FROM PID TO: migrate on FROM; prints the pid on TO
@@ -83,7 +83,7 @@ migrate_suite() {
   expect_eq "back home it has its own pid again" "$p1" "$home"
   wait_on 20 1 "grep -qx 'deputies: 0' /proc/ssi/migrations"
   wait_on 90 3 '! pgrep -x ssi-wl-memfpu > /dev/null'
-  wait_on 300 1 'test -s /tmp/memfpu.status'
+  wait_on 600 1 'test -s /tmp/memfpu.status'
   expect_eq "memfpu exit status" "$(on 1 cat /tmp/memfpu.status)" "status=0"
   expect_eq "memfpu output after three hops" "$(on 1 cat /cluster/memfpu.out)" "$(on 1 cat /cluster/memfpu.ref)"
 }

@@ -29,8 +29,8 @@ on 1 "kill $pid"
 
 # --- The destination dies, then its link goes down, mid-migration of the
 # memory-and-FPU workload (128 MiB, a migration of several seconds).
-on_timeout 300 1 "ssi-wl-memfpu 128 12 300 < /dev/null > /cluster/memfpu.ref"
-on 1 "(ssi-wl-memfpu 128 12 300 < /dev/null > /cluster/memfpu.out 2>/dev/null; echo status=\$? > /tmp/memfpu.status) > /dev/null 2>&1 &"
+on_timeout 900 1 "ssi-wl-memfpu 128 120 0 < /dev/null > /cluster/memfpu.ref"
+on 1 "(ssi-wl-memfpu 128 120 1000 < /dev/null > /cluster/memfpu.out 2>/dev/null; echo status=\$? > /tmp/memfpu.status) > /dev/null 2>&1 &"
 wait_on 120 1 'grep -q "iter 2 " /cluster/memfpu.out'
 pid=$(on 1 pgrep -x ssi-wl-memfpu)
 
@@ -53,6 +53,6 @@ sleep 12
 link_up 3
 wait_view 90 "1 3" 1 3
 expect_eq "nothing of it runs on node 3" "$(on 3 "pgrep -x ssi-wl-memfpu; true")" ""
-wait_on 300 1 'test -s /tmp/memfpu.status'
+wait_on 600 1 'test -s /tmp/memfpu.status'
 expect_eq "memfpu exit status" "$(on 1 cat /tmp/memfpu.status)" "status=0"
 expect_eq "memfpu output intact" "$(on 1 cat /cluster/memfpu.out)" "$(on 1 cat /cluster/memfpu.ref)"
