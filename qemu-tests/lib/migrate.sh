@@ -75,11 +75,12 @@ migrate_suite() {
   p2=$(hop 1 "$home" 2)
   expect_eq "memfpu runs on node 2" "$(on 2 "cat /proc/$p2/comm")" ssi-wl-memfpu
   wait_on 120 1 'grep -q "iter 5 " /cluster/memfpu.out'
-  p3=$(hop 2 "$p2" 3)
+  # Later hops use ${MIGRATE_NEXT:-STRATEGY} (see 32-migrate-precopy).
+  p3=$(S=${MIGRATE_NEXT:-$S} hop 2 "$p2" 3)
   wait_on 90 2 '! pgrep -x ssi-wl-memfpu > /dev/null'
   expect_eq "node 1's deputy follows it to node 3" "$(deputy_node "$home")" 3
   wait_on 120 1 'grep -q "iter 8 " /cluster/memfpu.out'
-  p1=$(hop 3 "$p3" 1)
+  p1=$(S=${MIGRATE_NEXT:-$S} hop 3 "$p3" 1)
   expect_eq "back home it has its own pid again" "$p1" "$home"
   wait_on 20 1 "grep -qx 'deputies: 0' /proc/ssi/migrations"
   wait_on 90 3 '! pgrep -x ssi-wl-memfpu > /dev/null'
