@@ -9,8 +9,12 @@
 #           then writes into 1% of its pages (distinct ones) every second
 # it measures, each time on a fresh process once its memory is filled:
 #   ssi:  `ssi-ctl migrate PID 2 --strategy S` for S in eager precopy
-#         postcopy lazy: freeze and total time and bytes as ssi-ctl prints
-#         them, rounds from /proc/ssi/migrations. A strategy the module
+#         postcopy lazy: bytes, freeze and total time as ssi-ctl prints
+#         them, rounds from /proc/ssi/migrations. ssi-ctl returns at the
+#         hand-over (MigrateGo), once the destination has checked the image
+#         but before it has rebuilt the process (written its pages): the
+#         time from there until node 2 shows the process running ("after
+#         go", timed from the host) is added to both. A strategy the module
 #         refuses as not implemented is shown "n/a (not implemented)".
 #   criu: (images on /cluster, 9p; pages sent to a page server on node 2
 #         that keeps them in node 2's tmpfs, like ssi keeps its image in
@@ -27,7 +31,7 @@
 #               have both exited (every page has moved)
 #     A criu mode that fails is shown n/a, with the reason from its log.
 #   limit: MIB / iperf3's bandwidth from node 1 to node 2 (measured at the
-#         start and at the end of the run; their mean).
+#         start and at the end of the run; the higher of the two).
 # ssi strategies are paired with criu: eager - dump, precopy - pre-dump,
 # postcopy and lazy - lazy. Times are measured inside the VMs (each part on
 # the node that runs it) and added; the agent round trips between the
@@ -130,14 +134,15 @@ iperf_mbs() {
   on 2 "pkill -x iperf3; true"
 }
 
-declare -A S_FRZ S_TOT S_MB S_RND S_NA C_FRZ C_TOT
+declare -A S_FRZ S_TOT S_AFT S_MB S_RND S_NA C_FRZ C_TOT
 notes=()
 
 # ssi_run WL MIB STRATEGY: migrates the workload $pid to node 2.
 ssi_run() {
-  local wl=$1 mib=$2 s=$3 k="$1,$2,$3" out rc line
+  local wl=$1 mib=$2 s=$3 k="$1,$2,$3" out rc line t_a t_b q after
   out=$(on_timeout 1800 1 "ssi-ctl migrate $pid 2 --strategy $s 2>&1; echo rc=\$?") ||
     fail "ssi-ctl migrate $pid 2 --strategy $s did not return"
+  t_a=$(date +%s%N)
   rc=$(printf '%s\n' "$out" | sed -n 's/^rc=//p')
   if [ "$rc" != 0 ]; then
     if printf '%s\n' "$out" | grep -q 'not implemented yet'; then
@@ -150,14 +155,27 @@ ssi_run() {
     [ "$s" = eager ] && fail "ssi eager migration of the $wl $mib MiB workload failed: $out"
     S_NA[$k]="n/a (failed)"
     notes+=("ssi $s, $wl, $mib MiB: $(printf '%s\n' "$out" | grep -v '^rc=' | head -1 | cut -c1-240)")
+    log "ssi $s, $wl, $mib MiB failed: $(printf '%s\n' "$out" | grep -v '^rc=')"
     clean
     return 0
   fi
   line=$(printf '%s\n' "$out" | grep '^migrated ' | head -1)
-  log "$line"
+  # ssi-ctl returns once the destination has checked the image and got
+  # MigrateGo; the destination then still rebuilds the process (writes its
+  # pages). Wait until node 2 shows it running (host clock, so that the two
+  # agent round trips roughly cancel).
+  q=$(printf '%s\n' "$line" | sed -n 's/.* as pid \([0-9]*\) .*/\1/p')
+  if ! on_timeout 900 2 "until grep -Eq '^ *$q [0-9a-f]{16} +[0-9]+ +[0-9]+ +running' /proc/ssi/migrations; do sleep 0.05; done"; then
+    [ "$s" = eager ] && fail "after ssi eager migration ($wl, $mib MiB), pid $q never ran on node 2"
+    notes+=("ssi $s, $wl, $mib MiB: migrate said done but pid $q never ran on node 2")
+  fi
+  t_b=$(date +%s%N)
+  after=$(( (t_b - t_a) / 1000000 ))
+  log "$line; running on node 2 $after ms after ssi-ctl returned"
+  S_AFT[$k]=$after
   S_MB[$k]=$(printf '%s\n' "$line" | sed -n 's/.*: \([0-9]*\) bytes,.*/\1/p' | awk '{ printf "%.1f", $1 / 1e6 }')
-  S_FRZ[$k]=$(printf '%s\n' "$line" | sed -n 's/.* frozen \([0-9]*\) us.*/\1/p' | awk '{ printf "%.0f", $1 / 1000 }')
-  S_TOT[$k]=$(printf '%s\n' "$line" | sed -n 's/.* \([0-9]*\) us in all.*/\1/p' | awk '{ printf "%.0f", $1 / 1000 }')
+  S_FRZ[$k]=$(printf '%s\n' "$line" | sed -n 's/.* frozen \([0-9]*\) us.*/\1/p' | awk -v a="$after" '{ printf "%.0f", $1 / 1000 + a }')
+  S_TOT[$k]=$(printf '%s\n' "$line" | sed -n 's/.* \([0-9]*\) us in all.*/\1/p' | awk -v a="$after" '{ printf "%.0f", $1 / 1000 + a }')
   S_RND[$k]=$(on 1 "awk -v p=$pid '\$2 == \"out\" && \$3 == p && \$6 == \"done\" { print \$8; exit }' /proc/ssi/migrations" || true)
   [ -n "${S_RND[$k]}" ] || S_RND[$k]="?"
   if [ "$(count_on 2)" != 1 ]; then
@@ -247,6 +265,7 @@ criu_lazy() {
   clean
 }
 
+load1=$(cut -d' ' -f1-3 /proc/loadavg)
 bw1=$(iperf_mbs)
 log "iperf3 node 1 -> node 2: $bw1 MB/s"
 
@@ -265,29 +284,32 @@ for wl in idle writer; do
 done
 
 bw2=$(iperf_mbs)
+load2=$(cut -d' ' -f1-3 /proc/loadavg)
 log "iperf3 node 1 -> node 2: $bw2 MB/s"
-bw=$(awk -v a="$bw1" -v b="$bw2" 'BEGIN { n = 0; s = 0; if (a > 0) { s += a; n++ } if (b > 0) { s += b; n++ } if (n) printf "%.2f", s / n; else print "n/a" }')
+# The limit is the best the link did: other load on the host only slows it.
+bw=$(awk -v a="$bw1" -v b="$bw2" 'BEGIN { m = (a > b) ? a : b; if (m > 0) printf "%.2f", m; else print "n/a" }')
 limit_ms() { awk -v mib="$1" -v bw="$bw" 'BEGIN { if (bw > 0) printf "%.0f", mib * 1.048576 / bw * 1000; else print "n/a" }'; }
 
 declare -A PAIR=([eager]=dump [precopy]=pre-dump [postcopy]=lazy [lazy]=lazy)
-fmt='%-5s %7s  %-9s %8s %8s %7s %6s  %-8s %8s %8s  %8s %8s  %7s %7s\n'
+fmt='%-5s %7s  %-9s %8s %8s %7s %7s %6s  %-8s %8s %8s  %8s %8s  %7s %7s\n'
 {
   for wl in idle writer; do
     echo
     echo "migration benchmark, $wl workload (ssi-wl-dirty MIB ${WL_ARGS[$wl]}), node 1 -> node 2, qemu TCG, $(date +%F)"
     echo "iperf3 node 1 -> node 2: $bw1 MB/s at the start, $bw2 MB/s at the end; limit = MiB / $bw MB/s"
-    printf "$fmt" MiB limit ssi ssi_frz ssi_tot MB_sent rounds criu criu_frz criu_tot frz tot ssi criu
-    printf "$fmt" "" ms strategy ms ms "" "" mode ms ms ssi/criu ssi/criu tot/lim tot/lim
+    echo "host: $(nproc) cpus, load average $load1 at the start, $load2 at the end (other VMs distort TCG timings)"
+    printf "$fmt" MiB limit ssi ssi_frz ssi_tot "(after" MB_sent rounds criu criu_frz criu_tot frz tot ssi criu
+    printf "$fmt" "" ms strategy ms ms "go) ms" "" "" mode ms ms ssi/criu ssi/criu tot/lim tot/lim
     for mib in $sizes; do
       lim=$(limit_ms "$mib")
       for s in $strategies; do
         k="$wl,$mib,$s" c=${PAIR[$s]} ck="$wl,$mib,${PAIR[$s]}"
         cf=${C_FRZ[$ck]:-n/a} ct=${C_TOT[$ck]:-n/a}
         if [ -n "${S_NA[$k]:-}" ]; then
-          printf '%-5s %7s  %-9s %-32s  %-8s %8s %8s  %8s %8s  %7s %7s\n' "$mib" "$lim" "$s" "${S_NA[$k]}" \
+          printf '%-5s %7s  %-9s %-40s  %-8s %8s %8s  %8s %8s  %7s %7s\n' "$mib" "$lim" "$s" "${S_NA[$k]}" \
             "$c" "$cf" "$ct" n/a n/a n/a "$(ratio "$ct" "$lim")"
         else
-          printf "$fmt" "$mib" "$lim" "$s" "${S_FRZ[$k]}" "${S_TOT[$k]}" "${S_MB[$k]}" "${S_RND[$k]}" \
+          printf "$fmt" "$mib" "$lim" "$s" "${S_FRZ[$k]}" "${S_TOT[$k]}" "${S_AFT[$k]}" "${S_MB[$k]}" "${S_RND[$k]}" \
             "$c" "$cf" "$ct" "$(ratio "${S_FRZ[$k]}" "$cf")" "$(ratio "${S_TOT[$k]}" "$ct")" \
             "$(ratio "${S_TOT[$k]}" "$lim")" "$(ratio "$ct" "$lim")"
         fi
@@ -295,6 +317,7 @@ fmt='%-5s %7s  %-9s %8s %8s %7s %6s  %-8s %8s %8s  %8s %8s  %7s %7s\n'
     done
   done
   echo "(frz: time the process is stopped; tot: start to the process running on node 2 with all of its memory;"
+  echo " ssi's both include (after go): from ssi-ctl's return (MigrateGo) until node 2 has rebuilt the process;"
   echo " ratio ssi/criu < 1 beats criu; ssi tot/limit: eager's target is <= 1.3)"
   if [ ${#notes[@]} -gt 0 ]; then
     echo "notes:"
