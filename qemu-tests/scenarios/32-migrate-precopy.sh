@@ -6,8 +6,8 @@
 # (qemu-tests/lib/migrate.sh); the memory-and-FPU workload keeps rewriting
 # its 128 MiB between rounds, so a stale page would change its output.
 . "$1/lib/migrate.sh"
-# Known bug (issue 5 note): moving on a process that arrived by pre-copy
-# left its old copy running; the module refuses that for now, so the
-# memory-and-FPU workload makes one pre-copy hop (1 -> 2) and ends there.
+# Known bug (docs/migration.md): moving on a process that arrived by
+# pre-copy leaves its old copy running, so the memory-and-FPU workload
+# makes one pre-copy hop (1 -> 2) and ends there.
 MIGRATE_ONE_HOP=1 migrate_suite precopy
 expect_match "pre-copy took more than one round" "$(on 1 "awk '\$2==\"out\" && \$5==\"precopy\" && \$6==\"done\" {print \$8}' /proc/ssi/migrations | sort -n | tail -1")" "^[2-9]"
