@@ -10,4 +10,3 @@
 # pre-copy leaves its old copy running, so the memory-and-FPU workload
 # makes one pre-copy hop (1 -> 2) and ends there.
 MIGRATE_ONE_HOP=1 migrate_suite precopy
-expect_match "pre-copy took more than one round" "$(on 1 "awk '\$2==\"out\" && \$5==\"precopy\" && \$6==\"done\" {print \$8}' /proc/ssi/migrations | sort -n | tail -1")" "^[2-9]"
