@@ -15,7 +15,7 @@
 //! task becomes the process's deputy on its home node, or, on a node the
 //! process had migrated to, vanishes (its home is told where it went).
 
-use super::{deputy, precopy, remote::Hosted, sys, Direction, Migrations, Record};
+use super::{deputy, precopy, remote::{Hosted, HostedState}, sys, Direction, Migrations, Record};
 use crate::{
     checkpoint::{self, remote::await_outcome, task::{self, File}},
     cluster::Cluster,
@@ -109,16 +109,15 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
             format_args!("process {pid} has several threads: they migrate eagerly only (yet)"),
         ));
     }
-    let hosted = migrations.find_hosted(|h| h.pid() == pid && h.state() == super::remote::HostedState::Running);
-    if hosted.as_ref().is_some_and(|h| h.strategy == STRATEGY_PRECOPY) {
-        // Known bug (issue 5 note): moving on a process that arrived by
-        // pre-copy left its old copy running here. Refused until fixed.
-        return Err(fail(
-            reply,
-            crate::kernel_ext::eopnotsupp(),
-            format_args!("process {pid} arrived here by pre-copy: moving it on is disabled until a known bug is fixed"),
-        ));
-    }
+    // A process that arrived here: handed over (`Go`: its restore may still
+    // be writing its pages) or running. One still arriving is not ours yet.
+    let hosted = migrations.find_hosted(|h| h.pid() == pid && !matches!(h.state(), HostedState::Moved | HostedState::Failed));
+    let hosted = match hosted {
+        Some(h) if !matches!(h.state(), HostedState::Go | HostedState::Running) => {
+            return Err(fail(reply, EBUSY, format_args!("process {pid} is still arriving on this node")));
+        }
+        h => h,
+    };
     let mut id_bytes = [0u8; 8];
     // SAFETY: `id_bytes` is writable for its length.
     unsafe { kernel::bindings::get_random_bytes(id_bytes.as_mut_ptr().cast(), id_bytes.len()) };

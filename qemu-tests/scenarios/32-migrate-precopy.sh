@@ -6,7 +6,4 @@
 # (qemu-tests/lib/migrate.sh); the memory-and-FPU workload keeps rewriting
 # its 128 MiB between rounds, so a stale page would change its output.
 . "$1/lib/migrate.sh"
-# Known bug (docs/migration.md): moving on a process that arrived by
-# pre-copy leaves its old copy running, so the memory-and-FPU workload
-# makes one pre-copy hop (1 -> 2) and ends there.
-MIGRATE_ONE_HOP=1 migrate_suite precopy
+migrate_suite precopy
