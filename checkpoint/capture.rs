@@ -295,15 +295,23 @@ fn file_ref<'p>(path: &'p [u8], info: &task::FileInfo) -> FileRef<'p> {
     FileRef { path, size: info.size, mtime_sec: info.mtime_sec, mtime_nsec: info.mtime_nsec, ino: info.ino }
 }
 
+/// Which memory pages go in an image.
+#[derive(Clone, Copy)]
+pub(crate) enum Memory<'a> {
+    /// Every page not in a file (a checkpoint, an eager migration).
+    All,
+    /// Pre-copy's freeze: the pages the scan holds as dirty.
+    Dirty(&'a crate::migration::precopy::Scan),
+    /// Post-copy and lazy: only the written pages of private file
+    /// mappings; the anonymous memory comes later.
+    FilesOnly,
+}
+
 /// Writes the memory of `p` that is not in a file: every non-zero page of
 /// private anonymous memory, and the written (copied) pages of private
-/// file mappings. Unreadable (PROT_NONE) memory is not stored.
-fn write_memory(
-    out: &mut ImageOut<'_>,
-    p: &Plan,
-    chunk: &mut [u8],
-    dirty: Option<&crate::migration::precopy::Scan>,
-) -> Result {
+/// file mappings (`memory` narrows it). Unreadable (PROT_NONE) memory is
+/// not stored.
+fn write_memory(out: &mut ImageOut<'_>, p: &Plan, chunk: &mut [u8], memory: Memory<'_>) -> Result {
     let v = &p.vma;
     if v.vm_flags & VM_READ == 0 {
         return Ok(());
@@ -312,6 +320,13 @@ fn write_memory(
         VmaKind::Anon | VmaKind::Heap | VmaKind::Stack => false,
         VmaKind::FilePrivate => true,
         _ => return Ok(()),
+    };
+    if !file_backed && matches!(memory, Memory::FilesOnly) {
+        return Ok(());
+    }
+    let dirty = match memory {
+        Memory::Dirty(scan) => Some(scan),
+        Memory::All | Memory::FilesOnly => None,
     };
     let mut addr = v.start;
     while addr < v.end {
@@ -378,14 +393,14 @@ pub(crate) struct Origin {
 /// `threads` are the records of every thread of the process, the leader's
 /// first; the others are parked while this runs.
 ///
-/// `dirty` (pre-copy): only the pages it holds as dirty go in the image,
-/// zero ones too; the destination has the others.
+/// `memory`: which pages go in the image (pre-copy: only the pages the
+/// scan holds as dirty, zero ones too; the destination has the others).
 pub(crate) fn capture_current(
     file: &File,
     origin: &Origin,
     threads: &[KBox<ThreadRecord>],
     reply: &mut CtlReply,
-    dirty: Option<&crate::migration::precopy::Scan>,
+    memory: Memory<'_>,
 ) -> Result<Written> {
     let st = task::task_state()?;
     // This thread may be any of them: the process's own values are the
@@ -570,7 +585,7 @@ pub(crate) fn capture_current(
     }
     let mut chunk = KVec::from_elem(0u8, CHUNK_PAGES * PAGE_SIZE, GFP_KERNEL)?;
     for p in plans.iter() {
-        write_memory(&mut out, p, &mut chunk, dirty)?;
+        write_memory(&mut out, p, &mut chunk, memory)?;
     }
     out.finish()
 }

@@ -145,8 +145,13 @@ unsafe extern "C" fn capture_work(work: *mut bindings::callback_head) {
             _ => Ok(None),
         };
         scan.and_then(|scan| {
+            let memory = match (&scan, &job.handover) {
+                (Some(scan), _) => capture::Memory::Dirty(scan),
+                (None, Some(out)) if out.pages_later() => capture::Memory::FilesOnly,
+                _ => capture::Memory::All,
+            };
             let r = collect_records(records)
-                .and_then(|all| capture::capture_current(&job.file, &job.origin, &all, &mut reply, scan.as_ref()));
+                .and_then(|all| capture::capture_current(&job.file, &job.origin, &all, &mut reply, memory));
             if let (Some(out), Some(scan)) = (&job.handover, scan) {
                 out.set_keep(scan.clean);
             }

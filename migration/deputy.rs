@@ -14,13 +14,16 @@
 //!   signal; an exit by returning to user mode at a `syscall` instruction
 //!   of its vDSO with `exit_group(status)` in its registers (no code of
 //!   the process runs again);
-//! - the process moving on to another node (`MigrateMoved`).
+//! - the process moving on to another node (`MigrateMoved`);
+//! - post-copy and lazy: page requests from the node the process went to
+//!   (`lender.rs`): until that node releases them, the deputy keeps its
+//!   memory and lends it.
 //!
 //! If the node the process runs on stays unreachable for
 //! [`LOST_AFTER_MS`], the process is lost with it: the deputy logs it and
 //! ends killed (SIGKILL), which is what its parent sees.
 
-use super::{remote::Hosted, sys, Direction, Migrations, Record};
+use super::{lender::Lender, remote::Hosted, sys, Direction, Migrations, Record};
 use crate::{
     checkpoint::task::{self, File},
     cluster::Cluster,
@@ -69,8 +72,8 @@ pub(crate) struct Deputy {
     pub(crate) pid: u32,
     #[pin]
     inbox: Mutex<Inbox>,
-    #[pin]
-    bell: sys::Doorbell,
+    /// Shared with its lender (post-copy, lazy).
+    bell: Arc<sys::Doorbell>,
 }
 
 impl Deputy {
@@ -137,19 +140,43 @@ pub(crate) fn moved(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
 /// Makes the current task the deputy of the process now running on
 /// `node` as `pid` there; returns when the deputy ends (its registers or
 /// signals set so that it ends the way the process did).
-pub(crate) fn become_deputy(cluster: &Arc<Cluster>, migrations: &Arc<Migrations>, home_id: u64, node: u16, remote_pid: u32) {
+///
+/// `lend`: post-copy or lazy migration `id`: the deputy keeps its memory
+/// and lends it to `node` until released.
+pub(crate) fn become_deputy(
+    cluster: &Arc<Cluster>,
+    migrations: &Arc<Migrations>,
+    home_id: u64,
+    node: u16,
+    remote_pid: u32,
+    lend: Option<u64>,
+) {
     let me = task::current_pid();
-    let d = Arc::pin_init(
-        pin_init!(Deputy {
-            home_id,
-            pid: me,
-            inbox <- new_mutex!(Inbox { node, pid: remote_pid, io: KVec::new(), exit: None, back: None }),
-            bell <- sys::Doorbell::new(),
-        }),
-        GFP_KERNEL,
-    );
-    let d = match d.and_then(|d| migrations.add_deputy(d.clone()).map(|_| d)) {
-        Ok(d) => d,
+    let made = Arc::pin_init(sys::Doorbell::new(), GFP_KERNEL).and_then(|bell| {
+        let deputy_bell = bell.clone();
+        let d = Arc::pin_init(
+            pin_init!(Deputy {
+                home_id,
+                pid: me,
+                inbox <- new_mutex!(Inbox { node, pid: remote_pid, io: KVec::new(), exit: None, back: None }),
+                bell: deputy_bell,
+            }),
+            GFP_KERNEL,
+        )?;
+        let lender = match lend {
+            Some(id) => Some(Lender::new(migrations, id, node, bell)?),
+            None => None,
+        };
+        if let Err(e) = migrations.add_deputy(d.clone()) {
+            if let Some(l) = &lender {
+                migrations.remove_lender(l.id);
+            }
+            return Err(e);
+        }
+        Ok((d, lender))
+    });
+    let (d, mut lender) = match made {
+        Ok(x) => x,
         Err(_) => {
             pr_err!("pid {}: no memory for its deputy: the process on node {} is not followed\n", me, node);
             task::kill_current();
@@ -157,10 +184,15 @@ pub(crate) fn become_deputy(cluster: &Arc<Cluster>, migrations: &Arc<Migrations>
         }
     };
     let _module = sys::ModuleRef::take();
-    release_memory();
+    if lender.is_none() {
+        release_memory();
+    }
     // Every signal wakes the deputy; the process's own mask applies there.
     task::set_blocked(0);
-    let end = serve(cluster, &d);
+    let end = serve(cluster, &d, &mut lender);
+    if let Some(l) = lender {
+        migrations.remove_lender(l.id);
+    }
     migrations.remove_deputy(home_id);
     migrations.record(Record {
         id: home_id,
@@ -202,12 +234,22 @@ enum End {
     Restored,
 }
 
-/// The deputy's loop.
-fn serve(cluster: &Arc<Cluster>, d: &Deputy) -> End {
+/// The deputy's loop. `lender`: the memory it lends (post-copy, lazy)
+/// until released.
+fn serve(cluster: &Arc<Cluster>, d: &Deputy, lender: &mut Option<Arc<Lender>>) -> End {
     let mut unreachable_ms = 0u32;
     let mut woken_by_signal = false;
     loop {
         let seen = d.bell.seen();
+        if let Some(l) = lender.as_ref() {
+            l.serve(cluster);
+            if l.released() {
+                pr_info!("pid {}: node {} has all its pages: memory released\n", d.pid, l.node);
+                cluster.identity().migrations.remove_lender(l.id);
+                *lender = None;
+                release_memory();
+            }
+        }
         let (node, pid) = d.location();
         if sys::fatal_signal_pending() {
             forward_signal(cluster, d, node, SIGKILL);

@@ -16,6 +16,8 @@
 #include <linux/shmem_fs.h>
 #include <linux/signal.h>
 #include <linux/task_work.h>
+#include <linux/uaccess.h>
+#include <linux/userfaultfd_k.h>
 #include <linux/wait.h>
 #include "migration_helpers.h"
 
@@ -195,20 +197,6 @@ int ssi_task_read_mem(struct task_struct *t, u64 addr, void *buf, u32 len)
 	return access_process_vm(t, addr, buf, len, FOLL_FORCE);
 }
 
-int ssi_pending_why(u64 *pending)
-{
-	int why = 0;
-
-	if (test_thread_flag(TIF_SIGPENDING))
-		why |= 1;
-	if (test_thread_flag(TIF_NOTIFY_SIGNAL))
-		why |= 2;
-	if (task_work_pending(current))
-		why |= 4;
-	*pending = current->pending.signal.sig[0] | current->signal->shared_pending.signal.sig[0];
-	return why;
-}
-
 void ssi_module_get(void)
 {
 	__module_get(THIS_MODULE);
@@ -217,4 +205,55 @@ void ssi_module_get(void)
 void ssi_module_put(void)
 {
 	module_put(THIS_MODULE);
+}
+
+static ssize_t ssi_pages_fop_read(struct file *f, char __user *buf, size_t len, loff_t *pos)
+{
+	return ssi_pages_read(f->private_data, buf, len, *pos);
+}
+
+static int ssi_pages_fop_release(struct inode *inode, struct file *f)
+{
+	ssi_pages_release(f->private_data);
+	return 0;
+}
+
+static const struct file_operations ssi_pages_fops = {
+	.owner = THIS_MODULE,
+	.read = ssi_pages_fop_read,
+	.release = ssi_pages_fop_release,
+};
+
+struct file *ssi_pages_file(void *priv)
+{
+	struct file *f = anon_inode_getfile("[ssi-pages]", &ssi_pages_fops, priv, O_RDONLY);
+
+	/* Read at an offset (the address) with pread. */
+	if (!IS_ERR(f))
+		f->f_mode |= FMODE_PREAD;
+	return f;
+}
+
+void *ssi_pages_priv(struct file *f)
+{
+	return f->f_op == &ssi_pages_fops ? f->private_data : NULL;
+}
+
+int ssi_is_userfaultfd(struct file *f)
+{
+	return strcmp(f->f_path.dentry->d_name.name, "[userfaultfd]") == 0;
+}
+
+long ssi_uffd_register(struct file *uffd, u64 scratch, u64 start, u64 len)
+{
+	struct uffdio_register r = {
+		.range = { .start = start, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+
+	if (!ssi_is_userfaultfd(uffd) || !uffd->f_op->unlocked_ioctl)
+		return -EINVAL;
+	if (copy_to_user((void __user *)scratch, &r, sizeof(r)))
+		return -EFAULT;
+	return uffd->f_op->unlocked_ioctl(uffd, UFFDIO_REGISTER, scratch);
 }

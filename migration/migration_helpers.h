@@ -51,14 +51,26 @@ long ssi_file_write_user(struct file *f, u64 ubuf, u64 len, s64 *pos);
 /* Reads `len` bytes at `addr` of `t`'s memory; the bytes read or -errno. */
 int ssi_task_read_mem(struct task_struct *t, u64 addr, void *buf, u32 len);
 
-/* Why signal_pending(current) is true: bit 0 TIF_SIGPENDING, bit 1
- * TIF_NOTIFY_SIGNAL, bit 2 task works queued; *pending gets the pending
- * signal set (private and shared). For log lines. */
-int ssi_pending_why(u64 *pending);
-
 /* Module references held by deputies and hosted processes. */
 void ssi_module_get(void);
 void ssi_module_put(void);
+
+/* The pages file of a post-copy or lazy migration: pread at an address
+ * goes to ssi_pages_read(priv, ...); ssi_pages_release(priv) when it is
+ * closed. ERR_PTR on failure. */
+struct file *ssi_pages_file(void *priv);
+/* `f`'s priv if it is a pages file, else NULL. */
+void *ssi_pages_priv(struct file *f);
+/* Whether `f` is a userfaultfd. */
+int ssi_is_userfaultfd(struct file *f);
+/* Registers [start, start+len) of current's memory with userfaultfd
+ * `uffd` (missing pages), through `scratch`, 32 bytes of current's user
+ * memory. 0 or a negative errno. */
+long ssi_uffd_register(struct file *uffd, u64 scratch, u64 start, u64 len);
+
+/* Implemented in Rust (migration/pages.rs). */
+long ssi_pages_read(void *priv, char __user *buf, size_t len, s64 pos);
+void ssi_pages_release(void *priv);
 
 /* Implemented in Rust (migration/forward.rs). */
 long ssi_fwd_read(void *priv, char __user *buf, size_t len);

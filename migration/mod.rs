@@ -16,12 +16,16 @@
 //!   and writes on its files, and ends the way the process ended.
 //! - `forward.rs`: the stand-in files a migrated process has for the
 //!   files its deputy keeps (pipes, terminals).
+//! - `pages.rs`, `lender.rs`: post-copy and lazy: the destination fetches
+//!   the memory after the process resumed; the old copy lends it.
 //!
 //! This registry lists every deputy and hosted process of this node, and
 //! the recent migrations for `/proc/ssi/migrations`.
 
 pub(crate) mod deputy;
 pub(crate) mod forward;
+pub(crate) mod lender;
+pub(crate) mod pages;
 pub(crate) mod precopy;
 pub(crate) mod remote;
 pub(crate) mod source;
@@ -37,6 +41,7 @@ use crate::{
 };
 use core::fmt::Write;
 use deputy::Deputy;
+use lender::Lender;
 use kernel::{c_str, new_mutex, prelude::*, str::CStr, sync::Arc, sync::Mutex};
 use remote::Hosted;
 
@@ -87,6 +92,7 @@ pub(crate) struct Record {
 
 struct State {
     deputies: KVec<Arc<Deputy>>,
+    lenders: KVec<Arc<Lender>>,
     hosted: KVec<Arc<Hosted>>,
     history: KVec<Record>,
 }
@@ -102,7 +108,7 @@ impl Migrations {
     pub(crate) fn new() -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Migrations {
-                state <- new_mutex!(State { deputies: KVec::new(), hosted: KVec::new(), history: KVec::new() }),
+                state <- new_mutex!(State { deputies: KVec::new(), lenders: KVec::new(), hosted: KVec::new(), history: KVec::new() }),
             }),
             GFP_KERNEL,
         )
@@ -147,6 +153,23 @@ impl Migrations {
     /// The deputy whose pid is `pid`.
     pub(crate) fn deputy_of_pid(&self, pid: u32) -> Option<Arc<Deputy>> {
         self.state.lock().deputies.iter().find(|d| d.pid == pid).cloned()
+    }
+
+    pub(crate) fn add_lender(&self, l: Arc<Lender>) -> Result {
+        self.state.lock().lenders.push(l, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    pub(crate) fn remove_lender(&self, id: u64) {
+        let mut st = self.state.lock();
+        if let Some(i) = st.lenders.iter().position(|l| l.id == id) {
+            drop(crate::kernel_ext::swap_remove(&mut st.lenders, i));
+        }
+    }
+
+    /// The lender of migration `id`.
+    pub(crate) fn lender(&self, id: u64) -> Option<Arc<Lender>> {
+        self.state.lock().lenders.iter().find(|l| l.id == id).cloned()
     }
 
     pub(crate) fn add_hosted(&self, h: Arc<Hosted>) -> Result {
@@ -221,6 +244,12 @@ impl ProcShow<Identity> for MigrationsFile {
             let (node, pid) = d.location();
             writeln!(out, "{:>7} {:016x} {:>4} {:>7}", d.pid, d.home_id, node, pid).map_err(e)?;
         }
+        writeln!(out, "lenders: {}", st.lenders.len()).map_err(e)?;
+        writeln!(out, "{:<16} {:>4} {:>10}", "id", "node", "pages_sent").map_err(e)?;
+        for l in st.lenders.iter() {
+            let sent = l.pages_sent.load(core::sync::atomic::Ordering::Relaxed);
+            writeln!(out, "{:016x} {:>4} {:>10}", l.id, l.node, sent).map_err(e)?;
+        }
         writeln!(out, "hosted: {}", st.hosted.len()).map_err(e)?;
         writeln!(out, "{:>7} {:<16} {:>4} {:>7} {:<10}", "pid", "home_id", "home", "home_pid", "state").map_err(e)?;
         for h in st.hosted.iter() {
@@ -240,7 +269,10 @@ impl ProcShow<Identity> for MigrationsFile {
 }
 
 /// The message types [`MigrationHandler`] handles.
-pub(crate) const MIGRATION_MESSAGES: [MsgType; 12] = [
+pub(crate) const MIGRATION_MESSAGES: [MsgType; 15] = [
+    MsgType::MigratePageRequest,
+    MsgType::MigratePageData,
+    MsgType::MigrateRelease,
     MsgType::MigratePages,
     MsgType::MigrateKeep,
     MsgType::MigrateBegin,
@@ -276,6 +308,9 @@ impl Handler<Cluster> for MigrationHandler {
             Some(MsgType::MigrateMoved) => deputy::moved(m, from, body),
             Some(MsgType::MigratePages) => remote::pages(m, from, body),
             Some(MsgType::MigrateKeep) => remote::keep(m, from, body),
+            Some(MsgType::MigratePageRequest) => lender::page_request(m, from, body),
+            Some(MsgType::MigratePageData) => remote::page_data(m, from, body),
+            Some(MsgType::MigrateRelease) => lender::release(m, from, body),
             _ => Err(EINVAL),
         };
         r.map(|()| KVec::new())

@@ -23,8 +23,8 @@ use crate::{
     kernel_ext::StackStr,
     kthread::{self, ThreadBody},
     proto::{
-        ctl::STRATEGY_PRECOPY,
-        migration::{Begin, Commit, Data, Exit, IoDone, Keep, Ref, Run, Signal, MAX_DATA, PAGE, USER_TOP},
+        ctl::{STRATEGY_LAZY, STRATEGY_POSTCOPY, STRATEGY_PRECOPY},
+        migration::{Begin, Commit, Data, Exit, IoDone, Keep, PageData, Ref, Run, Signal, MAX_DATA, PAGE, USER_TOP},
         wire::{MsgType, RestartStarted},
     },
 };
@@ -83,6 +83,17 @@ struct Inner {
     /// Pre-copy: the pages sent while the process ran, at their address
     /// (a sparse file in kernel memory, until the restore took them).
     store: Option<File>,
+    /// Post-copy, lazy: the process's userfaultfd (the module's reference,
+    /// until every page came or the process is gone).
+    uffd: Option<File>,
+    /// Post-copy, lazy: the ranges registered with it (empty until then).
+    ranges: KVec<(u64, u64)>,
+    /// Post-copy, lazy: pages fetched from the lending node.
+    pages_in: u64,
+    /// Post-copy, lazy: every page came (the page server said so).
+    pages_done: bool,
+    /// Post-copy, lazy: the lending node was told to let go.
+    released: bool,
 }
 
 /// An incoming migration, then the process it became.
@@ -154,6 +165,7 @@ impl Hosted {
             i.since_ns = task::mono_ns();
             i.image = None;
             i.store = None;
+            i.uffd = None;
         }
         drop(i);
         self.bell.ring();
@@ -216,6 +228,16 @@ impl Hosted {
     /// Pre-copy, in the restoring process once its mappings exist: writes
     /// the kept pages from the store (the image's own pages come after).
     pub(crate) fn preload(&self) -> Result {
+        if self.pages_later() {
+            let uffd = self.inner.lock().uffd.take().ok_or(EINVAL)?;
+            let ranges = super::pages::register_current(&uffd);
+            let mut i = self.inner.lock();
+            i.uffd = Some(uffd);
+            i.ranges = ranges?;
+            drop(i);
+            self.bell.ring();
+            return Ok(());
+        }
         let (store, keep) = {
             let mut i = self.inner.lock();
             (i.store.take(), core::mem::replace(&mut i.keep, KVec::new()))
@@ -252,6 +274,93 @@ impl Hosted {
         i.since_ns = task::mono_ns();
     }
 
+    /// Post-copy or lazy: the memory comes after the process resumed.
+    pub(crate) fn pages_later(&self) -> bool {
+        self.strategy == STRATEGY_POSTCOPY || self.strategy == STRATEGY_LAZY
+    }
+
+    /// Post-copy, lazy: the restarting process's userfaultfd, registered by
+    /// [`Self::preload`].
+    pub(crate) fn set_uffd(&self, uffd: File) {
+        self.inner.lock().uffd = Some(uffd);
+    }
+
+    /// Post-copy: every page came.
+    pub(crate) fn all_pages_came(&self) -> bool {
+        self.inner.lock().pages_done
+    }
+
+    /// The ranges registered for pages that come later.
+    pub(crate) fn page_ranges(&self) -> Result<KVec<(u64, u64)>> {
+        let i = self.inner.lock();
+        let mut v = KVec::with_capacity(i.ranges.len(), GFP_KERNEL)?;
+        for r in i.ranges.iter() {
+            v.push(*r, GFP_KERNEL)?;
+        }
+        Ok(v)
+    }
+
+    pub(crate) fn count_pages_in(&self, bytes: u32) {
+        let mut i = self.inner.lock();
+        i.pages_in += u64::from(bytes) / PAGE;
+        i.since_ns = task::mono_ns();
+    }
+
+    /// Its memory cannot come any more: the process is killed (SIGKILL).
+    pub(crate) fn kill_for_lost_memory(&self) {
+        let pid = self.pid();
+        if pid != 0 && matches!(self.state(), HostedState::Go | HostedState::Running) {
+            let _ = sys::kill_pid(pid, 9);
+        }
+    }
+
+    /// The page server said every page came: the lender lets go.
+    pub(crate) fn all_pages_here(&self, cluster: &Cluster) {
+        let pages = {
+            let mut i = self.inner.lock();
+            i.pages_done = true;
+            i.pages_in
+        };
+        pr_info!("migration {:016x}: all pages of pid {} are here ({} fetched)
+", self.id, self.pid(), pages);
+        self.release_source(cluster);
+    }
+
+    /// The page server ended (its pages file closed). Before every page
+    /// came, a process still running here cannot go on: it is killed.
+    pub(crate) fn page_server_gone(&self, cluster: &Cluster) {
+        let done = self.inner.lock().pages_done;
+        let pid = self.pid();
+        if !done && matches!(self.state(), HostedState::Go | HostedState::Running) && task::process_alive(pid) {
+            pr_warn!("migration {:016x}: the page server of pid {} ended before its pages came: the process is killed
+", self.id, pid);
+            let _ = sys::kill_pid(pid, 9);
+        }
+        self.release_source(cluster);
+    }
+
+    /// Post-copy, lazy: tells the lending node it may free the memory
+    /// (once), and lets the userfaultfd go.
+    pub(crate) fn release_source(&self, cluster: &Cluster) {
+        if !self.pages_later() {
+            return;
+        }
+        let (first, uffd) = {
+            let mut i = self.inner.lock();
+            let first = !i.released;
+            i.released = true;
+            (first, i.uffd.take())
+        };
+        drop(uffd);
+        if !first {
+            return;
+        }
+        let mut b = [0u8; Ref::LEN];
+        if (Ref { id: self.id }).encode(&mut b).is_ok() {
+            let _ = cluster.send_to(self.from_node, MsgType::MigrateRelease, &b);
+        }
+    }
+
     /// A new `MigrateIo` sequence number.
     pub(crate) fn next_seq(&self) -> u64 {
         let mut i = self.inner.lock();
@@ -274,7 +383,10 @@ impl Hosted {
             peer: self.from_node,
             strategy: self.strategy,
             state,
-            bytes: self.inner.lock().received,
+            bytes: {
+                let i = self.inner.lock();
+                i.received + i.pages_in * PAGE
+            },
             rounds: 1,
             frozen_ns: 0,
             total_ns: task::mono_ns().saturating_sub(self.started_ns),
@@ -327,6 +439,11 @@ pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, 
                 keep: KVec::new(),
                 image: Some(file),
                 store,
+                uffd: None,
+                ranges: KVec::new(),
+                pages_in: 0,
+                pages_done: false,
+                released: false,
             }),
             bell <- sys::Doorbell::new(),
         }),
@@ -425,7 +542,11 @@ pub(crate) fn commit(cluster: &Cluster, migrations: &Migrations, from: u16, body
     }
     let mut uid = StackStr::<16>::new();
     core::fmt::Write::write_fmt(&mut uid, format_args!("{}\0", h.uid)).map_err(|_| EINVAL)?;
-    let started = restarts.start_program(from, &[b"--as-uid\0", uid.as_bytes(), b"--migration\0"], |token| {
+    // Post-copy, lazy: the restart program also starts the page server.
+    let how: &[u8] = if h.strategy == STRATEGY_POSTCOPY { b"postcopy\0" } else { b"lazy\0" };
+    let args: [&[u8]; 5] = [b"--as-uid\0", uid.as_bytes(), b"--migration\0", b"--pages-later\0", how];
+    let args = if h.pages_later() { &args[..] } else { &args[..3] };
+    let started = restarts.start_program(from, args, |token| {
         h.inner.lock().token = token;
     });
     let started = match started {
@@ -498,6 +619,17 @@ pub(crate) fn io_done(migrations: &Migrations, from: u16, body: &[u8]) -> Result
     Ok(())
 }
 
+/// `MigratePageData` from the lending node: the answer to a page request.
+pub(crate) fn page_data(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
+    let d = PageData::decode(body).map_err(|_| EINVAL)?;
+    let h = migrations.find_hosted(|h| h.id == d.id && h.from_node == from).ok_or(ESRCH)?;
+    let mut data = KVec::with_capacity(d.data.len(), GFP_KERNEL)?;
+    data.extend_from_slice(d.data, GFP_KERNEL)?;
+    h.inner.lock().io_done.push((d.seq, d.result, data), GFP_KERNEL)?;
+    h.bell.ring();
+    Ok(())
+}
+
 /// The watcher: reports the end of hosted processes home and forgets
 /// migrations that failed or stalled.
 pub(crate) struct Watcher {
@@ -536,6 +668,7 @@ impl Watcher {
             }
             HostedState::Moved => {
                 if ended.is_some() || h.inner.lock().task.is_none() {
+                    h.release_source(&self.cluster);
                     migrations.remove_hosted(h.id);
                 }
             }
@@ -576,6 +709,7 @@ impl Watcher {
                     );
                 }
                 h.record(migrations, "ended");
+                h.release_source(&self.cluster);
                 migrations.remove_hosted(h.id);
         }
     }

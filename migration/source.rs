@@ -21,7 +21,7 @@ use crate::{
     cluster::Cluster,
     identity::Identity,
     proto::{
-        ctl::{strategy_name, CtlReply, CtlRequest, MessageWriter, STRATEGY_EAGER, STRATEGY_PRECOPY},
+        ctl::{strategy_name, CtlReply, CtlRequest, MessageWriter, STRATEGY_EAGER, STRATEGY_LAZY, STRATEGY_POSTCOPY, STRATEGY_PRECOPY},
         migration::{Begin, Commit, Data, Keep, Moved, Ref, Run, MAX_DATA, MAX_KEEP_RUNS},
         wire::{MsgType, RestartStarted},
     },
@@ -76,12 +76,8 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
     let Some(cluster) = cluster else {
         return Err(fail(reply, crate::kernel_ext::enotconn(), format_args!("this node is not in a cluster (enabled is 0)")));
     };
-    if req.strategy != STRATEGY_EAGER && req.strategy != STRATEGY_PRECOPY {
-        return Err(fail(
-            reply,
-            crate::kernel_ext::eopnotsupp(),
-            format_args!("strategy {} is not implemented yet (eager and precopy are)", strategy_name(req.strategy)),
-        ));
+    if ![STRATEGY_EAGER, STRATEGY_PRECOPY, STRATEGY_POSTCOPY, STRATEGY_LAZY].contains(&req.strategy) {
+        return Err(fail(reply, EINVAL, format_args!("unknown strategy {}", req.strategy)));
     }
     let own = cluster.node_id();
     if node == own {
@@ -118,6 +114,15 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
         }
         h => h,
     };
+    if req.strategy == STRATEGY_PRECOPY && hosted.as_ref().is_some_and(|h| h.pages_later() && !h.all_pages_came()) {
+        // Pre-copy reads page states, not pages: the ones still to come
+        // would look never touched.
+        return Err(fail(
+            reply,
+            EBUSY,
+            format_args!("process {pid} is still getting its memory from node {}: use eager, postcopy or lazy", hosted.as_ref().map_or(0, |h| h.from_node)),
+        ));
+    }
     let mut id_bytes = [0u8; 8];
     // SAFETY: `id_bytes` is writable for its length.
     unsafe { kernel::bindings::get_random_bytes(id_bytes.as_mut_ptr().cast(), id_bytes.len()) };
@@ -134,6 +139,14 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
             format_args!("process {pid} has several threads: it cannot come back into its deputy on node {node} yet"),
         ));
     }
+    // Coming home, the deputy restores the process itself, with all of its
+    // memory: post-copy and lazy become eager for that hop.
+    let strategy = if home_node == node && matches!(req.strategy, STRATEGY_POSTCOPY | STRATEGY_LAZY) {
+        pr_info!("pid {}: back to its home node {}: {} becomes eager\n", pid, node, strategy_name(req.strategy));
+        STRATEGY_EAGER
+    } else {
+        req.strategy
+    };
     let (is_root, uid) = task::caller_identity();
     let image = sys::shmem_file(0).map_err(|e| fail(reply, e, format_args!("no memory for the image")))?;
     let out = Arc::pin_init(
@@ -141,7 +154,7 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
             cluster,
             migrations,
             node,
-            strategy: req.strategy,
+            strategy,
             id,
             home_id,
             home_node,
@@ -185,6 +198,12 @@ impl Outgoing {
     /// Whether this is a pre-copy migration.
     pub(crate) fn is_precopy(&self) -> bool {
         self.strategy == STRATEGY_PRECOPY
+    }
+
+    /// Post-copy or lazy: the image holds no anonymous memory; the old copy
+    /// lends it after the hand-over.
+    pub(crate) fn pages_later(&self) -> bool {
+        matches!(self.strategy, STRATEGY_POSTCOPY | STRATEGY_LAZY)
     }
 
     /// Bytes sent in all: the image's and the pre-copy rounds'.
@@ -243,10 +262,6 @@ impl Outgoing {
     /// its pid on the destination. Runs in the frozen process's context.
     pub(crate) fn hand_over(&self, image: &File, size: u64, cancelled: &AtomicBool, reply: &mut CtlReply) -> Result<u32> {
         self.record("sending", 0, 0);
-        let (why, pending) = sys::pending_why();
-        if why != 0 {
-            pr_info!("pid {}: hand-over with a signal pending: why {:#x}, pending {:#x}\n", self.pid, why, pending);
-        }
         if !self.begun.load(Ordering::Acquire) {
             self.begin(size, reply)?;
         }
@@ -325,19 +340,35 @@ impl Outgoing {
             rounds,
             frozen_ns / 1000
         );
+        let lend = self.pages_later().then_some(self.id);
         match &self.hosted {
             Some(h) => {
                 // Not at home: tell home where it went; this copy ends
-                // without a report.
+                // without a report (post-copy, lazy: once it lent its
+                // memory).
                 h.moved_away();
                 let mut b = [0u8; Moved::LEN];
                 let home = self.node == self.home_node;
                 if !home && (Moved { home_id: self.home_id, node: self.node, pid: there }).encode(&mut b).is_ok() {
                     let _ = self.cluster.send_to(self.home_node, MsgType::MigrateMoved, &b);
                 }
+                if lend.is_some() {
+                    self.lend_then_end();
+                }
                 task::kill_current();
             }
-            None => deputy::become_deputy(&self.cluster, &self.migrations, self.home_id, self.node, there),
+            None => deputy::become_deputy(&self.cluster, &self.migrations, self.home_id, self.node, there, lend),
+        }
+    }
+
+    /// Away from home, post-copy or lazy: the old copy lends its memory to
+    /// the destination until released.
+    fn lend_then_end(&self) {
+        let lender = Arc::pin_init(sys::Doorbell::new(), GFP_KERNEL)
+            .and_then(|bell| super::lender::Lender::new(&self.migrations, self.id, self.node, bell));
+        match lender {
+            Ok(l) => super::lender::lend(&self.cluster, &self.migrations, &l),
+            Err(_) => pr_err!("pid {}: no memory to lend its pages to node {}: the process there will fail\n", self.pid, self.node),
         }
     }
 }

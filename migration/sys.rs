@@ -74,6 +74,43 @@ pub(crate) unsafe fn forward_file(priv_: *mut c_void, readable: bool, writable: 
     Ok(unsafe { File::from_raw(f.cast()) })
 }
 
+/// A pages file whose reads call `pages.rs` with `priv_`.
+///
+/// # Safety
+///
+/// `priv_` must stay valid until `ssi_pages_release(priv_)` is called,
+/// which happens once, when the file's last reference goes.
+pub(crate) unsafe fn pages_file(priv_: *mut c_void) -> Result<File> {
+    // SAFETY: per the contract; returns a counted file or an ERR_PTR.
+    let f = from_err_ptr(unsafe { raw::ssi_pages_file(priv_) })?;
+    // SAFETY: new counted reference.
+    Ok(unsafe { File::from_raw(f.cast()) })
+}
+
+/// The private data of `file` if it is a pages file.
+pub(crate) fn pages_priv(file: &File) -> Option<*mut c_void> {
+    // SAFETY: counted file; only its `f_op` and `private_data` are read.
+    let p = unsafe { raw::ssi_pages_priv(file.as_raw().cast()) };
+    (!p.is_null()).then_some(p)
+}
+
+/// Whether `file` is a userfaultfd.
+pub(crate) fn is_userfaultfd(file: &File) -> bool {
+    // SAFETY: counted file; its dentry name is read.
+    unsafe { raw::ssi_is_userfaultfd(file.as_raw().cast()) == 1 }
+}
+
+/// Registers `[start, end)` of current's memory with userfaultfd `uffd`
+/// for missing pages (`scratch`: 32 bytes of user memory for the request).
+pub(crate) fn uffd_register(uffd: &File, scratch: &UserScratch, start: u64, end: u64) -> Result {
+    if scratch.len < 32 {
+        return Err(EINVAL);
+    }
+    // SAFETY: counted file; `scratch` is mapped user memory of current.
+    let r = unsafe { raw::ssi_uffd_register(uffd.as_raw().cast(), scratch.addr, start, end - start) };
+    kernel::error::to_result(r as i32)
+}
+
 /// Keeps the module loaded while a deputy or hosted process needs it.
 pub(crate) struct ModuleRef(());
 
@@ -229,13 +266,4 @@ pub(crate) fn task_read_mem(task: &Task, addr: u64, buf: &mut [u8]) -> Result {
         return Err(EFAULT);
     }
     Ok(())
-}
-
-/// Why the current task has a signal pending (flags, pending set), for
-/// log lines.
-pub(crate) fn pending_why() -> (i32, u64) {
-    let mut pending = 0u64;
-    // SAFETY: reads current's flags and pending sets.
-    let why = unsafe { raw::ssi_pending_why(&mut pending) };
-    (why, pending)
 }

@@ -12,7 +12,7 @@ use crate::{
     },
     extra as raw,
     identity::Identity,
-    proto::ctl::{CtlOp, CtlReply, CtlRequest, MessageWriter, CTL_IOCTL, CTL_LEN, FLAG_CHECK_ONLY},
+    proto::ctl::{CtlOp, CtlReply, CtlRequest, MessageWriter, CTL_IOCTL, CTL_LEN, FLAG_ALL_PAGES_HERE, FLAG_CHECK_ONLY, FLAG_PAGES_LATER},
     cluster::Cluster,
 };
 use core::fmt::Write;
@@ -90,6 +90,7 @@ unsafe extern "C" fn ctl_ioctl(data: *mut c_void, cmd: c_uint, arg: c_ulong) -> 
             CtlOp::RemoteRestart => restart_remote(identity, &req, &mut reply),
             CtlOp::Migrate => crate::migration::source::migrate(identity, &req, &mut reply),
             CtlOp::MigrationImage => migration_image(identity, &req, &mut reply),
+            CtlOp::MigrationPages => migration_pages(identity, &req, &mut reply),
             CtlOp::Report => report(identity, &req, &block),
             CtlOp::RestoreThread => match restore_thread(identity, &req) {
                 // This thread is the saved one now (rax set on the way out).
@@ -164,6 +165,22 @@ fn restore_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) ->
         }
     };
     let forward: Option<checkpoint::restore::Forwarder<'_>> = if hosted.is_some() { Some(&make_stand_in) } else { None };
+    // Post-copy, lazy: the memory comes later, through the caller's
+    // userfaultfd (registered once the mappings exist, in `preload`).
+    let pages_later = hosted.as_ref().is_some_and(|h| h.pages_later());
+    if req.flags & FLAG_CHECK_ONLY == 0 && (req.flags & FLAG_PAGES_LATER != 0) != pages_later {
+        let _ = MessageWriter::new(reply).write_str("pages-later restore without a post-copy or lazy migration (or the reverse)");
+        return Err(EINVAL);
+    }
+    if let (true, Some(h), 0) = (pages_later, &hosted, req.flags & FLAG_CHECK_ONLY) {
+        match File::from_fd(req.uffd) {
+            Some(f) if crate::migration::sys::is_userfaultfd(&f) => h.set_uffd(f),
+            _ => {
+                let _ = MessageWriter::new(reply).write_str("uffd is not a userfaultfd");
+                return Err(EBADF);
+            }
+        }
+    }
     let outcome = image_for_reading(req, reply).and_then(|file| {
         if req.flags & FLAG_CHECK_ONLY != 0 {
             return checkpoint::restore::check(&file, reply).map(|()| CHECKED);
@@ -218,6 +235,39 @@ fn migration_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) 
         })?;
     identity.restarts.check_own(req.token)?;
     reply.pid = h.image_fd()?;
+    Ok(())
+}
+
+/// Post-copy, lazy: the restarting process of incoming migration
+/// `req.token` asks for its pages file (a descriptor in `reply.pid`); its
+/// page server says every page came (`FLAG_ALL_PAGES_HERE`, `req.uffd` the
+/// pages file).
+fn migration_pages(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) -> Result {
+    let (is_root, _) = task::caller_identity();
+    if !is_root {
+        return Err(EPERM);
+    }
+    let cluster: Option<Arc<Cluster>> = identity.with_service(|s| s.map(|s| s.cluster()));
+    let cluster = cluster.ok_or_else(crate::kernel_ext::enotconn)?;
+    if req.flags & FLAG_ALL_PAGES_HERE != 0 {
+        let file = File::from_fd(req.uffd).ok_or(EBADF)?;
+        let h = crate::migration::pages::hosted_of(&file).ok_or_else(|| {
+            let _ = MessageWriter::new(reply).write_str("uffd is not a pages file");
+            EBADF
+        })?;
+        h.all_pages_here(&cluster);
+        return Ok(());
+    }
+    let h = identity
+        .migrations
+        .find_hosted(|h| h.token() == req.token && h.pages_later())
+        .ok_or_else(|| {
+            let _ = MessageWriter::new(reply).write_str("no post-copy or lazy incoming migration has this token");
+            ENOENT
+        })?;
+    identity.restarts.check_own(req.token)?;
+    let file = crate::migration::pages::open(&cluster, &h)?;
+    reply.pid = crate::migration::sys::install_new_fd(&file)?;
     Ok(())
 }
 

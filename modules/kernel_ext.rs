@@ -58,6 +58,11 @@ pub(crate) fn eopnotsupp() -> Error {
     errno(bindings::EOPNOTSUPP)
 }
 
+/// `EHOSTDOWN`.
+pub(crate) fn ehostdown() -> Error {
+    errno(bindings::EHOSTDOWN)
+}
+
 /// Removes element `i` (the last element takes its place), like
 /// `Vec::swap_remove`.
 pub(crate) fn swap_remove<T>(v: &mut KVec<T>, i: usize) -> Option<T> {

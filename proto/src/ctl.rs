@@ -12,21 +12,28 @@
 //! 0   4   magic = b"SSIC"
 //! 4   2   version = 2 (CTL_VERSION)
 //! 6   2   op: 1 checkpoint, 2 restore, 3 remote restart, 4 report,
-//!             5 restore thread, 6 migrate, 7 migration image
+//!             5 restore thread, 6 migrate, 7 migration image,
+//!             8 migration pages
 //! 8   4   pid      (checkpoint: the target process; restore thread: the
 //!                   thread's index in the image, 1..)
 //! 12  4   image_fd (the caller's file descriptor of the image)
 //! 16  4   flags    (checkpoint: bit0 KILL after capture;
-//!                   restore: bit1 CHECK_ONLY, read and check, change nothing)
-//! 20  4   token    (restore, report, migration image: the remote restart
-//!                   this process carries out, 0 if none)
+//!                   restore: bit1 CHECK_ONLY, read and check, change nothing;
+//!                   bit2 PAGES_LATER, the anonymous memory comes later
+//!                   through the userfaultfd `uffd`;
+//!                   migration pages: bit3 ALL_PAGES_HERE)
+//! 20  4   token    (restore, report, migration image, migration pages:
+//!                   the remote restart this process carries out, 0 if none)
 //! 24  2   node     (remote restart, migrate: the other node)
 //! 26  1   strategy (migrate: 0 eager, 1 pre-copy, 2 post-copy, 3 lazy)
-//! 27  5   reserved, 0
+//! 27  1   reserved, 0
+//! 28  4   uffd     (restore with PAGES_LATER: the caller's userfaultfd;
+//!                   migration pages with ALL_PAGES_HERE: the pages file)
 //! --- reply, written by the module (report: by the caller) ---
 //! 32  4   errno    (0 on success, else the positive errno)
 //! 36  4   pid      (remote restart, migrate: the process on `node`;
-//!                   migration image: the installed descriptor)
+//!                   migration image, migration pages: the installed
+//!                   descriptor)
 //! 40  8   image_bytes written or read
 //! 48  8   pages    (memory pages stored or loaded)
 //! 56  8   frozen_ns (time the target was stopped: checkpoint)
@@ -55,6 +62,12 @@ pub const CTL_IOCTL: u32 = (3 << 30) | ((CTL_LEN as u32) << 16) | ((b'S' as u32)
 pub const FLAG_KILL: u32 = 1;
 /// Restore flag: only check the image and its files (nothing changes).
 pub const FLAG_CHECK_ONLY: u32 = 2;
+/// Restore flag: the image has no anonymous memory; it comes later through
+/// the userfaultfd `uffd` (post-copy, lazy).
+pub const FLAG_PAGES_LATER: u32 = 4;
+/// Migration pages flag: the page server got every page (`uffd` is its
+/// pages file): the lending node may free them.
+pub const FLAG_ALL_PAGES_HERE: u32 = 8;
 
 /// What the caller asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +89,10 @@ pub enum CtlOp {
     /// The process started for incoming migration `token` asks for the
     /// image the module received (a descriptor is installed).
     MigrationImage,
+    /// Post-copy, lazy: the process started for incoming migration `token`
+    /// asks for its pages file (a descriptor is installed); with
+    /// `FLAG_ALL_PAGES_HERE`, its page server says every page came.
+    MigrationPages,
 }
 
 /// A decoded request.
@@ -96,6 +113,9 @@ pub struct CtlRequest {
     pub node: u16,
     /// How to migrate (`STRATEGY_*`).
     pub strategy: u8,
+    /// A descriptor: the userfaultfd (restore with `FLAG_PAGES_LATER`) or
+    /// the pages file (migration pages with `FLAG_ALL_PAGES_HERE`).
+    pub uffd: u32,
 }
 
 /// Migration strategy: freeze, send everything, resume at the destination.
@@ -173,6 +193,7 @@ impl CtlRequest {
             CtlOp::RestoreThread => 5,
             CtlOp::Migrate => 6,
             CtlOp::MigrationImage => 7,
+            CtlOp::MigrationPages => 8,
         };
         out[6..8].copy_from_slice(&op.to_le_bytes());
         out[8..12].copy_from_slice(&self.pid.to_le_bytes());
@@ -181,6 +202,7 @@ impl CtlRequest {
         out[20..24].copy_from_slice(&self.token.to_le_bytes());
         out[24..26].copy_from_slice(&self.node.to_le_bytes());
         out[26] = self.strategy;
+        out[28..32].copy_from_slice(&self.uffd.to_le_bytes());
     }
 
     /// Reads the request part of a block.
@@ -199,15 +221,17 @@ impl CtlRequest {
             5 => CtlOp::RestoreThread,
             6 => CtlOp::Migrate,
             7 => CtlOp::MigrationImage,
+            8 => CtlOp::MigrationPages,
             _ => return Err(CtlError::BadOp),
         };
-        if b[27..32].iter().any(|&x| x != 0) {
+        if b[27] != 0 {
             return Err(CtlError::ReservedNotZero);
         }
         let flags = u32_at(b, 16);
         let allowed = match op {
             CtlOp::Checkpoint => FLAG_KILL,
-            CtlOp::Restore => FLAG_CHECK_ONLY,
+            CtlOp::Restore => FLAG_CHECK_ONLY | FLAG_PAGES_LATER,
+            CtlOp::MigrationPages => FLAG_ALL_PAGES_HERE,
             CtlOp::RemoteRestart | CtlOp::Report | CtlOp::RestoreThread | CtlOp::Migrate | CtlOp::MigrationImage => 0,
         };
         if flags & !allowed != 0 {
@@ -221,6 +245,7 @@ impl CtlRequest {
             token: u32_at(b, 20),
             node: u16_at(b, 24),
             strategy: b[26],
+            uffd: u32_at(b, 28),
         })
     }
 }
@@ -337,8 +362,8 @@ mod tests {
 
     proptest! {
         #[test]
-        fn request_round_trip(pid in any::<u32>(), fd in any::<u32>(), flag in any::<bool>(), op in 1u16..=7,
-                              token in any::<u32>(), node in any::<u16>(), strategy in any::<u8>()) {
+        fn request_round_trip(pid in any::<u32>(), fd in any::<u32>(), flag in any::<bool>(), op in 1u16..=8,
+                              token in any::<u32>(), node in any::<u16>(), strategy in any::<u8>(), uffd in any::<u32>()) {
             let op = match op {
                 1 => CtlOp::Checkpoint,
                 2 => CtlOp::Restore,
@@ -346,14 +371,16 @@ mod tests {
                 4 => CtlOp::Report,
                 5 => CtlOp::RestoreThread,
                 6 => CtlOp::Migrate,
-                _ => CtlOp::MigrationImage,
+                7 => CtlOp::MigrationImage,
+                _ => CtlOp::MigrationPages,
             };
             let flags = match op {
                 CtlOp::Checkpoint if flag => FLAG_KILL,
-                CtlOp::Restore if flag => FLAG_CHECK_ONLY,
+                CtlOp::Restore if flag => FLAG_CHECK_ONLY | FLAG_PAGES_LATER,
+                CtlOp::MigrationPages if flag => FLAG_ALL_PAGES_HERE,
                 _ => 0,
             };
-            let r = CtlRequest { op, pid, image_fd: fd, flags, token, node, strategy };
+            let r = CtlRequest { op, pid, image_fd: fd, flags, token, node, strategy, uffd };
             let mut b = [0u8; CTL_LEN];
             r.encode(&mut b);
             prop_assert_eq!(CtlRequest::decode(&b), Ok(r));
@@ -382,7 +409,7 @@ mod tests {
     #[test]
     fn bad_blocks_are_refused() {
         let mut b = [0u8; CTL_LEN];
-        CtlRequest { op: CtlOp::Checkpoint, pid: 1, image_fd: 3, flags: 0, token: 0, node: 0, strategy: 0 }.encode(&mut b);
+        CtlRequest { op: CtlOp::Checkpoint, pid: 1, image_fd: 3, flags: 0, token: 0, node: 0, strategy: 0, uffd: 0 }.encode(&mut b);
         let mut x = b;
         x[0] = b'X';
         assert_eq!(CtlRequest::decode(&x), Err(CtlError::BadMagic));
@@ -399,7 +426,7 @@ mod tests {
         x[27] = 1;
         assert_eq!(CtlRequest::decode(&x), Err(CtlError::ReservedNotZero));
         let mut x = [0u8; CTL_LEN];
-        CtlRequest { op: CtlOp::Restore, pid: 0, image_fd: 3, flags: 0, token: 0, node: 0, strategy: 0 }.encode(&mut x);
+        CtlRequest { op: CtlOp::Restore, pid: 0, image_fd: 3, flags: 0, token: 0, node: 0, strategy: 0, uffd: 0 }.encode(&mut x);
         x[16] = 1; // KILL is a checkpoint flag
         assert_eq!(CtlRequest::decode(&x), Err(CtlError::BadFlags));
     }

@@ -551,6 +551,140 @@ impl Moved {
     }
 }
 
+/// Most bytes of memory one `MigratePageRequest` asks for.
+pub const MAX_PAGE_BYTES: u32 = 256 << 10;
+
+/// `MigratePageRequest`: post-copy and lazy: the destination asks the node
+/// that still holds the process's memory for the pages at `addr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    /// The migration (the source's id for it).
+    pub id: u64,
+    /// Matches the answer ([`PageData`]) to the question; never 0.
+    pub seq: u64,
+    /// First page (page aligned, below [`USER_TOP`]).
+    pub addr: u64,
+    /// Bytes: whole pages, 1..=[`MAX_PAGE_BYTES`], ending below [`USER_TOP`].
+    pub len: u32,
+}
+
+impl PageRequest {
+    /// Encoded length.
+    pub const LEN: usize = 8 + 8 + 8 + 4;
+
+    fn check(&self) -> Result<(), WireError> {
+        let ok = self.seq != 0
+            && self.addr % PAGE == 0
+            && self.len != 0
+            && u64::from(self.len) % PAGE == 0
+            && self.len <= MAX_PAGE_BYTES
+            && self.addr.checked_add(u64::from(self.len)).is_some_and(|end| end <= USER_TOP);
+        if ok {
+            Ok(())
+        } else {
+            Err(WireError::InvalidValue)
+        }
+    }
+
+    /// Encodes into `out`; returns the bytes written.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
+        self.check()?;
+        let mut w = Writer::new(out);
+        w.u64(nonzero(self.id)?)?;
+        w.u64(self.seq)?;
+        w.u64(self.addr)?;
+        w.u32(self.len)?;
+        Ok(w.pos())
+    }
+
+    /// Decodes a body.
+    pub fn decode(body: &[u8]) -> Result<PageRequest, WireError> {
+        let mut r = Reader::new(body);
+        let p = PageRequest { id: nonzero(r.u64()?)?, seq: r.u64()?, addr: r.u64()?, len: r.u32()? };
+        r.finish()?;
+        p.check()?;
+        Ok(p)
+    }
+}
+
+/// `MigratePageData`: the answer to a [`PageRequest`]: `result` is 0 and
+/// `data` the pages (as many bytes as asked), or `result` is a negative
+/// errno and `data` is empty. Pages the source does not have (never
+/// mapped there) come as zeros.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageData<'a> {
+    /// The migration.
+    pub id: u64,
+    /// The question's `seq`.
+    pub seq: u64,
+    /// 0 or a negative errno.
+    pub result: i64,
+    /// The pages.
+    pub data: &'a [u8],
+}
+
+impl<'a> PageData<'a> {
+    /// Bytes before the data.
+    pub const HEADER_LEN: usize = 8 + 8 + 8 + 4;
+
+    fn check(&self) -> Result<(), WireError> {
+        let ok = self.seq != 0
+            && self.data.len() <= MAX_PAGE_BYTES as usize
+            && self.data.len() as u64 % PAGE == 0
+            && (-4095..=0).contains(&self.result)
+            && (self.result == 0) != self.data.is_empty();
+        if ok {
+            Ok(())
+        } else {
+            Err(WireError::InvalidValue)
+        }
+    }
+
+    /// Encodes into `out`; returns the bytes written.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
+        self.check()?;
+        let mut w = Writer::new(out);
+        w.u64(nonzero(self.id)?)?;
+        w.u64(self.seq)?;
+        w.i64(self.result)?;
+        w.u32(self.data.len() as u32)?;
+        w.bytes(self.data)?;
+        Ok(w.pos())
+    }
+
+    /// Writes the header of a successful answer of `len` bytes into
+    /// `out`, for a sender that reads the pages into the body right after
+    /// it (no copy).
+    pub fn encode_header(id: u64, seq: u64, len: usize, out: &mut [u8]) -> Result<usize, WireError> {
+        if seq == 0 || len == 0 || len > MAX_PAGE_BYTES as usize || len as u64 % PAGE != 0 {
+            return Err(WireError::InvalidValue);
+        }
+        let mut w = Writer::new(out);
+        w.u64(nonzero(id)?)?;
+        w.u64(seq)?;
+        w.i64(0)?;
+        w.u32(len as u32)?;
+        Ok(w.pos())
+    }
+
+    /// Decodes a body.
+    pub fn decode(body: &'a [u8]) -> Result<PageData<'a>, WireError> {
+        let mut r = Reader::new(body);
+        let id = nonzero(r.u64()?)?;
+        let seq = r.u64()?;
+        let result = r.i64()?;
+        let n = r.u32()? as usize;
+        if n > MAX_PAGE_BYTES as usize {
+            return Err(WireError::InvalidValue);
+        }
+        let data = r.bytes(n)?;
+        r.finish()?;
+        let d = PageData { id, seq, result, data };
+        d.check()?;
+        Ok(d)
+    }
+}
+
 /// How a process ended, in the encoding of `wait()`'s status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitStatus {
@@ -677,6 +811,32 @@ mod tests {
         assert_eq!(done.encode(&mut b), Err(WireError::InvalidValue));
     }
 
+    #[test]
+    fn page_shapes() {
+        let mut b = [0u8; 64];
+        let ok = PageRequest { id: 1, seq: 1, addr: 0x1000, len: 4096 };
+        assert!(ok.encode(&mut b).is_ok());
+        for bad in [
+            PageRequest { addr: 0x1001, ..ok },
+            PageRequest { len: 100, ..ok },
+            PageRequest { len: 0, ..ok },
+            PageRequest { len: MAX_PAGE_BYTES + 4096, ..ok },
+            PageRequest { addr: USER_TOP - PAGE, len: 8192, ..ok },
+            PageRequest { addr: u64::MAX & !(PAGE - 1), ..ok },
+            PageRequest { seq: 0, ..ok },
+        ] {
+            assert_eq!(bad.encode(&mut b), Err(WireError::InvalidValue), "{bad:?}");
+        }
+        let page = [0u8; 4096];
+        let mut big = [0u8; 4200];
+        assert!(PageData { id: 1, seq: 1, result: 0, data: &page }.encode(&mut big).is_ok());
+        // An error carries no data, a success carries whole pages.
+        assert!(PageData { id: 1, seq: 1, result: -14, data: &page }.encode(&mut big).is_err());
+        assert!(PageData { id: 1, seq: 1, result: 0, data: &[] }.encode(&mut big).is_err());
+        assert!(PageData { id: 1, seq: 1, result: 0, data: &page[..100] }.encode(&mut big).is_err());
+        assert!(PageData { id: 1, seq: 1, result: -14, data: &[] }.encode(&mut big).is_ok());
+    }
+
     proptest! {
         #[test]
         fn round_trips(id in 1u64.., home in 1u64.., node in 1u16.., pid in 1u32.., uid in any::<u32>(),
@@ -714,6 +874,19 @@ mod tests {
             let m = Moved { home_id: home, node, pid };
             let n = m.encode(&mut b).unwrap();
             prop_assert_eq!(Moved::decode(&b[..n]), Ok(m));
+            let addr = (size % (USER_TOP - u64::from(MAX_PAGE_BYTES))) & !(PAGE - 1);
+            let q = PageRequest { id, seq, addr, len: (1 + uid % 64) * PAGE as u32 };
+            let n = q.encode(&mut b).unwrap();
+            prop_assert_eq!(PageRequest::decode(&b[..n]), Ok(q));
+            let pages = [code; 8192];
+            let mut big = [0u8; 8300];
+            let pd = PageData { id, seq, result: 0, data: &pages[..(1 + fd as usize % 2) * 4096] };
+            let n = pd.encode(&mut big).unwrap();
+            prop_assert_eq!(PageData::decode(&big[..n]), Ok(pd));
+            let mut same = [0u8; 8300];
+            let h = PageData::encode_header(id, seq, pd.data.len(), &mut same).unwrap();
+            same[h..h + pd.data.len()].copy_from_slice(pd.data);
+            prop_assert_eq!(&same[..n], &big[..n]);
         }
 
         #[test]
@@ -727,6 +900,12 @@ mod tests {
             let _ = Io::decode(&bytes);
             let _ = IoDone::decode(&bytes);
             let _ = Moved::decode(&bytes);
+            if let Ok(q) = PageRequest::decode(&bytes) {
+                prop_assert!(q.addr % PAGE == 0 && q.addr + u64::from(q.len) <= USER_TOP);
+            }
+            if let Ok(d) = PageData::decode(&bytes) {
+                prop_assert!(d.data.len() as u64 % PAGE == 0);
+            }
             if let Ok(k) = Keep::decode(&bytes) {
                 prop_assert!(k.runs().all(|r| r.is_valid()));
             }

@@ -228,6 +228,17 @@ pub enum MsgType {
     /// Pre-copy: the pages the destination keeps from the pre-copy rounds
     /// (one-way, before `MigrateCommit`); body [`super::migration::Keep`].
     MigrateKeep = 23,
+    /// Post-copy and lazy: pages of a process that resumed at the
+    /// destination, asked of the node holding its memory (one-way); body
+    /// [`super::migration::PageRequest`].
+    MigratePageRequest = 24,
+    /// The answer to [`MsgType::MigratePageRequest`] (one-way); body
+    /// [`super::migration::PageData`].
+    MigratePageData = 25,
+    /// Post-copy and lazy: the destination needs no more pages (all came,
+    /// or the process ended or moved on): the source frees the memory it
+    /// kept (one-way); body [`super::migration::Ref`].
+    MigrateRelease = 26,
 }
 
 impl MsgType {
@@ -257,6 +268,9 @@ impl MsgType {
             21 => MsgType::MigrateMoved,
             22 => MsgType::MigratePages,
             23 => MsgType::MigrateKeep,
+            24 => MsgType::MigratePageRequest,
+            25 => MsgType::MigratePageData,
+            26 => MsgType::MigrateRelease,
             _ => return None,
         })
     }
@@ -1400,7 +1414,7 @@ mod tests {
             );
         }
         // Unknown types decode; dispatch refuses them.
-        for t in [0u8, 24, 200, 255] {
+        for t in [0u8, 27, 200, 255] {
             let h = with(&|b| b[5] = t).unwrap();
             assert_eq!(h.msg_type, t);
             assert_eq!(h.kind(), None);
@@ -1414,7 +1428,7 @@ mod tests {
         for v in 0..=255u8 {
             match MsgType::from_u8(v) {
                 Some(t) => {
-                    assert!((1..=23).contains(&v));
+                    assert!((1..=26).contains(&v));
                     assert_eq!(t.as_u8(), v);
                     assert_eq!(u8::from(t), v);
                     assert_eq!(MsgType::try_from(v), Ok(t));

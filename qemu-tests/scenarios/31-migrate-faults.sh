@@ -5,7 +5,7 @@
 # source, exactly once, and its output is intact; nothing of it runs on
 # the destination afterwards. Refusals leave the process unharmed: a
 # process the capture cannot handle (a socket), another user's process,
-# an unknown node, a strategy not implemented yet.
+# an unknown node, an unknown strategy.
 wait_view 90 "1 2 3" 1 2 3
 user() { echo "setpriv --reuid=$1 --regid=$1 --clear-groups"; }
 
@@ -23,7 +23,7 @@ wait_on 20 1 'pgrep -x ssi-wl-lines > /dev/null'
 pid=$(on 1 pgrep -x ssi-wl-lines)
 expect_match "another user may not migrate it" "$(on 1 "$(user 1000) ssi-ctl migrate $pid 2 2>&1; true")" "only root or the owner"
 expect_match "unknown node" "$(on 1 "ssi-ctl migrate $pid 9 2>&1; true")" "node 9 is not connected"
-expect_match "strategy not implemented yet" "$(on 1 "ssi-ctl migrate $pid 2 --strategy lazy 2>&1; true")" "not implemented yet"
+expect_match "an unknown strategy is refused" "$(on 1 "ssi-ctl migrate $pid 2 --strategy bogus 2>&1; true")" "unknown strategy bogus"
 expect_eq "still running here" "$(on 1 "kill -0 $pid && echo alive")" alive
 on 1 "kill $pid"
 

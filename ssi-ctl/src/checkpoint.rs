@@ -2,11 +2,14 @@
 //! checkpoint through `/dev/ssi`, and reading an image back.
 
 use crate::sysfs::{json_str, CtlError};
-use ssi_proto::ctl::{CtlOp, CtlReply, CtlRequest, CTL_IOCTL, CTL_LEN, FLAG_CHECK_ONLY, FLAG_KILL};
+use ssi_proto::ctl::{
+    CtlOp, CtlReply, CtlRequest, CTL_IOCTL, CTL_LEN, FLAG_ALL_PAGES_HERE, FLAG_CHECK_ONLY, FLAG_KILL, FLAG_PAGES_LATER,
+};
 use ssi_proto::image::{self, Section};
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
@@ -59,6 +62,7 @@ pub fn checkpoint(root: &Path, pid: u32, out: Option<PathBuf>, kill: bool) -> Re
         token: 0,
         node: 0,
         strategy: 0,
+        uffd: 0,
     };
     let (reply, errno) = request(root, &req)?;
     drop(file);
@@ -272,6 +276,7 @@ pub fn restart_check(root: &Path, paths: &[PathBuf]) -> Result<(), CtlError> {
                 token: 0,
                 node: 0,
                 strategy: 0,
+                uffd: 0,
             };
             let (reply, errno) = request(root, &req)?;
             if errno != 0 {
@@ -305,7 +310,7 @@ pub fn restart_remote(root: &Path, node: u16, path: &Path) -> Result<(), CtlErro
     }
     let abs = fs::canonicalize(path).map_err(|e| CtlError::Io(path.to_path_buf(), e))?;
     let image = open_image(&abs)?;
-    let req = CtlRequest { op: CtlOp::RemoteRestart, pid: 0, image_fd: image.as_raw_fd() as u32, flags: 0, token: 0, node, strategy: 0 };
+    let req = CtlRequest { op: CtlOp::RemoteRestart, pid: 0, image_fd: image.as_raw_fd() as u32, flags: 0, token: 0, node, strategy: 0, uffd: 0 };
     let (reply, errno) = request(root, &req)?;
     if errno != 0 {
         return Err(refused(format!("restart of {} on node {node}", path.display()), &reply, errno));
@@ -323,7 +328,10 @@ pub fn restart_remote(root: &Path, node: u16, path: &Path) -> Result<(), CtlErro
 /// `ssi-ctl restart --token T --as-uid U FILE`, started by the module for
 /// another node's `restart --node`: no open files at first; anything that
 /// stops it before the module's restore is reported back with the token.
-pub fn restart_for(root: &Path, path: &Path, (token, uid): (u32, u32)) -> Result<(), CtlError> {
+///
+/// `pages_later` (post-copy, lazy: `Some(push)`): the memory comes after
+/// the process resumed; a page server is started first (`pager.rs`).
+pub fn restart_for(root: &Path, path: &Path, (token, uid): (u32, u32), pages_later: Option<bool>) -> Result<(), CtlError> {
     // A usermode helper starts without descriptors 0-2; the process gets
     // /dev/null there (and messages must not fail for lack of stderr).
     for fd in 0..=2 {
@@ -338,12 +346,15 @@ pub fn restart_for(root: &Path, path: &Path, (token, uid): (u32, u32)) -> Result
             }
         }
     }
-    let outcome = restart(root, path, Some((token, uid)));
+    let outcome = match pages_later {
+        Some(push) => start_pager(root, token, push).and_then(|uffd| restart(root, path, Some((token, uid)), Some(uffd.as_raw_fd()))),
+        None => restart(root, path, Some((token, uid)), None),
+    };
     if let Err(e) = &outcome {
         let mut reply = CtlReply::EMPTY;
         reply.errno = e.errno() as u32;
         reply.set_message(&e.to_string());
-        let req = CtlRequest { op: CtlOp::Report, pid: 0, image_fd: 0, flags: 0, token, node: 0, strategy: 0 };
+        let req = CtlRequest { op: CtlOp::Report, pid: 0, image_fd: 0, flags: 0, token, node: 0, strategy: 0, uffd: 0 };
         let mut block = [0u8; CTL_LEN];
         req.encode(&mut block);
         reply.encode_into(&mut block);
@@ -358,15 +369,84 @@ pub fn restart_for(root: &Path, path: &Path, (token, uid): (u32, u32)) -> Result
 /// `ssi-ctl restart --token T --as-uid U --migration`, started by the
 /// module for an incoming migration: the image is in the module (no file
 /// on the way); restarts it as `restart_for` does.
-pub fn restart_migration(root: &Path, token: u32, uid: u32) -> Result<(), CtlError> {
-    let req = CtlRequest { op: CtlOp::MigrationImage, pid: 0, image_fd: 0, flags: 0, token, node: 0, strategy: 0 };
+pub fn restart_migration(root: &Path, token: u32, uid: u32, pages_later: Option<bool>) -> Result<(), CtlError> {
+    let req = CtlRequest { op: CtlOp::MigrationImage, pid: 0, image_fd: 0, flags: 0, token, node: 0, strategy: 0, uffd: 0 };
     let (reply, errno) = request(root, &req)?;
     if errno != 0 {
         return Err(refused("incoming migration".into(), &reply, errno));
     }
     // The image's descriptor, reopened by path like any image.
     let path = PathBuf::from(format!("/proc/self/fd/{}", reply.pid));
-    restart_for(root, &path, (token, uid))
+    restart_for(root, &path, (token, uid), pages_later)
+}
+
+/// Post-copy, lazy: creates the userfaultfd, gets the migration's pages
+/// file and forks the page server (a grandchild, in its own session);
+/// the userfaultfd, for the restore request.
+fn start_pager(root: &Path, token: u32, push: bool) -> Result<OwnedFd, CtlError> {
+    let uffd = crate::pager::userfaultfd().map_err(|e| CtlError::Io(PathBuf::from("userfaultfd"), e))?;
+    let req = CtlRequest { op: CtlOp::MigrationPages, pid: 0, image_fd: 0, flags: 0, token, node: 0, strategy: 0, uffd: 0 };
+    let (reply, errno) = request(root, &req)?;
+    if errno != 0 {
+        return Err(refused("pages of the incoming migration".into(), &reply, errno));
+    }
+    // SAFETY: the module installed this descriptor for us (close-on-exec).
+    let pages = unsafe { fs::File::from_raw_fd(reply.pid as RawFd) };
+    // SAFETY: plain system calls.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
+    if pidfd < 0 {
+        return Err(os_err("pidfd_open"));
+    }
+    // SAFETY: a new descriptor we own.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) };
+    // SAFETY: this process has one thread here; the child only forks
+    // again or exits, the grandchild runs the server and exits.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        return Err(os_err("fork"));
+    }
+    if child == 0 {
+        // SAFETY: plain system calls.
+        unsafe {
+            libc::setsid();
+            if libc::fork() != 0 {
+                libc::_exit(0);
+            }
+            libc::prctl(libc::PR_SET_NAME, c"ssi-pager".as_ptr());
+        }
+        let uffd_copy = uffd.try_clone();
+        let code = match uffd_copy {
+            Ok(u) => {
+                let mut server = crate::pager::Server::new(u, pages, pidfd, push);
+                let done = |f: &fs::File| -> io::Result<()> {
+                    let req = CtlRequest {
+                        op: CtlOp::MigrationPages,
+                        pid: 0,
+                        image_fd: 0,
+                        flags: FLAG_ALL_PAGES_HERE,
+                        token,
+                        node: 0,
+                        strategy: 0,
+                        uffd: f.as_raw_fd() as u32,
+                    };
+                    match request(root, &req) {
+                        Ok((_, 0)) => Ok(()),
+                        Ok((_, errno)) => Err(io::Error::from_raw_os_error(errno)),
+                        Err(e) => Err(io::Error::other(e.to_string())),
+                    }
+                };
+                i32::from(server.run(done).is_err())
+            }
+            Err(_) => 1,
+        };
+        // SAFETY: ends the server without running this process's exit
+        // handlers (it is a copy of the restarting process).
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    unsafe { libc::waitpid(child, &mut status, 0) };
+    Ok(uffd)
 }
 
 /// `ssi-ctl migrate PID NODE`: moves the process; returns once it runs on
@@ -379,7 +459,7 @@ pub fn migrate(root: &Path, pid: u32, node: u16, strategy: &str) -> Result<(), C
             errno: libc::EINVAL,
         });
     };
-    let req = CtlRequest { op: CtlOp::Migrate, pid, image_fd: 0, flags: 0, token: 0, node, strategy: s };
+    let req = CtlRequest { op: CtlOp::Migrate, pid, image_fd: 0, flags: 0, token: 0, node, strategy: s, uffd: 0 };
     let (reply, errno) = request(root, &req)?;
     if errno != 0 {
         return Err(refused(format!("migration of {pid} to node {node}"), &reply, errno));
@@ -404,7 +484,10 @@ fn not_owner(path: &Path, owner: u32) -> CtlError {
 
 /// `ssi-ctl restart FILE`: this process becomes the saved one. `remote`:
 /// the token of the remote restart it carries out and the user who asked.
-pub fn restart(root: &Path, path: &Path, remote: Option<(u32, u32)>) -> Result<(), CtlError> {
+///
+/// `uffd` (post-copy, lazy): the userfaultfd the module registers the
+/// process's anonymous memory with; the image has none.
+pub fn restart(root: &Path, path: &Path, remote: Option<(u32, u32)>, uffd: Option<RawFd>) -> Result<(), CtlError> {
     let p = scan_image(path)?;
     // SAFETY: plain syscalls.
     let (me, root_user) = unsafe { (libc::getuid(), libc::geteuid() == 0) };
@@ -488,7 +571,7 @@ pub fn restart(root: &Path, path: &Path, remote: Option<(u32, u32)>) -> Result<(
             .stack_size(64 << 10)
             .spawn(move || {
                 let mut block = [0u8; CTL_LEN];
-                let req = CtlRequest { op: CtlOp::RestoreThread, pid: index as u32, image_fd: 0, flags: 0, token: 0, node: 0, strategy: 0 };
+                let req = CtlRequest { op: CtlOp::RestoreThread, pid: index as u32, image_fd: 0, flags: 0, token: 0, node: 0, strategy: 0, uffd: 0 };
                 req.encode(&mut block);
                 // SAFETY: plain syscalls; `name` is NUL-terminated and the
                 // ioctl reads and writes CTL_LEN bytes at `block`. On
@@ -533,7 +616,9 @@ pub fn restart(root: &Path, path: &Path, remote: Option<(u32, u32)>) -> Result<(
     }
     let mut block = [0u8; CTL_LEN];
     let token = remote.map_or(0, |(t, _)| t);
-    CtlRequest { op: CtlOp::Restore, pid: 0, image_fd: image.as_raw_fd() as u32, flags: 0, token, node: 0, strategy: 0 }
+    let flags = if uffd.is_some() { FLAG_PAGES_LATER } else { 0 };
+    let uffd = uffd.map_or(0, |fd| fd as u32);
+    CtlRequest { op: CtlOp::Restore, pid: 0, image_fd: image.as_raw_fd() as u32, flags, token, node: 0, strategy: 0, uffd }
         .encode(&mut block);
     // SAFETY: the ioctl reads and writes CTL_LEN bytes at `block`; on
     // success it does not return here (this process is the restored one).

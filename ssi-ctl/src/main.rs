@@ -4,6 +4,7 @@
 //! `/sys/kernel/config/ssi/*` to read and set configuration.
 
 mod checkpoint;
+mod pager;
 mod sysfs;
 
 use clap::{Parser, Subcommand};
@@ -70,6 +71,9 @@ enum Command {
         /// (Internal) restart the incoming migration of --token (its image is in the module).
         #[arg(long, hide = true, requires = "token")]
         migration: bool,
+        /// (Internal) post-copy or lazy: the memory comes after the restore (a page server fetches it).
+        #[arg(long, hide = true, requires = "migration", value_name = "STRATEGY")]
+        pages_later: Option<String>,
     },
     /// Move a running process to another node (root or the process's owner); it goes on there.
     Migrate {
@@ -77,7 +81,7 @@ enum Command {
         pid: u32,
         /// The node it moves to.
         node: u16,
-        /// How: eager (freeze, copy, resume there); precopy, postcopy and lazy are not implemented yet.
+        /// How: eager (freeze, copy, resume there), precopy (copy while it runs, then the dirty rest), postcopy (resume there at once, push the memory after), lazy (resume there at once, fetch pages when touched).
         #[arg(long, default_value = "eager")]
         strategy: String,
     },
@@ -123,15 +127,16 @@ fn main() -> ExitCode {
         }
         Command::Image { file, json, maps } => checkpoint::image_info(&file, json, maps),
         Command::Restart { files, check: true, .. } => checkpoint::restart_check(node.root(), &files),
-        Command::Restart { migration: true, token: Some(token), as_uid, .. } => {
-            checkpoint::restart_migration(node.root(), token, as_uid.unwrap_or(0))
+        Command::Restart { migration: true, token: Some(token), as_uid, pages_later, .. } => {
+            let pages_later = pages_later.map(|s| s == "postcopy");
+            checkpoint::restart_migration(node.root(), token, as_uid.unwrap_or(0), pages_later)
         }
         Command::Migrate { pid, node: to, strategy } => checkpoint::migrate(node.root(), pid, to, &strategy),
         Command::Restart { files, check: false, node: remote, token, as_uid, .. } => match files.as_slice() {
             [file] => match (remote, token.zip(as_uid)) {
                 (Some(n), _) => checkpoint::restart_remote(node.root(), n, file),
-                (None, Some(asked)) => checkpoint::restart_for(node.root(), file, asked),
-                (None, None) => checkpoint::restart(node.root(), file, None),
+                (None, Some(asked)) => checkpoint::restart_for(node.root(), file, asked, None),
+                (None, None) => checkpoint::restart(node.root(), file, None, None),
             },
             _ => {
                 eprintln!("ssi-ctl: restart takes one image (several only with --check)");

@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The source of a post-copy or lazy migration after the hand-over: the
+//! process's old copy keeps its memory and lends it, page by page, to the
+//! node the process now runs on.
+//!
+//! The old copy is the original task, still in the module (the capture's
+//! task work, its own context): on its home node it is also the deputy
+//! (`deputy.rs` serves the pages in its loop); on a node the process had
+//! migrated to, it does nothing else ([`lend`]). A `MigratePageRequest`
+//! is queued here and answered with `MigratePageData`: the bytes read
+//! from the task's own memory, so a page this copy has not got yet itself
+//! (it arrived lazily too) is fetched through its own page server first.
+//! `MigrateRelease` from the destination (every page came, or the process
+//! ended or moved on) ends the lending: the deputy unmaps its memory, an
+//! old copy away from home ends. A destination unreachable for
+//! [`LOST_AFTER_MS`] ends it too.
+
+use super::{sys, Migrations};
+use crate::{
+    checkpoint::task,
+    cluster::Cluster,
+    proto::{
+        migration::{PageData, PageRequest, Ref, MAX_PAGE_BYTES, PAGE},
+        wire::MsgType,
+    },
+};
+use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
+
+/// How long the destination may be unreachable before the lending ends.
+pub(crate) const LOST_AFTER_MS: u32 = 15_000;
+/// Page requests waiting for the lender, at most.
+const MAX_QUEUED: usize = 64;
+
+/// A page request from the destination.
+struct Ask {
+    seq: u64,
+    addr: u64,
+    len: u32,
+}
+
+struct Inbox {
+    asks: KVec<Ask>,
+    released: bool,
+}
+
+/// The memory of migration `id`, lent to node `node`.
+#[pin_data]
+pub(crate) struct Lender {
+    pub(crate) id: u64,
+    pub(crate) node: u16,
+    #[pin]
+    inbox: Mutex<Inbox>,
+    /// The bell of the task that serves the requests (the deputy's own).
+    bell: Arc<sys::Doorbell>,
+    /// Pages sent.
+    pub(crate) pages_sent: core::sync::atomic::AtomicU64,
+}
+
+impl Lender {
+    /// A lender whose task sleeps on `bell`; listed in `migrations`.
+    pub(crate) fn new(migrations: &Migrations, id: u64, node: u16, bell: Arc<sys::Doorbell>) -> Result<Arc<Lender>> {
+        let l = Arc::pin_init(
+            pin_init!(Lender {
+                id,
+                node,
+                inbox <- new_mutex!(Inbox { asks: KVec::new(), released: false }),
+                bell,
+                pages_sent: core::sync::atomic::AtomicU64::new(0),
+            }),
+            GFP_KERNEL,
+        )?;
+        migrations.add_lender(l.clone())?;
+        Ok(l)
+    }
+
+    /// Whether the destination needs no more pages.
+    pub(crate) fn released(&self) -> bool {
+        self.inbox.lock().released
+    }
+
+    /// Answers the queued requests from the current task's memory (the
+    /// lender's own context).
+    pub(crate) fn serve(&self, cluster: &Cluster) {
+        loop {
+            let ask = {
+                let mut i = self.inbox.lock();
+                if i.asks.is_empty() {
+                    None
+                } else {
+                    crate::kernel_ext::swap_remove(&mut i.asks, 0)
+                }
+            };
+            let Some(ask) = ask else { return };
+            self.answer(cluster, &ask);
+        }
+    }
+
+    fn answer(&self, cluster: &Cluster, ask: &Ask) {
+        let len = ask.len as usize;
+        let Ok(mut out) = KVec::from_elem(0u8, PageData::HEADER_LEN + len, GFP_KERNEL) else {
+            self.answer_error(cluster, ask, ENOMEM);
+            return;
+        };
+        let data = &mut out[PageData::HEADER_LEN..];
+        if task::read_user(ask.addr, data).is_err() {
+            // Page by page: what this copy has not mapped is zero here and
+            // there (a stack or heap that grew after the hand-over).
+            for (i, page) in data.chunks_mut(PAGE as usize).enumerate() {
+                if task::read_user(ask.addr + i as u64 * PAGE, page).is_err() {
+                    page.fill(0);
+                }
+            }
+        }
+        if sys::fatal_signal_pending() {
+            // Killed while reading (its own page server gone): what was
+            // read may be incomplete.
+            self.answer_error(cluster, ask, EIO);
+            return;
+        }
+        if PageData::encode_header(self.id, ask.seq, len, &mut out).is_err() {
+            self.answer_error(cluster, ask, EINVAL);
+            return;
+        }
+        if super::send_bulk(cluster, self.node, MsgType::MigratePageData, &out).is_ok() {
+            self.pages_sent.fetch_add(len as u64 / PAGE, core::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    fn answer_error(&self, cluster: &Cluster, ask: &Ask, e: Error) {
+        let mut b = [0u8; PageData::HEADER_LEN];
+        let d = PageData { id: self.id, seq: ask.seq, result: e.to_errno().into(), data: &[] };
+        if let Ok(n) = d.encode(&mut b) {
+            let _ = cluster.send_to(self.node, MsgType::MigratePageData, &b[..n]);
+        }
+    }
+}
+
+/// `MigratePageRequest` from `from`: queued for the lender.
+pub(crate) fn page_request(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
+    let q = PageRequest::decode(body).map_err(|_| EINVAL)?;
+    if q.len > MAX_PAGE_BYTES {
+        return Err(EINVAL);
+    }
+    let l = migrations.lender(q.id).ok_or(ESRCH)?;
+    if l.node != from {
+        return Err(EPERM);
+    }
+    let mut i = l.inbox.lock();
+    if i.released || i.asks.len() >= MAX_QUEUED {
+        return Err(EBUSY);
+    }
+    i.asks.push(Ask { seq: q.seq, addr: q.addr, len: q.len }, GFP_KERNEL)?;
+    drop(i);
+    l.bell.ring();
+    Ok(())
+}
+
+/// `MigrateRelease` from `from`: the destination needs no more pages.
+pub(crate) fn release(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
+    let r = Ref::decode(body).map_err(|_| EINVAL)?;
+    let l = migrations.lender(r.id).ok_or(ESRCH)?;
+    if l.node != from {
+        return Err(EPERM);
+    }
+    l.inbox.lock().released = true;
+    l.bell.ring();
+    Ok(())
+}
+
+/// Away from home: the old copy lends its memory until released (or the
+/// destination is lost), then ends. Runs in the old copy's context.
+pub(crate) fn lend(cluster: &Cluster, migrations: &Migrations, l: &Lender) {
+    let me = task::current_pid();
+    let mut unreachable_ms = 0u32;
+    loop {
+        let seen = l.bell.seen();
+        l.serve(cluster);
+        if l.released() {
+            break;
+        }
+        if sys::fatal_signal_pending() {
+            pr_warn!("pid {}: killed while node {} still needed its memory (migration {:016x})\n", me, l.node, l.id);
+            break;
+        }
+        if cluster.is_connected(l.node) {
+            unreachable_ms = 0;
+        } else {
+            unreachable_ms += 500;
+            if unreachable_ms >= LOST_AFTER_MS {
+                pr_warn!("pid {}: node {} is unreachable: its memory is not lent any longer\n", me, l.node);
+                break;
+            }
+        }
+        // Signals are not this copy's any more (the deputy forwards them
+        // to the running process): only a fatal one ends the sleep early.
+        l.bell.wait_killable(seen, 500);
+    }
+    migrations.remove_lender(l.id);
+}

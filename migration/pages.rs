@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Post-copy and lazy at the destination: the process runs before its
+//! memory arrived.
+//!
+//! The restarting program (`ssi-ctl restart --migration --pages-later`)
+//! creates a userfaultfd, asks for this migration's *pages file*
+//! (`/dev/ssi` op 8) and forks a page server that keeps both. The restore
+//! registers the process's private anonymous mappings with the
+//! userfaultfd (missing pages) once they exist ([`register_current`]); the
+//! module keeps a reference to it, so the page server ending early cannot
+//! turn the missing pages into zero ones: the process is killed instead.
+//!
+//! `pread(pages, buf, len, addr)` on the pages file fetches `len` bytes of
+//! the process's memory at `addr` from the node that lends it
+//! (`MigratePageRequest`, answered with `MigratePageData`); the page
+//! server installs them with `UFFDIO_COPY`. Offset 0 (never a user page)
+//! reads the registered ranges instead: pairs of little-endian u64
+//! (start, end), nothing until the restore registered them.
+//!
+//! If the lending node cannot be reached for [`LOST_AFTER_MS`] the
+//! process cannot go on: it is killed (SIGKILL, logged), and its home
+//! node learns it the usual way (`MigrateExit`).
+
+use super::{remote::Hosted, remote::HostedState, sys};
+use crate::{
+    checkpoint::task::{self, File},
+    cluster::Cluster,
+    proto::{
+        migration::{PageRequest, MAX_PAGE_BYTES, PAGE},
+        wire::MsgType,
+    },
+};
+use kernel::{
+    ffi::{c_char, c_long, c_void},
+    prelude::*,
+    sync::Arc,
+    uaccess::UserSlice,
+};
+
+/// How long the lending node may be unreachable before the process is lost.
+const LOST_AFTER_MS: u32 = 10_000;
+/// `VM_READ`, `VM_SHARED` of `vm_flags`.
+const VM_READ: u64 = 0x1;
+const VM_SHARED: u64 = 0x8;
+
+/// What a pages file reads from.
+struct Pages {
+    cluster: Arc<Cluster>,
+    hosted: Arc<Hosted>,
+}
+
+/// A new pages file for the incoming migration `hosted`.
+pub(crate) fn open(cluster: &Arc<Cluster>, hosted: &Arc<Hosted>) -> Result<File> {
+    let p = KBox::new(Pages { cluster: cluster.clone(), hosted: hosted.clone() }, GFP_KERNEL)?;
+    let raw = KBox::into_raw(p);
+    // SAFETY: `raw` stays valid until `ssi_pages_release` takes it back,
+    // once, when the file is closed for the last time.
+    unsafe { sys::pages_file(raw.cast()) }.inspect_err(|_| {
+        // SAFETY: no file was made: the box is still ours.
+        drop(unsafe { KBox::from_raw(raw) });
+    })
+}
+
+/// The migration a pages file belongs to, if `file` is one.
+pub(crate) fn hosted_of(file: &File) -> Option<Arc<Hosted>> {
+    let p = sys::pages_priv(file)?;
+    // SAFETY: a pages file's private data is its `Pages`, alive while the
+    // file is (the caller holds a reference to it).
+    let pages = unsafe { &*p.cast_const().cast::<Pages>() };
+    Some(pages.hosted.clone())
+}
+
+/// In the restoring process, once its mappings exist: registers every
+/// private anonymous readable mapping with `uffd`; the ranges.
+pub(crate) fn register_current(uffd: &File) -> Result<KVec<(u64, u64)>> {
+    if !sys::is_userfaultfd(uffd) {
+        return Err(EINVAL);
+    }
+    let scratch = sys::UserScratch::new(PAGE)?;
+    let mut ranges = KVec::new();
+    let mut addr = 0u64;
+    while let Some(v) = task::vma_find(addr) {
+        addr = v.end;
+        if v.special != 0 || v.file.is_some() || v.is_shmem || v.is_io {
+            continue;
+        }
+        if v.vm_flags & VM_READ == 0 || v.vm_flags & VM_SHARED != 0 || v.start == scratch.addr() {
+            continue;
+        }
+        sys::uffd_register(uffd, &scratch, v.start, v.end)?;
+        ranges.push((v.start, v.end), GFP_KERNEL)?;
+    }
+    Ok(ranges)
+}
+
+impl Pages {
+    fn read(&self, buf: usize, len: usize, pos: i64) -> Result<usize> {
+        if pos == 0 {
+            return self.read_ranges(buf, len);
+        }
+        let addr = pos as u64;
+        if addr % PAGE != 0 || len as u64 % PAGE != 0 || len == 0 || len > MAX_PAGE_BYTES as usize {
+            return Err(EINVAL);
+        }
+        let data = self.fetch(addr, len as u32)?;
+        UserSlice::new(buf, data.len()).writer().write_slice(&data)?;
+        Ok(data.len())
+    }
+
+    fn read_ranges(&self, buf: usize, len: usize) -> Result<usize> {
+        let h = &self.hosted;
+        if h.state() == HostedState::Failed {
+            return Err(EIO);
+        }
+        let ranges = h.page_ranges()?;
+        let mut out = KVec::with_capacity(ranges.len() * 16, GFP_KERNEL)?;
+        for (s, e) in ranges.iter() {
+            out.extend_from_slice(&s.to_le_bytes(), GFP_KERNEL)?;
+            out.extend_from_slice(&e.to_le_bytes(), GFP_KERNEL)?;
+        }
+        if out.len() > len {
+            return Err(crate::kernel_ext::eoverflow());
+        }
+        UserSlice::new(buf, out.len()).writer().write_slice(&out)?;
+        Ok(out.len())
+    }
+
+    /// Asks the lending node for `len` bytes at `addr` and waits for them.
+    fn fetch(&self, addr: u64, len: u32) -> Result<KVec<u8>> {
+        let h = &self.hosted;
+        let seq = h.next_seq();
+        let q = PageRequest { id: h.id, seq, addr, len };
+        let mut b = [0u8; PageRequest::LEN];
+        let n = q.encode(&mut b).map_err(|_| EINVAL)?;
+        let node = h.from_node;
+        let mut unreachable_ms = 0u32;
+        let mut sent = false;
+        loop {
+            let seen = h.bell.seen();
+            if !sent {
+                // A full request queue at the lender is waited out.
+                sent = self.cluster.send_to(node, MsgType::MigratePageRequest, &b[..n]).is_ok();
+            }
+            if let Some((result, data)) = h.take_io_done(seq) {
+                if result < 0 || data.len() != len as usize {
+                    pr_warn!(
+                        "migration {:016x}: node {} could not give the pages at {:#x} (error {}): pid {} killed\n",
+                        h.id,
+                        node,
+                        addr,
+                        result,
+                        h.pid()
+                    );
+                    h.kill_for_lost_memory();
+                    return Err(EIO);
+                }
+                h.count_pages_in(len);
+                return Ok(data);
+            }
+            if sys::fatal_signal_pending() {
+                return Err(EINTR);
+            }
+            if self.cluster.is_connected(node) {
+                unreachable_ms = 0;
+            } else {
+                unreachable_ms += 200;
+                if unreachable_ms >= LOST_AFTER_MS {
+                    pr_warn!(
+                        "migration {:016x}: node {}, which holds the memory of pid {}, is unreachable: the process is killed\n",
+                        h.id,
+                        node,
+                        h.pid()
+                    );
+                    h.kill_for_lost_memory();
+                    return Err(crate::kernel_ext::ehostdown());
+                }
+            }
+            h.bell.wait_killable(seen, 200);
+        }
+    }
+}
+
+/// `read` of a pages file (called by the C glue).
+///
+/// # Safety
+///
+/// `priv_` is the `Pages` given to `ssi_pages_file`, alive until release.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ssi_pages_read(priv_: *mut c_void, buf: *mut c_char, len: usize, pos: i64) -> c_long {
+    // SAFETY: per the contract.
+    let p = unsafe { &*priv_.cast_const().cast::<Pages>() };
+    match p.read(buf as usize, len, pos) {
+        Ok(n) => n as c_long,
+        Err(e) => e.to_errno() as c_long,
+    }
+}
+
+/// The last reference to a pages file went: the page server ended.
+///
+/// # Safety
+///
+/// `priv_` is the `Pages` given to `ssi_pages_file`; it is not used again.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ssi_pages_release(priv_: *mut c_void) {
+    // SAFETY: per the contract, the box made in `open` comes back once.
+    let p = unsafe { KBox::from_raw(priv_.cast::<Pages>()) };
+    p.hosted.page_server_gone(&p.cluster);
+}

@@ -1,0 +1,321 @@
+//! The page server of a post-copy or lazy migration (docs/migration.md).
+//!
+//! The restarting process (`ssi-ctl restart --migration --pages-later`)
+//! creates a userfaultfd and asks the module for the migration's pages
+//! file, then forks this server (a grandchild, so the restored process
+//! never sees it as a child) before it restores itself. The module
+//! registers the restored anonymous memory with the userfaultfd; from then
+//! on a touched page that has not arrived stops the process until this
+//! server installs it:
+//!
+//! - a fault: `pread(pages, buf, len, addr)` fetches the page and the next
+//!   ones of its range ([`FAULT_AROUND`] at most) from the node that lends
+//!   them, `UFFDIO_COPY` installs them (`UFFDIO_ZEROPAGE` for zeros);
+//! - post-copy: between faults, the rest is pushed in order, [`PUSH_CHUNK`]
+//!   at a time; when all came, the module is told (the lender frees them)
+//!   and the server ends, which lets the userfaultfd go;
+//! - lazy: only faults; the server ends when the process does;
+//! - memory the process unmaps or discards (`UNMAP`, `REMOVE` events) is
+//!   never fetched again: it is zero from then on.
+//!
+//! A fetch that fails means the memory is lost: the module has killed the
+//! process by then; the server ends.
+
+use std::{
+    fs::File,
+    io,
+    os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd},
+    os::unix::fs::FileExt,
+};
+
+/// Pages fetched around a fault (the faulting one first).
+const FAULT_AROUND: u64 = 16;
+/// Pages pushed at a time (post-copy).
+const PUSH_CHUNK: u64 = 64;
+const PAGE: u64 = 4096;
+
+// <linux/userfaultfd.h>
+const UFFD_API: u64 = 0xaa;
+const UFFD_FEATURE_EVENT_REMOVE: u64 = 1 << 3;
+const UFFD_FEATURE_EVENT_UNMAP: u64 = 1 << 6;
+const UFFDIO_API: u64 = 0xc018_aa3f;
+const UFFDIO_WAKE: u64 = 0x8010_aa02;
+const UFFDIO_COPY: u64 = 0xc028_aa03;
+const UFFDIO_ZEROPAGE: u64 = 0xc020_aa04;
+const UFFD_EVENT_PAGEFAULT: u8 = 0x12;
+const UFFD_EVENT_REMOVE: u8 = 0x15;
+const UFFD_EVENT_UNMAP: u8 = 0x16;
+
+#[repr(C)]
+struct UffdioApi {
+    api: u64,
+    features: u64,
+    ioctls: u64,
+}
+
+#[repr(C)]
+struct UffdioRange {
+    start: u64,
+    len: u64,
+}
+
+#[repr(C)]
+struct UffdioCopy {
+    dst: u64,
+    src: u64,
+    len: u64,
+    mode: u64,
+    copy: i64,
+}
+
+#[repr(C)]
+struct UffdioZeropage {
+    range: UffdioRange,
+    mode: u64,
+    zeropage: i64,
+}
+
+/// A new userfaultfd (close-on-exec, non-blocking), its API agreed.
+pub fn userfaultfd() -> io::Result<OwnedFd> {
+    // SAFETY: plain system call.
+    let fd = unsafe { libc::syscall(libc::SYS_userfaultfd, libc::O_CLOEXEC | libc::O_NONBLOCK) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a new descriptor we own.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    let mut api = UffdioApi { api: UFFD_API, features: UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP, ioctls: 0 };
+    // SAFETY: the ioctl reads and writes a `uffdio_api` at `api`.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), UFFDIO_API as _, &mut api) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(fd)
+}
+
+/// What the server works on.
+pub struct Server {
+    uffd: OwnedFd,
+    pages: File,
+    /// Becomes readable when the restored process ends.
+    pidfd: OwnedFd,
+    /// Post-copy (push everything) or lazy (faults only).
+    push: bool,
+    /// Registered ranges (from the pages file), sorted.
+    ranges: Vec<(u64, u64)>,
+    /// Ranges that are zero from now on (unmapped or discarded).
+    fresh: Vec<(u64, u64)>,
+    /// Post-copy: the next address to push.
+    cursor: u64,
+    buf: Vec<u8>,
+}
+
+impl Server {
+    pub fn new(uffd: OwnedFd, pages: File, pidfd: OwnedFd, push: bool) -> Server {
+        Server { uffd, pages, pidfd, push, ranges: Vec::new(), fresh: Vec::new(), cursor: 0, buf: vec![0; (PUSH_CHUNK * PAGE) as usize] }
+    }
+
+    /// Serves until the process ends, or (post-copy) every page came.
+    /// Returns whether every page came.
+    pub fn run(&mut self, tell_done: impl Fn(&File) -> io::Result<()>) -> io::Result<bool> {
+        loop {
+            let idle = self.ranges.is_empty() || !self.push;
+            let timeout = if idle { 100 } else { 0 };
+            let mut fds = [
+                libc::pollfd { fd: self.uffd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+                libc::pollfd { fd: self.pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            ];
+            // SAFETY: `fds` is an array of two pollfd.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            if fds[0].revents & libc::POLLIN != 0 {
+                self.events()?;
+                continue;
+            }
+            if fds[1].revents != 0 {
+                return Ok(false);
+            }
+            if self.ranges.is_empty() {
+                self.load_ranges()?;
+                continue;
+            }
+            if self.push && !self.push_some()? {
+                tell_done(&self.pages)?;
+                return Ok(true);
+            }
+        }
+    }
+
+    /// The registered ranges, once the restore made them.
+    fn load_ranges(&mut self) -> io::Result<()> {
+        let mut b = vec![0u8; 64 << 10];
+        let n = self.pages.read_at(&mut b, 0)?;
+        self.ranges = b[..n]
+            .chunks_exact(16)
+            .map(|c| (u64::from_le_bytes(c[..8].try_into().unwrap()), u64::from_le_bytes(c[8..].try_into().unwrap())))
+            .collect();
+        self.ranges.sort_unstable();
+        self.cursor = self.ranges.first().map_or(0, |r| r.0);
+        Ok(())
+    }
+
+    /// Reads and handles every queued event.
+    fn events(&mut self) -> io::Result<()> {
+        let mut msg = [0u8; 32];
+        loop {
+            // SAFETY: reads at most 32 bytes into `msg`.
+            let n = unsafe { libc::read(self.uffd.as_raw_fd(), msg.as_mut_ptr().cast(), msg.len()) };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                return match e.raw_os_error() {
+                    Some(libc::EAGAIN) => Ok(()),
+                    Some(libc::EINTR) => continue,
+                    _ => Err(e),
+                };
+            }
+            if n as usize != msg.len() {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "short userfaultfd message"));
+            }
+            let a = u64::from_le_bytes(msg[8..16].try_into().unwrap());
+            let b = u64::from_le_bytes(msg[16..24].try_into().unwrap());
+            match msg[0] {
+                UFFD_EVENT_PAGEFAULT => self.fault(b & !(PAGE - 1))?,
+                UFFD_EVENT_REMOVE | UFFD_EVENT_UNMAP => self.fresh.push((a, b)),
+                _ => {}
+            }
+        }
+    }
+
+    fn is_fresh(&self, addr: u64) -> bool {
+        self.fresh.iter().any(|&(s, e)| s <= addr && addr < e)
+    }
+
+    /// The page at `addr` was touched.
+    fn fault(&mut self, addr: u64) -> io::Result<()> {
+        if self.ranges.is_empty() {
+            self.load_ranges()?;
+        }
+        if self.is_fresh(addr) {
+            self.zero(addr, PAGE);
+        } else {
+            // The faulting page and the following ones of its range (a
+            // page outside every range: only itself; the lender gives zeros
+            // for what it does not have).
+            let end = self.ranges.iter().find(|r| r.0 <= addr && addr < r.1).map_or(addr + PAGE, |r| r.1);
+            let mut len = (end - addr).min(FAULT_AROUND * PAGE);
+            // Stop before memory that is zero from now on.
+            let mut p = addr + PAGE;
+            while p < addr + len {
+                if self.is_fresh(p) {
+                    len = p - addr;
+                    break;
+                }
+                p += PAGE;
+            }
+            self.fetch_install(addr, len)?;
+        }
+        let range = UffdioRange { start: addr, len: PAGE };
+        // SAFETY: the ioctl reads a `uffdio_range`. A thread woken by the
+        // copy already is not woken twice.
+        unsafe { libc::ioctl(self.uffd.as_raw_fd(), UFFDIO_WAKE as _, &range) };
+        Ok(())
+    }
+
+    /// Post-copy: pushes the next chunk; false once everything was pushed.
+    fn push_some(&mut self) -> io::Result<bool> {
+        let Some(&(first, end)) = self.ranges.iter().find(|r| r.1 > self.cursor) else { return Ok(false) };
+        let start = first.max(self.cursor);
+        let len = (end - start).min(PUSH_CHUNK * PAGE);
+        self.cursor = start + len;
+        if self.fresh.iter().any(|&(s, e)| s < start + len && start < e) {
+            // Page by page around memory that is zero now.
+            for p in (start..start + len).step_by(PAGE as usize) {
+                if !self.is_fresh(p) {
+                    self.fetch_install(p, PAGE)?;
+                }
+            }
+        } else {
+            self.fetch_install(start, len)?;
+        }
+        Ok(true)
+    }
+
+    /// Fetches `len` bytes at `addr` and installs them.
+    fn fetch_install(&mut self, addr: u64, len: u64) -> io::Result<()> {
+        let len = len as usize;
+        let got = self.pages.read_at(&mut self.buf[..len], addr)?;
+        if got != len {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "short page fetch"));
+        }
+        let mut off = 0usize;
+        while off < len {
+            // Runs of zero pages become zero pages, the rest is copied.
+            let zero = self.buf[off..off + PAGE as usize].iter().all(|&b| b == 0);
+            let mut end = off + PAGE as usize;
+            while end < len && self.buf[end..end + PAGE as usize].iter().all(|&b| b == 0) == zero {
+                end += PAGE as usize;
+            }
+            if zero {
+                self.zero(addr + off as u64, (end - off) as u64);
+            } else {
+                self.copy(addr + off as u64, off, (end - off) as u64);
+            }
+            off = end;
+        }
+        Ok(())
+    }
+
+    /// Copies `len` bytes of the buffer at `off` to `dst`; pages already
+    /// there (a fault raced the push) are skipped.
+    fn copy(&self, dst: u64, off: usize, len: u64) {
+        let mut done = 0u64;
+        while done < len {
+            let mut c = UffdioCopy {
+                dst: dst + done,
+                src: self.buf.as_ptr() as u64 + off as u64 + done,
+                len: len - done,
+                mode: 0,
+                copy: 0,
+            };
+            // SAFETY: the ioctl reads and writes a `uffdio_copy`; `src` is
+            // `len - done` readable bytes of our buffer.
+            let r = unsafe { libc::ioctl(self.uffd.as_raw_fd(), UFFDIO_COPY as _, &mut c) };
+            if r == 0 {
+                return;
+            }
+            let e = io::Error::last_os_error().raw_os_error();
+            let copied = if c.copy > 0 { c.copy as u64 } else { 0 };
+            match e {
+                Some(libc::EAGAIN) => done += copied,
+                // The page at dst + done + copied is there: skip it.
+                Some(libc::EEXIST) => done += copied + PAGE,
+                // Unmapped meanwhile, or the process is gone.
+                _ => return,
+            }
+        }
+    }
+
+    fn zero(&self, dst: u64, len: u64) {
+        let mut done = 0u64;
+        while done < len {
+            let mut z = UffdioZeropage { range: UffdioRange { start: dst + done, len: len - done }, mode: 0, zeropage: 0 };
+            // SAFETY: the ioctl reads and writes a `uffdio_zeropage`.
+            let r = unsafe { libc::ioctl(self.uffd.as_raw_fd(), UFFDIO_ZEROPAGE as _, &mut z) };
+            if r == 0 {
+                return;
+            }
+            let e = io::Error::last_os_error().raw_os_error();
+            let zeroed = if z.zeropage > 0 { z.zeropage as u64 } else { 0 };
+            match e {
+                Some(libc::EAGAIN) => done += zeroed,
+                Some(libc::EEXIST) => done += zeroed + PAGE,
+                _ => return,
+            }
+        }
+    }
+}
