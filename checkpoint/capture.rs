@@ -28,13 +28,7 @@ const CHUNK_PAGES: usize = image::MAX_PAGES_PER_SECTION as usize;
 const OUT_FLUSH: usize = 256 << 10;
 const PATH_BUF: usize = image::MAX_PATH + 1;
 
-const VM_READ: u64 = 0x1;
-const VM_WRITE: u64 = 0x2;
-const VM_EXEC: u64 = 0x4;
-const VM_SHARED: u64 = 0x8;
-const VM_GROWSDOWN: u64 = 0x100;
-const VM_LOCKED: u64 = 0x2000;
-const VM_NORESERVE: u64 = 0x0020_0000;
+use task::{VM_EXEC, VM_GROWSDOWN, VM_LOCKED, VM_NORESERVE, VM_READ, VM_SHARED, VM_WRITE};
 
 /// One thread's own state, read in its own context (every thread of the
 /// process records itself while the others are parked, see

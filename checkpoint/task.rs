@@ -164,6 +164,15 @@ pub(crate) struct Vma {
     pub(crate) is_io: bool,
 }
 
+/// Bits of [`Vma::vm_flags`] (`include/linux/mm.h`).
+pub(crate) const VM_READ: u64 = 0x1;
+pub(crate) const VM_WRITE: u64 = 0x2;
+pub(crate) const VM_EXEC: u64 = 0x4;
+pub(crate) const VM_SHARED: u64 = 0x8;
+pub(crate) const VM_GROWSDOWN: u64 = 0x100;
+pub(crate) const VM_LOCKED: u64 = 0x2000;
+pub(crate) const VM_NORESERVE: u64 = 0x0020_0000;
+
 pub(crate) const VMA_VDSO: u32 = raw::SSI_VMA_VDSO;
 pub(crate) const VMA_VVAR: u32 = raw::SSI_VMA_VVAR;
 

@@ -141,44 +141,42 @@ pub(crate) fn moved(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
 /// `node` as `pid` there; returns when the deputy ends (its registers or
 /// signals set so that it ends the way the process did).
 ///
-/// `lend`: post-copy or lazy migration `id`: the deputy keeps its memory
-/// and lends it to `node` until released.
+/// `lender`: post-copy or lazy: the deputy keeps its memory and lends it
+/// until released.
 pub(crate) fn become_deputy(
     cluster: &Arc<Cluster>,
     migrations: &Arc<Migrations>,
     home_id: u64,
     node: u16,
     remote_pid: u32,
-    lend: Option<u64>,
+    lender: Option<Arc<Lender>>,
 ) {
     let me = task::current_pid();
-    let made = Arc::pin_init(sys::Doorbell::new(), GFP_KERNEL).and_then(|bell| {
-        let deputy_bell = bell.clone();
+    let mut lender = lender;
+    let bell = match &lender {
+        Some(l) => Ok(l.bell.clone()),
+        None => Arc::pin_init(sys::Doorbell::new(), GFP_KERNEL),
+    };
+    let made = bell.and_then(|bell| {
         let d = Arc::pin_init(
             pin_init!(Deputy {
                 home_id,
                 pid: me,
                 inbox <- new_mutex!(Inbox { node, pid: remote_pid, io: KVec::new(), exit: None, back: None }),
-                bell: deputy_bell,
+                bell,
             }),
             GFP_KERNEL,
         )?;
-        let lender = match lend {
-            Some(id) => Some(Lender::new(migrations, id, node, bell)?),
-            None => None,
-        };
-        if let Err(e) = migrations.add_deputy(d.clone()) {
-            if let Some(l) = &lender {
-                migrations.remove_lender(l.id);
-            }
-            return Err(e);
-        }
-        Ok((d, lender))
+        migrations.add_deputy(d.clone())?;
+        Ok(d)
     });
-    let (d, mut lender) = match made {
-        Ok(x) => x,
+    let d = match made {
+        Ok(d) => d,
         Err(_) => {
             pr_err!("pid {}: no memory for its deputy: the process on node {} is not followed\n", me, node);
+            if let Some(l) = lender.take() {
+                l.close(cluster, migrations);
+            }
             task::kill_current();
             return;
         }
@@ -191,7 +189,7 @@ pub(crate) fn become_deputy(
     task::set_blocked(0);
     let end = serve(cluster, &d, &mut lender);
     if let Some(l) = lender {
-        migrations.remove_lender(l.id);
+        l.close(cluster, migrations);
     }
     migrations.remove_deputy(home_id);
     migrations.record(Record {
@@ -244,8 +242,8 @@ fn serve(cluster: &Arc<Cluster>, d: &Deputy, lender: &mut Option<Arc<Lender>>) -
         if let Some(l) = lender.as_ref() {
             l.serve(cluster);
             if l.released() {
-                pr_info!("pid {}: node {} has all its pages: memory released\n", d.pid, l.node);
-                cluster.identity().migrations.remove_lender(l.id);
+                pr_info!("pid {}: node {} needs no more of its pages: memory released\n", d.pid, l.node);
+                l.close(cluster, &cluster.identity().migrations);
                 *lender = None;
                 release_memory();
             }

@@ -50,15 +50,18 @@ pub(crate) struct Lender {
     pub(crate) node: u16,
     #[pin]
     inbox: Mutex<Inbox>,
-    /// The bell of the task that serves the requests (the deputy's own).
-    bell: Arc<sys::Doorbell>,
+    /// The bell of the task that serves the requests (a deputy sleeps on
+    /// it too).
+    pub(crate) bell: Arc<sys::Doorbell>,
     /// Pages sent.
     pub(crate) pages_sent: core::sync::atomic::AtomicU64,
 }
 
 impl Lender {
-    /// A lender whose task sleeps on `bell`; listed in `migrations`.
-    pub(crate) fn new(migrations: &Migrations, id: u64, node: u16, bell: Arc<sys::Doorbell>) -> Result<Arc<Lender>> {
+    /// A lender, listed in `migrations` (before the hand-over: the first
+    /// request may come at once; it waits in the queue).
+    pub(crate) fn new(migrations: &Migrations, id: u64, node: u16) -> Result<Arc<Lender>> {
+        let bell = Arc::pin_init(sys::Doorbell::new(), GFP_KERNEL)?;
         let l = Arc::pin_init(
             pin_init!(Lender {
                 id,
@@ -104,9 +107,15 @@ impl Lender {
         let data = &mut out[PageData::HEADER_LEN..];
         if task::read_user(ask.addr, data).is_err() {
             // Page by page: what this copy has not mapped is zero here and
-            // there (a stack or heap that grew after the hand-over).
+            // there (a stack or heap that grew after the hand-over); a
+            // mapped page that cannot be read is an error.
             for (i, page) in data.chunks_mut(PAGE as usize).enumerate() {
-                if task::read_user(ask.addr + i as u64 * PAGE, page).is_err() {
+                let at = ask.addr + i as u64 * PAGE;
+                if task::read_user(at, page).is_err() {
+                    if task::vma_find(at).is_some_and(|v| v.start <= at) {
+                        self.answer_error(cluster, ask, EIO);
+                        return;
+                    }
                     page.fill(0);
                 }
             }
@@ -123,6 +132,16 @@ impl Lender {
         }
         if super::send_bulk(cluster, self.node, MsgType::MigratePageData, &out).is_ok() {
             self.pages_sent.fetch_add(len as u64 / PAGE, core::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// The lending ends: requests still queued get an error (the process
+    /// they are for cannot go on).
+    pub(crate) fn close(&self, cluster: &Cluster, migrations: &Migrations) {
+        migrations.remove_lender(self.id);
+        let asks = core::mem::replace(&mut self.inbox.lock().asks, KVec::new());
+        for ask in asks.iter() {
+            self.answer_error(cluster, ask, EIO);
         }
     }
 
@@ -172,6 +191,9 @@ pub(crate) fn release(migrations: &Migrations, from: u16, body: &[u8]) -> Result
 pub(crate) fn lend(cluster: &Cluster, migrations: &Migrations, l: &Lender) {
     let me = task::current_pid();
     let mut unreachable_ms = 0u32;
+    // Signals are not this copy's any more (the deputy forwards them to the
+    // running process); one pending would cut a read of its memory short.
+    task::set_blocked(u64::MAX);
     loop {
         let seen = l.bell.seen();
         l.serve(cluster);
@@ -191,9 +213,7 @@ pub(crate) fn lend(cluster: &Cluster, migrations: &Migrations, l: &Lender) {
                 break;
             }
         }
-        // Signals are not this copy's any more (the deputy forwards them
-        // to the running process): only a fatal one ends the sleep early.
         l.bell.wait_killable(seen, 500);
     }
-    migrations.remove_lender(l.id);
+    l.close(cluster, migrations);
 }

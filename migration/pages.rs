@@ -39,9 +39,11 @@ use kernel::{
 
 /// How long the lending node may be unreachable before the process is lost.
 const LOST_AFTER_MS: u32 = 10_000;
-/// `VM_READ`, `VM_SHARED` of `vm_flags`.
-const VM_READ: u64 = 0x1;
-const VM_SHARED: u64 = 0x8;
+/// How long a connected lending node may take to answer (it reads its
+/// memory, perhaps through its own page server) before the process is
+/// lost anyway.
+const ANSWER_WITHIN_MS: u32 = 120_000;
+use crate::checkpoint::task::{VM_READ, VM_SHARED};
 
 /// What a pages file reads from.
 struct Pages {
@@ -133,7 +135,11 @@ impl Pages {
         let mut b = [0u8; PageRequest::LEN];
         let n = q.encode(&mut b).map_err(|_| EINVAL)?;
         let node = h.from_node;
+        if h.state() == HostedState::Failed {
+            return Err(EIO);
+        }
         let mut unreachable_ms = 0u32;
+        let mut waited_ms = 0u32;
         let mut sent = false;
         loop {
             let seen = h.bell.seen();
@@ -159,6 +165,12 @@ impl Pages {
             }
             if sys::fatal_signal_pending() {
                 return Err(EINTR);
+            }
+            waited_ms += 200;
+            if waited_ms >= ANSWER_WITHIN_MS {
+                pr_warn!("migration {:016x}: node {} did not give the pages at {:#x}: pid {} killed\n", h.id, node, addr, h.pid());
+                h.kill_for_lost_memory();
+                return Err(crate::kernel_ext::etimedout());
             }
             if self.cluster.is_connected(node) {
                 unreachable_ms = 0;

@@ -42,8 +42,7 @@ const PAGEMAP_CHUNK: usize = 8192;
 /// How long a round's stop may take to happen.
 const ROUND_TIMEOUT_MS: u64 = 10_000;
 
-const VM_READ: u64 = 0x1;
-const VM_SHARED: u64 = 0x8;
+use crate::checkpoint::task::{VM_READ, VM_SHARED};
 const O_RDONLY: u32 = 0;
 const O_WRONLY: u32 = 1;
 

@@ -94,6 +94,8 @@ struct Inner {
     pages_done: bool,
     /// Post-copy, lazy: the lending node was told to let go.
     released: bool,
+    /// Post-copy, lazy: its memory was lost; the process was killed.
+    memory_lost: bool,
 }
 
 /// An incoming migration, then the process it became.
@@ -308,6 +310,7 @@ impl Hosted {
 
     /// Its memory cannot come any more: the process is killed (SIGKILL).
     pub(crate) fn kill_for_lost_memory(&self) {
+        self.inner.lock().memory_lost = true;
         let pid = self.pid();
         if pid != 0 && matches!(self.state(), HostedState::Go | HostedState::Running) {
             let _ = sys::kill_pid(pid, 9);
@@ -321,19 +324,21 @@ impl Hosted {
             i.pages_done = true;
             i.pages_in
         };
-        pr_info!("migration {:016x}: all pages of pid {} are here ({} fetched)
-", self.id, self.pid(), pages);
+        pr_info!("migration {:016x}: all pages of pid {} are here ({} fetched)\n", self.id, self.pid(), pages);
+        self.record(&cluster.identity().migrations, "all-pages");
         self.release_source(cluster);
     }
 
     /// The page server ended (its pages file closed). Before every page
     /// came, a process still running here cannot go on: it is killed.
     pub(crate) fn page_server_gone(&self, cluster: &Cluster) {
-        let done = self.inner.lock().pages_done;
+        let done = {
+            let i = self.inner.lock();
+            i.pages_done || i.memory_lost
+        };
         let pid = self.pid();
         if !done && matches!(self.state(), HostedState::Go | HostedState::Running) && task::process_alive(pid) {
-            pr_warn!("migration {:016x}: the page server of pid {} ended before its pages came: the process is killed
-", self.id, pid);
+            pr_warn!("migration {:016x}: the page server of pid {} ended before its pages came: the process is killed\n", self.id, pid);
             let _ = sys::kill_pid(pid, 9);
         }
         self.release_source(cluster);
@@ -444,6 +449,7 @@ pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, 
                 pages_in: 0,
                 pages_done: false,
                 released: false,
+                memory_lost: false,
             }),
             bell <- sys::Doorbell::new(),
         }),

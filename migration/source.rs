@@ -65,6 +65,10 @@ pub(crate) struct Outgoing {
     /// clean at the freeze).
     #[pin]
     keep: Mutex<KVec<Run>>,
+    /// Post-copy, lazy: the lender of the memory, listed before the
+    /// hand-over.
+    #[pin]
+    lender: Mutex<Option<Arc<super::lender::Lender>>>,
 }
 
 /// `ssi-ctl migrate PID NODE`: moves process `req.pid` to node `req.node`.
@@ -167,6 +171,7 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
             rounds: AtomicU32::new(0),
             precopy_bytes: AtomicU64::new(0),
             keep <- new_mutex!(KVec::new()),
+            lender <- new_mutex!(None),
         }),
         GFP_KERNEL,
     )?;
@@ -310,6 +315,12 @@ impl Outgoing {
         if cancelled.load(Ordering::Acquire) {
             return Err(fail(reply, EINTR, format_args!("interrupted before the hand-over")));
         }
+        if self.pages_later() {
+            // The process may touch a missing page as soon as it runs.
+            let l = super::lender::Lender::new(&self.migrations, self.id, node)
+                .map_err(|e| fail(reply, e, format_args!("no memory to lend the pages")))?;
+            *self.lender.lock() = Some(l);
+        }
         let mut b = [0u8; Ref::LEN];
         (Ref { id: self.id }).encode(&mut b).map_err(|_| EINVAL)?;
         self.cluster
@@ -324,7 +335,11 @@ impl Outgoing {
     pub(crate) fn finish(&self, handed: Option<u32>, bytes: u64, frozen_ns: u64) {
         let rounds = self.rounds.load(Ordering::Relaxed) + 1;
         let bytes_all = bytes + self.precopy_bytes.load(Ordering::Relaxed);
+        let lender = self.lender.lock().take();
         let Some(there) = handed else {
+            if let Some(l) = lender {
+                l.close(&self.cluster, &self.migrations);
+            }
             self.record("failed", bytes, frozen_ns);
             pr_info!("pid {}: migration to node {} failed: it goes on here\n", self.pid, self.node);
             return;
@@ -340,7 +355,6 @@ impl Outgoing {
             rounds,
             frozen_ns / 1000
         );
-        let lend = self.pages_later().then_some(self.id);
         match &self.hosted {
             Some(h) => {
                 // Not at home: tell home where it went; this copy ends
@@ -352,23 +366,12 @@ impl Outgoing {
                 if !home && (Moved { home_id: self.home_id, node: self.node, pid: there }).encode(&mut b).is_ok() {
                     let _ = self.cluster.send_to(self.home_node, MsgType::MigrateMoved, &b);
                 }
-                if lend.is_some() {
-                    self.lend_then_end();
+                if let Some(l) = lender {
+                    super::lender::lend(&self.cluster, &self.migrations, &l);
                 }
                 task::kill_current();
             }
-            None => deputy::become_deputy(&self.cluster, &self.migrations, self.home_id, self.node, there, lend),
-        }
-    }
-
-    /// Away from home, post-copy or lazy: the old copy lends its memory to
-    /// the destination until released.
-    fn lend_then_end(&self) {
-        let lender = Arc::pin_init(sys::Doorbell::new(), GFP_KERNEL)
-            .and_then(|bell| super::lender::Lender::new(&self.migrations, self.id, self.node, bell));
-        match lender {
-            Ok(l) => super::lender::lend(&self.cluster, &self.migrations, &l),
-            Err(_) => pr_err!("pid {}: no memory to lend its pages to node {}: the process there will fail\n", self.pid, self.node),
+            None => deputy::become_deputy(&self.cluster, &self.migrations, self.home_id, self.node, there, lender),
         }
     }
 }

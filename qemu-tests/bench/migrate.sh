@@ -14,8 +14,12 @@
 #         hand-over (MigrateGo), once the destination has checked the image
 #         but before it has rebuilt the process (written its pages): the
 #         time from there until node 2 shows the process running ("after
-#         go", timed from the host) is added to both. A strategy the module
-#         refuses as not implemented is shown "n/a (not implemented)".
+#         go", timed from the host) is added to both. Post-copy's total
+#         runs on until node 1 lends no memory any more (every page came;
+#         host clock) and its bytes are node 2's (image and pages); lazy's
+#         total ends when the process runs (its pages move only when
+#         touched: an idle process never fetches them). A strategy the
+#         module refuses as not implemented is shown "n/a (not implemented)".
 #   criu: (images on /cluster, 9p; pages sent to a page server on node 2
 #         that keeps them in node 2's tmpfs, like ssi keeps its image in
 #         kernel memory; `--shell-job`; restore with `-d`)
@@ -176,6 +180,16 @@ ssi_run() {
   S_MB[$k]=$(printf '%s\n' "$line" | sed -n 's/.*: \([0-9]*\) bytes,.*/\1/p' | awk '{ printf "%.1f", $1 / 1e6 }')
   S_FRZ[$k]=$(printf '%s\n' "$line" | sed -n 's/.* frozen \([0-9]*\) us.*/\1/p' | awk -v a="$after" '{ printf "%.0f", $1 / 1000 + a }')
   S_TOT[$k]=$(printf '%s\n' "$line" | sed -n 's/.* \([0-9]*\) us in all.*/\1/p' | awk -v a="$after" '{ printf "%.0f", $1 / 1000 + a }')
+  if [ "$s" = postcopy ]; then
+    on_timeout 900 1 "until grep -qx 'lenders: 0' /proc/ssi/migrations; do sleep 0.05; done" ||
+      notes+=("ssi postcopy, $wl, $mib MiB: node 1 still lends memory after 900 s")
+    local push=$(( ($(date +%s%N) - t_b) / 1000000 ))
+    log "ssi postcopy, $wl, $mib MiB: every page on node 2 $push ms after it ran"
+    S_TOT[$k]=$(( S_TOT[$k] + push ))
+    local in_bytes
+    in_bytes=$(on 2 "awk -v p=$q '\$2 == \"in\" && \$3 == p { print \$7; exit }' /proc/ssi/migrations" || true)
+    [ -n "$in_bytes" ] && S_MB[$k]=$(echo "$in_bytes" | awk '{ printf "%.1f", $1 / 1e6 }')
+  fi
   S_RND[$k]=$(on 1 "awk -v p=$pid '\$2 == \"out\" && \$3 == p && \$6 == \"done\" { print \$8; exit }' /proc/ssi/migrations" || true)
   [ -n "${S_RND[$k]}" ] || S_RND[$k]="?"
   if [ "$(count_on 2)" != 1 ]; then
