@@ -297,7 +297,7 @@ pub(crate) enum Memory<'a> {
     /// Pre-copy's freeze: the pages the scan holds as dirty.
     Dirty(&'a crate::migration::precopy::Scan),
     /// Post-copy and lazy: only the written pages of private file
-    /// mappings; the anonymous memory comes later.
+    /// mappings and locked memory; the rest comes later.
     FilesOnly,
 }
 
@@ -315,7 +315,9 @@ fn write_memory(out: &mut ImageOut<'_>, p: &Plan, chunk: &mut [u8], memory: Memo
         VmaKind::FilePrivate => true,
         _ => return Ok(()),
     };
-    if !file_backed && matches!(memory, Memory::FilesOnly) {
+    // Locked memory is filled when it is mapped at the restore, before it
+    // could be registered for pages that come later: it goes in the image.
+    if !file_backed && matches!(memory, Memory::FilesOnly) && v.vm_flags & VM_LOCKED == 0 {
         return Ok(());
     }
     let dirty = match memory {

@@ -139,33 +139,53 @@ impl Lender {
     /// they are for cannot go on).
     pub(crate) fn close(&self, cluster: &Cluster, migrations: &Migrations) {
         migrations.remove_lender(self.id);
-        let asks = core::mem::replace(&mut self.inbox.lock().asks, KVec::new());
+        let asks = {
+            let mut i = self.inbox.lock();
+            i.released = true;
+            core::mem::replace(&mut i.asks, KVec::new())
+        };
         for ask in asks.iter() {
             self.answer_error(cluster, ask, EIO);
         }
     }
 
     fn answer_error(&self, cluster: &Cluster, ask: &Ask, e: Error) {
-        let mut b = [0u8; PageData::HEADER_LEN];
-        let d = PageData { id: self.id, seq: ask.seq, result: e.to_errno().into(), data: &[] };
-        if let Ok(n) = d.encode(&mut b) {
-            let _ = cluster.send_to(self.node, MsgType::MigratePageData, &b[..n]);
-        }
+        send_error(cluster, self.node, self.id, ask.seq, e);
     }
 }
 
-/// `MigratePageRequest` from `from`: queued for the lender.
-pub(crate) fn page_request(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
+/// Answers page request `seq` of migration `id` from `node` with `e`.
+fn send_error(cluster: &Cluster, node: u16, id: u64, seq: u64, e: Error) {
+    let mut b = [0u8; PageData::HEADER_LEN];
+    let d = PageData { id, seq, result: e.to_errno().into(), data: &[] };
+    if let Ok(n) = d.encode(&mut b) {
+        let _ = cluster.send_to(node, MsgType::MigratePageData, &b[..n]);
+    }
+}
+
+/// `MigratePageRequest` from `from`: queued for the lender. A request no
+/// lender here can answer is answered with an error at once (the memory
+/// is gone: the process there cannot go on).
+pub(crate) fn page_request(cluster: &Cluster, migrations: &Migrations, from: u16, body: &[u8]) -> Result {
     let q = PageRequest::decode(body).map_err(|_| EINVAL)?;
     if q.len > MAX_PAGE_BYTES {
         return Err(EINVAL);
     }
-    let l = migrations.lender(q.id).ok_or(ESRCH)?;
-    if l.node != from {
-        return Err(EPERM);
-    }
+    let Some(l) = migrations.lender(q.id).filter(|l| l.node == from) else {
+        send_error(cluster, from, q.id, q.seq, ESRCH);
+        return Err(ESRCH);
+    };
     let mut i = l.inbox.lock();
-    if i.released || i.asks.len() >= MAX_QUEUED {
+    if i.released {
+        drop(i);
+        send_error(cluster, from, q.id, q.seq, ESRCH);
+        return Err(ESRCH);
+    }
+    if i.asks.iter().any(|a| a.seq == q.seq) {
+        // Sent again while queued.
+        return Ok(());
+    }
+    if i.asks.len() >= MAX_QUEUED {
         return Err(EBUSY);
     }
     i.asks.push(Ask { seq: q.seq, addr: q.addr, len: q.len }, GFP_KERNEL)?;

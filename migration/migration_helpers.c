@@ -18,6 +18,7 @@
 #include <linux/task_work.h>
 #include <linux/uaccess.h>
 #include <linux/userfaultfd_k.h>
+#include <uapi/linux/magic.h>
 #include <linux/wait.h>
 #include "migration_helpers.h"
 
@@ -241,7 +242,8 @@ void *ssi_pages_priv(struct file *f)
 
 int ssi_is_userfaultfd(struct file *f)
 {
-	return strcmp(f->f_path.dentry->d_name.name, "[userfaultfd]") == 0;
+	return file_inode(f)->i_sb->s_magic == ANON_INODE_FS_MAGIC &&
+	       strcmp(f->f_path.dentry->d_name.name, "[userfaultfd]") == 0;
 }
 
 long ssi_uffd_register(struct file *uffd, u64 scratch, u64 start, u64 len)

@@ -308,7 +308,7 @@ impl Handler<Cluster> for MigrationHandler {
             Some(MsgType::MigrateMoved) => deputy::moved(m, from, body),
             Some(MsgType::MigratePages) => remote::pages(m, from, body),
             Some(MsgType::MigrateKeep) => remote::keep(m, from, body),
-            Some(MsgType::MigratePageRequest) => lender::page_request(m, from, body),
+            Some(MsgType::MigratePageRequest) => lender::page_request(cluster, m, from, body),
             Some(MsgType::MigratePageData) => remote::page_data(m, from, body),
             Some(MsgType::MigrateRelease) => lender::release(m, from, body),
             _ => Err(EINVAL),

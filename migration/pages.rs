@@ -39,11 +39,11 @@ use kernel::{
 
 /// How long the lending node may be unreachable before the process is lost.
 const LOST_AFTER_MS: u32 = 10_000;
-/// How long a connected lending node may take to answer (it reads its
-/// memory, perhaps through its own page server) before the process is
-/// lost anyway.
-const ANSWER_WITHIN_MS: u32 = 120_000;
-use crate::checkpoint::task::{VM_READ, VM_SHARED};
+/// A request not answered within this time is sent again (a connected
+/// lending node may be slow: it reads its memory, perhaps through its own
+/// page server; a deputy serves pages between forwarded reads and writes).
+const RESEND_AFTER_NS: u64 = 10_000_000_000;
+use crate::checkpoint::task::{VM_LOCKED, VM_READ, VM_SHARED};
 
 /// What a pages file reads from.
 struct Pages {
@@ -86,7 +86,9 @@ pub(crate) fn register_current(uffd: &File) -> Result<KVec<(u64, u64)>> {
         if v.special != 0 || v.file.is_some() || v.is_shmem || v.is_io {
             continue;
         }
-        if v.vm_flags & VM_READ == 0 || v.vm_flags & VM_SHARED != 0 || v.start == scratch.addr() {
+        // Locked memory was filled at the mapping; its pages are in the
+        // image (see `checkpoint::capture::Memory::FilesOnly`).
+        if v.vm_flags & VM_READ == 0 || v.vm_flags & (VM_SHARED | VM_LOCKED) != 0 || v.start == scratch.addr() {
             continue;
         }
         sys::uffd_register(uffd, &scratch, v.start, v.end)?;
@@ -130,22 +132,33 @@ impl Pages {
     /// Asks the lending node for `len` bytes at `addr` and waits for them.
     fn fetch(&self, addr: u64, len: u32) -> Result<KVec<u8>> {
         let h = &self.hosted;
+        if h.state() == HostedState::Failed {
+            return Err(EIO);
+        }
         let seq = h.next_seq();
+        h.await_pages(seq)?;
+        let r = self.fetch_seq(seq, addr, len);
+        h.stop_awaiting(seq);
+        r
+    }
+
+    fn fetch_seq(&self, seq: u64, addr: u64, len: u32) -> Result<KVec<u8>> {
+        let h = &self.hosted;
         let q = PageRequest { id: h.id, seq, addr, len };
         let mut b = [0u8; PageRequest::LEN];
         let n = q.encode(&mut b).map_err(|_| EINVAL)?;
         let node = h.from_node;
-        if h.state() == HostedState::Failed {
-            return Err(EIO);
-        }
-        let mut unreachable_ms = 0u32;
-        let mut waited_ms = 0u32;
-        let mut sent = false;
+        // When the request was last sent (0: not yet), and since when the
+        // lending node is unreachable (0: it is not).
+        let mut sent_ns = 0u64;
+        let mut lost_since = 0u64;
         loop {
             let seen = h.bell.seen();
-            if !sent {
-                // A full request queue at the lender is waited out.
-                sent = self.cluster.send_to(node, MsgType::MigratePageRequest, &b[..n]).is_ok();
+            let now = task::mono_ns();
+            if sent_ns == 0 || now.saturating_sub(sent_ns) > RESEND_AFTER_NS {
+                if self.cluster.send_to(node, MsgType::MigratePageRequest, &b[..n]).is_ok() {
+                    sent_ns = now;
+                }
             }
             if let Some((result, data)) = h.take_io_done(seq) {
                 if result < 0 || data.len() != len as usize {
@@ -166,26 +179,19 @@ impl Pages {
             if sys::fatal_signal_pending() {
                 return Err(EINTR);
             }
-            waited_ms += 200;
-            if waited_ms >= ANSWER_WITHIN_MS {
-                pr_warn!("migration {:016x}: node {} did not give the pages at {:#x}: pid {} killed\n", h.id, node, addr, h.pid());
-                h.kill_for_lost_memory();
-                return Err(crate::kernel_ext::etimedout());
-            }
             if self.cluster.is_connected(node) {
-                unreachable_ms = 0;
-            } else {
-                unreachable_ms += 200;
-                if unreachable_ms >= LOST_AFTER_MS {
-                    pr_warn!(
-                        "migration {:016x}: node {}, which holds the memory of pid {}, is unreachable: the process is killed\n",
-                        h.id,
-                        node,
-                        h.pid()
-                    );
-                    h.kill_for_lost_memory();
-                    return Err(crate::kernel_ext::ehostdown());
-                }
+                lost_since = 0;
+            } else if lost_since == 0 {
+                lost_since = now;
+            } else if now.saturating_sub(lost_since) >= u64::from(LOST_AFTER_MS) * 1_000_000 {
+                pr_warn!(
+                    "migration {:016x}: node {}, which holds the memory of pid {}, is unreachable: the process is killed\n",
+                    h.id,
+                    node,
+                    h.pid()
+                );
+                h.kill_for_lost_memory();
+                return Err(crate::kernel_ext::ehostdown());
             }
             h.bell.wait_killable(seen, 200);
         }

@@ -96,6 +96,9 @@ struct Inner {
     released: bool,
     /// Post-copy, lazy: its memory was lost; the process was killed.
     memory_lost: bool,
+    /// Post-copy, lazy: page requests waiting for their answer (an answer
+    /// to anything else is dropped).
+    awaiting: KVec<u64>,
 }
 
 /// An incoming migration, then the process it became.
@@ -231,6 +234,11 @@ impl Hosted {
     /// the kept pages from the store (the image's own pages come after).
     pub(crate) fn preload(&self) -> Result {
         if self.pages_later() {
+            if self.inner.lock().released {
+                // The page server is gone already: nothing would serve
+                // the faults.
+                return Err(EPIPE);
+            }
             let uffd = self.inner.lock().uffd.take().ok_or(EINVAL)?;
             let ranges = super::pages::register_current(&uffd);
             let mut i = self.inner.lock();
@@ -309,10 +317,12 @@ impl Hosted {
     }
 
     /// Its memory cannot come any more: the process is killed (SIGKILL).
+    ///
+    /// An old copy that moved on is killed too: it lends this memory on.
     pub(crate) fn kill_for_lost_memory(&self) {
         self.inner.lock().memory_lost = true;
         let pid = self.pid();
-        if pid != 0 && matches!(self.state(), HostedState::Go | HostedState::Running) {
+        if pid != 0 && matches!(self.state(), HostedState::Go | HostedState::Running | HostedState::Moved) {
             let _ = sys::kill_pid(pid, 9);
         }
     }
@@ -326,6 +336,8 @@ impl Hosted {
         };
         pr_info!("migration {:016x}: all pages of pid {} are here ({} fetched)\n", self.id, self.pid(), pages);
         self.record(&cluster.identity().migrations, "all-pages");
+        // The userfaultfd can go: nothing is missing.
+        drop(self.inner.lock().uffd.take());
         self.release_source(cluster);
     }
 
@@ -337,7 +349,8 @@ impl Hosted {
             i.pages_done || i.memory_lost
         };
         let pid = self.pid();
-        if !done && matches!(self.state(), HostedState::Go | HostedState::Running) && task::process_alive(pid) {
+        let live = matches!(self.state(), HostedState::Go | HostedState::Running | HostedState::Moved);
+        if !done && live && pid != 0 && task::process_alive(pid) {
             pr_warn!("migration {:016x}: the page server of pid {} ended before its pages came: the process is killed\n", self.id, pid);
             let _ = sys::kill_pid(pid, 9);
         }
@@ -345,18 +358,18 @@ impl Hosted {
     }
 
     /// Post-copy, lazy: tells the lending node it may free the memory
-    /// (once), and lets the userfaultfd go.
+    /// (once). The module's userfaultfd reference stays until the record
+    /// goes (a process being killed must not fault in zero pages).
     pub(crate) fn release_source(&self, cluster: &Cluster) {
         if !self.pages_later() {
             return;
         }
-        let (first, uffd) = {
+        let first = {
             let mut i = self.inner.lock();
             let first = !i.released;
             i.released = true;
-            (first, i.uffd.take())
+            first
         };
-        drop(uffd);
         if !first {
             return;
         }
@@ -371,6 +384,20 @@ impl Hosted {
         let mut i = self.inner.lock();
         i.next_seq += 1;
         i.next_seq
+    }
+
+    /// A page request `seq` is sent: its answer will be kept.
+    pub(crate) fn await_pages(&self, seq: u64) -> Result {
+        self.inner.lock().awaiting.push(seq, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// Page request `seq` is answered or given up: a late answer is dropped.
+    pub(crate) fn stop_awaiting(&self, seq: u64) {
+        let mut i = self.inner.lock();
+        if let Some(at) = i.awaiting.iter().position(|&s| s == seq) {
+            crate::kernel_ext::swap_remove(&mut i.awaiting, at);
+        }
     }
 
     /// Takes the answer to `seq`, if it came.
@@ -450,6 +477,7 @@ pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, 
                 pages_done: false,
                 released: false,
                 memory_lost: false,
+                awaiting: KVec::new(),
             }),
             bell <- sys::Doorbell::new(),
         }),
@@ -617,7 +645,12 @@ pub(crate) fn signal(migrations: &Migrations, from: u16, body: &[u8]) -> Result 
 /// `MigrateIoDone` from the home node: the deputy's answer.
 pub(crate) fn io_done(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
     let d = IoDone::decode(body).map_err(|_| EINVAL)?;
-    let h = migrations.find_hosted(|h| h.home_id == d.home_id && h.home_node == from).ok_or(ESRCH)?;
+    // Not an old copy that moved on (it may still lend its memory here).
+    let h = migrations
+        .find_hosted(|h| {
+            h.home_id == d.home_id && h.home_node == from && !matches!(h.state(), HostedState::Moved | HostedState::Failed)
+        })
+        .ok_or(ESRCH)?;
     let mut data = KVec::with_capacity(d.data.len(), GFP_KERNEL)?;
     data.extend_from_slice(d.data, GFP_KERNEL)?;
     h.inner.lock().io_done.push((d.seq, d.result, data), GFP_KERNEL)?;
@@ -631,7 +664,13 @@ pub(crate) fn page_data(migrations: &Migrations, from: u16, body: &[u8]) -> Resu
     let h = migrations.find_hosted(|h| h.id == d.id && h.from_node == from).ok_or(ESRCH)?;
     let mut data = KVec::with_capacity(d.data.len(), GFP_KERNEL)?;
     data.extend_from_slice(d.data, GFP_KERNEL)?;
-    h.inner.lock().io_done.push((d.seq, d.result, data), GFP_KERNEL)?;
+    let mut i = h.inner.lock();
+    // Only for a request still waiting, once (a resent request may be
+    // answered twice).
+    let Some(at) = i.awaiting.iter().position(|&s| s == d.seq) else { return Ok(()) };
+    crate::kernel_ext::swap_remove(&mut i.awaiting, at);
+    i.io_done.push((d.seq, d.result, data), GFP_KERNEL)?;
+    drop(i);
     h.bell.ring();
     Ok(())
 }

@@ -409,11 +409,15 @@ fn start_pager(root: &Path, token: u32, push: bool) -> Result<OwnedFd, CtlError>
         // SAFETY: plain system calls.
         unsafe {
             libc::setsid();
-            if libc::fork() != 0 {
-                libc::_exit(0);
+            match libc::fork() {
+                0 => {}
+                n => libc::_exit(i32::from(n < 0)),
             }
             libc::prctl(libc::PR_SET_NAME, c"ssi-pager".as_ptr());
         }
+        // Only what the server needs stays open (the image, in kernel
+        // memory, must not live on with it).
+        keep_only_fds(&[0, 1, 2, uffd.as_raw_fd(), pages.as_raw_fd(), pidfd.as_raw_fd()]);
         let uffd_copy = uffd.try_clone();
         let code = match uffd_copy {
             Ok(u) => {
@@ -445,8 +449,28 @@ fn start_pager(root: &Path, token: u32, push: bool) -> Result<OwnedFd, CtlError>
     }
     let mut status = 0;
     // SAFETY: waits for our own child.
-    unsafe { libc::waitpid(child, &mut status, 0) };
+    let waited = unsafe { libc::waitpid(child, &mut status, 0) };
+    if waited != child || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        return Err(CtlError::Io(PathBuf::from("page server"), io::Error::other("could not start the page server")));
+    }
     Ok(uffd)
+}
+
+/// Closes every descriptor of this process but `keep`.
+fn keep_only_fds(keep: &[RawFd]) {
+    let mut keep = keep.to_vec();
+    keep.sort_unstable();
+    let mut from = 0u32;
+    for &k in &keep {
+        let k = k as u32;
+        if k > from {
+            // SAFETY: closes descriptors of this process only.
+            unsafe { libc::syscall(libc::SYS_close_range, from, k - 1, 0) };
+        }
+        from = from.max(k + 1);
+    }
+    // SAFETY: as above.
+    unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, 0) };
 }
 
 /// `ssi-ctl migrate PID NODE`: moves the process; returns once it runs on

@@ -106,12 +106,32 @@ pub struct Server {
     fresh: Vec<(u64, u64)>,
     /// Post-copy: the next address to push.
     cursor: u64,
+    /// Faults read but not served yet.
+    faults: Vec<u64>,
     buf: Vec<u8>,
+}
+
+/// How an install went.
+enum Installed {
+    /// Installed (or there already).
+    Done,
+    /// The range was unmapped or discarded meanwhile: nothing to install.
+    Gone,
 }
 
 impl Server {
     pub fn new(uffd: OwnedFd, pages: File, pidfd: OwnedFd, push: bool) -> Server {
-        Server { uffd, pages, pidfd, push, ranges: Vec::new(), fresh: Vec::new(), cursor: 0, buf: vec![0; (PUSH_CHUNK * PAGE) as usize] }
+        Server {
+            uffd,
+            pages,
+            pidfd,
+            push,
+            ranges: Vec::new(),
+            fresh: Vec::new(),
+            cursor: 0,
+            faults: Vec::new(),
+            buf: vec![0; (PUSH_CHUNK * PAGE) as usize],
+        }
     }
 
     /// Serves until the process ends, or (post-copy) every page came.
@@ -134,7 +154,12 @@ impl Server {
                 return Err(e);
             }
             if fds[0].revents & libc::POLLIN != 0 {
-                self.events()?;
+                self.read_events()?;
+            }
+            if !self.faults.is_empty() {
+                while let Some(addr) = self.faults.pop() {
+                    self.fault(addr)?;
+                }
                 continue;
             }
             if fds[1].revents != 0 {
@@ -145,8 +170,12 @@ impl Server {
                 continue;
             }
             if self.push && !self.push_some()? {
-                tell_done(&self.pages)?;
-                return Ok(true);
+                if tell_done(&self.pages).is_ok() {
+                    return Ok(true);
+                }
+                // The module did not take it: every page is here anyway;
+                // go on serving (nothing will fault) until the process ends.
+                self.push = false;
             }
         }
     }
@@ -154,7 +183,12 @@ impl Server {
     /// The registered ranges, once the restore made them.
     fn load_ranges(&mut self) -> io::Result<()> {
         let mut b = vec![0u8; 64 << 10];
-        let n = self.pages.read_at(&mut b, 0)?;
+        let n = loop {
+            match self.pages.read_at(&mut b, 0) {
+                Err(e) if e.raw_os_error() == Some(libc::EOVERFLOW) && b.len() < (64 << 20) => b.resize(b.len() * 4, 0),
+                r => break r?,
+            }
+        };
         self.ranges = b[..n]
             .chunks_exact(16)
             .map(|c| (u64::from_le_bytes(c[..8].try_into().unwrap()), u64::from_le_bytes(c[8..].try_into().unwrap())))
@@ -164,8 +198,10 @@ impl Server {
         Ok(())
     }
 
-    /// Reads and handles every queued event.
-    fn events(&mut self) -> io::Result<()> {
+    /// Reads every queued event: faults are queued, unmapped or discarded
+    /// ranges are noted (the thread that unmaps waits until its event is
+    /// read, and copies fail with `EAGAIN` meanwhile).
+    fn read_events(&mut self) -> io::Result<()> {
         let mut msg = [0u8; 32];
         loop {
             // SAFETY: reads at most 32 bytes into `msg`.
@@ -184,7 +220,7 @@ impl Server {
             let a = u64::from_le_bytes(msg[8..16].try_into().unwrap());
             let b = u64::from_le_bytes(msg[16..24].try_into().unwrap());
             match msg[0] {
-                UFFD_EVENT_PAGEFAULT => self.fault(b & !(PAGE - 1))?,
+                UFFD_EVENT_PAGEFAULT => self.faults.push(b & !(PAGE - 1)),
                 UFFD_EVENT_REMOVE | UFFD_EVENT_UNMAP => self.fresh.push((a, b)),
                 _ => {}
             }
@@ -201,7 +237,7 @@ impl Server {
             self.load_ranges()?;
         }
         if self.is_fresh(addr) {
-            self.zero(addr, PAGE);
+            self.zero(addr, PAGE)?;
         } else {
             // The faulting page and the following ones of its range (a
             // page outside every range: only itself; the lender gives zeros
@@ -260,62 +296,82 @@ impl Server {
             while end < len && self.buf[end..end + PAGE as usize].iter().all(|&b| b == 0) == zero {
                 end += PAGE as usize;
             }
+            let (at, n) = (addr + off as u64, (end - off) as u64);
             if zero {
-                self.zero(addr + off as u64, (end - off) as u64);
+                self.zero(at, n)?;
             } else {
-                self.copy(addr + off as u64, off, (end - off) as u64);
+                self.copy(at, off, n)?;
             }
             off = end;
         }
         Ok(())
     }
 
-    /// Copies `len` bytes of the buffer at `off` to `dst`; pages already
-    /// there (a fault raced the push) are skipped.
-    fn copy(&self, dst: u64, off: usize, len: u64) {
-        let mut done = 0u64;
-        while done < len {
-            let mut c = UffdioCopy {
-                dst: dst + done,
-                src: self.buf.as_ptr() as u64 + off as u64 + done,
-                len: len - done,
-                mode: 0,
-                copy: 0,
-            };
-            // SAFETY: the ioctl reads and writes a `uffdio_copy`; `src` is
-            // `len - done` readable bytes of our buffer.
-            let r = unsafe { libc::ioctl(self.uffd.as_raw_fd(), UFFDIO_COPY as _, &mut c) };
-            if r == 0 {
-                return;
-            }
-            let e = io::Error::last_os_error().raw_os_error();
-            let copied = if c.copy > 0 { c.copy as u64 } else { 0 };
-            match e {
-                Some(libc::EAGAIN) => done += copied,
-                // The page at dst + done + copied is there: skip it.
-                Some(libc::EEXIST) => done += copied + PAGE,
-                // Unmapped meanwhile, or the process is gone.
-                _ => return,
-            }
-        }
+    /// Copies `len` bytes of the buffer at `off` to `dst`.
+    fn copy(&mut self, dst: u64, off: usize, len: u64) -> io::Result<Installed> {
+        let src = self.buf.as_ptr() as u64 + off as u64;
+        self.install(dst, len, |fd, at, n| {
+            let mut c = UffdioCopy { dst: dst + at, src: src + at, len: n, mode: 0, copy: 0 };
+            // SAFETY: the ioctl reads and writes a `uffdio_copy`; `src + at`
+            // is `n` readable bytes of our buffer.
+            let r = unsafe { libc::ioctl(fd, UFFDIO_COPY as _, &mut c) };
+            (r, c.copy)
+        })
     }
 
-    fn zero(&self, dst: u64, len: u64) {
-        let mut done = 0u64;
-        while done < len {
-            let mut z = UffdioZeropage { range: UffdioRange { start: dst + done, len: len - done }, mode: 0, zeropage: 0 };
+    /// Maps zero pages at `dst`.
+    fn zero(&mut self, dst: u64, len: u64) -> io::Result<Installed> {
+        self.install(dst, len, |fd, at, n| {
+            let mut z = UffdioZeropage { range: UffdioRange { start: dst + at, len: n }, mode: 0, zeropage: 0 };
             // SAFETY: the ioctl reads and writes a `uffdio_zeropage`.
-            let r = unsafe { libc::ioctl(self.uffd.as_raw_fd(), UFFDIO_ZEROPAGE as _, &mut z) };
-            if r == 0 {
-                return;
+            let r = unsafe { libc::ioctl(fd, UFFDIO_ZEROPAGE as _, &mut z) };
+            (r, z.zeropage)
+        })
+    }
+
+    /// Runs `op(fd, offset, len)` (a copy or a zero-fill of `[dst + offset,
+    /// dst + len)`) until all of it is in place. Pages already there are
+    /// skipped; a range that crosses mappings is done page by page; while
+    /// an unmap is pending the events are read first; memory unmapped or
+    /// discarded meanwhile is left alone. Any other error is fatal: a page
+    /// must never stay missing while the server says it is done.
+    fn install(&mut self, dst: u64, len: u64, op: impl Fn(RawFd, u64, u64) -> (i32, i64)) -> io::Result<Installed> {
+        let fd = self.uffd.as_raw_fd();
+        let mut done = 0u64;
+        let mut page_by_page = false;
+        while done < len {
+            if self.is_fresh(dst + done) {
+                done += PAGE;
+                continue;
             }
-            let e = io::Error::last_os_error().raw_os_error();
-            let zeroed = if z.zeropage > 0 { z.zeropage as u64 } else { 0 };
-            match e {
-                Some(libc::EAGAIN) => done += zeroed,
-                Some(libc::EEXIST) => done += zeroed + PAGE,
-                _ => return,
+            let n = if page_by_page { PAGE } else { len - done };
+            let (r, moved) = op(fd, done, n);
+            if r == 0 {
+                done += n;
+                continue;
+            }
+            let e = io::Error::last_os_error();
+            let moved = if moved > 0 { moved as u64 } else { 0 };
+            match e.raw_os_error() {
+                // Part of it was done; an unmap waits for us to read its
+                // event first.
+                Some(libc::EAGAIN) => {
+                    done += moved;
+                    if moved == 0 {
+                        self.read_events()?;
+                    }
+                }
+                // The page at dst + done + moved is there already.
+                Some(libc::EEXIST) => done += moved + PAGE,
+                // Not one registered mapping (split since): page by page;
+                // a page in none was unmapped.
+                Some(libc::ENOENT) if !page_by_page => page_by_page = true,
+                Some(libc::ENOENT) => done += PAGE,
+                // The process is gone.
+                Some(libc::ESRCH) => return Ok(Installed::Gone),
+                _ => return Err(e),
             }
         }
+        Ok(Installed::Done)
     }
 }
