@@ -1,14 +1,16 @@
 # ssi-nodes: 3
-# ssi-timeout: 1200
+# ssi-timeout: 1500
 # Post-copy live migration (issue 5): the process resumes at the
 # destination with no anonymous memory; a page server there fetches the
 # pages it touches from the node that keeps them and pushes the rest in
 # the background (docs/migration.md). The same tests as 30-migrate-eager
 # (qemu-tests/lib/migrate.sh); the memory-and-FPU workload's output would
-# change if a page came wrong, late or as zeros.
+# change if a page came wrong, late or as zeros. Then the node lending the
+# memory dies during the push (lost_lender_test).
 . "$1/lib/migrate.sh"
 migrate_suite postcopy
 # Every page came: the lenders let their memory go.
 wait_on 30 1 "grep -qx 'lenders: 0' /proc/ssi/migrations"
 wait_on 30 2 "grep -qx 'lenders: 0' /proc/ssi/migrations"
 expect_match "node 2 logged that all pages came" "$(on 2 "dmesg | grep 'all pages of pid'")" "all pages of pid [0-9]+ are here"
+lost_lender_test postcopy
