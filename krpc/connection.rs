@@ -4,6 +4,7 @@
 //! byte layout are in `proto/src/wire.rs`.
 
 use super::{
+    frame_mac::FrameMac,
     hmac::Hmac,
     inbox::Inbox,
     send_queue::{Frame, SendQueue},
@@ -154,7 +155,8 @@ fn recv_plain(sock: &TcpSocket, kind: MsgType, seq: u64) -> Result<(FrameHeader,
 #[pin_data]
 pub(crate) struct Connection {
     sock: TcpSocket,
-    session: Hmac,
+    /// Tags every frame after the handshake (keyed by the session key).
+    session: FrameMac,
     /// The peer's Hello: its node id, incarnation, listener address, port.
     pub(crate) peer: Hello,
     /// Node id of the side that connected (ties between two connections to
@@ -231,8 +233,7 @@ impl Connection {
         }
         let mut kin = [0u8; wire::SESSION_KEY_INPUT_LEN];
         let n = wire::session_key_input(&client.nonce, &server.nonce, &mut kin);
-        let key = secret.mac(&kin[..n], &[])?;
-        let session = Hmac::new(&key)?;
+        let session = FrameMac::new(&secret.mac(&kin[..n], &[])?);
         let mut seq = SeqCounter::new();
         // Hello and HelloAuth used seq 1 and 2.
         seq.next_seq().map_err(LinkError::from_wire)?;
@@ -289,7 +290,7 @@ impl Connection {
             tag: [0; wire::TAG_LEN],
         };
         h.validate().map_err(|_| EINVAL)?;
-        h.tag = self.session.mac(&h.mac_header(), f.body)?;
+        h.tag = self.session.tag(&h.mac_header(), f.body);
         let mut hdr = [0u8; wire::HEADER_LEN];
         h.encode(&mut hdr);
         match self.sock.send_all(&[&hdr, f.body]) {
@@ -318,7 +319,7 @@ impl Connection {
         stats: &Stats,
     ) -> Result<(FrameHeader, KVec<u8>), LinkError> {
         let (h, body) = recv_frame(&self.sock, wire::MAX_BODY as usize, true)?;
-        let expected = self.session.mac(&h.mac_header(), &body)?;
+        let expected = self.session.tag(&h.mac_header(), &body);
         if !wire::tags_equal(&expected, &h.tag) {
             return Err(LinkError::BadMac);
         }

@@ -8,6 +8,7 @@
 pub(crate) mod bench;
 pub(crate) mod calls;
 pub(crate) mod connection;
+pub(crate) mod frame_mac;
 pub(crate) mod handlers;
 pub(crate) mod hmac;
 pub(crate) mod inbox;

@@ -7,6 +7,8 @@
 pub(crate) mod bench;
 #[path = "../proto/src/ctl.rs"]
 pub(crate) mod ctl;
+#[path = "../proto/src/frame_tag.rs"]
+pub(crate) mod frame_tag;
 #[path = "../proto/src/identity.rs"]
 pub(crate) mod identity;
 #[path = "../proto/src/image.rs"]

@@ -12,6 +12,7 @@
 
 pub mod bench;
 pub mod ctl;
+pub mod frame_tag;
 pub mod identity;
 pub mod image;
 pub mod le;

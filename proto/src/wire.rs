@@ -9,7 +9,7 @@
 //! ```text
 //! off len field
 //! 0   4   magic = b"SSIK"
-//! 4   1   version = 1 (WIRE_VERSION)
+//! 4   1   version = 2 (WIRE_VERSION)
 //! 5   1   msg_type (u8, see MsgType; unknown types decode, dispatch rejects)
 //! 6   2   flags (bit0 = REPLY, bit1 = ERROR reply; other bits must be 0)
 //! 8   2   src_node (1..=4095; 0 only in Hello/HelloAuth frames)
@@ -19,14 +19,15 @@
 //! 24  8   request_id (0 for one-way messages)
 //! 32  4   body_len (<= MAX_BODY)
 //! 36  4   reserved, must be 0
-//! 40  32  tag = HMAC-SHA256(session_key, header with tag zeroed || body)
+//! 40  32  tag = SipHash-2-4-128(session_key[..16], header with tag zeroed || body), 16 zero bytes
 //! ```
 //!
 //! # Handshake
 //!
 //! All nodes of a cluster share a secret. No cryptography is done here: the
-//! caller supplies HMAC-SHA256 and random bytes, this module only lays out
-//! the bytes that are MACed. On a new TCP connection the side that
+//! caller supplies HMAC-SHA256 (handshake) and random bytes, this module
+//! only lays out the bytes that are MACed; frame tags are
+//! [`super::frame_tag`]. On a new TCP connection the side that
 //! connected is the client ([`ROLE_CLIENT`]), the side that accepted is the
 //! server ([`ROLE_SERVER`]).
 //!
@@ -48,7 +49,10 @@
 //! Hello and HelloAuth frames are sent with an all-zero tag, which the
 //! receiver ignores: their bodies are authenticated by the proofs, which
 //! cover both Hellos. Every later frame (seq 3 onwards) carries
-//! `tag = HMAC(session_key, mac_header() || body)`; the receiver checks it
+//! `tag = frame_tag(session_key[..16], mac_header(), body)` (SipHash-2-4
+//! with a 128-bit output, then 16 zero bytes; version 1 used HMAC-SHA256
+//! here, at several times the cost per byte); the receiver checks all 32
+//! bytes
 //! with [`tags_equal`] before looking at the body, checks `seq` with a
 //! [`ReplayGuard`] (exactly the previous seq + 1, no gaps or replays), and
 //! checks that `src_node` and `src_incarnation` are those of the peer's
@@ -69,10 +73,10 @@ use super::identity::MAX_NODE_ID;
 /// First four bytes of every frame.
 pub const MAGIC: [u8; 4] = *b"SSIK";
 /// Version of the frame format carried in byte 4.
-pub const WIRE_VERSION: u8 = 1;
+pub const WIRE_VERSION: u8 = 2;
 /// Length of the fixed frame header.
 pub const HEADER_LEN: usize = 72;
-/// Length of the HMAC-SHA256 tag.
+/// Length of a frame's tag field and of a handshake proof (HMAC-SHA256).
 pub const TAG_LEN: usize = 32;
 /// Offset of the tag in the header.
 pub const TAG_OFFSET: usize = 40;
@@ -84,7 +88,7 @@ pub const FLAG_REPLY: u16 = 1 << 0;
 /// Flag: this reply reports an error (only valid together with
 /// [`FLAG_REPLY`]).
 pub const FLAG_ERROR: u16 = 1 << 1;
-/// All flags defined by [`WIRE_VERSION`] 1.
+/// All flags defined by [`WIRE_VERSION`] 2 (the same as in version 1).
 pub const KNOWN_FLAGS: u16 = FLAG_REPLY | FLAG_ERROR;
 
 /// Most entries a [`JoinReply`] carries.
@@ -348,7 +352,7 @@ pub struct FrameHeader {
     pub request_id: u64,
     /// Length of the body that follows the header.
     pub body_len: u32,
-    /// HMAC-SHA256 tag over [`FrameHeader::mac_header`] and the body.
+    /// Tag over [`FrameHeader::mac_header`] and the body ([`super::frame_tag`]).
     pub tag: [u8; TAG_LEN],
 }
 
@@ -1314,7 +1318,7 @@ mod tests {
     fn header_layout_is_little_endian() {
         let b = encoded(&sample_header());
         assert_eq!(&b[0..4], b"SSIK");
-        assert_eq!(b[4], 1);
+        assert_eq!(b[4], 2);
         assert_eq!(b[5], 8);
         assert_eq!(&b[6..8], &[1, 0]);
         assert_eq!(&b[8..10], &[0x02, 0x01]);
@@ -1364,8 +1368,9 @@ mod tests {
 
         assert_eq!(with(&|b| b[0] = b'X'), Err(WireError::BadMagic));
         assert_eq!(with(&|b| b[3] = b'k'), Err(WireError::BadMagic));
-        assert_eq!(with(&|b| b[4] = 2), Err(WireError::BadVersion));
+        assert_eq!(with(&|b| b[4] = 1), Err(WireError::BadVersion));
         assert_eq!(with(&|b| b[4] = 0), Err(WireError::BadVersion));
+        assert_eq!(with(&|b| b[4] = 3), Err(WireError::BadVersion));
         assert_eq!(with(&|b| b[6] = 4), Err(WireError::BadFlags));
         assert_eq!(with(&|b| b[7] = 0x80), Err(WireError::BadFlags));
         assert_eq!(with(&|b| b[6] = FLAG_ERROR as u8), Err(WireError::BadFlags));

@@ -14,6 +14,7 @@
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use ssi_proto::frame_tag;
 use ssi_proto::wire::{self, FrameHeader, Heartbeat, Hello, HelloAuth, MsgType, Resources};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -22,6 +23,7 @@ use std::time::Duration;
 /// Node id the tool claims (not used by the test clusters).
 const FAKE_NODE: u16 = 4000;
 
+/// HMAC-SHA256: handshake proofs and the session key.
 fn mac(key: &[u8], a: &[u8], b: &[u8]) -> [u8; 32] {
     let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("any key length");
     m.update(a);
@@ -57,7 +59,9 @@ fn frame(kind: MsgType, seq: u64, inc: u32, body: &[u8], key: Option<&[u8]>) -> 
         tag: [0; 32],
     };
     if let Some(k) = key {
-        h.tag = mac(k, &h.mac_header(), body);
+        let mut fk = [0u8; 16];
+        fk.copy_from_slice(&k[..16]);
+        h.tag = frame_tag::frame_tag(&fk, &h.mac_header(), body);
     }
     let mut out = [0u8; wire::HEADER_LEN];
     h.encode(&mut out);
