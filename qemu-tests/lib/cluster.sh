@@ -105,7 +105,11 @@ node_launch() {
   else
     serial=(-chardev "file,id=con0,path=$console,append=on" -serial chardev:con0 -monitor none)
   fi
-  local qemu=(qemu-system-x86_64 -accel tcg -cpu max -m "$SSI_NODE_MEM" -smp "$SSI_NODE_CPUS"
+  # No ERMS/FSRM: with them the guest kernel copies and clears memory with
+  # `rep movsb/stosb`, which TCG runs one byte per step (several times
+  # slower than the unrolled 8-byte loops the kernel uses otherwise);
+  # real CPUs do the opposite. See docs/harness.md.
+  local qemu=(qemu-system-x86_64 -accel tcg -cpu "${SSI_QEMU_CPU:-max,-erms,-fsrm}" -m "$SSI_NODE_MEM" -smp "$SSI_NODE_CPUS"
     -nodefaults -no-user-config -display none -no-reboot
     -kernel "$SSI_KERNEL" -append "$append"
     -drive "file=$SSI_ROOTFS,format=raw,if=virtio,snapshot=on"
