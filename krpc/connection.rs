@@ -233,7 +233,7 @@ impl Connection {
         }
         let mut kin = [0u8; wire::SESSION_KEY_INPUT_LEN];
         let n = wire::session_key_input(&client.nonce, &server.nonce, &mut kin);
-        let session = FrameMac::new(&secret.mac(&kin[..n], &[])?);
+        let session = FrameMac::new(secret.mac(&kin[..n], &[])?);
         let mut seq = SeqCounter::new();
         // Hello and HelloAuth used seq 1 and 2.
         seq.next_seq().map_err(LinkError::from_wire)?;

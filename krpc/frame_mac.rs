@@ -14,10 +14,10 @@ pub(crate) struct FrameMac {
 }
 
 impl FrameMac {
-    /// Tags keyed with the first 16 bytes of `session_key`.
-    pub(crate) fn new(session_key: &[u8; 32]) -> FrameMac {
-        let mut key = [0u8; FRAME_KEY_LEN];
-        key.copy_from_slice(&session_key[..FRAME_KEY_LEN]);
+    /// Tags keyed with the first 16 bytes of `session_key`, which is wiped.
+    pub(crate) fn new(mut session_key: [u8; 32]) -> FrameMac {
+        let key = frame_tag::frame_key(&session_key);
+        wipe(&mut session_key);
         FrameMac { key }
     }
 
@@ -29,10 +29,14 @@ impl FrameMac {
 
 impl Drop for FrameMac {
     fn drop(&mut self) {
-        for byte in self.key.iter_mut() {
-            // SAFETY: `byte` is a valid, aligned, exclusive reference; the
-            // volatile write keeps the compiler from dropping the wipe.
-            unsafe { core::ptr::write_volatile(byte, 0) };
-        }
+        wipe(&mut self.key);
+    }
+}
+
+/// Zeroes key material in a way the compiler cannot drop as a dead store.
+fn wipe(bytes: &mut [u8]) {
+    for byte in bytes.iter_mut() {
+        // SAFETY: `byte` is a valid, aligned, exclusive reference.
+        unsafe { core::ptr::write_volatile(byte, 0) };
     }
 }

@@ -135,6 +135,14 @@ impl SipHash128 {
     }
 }
 
+/// The frame key of a connection: the first [`FRAME_KEY_LEN`] bytes of its
+/// 32-byte session key.
+pub fn frame_key(session_key: &[u8; 32]) -> [u8; FRAME_KEY_LEN] {
+    let mut key = [0u8; FRAME_KEY_LEN];
+    key.copy_from_slice(&session_key[..FRAME_KEY_LEN]);
+    key
+}
+
 /// The frame tag of `header_with_tag_zeroed || body` under `key` (the first
 /// [`FRAME_KEY_LEN`] bytes of the session key): SipHash-2-4-128, then zeros.
 pub fn frame_tag(key: &[u8; FRAME_KEY_LEN], header_with_tag_zeroed: &[u8], body: &[u8]) -> [u8; TAG_LEN] {

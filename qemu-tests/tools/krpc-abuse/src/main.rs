@@ -46,7 +46,7 @@ impl Rng {
     }
 }
 
-fn frame(kind: MsgType, seq: u64, inc: u32, body: &[u8], key: Option<&[u8]>) -> Vec<u8> {
+fn frame(kind: MsgType, seq: u64, inc: u32, body: &[u8], key: Option<&[u8; 32]>) -> Vec<u8> {
     let mut h = FrameHeader {
         msg_type: kind.as_u8(),
         flags: 0,
@@ -59,9 +59,7 @@ fn frame(kind: MsgType, seq: u64, inc: u32, body: &[u8], key: Option<&[u8]>) -> 
         tag: [0; 32],
     };
     if let Some(k) = key {
-        let mut fk = [0u8; 16];
-        fk.copy_from_slice(&k[..16]);
-        h.tag = frame_tag::frame_tag(&fk, &h.mac_header(), body);
+        h.tag = frame_tag::frame_tag(&frame_tag::frame_key(k), &h.mac_header(), body);
     }
     let mut out = [0u8; wire::HEADER_LEN];
     h.encode(&mut out);
