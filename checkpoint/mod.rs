@@ -16,6 +16,7 @@
 //! capture: parked threads are released and nothing is written.
 
 pub(crate) mod capture;
+pub(crate) mod crc;
 pub(crate) mod remote;
 pub(crate) mod restore;
 pub(crate) mod task;
@@ -150,8 +151,13 @@ unsafe extern "C" fn capture_work(work: *mut bindings::callback_head) {
                 (None, Some(out)) if out.pages_later() => capture::Memory::FilesOnly,
                 _ => capture::Memory::All,
             };
-            let r = collect_records(records)
-                .and_then(|all| capture::capture_current(&job.file, &job.origin, &all, &mut reply, memory));
+            let r = collect_records(records).and_then(|all| match &job.handover {
+                // A migration: the image goes to the destination as it is written.
+                Some(out) => out.capture_and_send(&job.cancelled, &mut reply, |sink, reply| {
+                    capture::capture_current(sink, &job.origin, &all, reply, memory)
+                }),
+                None => capture::capture_current(&mut capture::FileSink::new(&job.file), &job.origin, &all, &mut reply, memory),
+            });
             if let (Some(out), Some(scan)) = (&job.handover, scan) {
                 out.set_keep(scan.clean);
             }
@@ -162,7 +168,7 @@ unsafe extern "C" fn capture_work(work: *mut bindings::callback_head) {
         // A migration: hand the process over, tell the caller, then become
         // its deputy (or let it go on here if the hand-over failed).
         let (bytes, pages) = (w.image_bytes, w.pages);
-        let handed = out.hand_over(&job.file, bytes, &job.cancelled, &mut reply);
+        let handed = out.hand_over(bytes, start, &job.cancelled, &mut reply);
         let frozen = task::mono_ns().saturating_sub(start);
         let there = handed.as_ref().ok().copied();
         job.retire.store(there.is_some(), Ordering::Release);

@@ -18,7 +18,7 @@ use crate::proto::{
     ctl::{CtlReply, MessageWriter},
     image::{
         self, FileTarget, ImageReader, Section, VmaKind, IMAGE_HEADER_LEN, PAGE_SIZE, REG_ORIG_RAX,
-        REG_RAX, REG_RIP, SECTION_HEADER_LEN,
+        REG_RAX, REG_RIP, SectionHeader, SECTION_HEADER_LEN,
     },
 };
 use core::fmt::Write;
@@ -92,6 +92,12 @@ struct SectionStream<'a> {
     pos: i64,
     reader: ImageReader,
     body: KVec<u8>,
+    /// The header of the section whose body is in `body`.
+    header: Option<SectionHeader>,
+    /// Section CRCs were checked already, in a file nobody else can
+    /// write: they are not computed again (bodies are still decoded and
+    /// validated).
+    crcs_checked: bool,
 }
 
 impl<'a> SectionStream<'a> {
@@ -101,7 +107,7 @@ impl<'a> SectionStream<'a> {
         file.read_exact(&mut hdr, &mut pos).map_err(|_| fail(reply, EINVAL, format_args!("image truncated")))?;
         let reader = ImageReader::new(&hdr).map_err(|e| fail(reply, EINVAL, format_args!("{}", e)))?;
         let body = KVec::from_elem(0u8, image::MAX_SECTION_BODY as usize, GFP_KERNEL)?;
-        Ok(SectionStream { file, pos, reader, body })
+        Ok(SectionStream { file, pos, reader, body, header: None, crcs_checked: false })
     }
 
     /// The next section's kind and its body length, with the body read
@@ -116,11 +122,23 @@ impl<'a> SectionStream<'a> {
         let len = h.body_len as usize;
         let body = self.body.get_mut(..len).ok_or(EINVAL)?;
         self.file.read_exact(body, &mut self.pos).map_err(|_| fail(reply, EINVAL, format_args!("image truncated")))?;
+        self.header = Some(h);
         Ok(Some(len))
     }
 
+    /// The body read by [`SectionStream::next`], checked (its CRC with the
+    /// CPU's instruction where there is one) and decoded.
     fn section(&mut self, len: usize, reply: &mut CtlReply) -> Result<Section<'_>> {
-        self.reader.read_section_body(&self.body[..len]).map_err(|e| fail(reply, EINVAL, format_args!("{}", e)))
+        let body = &self.body[..len];
+        let header = self.header.take().ok_or(EINVAL)?;
+        let crc = if self.crcs_checked {
+            header.crc
+        } else {
+            let mut crc = header.crc_start();
+            super::crc::update(&mut crc, body);
+            crc.finish()
+        };
+        self.reader.read_section_body_with_crc(body, crc).map_err(|e| fail(reply, EINVAL, format_args!("{}", e)))
     }
 }
 
@@ -371,8 +389,11 @@ fn rebuild(image: &File, plan: &mut Plan, reply: &mut CtlReply, preload: Option<
     if let Some(load) = preload {
         load().map_err(|e| fail(reply, e, format_args!("cannot load the pre-copied pages")))?;
     }
-    // The pages, read again (and checked again) from the image.
+    // The pages, read again from the image (a migration's image is the
+    // module's own kernel-memory file, checked by the first pass: its CRCs
+    // are not computed twice).
     let mut s = SectionStream::open(image, reply)?;
+    s.crcs_checked = preload.is_some();
     while let Some(len) = s.next(reply)? {
         if let Section::Pages(pg) = s.section(len, reply)? {
             reply.pages += (pg.data.len() / PAGE_SIZE) as u64;
@@ -465,8 +486,9 @@ pub(crate) fn check(image: &File, reply: &mut CtlReply) -> Result {
 /// afterwards.
 ///
 /// `forward` makes stand-ins for the pipes and terminals on fds 0-2 (a
-/// migration; otherwise the caller's own stay); `preload` writes pages
-/// that came before the image (pre-copy) once the mappings exist. `checked` runs once the
+/// migration; otherwise the caller's own stay); `preload` is given for a
+/// migration only (its image is in the module's own memory): it writes
+/// pages that came before the image (pre-copy) once the mappings exist. `checked` runs once the
 /// image passed every check, just before the point of no return; its error
 /// ends the restore there, nothing changed.
 pub(crate) fn restore(

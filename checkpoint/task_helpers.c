@@ -5,6 +5,9 @@
  * No policy here: every decision is made by the Rust code.
  */
 #include <linux/capability.h>
+#ifdef CONFIG_X86
+#include <asm/cpufeature.h>
+#endif
 #include <linux/cred.h>
 #include <linux/elf.h>
 #include <linux/fdtable.h>
@@ -790,6 +793,15 @@ int ssi_current_exiting(void)
 void ssi_kill_current(void)
 {
 	send_sig(SIGKILL, current, 1);
+}
+
+int ssi_cpu_has_crc32c(void)
+{
+#ifdef CONFIG_X86
+	return boot_cpu_has(X86_FEATURE_XMM4_2);
+#else
+	return 0;
+#endif
 }
 
 u64 ssi_mono_ns(void)

@@ -193,6 +193,9 @@ void ssi_kill_current(void);
 /* init_task_work(): sets cb's function. */
 void ssi_init_task_work(struct callback_head *cb, void (*fn)(struct callback_head *));
 
+/* Whether the CPU has the crc32 instruction (SSE4.2) for CRC-32C. */
+int ssi_cpu_has_crc32c(void);
+
 /* Wall-clock-free monotonic ns (for timings). */
 u64 ssi_mono_ns(void);
 /* Nanoseconds since the current process was created. */

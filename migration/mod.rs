@@ -29,6 +29,7 @@ pub(crate) mod pages;
 pub(crate) mod precopy;
 pub(crate) mod remote;
 pub(crate) mod source;
+pub(crate) mod stream;
 pub(crate) mod sys;
 
 use crate::{

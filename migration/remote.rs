@@ -263,7 +263,11 @@ impl Hosted {
                 let data = &mut buf[..(u64::from(n) * PAGE) as usize];
                 let mut pos = addr as i64;
                 store.read_exact(data, &mut pos)?;
-                task::poke_user(addr, data)?;
+                // In the process's own context: a plain copy, or through
+                // the page tables for a read-only mapping.
+                if task::write_user(addr, data).is_err() {
+                    task::poke_user(addr, data)?;
+                }
                 page += n;
             }
         }

@@ -15,14 +15,14 @@
 //! task becomes the process's deputy on its home node, or, on a node the
 //! process had migrated to, vanishes (its home is told where it went).
 
-use super::{deputy, precopy, remote::{Hosted, HostedState}, sys, Direction, Migrations, Record};
+use super::{deputy, precopy, remote::{Hosted, HostedState}, stream::ImageStream, sys, Direction, Migrations, Record};
 use crate::{
-    checkpoint::{self, remote::await_outcome, task::{self, File}},
+    checkpoint::{self, capture::{ImageSink, Written}, remote::await_outcome, task},
     cluster::Cluster,
     identity::Identity,
     proto::{
         ctl::{strategy_name, CtlReply, CtlRequest, MessageWriter, STRATEGY_EAGER, STRATEGY_LAZY, STRATEGY_POSTCOPY, STRATEGY_PRECOPY},
-        migration::{Begin, Commit, Data, Keep, Moved, Ref, Run, MAX_DATA, MAX_KEEP_RUNS},
+        migration::{Begin, Commit, Keep, Moved, Ref, Run, MAX_KEEP_RUNS},
         wire::{MsgType, RestartStarted},
     },
 };
@@ -56,8 +56,11 @@ pub(crate) struct Outgoing {
     /// Set when the process had migrated to this node.
     hosted: Option<Arc<Hosted>>,
     started_ns: u64,
-    /// `MigrateBegin` was sent (pre-copy sends it before the freeze).
+    /// `MigrateBegin` was sent (before the freeze: the image is sent while
+    /// it is captured).
     begun: AtomicBool,
+    /// `MigrateAbort` was sent.
+    aborted: AtomicBool,
     /// Pre-copy: rounds done and bytes they sent.
     rounds: AtomicU32,
     precopy_bytes: AtomicU64,
@@ -69,7 +72,13 @@ pub(crate) struct Outgoing {
     /// hand-over.
     #[pin]
     lender: Mutex<Option<Arc<super::lender::Lender>>>,
+    /// Where the freeze went (ns): capture, send, the destination's checks,
+    /// `MigrateGo`; logged with the outcome.
+    phase_ns: [AtomicU64; 4],
 }
+
+/// The names of [`Outgoing::phase_ns`]'s parts, in the log.
+const PHASES: [&str; 4] = ["capture and send", "commit", "restore checks", "hand-over"];
 
 /// `ssi-ctl migrate PID NODE`: moves process `req.pid` to node `req.node`.
 pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) -> Result {
@@ -168,10 +177,12 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
             hosted,
             started_ns: start,
             begun: AtomicBool::new(false),
+            aborted: AtomicBool::new(false),
             rounds: AtomicU32::new(0),
             precopy_bytes: AtomicU64::new(0),
             keep <- new_mutex!(KVec::new()),
             lender <- new_mutex!(None),
+            phase_ns: [const { AtomicU64::new(0) }; 4],
         }),
         GFP_KERNEL,
     )?;
@@ -191,9 +202,16 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
             }
         }
     }
+    if !out.begun.load(Ordering::Acquire) {
+        // The capture streams the image to the destination as it writes it.
+        out.begin(0, reply)?;
+    }
     out.record("capturing", 0, 0);
     let r = checkpoint::capture(own.into(), pid, target, image, false, Some(out.clone()), start, reply);
     if r.is_err() {
+        // The process's own context aborts what it began; this covers a
+        // capture that never started (sent once either way).
+        out.abort();
         out.record("failed", reply.image_bytes, reply.frozen_ns);
     }
     r
@@ -241,7 +259,11 @@ impl Outgoing {
         Ok(())
     }
 
-    fn abort(&self) {
+    /// Gives up on the destination's side (once; not before `MigrateBegin`).
+    pub(crate) fn abort(&self) {
+        if !self.begun.load(Ordering::Acquire) || self.aborted.swap(true, Ordering::AcqRel) {
+            return;
+        }
         let mut b = [0u8; Ref::LEN];
         if (Ref { id: self.id }).encode(&mut b).is_ok() {
             let _ = self.cluster.send_to(self.node, MsgType::MigrateAbort, &b);
@@ -263,36 +285,62 @@ impl Outgoing {
         });
     }
 
-    /// Sends the image (`size` bytes of `image`) and hands the process over;
-    /// its pid on the destination. Runs in the frozen process's context.
-    pub(crate) fn hand_over(&self, image: &File, size: u64, cancelled: &AtomicBool, reply: &mut CtlReply) -> Result<u32> {
-        self.record("sending", 0, 0);
-        if !self.begun.load(Ordering::Acquire) {
-            self.begin(size, reply)?;
-        }
-        let sent = self.send_and_restore(image, size, cancelled, reply);
-        if sent.is_err() {
+    /// Runs `capture` (in the frozen process's context) with the image
+    /// going straight to the destination as it is written; aborts the
+    /// migration if it fails.
+    pub(crate) fn capture_and_send(
+        &self,
+        cancelled: &AtomicBool,
+        reply: &mut CtlReply,
+        capture: impl FnOnce(&mut dyn ImageSink, &mut CtlReply) -> Result<Written>,
+    ) -> Result<Written> {
+        let node = self.node;
+        let mut stream = ImageStream::new(&self.cluster, node, self.id, cancelled)?;
+        let r = capture(&mut stream, reply).and_then(|w| {
+            let sent = stream.finish()?;
+            if sent != w.image_bytes {
+                return Err(EINVAL);
+            }
+            Ok(w)
+        });
+        if let Err(e) = r {
+            if stream.lost() {
+                fail(reply, e, format_args!("lost node {node} while sending the image"));
+            } else if e == EINTR && cancelled.load(Ordering::Acquire) {
+                fail(reply, e, format_args!("interrupted while sending the image"));
+            }
             self.abort();
         }
-        sent
+        r
     }
 
-    fn send_and_restore(&self, image: &File, size: u64, cancelled: &AtomicBool, reply: &mut CtlReply) -> Result<u32> {
-        let node = self.node;
-        let mut chunk = KVec::from_elem(0u8, MAX_DATA, GFP_KERNEL)?;
-        let mut frame = KVec::from_elem(0u8, Data::HEADER_LEN + MAX_DATA, GFP_KERNEL)?;
-        let mut pos = 0i64;
-        while (pos as u64) < size {
-            if cancelled.load(Ordering::Acquire) {
-                return Err(fail(reply, EINTR, format_args!("interrupted while sending the image")));
-            }
-            let offset = pos as u64;
-            let n = ((size - offset) as usize).min(MAX_DATA);
-            image.read_exact(&mut chunk[..n], &mut pos)?;
-            let len = Data { id: self.id, offset, data: &chunk[..n] }.encode(&mut frame).map_err(|_| EINVAL)?;
-            super::send_bulk(&self.cluster, node, MsgType::MigrateData, &frame[..len])
-                .map_err(|e| fail(reply, e, format_args!("lost node {node} while sending the image")))?;
+    /// Marks the end of phase `index` (of [`PHASES`]) at `now`, which began
+    /// at `since`; returns `now`.
+    fn phase_done(&self, index: usize, since: u64) -> u64 {
+        let now = task::mono_ns();
+        if let Some(p) = self.phase_ns.get(index) {
+            p.store(now.saturating_sub(since), Ordering::Relaxed);
         }
+        now
+    }
+
+    /// After the image (`size` bytes) went to the destination: has it
+    /// restored and hands the process over; its pid on the destination.
+    /// Runs in the frozen process's context, frozen since `frozen_since`
+    /// (`task::mono_ns`).
+    pub(crate) fn hand_over(&self, size: u64, frozen_since: u64, cancelled: &AtomicBool, reply: &mut CtlReply) -> Result<u32> {
+        self.phase_done(0, frozen_since);
+        self.record("handing-over", size, 0);
+        let r = self.restore_there(size, cancelled, reply);
+        if r.is_err() {
+            self.abort();
+        }
+        r
+    }
+
+    fn restore_there(&self, size: u64, cancelled: &AtomicBool, reply: &mut CtlReply) -> Result<u32> {
+        let node = self.node;
+        let mut since = task::mono_ns();
         // Pre-copy: which pages the destination takes from its store.
         {
             let keep = self.keep.lock();
@@ -311,7 +359,9 @@ impl Outgoing {
             .call_steady(node, MsgType::MigrateCommit, &small[..n], CALL_TIMEOUT_MS)
             .map_err(|e| fail(reply, e, format_args!("node {node} could not start the restore (error {})", e.to_errno())))?;
         let started = RestartStarted::decode(&answer).map_err(|_| fail(reply, EIO, format_args!("bad answer from node {node}")))?;
+        since = self.phase_done(1, since);
         await_outcome(&self.cluster, node, &started, reply, &|| cancelled.load(Ordering::Acquire), true)?;
+        since = self.phase_done(2, since);
         if cancelled.load(Ordering::Acquire) {
             return Err(fail(reply, EINTR, format_args!("interrupted before the hand-over")));
         }
@@ -326,6 +376,7 @@ impl Outgoing {
         self.cluster
             .call_steady(node, MsgType::MigrateGo, &b, CALL_TIMEOUT_MS)
             .map_err(|e| fail(reply, e, format_args!("node {node} did not take the process over (error {})", e.to_errno())))?;
+        self.phase_done(3, since);
         Ok(reply.pid)
     }
 
@@ -354,6 +405,19 @@ impl Outgoing {
             bytes_all,
             rounds,
             frozen_ns / 1000
+        );
+        pr_info!(
+            "pid {}: frozen for {}: {} {} ms, {} {} ms, {} {} ms, {} {} ms\n",
+            self.pid,
+            strategy_name(self.strategy),
+            PHASES[0],
+            self.phase_ns[0].load(Ordering::Relaxed) / 1_000_000,
+            PHASES[1],
+            self.phase_ns[1].load(Ordering::Relaxed) / 1_000_000,
+            PHASES[2],
+            self.phase_ns[2].load(Ordering::Relaxed) / 1_000_000,
+            PHASES[3],
+            self.phase_ns[3].load(Ordering::Relaxed) / 1_000_000,
         );
         match &self.hosted {
             Some(h) => {

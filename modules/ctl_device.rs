@@ -185,13 +185,11 @@ fn restore_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) ->
         if req.flags & FLAG_CHECK_ONLY != 0 {
             return checkpoint::restore::check(&file, reply).map(|()| CHECKED);
         }
-        let preload = || -> Result {
-            match &hosted {
-                Some(h) => h.preload(),
-                None => Ok(()),
-            }
-        };
-        checkpoint::restore::restore(&file, reply, &identity.restore_groups, forward, Some(&preload), || {
+        // A migration's pages that came before its image (pre-copy), or its
+        // userfaultfd registration (post-copy, lazy).
+        let preload = || -> Result { hosted.as_ref().map_or(Ok(()), |h| h.preload()) };
+        let preload: Option<&dyn Fn() -> Result> = if hosted.is_some() { Some(&preload) } else { None };
+        checkpoint::restore::restore(&file, reply, &identity.restore_groups, forward, preload, || {
             if req.token != 0 {
                 identity.restarts.running(req.token);
             }

@@ -83,10 +83,14 @@ impl kernel::Module for SsiModule {
         let ctl = ctl_device::CtlDevice::register(identity.clone()).inspect_err(|e| {
             pr_err!("cannot create /dev/ssi (error {})\n", e.to_errno());
         })?;
+        let (crc_sw, crc_hw) = checkpoint::crc::choose();
         pr_info!(
-            "loaded: release {}, interface {}; configure in /sys/kernel/config/ssi\n",
+            "loaded: release {}, interface {}, image CRCs {} (MB/s: tables {}, crc32 instruction {}); configure in /sys/kernel/config/ssi\n",
             proto::version::RELEASE,
-            proto::version::INTERFACE
+            proto::version::INTERFACE,
+            if checkpoint::crc::in_hardware() { "by the crc32 instruction" } else { "by tables" },
+            crc_sw,
+            crc_hw
         );
         Ok(SsiModule { identity, _ctl: ctl, _config: config, _proc: proc })
     }

@@ -112,6 +112,21 @@ impl<'a> Data<'a> {
         Ok(w.pos())
     }
 
+    /// Encodes only the bytes before `len` bytes of data, into
+    /// `out[..HEADER_LEN]`: for a sender that put the data right after
+    /// them already (the result equals [`Data::encode`]'s).
+    pub fn encode_header(id: u64, offset: u64, len: usize, out: &mut [u8]) -> Result<usize, WireError> {
+        nonzero(id)?;
+        if len > MAX_DATA {
+            return Err(WireError::InvalidValue);
+        }
+        let mut w = Writer::new(out);
+        w.u64(id)?;
+        w.u64(offset)?;
+        w.u32(len as u32)?;
+        Ok(w.pos())
+    }
+
     /// Decodes a body.
     pub fn decode(body: &'a [u8]) -> Result<Data<'a>, WireError> {
         let mut r = Reader::new(body);
@@ -837,6 +852,15 @@ mod tests {
         assert!(PageData { id: 1, seq: 1, result: -14, data: &[] }.encode(&mut big).is_ok());
     }
 
+    #[test]
+    fn data_header_alone_keeps_the_rules() {
+        let mut h = [0u8; Data::HEADER_LEN];
+        assert_eq!(Data::encode_header(1, 0, MAX_DATA, &mut h), Ok(Data::HEADER_LEN));
+        assert!(Data::encode_header(0, 0, 1, &mut h).is_err());
+        assert!(Data::encode_header(1, 0, MAX_DATA + 1, &mut h).is_err());
+        assert!(Data::encode_header(1, 0, 1, &mut h[..Data::HEADER_LEN - 1]).is_err());
+    }
+
     proptest! {
         #[test]
         fn round_trips(id in 1u64.., home in 1u64.., node in 1u16.., pid in 1u32.., uid in any::<u32>(),
@@ -851,6 +875,12 @@ mod tests {
             let d = Data { id, offset: size / 2, data: &data };
             let n = d.encode(&mut b).unwrap();
             prop_assert_eq!(Data::decode(&b[..n]), Ok(d));
+            // The header alone, with the data put after it, is the same frame.
+            let mut h = [0u8; 512];
+            let hn = Data::encode_header(id, size / 2, data.len(), &mut h).unwrap();
+            prop_assert_eq!(hn, Data::HEADER_LEN);
+            h[hn..hn + data.len()].copy_from_slice(&data);
+            prop_assert_eq!(&h[..n], &b[..n]);
             let c = Commit { id, size };
             let n = c.encode(&mut b).unwrap();
             prop_assert_eq!(Commit::decode(&b[..n]), Ok(c));
