@@ -52,7 +52,8 @@ struct Gather {
 /// One capture waiting for, or done by, the threads of its target.
 #[pin_data]
 struct CaptureJob {
-    file: File,
+    /// A checkpoint: where the image goes (a migration streams it).
+    file: Option<File>,
     kill: bool,
     /// A migration: the image goes to another node, then the process.
     handover: Option<Arc<crate::migration::source::Outgoing>>,
@@ -156,7 +157,10 @@ unsafe extern "C" fn capture_work(work: *mut bindings::callback_head) {
                 Some(out) => out.capture_and_send(&job.cancelled, &mut reply, |sink, reply| {
                     capture::capture_current(sink, &job.origin, &all, reply, memory)
                 }),
-                None => capture::capture_current(&mut capture::FileSink::new(&job.file), &job.origin, &all, &mut reply, memory),
+                None => match &job.file {
+                    Some(file) => capture::capture_current(&mut capture::FileSink::new(file), &job.origin, &all, &mut reply, memory),
+                    None => Err(EINVAL),
+                },
             });
             if let (Some(out), Some(scan)) = (&job.handover, scan) {
                 out.set_keep(scan.clean);
@@ -213,7 +217,7 @@ pub(crate) fn checkpoint(node: u32, req: &CtlRequest, reply: &mut CtlReply) -> R
     if info.kind != task::FILE_REGULAR || info.writable == 0 {
         return Err(fail(reply, EBADF, format_args!("the image must be a regular file open for writing")));
     }
-    capture(node, req.pid, target, file, req.flags & FLAG_KILL != 0, None, start, reply)
+    capture(node, req.pid, target, Some(file), req.flags & FLAG_KILL != 0, None, start, reply)
 }
 
 /// Process `pid`, if the caller may capture it: a user process of the
@@ -252,12 +256,13 @@ pub(crate) fn check_target(pid: u32, reply: &mut CtlReply) -> Result<Task> {
 }
 
 /// Captures `target` into `file` (then kills it if `kill`; or, with
-/// `handover`, migrates it); waits for the outcome.
+/// `handover` and no file, streams it to another node and migrates it);
+/// waits for the outcome.
 pub(crate) fn capture(
     node: u32,
     pid: u32,
     target: Task,
-    file: File,
+    file: Option<File>,
     kill: bool,
     handover: Option<Arc<crate::migration::source::Outgoing>>,
     start: u64,

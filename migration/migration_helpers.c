@@ -32,6 +32,11 @@ struct file *ssi_shmem_file(u64 size)
 	return f;
 }
 
+int ssi_file_same_inode(struct file *a, struct file *b)
+{
+	return file_inode(a) == file_inode(b);
+}
+
 int ssi_install_new_fd(struct file *f)
 {
 	int fd = get_unused_fd_flags(O_CLOEXEC);

@@ -16,6 +16,8 @@ struct wait_queue_head;
 /* A file in kernel memory (shmem, on no file system) of `size` bytes for an
  * image on its way; an ERR_PTR on failure. */
 struct file *ssi_shmem_file(u64 size);
+/* Whether a and b are open files of the same inode. */
+int ssi_file_same_inode(struct file *a, struct file *b);
 /* Installs a new reference to `f` at the lowest free descriptor of current
  * (close-on-exec); the descriptor or a negative errno. */
 int ssi_install_new_fd(struct file *f);

@@ -157,6 +157,12 @@ impl Hosted {
         self.bell.ring();
     }
 
+    /// Whether `file` is this migration's image, perhaps reopened (the
+    /// restart program must restore that one, not a file of its choosing).
+    pub(crate) fn is_image(&self, file: &File) -> bool {
+        self.inner.lock().image.as_ref().is_some_and(|i| sys::same_inode(i, file))
+    }
+
     /// The image, for a deputy that restores it itself.
     pub(crate) fn take_image(&self) -> Option<File> {
         self.inner.lock().image.take()
@@ -497,6 +503,11 @@ pub(crate) fn data(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
     let d = Data::decode(body).map_err(|_| EINVAL)?;
     let h = migrations.find_hosted(|h| h.id == d.id && h.from_node == from).ok_or(ENOENT)?;
     let mut i = h.inner.lock();
+    if i.state == HostedState::Failed {
+        // Given up (`MigrateAbort`): frames the source sent before it
+        // stopped are dropped quietly.
+        return Err(crate::kernel_ext::ecanceled());
+    }
     let end = d.offset + d.data.len() as u64;
     let limit = if h.size != 0 { h.size } else { MAX_IMAGE };
     if i.state != HostedState::Receiving || d.offset != i.received || end > limit {

@@ -3,11 +3,12 @@
 //! op 6).
 //!
 //! The request is checked as a checkpoint's is (owner or root, a user
-//! process, not stopped or traced), then the capture of `checkpoint/`
-//! freezes the process and writes its image into a file in kernel memory.
-//! Still in the frozen process's own context, [`Outgoing::hand_over`]
-//! sends the image (`MigrateBegin`, `MigrateData`..., `MigrateCommit`),
-//! waits until the destination restored and checked it (`RestartStatus`
+//! process, not stopped or traced); `MigrateBegin` tells the destination,
+//! then the capture of `checkpoint/` freezes the process and, in its own
+//! context, streams the image to the destination as `MigrateData` frames
+//! while it writes it ([`Outgoing::capture_and_send`], `stream.rs`).
+//! Still frozen, [`Outgoing::hand_over`] sends `MigrateCommit`, waits
+//! until the destination restored and checked the image (`RestartStatus`
 //! polls), and hands the process over with `MigrateGo`. Any failure
 //! before `MigrateGo` succeeded (a refusal, a dead node, a broken link,
 //! the caller interrupted) sends `MigrateAbort` and the process goes on
@@ -15,7 +16,7 @@
 //! task becomes the process's deputy on its home node, or, on a node the
 //! process had migrated to, vanishes (its home is told where it went).
 
-use super::{deputy, precopy, remote::{Hosted, HostedState}, stream::ImageStream, sys, Direction, Migrations, Record};
+use super::{deputy, precopy, remote::{Hosted, HostedState}, stream::ImageStream, Direction, Migrations, Record};
 use crate::{
     checkpoint::{self, capture::{ImageSink, Written}, remote::await_outcome, task},
     cluster::Cluster,
@@ -161,7 +162,6 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
         req.strategy
     };
     let (is_root, uid) = task::caller_identity();
-    let image = sys::shmem_file(0).map_err(|e| fail(reply, e, format_args!("no memory for the image")))?;
     let out = Arc::pin_init(
         pin_init!(Outgoing {
             cluster,
@@ -207,7 +207,7 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
         out.begin(0, reply)?;
     }
     out.record("capturing", 0, 0);
-    let r = checkpoint::capture(own.into(), pid, target, image, false, Some(out.clone()), start, reply);
+    let r = checkpoint::capture(own.into(), pid, target, None, false, Some(out.clone()), start, reply);
     if r.is_err() {
         // The process's own context aborts what it began; this covers a
         // capture that never started (sent once either way).

@@ -25,6 +25,13 @@ pub(crate) fn install_new_fd(file: &File) -> Result<u32> {
     Ok(fd as u32)
 }
 
+/// Whether `a` and `b` are open files of the same inode (a file reopened
+/// through `/proc/self/fd` is another `struct file`).
+pub(crate) fn same_inode(a: &File, b: &File) -> bool {
+    // SAFETY: both files are counted; only their inode pointers are read.
+    unsafe { raw::ssi_file_same_inode(a.as_raw().cast(), b.as_raw().cast()) != 0 }
+}
+
 /// Takes one pending, unblocked signal of the current task off its
 /// queues; None if there is none.
 pub(crate) fn dequeue_signal() -> Option<u32> {

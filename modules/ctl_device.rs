@@ -157,6 +157,12 @@ fn restore_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) ->
     // The restart of an incoming migration: stand-ins for the files the
     // deputy keeps, and the process runs only once the source hands it over.
     let hosted = if req.token != 0 { identity.migrations.find_hosted(|h| h.token() == req.token) } else { None };
+    if hosted.is_some() {
+        // Only the program started for this migration restores it.
+        identity.restarts.check_own(req.token).inspect_err(|_| {
+            let _ = MessageWriter::new(reply).write_str("this restart token belongs to another process");
+        })?;
+    }
     let cluster: Option<Arc<Cluster>> = identity.with_service(|s| s.map(|s| s.cluster()));
     let make_stand_in = |fd: u32, r: bool, w: bool| -> Result<File> {
         match (&hosted, &cluster) {
@@ -182,6 +188,10 @@ fn restore_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) ->
         }
     }
     let outcome = image_for_reading(req, reply).and_then(|file| {
+        if hosted.as_ref().is_some_and(|h| !h.is_image(&file)) {
+            let _ = MessageWriter::new(reply).write_str("the image is not the one of this migration");
+            return Err(EBADF);
+        }
         if req.flags & FLAG_CHECK_ONLY != 0 {
             return checkpoint::restore::check(&file, reply).map(|()| CHECKED);
         }

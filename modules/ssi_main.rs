@@ -60,6 +60,8 @@ struct SsiModule {
 
 impl kernel::Module for SsiModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        // Before any request can capture or restore an image.
+        let (crc_sw, crc_hw) = checkpoint::crc::choose();
         let identity = Identity::new()?;
         let proc = procfs::ProcDir::new(c_str!("ssi"), identity.clone()).inspect_err(|e| {
             pr_err!("cannot create /proc/ssi (error {})\n", e.to_errno());
@@ -83,7 +85,6 @@ impl kernel::Module for SsiModule {
         let ctl = ctl_device::CtlDevice::register(identity.clone()).inspect_err(|e| {
             pr_err!("cannot create /dev/ssi (error {})\n", e.to_errno());
         })?;
-        let (crc_sw, crc_hw) = checkpoint::crc::choose();
         pr_info!(
             "loaded: release {}, interface {}, image CRCs {} (MB/s: tables {}, crc32 instruction {}); configure in /sys/kernel/config/ssi\n",
             proto::version::RELEASE,
