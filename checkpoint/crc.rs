@@ -6,7 +6,8 @@
 //! big process. `proto`'s portable slice-by-8 code is the reference and the
 //! fallback; on x86 with SSE4.2 the module feeds the same running register
 //! ([`Crc32c::state`]) through the `crc32` instruction, which works on
-//! general-purpose registers only (no FPU state to save in the kernel).
+//! general-purpose registers only (no FPU state to save in the kernel),
+//! when [`choose`] found it correct and faster at load time.
 
 use crate::proto::image::Crc32c;
 use core::sync::atomic::{AtomicU8, Ordering};
