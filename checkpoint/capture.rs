@@ -89,6 +89,14 @@ pub(crate) struct Written {
 pub(crate) trait ImageSink {
     /// Appends `data` to the image.
     fn put(&mut self, data: &[u8]) -> Result;
+
+    /// Whether the bytes reach their reader in authenticated frames and
+    /// are never stored (a migration): the Pages sections then carry no
+    /// CRC (`FLAG_PAGES_UNCHECKED`; computing it was a pass over all of
+    /// the memory in the freeze).
+    fn authenticated(&self) -> bool {
+        false
+    }
 }
 
 /// An image written into a file from its start.
@@ -117,13 +125,16 @@ struct ImageOut<'a> {
     used: usize,
     writer: ImageWriter,
     pages: u64,
+    /// Pages sections without CRCs (`FLAG_PAGES_UNCHECKED`).
+    pages_unchecked: bool,
 }
 
 impl<'a> ImageOut<'a> {
     fn new(sink: &'a mut dyn ImageSink, header: &ImageHeader) -> Result<Self> {
         let writer = ImageWriter::new(header).map_err(|_| EINVAL)?;
         let buf = KVec::from_elem(0u8, OUT_FLUSH + image::MAX_SECTION_BODY as usize + 64, GFP_KERNEL)?;
-        let mut out = ImageOut { sink, bytes: 0, buf, used: 0, writer, pages: 0 };
+        let pages_unchecked = header.pages_unchecked();
+        let mut out = ImageOut { sink, bytes: 0, buf, used: 0, writer, pages: 0, pages_unchecked };
         let h = header.encode().map_err(|_| EINVAL)?;
         out.buf[..h.len()].copy_from_slice(&h);
         out.used = h.len();
@@ -158,14 +169,19 @@ impl<'a> ImageOut<'a> {
     /// A run of whole pages at `start`, written straight from `data`.
     fn pages(&mut self, start: u64, data: &[u8]) -> Result {
         let npages = (data.len() / PAGE_SIZE) as u32;
-        let mut crc = self.writer.pages_crc_start(start, npages).map_err(|_| EINVAL)?;
-        super::crc::update(&mut crc, data);
+        let crc = if self.pages_unchecked {
+            0
+        } else {
+            let mut crc = self.writer.pages_crc_start(start, npages).map_err(|_| EINVAL)?;
+            super::crc::update(&mut crc, data);
+            crc.finish()
+        };
         if self.used >= OUT_FLUSH {
             self.flush()?;
         }
         let n = self
             .writer
-            .write_pages_start(start, npages, crc.finish(), &mut self.buf[self.used..])
+            .write_pages_start(start, npages, crc, &mut self.buf[self.used..])
             .map_err(|_| EINVAL)?;
         self.used += n;
         self.flush()?;
@@ -410,7 +426,7 @@ fn write_memory(out: &mut ImageOut<'_>, p: &Plan, chunk: &mut [u8], memory: Memo
 /// Whether `page` holds only zeros: an OR over it a word at a time, with
 /// no early exit (the kernel's Rust has no vector registers: a byte-wise
 /// OR would cost a step per byte).
-fn is_zero_page(page: &[u8]) -> bool {
+pub(crate) fn is_zero_page(page: &[u8]) -> bool {
     let mut acc = 0u64;
     let mut words = page.chunks_exact(8);
     for w in &mut words {
@@ -484,7 +500,7 @@ pub(crate) fn capture_current(
     }
 
     let header = ImageHeader {
-        flags: 0,
+        flags: if sink.authenticated() { image::FLAG_PAGES_UNCHECKED } else { 0 },
         image_id: origin.image_id,
         parent_id: 0,
         created_ns: origin.created_ns,

@@ -94,20 +94,32 @@ struct SectionStream<'a> {
     body: KVec<u8>,
     /// The header of the section whose body is in `body`.
     header: Option<SectionHeader>,
-    /// Section CRCs were checked already, in a file nobody else can
-    /// write: they are not computed again (bodies are still decoded and
-    /// validated).
+    /// The section CRCs are not computed (bodies are still decoded and
+    /// validated): a migration's image, which came in authenticated krpc
+    /// frames (SipHash tags, stronger than the CRC) straight into the
+    /// module's own kernel-memory file, never through storage the CRCs
+    /// guard against.
     crcs_checked: bool,
 }
 
 impl<'a> SectionStream<'a> {
-    fn open(file: &'a File, reply: &mut CtlReply) -> Result<Self> {
+    /// The image in `file`; `migration`: a migration's, in the module's
+    /// own file (its CRCs are not computed). Any other image with
+    /// unchecked pages is refused.
+    fn open(file: &'a File, reply: &mut CtlReply, migration: bool) -> Result<Self> {
         let mut hdr = [0u8; IMAGE_HEADER_LEN];
         let mut pos = 0i64;
         file.read_exact(&mut hdr, &mut pos).map_err(|_| fail(reply, EINVAL, format_args!("image truncated")))?;
         let reader = ImageReader::new(&hdr).map_err(|e| fail(reply, EINVAL, format_args!("{}", e)))?;
+        if reader.header().pages_unchecked() && !migration {
+            return Err(fail(
+                reply,
+                EINVAL,
+                format_args!("the image's pages have no checksums (a migration's stream): it cannot be restarted from a file"),
+            ));
+        }
         let body = KVec::from_elem(0u8, image::MAX_SECTION_BODY as usize, GFP_KERNEL)?;
-        Ok(SectionStream { file, pos, reader, body, header: None, crcs_checked: false })
+        Ok(SectionStream { file, pos, reader, body, header: None, crcs_checked: migration })
     }
 
     /// The next section's kind and its body length, with the body read
@@ -191,8 +203,9 @@ fn plan(
     caller_uid: u32,
     check_only: bool,
     forward: Option<Forwarder<'_>>,
+    migration: bool,
 ) -> Result<KBox<Plan>> {
-    let mut s = SectionStream::open(image, reply)?;
+    let mut s = SectionStream::open(image, reply, migration)?;
     let hdr_uid = s.reader.header().uid;
     if !is_root && hdr_uid != caller_uid {
         return Err(fail(reply, EPERM, format_args!("only root or the image's owner (uid {hdr_uid}) may restart it")));
@@ -389,11 +402,9 @@ fn rebuild(image: &File, plan: &mut Plan, reply: &mut CtlReply, preload: Option<
     if let Some(load) = preload {
         load().map_err(|e| fail(reply, e, format_args!("cannot load the pre-copied pages")))?;
     }
-    // The pages, read again from the image (a migration's image is the
-    // module's own kernel-memory file, checked by the first pass: its CRCs
-    // are not computed twice).
-    let mut s = SectionStream::open(image, reply)?;
-    s.crcs_checked = preload.is_some();
+    // The pages, read again from the image (their CRCs were checked by
+    // the first pass; a migration's are not computed at all).
+    let mut s = SectionStream::open(image, reply, preload.is_some())?;
     while let Some(len) = s.next(reply)? {
         if let Section::Pages(pg) = s.section(len, reply)? {
             reply.pages += (pg.data.len() / PAGE_SIZE) as u64;
@@ -477,7 +488,7 @@ pub(crate) fn apply_thread(t: &ThreadPlan) -> Result<i64> {
 /// restart would, changing nothing.
 pub(crate) fn check(image: &File, reply: &mut CtlReply) -> Result {
     let (is_root, uid) = task::caller_identity();
-    plan(image, reply, is_root, uid, true, None).map(|_| ())
+    plan(image, reply, is_root, uid, true, None, false).map(|_| ())
 }
 
 /// Restores the image `image` into the calling process. On success the
@@ -501,7 +512,7 @@ pub(crate) fn restore(
 ) -> Result<i64> {
     let (is_root, uid) = task::caller_identity();
     let tgid = task::task_state()?.tgid;
-    let mut plan = match plan(image, reply, is_root, uid, false, forward) {
+    let mut plan = match plan(image, reply, is_root, uid, false, forward, preload.is_some()) {
         Ok(p) => p,
         Err(e) => {
             groups.abort(tgid);

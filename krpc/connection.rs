@@ -13,7 +13,10 @@ use super::{
     stats::{PeerStats, Stats},
 };
 use crate::{kthread, proto::wire};
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::{
+    mem::MaybeUninit,
+    sync::atomic::{AtomicBool, Ordering},
+};
 use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
 use wire::{FrameHeader, Hello, HelloAuth, MsgType, ReplayGuard, SeqCounter, WireError};
 
@@ -80,10 +83,11 @@ impl LinkError {
     }
 }
 
-/// Reads exactly `buf.len()` bytes. Before the first byte, waits as long as
-/// `idle_ok` allows (an idle connection); once a frame has started it must
-/// complete within [`FRAME_TIMEOUT_MS`].
-fn recv_exact(sock: &TcpSocket, buf: &mut [u8], idle_ok: bool) -> Result<(), LinkError> {
+/// Reads exactly `buf.len()` bytes (all of `buf` is initialized when it
+/// returns `Ok`). Before the first byte, waits as long as `idle_ok` allows
+/// (an idle connection); once a frame has started it must complete within
+/// [`FRAME_TIMEOUT_MS`].
+fn recv_exact(sock: &TcpSocket, buf: &mut [MaybeUninit<u8>], idle_ok: bool) -> Result<(), LinkError> {
     let mut got = 0;
     let mut started = if idle_ok { None } else { Some(now_ms()) };
     while got < buf.len() {
@@ -111,17 +115,26 @@ fn recv_frame(
     sock: &TcpSocket,
     max_body: usize,
     idle_ok: bool,
-) -> Result<(FrameHeader, KVec<u8>), LinkError> {
-    let mut hdr = [0u8; wire::HEADER_LEN];
+) -> Result<(FrameHeader, KVec<u8>, u64), LinkError> {
+    let mut hdr = [MaybeUninit::new(0u8); wire::HEADER_LEN];
     recv_exact(sock, &mut hdr, idle_ok)?;
+    let hdr = hdr.map(|b| {
+        // SAFETY: initialized above, and recv_exact only adds bytes.
+        unsafe { b.assume_init() }
+    });
     let h = FrameHeader::decode(&hdr).map_err(LinkError::from_wire)?;
     let len = h.body_len as usize;
     if len > max_body {
         return Err(LinkError::Malformed("body too large"));
     }
-    let mut body = KVec::from_elem(0u8, len, GFP_KERNEL).map_err(|_| LinkError::Kernel(ENOMEM))?;
-    recv_exact(sock, &mut body, false)?;
-    Ok((h, body))
+    let t0 = now_ns();
+    // Received straight into the allocation, not zeroed first.
+    let mut body = KVec::with_capacity(len, GFP_KERNEL).map_err(|_| LinkError::Kernel(ENOMEM))?;
+    recv_exact(sock, &mut body.spare_capacity_mut()[..len], false)?;
+    // SAFETY: the capacity is at least `len` and recv_exact wrote all of
+    // its first `len` bytes.
+    unsafe { body.set_len(len) };
+    Ok((h, body, now_ns() - t0))
 }
 
 /// A frame before the session key exists (Hello, HelloAuth): zero tag.
@@ -144,7 +157,7 @@ fn send_plain(sock: &TcpSocket, kind: MsgType, seq: u64, src: u16, inc: u32, bod
 
 /// Receives the expected handshake frame (its seq and type are fixed).
 fn recv_plain(sock: &TcpSocket, kind: MsgType, seq: u64) -> Result<(FrameHeader, KVec<u8>), LinkError> {
-    let (h, body) = recv_frame(sock, Hello::LEN.max(HelloAuth::LEN), false)?;
+    let (h, body, _) = recv_frame(sock, Hello::LEN.max(HelloAuth::LEN), false)?;
     if h.kind() != Some(kind) || h.seq != seq || h.flags != 0 {
         return Err(LinkError::Malformed("unexpected handshake frame"));
     }
@@ -268,6 +281,11 @@ impl Connection {
     /// Sends one frame: MACed, numbered, in order with the other senders'
     /// frames (see `send_queue.rs` for the queueing and back-pressure).
     pub(crate) fn send(&self, kind: MsgType, flags: u16, request_id: u64, body: &[u8], stats: &Stats) -> Result {
+        self.send_parts(kind, flags, request_id, [body, &[]], stats)
+    }
+
+    /// Sends one frame whose body is `body[0]` then `body[1]`.
+    pub(crate) fn send_parts(&self, kind: MsgType, flags: u16, request_id: u64, body: [&[u8]; 2], stats: &Stats) -> Result {
         if self.is_closed() {
             return Err(crate::kernel_ext::enotconn());
         }
@@ -286,16 +304,21 @@ impl Connection {
             src_incarnation: self.local_incarnation,
             seq: seq.next_seq().map_err(|_| crate::kernel_ext::eoverflow())?,
             request_id: f.request_id,
-            body_len: u32::try_from(f.body.len()).map_err(|_| crate::kernel_ext::emsgsize())?,
+            body_len: u32::try_from(f.body_len()).map_err(|_| crate::kernel_ext::emsgsize())?,
             tag: [0; wire::TAG_LEN],
         };
         h.validate().map_err(|_| EINVAL)?;
-        h.tag = self.session.tag(&h.mac_header(), f.body);
+        let t0 = now_ns();
+        h.tag = self.session.tag_parts(&h.mac_header(), &f.body);
+        let t1 = now_ns();
+        Stats::add(&stats.tag_ns, t1 - t0);
         let mut hdr = [0u8; wire::HEADER_LEN];
         h.encode(&mut hdr);
-        match self.sock.send_all(&[&hdr, f.body]) {
+        let sent = self.sock.send_all(&[&hdr, f.body[0], f.body[1]]);
+        Stats::add(&stats.socket_send_ns, now_ns() - t1);
+        match sent {
             Ok(()) => {
-                let n = (hdr.len() + f.body.len()) as u64;
+                let n = (hdr.len() + f.body_len()) as u64;
                 Stats::add(&stats.frames_sent, 1);
                 Stats::add(&stats.bytes_sent, n);
                 Stats::add(&self.stats.frames_sent, 1);
@@ -318,8 +341,11 @@ impl Connection {
         guard: &mut ReplayGuard,
         stats: &Stats,
     ) -> Result<(FrameHeader, KVec<u8>), LinkError> {
-        let (h, body) = recv_frame(&self.sock, wire::MAX_BODY as usize, true)?;
+        let (h, body, body_ns) = recv_frame(&self.sock, wire::MAX_BODY as usize, true)?;
+        Stats::add(&stats.body_recv_ns, body_ns);
+        let t0 = now_ns();
         let expected = self.session.tag(&h.mac_header(), &body);
+        Stats::add(&stats.tag_ns, now_ns() - t0);
         if !wire::tags_equal(&expected, &h.tag) {
             return Err(LinkError::BadMac);
         }

@@ -25,6 +25,11 @@ impl FrameMac {
     pub(crate) fn tag(&self, header_with_tag_zeroed: &[u8], body: &[u8]) -> [u8; TAG_LEN] {
         frame_tag::frame_tag(&self.key, header_with_tag_zeroed, body)
     }
+
+    /// The tag of `header_with_tag_zeroed || body[0] || body[1] ...`.
+    pub(crate) fn tag_parts(&self, header_with_tag_zeroed: &[u8], body: &[&[u8]]) -> [u8; TAG_LEN] {
+        frame_tag::frame_tag_parts(&self.key, header_with_tag_zeroed, body)
+    }
 }
 
 impl Drop for FrameMac {

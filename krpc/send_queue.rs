@@ -29,12 +29,20 @@ pub(crate) const MAX_QUEUED_BYTES: usize = 4 << 20;
 /// How long a sender waits for room in a full queue.
 pub(crate) const SEND_WAIT_MS: u32 = 2000;
 
-/// One frame to send, borrowed from the sender.
+/// One frame to send, borrowed from the sender. Its body is `body[0]`
+/// then `body[1]` (a sender with data in two buffers does not copy them
+/// together; most senders leave the second empty).
 pub(crate) struct Frame<'a> {
     pub(crate) kind: MsgType,
     pub(crate) flags: u16,
     pub(crate) request_id: u64,
-    pub(crate) body: &'a [u8],
+    pub(crate) body: [&'a [u8]; 2],
+}
+
+impl Frame<'_> {
+    pub(crate) fn body_len(&self) -> usize {
+        self.body[0].len() + self.body[1].len()
+    }
 }
 
 struct Queued {
@@ -46,7 +54,7 @@ struct Queued {
 
 impl Queued {
     fn frame(&self) -> Frame<'_> {
-        Frame { kind: self.kind, flags: self.flags, request_id: self.request_id, body: &self.body }
+        Frame { kind: self.kind, flags: self.flags, request_id: self.request_id, body: [&self.body, &[]] }
     }
 }
 
@@ -90,7 +98,7 @@ impl SendQueue {
     /// writing this frame when this sender wrote it, `Ok` when it was
     /// queued for the current writer.
     pub(crate) fn send(&self, frame: Frame<'_>, write: &dyn Fn(&Frame<'_>) -> Result) -> Result {
-        let len = frame.body.len();
+        let len = frame.body_len();
         let mut st = self.state.lock();
         let mut left = msecs_to_jiffies(SEND_WAIT_MS);
         let mut waited = false;
@@ -108,7 +116,8 @@ impl SendQueue {
             let fits = st.frames.len() < MAX_QUEUED_FRAMES && st.bytes + len <= MAX_QUEUED_BYTES;
             if fits || st.frames.is_empty() {
                 let mut body = KVec::with_capacity(len, GFP_KERNEL)?;
-                body.extend_from_slice(frame.body, GFP_KERNEL)?;
+                body.extend_from_slice(frame.body[0], GFP_KERNEL)?;
+                body.extend_from_slice(frame.body[1], GFP_KERNEL)?;
                 st.frames.push(
                     Queued { kind: frame.kind, flags: frame.flags, request_id: frame.request_id, body },
                     GFP_KERNEL,

@@ -6,7 +6,7 @@
 
 use crate::extra as raw;
 use crate::proto::identity::Ipv4;
-use core::ptr;
+use core::{mem::MaybeUninit, ptr};
 use kernel::{bindings, error::to_result, prelude::*};
 
 /// `SHUT_RDWR` for kernel_sock_shutdown.
@@ -163,13 +163,15 @@ impl TcpSocket {
         Ok(())
     }
 
-    /// Receives up to `buf.len()` bytes.
-    pub(crate) fn recv(&self, buf: &mut [u8]) -> Result<Received> {
+    /// Receives up to `buf.len()` bytes into `buf`, which need not be
+    /// initialized: after `Received::Data(n)`, its first `n` bytes are.
+    pub(crate) fn recv(&self, buf: &mut [MaybeUninit<u8>]) -> Result<Received> {
         if buf.is_empty() {
             return Ok(Received::Data(0));
         }
         let mut v = bindings::kvec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-        // SAFETY: the kvec points into `buf`, alive and exclusively ours.
+        // SAFETY: the kvec points into `buf`, alive and exclusively ours; the
+        // kernel only writes into it (bytes it received).
         let r = unsafe {
             let mut msg: bindings::msghdr = core::mem::zeroed();
             bindings::kernel_recvmsg(self.sock, &raw mut msg, &raw mut v, 1, buf.len(), 0)

@@ -32,6 +32,15 @@ pub(crate) struct Stats {
     pub(crate) handled: AtomicU64,
     pub(crate) handler_errors: AtomicU64,
     pub(crate) unhandled: AtomicU64,
+    /// Where the time of the traffic went, in nanoseconds (summed over
+    /// threads): computing and checking frame tags, writing frames to the
+    /// sockets, reading frame bodies once their header arrived, the
+    /// reading threads waiting for room in a full inbox, handlers running.
+    pub(crate) tag_ns: AtomicU64,
+    pub(crate) socket_send_ns: AtomicU64,
+    pub(crate) body_recv_ns: AtomicU64,
+    pub(crate) inbox_full_ns: AtomicU64,
+    pub(crate) handler_ns: AtomicU64,
 }
 
 impl Stats {

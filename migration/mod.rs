@@ -53,9 +53,14 @@ const BULK_SEND_TRIES: u32 = 30;
 /// Sends a bulk one-way frame to `node`: a slow peer (a full send queue)
 /// is waited for as long as it stays connected, up to a minute.
 pub(crate) fn send_bulk(cluster: &Cluster, node: u16, kind: MsgType, body: &[u8]) -> Result {
+    send_bulk_parts(cluster, node, kind, [body, &[]])
+}
+
+/// [`send_bulk`] of a body in two parts (`body[0]` then `body[1]`).
+pub(crate) fn send_bulk_parts(cluster: &Cluster, node: u16, kind: MsgType, body: [&[u8]; 2]) -> Result {
     let mut tries = 1;
     loop {
-        match cluster.send_to(node, kind, body) {
+        match cluster.send_parts_to(node, kind, body) {
             Err(e) if e == crate::kernel_ext::etimedout() && tries < BULK_SEND_TRIES && cluster.is_connected(node) => {
                 tries += 1;
             }

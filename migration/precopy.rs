@@ -23,7 +23,10 @@
 
 use super::sys::{self, UserScratch};
 use crate::{
-    checkpoint::task::{self, Task},
+    checkpoint::{
+        capture::is_zero_page,
+        task::{self, Task},
+    },
     cluster::Cluster,
     proto::{
         migration::{page_state, precopy_continue, Data, PageState, Run, MAX_DATA, PAGE},
@@ -209,7 +212,6 @@ pub(crate) struct Rounds {
 /// (already begun there), from the migrating caller's context.
 pub(crate) fn run(cluster: &Cluster, node: u16, id: u64, target: &Task, cancelled: &dyn Fn() -> bool) -> Result<Rounds> {
     let mut buf = KVec::from_elem(0u8, MAX_DATA, GFP_KERNEL)?;
-    let mut frame = KVec::from_elem(0u8, Data::HEADER_LEN + MAX_DATA, GFP_KERNEL)?;
     let mut done = Rounds { rounds: 0, bytes: 0 };
     let mut before = u64::MAX;
     loop {
@@ -222,10 +224,10 @@ pub(crate) fn run(cluster: &Cluster, node: u16, id: u64, target: &Task, cancelle
         let first = done.rounds == 1;
         let now = scan.dirty_pages();
         if first {
-            done.bytes += send_runs(cluster, node, id, target, &scan.dirty, true, &mut buf, &mut frame)?;
-            done.bytes += send_runs(cluster, node, id, target, &scan.clean, true, &mut buf, &mut frame)?;
+            done.bytes += send_runs(cluster, node, id, target, &scan.dirty, true, &mut buf)?;
+            done.bytes += send_runs(cluster, node, id, target, &scan.clean, true, &mut buf)?;
         } else {
-            done.bytes += send_runs(cluster, node, id, target, &scan.dirty, false, &mut buf, &mut frame)?;
+            done.bytes += send_runs(cluster, node, id, target, &scan.dirty, false, &mut buf)?;
         }
         if !first && !precopy_continue(before, now, done.rounds, MAX_ROUNDS, SMALL_REMAINDER) {
             return Ok(done);
@@ -245,7 +247,6 @@ fn send_runs(
     runs: &[Run],
     skip_zero: bool,
     buf: &mut [u8],
-    frame: &mut [u8],
 ) -> Result<u64> {
     let per = MAX_DATA / PAGE as usize;
     let mut sent = 0u64;
@@ -263,7 +264,7 @@ fn send_runs(
             // Runs of pages to send (all, or the non-zero ones).
             let mut i = 0;
             while i < n {
-                let zero = |k: usize| data[k * PAGE as usize..(k + 1) * PAGE as usize].iter().all(|&b| b == 0);
+                let zero = |k: usize| is_zero_page(&data[k * PAGE as usize..(k + 1) * PAGE as usize]);
                 if skip_zero && zero(i) {
                     i += 1;
                     continue;
@@ -272,10 +273,11 @@ fn send_runs(
                 while j < n && !(skip_zero && zero(j)) {
                     j += 1;
                 }
+                // The header, then the pages straight from `buf`.
                 let chunk = &data[i * PAGE as usize..j * PAGE as usize];
-                let d = Data { id, offset: addr + i as u64 * PAGE, data: chunk };
-                let len = d.encode(frame).map_err(|_| EINVAL)?;
-                super::send_bulk(cluster, node, MsgType::MigratePages, &frame[..len])?;
+                let mut header = [0u8; Data::HEADER_LEN];
+                Data::encode_header(id, addr + i as u64 * PAGE, chunk.len(), &mut header).map_err(|_| EINVAL)?;
+                super::send_bulk_parts(cluster, node, MsgType::MigratePages, [&header, chunk])?;
                 sent += chunk.len() as u64;
                 i = j;
             }

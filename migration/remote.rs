@@ -3,10 +3,12 @@
 //! from its home node.
 //!
 //! `MigrateBegin` makes a [`Hosted`] with a file in kernel memory for the
-//! image; `MigrateData` frames fill it in order; `MigrateCommit` starts the
-//! restart program (`ctl_path restart --token T --as-uid U --migration`,
-//! as for `restart --node`), which gets the image from the module by its
-//! token (`/dev/ssi` op 7), restores it and, once every check passed,
+//! image and starts the restart program (`ctl_path restart --token T
+//! --as-uid U --migration`, as for `restart --node`), which asks the module
+//! for the image by its token (`/dev/ssi` op 7) and waits there;
+//! `MigrateData` frames fill the file in order; `MigrateCommit` lets the
+//! program have it (so the program's start is not part of the freeze). It
+//! restores the image and, once every check passed,
 //! waits in the module for `MigrateGo`: only then does the process run
 //! here. Without `MigrateGo` within [`GO_TIMEOUT_MS`] (or with a
 //! `MigrateAbort`) the restore gives up before its point of no return and
@@ -43,6 +45,11 @@ const MAX_HOSTED: usize = 256;
 const MAX_IMAGE: u64 = 1 << 40;
 /// Most pre-copy runs kept per migration.
 const MAX_KEEP: usize = 1 << 20;
+/// How long `MigrateBegin` of a post-copy or lazy migration waits for the
+/// restart program to be up (the source freezes the process after the
+/// answer). It holds the connection's handler thread, so it is short; a
+/// slower start only makes the freeze longer.
+const PROGRAM_UP_WAIT_MS: u64 = 1500;
 /// How often the watcher looks at hosted processes.
 const WATCH_MS: u32 = 50;
 
@@ -69,6 +76,11 @@ struct Inner {
     state: HostedState,
     received: u64,
     token: u32,
+    /// The restart program, started at `MigrateBegin` (not for a process
+    /// coming home: its deputy restores it).
+    started: Option<RestartStarted>,
+    /// The restart program is up: it asked for the image.
+    program_up: bool,
     pid: u32,
     task: Option<Task>,
     since_ns: u64,
@@ -194,14 +206,56 @@ impl Hosted {
     }
 
     /// The restart program of this migration asks for the image: a
-    /// descriptor of it in the caller's table.
+    /// descriptor of it in the caller's table, once the whole image came
+    /// (the program is started when the migration begins and waits here,
+    /// killable, until the commit, or fails at once if the migration is
+    /// given up; a migration that stops making progress is given up by
+    /// the watcher).
     pub(crate) fn image_fd(&self) -> Result<u32> {
-        let mut i = self.inner.lock();
-        if i.state != HostedState::Committed {
-            return Err(ENOENT);
+        if !core::mem::replace(&mut self.inner.lock().program_up, true) {
+            self.bell.ring();
         }
-        i.pid = task::current_pid();
-        sys::install_new_fd(i.image.as_ref().ok_or(ENOENT)?)
+        loop {
+            let seen = self.bell.seen();
+            {
+                let mut i = self.inner.lock();
+                match i.state {
+                    HostedState::Committed => {
+                        i.pid = task::current_pid();
+                        return sys::install_new_fd(i.image.as_ref().ok_or(ENOENT)?);
+                    }
+                    HostedState::Receiving => {}
+                    _ => return Err(crate::kernel_ext::ecanceled()),
+                }
+            }
+            if self.bell.wait_killable(seen, 1000) == sys::Woken::Signal {
+                return Err(EINTR);
+            }
+        }
+    }
+
+    /// Waits until the restart program asked for the image, the migration
+    /// was given up, or `ms` passed.
+    fn await_program(&self, ms: u64) {
+        let deadline = task::mono_ns() + ms * 1_000_000;
+        loop {
+            let seen = self.bell.seen();
+            {
+                let i = self.inner.lock();
+                if i.program_up || i.state != HostedState::Receiving {
+                    return;
+                }
+            }
+            let now = task::mono_ns();
+            if now >= deadline {
+                pr_info!("migration {:016x} from node {}: restart program not up after {} ms\n", self.id, self.from_node, ms);
+                return;
+            }
+            let left = ((deadline - now) / 1_000_000).clamp(1, 100) as u32;
+            if self.bell.wait_killable(seen, left) == sys::Woken::Signal {
+                return;
+            }
+        }
     }
 
     /// Restored and checked: waits for the source to hand the process over.
@@ -454,8 +508,8 @@ pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, 
     if b.size > MAX_IMAGE {
         return Err(EFBIG);
     }
-    let file = sys::shmem_file(b.size)?;
-    let store = if b.strategy == STRATEGY_PRECOPY { Some(sys::shmem_file(USER_TOP)?) } else { None };
+    let file = sys::image_file(b.size)?;
+    let store = if b.strategy == STRATEGY_PRECOPY { Some(sys::sparse_file(USER_TOP)?) } else { None };
     let now = task::mono_ns();
     let h = Arc::pin_init(
         pin_init!(Hosted {
@@ -473,6 +527,8 @@ pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, 
                 state: HostedState::Receiving,
                 received: 0,
                 token: 0,
+                started: None,
+                program_up: false,
                 pid: 0,
                 task: None,
                 since_ns: now,
@@ -495,7 +551,32 @@ pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, 
     )?;
     migrations.add_hosted(h.clone())?;
     h.record(migrations, "receiving");
+    if !returning {
+        // The restart program starts now, while the image comes, and waits
+        // in the module for it (`Hosted::image_fd`): its start is not part
+        // of the freeze.
+        let started = start_restore(cluster, &h, from).inspect_err(|_| h.fail_because("cannot start the restore"))?;
+        h.inner.lock().started = Some(started);
+        if h.pages_later() {
+            // Post-copy, lazy: the freeze that follows is short; the
+            // program should be up (its page server started) before it.
+            h.await_program(PROGRAM_UP_WAIT_MS);
+        }
+    }
     Ok(())
+}
+
+/// Starts `ctl_path restart --token T --as-uid U --migration` for `h`.
+fn start_restore(cluster: &Cluster, h: &Arc<Hosted>, from: u16) -> Result<RestartStarted> {
+    let mut uid = StackStr::<16>::new();
+    core::fmt::Write::write_fmt(&mut uid, format_args!("{}\0", h.uid)).map_err(|_| EINVAL)?;
+    // Post-copy, lazy: the restart program also starts the page server.
+    let how: &[u8] = if h.strategy == STRATEGY_POSTCOPY { b"postcopy\0" } else { b"lazy\0" };
+    let args: [&[u8]; 5] = [b"--as-uid\0", uid.as_bytes(), b"--migration\0", b"--pages-later\0", how];
+    let args = if h.pages_later() { &args[..] } else { &args[..3] };
+    cluster.identity().restarts.start_program(from, args, |token| {
+        h.inner.lock().token = token;
+    })
 }
 
 /// `MigrateData` from `from`: image bytes, in order.
@@ -585,26 +666,12 @@ pub(crate) fn commit(cluster: &Cluster, migrations: &Migrations, from: u16, body
         i.state = HostedState::Committed;
         i.since_ns = task::mono_ns();
     }
-    let restarts = &cluster.identity().restarts;
+    // The restart program waiting for the image goes on.
+    h.bell.ring();
     if h.returning {
         return back_home(cluster, migrations, from, &h);
     }
-    let mut uid = StackStr::<16>::new();
-    core::fmt::Write::write_fmt(&mut uid, format_args!("{}\0", h.uid)).map_err(|_| EINVAL)?;
-    // Post-copy, lazy: the restart program also starts the page server.
-    let how: &[u8] = if h.strategy == STRATEGY_POSTCOPY { b"postcopy\0" } else { b"lazy\0" };
-    let args: [&[u8]; 5] = [b"--as-uid\0", uid.as_bytes(), b"--migration\0", b"--pages-later\0", how];
-    let args = if h.pages_later() { &args[..] } else { &args[..3] };
-    let started = restarts.start_program(from, args, |token| {
-        h.inner.lock().token = token;
-    });
-    let started = match started {
-        Ok(s) => s,
-        Err(e) => {
-            h.fail_because("cannot start the restore");
-            return Err(e);
-        }
-    };
+    let started = h.inner.lock().started.ok_or(EINVAL)?;
     h.record(migrations, "restoring");
     let mut out = KVec::from_elem(0u8, RestartStarted::LEN, GFP_KERNEL)?;
     started.encode(&mut out).map_err(|_| EINVAL)?;

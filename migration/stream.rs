@@ -4,10 +4,14 @@
 //! The capture (`checkpoint::capture`) puts the image's bytes into an
 //! [`ImageSink`]; for a migration that sink is an [`ImageStream`], which
 //! packs them into `MigrateData` frames of [`MAX_DATA`] bytes and sends
-//! each frame as it fills (krpc's send queue gives the back-pressure). The
-//! bytes are copied once, from the capture's buffer into the frame, and
-//! the source keeps no copy of the image: the destination has it, in its
-//! own kernel-memory file, when the capture ends.
+//! each frame as it fills (krpc's send queue gives the back-pressure).
+//! Small pieces (section headers, descriptions) are gathered in the
+//! stream's frame buffer; the data of a put that fills a frame is sent
+//! from the capture's own buffer, behind what was gathered, as a second
+//! part of the same frame (krpc writes both with one `sendmsg`): page data
+//! is not copied on its way to the socket. The source keeps no copy of the
+//! image: the destination has it, in its own kernel-memory file, when the
+//! capture ends.
 
 use crate::{
     checkpoint::capture::ImageSink,
@@ -42,27 +46,29 @@ impl<'a> ImageStream<'a> {
         Ok(ImageStream { cluster, node, id, cancelled, frame, used: 0, offset: 0, lost: false })
     }
 
-    /// Sends the frame being filled, if it holds anything.
-    fn send(&mut self) -> Result {
-        if self.used == 0 {
+    /// Sends the frame being filled followed by `more` (at most
+    /// [`MAX_DATA`] bytes together), if that is anything.
+    fn send(&mut self, more: &[u8]) -> Result {
+        let len = self.used + more.len();
+        if len == 0 {
             return Ok(());
         }
         if self.cancelled.load(Ordering::Acquire) {
             return Err(EINTR);
         }
-        let h = Data::encode_header(self.id, self.offset, self.used, &mut self.frame).map_err(|_| EINVAL)?;
-        let end = h + self.used;
-        super::send_bulk(self.cluster, self.node, MsgType::MigrateData, &self.frame[..end]).inspect_err(|_| {
+        let h = Data::encode_header(self.id, self.offset, len, &mut self.frame).map_err(|_| EINVAL)?;
+        let gathered = &self.frame[..h + self.used];
+        super::send_bulk_parts(self.cluster, self.node, MsgType::MigrateData, [gathered, more]).inspect_err(|_| {
             self.lost = true;
         })?;
-        self.offset += self.used as u64;
+        self.offset += len as u64;
         self.used = 0;
         Ok(())
     }
 
     /// Sends what is left; the image's size.
     pub(crate) fn finish(&mut self) -> Result<u64> {
-        self.send()?;
+        self.send(&[])?;
         Ok(self.offset)
     }
 
@@ -74,16 +80,20 @@ impl<'a> ImageStream<'a> {
 
 impl ImageSink for ImageStream<'_> {
     fn put(&mut self, mut data: &[u8]) -> Result {
-        while !data.is_empty() {
-            let n = (MAX_DATA - self.used).min(data.len());
-            let at = Data::HEADER_LEN + self.used;
-            self.frame[at..at + n].copy_from_slice(&data[..n]);
-            self.used += n;
-            data = &data[n..];
-            if self.used == MAX_DATA {
-                self.send()?;
-            }
+        // Whole frames: what was gathered, then data straight from `data`.
+        while self.used + data.len() >= MAX_DATA {
+            let (now, rest) = data.split_at(MAX_DATA - self.used);
+            self.send(now)?;
+            data = rest;
         }
+        // The rest waits in the frame buffer for more.
+        let at = Data::HEADER_LEN + self.used;
+        self.frame[at..at + data.len()].copy_from_slice(data);
+        self.used += data.len();
         Ok(())
+    }
+
+    fn authenticated(&self) -> bool {
+        true
     }
 }

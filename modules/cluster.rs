@@ -277,8 +277,14 @@ impl Cluster {
 
     /// Sends a one-way message to `node`.
     pub(crate) fn send_to(&self, node: u16, kind: MsgType, body: &[u8]) -> Result {
+        self.send_parts_to(node, kind, [body, &[]])
+    }
+
+    /// Sends a one-way message to `node` whose body is `body[0]` then
+    /// `body[1]`, not copied together.
+    pub(crate) fn send_parts_to(&self, node: u16, kind: MsgType, body: [&[u8]; 2]) -> Result {
         let conn = self.connection_to(node).ok_or_else(crate::kernel_ext::enotconn)?;
-        conn.send(kind, 0, 0, body, self.stats())
+        conn.send_parts(kind, 0, 0, body, self.stats())
     }
 
     /// Sends a one-way message to every connected node; returns how many
@@ -368,7 +374,10 @@ impl Cluster {
             }
             return Ok(());
         }
-        conn.inbox.push(Delivery { header, body }, &|| kthread::should_stop() || conn.is_closed())
+        let t0 = now_ns();
+        let r = conn.inbox.push(Delivery { header, body }, &|| kthread::should_stop() || conn.is_closed());
+        Stats::add(&self.stats().inbox_full_ns, now_ns() - t0);
+        r
     }
 
     /// Runs the handler of one received message (on the connection's
@@ -667,7 +676,9 @@ impl ThreadBody for HandlerThread {
     fn run(&self) {
         while !kthread::should_stop() {
             for d in self.conn.inbox.take().iter() {
+                let t0 = now_ns();
                 self.cluster.handle(&self.conn, d);
+                Stats::add(&self.cluster.stats().handler_ns, now_ns() - t0);
                 self.conn.inbox.handled(d.body.len());
             }
         }

@@ -228,7 +228,8 @@ fn restore_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) ->
 }
 
 /// The process started for incoming migration `req.token` asks for the
-/// image: a descriptor of it (in `reply.pid`).
+/// image: a descriptor of it (in `reply.pid`), once all of it came (the
+/// program is started when the migration begins and waits here).
 fn migration_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) -> Result {
     let (is_root, _) = task::caller_identity();
     if !is_root {
@@ -242,7 +243,11 @@ fn migration_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) 
             ENOENT
         })?;
     identity.restarts.check_own(req.token)?;
-    reply.pid = h.image_fd()?;
+    reply.pid = h.image_fd().inspect_err(|e| {
+        if *e == crate::kernel_ext::ecanceled() {
+            let _ = MessageWriter::new(reply).write_str("the migration was given up before its image was complete");
+        }
+    })?;
     Ok(())
 }
 

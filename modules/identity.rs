@@ -537,7 +537,8 @@ impl ProcShow<Identity> for KrpcFile {
             out,
             "frames_sent: {}\nframes_received: {}\nbytes_sent: {}\nbytes_received: {}\nconnections: {}\n\
              auth_failures: {}\nbad_macs: {}\nreplays: {}\nmalformed: {}\nrefused_busy: {}\nsend_errors: {}\nlate_replies: {}\ncalls_in_flight: {}\n\
-             handled: {}\nhandler_errors: {}\nunhandled: {}\n",
+             handled: {}\nhandler_errors: {}\nunhandled: {}\n\
+             tag_us: {}\nsocket_send_us: {}\nbody_recv_us: {}\ninbox_full_us: {}\nhandler_us: {}\n",
             Stats::get(&s.frames_sent),
             Stats::get(&s.frames_received),
             Stats::get(&s.bytes_sent),
@@ -554,6 +555,11 @@ impl ProcShow<Identity> for KrpcFile {
             Stats::get(&s.handled),
             Stats::get(&s.handler_errors),
             Stats::get(&s.unhandled),
+            Stats::get(&s.tag_ns) / 1000,
+            Stats::get(&s.socket_send_ns) / 1000,
+            Stats::get(&s.body_recv_ns) / 1000,
+            Stats::get(&s.inbox_full_ns) / 1000,
+            Stats::get(&s.handler_ns) / 1000,
         )
         .map_err(|_| ENOSPC)
     }

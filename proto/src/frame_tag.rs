@@ -146,9 +146,17 @@ pub fn frame_key(session_key: &[u8; 32]) -> [u8; FRAME_KEY_LEN] {
 /// The frame tag of `header_with_tag_zeroed || body` under `key` (the first
 /// [`FRAME_KEY_LEN`] bytes of the session key): SipHash-2-4-128, then zeros.
 pub fn frame_tag(key: &[u8; FRAME_KEY_LEN], header_with_tag_zeroed: &[u8], body: &[u8]) -> [u8; TAG_LEN] {
+    frame_tag_parts(key, header_with_tag_zeroed, &[body])
+}
+
+/// The frame tag of a body sent in parts: the same as [`frame_tag`] of
+/// their concatenation.
+pub fn frame_tag_parts(key: &[u8; FRAME_KEY_LEN], header_with_tag_zeroed: &[u8], body: &[&[u8]]) -> [u8; TAG_LEN] {
     let mut h = SipHash128::new(key);
     h.update(header_with_tag_zeroed);
-    h.update(body);
+    for part in body {
+        h.update(part);
+    }
     let mut tag = [0u8; TAG_LEN];
     tag[..SIPHASH_128_LEN].copy_from_slice(&h.finish());
     tag
@@ -209,6 +217,16 @@ mod tests {
             h.update(&data[..cut]);
             h.update(&data[cut..]);
             prop_assert_eq!(h.finish(), one_shot(&k, &data));
+        }
+
+        /// A body in parts has the tag of the whole.
+        #[test]
+        fn parts_tag_as_the_whole(body in proptest::collection::vec(any::<u8>(), 0..300), a in 0usize..300, b in 0usize..300, k in any::<[u8; 16]>()) {
+            let (a, b) = (a.min(body.len()), b.min(body.len()));
+            let (a, b) = (a.min(b), a.max(b));
+            let whole = frame_tag(&k, b"header", &body);
+            prop_assert_eq!(frame_tag_parts(&k, b"header", &[&body[..a], &body[a..b], &body[b..]]), whole);
+            prop_assert_eq!(frame_tag_parts(&k, b"header", &[&body[..a], &body[a..]]), whole);
         }
 
         /// The same as the `siphasher` crate's SipHash-2-4-128.

@@ -62,8 +62,13 @@ pub const SECTION_HEADER_LEN: usize = 16;
 /// Image flag: the image holds only the pages dirtied since its parent
 /// image ([`ImageHeader::parent_id`]); it has a Parent section.
 pub const FLAG_INCREMENTAL: u16 = 1 << 0;
+/// Image flag: the Pages sections carry no CRC (0) and readers do not
+/// check one. Only a live migration's image has it: it goes from the
+/// capture to the destination's kernel memory in authenticated krpc frames
+/// and is never stored; a restart from a file refuses it.
+pub const FLAG_PAGES_UNCHECKED: u16 = 1 << 1;
 /// All image flags defined by [`IMAGE_VERSION`] 1.
-pub const KNOWN_IMAGE_FLAGS: u16 = FLAG_INCREMENTAL;
+pub const KNOWN_IMAGE_FLAGS: u16 = FLAG_INCREMENTAL | FLAG_PAGES_UNCHECKED;
 
 /// Architecture code of x86_64, the only one version 1 defines.
 pub const ARCH_X86_64: u32 = 1;
@@ -2641,6 +2646,11 @@ impl ImageHeader {
         self.flags & FLAG_INCREMENTAL != 0
     }
 
+    /// Whether its Pages sections carry no CRC ([`FLAG_PAGES_UNCHECKED`]).
+    pub fn pages_unchecked(&self) -> bool {
+        self.flags & FLAG_PAGES_UNCHECKED != 0
+    }
+
     /// Checks the fields: known flags, arch, ids, pid.
     pub fn validate(&self) -> Result<(), ImageError> {
         if self.flags & !KNOWN_IMAGE_FLAGS != 0 {
@@ -3279,6 +3289,7 @@ impl ImageReader {
     /// read, computing its CRC in software.
     pub fn read_section_body<'a>(&mut self, body: &'a [u8]) -> Result<Section<'a>, ReadError> {
         let crc = match self.pending {
+            Some(h) if self.crc_unchecked(&h) => h.crc,
             Some(h) => h.compute_crc(body),
             None => return Err(self.at(None, ImageError::ReaderMisuse)),
         };
@@ -3306,12 +3317,19 @@ impl ImageReader {
             error,
             section: Some(position),
         };
-        header.check_body(body, computed_crc).map_err(at)?;
+        let crc = if self.crc_unchecked(&header) { header.crc } else { computed_crc };
+        header.check_body(body, crc).map_err(at)?;
         let section = Section::decode(header.kind, body).map_err(at)?;
         self.validator
             .accept(header.index, &section.summary())
             .map_err(at)?;
         Ok(section)
+    }
+
+    /// Whether the CRC of section `h` is not checked (a Pages section of
+    /// an image with [`FLAG_PAGES_UNCHECKED`]).
+    fn crc_unchecked(&self, h: &SectionHeader) -> bool {
+        h.kind == SectionKind::Pages && self.header.pages_unchecked()
     }
 
     /// Checks that the image was complete; says what it held.
@@ -4169,7 +4187,7 @@ mod tests {
         );
         assert_eq!(with(&|b| b[14] = 1, true), Err(ImageError::ReservedNotZero));
         assert_eq!(with(&|b| b[59] = 1, true), Err(ImageError::ReservedNotZero));
-        assert_eq!(with(&|b| b[10] |= 2, true), Err(ImageError::UnknownFlags));
+        assert_eq!(with(&|b| b[10] |= 4, true), Err(ImageError::UnknownFlags));
         assert_eq!(with(&|b| b[52] = 2, true), Err(ImageError::WrongArch));
         // Not incremental but a parent id; incremental without one; id 0.
         assert_eq!(with(&|b| b[10] = 0, true), Err(ImageError::BadImageId));
@@ -4987,6 +5005,39 @@ mod tests {
                 Err(ImageError::UnsupportedVersion { found: version })
             );
         }
+    }
+
+    #[test]
+    fn pages_unchecked_skips_only_the_page_crcs() {
+        let mut pages_seen = 0;
+        for seed in 0..40 {
+            let mut m = gen_image(&mut Gen::new(seed, false), false);
+            let checked = encode_image(&m);
+            m.header.flags |= FLAG_PAGES_UNCHECKED;
+            let unchecked = encode_image(&m);
+            assert!(read_image(&unchecked, |_, _| {}).is_ok());
+            for r in section_ranges(&unchecked) {
+                let kind = SectionHeader::decode(&unchecked[r.start..]).unwrap().kind;
+                let at = r.start + SECTION_HEADER_LEN + if kind == SectionKind::Pages { PagesBody::PREFIX_LEN } else { 0 };
+                if at >= r.end {
+                    continue;
+                }
+                let mut b = unchecked.clone();
+                b[at] ^= 1;
+                let mut c = checked.clone();
+                c[at] ^= 1;
+                let e = read_image(&c, |_, _| {}).unwrap_err();
+                assert_eq!(e.error, ImageError::SectionChecksumMismatch);
+                if kind == SectionKind::Pages {
+                    pages_seen += 1;
+                    assert!(read_image(&b, |_, _| {}).is_ok(), "seed {seed}: a page byte is not checked");
+                } else if kind != SectionKind::End {
+                    let e = read_image(&b, |_, _| {}).unwrap_err();
+                    assert_eq!(e.error, ImageError::SectionChecksumMismatch, "seed {seed} {kind:?}");
+                }
+            }
+        }
+        assert!(pages_seen > 0);
     }
 
     #[test]

@@ -11,8 +11,15 @@
 use super::le::{Reader, Writer};
 use super::wire::WireError;
 
-/// Most image bytes in one `MigrateData` frame.
-pub const MAX_DATA: usize = 256 << 10;
+/// Most data bytes in one `MigrateData` or `MigratePages` frame: 256 KiB
+/// less [`MAX_DATA_HEADER`], so that
+/// the whole body, header and data, fits a 256 KiB allocation where it is
+/// received (a body one byte over 256 KiB takes 512 KiB of contiguous
+/// memory).
+pub const MAX_DATA: usize = (256 << 10) - MAX_DATA_HEADER;
+/// Room for the header in front of the data of those frames.
+pub const MAX_DATA_HEADER: usize = 64;
+const _: () = assert!(Data::HEADER_LEN <= MAX_DATA_HEADER);
 /// Most bytes one `MigrateIo` read or write moves.
 pub const MAX_IO: usize = 64 << 10;
 

@@ -326,14 +326,37 @@ pub fn restart_remote(root: &Path, node: u16, path: &Path) -> Result<(), CtlErro
 }
 
 /// `ssi-ctl restart --token T --as-uid U FILE`, started by the module for
-/// another node's `restart --node`: no open files at first; anything that
-/// stops it before the module's restore is reported back with the token.
-///
-/// `pages_later` (post-copy, lazy: `Some(push)`): the memory comes after
-/// the process resumed; a page server is started first (`pager.rs`).
-pub fn restart_for(root: &Path, path: &Path, (token, uid): (u32, u32), pages_later: Option<bool>) -> Result<(), CtlError> {
-    // A usermode helper starts without descriptors 0-2; the process gets
-    // /dev/null there (and messages must not fail for lack of stderr).
+/// a restart asked from another node: restarts FILE as user U may; a
+/// failure is reported to the module under the token.
+pub fn restart_for(root: &Path, path: &Path, (token, uid): (u32, u32)) -> Result<(), CtlError> {
+    stdio_to_dev_null();
+    report_failure(root, token, restart(root, path, Some((token, uid)), None))
+}
+
+/// `ssi-ctl restart --token T --as-uid U --migration`, started by the
+/// module when an incoming migration begins: the image is in the module
+/// (no file on the way). Post-copy, lazy: the page server is started
+/// first (it waits for the ranges the restore registers). Then the module
+/// is asked for the image, which blocks until all of it came; it is
+/// restored as `restart_for` does.
+pub fn restart_migration(root: &Path, token: u32, uid: u32, pages_later: Option<bool>) -> Result<(), CtlError> {
+    stdio_to_dev_null();
+    let outcome = pages_later.map(|push| start_pager(root, token, push)).transpose().and_then(|uffd| {
+        let req = CtlRequest { op: CtlOp::MigrationImage, pid: 0, image_fd: 0, flags: 0, token, node: 0, strategy: 0, uffd: 0 };
+        let (reply, errno) = request(root, &req)?;
+        if errno != 0 {
+            return Err(refused("incoming migration".into(), &reply, errno));
+        }
+        // The image's descriptor, reopened by path like any image.
+        let path = PathBuf::from(format!("/proc/self/fd/{}", reply.pid));
+        restart(root, &path, Some((token, uid)), uffd.as_ref().map(|u| u.as_raw_fd()))
+    });
+    report_failure(root, token, outcome)
+}
+
+/// A usermode helper starts without descriptors 0-2; the process gets
+/// /dev/null there (and messages must not fail for lack of stderr).
+fn stdio_to_dev_null() {
     for fd in 0..=2 {
         // SAFETY: plain syscalls on this process's descriptor table.
         unsafe {
@@ -346,10 +369,10 @@ pub fn restart_for(root: &Path, path: &Path, (token, uid): (u32, u32), pages_lat
             }
         }
     }
-    let outcome = match pages_later {
-        Some(push) => start_pager(root, token, push).and_then(|uffd| restart(root, path, Some((token, uid)), Some(uffd.as_raw_fd()))),
-        None => restart(root, path, Some((token, uid)), None),
-    };
+}
+
+/// Tells the module why restart `token` failed, if it did; `outcome`.
+fn report_failure(root: &Path, token: u32, outcome: Result<(), CtlError>) -> Result<(), CtlError> {
     if let Err(e) = &outcome {
         let mut reply = CtlReply::EMPTY;
         reply.errno = e.errno() as u32;
@@ -364,20 +387,6 @@ pub fn restart_for(root: &Path, path: &Path, (token, uid): (u32, u32), pages_lat
         }
     }
     outcome
-}
-
-/// `ssi-ctl restart --token T --as-uid U --migration`, started by the
-/// module for an incoming migration: the image is in the module (no file
-/// on the way); restarts it as `restart_for` does.
-pub fn restart_migration(root: &Path, token: u32, uid: u32, pages_later: Option<bool>) -> Result<(), CtlError> {
-    let req = CtlRequest { op: CtlOp::MigrationImage, pid: 0, image_fd: 0, flags: 0, token, node: 0, strategy: 0, uffd: 0 };
-    let (reply, errno) = request(root, &req)?;
-    if errno != 0 {
-        return Err(refused("incoming migration".into(), &reply, errno));
-    }
-    // The image's descriptor, reopened by path like any image.
-    let path = PathBuf::from(format!("/proc/self/fd/{}", reply.pid));
-    restart_for(root, &path, (token, uid), pages_later)
 }
 
 /// Post-copy, lazy: creates the userfaultfd, gets the migration's pages

@@ -135,7 +135,7 @@ fn main() -> ExitCode {
         Command::Restart { files, check: false, node: remote, token, as_uid, .. } => match files.as_slice() {
             [file] => match (remote, token.zip(as_uid)) {
                 (Some(n), _) => checkpoint::restart_remote(node.root(), n, file),
-                (None, Some(asked)) => checkpoint::restart_for(node.root(), file, asked, None),
+                (None, Some(asked)) => checkpoint::restart_for(node.root(), file, asked),
                 (None, None) => checkpoint::restart(node.root(), file, None, None),
             },
             _ => {
