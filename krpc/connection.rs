@@ -13,10 +13,7 @@ use super::{
     stats::{PeerStats, Stats},
 };
 use crate::{kthread, proto::wire};
-use core::{
-    mem::MaybeUninit,
-    sync::atomic::{AtomicBool, Ordering},
-};
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
 use wire::{FrameHeader, Hello, HelloAuth, MsgType, ReplayGuard, SeqCounter, WireError};
 
@@ -83,18 +80,22 @@ impl LinkError {
     }
 }
 
-/// Reads exactly `buf.len()` bytes (all of `buf` is initialized when it
-/// returns `Ok`). Before the first byte, waits as long as `idle_ok` allows
-/// (an idle connection); once a frame has started it must complete within
-/// [`FRAME_TIMEOUT_MS`].
-fn recv_exact(sock: &TcpSocket, buf: &mut [MaybeUninit<u8>], idle_ok: bool) -> Result<(), LinkError> {
+/// Receives `len` bytes with `recv` (called with the count so far, it
+/// receives the next ones). Before the first byte, waits as long as
+/// `idle_ok` allows (an idle connection); once a frame has started it must
+/// complete within [`FRAME_TIMEOUT_MS`].
+fn recv_exact(
+    len: usize,
+    idle_ok: bool,
+    mut recv: impl FnMut(usize) -> Result<Received>,
+) -> Result<(), LinkError> {
     let mut got = 0;
     let mut started = if idle_ok { None } else { Some(now_ms()) };
-    while got < buf.len() {
+    while got < len {
         if kthread::should_stop() {
             return Err(LinkError::Stopped);
         }
-        match sock.recv(&mut buf[got..]).map_err(|_| LinkError::Closed)? {
+        match recv(got).map_err(|_| LinkError::Closed)? {
             Received::Data(n) => {
                 got += n;
                 started.get_or_insert_with(now_ms);
@@ -116,12 +117,8 @@ fn recv_frame(
     max_body: usize,
     idle_ok: bool,
 ) -> Result<(FrameHeader, KVec<u8>, u64), LinkError> {
-    let mut hdr = [MaybeUninit::new(0u8); wire::HEADER_LEN];
-    recv_exact(sock, &mut hdr, idle_ok)?;
-    let hdr = hdr.map(|b| {
-        // SAFETY: initialized above, and recv_exact only adds bytes.
-        unsafe { b.assume_init() }
-    });
+    let mut hdr = [0u8; wire::HEADER_LEN];
+    recv_exact(hdr.len(), idle_ok, |got| sock.recv(&mut hdr[got..]))?;
     let h = FrameHeader::decode(&hdr).map_err(LinkError::from_wire)?;
     let len = h.body_len as usize;
     if len > max_body {
@@ -130,10 +127,7 @@ fn recv_frame(
     let t0 = now_ns();
     // Received straight into the allocation, not zeroed first.
     let mut body = KVec::with_capacity(len, GFP_KERNEL).map_err(|_| LinkError::Kernel(ENOMEM))?;
-    recv_exact(sock, &mut body.spare_capacity_mut()[..len], false)?;
-    // SAFETY: the capacity is at least `len` and recv_exact wrote all of
-    // its first `len` bytes.
-    unsafe { body.set_len(len) };
+    recv_exact(len, false, |got| sock.recv_append(&mut body, len - got))?;
     Ok((h, body, now_ns() - t0))
 }
 

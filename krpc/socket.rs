@@ -6,7 +6,7 @@
 
 use crate::extra as raw;
 use crate::proto::identity::Ipv4;
-use core::{mem::MaybeUninit, ptr};
+use core::ptr;
 use kernel::{bindings, error::to_result, prelude::*};
 
 /// `SHUT_RDWR` for kernel_sock_shutdown.
@@ -163,22 +163,48 @@ impl TcpSocket {
         Ok(())
     }
 
-    /// Receives up to `buf.len()` bytes into `buf`, which need not be
-    /// initialized: after `Received::Data(n)`, its first `n` bytes are.
-    pub(crate) fn recv(&self, buf: &mut [MaybeUninit<u8>]) -> Result<Received> {
-        if buf.is_empty() {
+    /// Receives up to `buf.len()` bytes into `buf`.
+    pub(crate) fn recv(&self, buf: &mut [u8]) -> Result<Received> {
+        // SAFETY: the kernel writes only the bytes it received into the
+        // region, so `buf` stays initialized.
+        unsafe { self.recv_raw(buf.as_mut_ptr(), buf.len()) }
+    }
+
+    /// Receives up to `want` bytes at the end of `v`, into its spare
+    /// capacity (not zeroed first), and adds them to its length.
+    pub(crate) fn recv_append(&self, v: &mut KVec<u8>, want: usize) -> Result<Received> {
+        let spare = v.spare_capacity_mut();
+        let want = want.min(spare.len());
+        // SAFETY: `spare` is writable memory of `v` of at least `want` bytes.
+        let r = unsafe { self.recv_raw(spare.as_mut_ptr().cast(), want) }?;
+        if let Received::Data(n) = r {
+            // SAFETY: the kernel wrote `n` <= `want` bytes just past the
+            // initialized part of `v`, within its capacity.
+            unsafe { v.set_len(v.len() + n) };
+        }
+        Ok(r)
+    }
+
+    /// One `kernel_recvmsg` of up to `len` bytes at `buf`.
+    ///
+    /// # Safety
+    ///
+    /// `buf` must be valid for writes of `len` bytes and not otherwise
+    /// accessed during the call.
+    unsafe fn recv_raw(&self, buf: *mut u8, len: usize) -> Result<Received> {
+        if len == 0 {
             return Ok(Received::Data(0));
         }
-        let mut v = bindings::kvec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-        // SAFETY: the kvec points into `buf`, alive and exclusively ours; the
-        // kernel only writes into it (bytes it received).
+        let mut v = bindings::kvec { iov_base: buf.cast(), iov_len: len };
+        // SAFETY: the kvec points at `len` writable bytes (the caller's
+        // promise); `msg` is a zeroed msghdr, as kernel_recvmsg expects.
         let r = unsafe {
             let mut msg: bindings::msghdr = core::mem::zeroed();
-            bindings::kernel_recvmsg(self.sock, &raw mut msg, &raw mut v, 1, buf.len(), 0)
+            bindings::kernel_recvmsg(self.sock, &raw mut msg, &raw mut v, 1, len, 0)
         };
         match r {
             0 => Ok(Received::Closed),
-            r if r > 0 => Ok(Received::Data(r as usize)),
+            r if r > 0 => Ok(Received::Data((r as usize).min(len))),
             r if r == -(bindings::EAGAIN as i32) => Ok(Received::TimedOut),
             r => Err(Error::from_errno(r)),
         }
