@@ -15,7 +15,7 @@ NODES ?= 3
 KDIR = $(shell kernel/build.sh print-dir)
 
 .PHONY: help deps kernel modules userspace workloads node rootfs cluster test \
-        test-unit test-vm bench-krpc bench-ckpt bench-migrate clean distclean
+        test-unit test-vm bench-krpc bench-ckpt bench-migrate bench-migrate-phases clean distclean
 
 help:
 	@echo "make deps      install what a fresh Debian 12 machine lacks (idempotent)"
@@ -29,6 +29,7 @@ help:
 	@echo "make bench-krpc  krpc latency/throughput vs sockperf and iperf3 (prints ratios)"
 	@echo "make bench-ckpt  checkpoint/restart vs criu dump/restore and dd (prints ratios)"
 	@echo "make bench-migrate  live migration vs criu and iperf3, two nodes (prints ratios)"
+	@echo "make bench-migrate-phases  where one migration's time goes (per-phase log, krpc counters)"
 	@echo "make clean     remove build/ and module objects (caches stay)"
 
 deps:
@@ -74,6 +75,9 @@ bench-ckpt: node rootfs
 # node 2's tmpfs and the restored copy: 2 GiB per node.
 bench-migrate: node rootfs
 	SSI_NODE_MEM=2048 qemu-tests/run qemu-tests/bench/migrate.sh
+
+bench-migrate-phases: node rootfs
+	SSI_NODE_MEM=2048 qemu-tests/run qemu-tests/bench/migrate-phases.sh
 
 cluster: node rootfs
 	qemu-tests/cluster --nodes $(NODES)

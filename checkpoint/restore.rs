@@ -17,8 +17,8 @@ use crate::kernel_ext::eopnotsupp;
 use crate::proto::{
     ctl::{CtlReply, MessageWriter},
     image::{
-        self, FileTarget, ImageReader, Section, VmaKind, IMAGE_HEADER_LEN, PAGE_SIZE, REG_ORIG_RAX,
-        REG_RAX, REG_RIP, SectionHeader, SECTION_HEADER_LEN,
+        self, FileTarget, ImageReader, PagesBody, PagesRun, Section, SectionHeader, SectionKind, VmaKind,
+        IMAGE_HEADER_LEN, PAGE_SIZE, REG_ORIG_RAX, REG_RAX, REG_RIP, SECTION_HEADER_LEN,
     },
 };
 use core::fmt::Write;
@@ -86,6 +86,15 @@ fn fail(reply: &mut CtlReply, err: Error, args: core::fmt::Arguments<'_>) -> Err
     err
 }
 
+/// What [`SectionStream::next`] found.
+enum Next {
+    /// A section whose body (this long) is in the stream's buffer.
+    Body(usize),
+    /// A migration's Pages section, checked but for its data, which is
+    /// still in the file at this offset.
+    Pages(PagesRun, i64),
+}
+
 /// Reads the image section by section from a file.
 struct SectionStream<'a> {
     file: &'a File,
@@ -122,20 +131,46 @@ impl<'a> SectionStream<'a> {
         Ok(SectionStream { file, pos, reader, body, header: None, crcs_checked: migration })
     }
 
-    /// The next section's kind and its body length, with the body read
-    /// into `self.body`; None after End.
-    fn next(&mut self, reply: &mut CtlReply) -> Result<Option<usize>> {
+    /// The next section: its body read into `self.body`, or, for the
+    /// Pages of a migration's image (no CRCs to check), only where its
+    /// data is, left in the file; None after End.
+    fn next(&mut self, reply: &mut CtlReply) -> Result<Option<Next>> {
         if self.reader.is_complete() {
             return Ok(None);
         }
+        let truncated = |reply: &mut CtlReply| fail(reply, EINVAL, format_args!("image truncated"));
         let mut sh = [0u8; SECTION_HEADER_LEN];
-        self.file.read_exact(&mut sh, &mut self.pos).map_err(|_| fail(reply, EINVAL, format_args!("image truncated")))?;
+        self.file.read_exact(&mut sh, &mut self.pos).map_err(|_| truncated(reply))?;
         let h = self.reader.read_section_header(&sh).map_err(|e| fail(reply, EINVAL, format_args!("{}", e)))?;
+        if h.kind == SectionKind::Pages && self.crcs_checked && self.reader.header().pages_unchecked() {
+            let mut prefix = [0u8; PagesBody::PREFIX_LEN];
+            self.file.read_exact(&mut prefix, &mut self.pos).map_err(|_| truncated(reply))?;
+            let run = self.reader.read_pages_prefix(&prefix).map_err(|e| fail(reply, EINVAL, format_args!("{}", e)))?;
+            let at = self.pos;
+            self.pos += run.data_len() as i64;
+            if self.pos as u64 > self.file.info().size {
+                return Err(truncated(reply));
+            }
+            return Ok(Some(Next::Pages(run, at)));
+        }
         let len = h.body_len as usize;
         let body = self.body.get_mut(..len).ok_or(EINVAL)?;
-        self.file.read_exact(body, &mut self.pos).map_err(|_| fail(reply, EINVAL, format_args!("image truncated")))?;
+        self.file.read_exact(body, &mut self.pos).map_err(|_| truncated(reply))?;
         self.header = Some(h);
-        Ok(Some(len))
+        Ok(Some(Next::Body(len)))
+    }
+
+    /// Writes the data of `run` (at `at` in the image) into the calling
+    /// process: straight from the file into its memory where the mapping
+    /// is writable, through the page tables (by way of `self.body`) where
+    /// it is not.
+    fn load_pages(&mut self, run: &PagesRun, mut at: i64, writable: bool) -> Result {
+        if writable {
+            return self.file.read_exact_to_user(run.start, run.data_len() as u64, &mut at);
+        }
+        let data = self.body.get_mut(..run.data_len()).ok_or(EINVAL)?;
+        self.file.read_exact(data, &mut at)?;
+        task::poke_user(run.start, data)
     }
 
     /// The body read by [`SectionStream::next`], checked (its CRC with the
@@ -223,7 +258,14 @@ fn plan(
         },
         GFP_KERNEL,
     )?;
-    while let Some(len) = s.next(reply)? {
+    while let Some(next) = s.next(reply)? {
+        let len = match next {
+            Next::Body(len) => len,
+            Next::Pages(run, _) => {
+                check_pages_mapped(&plan, run.start, run.data_len(), reply)?;
+                continue;
+            }
+        };
         match s.section(len, reply)? {
             Section::Process(p) => {
                 // Only checked: the restored process keeps no handle on it.
@@ -336,12 +378,7 @@ fn plan(
                 };
                 plan.fds.push(FdPlan { fd: f.fd, cloexec: f.cloexec, file }, GFP_KERNEL)?;
             }
-            Section::Pages(pg) => {
-                let end = pg.start + pg.data.len() as u64;
-                if !plan.maps.iter().any(|m| m.start <= pg.start && end <= m.end) {
-                    return Err(fail(reply, EINVAL, format_args!("pages at {:#x} outside every mapping", pg.start)));
-                }
-            }
+            Section::Pages(pg) => check_pages_mapped(&plan, pg.start, pg.data.len(), reply)?,
             Section::Parent(_) => {
                 return Err(fail(reply, eopnotsupp(), format_args!("incremental images are not supported yet")));
             }
@@ -365,6 +402,20 @@ fn plan(
         }
     }
     Ok(plan)
+}
+
+/// Pages at `start` must lie inside one mapping of the plan.
+fn check_pages_mapped(plan: &Plan, start: u64, len: usize, reply: &mut CtlReply) -> Result {
+    let end = start + len as u64;
+    if !plan.maps.iter().any(|m| m.start <= start && end <= m.end) {
+        return Err(fail(reply, EINVAL, format_args!("pages at {start:#x} outside every mapping")));
+    }
+    Ok(())
+}
+
+/// Whether the plan maps `addr` writable.
+fn writable_at(plan: &Plan, addr: u64) -> bool {
+    plan.maps.iter().any(|m| m.start <= addr && addr < m.end && m.prot & image::PROT_WRITE != 0)
 }
 
 fn open_checked_shared(f: &image::FileRef<'_>, reply: &mut CtlReply) -> Result<File> {
@@ -405,17 +456,21 @@ fn rebuild(image: &File, plan: &mut Plan, reply: &mut CtlReply, preload: Option<
     // The pages, read again from the image (their CRCs were checked by
     // the first pass; a migration's are not computed at all).
     let mut s = SectionStream::open(image, reply, preload.is_some())?;
-    while let Some(len) = s.next(reply)? {
-        if let Section::Pages(pg) = s.section(len, reply)? {
-            reply.pages += (pg.data.len() / PAGE_SIZE) as u64;
-            let writable = plan
-                .maps
-                .iter()
-                .any(|m| m.start <= pg.start && pg.start < m.end && m.prot & image::PROT_WRITE != 0);
-            if writable {
-                task::write_user(pg.start, pg.data)?;
-            } else {
-                task::poke_user(pg.start, pg.data)?;
+    while let Some(next) = s.next(reply)? {
+        match next {
+            Next::Pages(run, at) => {
+                reply.pages += u64::from(run.npages);
+                s.load_pages(&run, at, writable_at(plan, run.start))?;
+            }
+            Next::Body(len) => {
+                if let Section::Pages(pg) = s.section(len, reply)? {
+                    reply.pages += (pg.data.len() / PAGE_SIZE) as u64;
+                    if writable_at(plan, pg.start) {
+                        task::write_user(pg.start, pg.data)?;
+                    } else {
+                        task::poke_user(pg.start, pg.data)?;
+                    }
+                }
             }
         }
     }

@@ -330,6 +330,29 @@ impl File {
         Ok(())
     }
 
+    /// Reads `len` bytes at `*pos` straight into current's memory at
+    /// `addr` (one copy; the user pages fault in as the copy reaches
+    /// them). `EFAULT` if part of the range cannot be written (not mapped,
+    /// or not writable: see [`poke_user`]); `EIO` at the end of the file.
+    pub(crate) fn read_exact_to_user(&self, mut addr: u64, mut len: u64, pos: &mut i64) -> Result {
+        while len > 0 {
+            // SAFETY: counted file; `pos` writable; the destination is
+            // current's user memory, checked by the copy itself
+            // (copy_to_user), so no address can reach kernel memory.
+            let n = unsafe { raw::ssi_file_read_user(self.0.cast(), addr, len, pos) };
+            if n < 0 {
+                return Err(Error::from_errno(n as i32));
+            }
+            if n == 0 {
+                // The end of the file, or not one byte could be copied.
+                return Err(if self.info().size <= *pos as u64 { EIO } else { EFAULT });
+            }
+            addr += n as u64;
+            len -= (n as u64).min(len);
+        }
+        Ok(())
+    }
+
     /// One read of up to `buf.len()` bytes (a pipe or terminal: no
     /// position); the bytes read or the errno (`ERESTARTSYS` included).
     pub(crate) fn read_once(&self, buf: &mut [u8]) -> core::result::Result<usize, i32> {

@@ -18,6 +18,7 @@
 #include <linux/signal.h>
 #include <linux/task_work.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 #include <linux/userfaultfd_k.h>
 #include <uapi/linux/magic.h>
 #include <linux/wait.h>
@@ -218,9 +219,21 @@ long ssi_file_read_user(struct file *f, u64 ubuf, u64 len, s64 *pos)
 	loff_t p = *pos;
 	long r;
 
-	if (!f->f_op->read)
+	if (f->f_op->read) {
+		r = f->f_op->read(f, (char __user *)ubuf, len, &p);
+	} else if (f->f_op->read_iter) {
+		/* What vfs_read does for a file with only read_iter (tmpfs). */
+		struct kiocb kiocb;
+		struct iov_iter iter;
+
+		init_sync_kiocb(&kiocb, f);
+		kiocb.ki_pos = p;
+		iov_iter_ubuf(&iter, ITER_DEST, (void __user *)ubuf, len);
+		r = f->f_op->read_iter(&kiocb, &iter);
+		p = kiocb.ki_pos;
+	} else {
 		return -EINVAL;
-	r = f->f_op->read(f, (char __user *)ubuf, len, &p);
+	}
 	*pos = p;
 	return r;
 }

@@ -53,7 +53,8 @@ void *ssi_fwd_priv(struct file *f);
  * (/proc/PID/pagemap, clear_refs). The address or a negative errno. */
 long ssi_user_scratch(u64 len);
 void ssi_user_scratch_free(u64 addr, u64 len);
-/* f's own read or write, with a buffer in current's user memory. */
+/* f's own read (or read_iter, as vfs_read) or write, with a buffer in
+ * current's user memory; bytes moved (short on a fault) or -errno. */
 long ssi_file_read_user(struct file *f, u64 ubuf, u64 len, s64 *pos);
 long ssi_file_write_user(struct file *f, u64 ubuf, u64 len, s64 *pos);
 /* Reads `len` bytes at `addr` of `t`'s memory; the bytes read or -errno. */

@@ -321,11 +321,11 @@ impl Hosted {
                 let n = (r.npages - page).min(per);
                 let addr = r.addr + u64::from(page) * PAGE;
                 let data = &mut buf[..(u64::from(n) * PAGE) as usize];
-                let mut pos = addr as i64;
-                store.read_exact(data, &mut pos)?;
-                // In the process's own context: a plain copy, or through
-                // the page tables for a read-only mapping.
-                if task::write_user(addr, data).is_err() {
+                // In the process's own context: straight from the store
+                // into its memory, or through the page tables for a
+                // read-only mapping.
+                if store.read_exact_to_user(addr, data.len() as u64, &mut (addr as i64)).is_err() {
+                    store.read_exact(data, &mut (addr as i64))?;
                     task::poke_user(addr, data)?;
                 }
                 page += n;

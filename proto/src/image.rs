@@ -1777,7 +1777,8 @@ impl<'a> PagesBody<'a> {
         Ok(w.bytes(self.data)?)
     }
 
-    fn read_from(r: &mut Reader<'a>) -> Result<PagesBody<'a>, ImageError> {
+    /// Reads the prefix: (start, npages).
+    fn read_prefix(r: &mut Reader<'_>) -> Result<(u64, u32), ImageError> {
         let start = r.u64()?;
         let npages = r.u32()?;
         if npages == 0 {
@@ -1789,8 +1790,30 @@ impl<'a> PagesBody<'a> {
         if r.u32()? != 0 {
             return Err(ImageError::ReservedNotZero);
         }
+        Ok((start, npages))
+    }
+
+    fn read_from(r: &mut Reader<'a>) -> Result<PagesBody<'a>, ImageError> {
+        let (start, npages) = PagesBody::read_prefix(r)?;
         let data = r.bytes(npages as usize * PAGE_SIZE)?;
         Ok(PagesBody { start, data })
+    }
+}
+
+/// A Pages section known from its prefix alone
+/// ([`ImageReader::read_pages_prefix`]): its data follows the prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PagesRun {
+    /// Address of the first page.
+    pub start: u64,
+    /// Pages of data that follow the prefix.
+    pub npages: u32,
+}
+
+impl PagesRun {
+    /// Bytes of page data that follow the prefix.
+    pub fn data_len(&self) -> usize {
+        self.npages as usize * PAGE_SIZE
     }
 }
 
@@ -3324,6 +3347,43 @@ impl ImageReader {
             .accept(header.index, &section.summary())
             .map_err(at)?;
         Ok(section)
+    }
+
+    /// Accepts the Pages section whose header was just read from its
+    /// [`PagesBody::PREFIX_LEN`]-byte prefix alone, in an image whose
+    /// pages carry no CRC ([`FLAG_PAGES_UNCHECKED`]): the caller then reads
+    /// its [`PagesRun::data_len`] bytes of data (or skips them) itself,
+    /// with nothing about them left to check. Everything a whole body
+    /// would be checked for but the data is checked: the length, the
+    /// prefix, the run's order among the others.
+    ///
+    /// Any other section, or an image whose pages carry CRCs, is
+    /// [`ImageError::ReaderMisuse`] and leaves the section pending, so
+    /// that [`ImageReader::read_section_body`] still reads it.
+    pub fn read_pages_prefix(&mut self, prefix: &[u8]) -> Result<PagesRun, ReadError> {
+        let header = match self.pending {
+            Some(h) if self.crc_unchecked(&h) => h,
+            _ => return Err(self.at(None, ImageError::ReaderMisuse)),
+        };
+        self.pending = None;
+        let at = |error| ReadError {
+            error,
+            section: Some(SectionPosition {
+                index: header.index,
+                kind: Some(header.kind),
+            }),
+        };
+        let mut r = Reader::new(prefix.get(..PagesBody::PREFIX_LEN).ok_or(at(ImageError::Truncated))?);
+        let (start, npages) = PagesBody::read_prefix(&mut r).map_err(at)?;
+        let run = PagesRun { start, npages };
+        if header.body_len as usize != PagesBody::PREFIX_LEN + run.data_len() {
+            return Err(at(ImageError::BodyLengthMismatch));
+        }
+        check_page_run(start, npages).map_err(at)?;
+        self.validator
+            .accept(header.index, &SectionSummary::Pages { start, npages })
+            .map_err(at)?;
+        Ok(run)
     }
 
     /// Whether the CRC of section `h` is not checked (a Pages section of
@@ -5038,6 +5098,84 @@ mod tests {
             }
         }
         assert!(pages_seen > 0);
+    }
+
+    /// Reads `image` as a migration's restore does: Pages sections from
+    /// their prefix alone, their data skipped.
+    fn read_skipping_pages(image: &[u8]) -> Result<(ImageSummary, Vec<PagesRun>), ReadError> {
+        let mut reader = ImageReader::new(image)?;
+        let mut at = IMAGE_HEADER_LEN;
+        let mut runs = Vec::new();
+        while !reader.is_complete() {
+            let h = reader.read_section_header(image.get(at..).unwrap_or(&[]))?;
+            at += SECTION_HEADER_LEN;
+            if h.kind == SectionKind::Pages {
+                let run = reader.read_pages_prefix(image.get(at..).unwrap_or(&[]))?;
+                runs.push(run);
+            } else {
+                let body = image.get(at..at + h.body_len as usize).ok_or(ReadError { error: ImageError::Truncated, section: None })?;
+                reader.read_section_body(body)?;
+            }
+            at += h.body_len as usize;
+        }
+        reader.finish().map(|s| (s, runs))
+    }
+
+    #[test]
+    fn pages_read_from_their_prefix_as_from_the_whole_body() {
+        let mut runs_seen = 0;
+        for seed in 0..40 {
+            let mut m = gen_image(&mut Gen::new(seed, false), false);
+            m.header.flags |= FLAG_PAGES_UNCHECKED;
+            let image = encode_image(&m);
+            let mut whole = Vec::new();
+            let summary = read_image(&image, |_, s| {
+                if let Section::Pages(p) = s {
+                    whole.push(PagesRun { start: p.start, npages: p.npages() });
+                }
+            })
+            .unwrap();
+            let (summary2, runs) = read_skipping_pages(&image).unwrap();
+            assert_eq!(summary, summary2, "seed {seed}");
+            assert_eq!(whole, runs, "seed {seed}");
+            runs_seen += runs.len();
+            // A damaged prefix or length is refused either way.
+            for r in section_ranges(&image) {
+                let h = SectionHeader::decode(&image[r.start..]).unwrap();
+                if h.kind != SectionKind::Pages {
+                    continue;
+                }
+                for at in (r.start + SECTION_HEADER_LEN..r.start + SECTION_HEADER_LEN + PagesBody::PREFIX_LEN).chain([r.start + 4]) {
+                    let mut b = image.clone();
+                    b[at] ^= 0x80;
+                    let whole = read_image(&b, |_, _| {});
+                    let prefix = read_skipping_pages(&b);
+                    assert_eq!(whole.is_ok(), prefix.is_ok(), "seed {seed} byte {at}: {whole:?} / {prefix:?}");
+                }
+            }
+        }
+        assert!(runs_seen > 0);
+    }
+
+    #[test]
+    fn pages_prefix_needs_unchecked_pages_and_a_pages_section() {
+        let m = gen_image(&mut Gen::new(5, false), false);
+        let image = encode_image(&m);
+        let mut reader = ImageReader::new(&image).unwrap();
+        let mut at = IMAGE_HEADER_LEN;
+        let mut refused = 0;
+        while !reader.is_complete() {
+            let h = reader.read_section_header(&image[at..]).unwrap();
+            at += SECTION_HEADER_LEN;
+            // CRCs are checked in this image: never the prefix alone.
+            let e = reader.read_pages_prefix(&image[at..]).unwrap_err();
+            assert_eq!(e.error, ImageError::ReaderMisuse);
+            refused += 1;
+            reader.read_section_body(&image[at..at + h.body_len as usize]).unwrap();
+            at += h.body_len as usize;
+        }
+        assert!(refused > 0);
+        reader.finish().unwrap();
     }
 
     #[test]

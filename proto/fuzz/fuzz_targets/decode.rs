@@ -48,7 +48,10 @@ fn check_frame(data: &[u8]) {
                 Some(MsgType::JoinReply) => round_trip(body, JoinReply::decode, JoinReply::encode),
                 Some(MsgType::Leave) => round_trip(body, Leave::decode, Leave::encode),
                 Some(MsgType::NodeDead) => round_trip(body, NodeDead::decode, NodeDead::encode),
-                Some(MsgType::Echo | MsgType::Stream) | None => {}
+                // Echo and Stream carry opaque bytes; the checkpoint,
+                // restart and migration bodies are property-tested in
+                // their own modules (`proto/src/ctl.rs`, `migration.rs`).
+                _ => {}
             }
         }
     }

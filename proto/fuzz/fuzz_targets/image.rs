@@ -10,7 +10,7 @@ use ssi_proto::image::{
     read_image, EndBody, FileBody, FileRef, FileTarget, ImageError, ImageHeader, ImageSummary,
     ImageValidator, ImageWriter, MmBody, PagesBody, ParentBody, ProcessBody, RecordList, Section,
     SectionHeader, SectionKind, SigAction, SignalsBody, ThreadBody, VmaBody, VmaKind, ARCH_X86_64,
-    FLAG_INCREMENTAL, IMAGE_HEADER_LEN, MAP_PRIVATE, NSIG, PAGE_SIZE, PROT_READ,
+    FLAG_INCREMENTAL, FLAG_PAGES_UNCHECKED, IMAGE_HEADER_LEN, ImageReader, MAP_PRIVATE, NSIG, PAGE_SIZE, PROT_READ,
     SECTION_HEADER_LEN,
 };
 use std::sync::OnceLock;
@@ -56,7 +56,39 @@ fn check_canonical(header: &SectionHeader, section: &Section<'_>) {
     assert_eq!(&again, header, "re-encoding differs");
 }
 
-/// Parses `image` both ways; they must agree.
+/// The parse of a migration's restore: Pages sections from their prefix
+/// alone ([`ImageReader::read_pages_prefix`]), their data skipped.
+fn parse_skipping_pages(image: &[u8]) -> Result<ImageSummary, ImageError> {
+    let mut reader = ImageReader::new(image).map_err(|e| e.error)?;
+    let mut at = IMAGE_HEADER_LEN;
+    while !reader.is_complete() {
+        let h = reader
+            .read_section_header(image.get(at..).unwrap_or(&[]))
+            .map_err(|e| e.error)?;
+        at += SECTION_HEADER_LEN;
+        let end = at.checked_add(h.body_len as usize).ok_or(ImageError::Truncated)?;
+        if h.kind == SectionKind::Pages {
+            reader
+                .read_pages_prefix(image.get(at..).unwrap_or(&[]))
+                .map_err(|e| e.error)?;
+            if end > image.len() {
+                return Err(ImageError::Truncated);
+            }
+        } else {
+            let body = image.get(at..end).ok_or(ImageError::Truncated)?;
+            reader.read_section_body(body).map_err(|e| e.error)?;
+        }
+        at = end;
+    }
+    if at != image.len() {
+        return Err(ImageError::DataAfterEnd);
+    }
+    reader.finish().map_err(|e| e.error)
+}
+
+/// Parses `image` both ways; they must agree. With its pages unchecked
+/// (the flag set), reading Pages from their prefixes must accept exactly
+/// what reading whole bodies accepts, with the same summary.
 fn parse(image: &[u8]) -> Result<ImageSummary, ImageError> {
     let streaming = parse_streaming(image);
     let reader = read_image(image, check_canonical).map_err(|e| e.error);
@@ -64,6 +96,21 @@ fn parse(image: &[u8]) -> Result<ImageSummary, ImageError> {
         streaming, reader,
         "read_image disagrees with the streaming parse"
     );
+    if let Ok(mut header) = ImageHeader::decode(image) {
+        header.flags |= FLAG_PAGES_UNCHECKED;
+        let mut unchecked = image.to_vec();
+        unchecked[..IMAGE_HEADER_LEN].copy_from_slice(&header.encode().unwrap());
+        let whole = read_image(&unchecked, |_, _| {}).map_err(|e| e.error);
+        let prefixes = parse_skipping_pages(&unchecked);
+        assert_eq!(
+            whole.is_ok(),
+            prefixes.is_ok(),
+            "prefix parse disagrees: {whole:?} / {prefixes:?}"
+        );
+        if let (Ok(a), Ok(b)) = (whole, prefixes) {
+            assert_eq!(a, b, "prefix parse summary differs");
+        }
+    }
     streaming
 }
 
