@@ -21,6 +21,7 @@ use crate::proto::{
         IMAGE_HEADER_LEN, PAGE_SIZE, REG_ORIG_RAX, REG_RAX, REG_RIP, SECTION_HEADER_LEN,
     },
 };
+use crate::migration::page_store::PageStore;
 use core::fmt::Write;
 use kernel::{prelude::*, sync::Arc};
 
@@ -90,8 +91,8 @@ fn fail(reply: &mut CtlReply, err: Error, args: core::fmt::Arguments<'_>) -> Err
 enum Next {
     /// A section whose body (this long) is in the stream's buffer.
     Body(usize),
-    /// A migration's Pages section, checked but for its data, which is
-    /// still in the file at this offset.
+    /// A migration's Pages section, checked but for its data: at this
+    /// offset of the file, or apart (`data_apart`).
     Pages(PagesRun, i64),
 }
 
@@ -109,13 +110,18 @@ struct SectionStream<'a> {
     /// module's own kernel-memory file, never through storage the CRCs
     /// guard against.
     crcs_checked: bool,
+    /// The file is a migration's image without its page data, which came
+    /// apart (`PageStore`): a Pages section's prefix is followed by the
+    /// next section.
+    data_apart: bool,
 }
 
 impl<'a> SectionStream<'a> {
     /// The image in `file`; `migration`: a migration's, in the module's
     /// own file (its CRCs are not computed). Any other image with
     /// unchecked pages is refused.
-    fn open(file: &'a File, reply: &mut CtlReply, migration: bool) -> Result<Self> {
+    /// `data_apart`: the page data is not in the file (a migration's).
+    fn open(file: &'a File, reply: &mut CtlReply, migration: bool, data_apart: bool) -> Result<Self> {
         let mut hdr = [0u8; IMAGE_HEADER_LEN];
         let mut pos = 0i64;
         file.read_exact(&mut hdr, &mut pos).map_err(|_| fail(reply, EINVAL, format_args!("image truncated")))?;
@@ -128,7 +134,7 @@ impl<'a> SectionStream<'a> {
             ));
         }
         let body = KVec::from_elem(0u8, image::MAX_SECTION_BODY as usize, GFP_KERNEL)?;
-        Ok(SectionStream { file, pos, reader, body, header: None, crcs_checked: migration })
+        Ok(SectionStream { file, pos, reader, body, header: None, crcs_checked: migration, data_apart })
     }
 
     /// The next section: its body read into `self.body`, or, for the
@@ -147,9 +153,11 @@ impl<'a> SectionStream<'a> {
             self.file.read_exact(&mut prefix, &mut self.pos).map_err(|_| truncated(reply))?;
             let run = self.reader.read_pages_prefix(&prefix).map_err(|e| fail(reply, EINVAL, format_args!("{}", e)))?;
             let at = self.pos;
-            self.pos += run.data_len() as i64;
-            if self.pos as u64 > self.file.info().size {
-                return Err(truncated(reply));
+            if !self.data_apart {
+                self.pos += run.data_len() as i64;
+                if self.pos as u64 > self.file.info().size {
+                    return Err(truncated(reply));
+                }
             }
             return Ok(Some(Next::Pages(run, at)));
         }
@@ -239,8 +247,9 @@ fn plan(
     check_only: bool,
     forward: Option<Forwarder<'_>>,
     migration: bool,
+    split_pages: Option<u64>,
 ) -> Result<KBox<Plan>> {
-    let mut s = SectionStream::open(image, reply, migration)?;
+    let mut s = SectionStream::open(image, reply, migration, split_pages.is_some())?;
     let hdr_uid = s.reader.header().uid;
     if !is_root && hdr_uid != caller_uid {
         return Err(fail(reply, EPERM, format_args!("only root or the image's owner (uid {hdr_uid}) may restart it")));
@@ -258,11 +267,13 @@ fn plan(
         },
         GFP_KERNEL,
     )?;
+    let mut pages_by_prefix = 0u64;
     while let Some(next) = s.next(reply)? {
         let len = match next {
             Next::Body(len) => len,
             Next::Pages(run, _) => {
                 check_pages_mapped(&plan, run.start, run.data_len(), reply)?;
+                pages_by_prefix += u64::from(run.npages);
                 continue;
             }
         };
@@ -386,6 +397,9 @@ fn plan(
         }
     }
     s.reader.finish().map_err(|e| fail(reply, EINVAL, format_args!("{}", e)))?;
+    if split_pages.is_some_and(|n| n != pages_by_prefix) {
+        return Err(fail(reply, EINVAL, format_args!("the page data that came does not match the image")));
+    }
     let xsize = task::xstate_size()?;
     if plan.threads.iter().any(|t| t.xstate.len() != xsize) {
         return Err(fail(reply, EINVAL, format_args!("FPU state of another CPU model")));
@@ -423,7 +437,13 @@ fn open_checked_shared(f: &image::FileRef<'_>, reply: &mut CtlReply) -> Result<F
 }
 
 /// Pass two, past the point of no return.
-fn rebuild(image: &File, plan: &mut Plan, reply: &mut CtlReply, preload: Option<&dyn Fn() -> Result>) -> Result<i64> {
+fn rebuild(
+    image: &File,
+    plan: &mut Plan,
+    reply: &mut CtlReply,
+    preload: Option<&dyn Fn() -> Result>,
+    mut pages: Option<PageStore>,
+) -> Result<i64> {
     // Unmap everything but the vdso and vvar.
     let mut addr = 0u64;
     let mut ranges: KVec<(u64, u64)> = KVec::new();
@@ -455,12 +475,16 @@ fn rebuild(image: &File, plan: &mut Plan, reply: &mut CtlReply, preload: Option<
     }
     // The pages, read again from the image (their CRCs were checked by
     // the first pass; a migration's are not computed at all).
-    let mut s = SectionStream::open(image, reply, preload.is_some())?;
+    let mut s = SectionStream::open(image, reply, preload.is_some(), pages.is_some())?;
     while let Some(next) = s.next(reply)? {
         match next {
             Next::Pages(run, at) => {
                 reply.pages += u64::from(run.npages);
-                s.load_pages(&run, at, writable_at(plan, run.start))?;
+                let writable = writable_at(plan, run.start);
+                match pages.as_mut() {
+                    Some(p) => p.load(run.start, run.npages, writable)?,
+                    None => s.load_pages(&run, at, writable)?,
+                }
             }
             Next::Body(len) => {
                 if let Section::Pages(pg) = s.section(len, reply)? {
@@ -543,7 +567,7 @@ pub(crate) fn apply_thread(t: &ThreadPlan) -> Result<i64> {
 /// restart would, changing nothing.
 pub(crate) fn check(image: &File, reply: &mut CtlReply) -> Result {
     let (is_root, uid) = task::caller_identity();
-    plan(image, reply, is_root, uid, true, None, false).map(|_| ())
+    plan(image, reply, is_root, uid, true, None, false, None).map(|_| ())
 }
 
 /// Restores the image `image` into the calling process. On success the
@@ -554,7 +578,9 @@ pub(crate) fn check(image: &File, reply: &mut CtlReply) -> Result {
 /// `forward` makes stand-ins for the pipes and terminals on fds 0-2 (a
 /// migration; otherwise the caller's own stay); `preload` is given for a
 /// migration only (its image is in the module's own memory): it writes
-/// pages that came before the image (pre-copy) once the mappings exist. `checked` runs once the
+/// pages that came before the image (pre-copy) once the mappings exist;
+/// `pages` is a migration's page data, split off its image as it came
+/// (the image file holds the rest). `checked` runs once the
 /// image passed every check, just before the point of no return; its error
 /// ends the restore there, nothing changed.
 pub(crate) fn restore(
@@ -563,11 +589,13 @@ pub(crate) fn restore(
     groups: &RestoreGroups,
     forward: Option<Forwarder<'_>>,
     preload: Option<&dyn Fn() -> Result>,
+    pages: Option<PageStore>,
     checked: impl FnOnce() -> Result,
 ) -> Result<i64> {
     let (is_root, uid) = task::caller_identity();
     let tgid = task::task_state()?.tgid;
-    let mut plan = match plan(image, reply, is_root, uid, false, forward, preload.is_some()) {
+    let split = pages.as_ref().map(PageStore::pages_left);
+    let mut plan = match plan(image, reply, is_root, uid, false, forward, preload.is_some(), split) {
         Ok(p) => p,
         Err(e) => {
             groups.abort(tgid);
@@ -595,7 +623,7 @@ pub(crate) fn restore(
         groups.abort(tgid);
         return Err(fail(reply, e, format_args!("the migration was given up before the process ran here")));
     }
-    match rebuild(image, &mut plan, reply, preload) {
+    match rebuild(image, &mut plan, reply, preload, pages) {
         Ok(ax) => {
             if others > 0 {
                 let threads = core::mem::replace(&mut plan.threads, KVec::new());

@@ -46,6 +46,13 @@ pub(crate) trait Handler<C>: Send + Sync {
     /// Handles `msg`. For a request the result is the reply; for a
     /// one-way message an error is only counted.
     fn handle(&self, ctx: &C, msg: &Incoming<'_>) -> Result<KVec<u8>>;
+
+    /// [`Handler::handle`], given the body's own buffer: a handler that
+    /// keeps bulk data can keep the buffer instead of copying it. By
+    /// default the buffer goes once `handle` returned.
+    fn handle_owned(&self, ctx: &C, conn: &Arc<Connection>, header: &FrameHeader, body: KVec<u8>) -> Result<KVec<u8>> {
+        self.handle(ctx, &Incoming { conn, header, body: &body })
+    }
 }
 
 const TYPES: usize = 256;

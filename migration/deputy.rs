@@ -319,7 +319,8 @@ fn restore_here(cluster: &Arc<Cluster>, d: &Deputy, h: &Arc<Hosted>) -> bool {
     let mut reply = crate::proto::ctl::CtlReply::EMPTY;
     let Some(image) = h.take_image() else { return false };
     let preload = || h.preload();
-    let restored = crate::checkpoint::restore::restore(&image, &mut reply, &identity.restore_groups, None, Some(&preload), || {
+    let pages = h.take_pages();
+    let restored = crate::checkpoint::restore::restore(&image, &mut reply, &identity.restore_groups, None, Some(&preload), pages, || {
         identity.restarts.running(token);
         h.await_go()
     });

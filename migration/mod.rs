@@ -16,6 +16,9 @@
 //!   and writes on its files, and ends the way the process ended.
 //! - `forward.rs`: the stand-in files a migrated process has for the
 //!   files its deputy keeps (pipes, terminals).
+//! - `page_store.rs`: the page data of an incoming image, kept in the
+//!   received frames' buffers apart from the image file until the restore
+//!   copies it in.
 //! - `pages.rs`, `lender.rs`: post-copy and lazy: the destination fetches
 //!   the memory after the process resumed; the old copy lends it.
 //!
@@ -25,6 +28,7 @@
 pub(crate) mod deputy;
 pub(crate) mod forward;
 pub(crate) mod lender;
+pub(crate) mod page_store;
 pub(crate) mod pages;
 pub(crate) mod precopy;
 pub(crate) mod remote;
@@ -35,8 +39,11 @@ pub(crate) mod sys;
 use crate::{
     cluster::Cluster,
     identity::Identity,
-    krpc::handlers::{Handler, Incoming},
-    proto::wire::MsgType,
+    krpc::{
+        connection::Connection,
+        handlers::{Handler, Incoming},
+    },
+    proto::wire::{FrameHeader, MsgType},
     procfs::{ProcShow, SeqFile},
     proto::ctl::strategy_name,
 };
@@ -303,7 +310,8 @@ impl Handler<Cluster> for MigrationHandler {
         let body = msg.body;
         let r = match msg.header.kind() {
             Some(MsgType::MigrateBegin) => remote::begin(cluster, m, from, body),
-            Some(MsgType::MigrateData) => remote::data(m, from, body),
+            // Taken with its buffer (`handle_owned`); not reached.
+            Some(MsgType::MigrateData) => Err(EINVAL),
             Some(MsgType::MigrateCommit) => return remote::commit(cluster, m, from, body),
             Some(MsgType::MigrateGo) => remote::go(m, from, body),
             Some(MsgType::MigrateAbort) => remote::abort(m, from, body),
@@ -320,5 +328,13 @@ impl Handler<Cluster> for MigrationHandler {
             _ => Err(EINVAL),
         };
         r.map(|()| KVec::new())
+    }
+
+    fn handle_owned(&self, cluster: &Cluster, conn: &Arc<Connection>, header: &FrameHeader, body: KVec<u8>) -> Result<KVec<u8>> {
+        if header.kind() == Some(MsgType::MigrateData) {
+            // Bulk image data: its page data stays in `body`.
+            return remote::data(&cluster.identity().migrations, conn.peer.node_id, body).map(|()| KVec::new());
+        }
+        self.handle(cluster, &Incoming { conn, header, body: &body })
     }
 }

@@ -11,8 +11,9 @@
 //! turn the missing pages into zero ones: the process is killed instead.
 //!
 //! `pread(pages, buf, len, addr)` on the pages file fetches `len` bytes of
-//! the process's memory at `addr` from the node that lends it
-//! (`MigratePageRequest`, answered with `MigratePageData`); the page
+//! the process's memory at `addr` (up to [`MAX_PAGES_READ`]) from the node
+//! that lends it (`MigratePageRequest`s of up to [`MAX_PAGE_BYTES`] each,
+//! all in flight at once, answered with `MigratePageData`); the page
 //! server installs them with `UFFDIO_COPY`. Offset 0 (never a user page)
 //! reads the registered ranges instead: pairs of little-endian u64
 //! (start, end), nothing until the restore registered them.
@@ -26,7 +27,7 @@ use crate::{
     checkpoint::task::{self, File},
     cluster::Cluster,
     proto::{
-        migration::{PageRequest, MAX_PAGE_BYTES, PAGE},
+        migration::{PageRequest, MAX_PAGES_READ, MAX_PAGE_BYTES, PAGE},
         wire::MsgType,
     },
 };
@@ -44,6 +45,16 @@ const LOST_AFTER_MS: u32 = 10_000;
 /// page server; a deputy serves pages between forwarded reads and writes).
 const RESEND_AFTER_NS: u64 = 10_000_000_000;
 use crate::checkpoint::task::{VM_LOCKED, VM_READ, VM_SHARED};
+
+/// One page request of a read, and its answer once it came.
+struct Request {
+    seq: u64,
+    addr: u64,
+    len: u32,
+    /// When it was last sent (0: not yet).
+    sent_ns: u64,
+    data: Option<KVec<u8>>,
+}
 
 /// What a pages file reads from.
 struct Pages {
@@ -103,12 +114,16 @@ impl Pages {
             return self.read_ranges(buf, len);
         }
         let addr = pos as u64;
-        if addr % PAGE != 0 || len as u64 % PAGE != 0 || len == 0 || len > MAX_PAGE_BYTES as usize {
+        if addr % PAGE != 0 || len as u64 % PAGE != 0 || len == 0 || len > MAX_PAGES_READ as usize {
             return Err(EINVAL);
         }
-        let data = self.fetch(addr, len as u32)?;
-        UserSlice::new(buf, data.len()).writer().write_slice(&data)?;
-        Ok(data.len())
+        let mut at = buf;
+        for piece in self.fetch(addr, len as u32)?.iter() {
+            let data = piece.data.as_ref().ok_or(EIO)?;
+            UserSlice::new(at, data.len()).writer().write_slice(data)?;
+            at += data.len();
+        }
+        Ok(len)
     }
 
     fn read_ranges(&self, buf: usize, len: usize) -> Result<usize> {
@@ -129,52 +144,77 @@ impl Pages {
         Ok(out.len())
     }
 
-    /// Asks the lending node for `len` bytes at `addr` and waits for them.
-    fn fetch(&self, addr: u64, len: u32) -> Result<KVec<u8>> {
+    /// Asks the lending node for `len` bytes at `addr` (a request per
+    /// [`MAX_PAGE_BYTES`], all in flight at once) and waits for them all:
+    /// the answers, in address order.
+    fn fetch(&self, addr: u64, len: u32) -> Result<KVec<Request>> {
         let h = &self.hosted;
         if h.state() == HostedState::Failed {
             return Err(EIO);
         }
-        let seq = h.next_seq();
-        h.await_pages(seq)?;
-        let r = self.fetch_seq(seq, addr, len);
-        h.stop_awaiting(seq);
-        r
+        let mut requests = KVec::new();
+        let mut at = 0u32;
+        let mut r = Ok(());
+        while at < len {
+            let n = (len - at).min(MAX_PAGE_BYTES);
+            let seq = h.next_seq();
+            r = h.await_pages(seq);
+            if r.is_err() {
+                break;
+            }
+            let q = Request { seq, addr: addr + u64::from(at), len: n, sent_ns: 0, data: None };
+            if let Err(e) = requests.push(q, GFP_KERNEL) {
+                h.stop_awaiting(seq);
+                r = Err(e.into());
+                break;
+            }
+            at += n;
+        }
+        if r.is_ok() {
+            r = self.fetch_all(&mut requests);
+        }
+        for q in requests.iter() {
+            h.stop_awaiting(q.seq);
+        }
+        r.map(|()| requests)
     }
 
-    fn fetch_seq(&self, seq: u64, addr: u64, len: u32) -> Result<KVec<u8>> {
+    fn fetch_all(&self, requests: &mut [Request]) -> Result {
         let h = &self.hosted;
-        let q = PageRequest { id: h.id, seq, addr, len };
-        let mut b = [0u8; PageRequest::LEN];
-        let n = q.encode(&mut b).map_err(|_| EINVAL)?;
         let node = h.from_node;
-        // When the request was last sent (0: not yet), and since when the
-        // lending node is unreachable (0: it is not).
-        let mut sent_ns = 0u64;
+        // Since when the lending node is unreachable (0: it is not).
         let mut lost_since = 0u64;
         loop {
             let seen = h.bell.seen();
             let now = task::mono_ns();
-            if sent_ns == 0 || now.saturating_sub(sent_ns) > RESEND_AFTER_NS {
-                if self.cluster.send_to(node, MsgType::MigratePageRequest, &b[..n]).is_ok() {
-                    sent_ns = now;
+            for q in requests.iter_mut().filter(|q| q.data.is_none()) {
+                if q.sent_ns == 0 || now.saturating_sub(q.sent_ns) > RESEND_AFTER_NS {
+                    let wire = PageRequest { id: h.id, seq: q.seq, addr: q.addr, len: q.len };
+                    let mut b = [0u8; PageRequest::LEN];
+                    let n = wire.encode(&mut b).map_err(|_| EINVAL)?;
+                    if self.cluster.send_to(node, MsgType::MigratePageRequest, &b[..n]).is_ok() {
+                        q.sent_ns = now;
+                    }
+                }
+                if let Some((result, data)) = h.take_io_done(q.seq) {
+                    if result < 0 || data.len() != q.len as usize {
+                        pr_warn!(
+                            "migration {:016x}: node {} could not give the pages at {:#x} (error {}): pid {} killed\n",
+                            h.id,
+                            node,
+                            q.addr,
+                            result,
+                            h.pid()
+                        );
+                        h.kill_for_lost_memory();
+                        return Err(EIO);
+                    }
+                    h.count_pages_in(q.len);
+                    q.data = Some(data);
                 }
             }
-            if let Some((result, data)) = h.take_io_done(seq) {
-                if result < 0 || data.len() != len as usize {
-                    pr_warn!(
-                        "migration {:016x}: node {} could not give the pages at {:#x} (error {}): pid {} killed\n",
-                        h.id,
-                        node,
-                        addr,
-                        result,
-                        h.pid()
-                    );
-                    h.kill_for_lost_memory();
-                    return Err(EIO);
-                }
-                h.count_pages_in(len);
-                return Ok(data);
+            if requests.iter().all(|q| q.data.is_some()) {
+                return Ok(());
             }
             if sys::fatal_signal_pending() {
                 return Err(EINTR);

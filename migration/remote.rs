@@ -18,7 +18,7 @@
 //! to it, its stand-in files talk to the deputy (`forward.rs`), and the
 //! watcher thread reports its end home (`MigrateExit`).
 
-use super::{sys, Direction, Migrations, Record};
+use super::{page_store::PageStore, sys, Direction, Migrations, Record};
 use crate::{
     checkpoint::task::{self, File, Task},
     cluster::Cluster,
@@ -26,6 +26,7 @@ use crate::{
     kthread::{self, ThreadBody},
     proto::{
         ctl::{STRATEGY_LAZY, STRATEGY_POSTCOPY, STRATEGY_PRECOPY},
+        image_split::{ImageSplitter, Piece},
         migration::{Begin, Commit, Data, Exit, IoDone, Keep, PageData, Ref, Run, Signal, MAX_DATA, PAGE, USER_TOP},
         wire::{MsgType, RestartStarted},
     },
@@ -90,8 +91,17 @@ struct Inner {
     io_done: KVec<(u64, i64, KVec<u8>)>,
     /// Pre-copy: the pages to take from the store.
     keep: KVec<Run>,
-    /// The image, in kernel memory (until the process runs).
+    /// The image, in kernel memory (until the process runs): without its
+    /// page data when that is split off into `pages` (a migration's image
+    /// always is).
     image: Option<File>,
+    /// Tells the image's page data from its description as it comes.
+    splitter: ImageSplitter,
+    /// Bytes of description in `image` (the page data is left out: the
+    /// file is the image without it).
+    described: u64,
+    /// The image's page data, in image order (until the restore took it).
+    pages: Option<PageStore>,
     /// Pre-copy: the pages sent while the process ran, at their address
     /// (a sparse file in kernel memory, until the restore took them).
     store: Option<File>,
@@ -175,6 +185,11 @@ impl Hosted {
         self.inner.lock().image.as_ref().is_some_and(|i| sys::same_inode(i, file))
     }
 
+    /// The image's page data, split off as it came, for the restore.
+    pub(crate) fn take_pages(&self) -> Option<PageStore> {
+        self.inner.lock().pages.take()
+    }
+
     /// The image, for a deputy that restores it itself.
     pub(crate) fn take_image(&self) -> Option<File> {
         self.inner.lock().image.take()
@@ -187,6 +202,7 @@ impl Hosted {
             i.state = HostedState::Failed;
             i.since_ns = task::mono_ns();
             i.image = None;
+            i.pages = None;
             i.store = None;
             i.uffd = None;
         }
@@ -344,6 +360,7 @@ impl Hosted {
         // The kernel memory of the image goes (with the restarting
         // program's descriptor, closed by the restore).
         i.image = None;
+        i.pages = None;
         i.store = None;
         i.since_ns = task::mono_ns();
     }
@@ -536,6 +553,9 @@ pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, 
                 io_done: KVec::new(),
                 keep: KVec::new(),
                 image: Some(file),
+                splitter: ImageSplitter::new(),
+                described: 0,
+                pages: Some(PageStore::new()),
                 store,
                 uffd: None,
                 ranges: KVec::new(),
@@ -580,8 +600,10 @@ fn start_restore(cluster: &Cluster, h: &Arc<Hosted>, from: u16) -> Result<Restar
 }
 
 /// `MigrateData` from `from`: image bytes, in order.
-pub(crate) fn data(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
-    let d = Data::decode(body).map_err(|_| EINVAL)?;
+/// The page data stays in `body` (kept by the page store), the rest is
+/// copied into the image file.
+pub(crate) fn data(migrations: &Migrations, from: u16, body: KVec<u8>) -> Result {
+    let d = Data::decode(&body).map_err(|_| EINVAL)?;
     let h = migrations.find_hosted(|h| h.id == d.id && h.from_node == from).ok_or(ENOENT)?;
     let mut i = h.inner.lock();
     if i.state == HostedState::Failed {
@@ -596,14 +618,45 @@ pub(crate) fn data(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
         h.fail_because("image data out of order or too large");
         return Err(EINVAL);
     }
-    let mut pos = d.offset as i64;
-    let written = match i.image.as_ref() {
-        Some(f) => f.write_all(d.data, &mut pos),
-        None => Err(ENOENT),
+    // The description goes into the image file, one piece after the
+    // other; the page data stays in the body, kept by the page store.
+    let Inner { image, splitter, pages, described, .. } = &mut *i;
+    // The data is the end of the body.
+    let mut at = body.len() - d.data.len();
+    let mut rest = d.data;
+    let mut pos = *described as i64;
+    let mut keep = false;
+    while !rest.is_empty() {
+        let Ok((piece, n)) = splitter.next_piece(rest) else {
+            drop(i);
+            h.fail_because("malformed image stream");
+            return Err(EINVAL);
+        };
+        let (now, later) = rest.split_at(n);
+        let stored = match (piece, image.as_ref(), pages.as_mut()) {
+            (Piece::Description, Some(f), _) => f.write_all(now, &mut pos),
+            (Piece::PageData, Some(_), Some(p)) => {
+                keep = true;
+                p.add_piece(at, n)
+            }
+            _ => Err(ENOENT),
+        };
+        if let Err(e) = stored {
+            drop(i);
+            h.fail_because("cannot store image data");
+            return Err(e);
+        }
+        at += n;
+        rest = later;
+    }
+    *described = pos as u64;
+    let kept = match pages.as_mut() {
+        Some(p) if keep => p.add_body(body),
+        _ => Ok(()),
     };
-    if let Err(e) = written {
+    if let Err(e) = kept {
         drop(i);
-        h.fail_because("cannot store image data");
+        h.fail_because("cannot keep image data");
         return Err(e);
     }
     i.received = end;
@@ -658,7 +711,8 @@ pub(crate) fn commit(cluster: &Cluster, migrations: &Migrations, from: u16, body
     let h = migrations.find_hosted(|h| h.id == c.id && h.from_node == from).ok_or(ENOENT)?;
     {
         let mut i = h.inner.lock();
-        if i.state != HostedState::Receiving || i.received != c.size || (h.size != 0 && c.size != h.size) {
+        let whole = i.received == c.size && i.splitter.is_complete();
+        if i.state != HostedState::Receiving || !whole || (h.size != 0 && c.size != h.size) {
             drop(i);
             h.fail_because("commit does not match what was received");
             return Err(EINVAL);

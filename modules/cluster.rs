@@ -382,12 +382,13 @@ impl Cluster {
 
     /// Runs the handler of one received message (on the connection's
     /// handler thread); answers a request with the handler's result.
-    fn handle(&self, conn: &Arc<Connection>, d: &Delivery) {
-        let msg = Incoming { conn, header: &d.header, body: &d.body };
-        let result = match self.handlers.get(d.header.msg_type) {
+    fn handle(&self, conn: &Arc<Connection>, d: Delivery) {
+        let Delivery { header, body } = d;
+        let is_request = header.request_id != 0;
+        let result = match self.handlers.get(header.msg_type) {
             Some(handler) => {
                 Stats::add(&self.stats().handled, 1);
-                let r = handler.handle(self, &msg);
+                let r = handler.handle_owned(self, conn, &header, body);
                 if r.is_err() {
                     Stats::add(&self.stats().handler_errors, 1);
                 }
@@ -398,11 +399,11 @@ impl Cluster {
                 Err(eopnotsupp())
             }
         };
-        if !msg.is_request() {
+        if !is_request {
             return;
         }
-        let Some(kind) = d.header.kind() else { return };
-        let id = d.header.request_id;
+        let Some(kind) = header.kind() else { return };
+        let id = header.request_id;
         let _ = match result {
             Ok(reply) => conn.send(kind, wire::FLAG_REPLY, id, &reply, self.stats()),
             Err(e) => {
@@ -675,11 +676,12 @@ struct HandlerThread {
 impl ThreadBody for HandlerThread {
     fn run(&self) {
         while !kthread::should_stop() {
-            for d in self.conn.inbox.take().iter() {
+            for d in self.conn.inbox.take() {
                 let t0 = now_ns();
+                let len = d.body.len();
                 self.cluster.handle(&self.conn, d);
                 Stats::add(&self.cluster.stats().handler_ns, now_ns() - t0);
-                self.conn.inbox.handled(d.body.len());
+                self.conn.inbox.handled(len);
             }
         }
     }

@@ -199,7 +199,8 @@ fn restore_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) ->
         // userfaultfd registration (post-copy, lazy).
         let preload = || -> Result { hosted.as_ref().map_or(Ok(()), |h| h.preload()) };
         let preload: Option<&dyn Fn() -> Result> = if hosted.is_some() { Some(&preload) } else { None };
-        checkpoint::restore::restore(&file, reply, &identity.restore_groups, forward, preload, || {
+        let pages = hosted.as_ref().and_then(|h| h.take_pages());
+        checkpoint::restore::restore(&file, reply, &identity.restore_groups, forward, preload, pages, || {
             if req.token != 0 {
                 identity.restarts.running(req.token);
             }

@@ -13,6 +13,8 @@ pub(crate) mod frame_tag;
 pub(crate) mod identity;
 #[path = "../proto/src/image.rs"]
 pub(crate) mod image;
+#[path = "../proto/src/image_split.rs"]
+pub(crate) mod image_split;
 #[path = "../proto/src/le.rs"]
 pub(crate) mod le;
 #[path = "../proto/src/membership.rs"]

@@ -3431,6 +3431,7 @@ pub fn read_image<'a>(
 #[cfg(test)]
 mod tests {
     extern crate std;
+    use super::super::image_split::{ImageSplitter, Piece};
     use super::*;
     use proptest::prelude::*;
     use std::ops::Range;
@@ -5103,6 +5104,12 @@ mod tests {
     /// Reads `image` as a migration's restore does: Pages sections from
     /// their prefix alone, their data skipped.
     fn read_skipping_pages(image: &[u8]) -> Result<(ImageSummary, Vec<PagesRun>), ReadError> {
+        read_by_prefix(image, false)
+    }
+
+    /// [`read_skipping_pages`]; `data_apart`: the page data is not in
+    /// `image` at all (a split image's description).
+    fn read_by_prefix(image: &[u8], data_apart: bool) -> Result<(ImageSummary, Vec<PagesRun>), ReadError> {
         let mut reader = ImageReader::new(image)?;
         let mut at = IMAGE_HEADER_LEN;
         let mut runs = Vec::new();
@@ -5112,11 +5119,12 @@ mod tests {
             if h.kind == SectionKind::Pages {
                 let run = reader.read_pages_prefix(image.get(at..).unwrap_or(&[]))?;
                 runs.push(run);
+                at += if data_apart { PagesBody::PREFIX_LEN } else { h.body_len as usize };
             } else {
                 let body = image.get(at..at + h.body_len as usize).ok_or(ReadError { error: ImageError::Truncated, section: None })?;
                 reader.read_section_body(body)?;
+                at += h.body_len as usize;
             }
-            at += h.body_len as usize;
         }
         reader.finish().map(|s| (s, runs))
     }
@@ -5176,6 +5184,100 @@ mod tests {
         }
         assert!(refused > 0);
         reader.finish().unwrap();
+    }
+
+    /// Splits `image` fed in chunks of the lengths `chunks` cycles
+    /// through: (the description, one piece after the other, as the
+    /// destination's file holds it; the page data in order; the splitter).
+    fn split_image(image: &[u8], chunks: &[usize]) -> Result<(Vec<u8>, Vec<u8>, ImageSplitter), ImageError> {
+        let mut sp = ImageSplitter::new();
+        let mut file = Vec::new();
+        let mut store = Vec::new();
+        let mut at = 0;
+        let mut k = 0;
+        while at < image.len() {
+            let len = chunks[k % chunks.len()].max(1).min(image.len() - at);
+            k += 1;
+            let mut frame = &image[at..at + len];
+            while !frame.is_empty() {
+                let (piece, n) = sp.next_piece(frame)?;
+                assert!(n > 0 && n <= frame.len());
+                match piece {
+                    Piece::Description => file.extend_from_slice(&frame[..n]),
+                    Piece::PageData => store.extend_from_slice(&frame[..n]),
+                }
+                frame = &frame[n..];
+            }
+            at += len;
+        }
+        Ok((file, store, sp))
+    }
+
+    proptest! {
+        #[test]
+        fn split_image_keeps_the_description_and_the_pages_in_order(seed in any::<u64>(), chunks in proptest::collection::vec(1usize..70_000, 1..6)) {
+            let mut m = gen_image(&mut Gen::new(seed, false), false);
+            m.header.flags |= FLAG_PAGES_UNCHECKED;
+            let image = encode_image(&m);
+            let (file, store, sp) = split_image(&image, &chunks).unwrap();
+            prop_assert!(sp.is_complete() && sp.splits());
+            prop_assert_eq!(sp.page_bytes(), store.len() as u64);
+            // The page data, in image order, is the store; the file is the
+            // image with the page data left out.
+            let mut pages = Vec::new();
+            let mut runs = Vec::new();
+            read_image(&image, |_, s| {
+                if let Section::Pages(p) = s {
+                    pages.extend_from_slice(p.data);
+                    runs.push((p.data.as_ptr() as usize - image.as_ptr() as usize, p.data.len()));
+                }
+            })
+            .unwrap();
+            let mut expected = Vec::new();
+            let mut from = 0;
+            for (at, len) in runs {
+                expected.extend_from_slice(&image[from..at]);
+                from = at + len;
+            }
+            expected.extend_from_slice(&image[from..]);
+            prop_assert_eq!(&store, &pages);
+            prop_assert!(file == expected);
+            // The restore's reading of the file alone accepts it, as the
+            // whole image.
+            let whole = read_image(&image, |_, _| {}).unwrap();
+            let (summary, _) = read_by_prefix(&file, true).unwrap();
+            prop_assert_eq!(summary, whole);
+        }
+
+        #[test]
+        fn split_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..4096), chunks in proptest::collection::vec(1usize..300, 1..4), valid_start in any::<bool>()) {
+            let mut data = bytes;
+            if valid_start {
+                // Behind a valid header with pages unchecked, so that the
+                // section parsing is reached.
+                let mut m = gen_image(&mut Gen::new(1, true), false);
+                m.header.flags |= FLAG_PAGES_UNCHECKED;
+                let mut image = encode_image(&m)[..IMAGE_HEADER_LEN].to_vec();
+                image.extend_from_slice(&data);
+                data = image;
+            }
+            let _ = split_image(&data, &chunks);
+        }
+    }
+
+    #[test]
+    fn split_keeps_everything_of_a_checked_image_and_refuses_what_follows_end() {
+        for seed in 0..20 {
+            let m = gen_image(&mut Gen::new(seed, false), false);
+            let image = encode_image(&m);
+            let (file, store, sp) = split_image(&image, &[4096, 17]).unwrap();
+            assert!(sp.is_complete() && !sp.splits());
+            assert!(store.is_empty());
+            assert_eq!(file, image);
+            let mut more = image.clone();
+            more.push(0);
+            assert_eq!(split_image(&more, &[100_000]).unwrap_err(), ImageError::DataAfterEnd);
+        }
     }
 
     #[test]

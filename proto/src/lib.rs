@@ -15,6 +15,7 @@ pub mod ctl;
 pub mod frame_tag;
 pub mod identity;
 pub mod image;
+pub mod image_split;
 pub mod le;
 pub mod membership;
 pub mod migration;

@@ -576,6 +576,13 @@ impl Moved {
 /// Most bytes of memory one `MigratePageRequest` asks for.
 pub const MAX_PAGE_BYTES: u32 = 256 << 10;
 
+/// Most page requests one read of a pages file keeps in flight at once.
+pub const MAX_PAGE_REQUESTS_PER_READ: u32 = 4;
+
+/// Most bytes one read of a pages file fetches (its requests in flight
+/// together).
+pub const MAX_PAGES_READ: u32 = MAX_PAGE_REQUESTS_PER_READ * MAX_PAGE_BYTES;
+
 /// `MigratePageRequest`: post-copy and lazy: the destination asks the node
 /// that still holds the process's memory for the pages at `addr`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,6 +12,9 @@
 #   node_kill N              kill node N abruptly (power cut)
 #   node_running N           whether node N's VM is alive
 #   link_down N / link_up N  cut / restore node N's network link
+#   link_slow N MBIT / link_fast N  limit / unlimit what is sent to node N
+#                            (a token bucket on its tap: a transfer to it
+#                            lasts a known time on a machine of any speed)
 #   cluster_copy SRC [DEST]  copy a file into the shared /cluster
 #   cluster_dir              print the host path of /cluster
 #   fail MSG                 fail the scenario
@@ -60,6 +63,16 @@ _tap_ensure() {
 
 link_down() { _check_node "$1"; ip -n "$SSI_NS" link set "tap$1" down; log "link of node $1 down"; }
 link_up() { _check_node "$1"; ip -n "$SSI_NS" link set "tap$1" up; log "link of node $1 up"; }
+link_slow() {
+  _check_node "$1"
+  ip netns exec "$SSI_NS" tc qdisc replace dev "tap$1" root tbf rate "${2}mbit" burst 64kb latency 1s
+  log "traffic to node $1 limited to $2 Mbit/s"
+}
+link_fast() {
+  _check_node "$1"
+  ip netns exec "$SSI_NS" tc qdisc del dev "tap$1" root 2>/dev/null || true
+  log "traffic to node $1 unlimited"
+}
 
 # Removes namespaces left by runs that were killed without cleaning up.
 cluster_reap_stale() {

@@ -28,7 +28,9 @@ expect_eq "still running here" "$(on 1 "kill -0 $pid && echo alive")" alive
 on 1 "kill $pid"
 
 # --- The destination dies, then its link goes down, mid-migration of the
-# memory-and-FPU workload (128 MiB, a migration of several seconds).
+# memory-and-FPU workload (128 MiB). What goes to the destination is
+# limited to 160 Mbit/s meanwhile, so that the migration lasts several
+# seconds however fast the machine is.
 on_timeout 900 1 "ssi-wl-memfpu 128 120 0 < /dev/null > /cluster/memfpu.ref"
 on 1 "(ssi-wl-memfpu 128 120 1000 < /dev/null > /cluster/memfpu.out 2>/dev/null; echo status=\$? > /tmp/memfpu.status) > /dev/null 2>&1 &"
 wait_on 120 1 'grep -q "iter 2 " /cluster/memfpu.out'
@@ -37,10 +39,12 @@ pid=$(on 1 pgrep -x ssi-wl-memfpu)
 # attempt TO ACTION STRATEGY: migrate to TO in the background, do ACTION
 # mid-way; the migration fails and the process is still here, no deputy.
 attempt() {
+  link_slow "$1" 160
   on 1 "(ssi-ctl migrate --strategy $3 $pid $1 > /tmp/m$1.out 2>&1; echo rc=\$? >> /tmp/m$1.out) > /dev/null 2>&1 &"
   wait_on 30 1 "grep -q 'sending\|capturing\|precopy ' /proc/ssi/migrations"
   sleep 3
   $2 "$1"
+  link_fast "$1"
   wait_on 120 1 "grep -q rc= /tmp/m$1.out"
   log "$(on 1 cat /tmp/m$1.out)"
   expect_match "migration to node $1 failed" "$(on 1 cat /tmp/m$1.out)" "rc=[1-9]"

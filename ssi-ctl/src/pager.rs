@@ -30,8 +30,9 @@ use std::{
 
 /// Pages fetched around a fault (the faulting one first).
 const FAULT_AROUND: u64 = 16;
-/// Pages pushed at a time (post-copy).
-const PUSH_CHUNK: u64 = 64;
+/// Pages pushed at a time (post-copy): the most one read of the pages
+/// file fetches, its requests in flight together.
+const PUSH_CHUNK: u64 = ssi_proto::migration::MAX_PAGES_READ as u64 / PAGE;
 const PAGE: u64 = 4096;
 
 // <linux/userfaultfd.h>

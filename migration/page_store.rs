@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The page data of an incoming image, kept apart from its description.
+//!
+//! As a migration's image arrives, `proto::image_split` tells its page
+//! data from the rest: the rest goes into the image file (the restart
+//! program and the restore read it); the page data stays where krpc
+//! received it, in the `MigrateData` frames' own body buffers, which the
+//! store keeps with the ranges of page data in each. The restore reads the
+//! image's Pages sections by their prefix and takes their data from here
+//! in the same order, copying it straight into the new process and freeing
+//! each buffer once it is used up: between the socket and the process the
+//! page data is copied once, with none of a file's costs (page cache,
+//! zeroing the rest of each huge page the data then overwrites).
+
+use crate::{checkpoint::task, proto::image::PAGE_SIZE};
+use kernel::{alloc::KVVec, prelude::*};
+
+/// A run of page data: `len` bytes at `start` of body `body`.
+#[derive(Clone, Copy)]
+struct Piece {
+    body: usize,
+    start: usize,
+    len: usize,
+}
+
+/// Page data, in the order it came; taken from the front.
+pub(crate) struct PageStore {
+    /// Received frame bodies holding page data (emptied once used up).
+    bodies: KVVec<KVec<u8>>,
+    /// The page data in them, in image order.
+    pieces: KVVec<Piece>,
+    /// Bytes of page data stored.
+    bytes: u64,
+    /// Bytes taken so far: the next ones are at `at` of piece `next`.
+    taken: u64,
+    next: usize,
+    at: usize,
+}
+
+impl PageStore {
+    pub(crate) fn new() -> PageStore {
+        PageStore { bodies: KVVec::new(), pieces: KVVec::new(), bytes: 0, taken: 0, next: 0, at: 0 }
+    }
+
+    /// Notes that `len` bytes at `start` of the body that
+    /// [`PageStore::add_body`] adds next are page data.
+    pub(crate) fn add_piece(&mut self, start: usize, len: usize) -> Result {
+        self.pieces.push(Piece { body: self.bodies.len(), start, len }, GFP_KERNEL)?;
+        self.bytes += len as u64;
+        Ok(())
+    }
+
+    /// Keeps `body`, whose page data [`PageStore::add_piece`] noted.
+    pub(crate) fn add_body(&mut self, body: KVec<u8>) -> Result {
+        let need = self.pieces.last().map_or(0, |p| p.start + p.len);
+        if body.len() < need {
+            return Err(EINVAL);
+        }
+        self.bodies.push(body, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// Whole pages stored and not yet taken.
+    pub(crate) fn pages_left(&self) -> u64 {
+        (self.bytes - self.taken) / PAGE_SIZE as u64
+    }
+
+    /// Writes the next `npages` pages at `addr` of the calling process: a
+    /// plain copy into a writable mapping, through the page tables into
+    /// one that is not (`writable` false). Buffers used up are freed.
+    pub(crate) fn load(&mut self, mut addr: u64, npages: u32, writable: bool) -> Result {
+        if u64::from(npages) > self.pages_left() {
+            return Err(EINVAL);
+        }
+        let mut left = u64::from(npages) * PAGE_SIZE as u64;
+        while left > 0 {
+            let p = *self.pieces.get(self.next).ok_or(EINVAL)?;
+            let n = ((p.len - self.at) as u64).min(left) as usize;
+            let body = self.bodies.get(p.body).ok_or(EINVAL)?;
+            let from = p.start + self.at;
+            let data = body.get(from..from + n).ok_or(EINVAL)?;
+            if writable {
+                task::write_user(addr, data)?;
+            } else {
+                task::poke_user(addr, data)?;
+            }
+            addr += n as u64;
+            left -= n as u64;
+            self.taken += n as u64;
+            self.at += n;
+            if self.at == p.len {
+                self.at = 0;
+                self.next += 1;
+                // The last piece of its body: the buffer goes.
+                if self.pieces.get(self.next).is_none_or(|q| q.body != p.body) {
+                    if let Some(b) = self.bodies.get_mut(p.body) {
+                        *b = KVec::new();
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
