@@ -323,7 +323,8 @@ impl Handler<Cluster> for MigrationHandler {
             Some(MsgType::MigratePages) => remote::pages(m, from, body),
             Some(MsgType::MigrateKeep) => remote::keep(m, from, body),
             Some(MsgType::MigratePageRequest) => lender::page_request(cluster, m, from, body),
-            Some(MsgType::MigratePageData) => remote::page_data(m, from, body),
+            // Taken with its buffer (`handle_owned`); not reached.
+            Some(MsgType::MigratePageData) => Err(EINVAL),
             Some(MsgType::MigrateRelease) => lender::release(m, from, body),
             _ => Err(EINVAL),
         };
@@ -331,9 +332,13 @@ impl Handler<Cluster> for MigrationHandler {
     }
 
     fn handle_owned(&self, cluster: &Cluster, conn: &Arc<Connection>, header: &FrameHeader, body: KVec<u8>) -> Result<KVec<u8>> {
-        if header.kind() == Some(MsgType::MigrateData) {
-            // Bulk image data: its page data stays in `body`.
-            return remote::data(&cluster.identity().migrations, conn.peer.node_id, body).map(|()| KVec::new());
+        let m = &cluster.identity().migrations;
+        let from = conn.peer.node_id;
+        // Bulk data: image data, page answers; their pages stay in `body`.
+        match header.kind() {
+            Some(MsgType::MigrateData) => return remote::data(m, from, body).map(|()| KVec::new()),
+            Some(MsgType::MigratePageData) => return remote::page_data(m, from, body).map(|()| KVec::new()),
+            _ => {}
         }
         self.handle(cluster, &Incoming { conn, header, body: &body })
     }

@@ -27,7 +27,7 @@ use crate::{
     checkpoint::task::{self, File},
     cluster::Cluster,
     proto::{
-        migration::{PageRequest, MAX_PAGES_READ, MAX_PAGE_BYTES, PAGE},
+        migration::{PageRequest, MAX_PAGES_READ, MAX_PAGE_BYTES, PAGE, USER_TOP},
         wire::MsgType,
     },
 };
@@ -46,14 +46,21 @@ const LOST_AFTER_MS: u32 = 10_000;
 const RESEND_AFTER_NS: u64 = 10_000_000_000;
 use crate::checkpoint::task::{VM_LOCKED, VM_READ, VM_SHARED};
 
+/// Requests sent for the window after a push read, before it is read.
+pub(crate) struct ReadAhead {
+    addr: u64,
+    len: u32,
+    requests: KVec<Request>,
+}
+
 /// One page request of a read, and its answer once it came.
-struct Request {
+pub(crate) struct Request {
     seq: u64,
     addr: u64,
     len: u32,
     /// When it was last sent (0: not yet).
     sent_ns: u64,
-    data: Option<KVec<u8>>,
+    answer: Option<super::remote::PageAnswer>,
 }
 
 /// What a pages file reads from.
@@ -119,7 +126,7 @@ impl Pages {
         }
         let mut at = buf;
         for piece in self.fetch(addr, len as u32)?.iter() {
-            let data = piece.data.as_ref().ok_or(EIO)?;
+            let data = piece.answer.as_ref().ok_or(EIO)?.data();
             UserSlice::new(at, data.len()).writer().write_slice(data)?;
             at += data.len();
         }
@@ -147,36 +154,97 @@ impl Pages {
     /// Asks the lending node for `len` bytes at `addr` (a request per
     /// [`MAX_PAGE_BYTES`], all in flight at once) and waits for them all:
     /// the answers, in address order.
+    ///
+    /// A read of the largest size (post-copy's push, in address order)
+    /// also sends the requests for the same size right after it, kept as
+    /// the read-ahead: the next read, if it asks for that, finds them in
+    /// flight or answered, so the link works while the page server
+    /// installs what it got.
     fn fetch(&self, addr: u64, len: u32) -> Result<KVec<Request>> {
         let h = &self.hosted;
         if h.state() == HostedState::Failed {
             return Err(EIO);
         }
+        let push = len == MAX_PAGES_READ;
+        let mut requests = match h.take_read_ahead() {
+            Some(ahead) if ahead.addr == addr && ahead.len == len => ahead.requests,
+            Some(ahead) if push => {
+                self.forget(&ahead.requests);
+                self.requests(addr, len)?
+            }
+            // A fault's read between two pushes: the read-ahead waits.
+            Some(ahead) => {
+                if let Some(old) = h.set_read_ahead(ahead) {
+                    self.forget(&old.requests);
+                }
+                self.requests(addr, len)?
+            }
+            None => self.requests(addr, len)?,
+        };
+        if push {
+            self.read_ahead(addr + u64::from(len), len);
+        }
+        let r = self.fetch_all(&mut requests);
+        self.forget(&requests);
+        r.map(|()| requests)
+    }
+
+    /// Requests for `len` bytes at `addr`, one per [`MAX_PAGE_BYTES`],
+    /// their answers awaited (not sent yet).
+    fn requests(&self, addr: u64, len: u32) -> Result<KVec<Request>> {
+        let h = &self.hosted;
         let mut requests = KVec::new();
         let mut at = 0u32;
-        let mut r = Ok(());
         while at < len {
             let n = (len - at).min(MAX_PAGE_BYTES);
             let seq = h.next_seq();
-            r = h.await_pages(seq);
-            if r.is_err() {
-                break;
-            }
-            let q = Request { seq, addr: addr + u64::from(at), len: n, sent_ns: 0, data: None };
-            if let Err(e) = requests.push(q, GFP_KERNEL) {
+            let q = Request { seq, addr: addr + u64::from(at), len: n, sent_ns: 0, answer: None };
+            if let Err(e) = h.await_pages(seq).and_then(|()| Ok(requests.push(q, GFP_KERNEL)?)) {
                 h.stop_awaiting(seq);
-                r = Err(e.into());
-                break;
+                self.forget(&requests);
+                return Err(e);
             }
             at += n;
         }
-        if r.is_ok() {
-            r = self.fetch_all(&mut requests);
-        }
+        Ok(requests)
+    }
+
+    /// Answers to `requests` are not wanted (any more): late ones are
+    /// dropped, those that came are freed.
+    fn forget(&self, requests: &[Request]) {
         for q in requests.iter() {
-            h.stop_awaiting(q.seq);
+            self.hosted.stop_awaiting(q.seq);
+            drop(self.hosted.take_page_answer(q.seq));
         }
-        r.map(|()| requests)
+    }
+
+    /// Sends the requests for `len` bytes at `addr` now and keeps them as
+    /// the read-ahead. Best effort: beyond the top of user memory, or
+    /// without memory for it, there is none.
+    fn read_ahead(&self, addr: u64, len: u32) {
+        let in_user = addr.checked_add(u64::from(len)).is_some_and(|end| end <= USER_TOP);
+        if !in_user {
+            return;
+        }
+        let Ok(mut requests) = self.requests(addr, len) else { return };
+        let now = task::mono_ns();
+        for q in requests.iter_mut() {
+            if self.send(q).is_ok() {
+                q.sent_ns = now;
+            }
+        }
+        if let Some(old) = self.hosted.set_read_ahead(ReadAhead { addr, len, requests }) {
+            self.forget(&old.requests);
+        }
+    }
+
+    /// Sends page request `q` to the lending node.
+    fn send(&self, q: &Request) -> Result {
+        let h = &self.hosted;
+        let wire = PageRequest { id: h.id, seq: q.seq, addr: q.addr, len: q.len };
+        let mut b = [0u8; PageRequest::LEN];
+        let n = wire.encode(&mut b).map_err(|_| EINVAL)?;
+        self.cluster.send_to(h.from_node, MsgType::MigratePageRequest, &b[..n])
     }
 
     fn fetch_all(&self, requests: &mut [Request]) -> Result {
@@ -187,17 +255,13 @@ impl Pages {
         loop {
             let seen = h.bell.seen();
             let now = task::mono_ns();
-            for q in requests.iter_mut().filter(|q| q.data.is_none()) {
-                if q.sent_ns == 0 || now.saturating_sub(q.sent_ns) > RESEND_AFTER_NS {
-                    let wire = PageRequest { id: h.id, seq: q.seq, addr: q.addr, len: q.len };
-                    let mut b = [0u8; PageRequest::LEN];
-                    let n = wire.encode(&mut b).map_err(|_| EINVAL)?;
-                    if self.cluster.send_to(node, MsgType::MigratePageRequest, &b[..n]).is_ok() {
-                        q.sent_ns = now;
-                    }
+            for q in requests.iter_mut().filter(|q| q.answer.is_none()) {
+                if (q.sent_ns == 0 || now.saturating_sub(q.sent_ns) > RESEND_AFTER_NS) && self.send(q).is_ok() {
+                    q.sent_ns = now;
                 }
-                if let Some((result, data)) = h.take_io_done(q.seq) {
-                    if result < 0 || data.len() != q.len as usize {
+                if let Some(answer) = h.take_page_answer(q.seq) {
+                    let result = answer.result;
+                    if result < 0 || answer.data().len() != q.len as usize {
                         pr_warn!(
                             "migration {:016x}: node {} could not give the pages at {:#x} (error {}): pid {} killed\n",
                             h.id,
@@ -210,10 +274,10 @@ impl Pages {
                         return Err(EIO);
                     }
                     h.count_pages_in(q.len);
-                    q.data = Some(data);
+                    q.answer = Some(answer);
                 }
             }
-            if requests.iter().all(|q| q.data.is_some()) {
+            if requests.iter().all(|q| q.answer.is_some()) {
                 return Ok(());
             }
             if sys::fatal_signal_pending() {

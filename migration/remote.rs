@@ -121,6 +121,26 @@ struct Inner {
     /// Post-copy, lazy: page requests waiting for their answer (an answer
     /// to anything else is dropped).
     awaiting: KVec<u64>,
+    /// Post-copy, lazy: answers to page requests not yet taken.
+    page_answers: KVec<PageAnswer>,
+    /// Post-copy: the requests sent ahead of the page server's next read.
+    read_ahead: Option<super::pages::ReadAhead>,
+}
+
+/// The answer to a page request: the received frame's body, whose end is
+/// the page data (kept as it came, not copied).
+pub(crate) struct PageAnswer {
+    seq: u64,
+    pub(crate) result: i64,
+    body: KVec<u8>,
+    start: usize,
+}
+
+impl PageAnswer {
+    /// The pages (empty with an error result).
+    pub(crate) fn data(&self) -> &[u8] {
+        self.body.get(self.start..).unwrap_or(&[])
+    }
 }
 
 /// An incoming migration, then the process it became.
@@ -473,6 +493,23 @@ impl Hosted {
         Ok(())
     }
 
+    /// The answer to page request `seq`, if it came.
+    pub(crate) fn take_page_answer(&self, seq: u64) -> Option<PageAnswer> {
+        let mut i = self.inner.lock();
+        let at = i.page_answers.iter().position(|a| a.seq == seq)?;
+        crate::kernel_ext::swap_remove(&mut i.page_answers, at)
+    }
+
+    /// The requests sent ahead of the page server's next read, if any.
+    pub(crate) fn take_read_ahead(&self) -> Option<super::pages::ReadAhead> {
+        self.inner.lock().read_ahead.take()
+    }
+
+    /// Keeps `ahead` as the read-ahead; the one it replaces, if any.
+    pub(crate) fn set_read_ahead(&self, ahead: super::pages::ReadAhead) -> Option<super::pages::ReadAhead> {
+        self.inner.lock().read_ahead.replace(ahead)
+    }
+
     /// Page request `seq` is answered or given up: a late answer is dropped.
     pub(crate) fn stop_awaiting(&self, seq: u64) {
         let mut i = self.inner.lock();
@@ -564,6 +601,8 @@ pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, 
                 released: false,
                 memory_lost: false,
                 awaiting: KVec::new(),
+                page_answers: KVec::new(),
+                read_ahead: None,
             }),
             bell <- sys::Doorbell::new(),
         }),
@@ -794,18 +833,18 @@ pub(crate) fn io_done(migrations: &Migrations, from: u16, body: &[u8]) -> Result
     Ok(())
 }
 
-/// `MigratePageData` from the lending node: the answer to a page request.
-pub(crate) fn page_data(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
-    let d = PageData::decode(body).map_err(|_| EINVAL)?;
-    let h = migrations.find_hosted(|h| h.id == d.id && h.from_node == from).ok_or(ESRCH)?;
-    let mut data = KVec::with_capacity(d.data.len(), GFP_KERNEL)?;
-    data.extend_from_slice(d.data, GFP_KERNEL)?;
+/// `MigratePageData` from the lending node: the answer to a page request,
+/// kept in its own buffer `body` (the pages are its end).
+pub(crate) fn page_data(migrations: &Migrations, from: u16, body: KVec<u8>) -> Result {
+    let d = PageData::decode(&body).map_err(|_| EINVAL)?;
+    let (id, seq, result, start) = (d.id, d.seq, d.result, body.len() - d.data.len());
+    let h = migrations.find_hosted(|h| h.id == id && h.from_node == from).ok_or(ESRCH)?;
     let mut i = h.inner.lock();
     // Only for a request still waiting, once (a resent request may be
     // answered twice).
-    let Some(at) = i.awaiting.iter().position(|&s| s == d.seq) else { return Ok(()) };
+    let Some(at) = i.awaiting.iter().position(|&s| s == seq) else { return Ok(()) };
     crate::kernel_ext::swap_remove(&mut i.awaiting, at);
-    i.io_done.push((d.seq, d.result, data), GFP_KERNEL)?;
+    i.page_answers.push(PageAnswer { seq, result, body, start }, GFP_KERNEL)?;
     drop(i);
     h.bell.ring();
     Ok(())

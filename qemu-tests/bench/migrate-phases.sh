@@ -3,7 +3,8 @@
 # `ssi-wl-dirty MIB 0 1000` (SSI_BENCH_SIZES, one size, default 256) moves
 # from node 1 to node 2. Prints what ssi-ctl says, the source's per-phase
 # log line ("frozen for ..."), the time until node 2 runs the process (host
-# clock) and the change of each /proc/ssi/krpc counter on both nodes.
+# clock; post-copy: also until every page came) and the change of each
+# /proc/ssi/krpc counter on both nodes.
 # Measures, asserts nothing (but fails if a migration fails).
 # ssi-nodes: 2
 # ssi-timeout: 3600
@@ -37,6 +38,10 @@ for s in $strategies; do
   t1=$(date +%s%N)
   log "$s, $mib MiB: $(printf '%s\n' "$out" | grep '^migrated')"
   log "$s: running on node 2 $(( (t1 - t0) / 1000000 )) ms after the request (host clock)"
+  if [ "$s" = postcopy ]; then
+    on_timeout 900 1 "until grep -qx 'lenders: 0' /proc/ssi/migrations; do sleep 0.05; done" || fail "node 1 still lends memory"
+    log "$s: every page on node 2 $(( ($(date +%s%N) - t0) / 1000000 )) ms after the request (host clock)"
+  fi
   log "$s: node 1: $(on 1 "dmesg | grep -o 'frozen for .*' | tail -1")"
   log "$s: krpc counters, node 1 (source):"; krpc_delta "$k1" "$(krpc_snap 1)" >&2
   log "$s: krpc counters, node 2 (destination):"; krpc_delta "$k2" "$(krpc_snap 2)" >&2
