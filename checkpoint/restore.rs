@@ -91,9 +91,9 @@ fn fail(reply: &mut CtlReply, err: Error, args: core::fmt::Arguments<'_>) -> Err
 enum Next {
     /// A section whose body (this long) is in the stream's buffer.
     Body(usize),
-    /// A migration's Pages section, checked but for its data: at this
-    /// offset of the file, or apart (`data_apart`).
-    Pages(PagesRun, i64),
+    /// A migration's Pages section whose data came apart from the image
+    /// (`data_apart`): only its prefix was in the file.
+    Pages(PagesRun),
 }
 
 /// Reads the image section by section from a file.
@@ -148,37 +148,17 @@ impl<'a> SectionStream<'a> {
         let mut sh = [0u8; SECTION_HEADER_LEN];
         self.file.read_exact(&mut sh, &mut self.pos).map_err(|_| truncated(reply))?;
         let h = self.reader.read_section_header(&sh).map_err(|e| fail(reply, EINVAL, format_args!("{}", e)))?;
-        if h.kind == SectionKind::Pages && self.crcs_checked && self.reader.header().pages_unchecked() {
+        if h.kind == SectionKind::Pages && self.data_apart {
             let mut prefix = [0u8; PagesBody::PREFIX_LEN];
             self.file.read_exact(&mut prefix, &mut self.pos).map_err(|_| truncated(reply))?;
             let run = self.reader.read_pages_prefix(&prefix).map_err(|e| fail(reply, EINVAL, format_args!("{}", e)))?;
-            let at = self.pos;
-            if !self.data_apart {
-                self.pos += run.data_len() as i64;
-                if self.pos as u64 > self.file.info().size {
-                    return Err(truncated(reply));
-                }
-            }
-            return Ok(Some(Next::Pages(run, at)));
+            return Ok(Some(Next::Pages(run)));
         }
         let len = h.body_len as usize;
         let body = self.body.get_mut(..len).ok_or(EINVAL)?;
         self.file.read_exact(body, &mut self.pos).map_err(|_| truncated(reply))?;
         self.header = Some(h);
         Ok(Some(Next::Body(len)))
-    }
-
-    /// Writes the data of `run` (at `at` in the image) into the calling
-    /// process: straight from the file into its memory where the mapping
-    /// is writable, through the page tables (by way of `self.body`) where
-    /// it is not.
-    fn load_pages(&mut self, run: &PagesRun, mut at: i64, writable: bool) -> Result {
-        if writable {
-            return self.file.read_exact_to_user(run.start, run.data_len() as u64, &mut at);
-        }
-        let data = self.body.get_mut(..run.data_len()).ok_or(EINVAL)?;
-        self.file.read_exact(data, &mut at)?;
-        task::poke_user(run.start, data)
     }
 
     /// The body read by [`SectionStream::next`], checked (its CRC with the
@@ -271,7 +251,7 @@ fn plan(
     while let Some(next) = s.next(reply)? {
         let len = match next {
             Next::Body(len) => len,
-            Next::Pages(run, _) => {
+            Next::Pages(run) => {
                 check_pages_mapped(&plan, run.start, run.data_len(), reply)?;
                 pages_by_prefix += u64::from(run.npages);
                 continue;
@@ -478,13 +458,11 @@ fn rebuild(
     let mut s = SectionStream::open(image, reply, preload.is_some(), pages.is_some())?;
     while let Some(next) = s.next(reply)? {
         match next {
-            Next::Pages(run, at) => {
+            Next::Pages(run) => {
+                // Only a stream opened with the data apart yields these.
+                let store = pages.as_mut().ok_or(EINVAL)?;
                 reply.pages += u64::from(run.npages);
-                let writable = writable_at(plan, run.start);
-                match pages.as_mut() {
-                    Some(p) => p.load(run.start, run.npages, writable)?,
-                    None => s.load_pages(&run, at, writable)?,
-                }
+                store.load(run.start, run.npages, writable_at(plan, run.start))?;
             }
             Next::Body(len) => {
                 if let Section::Pages(pg) = s.section(len, reply)? {
@@ -595,6 +573,7 @@ pub(crate) fn restore(
     let (is_root, uid) = task::caller_identity();
     let tgid = task::task_state()?.tgid;
     let split = pages.as_ref().map(PageStore::pages_left);
+    let t_start = task::mono_ns();
     let mut plan = match plan(image, reply, is_root, uid, false, forward, preload.is_some(), split) {
         Ok(p) => p,
         Err(e) => {
@@ -619,12 +598,27 @@ pub(crate) fn restore(
             format_args!("the restarting process has {nr_threads} threads, the image {}", others + 1),
         ));
     }
+    let t_checked = task::mono_ns();
     if let Err(e) = checked() {
         groups.abort(tgid);
         return Err(fail(reply, e, format_args!("the migration was given up before the process ran here")));
     }
+    let t_go = task::mono_ns();
+    let migration = preload.is_some();
     match rebuild(image, &mut plan, reply, preload, pages) {
         Ok(ax) => {
+            if migration {
+                // The rebuild is part of a migration's freeze (the source
+                // counts up to `MigrateGo`).
+                let us = |a: u64, b: u64| b.saturating_sub(a) / 1000;
+                pr_info!(
+                    "pid {}: restored for a migration: checks {} us, waited for the hand-over {} us, rebuilt in {} us\n",
+                    tgid,
+                    us(t_start, t_checked),
+                    us(t_checked, t_go),
+                    us(t_go, task::mono_ns())
+                );
+            }
             if others > 0 {
                 let threads = core::mem::replace(&mut plan.threads, KVec::new());
                 match Arc::new(ThreadPlans { threads }, GFP_KERNEL) {

@@ -27,7 +27,7 @@ for s in $strategies; do
   on 1 "pkill -x ssi-wl-dirty; rm -f $dir/wl.out; (setsid ssi-wl-dirty $mib 0 1000 < /dev/null > $dir/wl.out 2>&1 &)"
   wait_on 900 1 "grep -q ready $dir/wl.out"
   pid=$(on 1 "pgrep -x ssi-wl-dirty")
-  on 1 "dmesg -c > /dev/null"
+  for n in 1 2; do on $n "dmesg -c > /dev/null"; done
   k1=$(krpc_snap 1); k2=$(krpc_snap 2)
   t0=$(date +%s%N)
   out=$(on_timeout 1800 1 "ssi-ctl migrate $pid 2 --strategy $s 2>&1; echo rc=\$?")
@@ -45,7 +45,8 @@ for s in $strategies; do
   log "$s: node 1: $(on 1 "dmesg | grep -o 'frozen for .*' | tail -1")"
   log "$s: krpc counters, node 1 (source):"; krpc_delta "$k1" "$(krpc_snap 1)" >&2
   log "$s: krpc counters, node 2 (destination):"; krpc_delta "$k2" "$(krpc_snap 2)" >&2
-  log "$s: node 2: $(on 2 "dmesg | grep -E 'ssi.*(restor|migrat)' | tail -3 | tr '\n' '|'")"
+  log "$s: node 2: $(on 2 "dmesg | grep -o 'restored for .*' | tail -1")"
+  log "$s: node 2: $(on 2 "dmesg | grep -E 'ssi.*(restor|migrat)' | grep -v 'restored for' | tail -2 | tr '\n' '|'")"
   on 2 "pkill -x ssi-wl-dirty; true"
   wait_on 60 1 '! pgrep -x ssi-wl-dirty > /dev/null'
 done
