@@ -25,7 +25,9 @@ use kernel::prelude::*;
 /// Pages read from memory at once (one Pages section at most).
 const CHUNK_PAGES: usize = image::MAX_PAGES_PER_SECTION as usize;
 /// Encoded sections are gathered up to this size before a file write.
-const OUT_FLUSH: usize = 256 << 10;
+const OUT_FLUSH: usize = 64 << 10;
+/// Pages read at a time when only file mappings' pages go in the image.
+const FILES_ONLY_CHUNK_PAGES: usize = 16;
 const PATH_BUF: usize = image::MAX_PATH + 1;
 
 use task::{VM_EXEC, VM_GROWSDOWN, VM_LOCKED, VM_NORESERVE, VM_READ, VM_SHARED, VM_WRITE};
@@ -132,7 +134,8 @@ struct ImageOut<'a> {
 impl<'a> ImageOut<'a> {
     fn new(sink: &'a mut dyn ImageSink, header: &ImageHeader) -> Result<Self> {
         let writer = ImageWriter::new(header).map_err(|_| EINVAL)?;
-        let buf = KVec::from_elem(0u8, OUT_FLUSH + image::MAX_SECTION_BODY as usize + 64, GFP_KERNEL)?;
+        // Page data never goes through it (`pages` puts it to the sink).
+        let buf = KVec::from_elem(0u8, OUT_FLUSH + image::MAX_DESCRIPTION_BODY as usize + 64, GFP_KERNEL)?;
         let pages_unchecked = header.pages_unchecked();
         let mut out = ImageOut { sink, bytes: 0, buf, used: 0, writer, pages: 0, pages_unchecked };
         let h = header.encode().map_err(|_| EINVAL)?;
@@ -374,7 +377,7 @@ fn write_memory(out: &mut ImageOut<'_>, p: &Plan, chunk: &mut [u8], memory: Memo
     };
     let mut addr = v.start;
     while addr < v.end {
-        let n = (((v.end - addr) as usize) / PAGE_SIZE).min(CHUNK_PAGES);
+        let n = (((v.end - addr) as usize) / PAGE_SIZE).min(chunk.len() / PAGE_SIZE).min(CHUNK_PAGES);
         let data = &mut chunk[..n * PAGE_SIZE];
         let mut keep = [false; CHUNK_PAGES];
         if let Some(d) = dirty {
@@ -640,7 +643,10 @@ pub(crate) fn capture_current(
         };
         out.section(&Section::File(FileBody { fd: f.fd, open_flags: i.flags, pos: i.pos, cloexec: f.cloexec, target }))?;
     }
-    let mut chunk = KVec::from_elem(0u8, CHUNK_PAGES * PAGE_SIZE, GFP_KERNEL)?;
+    // Only the pages a process wrote into its file mappings (a migration
+    // whose memory comes later) need no more than a small buffer.
+    let chunk_pages = if matches!(memory, Memory::FilesOnly) { FILES_ONLY_CHUNK_PAGES } else { CHUNK_PAGES };
+    let mut chunk = KVec::from_elem(0u8, chunk_pages * PAGE_SIZE, GFP_KERNEL)?;
     for p in plans.iter() {
         write_memory(&mut out, p, &mut chunk, memory)?;
     }

@@ -57,6 +57,9 @@ struct CaptureJob {
     kill: bool,
     /// A migration: the image goes to another node, then the process.
     handover: Option<Arc<crate::migration::source::Outgoing>>,
+    /// With `handover`: only the image goes, sent ahead of the freeze
+    /// (post-copy, lazy); the process goes on here.
+    ahead: bool,
     origin: Origin,
     /// The caller stopped waiting: do nothing.
     cancelled: AtomicBool,
@@ -168,7 +171,7 @@ unsafe extern "C" fn capture_work(work: *mut bindings::callback_head) {
             r
         })
     };
-    if let (Ok(w), Some(out)) = (&result, job.handover.clone()) {
+    if let (Ok(w), Some(out), false) = (&result, job.handover.clone(), job.ahead) {
         // A migration: hand the process over, tell the caller, then become
         // its deputy (or let it go on here if the hand-over failed).
         let (bytes, pages) = (w.image_bytes, w.pages);
@@ -217,7 +220,7 @@ pub(crate) fn checkpoint(node: u32, req: &CtlRequest, reply: &mut CtlReply) -> R
     if info.kind != task::FILE_REGULAR || info.writable == 0 {
         return Err(fail(reply, EBADF, format_args!("the image must be a regular file open for writing")));
     }
-    capture(node, req.pid, target, Some(file), req.flags & FLAG_KILL != 0, None, start, reply)
+    capture(node, req.pid, target, Some(file), req.flags & FLAG_KILL != 0, None, false, start, reply)
 }
 
 /// Process `pid`, if the caller may capture it: a user process of the
@@ -256,8 +259,10 @@ pub(crate) fn check_target(pid: u32, reply: &mut CtlReply) -> Result<Task> {
 }
 
 /// Captures `target` into `file` (then kills it if `kill`; or, with
-/// `handover` and no file, streams it to another node and migrates it);
+/// `handover` and no file, streams it to another node and migrates it,
+/// or, `ahead`, only streams it there and lets it go on);
 /// waits for the outcome.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn capture(
     node: u32,
     pid: u32,
@@ -265,6 +270,7 @@ pub(crate) fn capture(
     file: Option<File>,
     kill: bool,
     handover: Option<Arc<crate::migration::source::Outgoing>>,
+    ahead: bool,
     start: u64,
     reply: &mut CtlReply,
 ) -> Result {
@@ -283,6 +289,7 @@ pub(crate) fn capture(
             file,
             kill,
             handover,
+            ahead,
             origin,
             cancelled: AtomicBool::new(false),
             retire: AtomicBool::new(false),

@@ -16,6 +16,7 @@ use super::threads::{RestoreGroups, ThreadPlans};
 use crate::kernel_ext::eopnotsupp;
 use crate::proto::{
     ctl::{CtlReply, MessageWriter},
+    handover,
     image::{
         self, FileTarget, ImageReader, PagesBody, PagesRun, Section, SectionHeader, SectionKind, VmaKind,
         IMAGE_HEADER_LEN, PAGE_SIZE, REG_ORIG_RAX, REG_RAX, REG_RIP, SECTION_HEADER_LEN,
@@ -114,6 +115,26 @@ struct SectionStream<'a> {
     /// apart (`PageStore`): a Pages section's prefix is followed by the
     /// next section.
     data_apart: bool,
+    /// The whole file, read at once, when it is a migration's
+    /// description (small; read several times by a prepared hand-over);
+    /// empty otherwise.
+    whole: KVec<u8>,
+}
+
+/// The largest description of a migration read into memory at once.
+const MAX_DESCRIPTION_IN_MEMORY: u64 = 16 << 20;
+
+/// Reads `buf.len()` bytes at `*pos` of `file`, or of `whole` if that is
+/// the file's content (not empty); advances `*pos`.
+fn read_image(file: &File, whole: &[u8], pos: &mut i64, buf: &mut [u8]) -> Result {
+    if whole.is_empty() {
+        return file.read_exact(buf, pos);
+    }
+    let at = usize::try_from(*pos).map_err(|_| EINVAL)?;
+    let src = whole.get(at..at.checked_add(buf.len()).ok_or(EINVAL)?).ok_or(EINVAL)?;
+    buf.copy_from_slice(src);
+    *pos += buf.len() as i64;
+    Ok(())
 }
 
 impl<'a> SectionStream<'a> {
@@ -133,8 +154,16 @@ impl<'a> SectionStream<'a> {
                 format_args!("the image's pages have no checksums (a migration's stream): it cannot be restarted from a file"),
             ));
         }
-        let body = KVec::from_elem(0u8, image::MAX_SECTION_BODY as usize, GFP_KERNEL)?;
-        Ok(SectionStream { file, pos, reader, body, header: None, crcs_checked: migration, data_apart })
+        // Grown to the largest body read (a migration's image has no page
+        // data in its bodies: its sections are small).
+        let body = KVec::new();
+        let size = file.info().size;
+        let mut whole = KVec::new();
+        if data_apart && size <= MAX_DESCRIPTION_IN_MEMORY {
+            whole = KVec::from_elem(0u8, size as usize, GFP_KERNEL)?;
+            file.read_exact(&mut whole, &mut 0).map_err(|_| fail(reply, EINVAL, format_args!("image truncated")))?;
+        }
+        Ok(SectionStream { file, pos, reader, body, header: None, crcs_checked: migration, data_apart, whole })
     }
 
     /// The next section: its body read into `self.body`, or, for the
@@ -146,17 +175,23 @@ impl<'a> SectionStream<'a> {
         }
         let truncated = |reply: &mut CtlReply| fail(reply, EINVAL, format_args!("image truncated"));
         let mut sh = [0u8; SECTION_HEADER_LEN];
-        self.file.read_exact(&mut sh, &mut self.pos).map_err(|_| truncated(reply))?;
+        read_image(self.file, &self.whole, &mut self.pos, &mut sh).map_err(|_| truncated(reply))?;
         let h = self.reader.read_section_header(&sh).map_err(|e| fail(reply, EINVAL, format_args!("{}", e)))?;
         if h.kind == SectionKind::Pages && self.data_apart {
             let mut prefix = [0u8; PagesBody::PREFIX_LEN];
-            self.file.read_exact(&mut prefix, &mut self.pos).map_err(|_| truncated(reply))?;
+            read_image(self.file, &self.whole, &mut self.pos, &mut prefix).map_err(|_| truncated(reply))?;
             let run = self.reader.read_pages_prefix(&prefix).map_err(|e| fail(reply, EINVAL, format_args!("{}", e)))?;
             return Ok(Some(Next::Pages(run)));
         }
         let len = h.body_len as usize;
+        if len > self.body.len() {
+            if len > image::MAX_SECTION_BODY as usize {
+                return Err(EINVAL);
+            }
+            self.body = KVec::from_elem(0u8, len.next_power_of_two().min(image::MAX_SECTION_BODY as usize), GFP_KERNEL)?;
+        }
         let body = self.body.get_mut(..len).ok_or(EINVAL)?;
-        self.file.read_exact(body, &mut self.pos).map_err(|_| truncated(reply))?;
+        read_image(self.file, &self.whole, &mut self.pos, body).map_err(|_| truncated(reply))?;
         self.header = Some(h);
         Ok(Some(Next::Body(len)))
     }
@@ -219,6 +254,36 @@ fn char_device_path(minor: u32) -> &'static [u8] {
 /// keeps (a migration): (fd, readable, writable).
 pub(crate) type Forwarder<'a> = &'a dyn Fn(u32, bool, bool) -> Result<File>;
 
+/// A thread's own state, from its section.
+fn thread_plan(t: &image::ThreadBody<'_>) -> Result<ThreadPlan> {
+    let mut th = ThreadPlan {
+        regs: t.regs,
+        xstate: KVec::new(),
+        sigmask: t.sigmask,
+        altstack: (t.altstack.sp, t.altstack.size, t.altstack.flags),
+        clear_child_tid: t.clear_child_tid,
+        robust: (t.robust_list_head, t.robust_list_len),
+        rseq: (t.rseq.addr, t.rseq.len, t.rseq.sig),
+        pending: KVec::new(),
+    };
+    th.xstate.extend_from_slice(t.xstate, GFP_KERNEL)?;
+    for si in t.pending.iter() {
+        th.pending.extend_from_slice(&si.0, GFP_KERNEL)?;
+    }
+    Ok(th)
+}
+
+/// The handlers and process-wide pending signals of a Signals section.
+fn take_signals(plan: &mut Plan, sg: &image::SignalsBody<'_>) -> Result {
+    for (i, h) in sg.handlers.iter().enumerate().take(image::NSIG) {
+        plan.handlers[i] = (h.handler, h.flags, h.restorer, h.mask);
+    }
+    for si in sg.pending.iter() {
+        plan.pending.extend_from_slice(&si.0, GFP_KERNEL)?;
+    }
+    Ok(())
+}
+
 fn plan(
     image: &File,
     reply: &mut CtlReply,
@@ -263,14 +328,7 @@ fn plan(
                 drop(open_checked(&p.exe, 0, "executable", reply)?);
                 plan.itimer_real = (p.itimers.real.value_ns, p.itimers.real.interval_ns);
             }
-            Section::Signals(sg) => {
-                for (i, h) in sg.handlers.iter().enumerate().take(image::NSIG) {
-                    plan.handlers[i] = (h.handler, h.flags, h.restorer, h.mask);
-                }
-                for si in sg.pending.iter() {
-                    plan.pending.extend_from_slice(&si.0, GFP_KERNEL)?;
-                }
-            }
+            Section::Signals(sg) => take_signals(&mut plan, &sg)?,
             Section::Mm(m) => {
                 let mm = &mut plan.mm;
                 mm.start_code = m.start_code;
@@ -311,23 +369,7 @@ fn plan(
                     GFP_KERNEL,
                 )?;
             }
-            Section::Thread(t) => {
-                let mut th = ThreadPlan {
-                    regs: t.regs,
-                    xstate: KVec::new(),
-                    sigmask: t.sigmask,
-                    altstack: (t.altstack.sp, t.altstack.size, t.altstack.flags),
-                    clear_child_tid: t.clear_child_tid,
-                    robust: (t.robust_list_head, t.robust_list_len),
-                    rseq: (t.rseq.addr, t.rseq.len, t.rseq.sig),
-                    pending: KVec::new(),
-                };
-                th.xstate.extend_from_slice(t.xstate, GFP_KERNEL)?;
-                for si in t.pending.iter() {
-                    th.pending.extend_from_slice(&si.0, GFP_KERNEL)?;
-                }
-                plan.threads.push(th, GFP_KERNEL)?;
-            }
+            Section::Thread(t) => plan.threads.push(thread_plan(&t)?, GFP_KERNEL)?,
             Section::File(f) => {
                 let keep_ours = f.fd <= 2
                     && matches!(f.target, FileTarget::Tty { .. } | FileTarget::PipeRead { .. } | FileTarget::PipeWrite { .. });
@@ -422,8 +464,23 @@ fn rebuild(
     plan: &mut Plan,
     reply: &mut CtlReply,
     preload: Option<&dyn Fn() -> Result>,
-    mut pages: Option<PageStore>,
+    pages: Option<PageStore>,
 ) -> Result<i64> {
+    rebuild_structure(image, plan, reply, preload.is_some(), preload, pages)?;
+    apply_state(plan)
+}
+
+/// Pass two but for the state the process runs on: its mappings, their
+/// pages, its memory layout and descriptors.
+/// `migration`: the image is a migration's (see [`SectionStream::open`]).
+fn rebuild_structure(
+    image: &File,
+    plan: &mut Plan,
+    reply: &mut CtlReply,
+    migration: bool,
+    preload: Option<&dyn Fn() -> Result>,
+    pages: Option<PageStore>,
+) -> Result {
     // Unmap everything but the vdso and vvar.
     let mut addr = 0u64;
     let mut ranges: KVec<(u64, u64)> = KVec::new();
@@ -453,9 +510,30 @@ fn rebuild(
     if let Some(load) = preload {
         load().map_err(|e| fail(reply, e, format_args!("cannot load the pre-copied pages")))?;
     }
-    // The pages, read again from the image (their CRCs were checked by
-    // the first pass; a migration's are not computed at all).
-    let mut s = SectionStream::open(image, reply, preload.is_some(), pages.is_some())?;
+    load_pages(image, plan, reply, migration, pages)?;
+    task::set_mm_layout(&plan.mm)?;
+    // Descriptors: ours go, except the terminal or pipes kept on 0-2.
+    let mut next = 0u32;
+    while let Some((fd, _, _)) = task::next_file(next) {
+        next = fd + 1;
+        let keep = plan.fds.iter().any(|f| f.fd == fd && f.file.is_none());
+        if !keep {
+            task::close_fd(fd);
+        }
+    }
+    for f in plan.fds.iter_mut() {
+        if let Some(file) = f.file.take() {
+            task::install_fd(file, f.fd, f.cloexec)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the pages of `image` into the calling process, read again from
+/// the image (their CRCs were checked by the first pass; a migration's
+/// are not computed at all), or, for a migration's, from `pages`.
+fn load_pages(image: &File, plan: &Plan, reply: &mut CtlReply, migration: bool, mut pages: Option<PageStore>) -> Result {
+    let mut s = SectionStream::open(image, reply, migration, pages.is_some())?;
     while let Some(next) = s.next(reply)? {
         match next {
             Next::Pages(run) => {
@@ -476,21 +554,76 @@ fn rebuild(
             }
         }
     }
-    task::set_mm_layout(&plan.mm)?;
-    // Descriptors: ours go, except the terminal or pipes kept on 0-2.
-    let mut next = 0u32;
-    while let Some((fd, _, _)) = task::next_file(next) {
-        next = fd + 1;
-        let keep = plan.fds.iter().any(|f| f.fd == fd && f.file.is_none());
-        if !keep {
-            task::close_fd(fd);
+    Ok(())
+}
+
+/// The next section of `s` that a prepared hand-over compares (see
+/// `proto::handover`): its body's length; the others are decoded and
+/// skipped. None after End.
+fn next_compared(s: &mut SectionStream<'_>, reply: &mut CtlReply) -> Result<Option<usize>> {
+    while let Some(next) = s.next(reply)? {
+        let Next::Body(len) = next else { continue };
+        let kind = s.header.as_ref().ok_or(EINVAL)?.kind;
+        if !handover::taken_from_final(kind) {
+            return Ok(Some(len));
+        }
+        s.section(len, reply)?;
+    }
+    Ok(None)
+}
+
+/// Whether `last`, a migration's final image, describes the process
+/// rebuilt from `ahead` (the image sent while it ran): the same sections
+/// but for the state it carries over (`proto::handover`).
+fn same_structure(ahead: &File, last: &File, reply: &mut CtlReply) -> Result<bool> {
+    let mut a = SectionStream::open(ahead, reply, true, true)?;
+    let mut b = SectionStream::open(last, reply, true, true)?;
+    loop {
+        match (next_compared(&mut a, reply)?, next_compared(&mut b, reply)?) {
+            (None, None) => return Ok(true),
+            (Some(la), Some(lb)) => {
+                let sa = a.section(la, reply)?;
+                let sb = b.section(lb, reply)?;
+                if !handover::same_structure(&sa, &sb) {
+                    return Ok(false);
+                }
+            }
+            _ => return Ok(false),
         }
     }
-    for f in plan.fds.iter_mut() {
-        if let Some(file) = f.file.take() {
-            task::install_fd(file, f.fd, f.cloexec)?;
+}
+
+/// Takes the state of `last` (a migration's final image, of the same
+/// structure as the process rebuilt from `plan`) into `plan`, and its file
+/// positions and pages into the calling process.
+fn take_final_state(last: &File, plan: &mut Plan, reply: &mut CtlReply, pages: Option<PageStore>) -> Result {
+    let mut s = SectionStream::open(last, reply, true, pages.is_some())?;
+    plan.threads = KVec::new();
+    plan.pending = KVec::new();
+    plan.termios = None;
+    while let Some(next) = s.next(reply)? {
+        let Next::Body(len) = next else { continue };
+        match s.section(len, reply)? {
+            Section::Process(p) => plan.itimer_real = (p.itimers.real.value_ns, p.itimers.real.interval_ns),
+            Section::Signals(sg) => take_signals(plan, &sg)?,
+            Section::Thread(t) => plan.threads.push(thread_plan(&t)?, GFP_KERNEL)?,
+            Section::File(f) => match &f.target {
+                FileTarget::Regular(_) | FileTarget::Directory(_) => {
+                    File::from_fd(f.fd).ok_or(EBADF)?.set_pos(f.pos);
+                }
+                FileTarget::Tty { termios, .. } if termios.iter().any(|b| *b != 0) => plan.termios = Some(*termios),
+                _ => {}
+            },
+            _ => {}
         }
     }
+    s.reader.finish().map_err(|e| fail(reply, EINVAL, format_args!("{}", e)))?;
+    load_pages(last, plan, reply, true, pages)
+}
+
+/// Pass two's end: the state the process runs on (terminal settings,
+/// signals, timers, its thread's state and registers).
+fn apply_state(plan: &Plan) -> Result<i64> {
     // The saved terminal settings go to our controlling terminal, if one
     // of the kept descriptors is it (a restart with no terminal has none).
     if let Some(termios) = &plan.termios {
@@ -561,6 +694,15 @@ pub(crate) fn check(image: &File, reply: &mut CtlReply) -> Result {
 /// (the image file holds the rest). `checked` runs once the
 /// image passed every check, just before the point of no return; its error
 /// ends the restore there, nothing changed.
+///
+/// `final_image` makes it a prepared hand-over (post-copy, lazy): `image`
+/// was sent while the process ran on; the process is rebuilt from it at
+/// once, then `final_image` waits for the image captured at the freeze
+/// (and its page data) and the process takes that one's state, or, if its
+/// structure changed, is rebuilt again from it; `checked` runs after that
+/// (a failure then kills the restarting process: the source, which has
+/// not handed the process over, lets it go on there).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn restore(
     image: &File,
     reply: &mut CtlReply,
@@ -568,6 +710,7 @@ pub(crate) fn restore(
     forward: Option<Forwarder<'_>>,
     preload: Option<&dyn Fn() -> Result>,
     pages: Option<PageStore>,
+    final_image: Option<&dyn Fn() -> Result<(File, Option<PageStore>)>>,
     checked: impl FnOnce() -> Result,
 ) -> Result<i64> {
     let (is_root, uid) = task::caller_identity();
@@ -599,18 +742,19 @@ pub(crate) fn restore(
         ));
     }
     let t_checked = task::mono_ns();
-    if let Err(e) = checked() {
-        groups.abort(tgid);
-        return Err(fail(reply, e, format_args!("the migration was given up before the process ran here")));
-    }
-    let t_go = task::mono_ns();
     let migration = preload.is_some();
-    match rebuild(image, &mut plan, reply, preload, pages) {
-        Ok(ax) => {
-            if migration {
+    let us = |a: u64, b: u64| b.saturating_sub(a) / 1000;
+    let rebuilt = match final_image {
+        None => {
+            if let Err(e) = checked() {
+                groups.abort(tgid);
+                return Err(fail(reply, e, format_args!("the migration was given up before the process ran here")));
+            }
+            let t_go = task::mono_ns();
+            let r = rebuild(image, &mut plan, reply, preload, pages);
+            if r.is_ok() && migration {
                 // The rebuild is part of a migration's freeze (the source
                 // counts up to `MigrateGo`).
-                let us = |a: u64, b: u64| b.saturating_sub(a) / 1000;
                 pr_info!(
                     "pid {}: restored for a migration: checks {} us, waited for the hand-over {} us, rebuilt in {} us\n",
                     tgid,
@@ -619,6 +763,56 @@ pub(crate) fn restore(
                     us(t_go, task::mono_ns())
                 );
             }
+            r
+        }
+        Some(wait_final) => {
+            let prepared = || -> Result<i64> {
+                // The memory that comes later is registered once the
+                // structure is final: the rebuild again of a changed one
+                // must not unmap registered ranges (the page server would
+                // take that for the process discarding them).
+                rebuild_structure(image, &mut plan, reply, true, None, pages)?;
+                let t_built = task::mono_ns();
+                let (last, last_pages) = wait_final()
+                    .map_err(|e| fail(reply, e, format_args!("the migration was given up before its final state came")))?;
+                let t_final = task::mono_ns();
+                let same = same_structure(image, &last, reply)?;
+                if same {
+                    if let Some(register) = preload {
+                        register().map_err(|e| fail(reply, e, format_args!("cannot register the memory that comes later")))?;
+                    }
+                    take_final_state(&last, &mut plan, reply, last_pages)?;
+                } else {
+                    let split = last_pages.as_ref().map(PageStore::pages_left);
+                    plan = self::plan(&last, reply, is_root, uid, false, forward, true, split)?;
+                    if plan.threads.len() != others + 1 {
+                        return Err(fail(reply, EINVAL, format_args!("the process started or ended a thread while it migrated")));
+                    }
+                    rebuild_structure(&last, &mut plan, reply, true, preload, last_pages)?;
+                }
+                let t_applied = task::mono_ns();
+                checked().map_err(|e| fail(reply, e, format_args!("the migration was given up before the process ran here")))?;
+                let t_go = task::mono_ns();
+                let ax = apply_state(&plan)?;
+                // From the final state on it is the migration's freeze.
+                pr_info!(
+                    "pid {}: restored for a migration: checks {} us, rebuilt ahead in {} us, waited for the final state {} us, {} in {} us, waited for the hand-over {} us, resumed in {} us\n",
+                    tgid,
+                    us(t_start, t_checked),
+                    us(t_checked, t_built),
+                    us(t_built, t_final),
+                    if same { "took its state" } else { "its structure changed: rebuilt again" },
+                    us(t_final, t_applied),
+                    us(t_applied, t_go),
+                    us(t_go, task::mono_ns())
+                );
+                Ok(ax)
+            };
+            prepared()
+        }
+    };
+    match rebuilt {
+        Ok(ax) => {
             if others > 0 {
                 let threads = core::mem::replace(&mut plan.threads, KVec::new());
                 match Arc::new(ThreadPlans { threads }, GFP_KERNEL) {

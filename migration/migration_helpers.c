@@ -9,7 +9,6 @@
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/module.h>
-#include <linux/mount.h>
 #include <linux/pid.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
@@ -24,47 +23,9 @@
 #include <linux/wait.h>
 #include "migration_helpers.h"
 
-/*
- * A private tmpfs mount with huge=always for images: written in order, they
- * fill 2 MiB folios, one allocation and one page-cache insertion per 2 MiB
- * instead of per page. NULL when the kernel has no transparent huge pages
- * (images then go to the kernel's internal shmem mount). Set at module load,
- * cleared at unload, read in between.
- */
-static struct vfsmount *ssi_image_mnt;
-
-int ssi_image_mount_init(void)
+struct file *ssi_shmem_file(u64 size)
 {
-	char opts[] = "huge=always";
-	struct file_system_type *type;
-	struct vfsmount *mnt;
-
-	if (!IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE))
-		return -EOPNOTSUPP;
-	/* tmpfs is built in: its reference count is no module's (nothing to put). */
-	type = get_fs_type("tmpfs");
-	if (!type)
-		return -ENODEV;
-	mnt = vfs_kern_mount(type, SB_KERNMOUNT, type->name, opts);
-	if (IS_ERR(mnt))
-		return PTR_ERR(mnt);
-	ssi_image_mnt = mnt;
-	return 0;
-}
-
-void ssi_image_mount_exit(void)
-{
-	if (ssi_image_mnt) {
-		kern_unmount(ssi_image_mnt);
-		ssi_image_mnt = NULL;
-	}
-}
-
-struct file *ssi_shmem_file(u64 size, int image)
-{
-	struct file *f = image && ssi_image_mnt ?
-		shmem_file_setup_with_mnt(ssi_image_mnt, "ssi-image", size, VM_NORESERVE) :
-		shmem_file_setup("ssi-migration", size, VM_NORESERVE);
+	struct file *f = shmem_file_setup("ssi-migration", size, VM_NORESERVE);
 
 	/* Images past 2 GiB, pre-copy pages at their (high) user address. */
 	if (!IS_ERR(f))

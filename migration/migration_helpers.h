@@ -15,13 +15,11 @@ struct wait_queue_head;
 
 /* Mounts the private huge-page tmpfs for images (0, or a negative errno:
  * images then use small pages); unmounts it. */
-int ssi_image_mount_init(void);
-void ssi_image_mount_exit(void);
 /* A file in kernel memory (shmem, on no file system) of `size` bytes; with
  * `image`, on the huge-page mount when there is one (for data written in
  * order; a sparse file would waste 2 MiB per scattered page). An ERR_PTR on
  * failure. */
-struct file *ssi_shmem_file(u64 size, int image);
+struct file *ssi_shmem_file(u64 size);
 /* Whether a and b are open files of the same inode. */
 int ssi_file_same_inode(struct file *a, struct file *b);
 /* Installs a new reference to `f` at the lowest free descriptor of current

@@ -16,7 +16,8 @@
 //! all in flight at once, answered with `MigratePageData`); the page
 //! server installs them with `UFFDIO_COPY`. Offset 0 (never a user page)
 //! reads the registered ranges instead: pairs of little-endian u64
-//! (start, end), nothing until the restore registered them.
+//! (start, end), nothing until the restore registered them and the source
+//! handed the process over.
 //!
 //! If the lending node cannot be reached for [`LOST_AFTER_MS`] the
 //! process cannot go on: it is killed (SIGKILL, logged), and its home
@@ -38,6 +39,8 @@ use kernel::{
     uaccess::UserSlice,
 };
 
+/// How long a read of the ranges waits for the process to be handed over.
+const RANGES_WAIT_MS: u64 = 100;
 /// How long the lending node may be unreachable before the process is lost.
 const LOST_AFTER_MS: u32 = 10_000;
 /// A request not answered within this time is sent again (a connected
@@ -135,8 +138,22 @@ impl Pages {
 
     fn read_ranges(&self, buf: usize, len: usize) -> Result<usize> {
         let h = &self.hosted;
-        if h.state() == HostedState::Failed {
-            return Err(EIO);
+        // A prepared restore registers the ranges before the source hands
+        // the process over (and lends its memory): nothing until then,
+        // after a short wait for it.
+        let deadline = task::mono_ns() + RANGES_WAIT_MS * 1_000_000;
+        loop {
+            let seen = h.bell.seen();
+            match h.state() {
+                HostedState::Failed => return Err(EIO),
+                HostedState::Go | HostedState::Running | HostedState::Moved => break,
+                _ if task::mono_ns() >= deadline => return Ok(0),
+                _ => {
+                    if h.bell.wait_killable(seen, RANGES_WAIT_MS as u32) == sys::Woken::Signal {
+                        return Err(EINTR);
+                    }
+                }
+            }
         }
         let ranges = h.page_ranges()?;
         let mut out = KVec::with_capacity(ranges.len() * 16, GFP_KERNEL)?;

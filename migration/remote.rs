@@ -61,6 +61,13 @@ pub(crate) enum HostedState {
     Receiving,
     /// The image is complete; the restart program was started.
     Committed,
+    /// Post-copy, lazy: rebuilt from the image sent ahead while the
+    /// process ran on at the source; the final image (captured at the
+    /// freeze) is arriving.
+    Prepared,
+    /// Post-copy, lazy: the final image is complete; the process takes
+    /// its state.
+    Final,
     /// Restored, waiting for `MigrateGo`.
     Ready,
     /// The source handed it over.
@@ -71,6 +78,16 @@ pub(crate) enum HostedState {
     Moved,
     /// Given up (abort, timeout, failed restore); nothing runs.
     Failed,
+}
+
+impl HostedState {
+    /// Not handed over yet: it may still be given up.
+    fn before_go(self) -> bool {
+        matches!(
+            self,
+            HostedState::Receiving | HostedState::Committed | HostedState::Prepared | HostedState::Final | HostedState::Ready
+        )
+    }
 }
 
 struct Inner {
@@ -183,6 +200,8 @@ impl Hosted {
         match self.state() {
             HostedState::Receiving => "receiving",
             HostedState::Committed => "restoring",
+            HostedState::Prepared => "prepared",
+            HostedState::Final => "final",
             HostedState::Ready => "ready",
             HostedState::Go => "go",
             HostedState::Running => "running",
@@ -218,7 +237,7 @@ impl Hosted {
     /// Gives it up unless it already runs (or moved on).
     pub(crate) fn fail(&self) {
         let mut i = self.inner.lock();
-        if matches!(i.state, HostedState::Receiving | HostedState::Committed | HostedState::Ready) {
+        if i.state.before_go() {
             i.state = HostedState::Failed;
             i.since_ns = task::mono_ns();
             i.image = None;
@@ -301,7 +320,7 @@ impl Hosted {
         let deadline = task::mono_ns() + GO_TIMEOUT_MS * 1_000_000;
         {
             let mut i = self.inner.lock();
-            if i.state != HostedState::Committed {
+            if !matches!(i.state, HostedState::Committed | HostedState::Final) {
                 return Err(crate::kernel_ext::ecanceled());
             }
             i.state = HostedState::Ready;
@@ -322,6 +341,58 @@ impl Hosted {
             // process has none it may act on yet).
             if self.bell.wait(seen, 200) == sys::Woken::Signal {
                 kthread::sleep_ms(10);
+            }
+        }
+    }
+
+    /// Post-copy, lazy (not coming home): the restore is prepared from an
+    /// image sent while the process ran on, and takes the final state
+    /// captured at the freeze ([`Self::await_final`]).
+    pub(crate) fn prepares(&self) -> bool {
+        self.pages_later() && !self.returning
+    }
+
+    /// A prepared restore rebuilt the process from the image sent ahead:
+    /// makes ready for the final image, calls `ready` (which tells the
+    /// source) and waits for it: the final image and its page data. `Err`
+    /// if the migration was given up, or the image did not come in time.
+    pub(crate) fn await_final(&self, ready: impl FnOnce()) -> Result<(File, Option<PageStore>)> {
+        let file = sys::image_file(0)?;
+        {
+            let mut i = self.inner.lock();
+            if i.state != HostedState::Committed {
+                return Err(crate::kernel_ext::ecanceled());
+            }
+            i.state = HostedState::Prepared;
+            i.since_ns = task::mono_ns();
+            i.image = Some(file);
+            i.splitter = ImageSplitter::new();
+            i.described = 0;
+            i.received = 0;
+            i.pages = Some(PageStore::new());
+        }
+        self.bell.ring();
+        ready();
+        let deadline = task::mono_ns() + GO_TIMEOUT_MS * 1_000_000;
+        loop {
+            let seen = self.bell.seen();
+            {
+                let mut i = self.inner.lock();
+                match i.state {
+                    HostedState::Final => {
+                        let image = i.image.take().ok_or(ENOENT)?;
+                        return Ok((image, i.pages.take()));
+                    }
+                    HostedState::Prepared => {}
+                    _ => return Err(crate::kernel_ext::ecanceled()),
+                }
+            }
+            if task::mono_ns() > deadline || sys::fatal_signal_pending() {
+                self.fail_because("the final state did not come in time");
+                return Err(crate::kernel_ext::etimedout());
+            }
+            if self.bell.wait(seen, 200) == sys::Woken::Signal {
+                kthread::sleep_ms(1);
             }
         }
     }
@@ -652,7 +723,8 @@ pub(crate) fn data(migrations: &Migrations, from: u16, body: KVec<u8>) -> Result
     }
     let end = d.offset + d.data.len() as u64;
     let limit = if h.size != 0 { h.size } else { MAX_IMAGE };
-    if i.state != HostedState::Receiving || d.offset != i.received || end > limit {
+    let receiving = matches!(i.state, HostedState::Receiving | HostedState::Prepared);
+    if !receiving || d.offset != i.received || end > limit {
         drop(i);
         h.fail_because("image data out of order or too large");
         return Err(EINVAL);
@@ -748,6 +820,9 @@ const MAX_KEEP_RUNS_GUARD: usize = crate::proto::migration::MAX_KEEP_RUNS;
 pub(crate) fn commit(cluster: &Cluster, migrations: &Migrations, from: u16, body: &[u8]) -> Result<KVec<u8>> {
     let c = Commit::decode(body).map_err(|_| EINVAL)?;
     let h = migrations.find_hosted(|h| h.id == c.id && h.from_node == from).ok_or(ENOENT)?;
+    if h.state() == HostedState::Prepared {
+        return commit_final(&h, c.size);
+    }
     {
         let mut i = h.inner.lock();
         let whole = i.received == c.size && i.splitter.is_complete();
@@ -771,6 +846,29 @@ pub(crate) fn commit(cluster: &Cluster, migrations: &Migrations, from: u16, body
     Ok(out)
 }
 
+/// How long `MigrateGo` waits for the restoring process to take the final
+/// image (it holds the connection's handler thread; taking the state of a
+/// prepared process is quick, rebuilding it again is not much longer).
+const FINAL_TAKEN_MS: u64 = 5000;
+
+/// `MigrateCommit` of a prepared migration's final image (`size` bytes),
+/// sent one-way: the restoring process takes it; `MigrateGo`, right
+/// behind it on the connection, waits for that.
+fn commit_final(h: &Arc<Hosted>, size: u64) -> Result<KVec<u8>> {
+    {
+        let mut i = h.inner.lock();
+        if i.state != HostedState::Prepared || i.received != size || !i.splitter.is_complete() {
+            drop(i);
+            h.fail_because("final commit does not match what was received");
+            return Err(EINVAL);
+        }
+        i.state = HostedState::Final;
+        i.since_ns = task::mono_ns();
+    }
+    h.bell.ring();
+    Ok(KVec::new())
+}
+
 /// The process comes home: its deputy restores it (reply body of the
 /// commit: the token to poll, the deputy's pid).
 fn back_home(cluster: &Cluster, migrations: &Migrations, from: u16, h: &Arc<Hosted>) -> Result<KVec<u8>> {
@@ -789,6 +887,20 @@ fn back_home(cluster: &Cluster, migrations: &Migrations, from: u16, h: &Arc<Host
 pub(crate) fn go(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
     let r = Ref::decode(body).map_err(|_| EINVAL)?;
     let h = migrations.find_hosted(|h| h.id == r.id && h.from_node == from).ok_or(ENOENT)?;
+    // A prepared migration: the restoring process is taking the final
+    // state (its commit came just before).
+    let deadline = task::mono_ns() + FINAL_TAKEN_MS * 1_000_000;
+    loop {
+        let seen = h.bell.seen();
+        if h.state() != HostedState::Final {
+            break;
+        }
+        if task::mono_ns() > deadline {
+            h.fail_because("the final state was not taken in time");
+            return Err(crate::kernel_ext::etimedout());
+        }
+        let _ = h.bell.wait(seen, 100);
+    }
     let mut i = h.inner.lock();
     if i.state != HostedState::Ready {
         return Err(ENOENT);
@@ -896,7 +1008,12 @@ impl Watcher {
                 h.record(migrations, "failed");
                 migrations.remove_hosted(h.id);
             }
-            HostedState::Receiving | HostedState::Committed | HostedState::Ready | HostedState::Go => {
+            HostedState::Receiving
+            | HostedState::Committed
+            | HostedState::Prepared
+            | HostedState::Final
+            | HostedState::Ready
+            | HostedState::Go => {
                 let idle = now.saturating_sub(since);
                 let orphan = idle > ORPHAN_NS && !self.cluster.is_connected(h.from_node);
                 if idle > STALE_NS || orphan || (restarting_gone(h) && state != HostedState::Receiving) {

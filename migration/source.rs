@@ -76,6 +76,9 @@ pub(crate) struct Outgoing {
     /// Where the freeze went (ns): capture, send, the destination's checks,
     /// `MigrateGo`; logged with the outcome.
     phase_ns: [AtomicU64; 4],
+    /// Post-copy, lazy: the pid of the process the destination rebuilt
+    /// from the image sent ahead.
+    there_pid: AtomicU32,
 }
 
 /// The names of [`Outgoing::phase_ns`]'s parts, in the log.
@@ -183,6 +186,7 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
             keep <- new_mutex!(KVec::new()),
             lender <- new_mutex!(None),
             phase_ns: [const { AtomicU64::new(0) }; 4],
+            there_pid: AtomicU32::new(0),
         }),
         GFP_KERNEL,
     )?;
@@ -202,16 +206,38 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
             }
         }
     }
+    let target = if out.pages_later() {
+        // Post-copy, lazy: the description goes ahead while the process
+        // runs on; the destination rebuilds the process from it and waits
+        // for the final state, captured at the freeze.
+        out.begin(0, reply)?;
+        out.record("sending-ahead", 0, 0);
+        let r = checkpoint::capture(own.into(), pid, target, None, false, Some(out.clone()), true, start, reply)
+            .and_then(|()| out.commit_ahead(reply))
+            .and_then(|()| checkpoint::check_target(pid, reply));
+        match r {
+            Ok(t) => t,
+            Err(e) => {
+                out.abort();
+                out.drop_lender();
+                out.record("failed", 0, 0);
+                return Err(e);
+            }
+        }
+    } else {
+        target
+    };
     if !out.begun.load(Ordering::Acquire) {
         // The capture streams the image to the destination as it writes it.
         out.begin(0, reply)?;
     }
     out.record("capturing", 0, 0);
-    let r = checkpoint::capture(own.into(), pid, target, None, false, Some(out.clone()), start, reply);
+    let r = checkpoint::capture(own.into(), pid, target, None, false, Some(out.clone()), false, start, reply);
     if r.is_err() {
         // The process's own context aborts what it began; this covers a
         // capture that never started (sent once either way).
         out.abort();
+        out.drop_lender();
         out.record("failed", reply.image_bytes, reply.frozen_ns);
     }
     r
@@ -237,6 +263,52 @@ impl Outgoing {
     /// Pre-copy: the pages found clean at the freeze.
     pub(crate) fn set_keep(&self, runs: KVec<Run>) {
         *self.keep.lock() = runs;
+    }
+
+    /// Post-copy, lazy: the image sent ahead (its size and the process's
+    /// stop in `reply`) is complete: the destination rebuilds the process
+    /// from it; returns once it waits for the final state.
+    fn commit_ahead(&self, reply: &mut CtlReply) -> Result {
+        let node = self.node;
+        let (size, stopped_ns) = (reply.image_bytes, reply.frozen_ns);
+        self.precopy_bytes.store(size, Ordering::Relaxed);
+        self.rounds.store(1, Ordering::Relaxed);
+        let mut small = [0u8; Commit::LEN];
+        let n = (Commit { id: self.id, size }).encode(&mut small).map_err(|_| EINVAL)?;
+        let answer = self
+            .cluster
+            .call_steady(node, MsgType::MigrateCommit, &small[..n], CALL_TIMEOUT_MS)
+            .map_err(|e| fail(reply, e, format_args!("node {node} could not start the restore (error {})", e.to_errno())))?;
+        let started = RestartStarted::decode(&answer).map_err(|_| fail(reply, EIO, format_args!("bad answer from node {node}")))?;
+        await_outcome(&self.cluster, node, &started, reply, &|| kernel::current!().signal_pending(), true)?;
+        self.there_pid.store(reply.pid, Ordering::Relaxed);
+        // Listed now, not during the freeze; it serves nothing before the
+        // hand-over (the destination asks for pages only then).
+        self.make_lender(reply)?;
+        pr_info!(
+            "pid {}: sent ahead to node {} ({} bytes, stopped {} us), rebuilt there as pid {}\n",
+            self.pid,
+            node,
+            size,
+            stopped_ns / 1000,
+            reply.pid
+        );
+        Ok(())
+    }
+
+    /// Post-copy, lazy: lists the lender of the process's memory.
+    fn make_lender(&self, reply: &mut CtlReply) -> Result {
+        let l = super::lender::Lender::new(&self.migrations, self.id, self.node)
+            .map_err(|e| fail(reply, e, format_args!("no memory to lend the pages")))?;
+        *self.lender.lock() = Some(l);
+        Ok(())
+    }
+
+    /// A migration that failed before the hand-over lends nothing.
+    fn drop_lender(&self) {
+        if let Some(l) = self.lender.lock().take() {
+            l.close(&self.cluster, &self.migrations);
+        }
     }
 
     fn begin(&self, size: u64, reply: &mut CtlReply) -> Result {
@@ -354,22 +426,32 @@ impl Outgoing {
         }
         let mut small = [0u8; Commit::LEN];
         let n = (Commit { id: self.id, size }).encode(&mut small).map_err(|_| EINVAL)?;
-        let answer = self
-            .cluster
-            .call_steady(node, MsgType::MigrateCommit, &small[..n], CALL_TIMEOUT_MS)
-            .map_err(|e| fail(reply, e, format_args!("node {node} could not start the restore (error {})", e.to_errno())))?;
-        let started = RestartStarted::decode(&answer).map_err(|_| fail(reply, EIO, format_args!("bad answer from node {node}")))?;
-        since = self.phase_done(1, since);
-        await_outcome(&self.cluster, node, &started, reply, &|| cancelled.load(Ordering::Acquire), true)?;
+        if self.pages_later() {
+            // The destination rebuilt the process from the image sent
+            // ahead; it takes the final state (or is rebuilt again from
+            // it) while `MigrateGo`, right behind, waits for that: one
+            // round trip.
+            self.cluster
+                .send_to(node, MsgType::MigrateCommit, &small[..n])
+                .map_err(|e| fail(reply, e, format_args!("lost node {node} while sending the image")))?;
+            since = self.phase_done(1, since);
+            reply.pid = self.there_pid.load(Ordering::Relaxed);
+        } else {
+            let answer = self
+                .cluster
+                .call_steady(node, MsgType::MigrateCommit, &small[..n], CALL_TIMEOUT_MS)
+                .map_err(|e| fail(reply, e, format_args!("node {node} could not start the restore (error {})", e.to_errno())))?;
+            since = self.phase_done(1, since);
+            let started = RestartStarted::decode(&answer).map_err(|_| fail(reply, EIO, format_args!("bad answer from node {node}")))?;
+            await_outcome(&self.cluster, node, &started, reply, &|| cancelled.load(Ordering::Acquire), true)?;
+        }
         since = self.phase_done(2, since);
         if cancelled.load(Ordering::Acquire) {
             return Err(fail(reply, EINTR, format_args!("interrupted before the hand-over")));
         }
-        if self.pages_later() {
+        if self.pages_later() && self.lender.lock().is_none() {
             // The process may touch a missing page as soon as it runs.
-            let l = super::lender::Lender::new(&self.migrations, self.id, node)
-                .map_err(|e| fail(reply, e, format_args!("no memory to lend the pages")))?;
-            *self.lender.lock() = Some(l);
+            self.make_lender(reply)?;
         }
         let mut b = [0u8; Ref::LEN];
         (Ref { id: self.id }).encode(&mut b).map_err(|_| EINVAL)?;

@@ -8,61 +8,22 @@ use crate::checkpoint::task::{File, Task};
 use crate::extra as raw;
 use kernel::{bindings, error::from_err_ptr, ffi::c_void, prelude::*, types::Opaque};
 
-/// The module's tmpfs mount for incoming images, with huge pages
-/// (`huge=always`): an image is written in order, so it fills 2 MiB folios,
-/// one allocation and page-cache insertion per 2 MiB instead of per page
-/// (under TCG that was most of the receiving node's time). Without
-/// transparent huge pages in the kernel there is none, and images use the
-/// kernel's internal shmem mount with small pages. One per module, from
-/// load to unload.
-pub(crate) struct ImageMount {
-    huge: bool,
-}
-
-impl ImageMount {
-    pub(crate) fn new() -> Self {
-        // SAFETY: called once, at module load, before any image file exists.
-        let r = unsafe { raw::ssi_image_mount_init() };
-        if r != 0 && r != -(bindings::EOPNOTSUPP as i32) {
-            pr_warn!("no huge-page tmpfs for incoming images (error {}): small pages\n", r);
-        }
-        ImageMount { huge: r == 0 }
-    }
-
-    /// For the load message.
-    pub(crate) fn describe(&self) -> &'static str {
-        if self.huge {
-            "huge pages"
-        } else {
-            "small pages"
-        }
-    }
-}
-
-impl Drop for ImageMount {
-    fn drop(&mut self) {
-        // SAFETY: at module unload; files made on the mount hold their own
-        // references to it and keep it alive until they are closed.
-        unsafe { raw::ssi_image_mount_exit() };
-    }
-}
-
 /// A file in kernel memory (shmem), on no file system, of `size` bytes
-/// (it grows as it is written), for an image written in order (huge pages
-/// when there are).
+/// (it grows as it is written), for an incoming image's description (its
+/// page data stays apart: the file is small).
 pub(crate) fn image_file(size: u64) -> Result<File> {
-    shmem_file(size, true)
+    shmem_file(size)
 }
 
 /// A sparse file of `size` bytes in kernel memory (small pages: each page
 /// written costs one page).
 pub(crate) fn sparse_file(size: u64) -> Result<File> {
-    shmem_file(size, false)
+    shmem_file(size)
 }
 
-fn shmem_file(size: u64, image: bool) -> Result<File> {
+fn shmem_file(size: u64) -> Result<File> {
     // SAFETY: plain call; returns a counted file or an ERR_PTR.
-    let f = from_err_ptr(unsafe { raw::ssi_shmem_file(size, image.into()) })?;
+    let f = from_err_ptr(unsafe { raw::ssi_shmem_file(size) })?;
     // SAFETY: `f` is a new counted reference that we own.
     Ok(unsafe { File::from_raw(f.cast()) })
 }

@@ -12,6 +12,7 @@ use crate::{
     },
     extra as raw,
     identity::Identity,
+    migration::page_store::PageStore,
     proto::ctl::{CtlOp, CtlReply, CtlRequest, MessageWriter, CTL_IOCTL, CTL_LEN, FLAG_ALL_PAGES_HERE, FLAG_CHECK_ONLY, FLAG_PAGES_LATER},
     cluster::Cluster,
 };
@@ -200,8 +201,21 @@ fn restore_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) ->
         let preload = || -> Result { hosted.as_ref().map_or(Ok(()), |h| h.preload()) };
         let preload: Option<&dyn Fn() -> Result> = if hosted.is_some() { Some(&preload) } else { None };
         let pages = hosted.as_ref().and_then(|h| h.take_pages());
-        checkpoint::restore::restore(&file, reply, &identity.restore_groups, forward, preload, pages, || {
-            if req.token != 0 {
+        // Post-copy, lazy: the image came while the process ran on; the
+        // restore tells the source it is prepared and waits for the final
+        // state.
+        let prepared = hosted.as_ref().is_some_and(|h| h.prepares());
+        let wait_final = || -> Result<(File, Option<PageStore>)> {
+            let h = hosted.as_ref().ok_or(EINVAL)?;
+            h.await_final(|| {
+                if req.token != 0 {
+                    identity.restarts.running(req.token);
+                }
+            })
+        };
+        let final_image: Option<&dyn Fn() -> Result<(File, Option<PageStore>)>> = if prepared { Some(&wait_final) } else { None };
+        checkpoint::restore::restore(&file, reply, &identity.restore_groups, forward, preload, pages, final_image, || {
+            if req.token != 0 && !prepared {
                 identity.restarts.running(req.token);
             }
             match &hosted {

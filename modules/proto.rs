@@ -9,6 +9,8 @@ pub(crate) mod bench;
 pub(crate) mod ctl;
 #[path = "../proto/src/frame_tag.rs"]
 pub(crate) mod frame_tag;
+#[path = "../proto/src/handover.rs"]
+pub(crate) mod handover;
 #[path = "../proto/src/identity.rs"]
 pub(crate) mod identity;
 #[path = "../proto/src/image.rs"]

@@ -56,15 +56,12 @@ struct SsiModule {
     _ctl: ctl_device::CtlDevice,
     _config: configfs::Subsystem<Arc<Identity>>,
     _proc: procfs::ProcDir<Identity>,
-    /// Where incoming images are kept (outlives every image file's user).
-    _images: migration::sys::ImageMount,
 }
 
 impl kernel::Module for SsiModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
         // Before any request can capture or restore an image.
         let (crc_sw, crc_hw) = checkpoint::crc::choose();
-        let images = migration::sys::ImageMount::new();
         let identity = Identity::new()?;
         let proc = procfs::ProcDir::new(c_str!("ssi"), identity.clone()).inspect_err(|e| {
             pr_err!("cannot create /proc/ssi (error {})\n", e.to_errno());
@@ -89,15 +86,14 @@ impl kernel::Module for SsiModule {
             pr_err!("cannot create /dev/ssi (error {})\n", e.to_errno());
         })?;
         pr_info!(
-            "loaded: release {}, interface {}, image CRCs {} (MB/s: tables {}, crc32 instruction {}), incoming images in {}; configure in /sys/kernel/config/ssi\n",
+            "loaded: release {}, interface {}, image CRCs {} (MB/s: tables {}, crc32 instruction {}); configure in /sys/kernel/config/ssi\n",
             proto::version::RELEASE,
             proto::version::INTERFACE,
             if checkpoint::crc::in_hardware() { "by the crc32 instruction" } else { "by tables" },
             crc_sw,
             crc_hw,
-            images.describe(),
         );
-        Ok(SsiModule { identity, _ctl: ctl, _config: config, _proc: proc, _images: images })
+        Ok(SsiModule { identity, _ctl: ctl, _config: config, _proc: proc })
     }
 }
 

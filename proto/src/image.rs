@@ -220,6 +220,30 @@ pub const ALLOWED_CHAR_DEVICES: [(u32, u32); 5] = [
 /// Largest body of any section: a Pages section with
 /// [`MAX_PAGES_PER_SECTION`] pages.
 pub const MAX_SECTION_BODY: u32 = PagesBody::MAX_LEN as u32;
+/// Largest body of any section but Pages: what a writer that sends page
+/// data apart (not through its section buffer) may need to buffer.
+pub const MAX_DESCRIPTION_BODY: u32 = {
+    let kinds = [
+        ProcessBody::MAX_LEN,
+        ThreadBody::MAX_LEN,
+        SignalsBody::MAX_LEN,
+        MmBody::MAX_LEN,
+        VmaBody::MAX_LEN,
+        FileBody::MAX_LEN,
+        ParentBody::MAX_LEN,
+        EndBody::LEN,
+        PagesBody::PREFIX_LEN,
+    ];
+    let mut max = 0;
+    let mut i = 0;
+    while i < kinds.len() {
+        if kinds[i] > max {
+            max = kinds[i];
+        }
+        i += 1;
+    }
+    max as u32
+};
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -4385,6 +4409,16 @@ mod tests {
             assert_eq!(s.encode(&mut buf[..n - 1]), Err(ImageError::BufferTooSmall));
         }
         buf
+    }
+
+    #[test]
+    fn every_body_but_page_data_fits_the_description_limit() {
+        use SectionKind::*;
+        for kind in [Process, Thread, Signals, Mm, Vma, File, Parent, End] {
+            assert!(kind.max_body_len() <= MAX_DESCRIPTION_BODY, "{kind}");
+        }
+        assert!(PagesBody::PREFIX_LEN as u32 <= MAX_DESCRIPTION_BODY);
+        assert!(MAX_DESCRIPTION_BODY < MAX_SECTION_BODY);
     }
 
     #[test]

@@ -13,6 +13,7 @@
 pub mod bench;
 pub mod ctl;
 pub mod frame_tag;
+pub mod handover;
 pub mod identity;
 pub mod image;
 pub mod image_split;

@@ -116,3 +116,50 @@ lost_lender_test() {
   expect_match "home logs how it ended" "$(on 1 "dmesg | grep 'pid $home: the migrated process was killed by signal 9'")" "signal 9"
   expect_eq "no deputy left at home" "$(on 1 "sed -n 's/^deputies: //p' /proc/ssi/migrations")" 0
 }
+
+# handover_suite STRATEGY (postcopy or lazy): the destination rebuilds the
+# process from a description sent while it ran on, then takes the state of
+# the one captured at the freeze (docs/migration.md, "Prepared hand-over").
+# What moves on while the process runs must come from the final image: a
+# read offset (ssi-wl-reader), the pages it writes into a private file
+# mapping (ssi-wl-privmap); a process whose mappings change meanwhile
+# (ssi-wl-grow) is rebuilt again from the final image. Each output equals an
+# uninterrupted run's. Nodes 1 and 2.
+handover_suite() {
+  local S=$1 pid out
+  on 1 "ssi-wl-mkfile /cluster/hand.bin 1 11 123 > /dev/null"
+  on 1 "ssi-wl-reader /cluster/hand.bin 0 > /cluster/reader.ref; ssi-wl-privmap /cluster/hand.bin 40 0 > /cluster/privmap.ref"
+  # migrated_ok NAME OUT: the migration of NAME said where it went.
+  migrated_ok() { expect_match "$S migration of $1" "$2" "migrated [0-9]+ to node 2 as pid [0-9]+ \\($S\\)"; }
+
+  on 1 "dmesg -C; (ssi-wl-reader /cluster/hand.bin 30 > /cluster/reader.out 2>&1; echo status=\$? > /tmp/reader.status) > /dev/null 2>&1 &"
+  wait_on 20 1 'grep -q "^chunk 40 " /cluster/reader.out'
+  pid=$(on 1 pgrep -x ssi-wl-reader)
+  on 2 "dmesg -C"
+  out=$(on 1 "ssi-ctl migrate --strategy $S $pid 2 2>&1")
+  migrated_ok ssi-wl-reader "$out"
+  expect_match "node 2 took the final state into the process it rebuilt" "$(on 2 "dmesg | grep 'restored for a migration'")" "took its state"
+  wait_on 120 1 'test -s /tmp/reader.status'
+  expect_eq "reader exit status" "$(on 1 cat /tmp/reader.status)" "status=0"
+  expect_eq "the reader goes on at its offset" "$(on 1 cat /cluster/reader.out)" "$(on 1 cat /cluster/reader.ref)"
+
+  on 1 "(ssi-wl-privmap /cluster/hand.bin 40 100 > /cluster/privmap.out 2>&1; echo status=\$? > /tmp/privmap.status) > /dev/null 2>&1 &"
+  wait_on 20 1 'grep -q "^round 10 " /cluster/privmap.out'
+  pid=$(on 1 pgrep -x ssi-wl-privmap)
+  out=$(on 1 "ssi-ctl migrate --strategy $S $pid 2 2>&1")
+  migrated_ok ssi-wl-privmap "$out"
+  wait_on 120 1 'test -s /tmp/privmap.status'
+  expect_eq "privmap exit status" "$(on 1 cat /tmp/privmap.status)" "status=0"
+  expect_eq "the private file pages written before the freeze came" "$(on 1 cat /cluster/privmap.out)" "$(on 1 cat /cluster/privmap.ref)"
+
+  on 1 "(ssi-wl-grow 4000 1 > /cluster/grow.out 2>&1; echo status=\$? > /tmp/grow.status) > /dev/null 2>&1 &"
+  wait_on 20 1 'grep -q "^grow 300 " /cluster/grow.out'
+  pid=$(on 1 pgrep -x ssi-wl-grow)
+  on 2 "dmesg -C"
+  out=$(on 1 "ssi-ctl migrate --strategy $S $pid 2 2>&1")
+  migrated_ok ssi-wl-grow "$out"
+  expect_match "node 2 rebuilt it again from the final image" "$(on 2 "dmesg | grep 'restored for a migration'")" "its structure changed: rebuilt again"
+  wait_on 300 1 'test -s /tmp/grow.status'
+  expect_eq "grow exit status" "$(on 1 cat /tmp/grow.status)" "status=0"
+  expect_eq "every page it mapped kept its number" "$(on 1 "tail -1 /cluster/grow.out")" "grow done count=4000 sum=8002000"
+}
