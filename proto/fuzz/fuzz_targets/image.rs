@@ -2,10 +2,13 @@
 //! as sections behind a valid header (with lengths, indices and CRCs fixed
 //! up, so that the body decoders and the order rules are reached), as
 //! changes to a valid image (CRCs fixed up), and as a body of every kind. Nothing may panic; whatever decodes must re-encode
-//! to the same bytes; `read_image` must agree with the step-by-step parse.
+//! to the same bytes; `read_image` must agree with the step-by-step parse;
+//! the prepared hand-over's comparison (`handover::same_structure`) of the
+//! decoded bodies is reflexive for the compared kinds and symmetric.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use ssi_proto::handover;
 use ssi_proto::image::{
     read_image, EndBody, FileBody, FileRef, FileTarget, ImageError, ImageHeader, ImageSummary,
     ImageValidator, ImageWriter, MmBody, PagesBody, ParentBody, ProcessBody, RecordList, Section,
@@ -343,12 +346,26 @@ fuzz_target!(|data: &[u8]| {
     // ... as changes to a valid image ...
     let _ = parse(&mutated(data));
     // ... and as a body of every kind.
+    let mut decoded = Vec::new();
     for kind in SectionKind::ALL {
         if let Ok(s) = Section::decode(kind, data) {
             let mut out = vec![0u8; data.len()];
             assert_eq!(s.encode(&mut out), Ok(data.len()), "{kind:?}");
             assert_eq!(&out[..], data, "{kind:?} re-encoding differs");
             assert_eq!(s.encoded_len(), data.len());
+            // The prepared hand-over's comparison: a compared section
+            // describes its own structure; state sections are never
+            // compared.
+            let compared = matches!(kind, SectionKind::Process | SectionKind::Mm | SectionKind::Vma | SectionKind::File);
+            assert_eq!(handover::same_structure(&s, &s), compared, "{kind:?}");
+            assert!(!(compared && handover::taken_from_final(kind)), "{kind:?}");
+            decoded.push(s);
+        }
+    }
+    // The comparison is symmetric (the same bytes decoded as two kinds).
+    for a in &decoded {
+        for b in &decoded {
+            assert_eq!(handover::same_structure(a, b), handover::same_structure(b, a));
         }
     }
 });
