@@ -126,40 +126,40 @@ lost_lender_test() {
 # (ssi-wl-grow) is rebuilt again from the final image. Each output equals an
 # uninterrupted run's. Nodes 1 and 2.
 handover_suite() {
-  local S=$1 pid out
+  local S=$1 restored
   on 1 "ssi-wl-mkfile /cluster/hand.bin 1 11 123 > /dev/null"
   on 1 "ssi-wl-reader /cluster/hand.bin 0 > /cluster/reader.ref; ssi-wl-privmap /cluster/hand.bin 40 0 > /cluster/privmap.ref"
-  # migrated_ok NAME OUT: the migration of NAME said where it went.
-  migrated_ok() { expect_match "$S migration of $1" "$2" "migrated [0-9]+ to node 2 as pid [0-9]+ \\($S\\)"; }
+  # migrate_midrun NAME ARGS READY: starts ssi-wl-NAME ARGS on node 1
+  # (output in /cluster/NAME.out, exit status in /tmp/NAME.status), waits
+  # for a line starting with READY, migrates it to node 2 and prints node
+  # 2's log line of the restore.
+  migrate_midrun() {
+    local name=$1 args=$2 ready=$3 pid out
+    on 1 "(ssi-wl-$name $args > /cluster/$name.out 2>&1; echo status=\$? > /tmp/$name.status) > /dev/null 2>&1 &"
+    wait_on 20 1 "grep -q '^$ready ' /cluster/$name.out"
+    pid=$(on 1 pgrep -x "ssi-wl-$name")
+    on 2 "dmesg -C"
+    out=$(on 1 "ssi-ctl migrate --strategy $S $pid 2 2>&1")
+    expect_match "$S migration of ssi-wl-$name" "$out" "migrated $pid to node 2 as pid [0-9]+ \\($S\\)"
+    on 2 "dmesg | grep 'restored for a migration'"
+  }
+  # finished NAME SECONDS: it ends within SECONDS with exit status 0.
+  finished() {
+    wait_on "$2" 1 "test -s /tmp/$1.status"
+    expect_eq "ssi-wl-$1 exit status" "$(on 1 cat "/tmp/$1.status")" "status=0"
+  }
 
-  on 1 "dmesg -C; (ssi-wl-reader /cluster/hand.bin 30 > /cluster/reader.out 2>&1; echo status=\$? > /tmp/reader.status) > /dev/null 2>&1 &"
-  wait_on 20 1 'grep -q "^chunk 40 " /cluster/reader.out'
-  pid=$(on 1 pgrep -x ssi-wl-reader)
-  on 2 "dmesg -C"
-  out=$(on 1 "ssi-ctl migrate --strategy $S $pid 2 2>&1")
-  migrated_ok ssi-wl-reader "$out"
-  expect_match "node 2 took the final state into the process it rebuilt" "$(on 2 "dmesg | grep 'restored for a migration'")" "took its state"
-  wait_on 120 1 'test -s /tmp/reader.status'
-  expect_eq "reader exit status" "$(on 1 cat /tmp/reader.status)" "status=0"
+  restored=$(migrate_midrun reader "/cluster/hand.bin 30" "chunk 40")
+  expect_match "node 2 took the final state into the process it rebuilt" "$restored" "took its state"
+  finished reader 120
   expect_eq "the reader goes on at its offset" "$(on 1 cat /cluster/reader.out)" "$(on 1 cat /cluster/reader.ref)"
 
-  on 1 "(ssi-wl-privmap /cluster/hand.bin 40 100 > /cluster/privmap.out 2>&1; echo status=\$? > /tmp/privmap.status) > /dev/null 2>&1 &"
-  wait_on 20 1 'grep -q "^round 10 " /cluster/privmap.out'
-  pid=$(on 1 pgrep -x ssi-wl-privmap)
-  out=$(on 1 "ssi-ctl migrate --strategy $S $pid 2 2>&1")
-  migrated_ok ssi-wl-privmap "$out"
-  wait_on 120 1 'test -s /tmp/privmap.status'
-  expect_eq "privmap exit status" "$(on 1 cat /tmp/privmap.status)" "status=0"
+  migrate_midrun privmap "/cluster/hand.bin 40 100" "round 10" > /dev/null
+  finished privmap 120
   expect_eq "the private file pages written before the freeze came" "$(on 1 cat /cluster/privmap.out)" "$(on 1 cat /cluster/privmap.ref)"
 
-  on 1 "(ssi-wl-grow 4000 1 > /cluster/grow.out 2>&1; echo status=\$? > /tmp/grow.status) > /dev/null 2>&1 &"
-  wait_on 20 1 'grep -q "^grow 300 " /cluster/grow.out'
-  pid=$(on 1 pgrep -x ssi-wl-grow)
-  on 2 "dmesg -C"
-  out=$(on 1 "ssi-ctl migrate --strategy $S $pid 2 2>&1")
-  migrated_ok ssi-wl-grow "$out"
-  expect_match "node 2 rebuilt it again from the final image" "$(on 2 "dmesg | grep 'restored for a migration'")" "its structure changed: rebuilt again"
-  wait_on 300 1 'test -s /tmp/grow.status'
-  expect_eq "grow exit status" "$(on 1 cat /tmp/grow.status)" "status=0"
+  restored=$(migrate_midrun grow "4000 1" "grow 300")
+  expect_match "node 2 rebuilt it again from the final image" "$restored" "its structure changed: rebuilt again"
+  finished grow 300
   expect_eq "every page it mapped kept its number" "$(on 1 "tail -1 /cluster/grow.out")" "grow done count=4000 sum=8002000"
 }
