@@ -399,7 +399,7 @@ fn write_memory(out: &mut ImageOut<'_>, p: &Plan, chunk: &mut [u8], memory: Memo
         } else {
             task::read_user(addr, data)?;
             for (i, k) in keep.iter_mut().enumerate().take(n) {
-                *k = !is_zero_page(&data[i * PAGE_SIZE..(i + 1) * PAGE_SIZE]);
+                *k = !image::is_zero_page(&data[i * PAGE_SIZE..(i + 1) * PAGE_SIZE]);
             }
         }
         // Runs of kept pages, each one Pages section.
@@ -424,20 +424,6 @@ fn write_memory(out: &mut ImageOut<'_>, p: &Plan, chunk: &mut [u8], memory: Memo
         addr += (n * PAGE_SIZE) as u64;
     }
     Ok(())
-}
-
-/// Whether `page` holds only zeros: an OR over it a word at a time, with
-/// no early exit (the kernel's Rust has no vector registers: a byte-wise
-/// OR would cost a step per byte).
-pub(crate) fn is_zero_page(page: &[u8]) -> bool {
-    let mut acc = 0u64;
-    let mut words = page.chunks_exact(8);
-    for w in &mut words {
-        if let Ok(b) = <[u8; 8]>::try_from(w) {
-            acc |= u64::from_ne_bytes(b);
-        }
-    }
-    acc == 0 && words.remainder().iter().all(|&b| b == 0)
 }
 
 /// Identity of the image being written.

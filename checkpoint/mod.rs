@@ -324,9 +324,12 @@ pub(crate) fn capture(
         }
     }
     drop(threads);
+    // The threads' stop is timed from here (`start` may be long before: a
+    // migration's earlier rounds).
+    let queued = task::mono_ns();
     let mut outcome = job.outcome.lock();
     while outcome.is_none() {
-        let waited_ms = task::mono_ns().saturating_sub(start) / 1_000_000;
+        let waited_ms = task::mono_ns().saturating_sub(queued) / 1_000_000;
         let res = job.done.wait_interruptible_timeout(&mut outcome, msecs_to_jiffies(200));
         let interrupted = matches!(res, kernel::sync::CondVarTimeoutResult::Signal { .. });
         let stalled = outcome.is_none() && waited_ms > ARRIVAL_TIMEOUT_MS && {

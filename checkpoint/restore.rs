@@ -16,7 +16,7 @@ use super::threads::{RestoreGroups, ThreadPlans};
 use crate::kernel_ext::eopnotsupp;
 use crate::proto::{
     ctl::{CtlReply, MessageWriter},
-    handover,
+    handover::{self, Verdict},
     image::{
         self, FileTarget, ImageReader, PagesBody, PagesRun, Section, SectionHeader, SectionKind, VmaKind,
         IMAGE_HEADER_LEN, PAGE_SIZE, REG_ORIG_RAX, REG_RAX, REG_RIP, SECTION_HEADER_LEN,
@@ -24,7 +24,7 @@ use crate::proto::{
 };
 use crate::migration::page_store::PageStore;
 use core::fmt::Write;
-use kernel::{prelude::*, sync::Arc};
+use kernel::{alloc::flags::__GFP_NOWARN, prelude::*, sync::Arc};
 
 const ERESTARTSYS: i64 = 512;
 const ERESTARTNOINTR: i64 = 513;
@@ -121,8 +121,9 @@ struct SectionStream<'a> {
     whole: KVec<u8>,
 }
 
-/// The largest description of a migration read into memory at once.
-const MAX_DESCRIPTION_IN_MEMORY: u64 = 16 << 20;
+/// The largest description of a migration read into memory at once (a
+/// larger one, or one whose buffer cannot be had, is read from its file).
+const MAX_DESCRIPTION_IN_MEMORY: u64 = 1 << 20;
 
 /// Reads `buf.len()` bytes at `*pos` of `file`, or of `whole` if that is
 /// the file's content (not empty); advances `*pos`.
@@ -160,8 +161,10 @@ impl<'a> SectionStream<'a> {
         let size = file.info().size;
         let mut whole = KVec::new();
         if data_apart && size <= MAX_DESCRIPTION_IN_MEMORY {
-            whole = KVec::from_elem(0u8, size as usize, GFP_KERNEL)?;
-            file.read_exact(&mut whole, &mut 0).map_err(|_| fail(reply, EINVAL, format_args!("image truncated")))?;
+            if let Ok(mut w) = KVec::from_elem(0u8, size as usize, GFP_KERNEL | __GFP_NOWARN) {
+                file.read_exact(&mut w, &mut 0).map_err(|_| fail(reply, EINVAL, format_args!("image truncated")))?;
+                whole = w;
+            }
         }
         Ok(SectionStream { file, pos, reader, body, header: None, crcs_checked: migration, data_apart, whole })
     }
@@ -557,15 +560,26 @@ fn load_pages(image: &File, plan: &Plan, reply: &mut CtlReply, migration: bool, 
     Ok(())
 }
 
-/// The next section of `s` that a prepared hand-over compares (see
-/// `proto::handover`): its body's length; the others are decoded and
-/// skipped. None after End.
-fn next_compared(s: &mut SectionStream<'_>, reply: &mut CtlReply) -> Result<Option<usize>> {
+/// What a prepared hand-over compares next in an image.
+enum Compared {
+    /// A section's body (this long), in the stream's buffer.
+    Body(usize),
+    /// A Pages section's run.
+    Run(PagesRun),
+}
+
+/// The next item of `s` that a prepared hand-over compares (see
+/// `proto::handover`); the other sections are decoded and skipped. None
+/// after End.
+fn next_compared(s: &mut SectionStream<'_>, reply: &mut CtlReply) -> Result<Option<Compared>> {
     while let Some(next) = s.next(reply)? {
-        let Next::Body(len) = next else { continue };
+        let len = match next {
+            Next::Pages(run) => return Ok(Some(Compared::Run(run))),
+            Next::Body(len) => len,
+        };
         let kind = s.header.as_ref().ok_or(EINVAL)?.kind;
         if !handover::taken_from_final(kind) {
-            return Ok(Some(len));
+            return Ok(Some(Compared::Body(len)));
         }
         s.section(len, reply)?;
     }
@@ -574,20 +588,30 @@ fn next_compared(s: &mut SectionStream<'_>, reply: &mut CtlReply) -> Result<Opti
 
 /// Whether `last`, a migration's final image, describes the process
 /// rebuilt from `ahead` (the image sent while it ran): the same sections
-/// but for the state it carries over (`proto::handover`).
+/// and pages but for the state it carries over (`proto::handover`).
+/// `Err` if the process's identity changed: the migration is given up.
 fn same_structure(ahead: &File, last: &File, reply: &mut CtlReply) -> Result<bool> {
     let mut a = SectionStream::open(ahead, reply, true, true)?;
     let mut b = SectionStream::open(last, reply, true, true)?;
     loop {
         match (next_compared(&mut a, reply)?, next_compared(&mut b, reply)?) {
             (None, None) => return Ok(true),
-            (Some(la), Some(lb)) => {
+            (Some(Compared::Body(la)), Some(Compared::Body(lb))) => {
                 let sa = a.section(la, reply)?;
                 let sb = b.section(lb, reply)?;
-                if !handover::same_structure(&sa, &sb) {
-                    return Ok(false);
+                match handover::compare(&sa, &sb) {
+                    Verdict::Same => {}
+                    Verdict::Changed => return Ok(false),
+                    Verdict::Refused => {
+                        return Err(fail(
+                            reply,
+                            EAGAIN,
+                            format_args!("the process changed its credentials, directories, limits or name while it migrated: try again"),
+                        ))
+                    }
                 }
             }
+            (Some(Compared::Run(ra)), Some(Compared::Run(rb))) if handover::same_pages(&ra, &rb) => {}
             _ => return Ok(false),
         }
     }
@@ -618,6 +642,10 @@ fn take_final_state(last: &File, plan: &mut Plan, reply: &mut CtlReply, pages: O
         }
     }
     s.reader.finish().map_err(|e| fail(reply, EINVAL, format_args!("{}", e)))?;
+    let xsize = task::xstate_size()?;
+    if plan.threads.iter().any(|t| t.xstate.len() != xsize) {
+        return Err(fail(reply, EINVAL, format_args!("FPU state of another CPU model")));
+    }
     load_pages(last, plan, reply, true, pages)
 }
 

@@ -13,12 +13,8 @@ struct file;
 struct task_struct;
 struct wait_queue_head;
 
-/* Mounts the private huge-page tmpfs for images (0, or a negative errno:
- * images then use small pages); unmounts it. */
-/* A file in kernel memory (shmem, on no file system) of `size` bytes; with
- * `image`, on the huge-page mount when there is one (for data written in
- * order; a sparse file would waste 2 MiB per scattered page). An ERR_PTR on
- * failure. */
+/* A file in kernel memory (shmem, on no file system, small pages) of
+ * `size` bytes. An ERR_PTR on failure. */
 struct file *ssi_shmem_file(u64 size);
 /* Whether a and b are open files of the same inode. */
 int ssi_file_same_inode(struct file *a, struct file *b);

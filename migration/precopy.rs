@@ -23,12 +23,10 @@
 
 use super::sys::{self, UserScratch};
 use crate::{
-    checkpoint::{
-        capture::is_zero_page,
-        task::{self, Task},
-    },
+    checkpoint::task::{self, Task},
     cluster::Cluster,
     proto::{
+        image::is_zero_page,
         migration::{page_state, precopy_continue, Data, PageState, Run, MAX_DATA, PAGE},
         wire::MsgType,
     },

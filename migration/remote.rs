@@ -847,9 +847,11 @@ pub(crate) fn commit(cluster: &Cluster, migrations: &Migrations, from: u16, body
 }
 
 /// How long `MigrateGo` waits for the restoring process to take the final
-/// image (it holds the connection's handler thread; taking the state of a
-/// prepared process is quick, rebuilding it again is not much longer).
-const FINAL_TAKEN_MS: u64 = 5000;
+/// image before it answers `EAGAIN` (the source asks again): it holds the
+/// connection's handler thread, which must stay well under the time after
+/// which a silent node is declared dead. Taking the state of a prepared
+/// process takes milliseconds; rebuilding it again may take longer.
+const FINAL_TAKEN_MS: u64 = 200;
 
 /// `MigrateCommit` of a prepared migration's final image (`size` bytes),
 /// sent one-way: the restoring process takes it; `MigrateGo`, right
@@ -896,10 +898,9 @@ pub(crate) fn go(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
             break;
         }
         if task::mono_ns() > deadline {
-            h.fail_because("the final state was not taken in time");
-            return Err(crate::kernel_ext::etimedout());
+            return Err(EAGAIN);
         }
-        let _ = h.bell.wait(seen, 100);
+        let _ = h.bell.wait(seen, FINAL_TAKEN_MS as u32);
     }
     let mut i = h.inner.lock();
     if i.state != HostedState::Ready {

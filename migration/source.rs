@@ -76,9 +76,16 @@ pub(crate) struct Outgoing {
     /// Where the freeze went (ns): capture, send, the destination's checks,
     /// `MigrateGo`; logged with the outcome.
     phase_ns: [AtomicU64; 4],
+    hand: HandOver,
+}
+
+/// Where the hand-over stands.
+struct HandOver {
     /// Post-copy, lazy: the pid of the process the destination rebuilt
     /// from the image sent ahead.
     there_pid: AtomicU32,
+    /// The hand-over began: its end (`finish`) owns the lender.
+    begun: AtomicBool,
 }
 
 /// The names of [`Outgoing::phase_ns`]'s parts, in the log.
@@ -186,7 +193,7 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
             keep <- new_mutex!(KVec::new()),
             lender <- new_mutex!(None),
             phase_ns: [const { AtomicU64::new(0) }; 4],
-            there_pid: AtomicU32::new(0),
+            hand: HandOver { there_pid: AtomicU32::new(0), begun: AtomicBool::new(false) },
         }),
         GFP_KERNEL,
     )?;
@@ -212,9 +219,17 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
         // for the final state, captured at the freeze.
         out.begin(0, reply)?;
         out.record("sending-ahead", 0, 0);
+        // Held across, so that the pid cannot name another process after.
+        let first = task::Task::get(pid).ok_or(ESRCH)?;
         let r = checkpoint::capture(own.into(), pid, target, None, false, Some(out.clone()), true, start, reply)
             .and_then(|()| out.commit_ahead(reply))
-            .and_then(|()| checkpoint::check_target(pid, reply));
+            .and_then(|()| checkpoint::check_target(pid, reply))
+            .and_then(|t| {
+                if t.as_raw() != first.as_raw() {
+                    return Err(fail(reply, ESRCH, format_args!("process {pid} ended while it migrated")));
+                }
+                Ok(t)
+            });
         match r {
             Ok(t) => t,
             Err(e) => {
@@ -281,7 +296,7 @@ impl Outgoing {
             .map_err(|e| fail(reply, e, format_args!("node {node} could not start the restore (error {})", e.to_errno())))?;
         let started = RestartStarted::decode(&answer).map_err(|_| fail(reply, EIO, format_args!("bad answer from node {node}")))?;
         await_outcome(&self.cluster, node, &started, reply, &|| kernel::current!().signal_pending(), true)?;
-        self.there_pid.store(reply.pid, Ordering::Relaxed);
+        self.hand.there_pid.store(reply.pid, Ordering::Relaxed);
         // Listed now, not during the freeze; it serves nothing before the
         // hand-over (the destination asks for pages only then).
         self.make_lender(reply)?;
@@ -304,8 +319,13 @@ impl Outgoing {
         Ok(())
     }
 
-    /// A migration that failed before the hand-over lends nothing.
+    /// A migration that failed before the hand-over lends nothing (once
+    /// the hand-over began, its end decides: the caller may give up while
+    /// `MigrateGo` is still on its way).
     fn drop_lender(&self) {
+        if self.hand.begun.load(Ordering::Acquire) {
+            return;
+        }
         if let Some(l) = self.lender.lock().take() {
             l.close(&self.cluster, &self.migrations);
         }
@@ -402,6 +422,7 @@ impl Outgoing {
     /// (`task::mono_ns`).
     pub(crate) fn hand_over(&self, size: u64, frozen_since: u64, cancelled: &AtomicBool, reply: &mut CtlReply) -> Result<u32> {
         self.phase_done(0, frozen_since);
+        self.hand.begun.store(true, Ordering::Release);
         self.record("handing-over", size, 0);
         let r = self.restore_there(size, cancelled, reply);
         if r.is_err() {
@@ -435,7 +456,7 @@ impl Outgoing {
                 .send_to(node, MsgType::MigrateCommit, &small[..n])
                 .map_err(|e| fail(reply, e, format_args!("lost node {node} while sending the image")))?;
             since = self.phase_done(1, since);
-            reply.pid = self.there_pid.load(Ordering::Relaxed);
+            reply.pid = self.hand.there_pid.load(Ordering::Relaxed);
         } else {
             let answer = self
                 .cluster
@@ -455,9 +476,18 @@ impl Outgoing {
         }
         let mut b = [0u8; Ref::LEN];
         (Ref { id: self.id }).encode(&mut b).map_err(|_| EINVAL)?;
-        self.cluster
-            .call_steady(node, MsgType::MigrateGo, &b, CALL_TIMEOUT_MS)
-            .map_err(|e| fail(reply, e, format_args!("node {node} did not take the process over (error {})", e.to_errno())))?;
+        // Post-copy, lazy: `EAGAIN` while the destination still takes the
+        // final state (its handler waits only briefly): asked again.
+        let deadline = task::mono_ns() + u64::from(CALL_TIMEOUT_MS) * 1_000_000;
+        loop {
+            match self.cluster.call_steady(node, MsgType::MigrateGo, &b, CALL_TIMEOUT_MS) {
+                Err(e) if e == EAGAIN && task::mono_ns() < deadline && !cancelled.load(Ordering::Acquire) => continue,
+                r => {
+                    r.map_err(|e| fail(reply, e, format_args!("node {node} did not take the process over (error {})", e.to_errno())))?;
+                    break;
+                }
+            }
+        }
         self.phase_done(3, since);
         Ok(reply.pid)
     }

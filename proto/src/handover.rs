@@ -10,14 +10,43 @@
 //! takes the final image's state into the process it already rebuilt:
 //! the registers and FPU state of its threads, its signal handlers and
 //! pending signals, its timers, the file positions, the terminal settings
-//! and the file-backed pages it wrote. Otherwise it rebuilds the process
-//! again from the final image.
+//! and the file-backed pages it wrote (the same pages: a page the ahead
+//! image had and the final one lacks would keep stale data). If the
+//! mappings, the memory layout, the files or those pages changed, it
+//! rebuilds the process again from the final image. If the process's
+//! identity changed (credentials, directories, limits, name: what the
+//! restart program set from the image sent ahead before the kernel's
+//! restore), the migration is given up and the process goes on at the
+//! source.
 //!
 //! This file decides which sections are compared and whether two of them
 //! describe the same structure. It is pure logic (`no_std`, no allocation),
 //! shared by the module and its tests.
 
-use super::image::{FileBody, FileRef, FileTarget, Itimers, ProcessBody, Section, SectionKind, TERMIOS2_LEN, WINSIZE_LEN};
+use super::image::{FileBody, FileRef, FileTarget, Itimers, PagesRun, ProcessBody, Section, SectionKind, TERMIOS2_LEN, WINSIZE_LEN};
+
+/// What the comparison of two sections found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The same structure: the final section's state is taken.
+    Same,
+    /// Another structure: the process is rebuilt again from the final image.
+    Changed,
+    /// Another identity: the migration is given up.
+    Refused,
+}
+
+/// Compares `last` (from the final image) with `ahead` (from the image
+/// sent ahead, at the same place among the compared sections).
+pub fn compare(ahead: &Section<'_>, last: &Section<'_>) -> Verdict {
+    match (ahead, last) {
+        (Section::Process(a), Section::Process(b)) if process_without_state(a) != process_without_state(b) => {
+            Verdict::Refused
+        }
+        _ if same_structure(ahead, last) => Verdict::Same,
+        _ => Verdict::Changed,
+    }
+}
 
 /// Whether the final image's sections of `kind` are taken as they are
 /// (the state that moves on while the process runs) rather than compared
@@ -58,6 +87,13 @@ fn file_without_state<'a>(f: &FileBody<'a>) -> FileBody<'a> {
         t => t,
     };
     FileBody { pos: 0, target, ..*f }
+}
+
+/// Whether two Pages runs (from the prefixes of the images' Pages
+/// sections, in order) cover the same pages: their data is taken from the
+/// final image, but only over the pages the process rebuilt ahead has.
+pub fn same_pages(ahead: &PagesRun, last: &PagesRun) -> bool {
+    ahead == last
 }
 
 #[cfg(test)]
@@ -122,6 +158,26 @@ mod tests {
         let b = Section::Vma(vma(0x3000, Some(FileRef { size: 101, ..f })));
         assert!(same_structure(&a, &a));
         assert!(!same_structure(&a, &b));
+    }
+
+    #[test]
+    fn another_identity_is_refused_another_layout_rebuilt() {
+        let p = Section::Process(process(b'a', 1, 2));
+        assert_eq!(compare(&p, &Section::Process(process(b'a', 9, 9))), Verdict::Same);
+        assert_eq!(compare(&p, &Section::Process(process(b'b', 1, 2))), Verdict::Refused);
+        let a = Section::Vma(vma(0x3000, None));
+        assert_eq!(compare(&a, &a), Verdict::Same);
+        assert_eq!(compare(&a, &Section::Vma(vma(0x4000, None))), Verdict::Changed);
+        assert_eq!(compare(&a, &Section::File(file(3, 0, log(1, 1)))), Verdict::Changed);
+        assert_eq!(compare(&p, &a), Verdict::Changed);
+    }
+
+    #[test]
+    fn pages_runs_must_cover_the_same_pages() {
+        let r = |start: u64, npages: u32| PagesRun { start, npages };
+        assert!(same_pages(&r(0x1000, 3), &r(0x1000, 3)));
+        assert!(!same_pages(&r(0x1000, 3), &r(0x1000, 2)));
+        assert!(!same_pages(&r(0x1000, 3), &r(0x2000, 3)));
     }
 
     proptest! {

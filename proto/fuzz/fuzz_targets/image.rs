@@ -358,6 +358,7 @@ fuzz_target!(|data: &[u8]| {
             // compared.
             let compared = matches!(kind, SectionKind::Process | SectionKind::Mm | SectionKind::Vma | SectionKind::File);
             assert_eq!(handover::same_structure(&s, &s), compared, "{kind:?}");
+            assert_eq!(handover::compare(&s, &s) == handover::Verdict::Same, compared, "{kind:?}");
             assert!(!(compared && handover::taken_from_final(kind)), "{kind:?}");
             decoded.push(s);
         }
@@ -366,6 +367,7 @@ fuzz_target!(|data: &[u8]| {
     for a in &decoded {
         for b in &decoded {
             assert_eq!(handover::same_structure(a, b), handover::same_structure(b, a));
+            assert_eq!(handover::compare(a, b), handover::compare(b, a));
         }
     }
 });
