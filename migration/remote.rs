@@ -345,6 +345,27 @@ impl Hosted {
         }
     }
 
+    /// A commit says the image being received (in state `from`) is `size`
+    /// bytes: if that is what came, whole, it goes to state `to` and the
+    /// restart program is woken; otherwise the migration is given up.
+    fn image_complete(&self, size: u64, from: HostedState, to: HostedState) -> Result {
+        {
+            let mut i = self.inner.lock();
+            let whole = i.received == size && i.splitter.is_complete();
+            // `MigrateBegin`'s size, if it said one, is the first image's.
+            let announced = from != HostedState::Receiving || self.size == 0 || size == self.size;
+            if i.state != from || !whole || !announced {
+                drop(i);
+                self.fail_because("commit does not match what was received");
+                return Err(EINVAL);
+            }
+            i.state = to;
+            i.since_ns = task::mono_ns();
+        }
+        self.bell.ring();
+        Ok(())
+    }
+
     /// Post-copy, lazy (not coming home): the restore is prepared from an
     /// image sent while the process ran on, and takes the final state
     /// captured at the freeze ([`Self::await_final`]).
@@ -823,19 +844,8 @@ pub(crate) fn commit(cluster: &Cluster, migrations: &Migrations, from: u16, body
     if h.state() == HostedState::Prepared {
         return commit_final(&h, c.size);
     }
-    {
-        let mut i = h.inner.lock();
-        let whole = i.received == c.size && i.splitter.is_complete();
-        if i.state != HostedState::Receiving || !whole || (h.size != 0 && c.size != h.size) {
-            drop(i);
-            h.fail_because("commit does not match what was received");
-            return Err(EINVAL);
-        }
-        i.state = HostedState::Committed;
-        i.since_ns = task::mono_ns();
-    }
     // The restart program waiting for the image goes on.
-    h.bell.ring();
+    h.image_complete(c.size, HostedState::Receiving, HostedState::Committed)?;
     if h.returning {
         return back_home(cluster, migrations, from, &h);
     }
@@ -857,17 +867,7 @@ const FINAL_TAKEN_MS: u64 = 200;
 /// sent one-way: the restoring process takes it; `MigrateGo`, right
 /// behind it on the connection, waits for that.
 fn commit_final(h: &Arc<Hosted>, size: u64) -> Result<KVec<u8>> {
-    {
-        let mut i = h.inner.lock();
-        if i.state != HostedState::Prepared || i.received != size || !i.splitter.is_complete() {
-            drop(i);
-            h.fail_because("final commit does not match what was received");
-            return Err(EINVAL);
-        }
-        i.state = HostedState::Final;
-        i.since_ns = task::mono_ns();
-    }
-    h.bell.ring();
+    h.image_complete(size, HostedState::Prepared, HostedState::Final)?;
     Ok(KVec::new())
 }
 
