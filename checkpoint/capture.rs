@@ -99,6 +99,22 @@ pub(crate) trait ImageSink {
     fn authenticated(&self) -> bool {
         false
     }
+
+    /// Appends each of `parts`, in order.
+    fn put_parts(&mut self, parts: &[&[u8]]) -> Result {
+        for p in parts {
+            self.put(p)?;
+        }
+        Ok(())
+    }
+
+    /// Whether memory is better put from where it is, page by page
+    /// ([`ImageSink::put_parts`] of the held pages, see
+    /// `task::HeldPages`), than copied into a buffer first: a migration's
+    /// stream, which hands the pages to the socket as they are.
+    fn takes_pages_in_place(&self) -> bool {
+        false
+    }
 }
 
 /// An image written into a file from its start.
@@ -144,12 +160,6 @@ impl<'a> ImageOut<'a> {
         Ok(out)
     }
 
-    fn put(&mut self, data: &[u8]) -> Result {
-        self.sink.put(data)?;
-        self.bytes += data.len() as u64;
-        Ok(())
-    }
-
     fn flush(&mut self) -> Result {
         self.sink.put(&self.buf[..self.used])?;
         self.bytes += self.used as u64;
@@ -171,12 +181,21 @@ impl<'a> ImageOut<'a> {
 
     /// A run of whole pages at `start`, written straight from `data`.
     fn pages(&mut self, start: u64, data: &[u8]) -> Result {
-        let npages = (data.len() / PAGE_SIZE) as u32;
+        self.pages_in_parts(start, &[data])
+    }
+
+    /// A run of whole pages at `start` whose data is `parts`, one after
+    /// the other, written straight from them.
+    fn pages_in_parts(&mut self, start: u64, parts: &[&[u8]]) -> Result {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let npages = (len / PAGE_SIZE) as u32;
         let crc = if self.pages_unchecked {
             0
         } else {
             let mut crc = self.writer.pages_crc_start(start, npages).map_err(|_| EINVAL)?;
-            super::crc::update(&mut crc, data);
+            for p in parts {
+                super::crc::update(&mut crc, p);
+            }
             crc.finish()
         };
         if self.used >= OUT_FLUSH {
@@ -188,7 +207,8 @@ impl<'a> ImageOut<'a> {
             .map_err(|_| EINVAL)?;
         self.used += n;
         self.flush()?;
-        self.put(data)?;
+        self.sink.put_parts(parts)?;
+        self.bytes += len as u64;
         self.pages += u64::from(npages);
         Ok(())
     }
@@ -356,7 +376,15 @@ pub(crate) enum Memory<'a> {
 /// private anonymous memory, and the written (copied) pages of private
 /// file mappings (`memory` narrows it). Unreadable (PROT_NONE) memory is
 /// not stored.
-fn write_memory(out: &mut ImageOut<'_>, p: &Plan, chunk: &mut [u8], memory: Memory<'_>) -> Result {
+/// `held`: private anonymous memory is sent from where it is (the sink
+/// takes pages in place), `chunk` is for the rest.
+fn write_memory(
+    out: &mut ImageOut<'_>,
+    p: &Plan,
+    chunk: &mut [u8],
+    memory: Memory<'_>,
+    mut held: Option<&mut task::HeldPages>,
+) -> Result {
     let v = &p.vma;
     if v.vm_flags & VM_READ == 0 {
         return Ok(());
@@ -397,6 +425,12 @@ fn write_memory(out: &mut ImageOut<'_>, p: &Plan, chunk: &mut [u8], memory: Memo
                 *k = task::page_is_anon(addr + (i * PAGE_SIZE) as u64);
             }
         } else {
+            if let Some(h) = held.as_deref_mut() {
+                if write_held(out, h, addr, n)? {
+                    addr += (n * PAGE_SIZE) as u64;
+                    continue;
+                }
+            }
             task::read_user(addr, data)?;
             for (i, k) in keep.iter_mut().enumerate().take(n) {
                 *k = !image::is_zero_page(&data[i * PAGE_SIZE..(i + 1) * PAGE_SIZE]);
@@ -424,6 +458,32 @@ fn write_memory(out: &mut ImageOut<'_>, p: &Plan, chunk: &mut [u8], memory: Memo
         addr += (n * PAGE_SIZE) as u64;
     }
     Ok(())
+}
+
+/// The `n` pages of private anonymous memory at `addr`, sent from where
+/// they are (held in `held` meanwhile, not copied into a buffer): the
+/// non-zero ones, each run of them one Pages section. `Ok(false)` if they
+/// could not all be held (nothing was written).
+fn write_held(out: &mut ImageOut<'_>, held: &mut task::HeldPages, addr: u64, n: usize) -> Result<bool> {
+    if !held.hold(addr, n)? {
+        return Ok(false);
+    }
+    let views = held.views();
+    let mut i = 0;
+    while i < n {
+        if image::is_zero_page(views[i]) {
+            i += 1;
+            continue;
+        }
+        let mut j = i + 1;
+        while j < n && !image::is_zero_page(views[j]) {
+            j += 1;
+        }
+        out.pages_in_parts(addr + (i * PAGE_SIZE) as u64, &views[i..j])?;
+        i = j;
+    }
+    held.release();
+    Ok(true)
 }
 
 /// Identity of the image being written.
@@ -633,8 +693,13 @@ pub(crate) fn capture_current(
     // whose memory comes later) need no more than a small buffer.
     let chunk_pages = if matches!(memory, Memory::FilesOnly) { FILES_ONLY_CHUNK_PAGES } else { CHUNK_PAGES };
     let mut chunk = KVec::from_elem(0u8, chunk_pages * PAGE_SIZE, GFP_KERNEL)?;
+    let mut held = if matches!(memory, Memory::All) && out.sink.takes_pages_in_place() {
+        Some(task::HeldPages::new(CHUNK_PAGES)?)
+    } else {
+        None
+    };
     for p in plans.iter() {
-        write_memory(&mut out, p, &mut chunk, memory)?;
+        write_memory(&mut out, p, &mut chunk, memory, held.as_mut())?;
     }
     out.finish()
 }

@@ -10,6 +10,9 @@
 //! replaces the address space, loads the pages, installs the descriptors,
 //! signal state, FPU state and registers; a failure there (the image
 //! changed under us, memory ran out) kills the process, with a log line.
+//! An eager migration's image is restored while it still arrives
+//! ([`Incoming::Arriving`]): pass one then reads its description only,
+//! and pass two checks each run of pages as it comes.
 
 use super::task::{self, File};
 use super::threads::{RestoreGroups, ThreadPlans};
@@ -97,6 +100,48 @@ enum Next {
     Pages(PagesRun),
 }
 
+/// An image still arriving while it is restored: an eager migration's.
+/// The restore starts once its description came and rebuilds the process
+/// while its page data comes (the copy into the process overlaps the
+/// transfer); the process runs once the source hands it over.
+pub(crate) trait Arriving {
+    /// Waits until the image file holds its first `len` bytes, or the
+    /// whole image came. `Err` if the migration was given up.
+    fn await_description(&self, len: u64) -> Result;
+    /// Adds the page data that came since to `store`, waiting until it
+    /// holds at least `npages` pages. `Err` if the migration was given up
+    /// or the whole image came without them.
+    fn await_pages(&self, store: &mut PageStore, npages: u64) -> Result;
+    /// Waits for the whole image (its commit) and adds the rest of its
+    /// page data to `store`. `Err` if the migration was given up.
+    fn await_whole(&self, store: &mut PageStore) -> Result;
+}
+
+/// Where the page data of an image to restore is.
+#[derive(Clone, Copy)]
+enum PageData<'a> {
+    /// In the image file (a checkpoint).
+    InFile,
+    /// Apart from it: this many pages, all came (a migration's).
+    Apart(u64),
+    /// Apart from it, still arriving (an eager migration's).
+    Arriving(&'a dyn Arriving),
+}
+
+impl<'a> PageData<'a> {
+    fn arriving(self) -> Option<&'a dyn Arriving> {
+        match self {
+            PageData::Arriving(a) => Some(a),
+            _ => None,
+        }
+    }
+}
+
+/// The message of a restore whose image stopped arriving.
+fn given_up(reply: &mut CtlReply, e: Error) -> Error {
+    fail(reply, e, format_args!("the migration was given up while its image came"))
+}
+
 /// Reads the image section by section from a file.
 struct SectionStream<'a> {
     file: &'a File,
@@ -119,6 +164,8 @@ struct SectionStream<'a> {
     /// description (small; read several times by a prepared hand-over);
     /// empty otherwise.
     whole: KVec<u8>,
+    /// The image is still arriving: reads wait for its bytes.
+    arriving: Option<&'a dyn Arriving>,
 }
 
 /// The largest description of a migration read into memory at once (a
@@ -144,8 +191,26 @@ impl<'a> SectionStream<'a> {
     /// unchecked pages is refused.
     /// `data_apart`: the page data is not in the file (a migration's).
     fn open(file: &'a File, reply: &mut CtlReply, migration: bool, data_apart: bool) -> Result<Self> {
+        Self::open_following(file, reply, migration, data_apart, None)
+    }
+
+    /// A migration's image that may still be arriving (`arriving`).
+    fn open_arriving(file: &'a File, reply: &mut CtlReply, arriving: Option<&'a dyn Arriving>) -> Result<Self> {
+        Self::open_following(file, reply, true, true, arriving)
+    }
+
+    fn open_following(
+        file: &'a File,
+        reply: &mut CtlReply,
+        migration: bool,
+        data_apart: bool,
+        arriving: Option<&'a dyn Arriving>,
+    ) -> Result<Self> {
         let mut hdr = [0u8; IMAGE_HEADER_LEN];
         let mut pos = 0i64;
+        if let Some(a) = arriving {
+            a.await_description(IMAGE_HEADER_LEN as u64).map_err(|e| given_up(reply, e))?;
+        }
         file.read_exact(&mut hdr, &mut pos).map_err(|_| fail(reply, EINVAL, format_args!("image truncated")))?;
         let reader = ImageReader::new(&hdr).map_err(|e| fail(reply, EINVAL, format_args!("{}", e)))?;
         if reader.header().pages_unchecked() && !migration {
@@ -160,13 +225,21 @@ impl<'a> SectionStream<'a> {
         let body = KVec::new();
         let size = file.info().size;
         let mut whole = KVec::new();
-        if data_apart && size <= MAX_DESCRIPTION_IN_MEMORY {
+        if data_apart && arriving.is_none() && size <= MAX_DESCRIPTION_IN_MEMORY {
             if let Ok(mut w) = KVec::from_elem(0u8, size as usize, GFP_KERNEL | __GFP_NOWARN) {
                 file.read_exact(&mut w, &mut 0).map_err(|_| fail(reply, EINVAL, format_args!("image truncated")))?;
                 whole = w;
             }
         }
-        Ok(SectionStream { file, pos, reader, body, header: None, crcs_checked: migration, data_apart, whole })
+        Ok(SectionStream { file, pos, reader, body, header: None, crcs_checked: migration, data_apart, whole, arriving })
+    }
+
+    /// Waits, for an image still arriving, until its next `len` bytes came.
+    fn await_bytes(&self, len: usize, reply: &mut CtlReply) -> Result {
+        match self.arriving {
+            Some(a) => a.await_description(self.pos as u64 + len as u64).map_err(|e| given_up(reply, e)),
+            None => Ok(()),
+        }
     }
 
     /// The next section: its body read into `self.body`, or, for the
@@ -178,10 +251,12 @@ impl<'a> SectionStream<'a> {
         }
         let truncated = |reply: &mut CtlReply| fail(reply, EINVAL, format_args!("image truncated"));
         let mut sh = [0u8; SECTION_HEADER_LEN];
+        self.await_bytes(sh.len(), reply)?;
         read_image(self.file, &self.whole, &mut self.pos, &mut sh).map_err(|_| truncated(reply))?;
         let h = self.reader.read_section_header(&sh).map_err(|e| fail(reply, EINVAL, format_args!("{}", e)))?;
         if h.kind == SectionKind::Pages && self.data_apart {
             let mut prefix = [0u8; PagesBody::PREFIX_LEN];
+            self.await_bytes(prefix.len(), reply)?;
             read_image(self.file, &self.whole, &mut self.pos, &mut prefix).map_err(|_| truncated(reply))?;
             let run = self.reader.read_pages_prefix(&prefix).map_err(|e| fail(reply, EINVAL, format_args!("{}", e)))?;
             return Ok(Some(Next::Pages(run)));
@@ -193,6 +268,7 @@ impl<'a> SectionStream<'a> {
             }
             self.body = KVec::from_elem(0u8, len.next_power_of_two().min(image::MAX_SECTION_BODY as usize), GFP_KERNEL)?;
         }
+        self.await_bytes(len, reply)?;
         let body = self.body.get_mut(..len).ok_or(EINVAL)?;
         read_image(self.file, &self.whole, &mut self.pos, body).map_err(|_| truncated(reply))?;
         self.header = Some(h);
@@ -295,9 +371,10 @@ fn plan(
     check_only: bool,
     forward: Option<Forwarder<'_>>,
     migration: bool,
-    split_pages: Option<u64>,
+    page_data: PageData<'_>,
 ) -> Result<KBox<Plan>> {
-    let mut s = SectionStream::open(image, reply, migration, split_pages.is_some())?;
+    let data_apart = !matches!(page_data, PageData::InFile);
+    let mut s = SectionStream::open_following(image, reply, migration, data_apart, page_data.arriving())?;
     let hdr_uid = s.reader.header().uid;
     if !is_root && hdr_uid != caller_uid {
         return Err(fail(reply, EPERM, format_args!("only root or the image's owner (uid {hdr_uid}) may restart it")));
@@ -319,6 +396,8 @@ fn plan(
     while let Some(next) = s.next(reply)? {
         let len = match next {
             Next::Body(len) => len,
+            // An image still arriving: its pages are checked as they come.
+            Next::Pages(_) if page_data.arriving().is_some() => break,
             Next::Pages(run) => {
                 check_pages_mapped(&plan, run.start, run.data_len(), reply)?;
                 pages_by_prefix += u64::from(run.npages);
@@ -421,9 +500,11 @@ fn plan(
             Section::End(_) => {}
         }
     }
-    s.reader.finish().map_err(|e| fail(reply, EINVAL, format_args!("{}", e)))?;
-    if split_pages.is_some_and(|n| n != pages_by_prefix) {
-        return Err(fail(reply, EINVAL, format_args!("the page data that came does not match the image")));
+    if page_data.arriving().is_none() {
+        s.reader.finish().map_err(|e| fail(reply, EINVAL, format_args!("{}", e)))?;
+    }
+    if matches!(page_data, PageData::Apart(n) if n != pages_by_prefix) {
+        return Err(data_mismatch(reply));
     }
     let xsize = task::xstate_size()?;
     if plan.threads.iter().any(|t| t.xstate.len() != xsize) {
@@ -441,6 +522,10 @@ fn plan(
         }
     }
     Ok(plan)
+}
+
+fn data_mismatch(reply: &mut CtlReply) -> Error {
+    fail(reply, EINVAL, format_args!("the page data that came does not match the image"))
 }
 
 /// Pages at `start` must lie inside one mapping of the plan.
@@ -469,7 +554,7 @@ fn rebuild(
     preload: Option<&dyn Fn() -> Result>,
     pages: Option<PageStore>,
 ) -> Result<i64> {
-    rebuild_structure(image, plan, reply, preload.is_some(), preload, pages)?;
+    rebuild_structure(image, plan, reply, preload.is_some(), preload, pages, None)?;
     apply_state(plan)
 }
 
@@ -483,6 +568,7 @@ fn rebuild_structure(
     migration: bool,
     preload: Option<&dyn Fn() -> Result>,
     pages: Option<PageStore>,
+    arriving: Option<&dyn Arriving>,
 ) -> Result {
     // Unmap everything but the vdso and vvar.
     let mut addr = 0u64;
@@ -513,7 +599,7 @@ fn rebuild_structure(
     if let Some(load) = preload {
         load().map_err(|e| fail(reply, e, format_args!("cannot load the pre-copied pages")))?;
     }
-    load_pages(image, plan, reply, migration, pages)?;
+    load_pages(image, plan, reply, migration, pages, arriving)?;
     task::set_mm_layout(&plan.mm)?;
     // Descriptors: ours go, except the terminal or pipes kept on 0-2.
     let mut next = 0u32;
@@ -535,13 +621,32 @@ fn rebuild_structure(
 /// Writes the pages of `image` into the calling process, read again from
 /// the image (their CRCs were checked by the first pass; a migration's
 /// are not computed at all), or, for a migration's, from `pages`.
-fn load_pages(image: &File, plan: &Plan, reply: &mut CtlReply, migration: bool, mut pages: Option<PageStore>) -> Result {
-    let mut s = SectionStream::open(image, reply, migration, pages.is_some())?;
+/// `arriving`: the image is still arriving (its page data comes into
+/// `pages` as the runs need it; each run is checked as it comes, as pass
+/// one checks those of an image that is whole).
+fn load_pages(
+    image: &File,
+    plan: &Plan,
+    reply: &mut CtlReply,
+    migration: bool,
+    mut pages: Option<PageStore>,
+    arriving: Option<&dyn Arriving>,
+) -> Result {
+    let mut s = match arriving {
+        Some(a) => SectionStream::open_arriving(image, reply, Some(a))?,
+        None => SectionStream::open(image, reply, migration, pages.is_some())?,
+    };
     while let Some(next) = s.next(reply)? {
         match next {
             Next::Pages(run) => {
                 // Only a stream opened with the data apart yields these.
                 let store = pages.as_mut().ok_or(EINVAL)?;
+                if let Some(a) = arriving {
+                    check_pages_mapped(plan, run.start, run.data_len(), reply)?;
+                    if store.pages_left() < u64::from(run.npages) {
+                        a.await_pages(store, u64::from(run.npages)).map_err(|e| given_up(reply, e))?;
+                    }
+                }
                 reply.pages += u64::from(run.npages);
                 store.load(run.start, run.npages, writable_at(plan, run.start))?;
             }
@@ -555,6 +660,14 @@ fn load_pages(image: &File, plan: &Plan, reply: &mut CtlReply, migration: bool, 
                     }
                 }
             }
+        }
+    }
+    if let Some(a) = arriving {
+        s.reader.finish().map_err(|e| fail(reply, EINVAL, format_args!("{}", e)))?;
+        let store = pages.as_mut().ok_or(EINVAL)?;
+        a.await_whole(store).map_err(|e| given_up(reply, e))?;
+        if store.pages_left() != 0 {
+            return Err(data_mismatch(reply));
         }
     }
     Ok(())
@@ -646,7 +759,7 @@ fn take_final_state(last: &File, plan: &mut Plan, reply: &mut CtlReply, pages: O
     if plan.threads.iter().any(|t| t.xstate.len() != xsize) {
         return Err(fail(reply, EINVAL, format_args!("FPU state of another CPU model")));
     }
-    load_pages(last, plan, reply, true, pages)
+    load_pages(last, plan, reply, true, pages, None)
 }
 
 /// Pass two's end: the state the process runs on (terminal settings,
@@ -702,11 +815,36 @@ pub(crate) fn apply_thread(t: &ThreadPlan) -> Result<i64> {
     Ok(0)
 }
 
+/// How the image to restore came.
+#[derive(Clone, Copy)]
+pub(crate) enum Incoming<'a> {
+    /// Whole, before the restore began (a checkpoint, a migration's
+    /// image once committed).
+    Whole,
+    /// Still arriving (an eager migration's): the restore starts once its
+    /// description came, rebuilds the process as its pages come and then
+    /// waits for the hand-over.
+    Arriving(&'a dyn Arriving),
+    /// A prepared hand-over (post-copy, lazy): the image was sent while
+    /// the process ran on; the process is rebuilt from it at once, then
+    /// this waits for the image captured at the freeze (and its page data)
+    /// and the process takes that one's state, or, if its structure
+    /// changed, is rebuilt again from it; `checked` runs after that (a
+    /// failure then kills the restarting process: the source, which has
+    /// not handed the process over, lets it go on there).
+    Prepared(&'a dyn Fn() -> Result<(File, Option<PageStore>)>),
+}
+
+/// Where the page data of a whole image is: apart from it (`store`) or in it.
+fn page_data_of(store: Option<&PageStore>) -> PageData<'static> {
+    store.map_or(PageData::InFile, |p| PageData::Apart(p.pages_left()))
+}
+
 /// Reads and checks the image `image` and the files it names, as a
 /// restart would, changing nothing.
 pub(crate) fn check(image: &File, reply: &mut CtlReply) -> Result {
     let (is_root, uid) = task::caller_identity();
-    plan(image, reply, is_root, uid, true, None, false, None).map(|_| ())
+    plan(image, reply, is_root, uid, true, None, false, PageData::InFile).map(|_| ())
 }
 
 /// Restores the image `image` into the calling process. On success the
@@ -723,13 +861,7 @@ pub(crate) fn check(image: &File, reply: &mut CtlReply) -> Result {
 /// image passed every check, just before the point of no return; its error
 /// ends the restore there, nothing changed.
 ///
-/// `final_image` makes it a prepared hand-over (post-copy, lazy): `image`
-/// was sent while the process ran on; the process is rebuilt from it at
-/// once, then `final_image` waits for the image captured at the freeze
-/// (and its page data) and the process takes that one's state, or, if its
-/// structure changed, is rebuilt again from it; `checked` runs after that
-/// (a failure then kills the restarting process: the source, which has
-/// not handed the process over, lets it go on there).
+/// `incoming` says how the image came (see [`Incoming`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn restore(
     image: &File,
@@ -738,14 +870,17 @@ pub(crate) fn restore(
     forward: Option<Forwarder<'_>>,
     preload: Option<&dyn Fn() -> Result>,
     pages: Option<PageStore>,
-    final_image: Option<&dyn Fn() -> Result<(File, Option<PageStore>)>>,
+    incoming: Incoming<'_>,
     checked: impl FnOnce() -> Result,
 ) -> Result<i64> {
     let (is_root, uid) = task::caller_identity();
     let tgid = task::task_state()?.tgid;
-    let split = pages.as_ref().map(PageStore::pages_left);
+    let page_data = match (incoming, pages.as_ref()) {
+        (Incoming::Arriving(a), _) => PageData::Arriving(a),
+        (_, store) => page_data_of(store),
+    };
     let t_start = task::mono_ns();
-    let mut plan = match plan(image, reply, is_root, uid, false, forward, preload.is_some(), split) {
+    let mut plan = match plan(image, reply, is_root, uid, false, forward, preload.is_some(), page_data) {
         Ok(p) => p,
         Err(e) => {
             groups.abort(tgid);
@@ -772,8 +907,31 @@ pub(crate) fn restore(
     let t_checked = task::mono_ns();
     let migration = preload.is_some();
     let us = |a: u64, b: u64| b.saturating_sub(a) / 1000;
-    let rebuilt = match final_image {
-        None => {
+    let rebuilt = match incoming {
+        Incoming::Arriving(arriving) => {
+            // Rebuilt while the pages come; it runs once handed over (a
+            // failure after the rebuild began kills the restarting
+            // process: the source, which has not handed the process over,
+            // lets it go on there).
+            let streamed = || -> Result<i64> {
+                rebuild_structure(image, &mut plan, reply, true, preload, pages, Some(arriving))?;
+                let t_built = task::mono_ns();
+                checked().map_err(|e| fail(reply, e, format_args!("the migration was given up before the process ran here")))?;
+                let t_go = task::mono_ns();
+                let ax = apply_state(&plan)?;
+                pr_info!(
+                    "pid {}: restored for a migration: checks {} us, rebuilt as its image came in {} us, waited for the hand-over {} us, resumed in {} us\n",
+                    tgid,
+                    us(t_start, t_checked),
+                    us(t_checked, t_built),
+                    us(t_built, t_go),
+                    us(t_go, task::mono_ns())
+                );
+                Ok(ax)
+            };
+            streamed()
+        }
+        Incoming::Whole => {
             if let Err(e) = checked() {
                 groups.abort(tgid);
                 return Err(fail(reply, e, format_args!("the migration was given up before the process ran here")));
@@ -793,13 +951,13 @@ pub(crate) fn restore(
             }
             r
         }
-        Some(wait_final) => {
+        Incoming::Prepared(wait_final) => {
             let prepared = || -> Result<i64> {
                 // The memory that comes later is registered once the
                 // structure is final: the rebuild again of a changed one
                 // must not unmap registered ranges (the page server would
                 // take that for the process discarding them).
-                rebuild_structure(image, &mut plan, reply, true, None, pages)?;
+                rebuild_structure(image, &mut plan, reply, true, None, pages, None)?;
                 let t_built = task::mono_ns();
                 let (last, last_pages) = wait_final()
                     .map_err(|e| fail(reply, e, format_args!("the migration was given up before its final state came")))?;
@@ -811,12 +969,12 @@ pub(crate) fn restore(
                     }
                     take_final_state(&last, &mut plan, reply, last_pages)?;
                 } else {
-                    let split = last_pages.as_ref().map(PageStore::pages_left);
-                    plan = self::plan(&last, reply, is_root, uid, false, forward, true, split)?;
+                    let page_data = page_data_of(last_pages.as_ref());
+                    plan = self::plan(&last, reply, is_root, uid, false, forward, true, page_data)?;
                     if plan.threads.len() != others + 1 {
                         return Err(fail(reply, EINVAL, format_args!("the process started or ended a thread while it migrated")));
                     }
-                    rebuild_structure(&last, &mut plan, reply, true, preload, last_pages)?;
+                    rebuild_structure(&last, &mut plan, reply, true, preload, last_pages, None)?;
                 }
                 let t_applied = task::mono_ns();
                 checked().map_err(|e| fail(reply, e, format_args!("the migration was given up before the process ran here")))?;

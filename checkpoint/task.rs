@@ -205,6 +205,94 @@ pub(crate) fn page_is_anon(addr: u64) -> bool {
     unsafe { raw::ssi_page_is_anon(addr) == 1 }
 }
 
+/// Pages of current's memory held (a reference on each) so that their
+/// data can be read where it is: the capture of a stopped process sends
+/// its memory to the socket without copying it into a buffer first.
+/// Released on [`HeldPages::release`] or drop.
+pub(crate) struct HeldPages {
+    pages: KVec<*mut core::ffi::c_void>,
+    addrs: KVec<*mut core::ffi::c_void>,
+    /// The data of the held pages, `views[i]` that of `pages[i]`.
+    /// `'static` only inside: [`HeldPages::views`] lends them for as long
+    /// as `self` is borrowed, and they are forgotten before release.
+    views: KVec<&'static [u8]>,
+    /// Pages held: the first this many of `pages`.
+    held: usize,
+}
+
+impl HeldPages {
+    /// Room for `max` pages at a time.
+    pub(crate) fn new(max: usize) -> Result<HeldPages> {
+        Ok(HeldPages {
+            pages: KVec::from_elem(core::ptr::null_mut(), max, GFP_KERNEL)?,
+            addrs: KVec::from_elem(core::ptr::null_mut(), max, GFP_KERNEL)?,
+            views: KVec::from_elem(&[][..], max, GFP_KERNEL)?,
+            held: 0,
+        })
+    }
+
+    /// Holds the `n` pages of current's memory from `addr` (faulting them
+    /// in for reading), after releasing those held before. `Ok(false)` if
+    /// not all of them could be held (none is then): the caller copies
+    /// them instead.
+    ///
+    /// The caller must keep the pages' content from changing while they
+    /// are held and read: it is current's private memory, and current is
+    /// stopped in the capture (see `checkpoint/mod.rs`).
+    pub(crate) fn hold(&mut self, addr: u64, n: usize) -> Result<bool> {
+        self.release();
+        if n > self.pages.len() {
+            return Err(EINVAL);
+        }
+        // SAFETY: `pages` and `addrs` have room for `n` entries; GUP runs
+        // on current's mm, without its lock held.
+        let got = unsafe { raw::ssi_hold_user_pages(addr, n as u32, self.pages.as_mut_ptr(), self.addrs.as_mut_ptr()) };
+        let got = usize::try_from(got).unwrap_or(0).min(n);
+        self.held = got;
+        for (view, &a) in self.views.iter_mut().zip(&self.addrs[..got]) {
+            // SAFETY: `a` is the kernel address of a page we hold a
+            // reference on (x86-64 has no highmem: it is the direct map),
+            // so PAGE_SIZE bytes there stay allocated until the release,
+            // which clears the views first. The caller keeps its content
+            // from changing meanwhile (a stopped process's private
+            // memory); a write through another mapping racing with the
+            // read (root's ptrace or process_vm_writev) could only make
+            // the frame tag not match what the socket sends, and the
+            // receiver then drops the connection.
+            *view = unsafe { core::slice::from_raw_parts(a.cast::<u8>().cast_const(), image::PAGE_SIZE) };
+        }
+        if got < n {
+            self.release();
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// The data of the held pages, in address order.
+    pub(crate) fn views(&self) -> &[&[u8]] {
+        &self.views[..self.held]
+    }
+
+    /// Releases the pages held.
+    pub(crate) fn release(&mut self) {
+        let n = core::mem::replace(&mut self.held, 0);
+        for view in self.views.iter_mut().take(n) {
+            *view = &[];
+        }
+        if n > 0 {
+            // SAFETY: the first `n` entries are pages held by `hold`, and
+            // no view of them is left.
+            unsafe { raw::ssi_release_pages(self.pages.as_mut_ptr(), n as u32) };
+        }
+    }
+}
+
+impl Drop for HeldPages {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
 /// Copies current's user memory at `addr` into `buf`.
 pub(crate) fn read_user(addr: u64, buf: &mut [u8]) -> Result {
     UserSlice::new(addr as usize, buf.len()).reader().read_slice(buf)

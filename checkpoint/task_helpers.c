@@ -244,6 +244,25 @@ int ssi_page_is_anon(u64 addr)
 	return anon;
 }
 
+int ssi_hold_user_pages(u64 addr, unsigned int n, void **pages, void **data)
+{
+	struct page **p = (struct page **)pages;
+	int got, i;
+
+	got = get_user_pages_fast(addr, n, 0, p);
+	for (i = 0; i < got; i++)
+		data[i] = page_address(p[i]);
+	return got;
+}
+
+void ssi_release_pages(void **pages, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		put_page((struct page *)pages[i]);
+}
+
 static const struct user_regset *find_regset(unsigned int note)
 {
 	const struct user_regset_view *view = task_user_regset_view(current);

@@ -76,6 +76,14 @@ int ssi_vma_find(u64 addr, struct ssi_vma *out);
 /* Whether the page at `addr` of current is a private anonymous copy (written
  * since it was mapped from its file): 1, 0, or a negative errno. */
 int ssi_page_is_anon(u64 addr);
+/*
+ * Holds (takes a reference on) the n pages of current's memory from addr,
+ * faulting them in for reading; their kernel addresses go to data. Returns
+ * how many were held, from the first (fewer at an address GUP cannot
+ * take), or a negative errno. Release them with ssi_release_pages.
+ */
+int ssi_hold_user_pages(u64 addr, unsigned int n, void **pages, void **data);
+void ssi_release_pages(void **pages, unsigned int n);
 
 /* The user registers of current as NT_PRSTATUS (struct user_regs_struct). */
 void ssi_get_user_regs(u64 regs[SSI_NGREG]);

@@ -275,15 +275,24 @@ impl Connection {
     /// Sends one frame: MACed, numbered, in order with the other senders'
     /// frames (see `send_queue.rs` for the queueing and back-pressure).
     pub(crate) fn send(&self, kind: MsgType, flags: u16, request_id: u64, body: &[u8], stats: &Stats) -> Result {
-        self.send_parts(kind, flags, request_id, [body, &[]], stats)
+        self.send_parts(kind, flags, request_id, [body, &[]], &[], stats)
     }
 
-    /// Sends one frame whose body is `body[0]` then `body[1]`.
-    pub(crate) fn send_parts(&self, kind: MsgType, flags: u16, request_id: u64, body: [&[u8]; 2], stats: &Stats) -> Result {
+    /// Sends one frame whose body is `body[0]`, `body[1]`, then each of
+    /// `more` (see [`Frame`]).
+    pub(crate) fn send_parts(
+        &self,
+        kind: MsgType,
+        flags: u16,
+        request_id: u64,
+        body: [&[u8]; 2],
+        more: &[&[u8]],
+        stats: &Stats,
+    ) -> Result {
         if self.is_closed() {
             return Err(crate::kernel_ext::enotconn());
         }
-        let frame = Frame { kind, flags, request_id, body };
+        let frame = Frame { kind, flags, request_id, body, more };
         self.queue.send(frame, &|f| self.write_frame(f, stats))
     }
 
@@ -303,12 +312,12 @@ impl Connection {
         };
         h.validate().map_err(|_| EINVAL)?;
         let t0 = now_ns();
-        h.tag = self.session.tag_parts(&h.mac_header(), &f.body);
+        h.tag = self.session.tag_parts(&h.mac_header(), f.parts());
         let t1 = now_ns();
         Stats::add(&stats.tag_ns, t1 - t0);
         let mut hdr = [0u8; wire::HEADER_LEN];
         h.encode(&mut hdr);
-        let sent = self.sock.send_all(&[&hdr, f.body[0], f.body[1]]);
+        let sent = self.sock.send_all_chained(&[&hdr, f.body[0], f.body[1]], f.more);
         Stats::add(&stats.socket_send_ns, now_ns() - t1);
         match sent {
             Ok(()) => {

@@ -29,19 +29,26 @@ pub(crate) const MAX_QUEUED_BYTES: usize = 4 << 20;
 /// How long a sender waits for room in a full queue.
 pub(crate) const SEND_WAIT_MS: u32 = 2000;
 
-/// One frame to send, borrowed from the sender. Its body is `body[0]`
-/// then `body[1]` (a sender with data in two buffers does not copy them
-/// together; most senders leave the second empty).
+/// One frame to send, borrowed from the sender. Its body is `body[0]`,
+/// `body[1]`, then each of `more` (a sender with data in several buffers
+/// does not copy them together: the image of a migrating process is sent
+/// from its own pages; most senders leave all but the first empty).
 pub(crate) struct Frame<'a> {
     pub(crate) kind: MsgType,
     pub(crate) flags: u16,
     pub(crate) request_id: u64,
     pub(crate) body: [&'a [u8]; 2],
+    pub(crate) more: &'a [&'a [u8]],
 }
 
-impl Frame<'_> {
+impl<'a> Frame<'a> {
     pub(crate) fn body_len(&self) -> usize {
-        self.body[0].len() + self.body[1].len()
+        self.parts().map(<[u8]>::len).sum()
+    }
+
+    /// The parts of the body, in order.
+    pub(crate) fn parts(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        Iterator::chain(self.body.iter().copied(), self.more.iter().copied())
     }
 }
 
@@ -54,7 +61,7 @@ struct Queued {
 
 impl Queued {
     fn frame(&self) -> Frame<'_> {
-        Frame { kind: self.kind, flags: self.flags, request_id: self.request_id, body: [&self.body, &[]] }
+        Frame { kind: self.kind, flags: self.flags, request_id: self.request_id, body: [&self.body, &[]], more: &[] }
     }
 }
 
@@ -116,8 +123,9 @@ impl SendQueue {
             let fits = st.frames.len() < MAX_QUEUED_FRAMES && st.bytes + len <= MAX_QUEUED_BYTES;
             if fits || st.frames.is_empty() {
                 let mut body = KVec::with_capacity(len, GFP_KERNEL)?;
-                body.extend_from_slice(frame.body[0], GFP_KERNEL)?;
-                body.extend_from_slice(frame.body[1], GFP_KERNEL)?;
+                for part in frame.parts() {
+                    body.extend_from_slice(part, GFP_KERNEL)?;
+                }
                 st.frames.push(
                     Queued { kind: frame.kind, flags: frame.flags, request_id: frame.request_id, body },
                     GFP_KERNEL,

@@ -15,6 +15,10 @@ const SHUT_RDWR: u32 = 2;
 /// socket buffer (as the send timeout would let it wait).
 const SIGNAL_RETRY_MS: u32 = 2000;
 const ERESTARTSYS: i32 = -512;
+/// Most buffers one stream write takes: a frame's header and body parts
+/// and up to 65 pieces of pages (a 256 KiB frame of page data sent from
+/// where the pages are, see `send_queue::Frame::more`).
+pub(crate) const MAX_SEND_PARTS: usize = 72;
 
 /// What a receive returned.
 pub(crate) enum Received {
@@ -99,41 +103,42 @@ impl TcpSocket {
 
     /// Sends all of `parts`, in order, as one stream write.
     pub(crate) fn send_all(&self, parts: &[&[u8]]) -> Result {
-        const MAX_PARTS: usize = 4;
-        if parts.len() > MAX_PARTS {
+        self.send_all_chained(parts, &[])
+    }
+
+    /// Sends all of `parts` then all of `more` (at most
+    /// [`MAX_SEND_PARTS`] in all), in order, as one stream write.
+    pub(crate) fn send_all_chained(&self, parts: &[&[u8]], more: &[&[u8]]) -> Result {
+        let count = parts.len() + more.len();
+        if count > MAX_SEND_PARTS {
             return Err(EINVAL);
         }
-        let mut vecs = [bindings::kvec { iov_base: ptr::null_mut(), iov_len: 0 }; MAX_PARTS];
+        let mut vecs = [bindings::kvec { iov_base: ptr::null_mut(), iov_len: 0 }; MAX_SEND_PARTS];
         let mut total = 0usize;
-        for (v, p) in vecs.iter_mut().zip(parts) {
+        for (v, p) in vecs.iter_mut().zip(Iterator::chain(parts.iter(), more)) {
             v.iov_base = p.as_ptr().cast_mut().cast();
             v.iov_len = p.len();
             total += p.len();
         }
         let mut sent = 0usize;
         let mut waited_ms = 0u32;
+        // The first kvec not wholly sent; it is advanced past what of it was.
+        let mut first = 0usize;
         while sent < total {
-            // Skip what was already sent.
-            let (mut first, mut skip) = (0usize, sent);
-            while skip >= vecs[first].iov_len {
-                skip -= vecs[first].iov_len;
+            while vecs[first].iov_len == 0 {
                 first += 1;
             }
-            let mut cur = vecs;
-            // SAFETY: `skip` < iov_len of `first`, so the result stays inside
-            // the caller's slice.
-            cur[first].iov_base = unsafe { cur[first].iov_base.cast::<u8>().add(skip).cast() };
-            cur[first].iov_len -= skip;
             // SAFETY: zeroed msghdr is the documented "no address, no
-            // control" message; the kvecs point into `parts`, alive here.
+            // control" message; the kvecs point into `parts` and `more`,
+            // alive here.
             let r = unsafe {
                 let mut msg: bindings::msghdr = core::mem::zeroed();
                 msg.msg_flags = (bindings::MSG_NOSIGNAL) as _;
                 bindings::kernel_sendmsg(
                     self.sock,
                     &raw mut msg,
-                    cur.as_mut_ptr().add(first),
-                    parts.len() - first,
+                    vecs.as_mut_ptr().add(first),
+                    count - first,
                     total - sent,
                 )
             };
@@ -159,6 +164,20 @@ impl TcpSocket {
                 return Err(if r == 0 { EPIPE } else { Error::from_errno(r) });
             }
             sent += r as usize;
+            // Skip what was sent.
+            let mut done = r as usize;
+            while done > 0 {
+                let v = &mut vecs[first];
+                let n = done.min(v.iov_len);
+                // SAFETY: `n` <= iov_len, so the result stays inside (or
+                // at the end of) the caller's slice.
+                v.iov_base = unsafe { v.iov_base.cast::<u8>().add(n).cast() };
+                v.iov_len -= n;
+                done -= n;
+                if v.iov_len == 0 && first + 1 < count {
+                    first += 1;
+                }
+            }
         }
         Ok(())
     }

@@ -320,7 +320,7 @@ fn restore_here(cluster: &Arc<Cluster>, d: &Deputy, h: &Arc<Hosted>) -> bool {
     let Some(image) = h.take_image() else { return false };
     let preload = || h.preload();
     let pages = h.take_pages();
-    let restored = crate::checkpoint::restore::restore(&image, &mut reply, &identity.restore_groups, None, Some(&preload), pages, None, || {
+    let restored = crate::checkpoint::restore::restore(&image, &mut reply, &identity.restore_groups, None, Some(&preload), pages, crate::checkpoint::restore::Incoming::Whole, || {
         identity.restarts.running(token);
         h.await_go()
     });

@@ -84,6 +84,8 @@ impl Lender {
     /// Answers the queued requests from the current task's memory (the
     /// lender's own context).
     pub(crate) fn serve(&self, cluster: &Cluster) {
+        // Pages are sent from where they are when they can be held.
+        let mut held = task::HeldPages::new((MAX_PAGE_BYTES as u64 / PAGE) as usize).ok();
         loop {
             let ask = {
                 let mut i = self.inbox.lock();
@@ -94,8 +96,41 @@ impl Lender {
                 }
             };
             let Some(ask) = ask else { return };
+            if let Some(h) = held.as_mut() {
+                if self.answer_in_place(cluster, &ask, h) {
+                    continue;
+                }
+            }
             self.answer(cluster, &ask);
         }
+    }
+
+    /// Answers `ask` with the pages where they are, held meanwhile (the
+    /// old copy no longer runs: they do not change), not copied into a
+    /// buffer first. False if they could not all be held (a page this
+    /// copy has not mapped): [`Self::answer`] then copies them.
+    fn answer_in_place(&self, cluster: &Cluster, ask: &Ask, held: &mut task::HeldPages) -> bool {
+        let len = ask.len as usize;
+        let n = len / PAGE as usize;
+        if len % PAGE as usize != 0 || !matches!(held.hold(ask.addr, n), Ok(true)) {
+            return false;
+        }
+        let mut head = [0u8; PageData::HEADER_LEN];
+        if sys::fatal_signal_pending() {
+            // Killed while faulting them in (its own page server gone).
+            self.answer_error(cluster, ask, EIO);
+        } else if PageData::encode_header(self.id, ask.seq, len, &mut head).is_err() {
+            self.answer_error(cluster, ask, EINVAL);
+        } else {
+            let views = held.views();
+            let (first, rest) = views.split_first().map_or((&[][..], views), |(f, r)| (*f, r));
+            let sent = super::send_bulk_parts(cluster, self.node, MsgType::MigratePageData, [&head, first], rest);
+            if sent.is_ok() {
+                self.pages_sent.fetch_add(n as u64, core::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        held.release();
+        true
     }
 
     fn answer(&self, cluster: &Cluster, ask: &Ask) {

@@ -60,14 +60,15 @@ const BULK_SEND_TRIES: u32 = 30;
 /// Sends a bulk one-way frame to `node`: a slow peer (a full send queue)
 /// is waited for as long as it stays connected, up to a minute.
 pub(crate) fn send_bulk(cluster: &Cluster, node: u16, kind: MsgType, body: &[u8]) -> Result {
-    send_bulk_parts(cluster, node, kind, [body, &[]])
+    send_bulk_parts(cluster, node, kind, [body, &[]], &[])
 }
 
-/// [`send_bulk`] of a body in two parts (`body[0]` then `body[1]`).
-pub(crate) fn send_bulk_parts(cluster: &Cluster, node: u16, kind: MsgType, body: [&[u8]; 2]) -> Result {
+/// [`send_bulk`] of a body in parts (`body[0]`, `body[1]`, then each of
+/// `more`).
+pub(crate) fn send_bulk_parts(cluster: &Cluster, node: u16, kind: MsgType, body: [&[u8]; 2], more: &[&[u8]]) -> Result {
     let mut tries = 1;
     loop {
-        match cluster.send_parts_to(node, kind, body) {
+        match cluster.send_parts_to(node, kind, body, more) {
             Err(e) if e == crate::kernel_ext::etimedout() && tries < BULK_SEND_TRIES && cluster.is_connected(node) => {
                 tries += 1;
             }
@@ -309,7 +310,7 @@ impl Handler<Cluster> for MigrationHandler {
         let from = msg.from_node();
         let body = msg.body;
         let r = match msg.header.kind() {
-            Some(MsgType::MigrateBegin) => remote::begin(cluster, m, from, body),
+            Some(MsgType::MigrateBegin) => return remote::begin(cluster, m, from, body),
             // Taken with its buffer (`handle_owned`); not reached.
             Some(MsgType::MigrateData) => Err(EINVAL),
             Some(MsgType::MigrateCommit) => return remote::commit(cluster, m, from, body),

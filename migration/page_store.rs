@@ -60,6 +60,31 @@ impl PageStore {
         Ok(())
     }
 
+    /// Appends the page data of `more` (which nothing was taken from)
+    /// behind what this store holds: an image still arriving hands its
+    /// page data to the restore in batches (`checkpoint::restore::Arriving`).
+    pub(crate) fn append(&mut self, more: PageStore) -> Result {
+        if more.taken != 0 {
+            return Err(EINVAL);
+        }
+        let base = self.bodies.len();
+        self.pieces.reserve(more.pieces.len(), GFP_KERNEL)?;
+        self.bodies.reserve(more.bodies.len(), GFP_KERNEL)?;
+        for p in more.pieces.iter() {
+            self.pieces.push(Piece { body: base + p.body, ..*p }, GFP_KERNEL)?;
+        }
+        for b in more.bodies.into_iter() {
+            self.bodies.push(b, GFP_KERNEL)?;
+        }
+        self.bytes += more.bytes;
+        Ok(())
+    }
+
+    /// Whether it holds data not yet taken (a part of a page counts).
+    pub(crate) fn holds_data(&self) -> bool {
+        self.bytes > self.taken
+    }
+
     /// Whole pages stored and not yet taken.
     pub(crate) fn pages_left(&self) -> u64 {
         (self.bytes - self.taken) / PAGE_SIZE as u64

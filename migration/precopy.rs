@@ -275,7 +275,7 @@ fn send_runs(
                 let chunk = &data[i * PAGE as usize..j * PAGE as usize];
                 let mut header = [0u8; Data::HEADER_LEN];
                 Data::encode_header(id, addr + i as u64 * PAGE, chunk.len(), &mut header).map_err(|_| EINVAL)?;
-                super::send_bulk_parts(cluster, node, MsgType::MigratePages, [&header, chunk])?;
+                super::send_bulk_parts(cluster, node, MsgType::MigratePages, [&header, chunk], &[])?;
                 sent += chunk.len() as u64;
                 i = j;
             }

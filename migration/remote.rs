@@ -7,7 +7,9 @@
 //! --as-uid U --migration`, as for `restart --node`), which asks the module
 //! for the image by its token (`/dev/ssi` op 7) and waits there;
 //! `MigrateData` frames fill the file in order; `MigrateCommit` lets the
-//! program have it (so the program's start is not part of the freeze). It
+//! program have it (so the program's start is not part of the freeze);
+//! eager lets it have the file as soon as the description came, and the
+//! process is rebuilt while its pages arrive ([`Hosted::streams`]). It
 //! restores the image and, once every check passed,
 //! waits in the module for `MigrateGo`: only then does the process run
 //! here. Without `MigrateGo` within [`GO_TIMEOUT_MS`] (or with a
@@ -25,7 +27,7 @@ use crate::{
     kernel_ext::StackStr,
     kthread::{self, ThreadBody},
     proto::{
-        ctl::{STRATEGY_LAZY, STRATEGY_POSTCOPY, STRATEGY_PRECOPY},
+        ctl::{STRATEGY_EAGER, STRATEGY_LAZY, STRATEGY_POSTCOPY, STRATEGY_PRECOPY},
         image_split::{ImageSplitter, Piece},
         migration::{Begin, Commit, Data, Exit, IoDone, Keep, PageData, Ref, Run, Signal, MAX_DATA, PAGE, USER_TOP},
         wire::{MsgType, RestartStarted},
@@ -261,11 +263,12 @@ impl Hosted {
     }
 
     /// The restart program of this migration asks for the image: a
-    /// descriptor of it in the caller's table, once the whole image came
-    /// (the program is started when the migration begins and waits here,
-    /// killable, until the commit, or fails at once if the migration is
-    /// given up; a migration that stops making progress is given up by
-    /// the watcher).
+    /// descriptor of it in the caller's table, once the whole image came,
+    /// or, eager ([`Self::streams`]), once its description came (the
+    /// program is started when the migration begins and waits here,
+    /// killable, until then, or fails at once if the migration is given
+    /// up; a migration that stops making progress is given up by the
+    /// watcher).
     pub(crate) fn image_fd(&self) -> Result<u32> {
         if !core::mem::replace(&mut self.inner.lock().program_up, true) {
             self.bell.ring();
@@ -276,6 +279,15 @@ impl Hosted {
                 let mut i = self.inner.lock();
                 match i.state {
                     HostedState::Committed => {
+                        i.pid = task::current_pid();
+                        return sys::install_new_fd(i.image.as_ref().ok_or(ENOENT)?);
+                    }
+                    // The description is whole once page data or the end came.
+                    HostedState::Receiving
+                        if self.streams()
+                            && i.splitter.splits()
+                            && (i.splitter.page_bytes() > 0 || i.splitter.is_complete()) =>
+                    {
                         i.pid = task::current_pid();
                         return sys::install_new_fd(i.image.as_ref().ok_or(ENOENT)?);
                     }
@@ -364,6 +376,41 @@ impl Hosted {
         }
         self.bell.ring();
         Ok(())
+    }
+
+    /// Eager (not coming home): the restore starts once the image's
+    /// description came and rebuilds the process while its page data
+    /// comes (`checkpoint::restore::Arriving`); the copy into the process
+    /// overlaps the transfer instead of following the hand-over.
+    pub(crate) fn streams(&self) -> bool {
+        self.strategy == STRATEGY_EAGER && !self.returning
+    }
+
+    /// Waits until `enough` (called under the lock, while the image is
+    /// still being received, and once more when it is whole) says so, or
+    /// the image is whole. `Err` if the migration was given up, or the
+    /// waiting process is being killed.
+    fn await_image(&self, mut enough: impl FnMut(&mut Inner) -> bool) -> Result {
+        loop {
+            let seen = self.bell.seen();
+            {
+                let mut i = self.inner.lock();
+                if i.state == HostedState::Failed {
+                    return Err(crate::kernel_ext::ecanceled());
+                }
+                if enough(&mut i) || i.state != HostedState::Receiving {
+                    return Ok(());
+                }
+            }
+            if sys::fatal_signal_pending() {
+                return Err(EINTR);
+            }
+            // A pending signal only shortens the sleep (the restarting
+            // process blocks all of them).
+            if self.bell.wait(seen, 200) == sys::Woken::Signal {
+                kthread::sleep_ms(1);
+            }
+        }
     }
 
     /// Post-copy, lazy (not coming home): the restore is prepared from an
@@ -637,8 +684,9 @@ impl Hosted {
 }
 
 
-/// `MigrateBegin` from `from`: prepares to receive.
-pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, body: &[u8]) -> Result {
+/// `MigrateBegin` from `from`: prepares to receive. The reply body: the
+/// restart program's token and pid (none for a process coming home).
+pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, body: &[u8]) -> Result<KVec<u8>> {
     let b = Begin::decode(body).map_err(|_| EINVAL)?;
     if migrations.hosted_count() >= MAX_HOSTED {
         return Err(EBUSY);
@@ -713,8 +761,11 @@ pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, 
             // program should be up (its page server started) before it.
             h.await_program(PROGRAM_UP_WAIT_MS);
         }
+        let mut out = KVec::from_elem(0u8, RestartStarted::LEN, GFP_KERNEL)?;
+        started.encode(&mut out).map_err(|_| EINVAL)?;
+        return Ok(out);
     }
-    Ok(())
+    Ok(KVec::new())
 }
 
 /// Starts `ctl_path restart --token T --as-uid U --migration` for `h`.
@@ -793,7 +844,50 @@ pub(crate) fn data(migrations: &Migrations, from: u16, body: KVec<u8>) -> Result
     }
     i.received = end;
     i.since_ns = task::mono_ns();
+    drop(i);
+    // An eager restore may wait for these bytes.
+    h.bell.ring();
     Ok(())
+}
+
+/// The page data received since into `store` (the restore's).
+fn take_page_data(i: &mut Inner, store: &mut PageStore) -> Result {
+    match i.pages.as_mut() {
+        Some(p) if p.holds_data() => store.append(core::mem::replace(p, PageStore::new())),
+        _ => Ok(()),
+    }
+}
+
+impl crate::checkpoint::restore::Arriving for Hosted {
+    fn await_description(&self, len: u64) -> Result {
+        self.await_image(|i| i.described >= len)
+    }
+
+    fn await_pages(&self, store: &mut PageStore, npages: u64) -> Result {
+        let mut taken = Ok(());
+        self.await_image(|i| {
+            taken = take_page_data(i, store);
+            taken.is_err() || store.pages_left() >= npages
+        })?;
+        taken?;
+        if store.pages_left() < npages {
+            // The whole image came without them.
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+
+    fn await_whole(&self, store: &mut PageStore) -> Result {
+        let mut taken = Ok(());
+        self.await_image(|i| {
+            let whole = i.state != HostedState::Receiving;
+            if whole {
+                taken = take_page_data(i, store);
+            }
+            whole
+        })?;
+        taken
+    }
 }
 
 /// `MigratePages` from `from`: pre-copy pages, kept at their address.
@@ -1017,7 +1111,9 @@ impl Watcher {
             | HostedState::Go => {
                 let idle = now.saturating_sub(since);
                 let orphan = idle > ORPHAN_NS && !self.cluster.is_connected(h.from_node);
-                if idle > STALE_NS || orphan || (restarting_gone(h) && state != HostedState::Receiving) {
+                // (The restart program has a pid here once it has the
+                // image: an eager one may die while the image comes.)
+                if idle > STALE_NS || orphan || restarting_gone(h) {
                     pr_info!("migration {:016x} from node {}: dropped ({:?})\n", h.id, h.from_node, state);
                     h.fail();
                     h.record(migrations, "failed");

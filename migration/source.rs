@@ -86,7 +86,15 @@ struct HandOver {
     there_pid: AtomicU32,
     /// The hand-over began: its end (`finish`) owns the lender.
     begun: AtomicBool,
+    /// The token of the restart program the destination started (0:
+    /// none, the process comes home): an eager restore may fail while the
+    /// image still comes, and its outcome says why.
+    restart_token: AtomicU32,
 }
+
+/// How long a failed eager commit waits for the destination's restore to
+/// say why it failed.
+const REFUSAL_WAIT_NS: u64 = 3_000_000_000;
 
 /// The names of [`Outgoing::phase_ns`]'s parts, in the log.
 const PHASES: [&str; 4] = ["capture and send", "commit", "restore checks", "hand-over"];
@@ -193,7 +201,7 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
             keep <- new_mutex!(KVec::new()),
             lender <- new_mutex!(None),
             phase_ns: [const { AtomicU64::new(0) }; 4],
-            hand: HandOver { there_pid: AtomicU32::new(0), begun: AtomicBool::new(false) },
+            hand: HandOver { there_pid: AtomicU32::new(0), begun: AtomicBool::new(false), restart_token: AtomicU32::new(0) },
         }),
         GFP_KERNEL,
     )?;
@@ -344,11 +352,32 @@ impl Outgoing {
         };
         let mut small = [0u8; Begin::LEN];
         let n = begin.encode(&mut small).map_err(|_| EINVAL)?;
-        self.cluster.call_steady(node, MsgType::MigrateBegin, &small[..n], CALL_TIMEOUT_MS).map_err(|e| {
+        let answer = self.cluster.call_steady(node, MsgType::MigrateBegin, &small[..n], CALL_TIMEOUT_MS).map_err(|e| {
             fail(reply, e, format_args!("node {node} did not accept the migration (error {})", e.to_errno()))
         })?;
+        if let Ok(started) = RestartStarted::decode(&answer) {
+            self.hand.restart_token.store(started.token, Ordering::Relaxed);
+        }
         self.begun.store(true, Ordering::Release);
         Ok(())
+    }
+
+    /// The error of a failed `MigrateCommit`: an eager restore starts while
+    /// the image comes and may have been refused already (a file it names
+    /// changed, ...), and then its outcome says why; otherwise `e`.
+    fn commit_failed(&self, e: Error, reply: &mut CtlReply) -> Error {
+        let token = self.hand.restart_token.load(Ordering::Relaxed);
+        if token != 0 && self.cluster.is_connected(self.node) {
+            let started = RestartStarted { token, pid: 0 };
+            let deadline = task::mono_ns() + REFUSAL_WAIT_NS;
+            let outcome = await_outcome(&self.cluster, self.node, &started, reply, &|| task::mono_ns() > deadline, true);
+            if let Err(why) = outcome {
+                if why != EINTR {
+                    return why;
+                }
+            }
+        }
+        fail(reply, e, format_args!("node {} could not start the restore (error {})", self.node, e.to_errno()))
     }
 
     /// Gives up on the destination's side (once; not before `MigrateBegin`).
@@ -461,7 +490,7 @@ impl Outgoing {
             let answer = self
                 .cluster
                 .call_steady(node, MsgType::MigrateCommit, &small[..n], CALL_TIMEOUT_MS)
-                .map_err(|e| fail(reply, e, format_args!("node {node} could not start the restore (error {})", e.to_errno())))?;
+                .map_err(|e| self.commit_failed(e, reply))?;
             since = self.phase_done(1, since);
             let started = RestartStarted::decode(&answer).map_err(|_| fail(reply, EIO, format_args!("bad answer from node {node}")))?;
             await_outcome(&self.cluster, node, &started, reply, &|| cancelled.load(Ordering::Acquire), true)?;

@@ -9,7 +9,9 @@
 //! stream's frame buffer; the data of a put that fills a frame is sent
 //! from the capture's own buffer, behind what was gathered, as a second
 //! part of the same frame (krpc writes both with one `sendmsg`): page data
-//! is not copied on its way to the socket. The source keeps no copy of the
+//! is not copied on its way to the socket. The memory of a stopped process
+//! comes as its pages, where they are ([`ImageSink::put_parts`]): a frame
+//! is then the gathered bytes followed by up to 65 pieces of pages. The source keeps no copy of the
 //! image: the destination has it, in its own kernel-memory file, when the
 //! capture ends.
 
@@ -46,10 +48,10 @@ impl<'a> ImageStream<'a> {
         Ok(ImageStream { cluster, node, id, cancelled, frame, used: 0, offset: 0, lost: false })
     }
 
-    /// Sends the frame being filled followed by `more` (at most
+    /// Sends the frame being filled followed by each of `more` (at most
     /// [`MAX_DATA`] bytes together), if that is anything.
-    fn send(&mut self, more: &[u8]) -> Result {
-        let len = self.used + more.len();
+    fn send(&mut self, more: &[&[u8]]) -> Result {
+        let len = self.used + more.iter().map(|m| m.len()).sum::<usize>();
         if len == 0 {
             return Ok(());
         }
@@ -58,7 +60,8 @@ impl<'a> ImageStream<'a> {
         }
         let h = Data::encode_header(self.id, self.offset, len, &mut self.frame).map_err(|_| EINVAL)?;
         let gathered = &self.frame[..h + self.used];
-        super::send_bulk_parts(self.cluster, self.node, MsgType::MigrateData, [gathered, more]).inspect_err(|_| {
+        let (first, rest) = more.split_first().map_or((&[][..], more), |(f, r)| (*f, r));
+        super::send_bulk_parts(self.cluster, self.node, MsgType::MigrateData, [gathered, first], rest).inspect_err(|_| {
             self.lost = true;
         })?;
         self.offset += len as u64;
@@ -83,7 +86,7 @@ impl ImageSink for ImageStream<'_> {
         // Whole frames: what was gathered, then data straight from `data`.
         while self.used + data.len() >= MAX_DATA {
             let (now, rest) = data.split_at(MAX_DATA - self.used);
-            self.send(now)?;
+            self.send(&[now])?;
             data = rest;
         }
         // The rest waits in the frame buffer for more.
@@ -96,4 +99,47 @@ impl ImageSink for ImageStream<'_> {
     fn authenticated(&self) -> bool {
         true
     }
+
+    fn put_parts(&mut self, parts: &[&[u8]]) -> Result {
+        // The pieces of the frame being filled, behind its gathered bytes.
+        let mut pieces: [&[u8]; MAX_PIECES] = [&[]; MAX_PIECES];
+        let mut n = 0;
+        let mut room = MAX_DATA - self.used;
+        for part in parts {
+            let mut part: &[u8] = part;
+            while !part.is_empty() {
+                if room == 0 || n == MAX_PIECES {
+                    self.send(&pieces[..n])?;
+                    n = 0;
+                    room = MAX_DATA;
+                }
+                let (now, rest) = part.split_at(part.len().min(room));
+                pieces[n] = now;
+                n += 1;
+                room -= now.len();
+                part = rest;
+            }
+        }
+        // What does not fill a frame: sent on its own if it is large,
+        // otherwise gathered for the frame that follows.
+        let left: usize = pieces[..n].iter().map(|p| p.len()).sum();
+        if left >= MIN_PIECES_SENT {
+            return self.send(&pieces[..n]);
+        }
+        for p in &pieces[..n] {
+            self.put(p)?;
+        }
+        Ok(())
+    }
+
+    fn takes_pages_in_place(&self) -> bool {
+        true
+    }
 }
+
+/// Most pieces of pages in one frame (64 whole pages and a piece at
+/// either end).
+const MAX_PIECES: usize = MAX_DATA / 4096 + 2;
+/// Page data left over at the end of a put that is sent as a shorter frame
+/// rather than gathered (copied) for the next one.
+const MIN_PIECES_SENT: usize = 32 << 10;

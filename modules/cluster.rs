@@ -277,14 +277,14 @@ impl Cluster {
 
     /// Sends a one-way message to `node`.
     pub(crate) fn send_to(&self, node: u16, kind: MsgType, body: &[u8]) -> Result {
-        self.send_parts_to(node, kind, [body, &[]])
+        self.send_parts_to(node, kind, [body, &[]], &[])
     }
 
-    /// Sends a one-way message to `node` whose body is `body[0]` then
-    /// `body[1]`, not copied together.
-    pub(crate) fn send_parts_to(&self, node: u16, kind: MsgType, body: [&[u8]; 2]) -> Result {
+    /// Sends a one-way message to `node` whose body is `body[0]`,
+    /// `body[1]`, then each of `more`, not copied together.
+    pub(crate) fn send_parts_to(&self, node: u16, kind: MsgType, body: [&[u8]; 2], more: &[&[u8]]) -> Result {
         let conn = self.connection_to(node).ok_or_else(crate::kernel_ext::enotconn)?;
-        conn.send_parts(kind, 0, 0, body, self.stats())
+        conn.send_parts(kind, 0, 0, body, more, self.stats())
     }
 
     /// Sends a one-way message to every connected node; returns how many

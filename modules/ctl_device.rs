@@ -200,7 +200,6 @@ fn restore_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) ->
         // userfaultfd registration (post-copy, lazy).
         let preload = || -> Result { hosted.as_ref().map_or(Ok(()), |h| h.preload()) };
         let preload: Option<&dyn Fn() -> Result> = if hosted.is_some() { Some(&preload) } else { None };
-        let pages = hosted.as_ref().and_then(|h| h.take_pages());
         // Post-copy, lazy: the image came while the process ran on; the
         // restore tells the source it is prepared and waits for the final
         // state.
@@ -213,8 +212,15 @@ fn restore_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) ->
                 }
             })
         };
-        let final_image: Option<&dyn Fn() -> Result<(File, Option<PageStore>)>> = if prepared { Some(&wait_final) } else { None };
-        checkpoint::restore::restore(&file, reply, &identity.restore_groups, forward, preload, pages, final_image, || {
+        // Eager: the image may still be arriving; its page data comes to
+        // the restore as it needs it.
+        let (incoming, pages) = match &hosted {
+            Some(h) if h.streams() => (checkpoint::restore::Incoming::Arriving(&**h), Some(PageStore::new())),
+            Some(h) if prepared => (checkpoint::restore::Incoming::Prepared(&wait_final), h.take_pages()),
+            Some(h) => (checkpoint::restore::Incoming::Whole, h.take_pages()),
+            None => (checkpoint::restore::Incoming::Whole, None),
+        };
+        checkpoint::restore::restore(&file, reply, &identity.restore_groups, forward, preload, pages, incoming, || {
             if req.token != 0 && !prepared {
                 identity.restarts.running(req.token);
             }

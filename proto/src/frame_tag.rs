@@ -152,6 +152,15 @@ pub fn frame_tag(key: &[u8; FRAME_KEY_LEN], header_with_tag_zeroed: &[u8], body:
 /// The frame tag of a body sent in parts: the same as [`frame_tag`] of
 /// their concatenation.
 pub fn frame_tag_parts(key: &[u8; FRAME_KEY_LEN], header_with_tag_zeroed: &[u8], body: &[&[u8]]) -> [u8; TAG_LEN] {
+    frame_tag_chain(key, header_with_tag_zeroed, body.iter().copied())
+}
+
+/// [`frame_tag_parts`] of parts given one after the other.
+pub fn frame_tag_chain<'a>(
+    key: &[u8; FRAME_KEY_LEN],
+    header_with_tag_zeroed: &[u8],
+    body: impl Iterator<Item = &'a [u8]>,
+) -> [u8; TAG_LEN] {
     let mut h = SipHash128::new(key);
     h.update(header_with_tag_zeroed);
     for part in body {

@@ -320,7 +320,7 @@ fmt='%-5s %7s  %-9s %8s %8s %7s %7s %6s  %-8s %8s %8s  %8s %8s  %7s %7s\n'
     echo
     echo "migration benchmark, $wl workload (ssi-wl-dirty MIB ${WL_ARGS[$wl]}), node 1 -> node 2, qemu TCG, $(date +%F)"
     echo "iperf3 node 1 -> node 2: $bw1 MB/s at the start, $bw2 MB/s at the end; limit = MiB / $bw MB/s"
-    echo "host: $(nproc) cpus, load average $load1 at the start, $load2 at the end (other VMs distort TCG timings)"
+    echo "host: $(nproc) cpus, nodes: $SSI_NODE_CPUS vCPU each, load average $load1 at the start, $load2 at the end (other VMs distort TCG timings)"
     printf "$fmt" MiB limit ssi ssi_frz ssi_tot "(after" MB_sent rounds criu criu_frz criu_tot frz tot ssi criu
     printf "$fmt" "" ms strategy ms ms "go) ms" "" "" mode ms ms ssi/criu ssi/criu tot/lim tot/lim
     for mib in $sizes; do

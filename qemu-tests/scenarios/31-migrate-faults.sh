@@ -26,9 +26,21 @@ expect_match "unknown node" "$(on 1 "ssi-ctl migrate $pid 9 2>&1; true")" "node 
 expect_match "an unknown strategy is refused" "$(on 1 "ssi-ctl migrate $pid 2 --strategy bogus 2>&1; true")" "unknown strategy bogus"
 expect_eq "still running here" "$(on 1 "kill -0 $pid && echo alive")" alive
 on 1 "kill $pid"
+# Refused by the destination: a file only node 1 has. The eager restore
+# starts while the image still comes; the source learns why it failed.
+on 1 "echo mine > /tmp/node1-only; (sleep 600 3< /tmp/node1-only < /dev/null > /dev/null 2>&1 & echo \$! > /tmp/sleeper.pid)"
+wait_on 20 1 'test -s /tmp/sleeper.pid'
+pid=$(on 1 cat /tmp/sleeper.pid)
+out=$(on 1 "ssi-ctl migrate $pid 2 2>&1; echo rc=\$?")
+log "$out"
+expect_match "the destination's refusal names the file" "$out" "node 2: .*/tmp/node1-only"
+expect_match "refused by the destination: status" "$out" "rc=[1-9]"
+expect_eq "refused there, still running here" "$(on 1 "kill -0 $pid && echo alive")" alive
+expect_eq "nothing of it on node 2" "$(on 2 "pgrep -xf 'sleep 600'; true")" ""
+on 1 "kill $pid"
 
-# --- The destination dies, then its link goes down, mid-migration of the
-# memory-and-FPU workload (128 MiB). What goes to the destination is
+# --- The destination dies, then another's link goes down (eager, then
+# pre-copy), mid-migration of the memory-and-FPU workload (128 MiB). What goes to the destination is
 # limited to 160 Mbit/s meanwhile, so that the migration lasts several
 # seconds however fast the machine is.
 on_timeout 900 1 "ssi-wl-memfpu 128 120 0 < /dev/null > /cluster/memfpu.ref"
@@ -52,6 +64,15 @@ attempt() {
   expect_eq "and not a deputy" "$(on 1 "sed -n 's/^deputies: //p' /proc/ssi/migrations")" 0
 }
 attempt 2 node_kill eager
+# An eager migration's destination rebuilds the process while its image
+# comes: cut off in the middle, it must give that up (the process being
+# rebuilt there has the workload's name) once the source is unreachable.
+attempt 3 link_down eager
+sleep 12
+link_up 3
+wait_view 90 "1 3" 1 3
+wait_on 30 3 '! pgrep -x ssi-wl-memfpu > /dev/null'
+expect_eq "nothing of it runs on node 3 after the eager attempt" "$(on 3 "pgrep -x ssi-wl-memfpu; true")" ""
 attempt 3 link_down precopy
 sleep 12
 link_up 3
