@@ -246,9 +246,10 @@ impl RemoteRestarts {
         task::spawn_usermode(&argv)
     }
 
-    /// The slot of `token`, for the process that carries it out: waits
-    /// briefly for the spawner to record the pid.
-    fn with_own_slot(&self, token: u32, f: impl FnOnce(&mut Slot)) -> Result {
+    /// The slot of `token`, for the process that carries it out, while it
+    /// is starting (or, `after_running`, running too): waits briefly for
+    /// the spawner to record the pid.
+    fn with_own_slot(&self, token: u32, after_running: bool, f: impl FnOnce(&mut Slot)) -> Result {
         let me = task::current_pid();
         let mut slots = self.slots.lock();
         for _ in 0..8 {
@@ -256,7 +257,8 @@ impl RemoteRestarts {
                 return Err(ENOENT);
             };
             if slot.pid == me {
-                if slot.state == RestartState::Starting {
+                let open = slot.state == RestartState::Starting || (after_running && slot.state == RestartState::Running);
+                if open {
                     f(slot);
                     self.changed.notify_all();
                 }
@@ -272,19 +274,22 @@ impl RemoteRestarts {
 
     /// Whether the caller is the process started for restart `token`.
     pub(crate) fn check_own(&self, token: u32) -> Result {
-        self.with_own_slot(token, |_| {})
+        self.with_own_slot(token, false, |_| {})
     }
 
     /// The process of restart `token` passed the checks: it runs.
     pub(crate) fn running(&self, token: u32) {
-        let _ = self.with_own_slot(token, |s| {
+        let _ = self.with_own_slot(token, false, |s| {
             s.finish(RestartState::Running, 0, "");
         });
     }
 
-    /// The process of restart `token` failed with `errno` and `message`.
+    /// The process of restart `token` failed with `errno` and `message`
+    /// (also after it said it runs: a migration's prepared restore says so
+    /// before the hand-over, which may still fail, and the source then
+    /// asks why).
     pub(crate) fn failed(&self, token: u32, errno: u32, message: &str) -> Result {
-        self.with_own_slot(token, |s| s.finish(RestartState::Failed, errno.max(1), message))
+        self.with_own_slot(token, true, |s| s.finish(RestartState::Failed, errno.max(1), message))
     }
 
     /// The state of restart `token` asked by `from_node`, waiting a little

@@ -92,8 +92,8 @@ struct HandOver {
     restart_token: AtomicU32,
 }
 
-/// How long a failed eager commit waits for the destination's restore to
-/// say why it failed.
+/// How long a failed commit or hand-over waits for the destination's
+/// restore to say why it failed.
 const REFUSAL_WAIT_NS: u64 = 3_000_000_000;
 
 /// The names of [`Outgoing::phase_ns`]'s parts, in the log.
@@ -362,10 +362,13 @@ impl Outgoing {
         Ok(())
     }
 
-    /// The error of a failed `MigrateCommit`: an eager restore starts while
-    /// the image comes and may have been refused already (a file it names
-    /// changed, ...), and then its outcome says why; otherwise `e`.
-    fn commit_failed(&self, e: Error, reply: &mut CtlReply) -> Error {
+    /// The error of a failed `MigrateCommit` or `MigrateGo`: the restore
+    /// may have failed already, saying why (eager: it starts while the
+    /// image comes, and a file it names may have changed; post-copy, lazy:
+    /// the process changed its name or credentials since the image sent
+    /// ahead), and then its outcome has the reason; otherwise `e`: the
+    /// destination `what`.
+    fn failed_there(&self, e: Error, reply: &mut CtlReply, what: &str) -> Error {
         let token = self.hand.restart_token.load(Ordering::Relaxed);
         if token != 0 && self.cluster.is_connected(self.node) {
             let started = RestartStarted { token, pid: 0 };
@@ -377,7 +380,7 @@ impl Outgoing {
                 }
             }
         }
-        fail(reply, e, format_args!("node {} could not start the restore (error {})", self.node, e.to_errno()))
+        fail(reply, e, format_args!("node {} {what} (error {})", self.node, e.to_errno()))
     }
 
     /// Gives up on the destination's side (once; not before `MigrateBegin`).
@@ -490,7 +493,7 @@ impl Outgoing {
             let answer = self
                 .cluster
                 .call_steady(node, MsgType::MigrateCommit, &small[..n], CALL_TIMEOUT_MS)
-                .map_err(|e| self.commit_failed(e, reply))?;
+                .map_err(|e| self.failed_there(e, reply, "could not start the restore"))?;
             since = self.phase_done(1, since);
             let started = RestartStarted::decode(&answer).map_err(|_| fail(reply, EIO, format_args!("bad answer from node {node}")))?;
             await_outcome(&self.cluster, node, &started, reply, &|| cancelled.load(Ordering::Acquire), true)?;
@@ -512,7 +515,7 @@ impl Outgoing {
             match self.cluster.call_steady(node, MsgType::MigrateGo, &b, CALL_TIMEOUT_MS) {
                 Err(e) if e == EAGAIN && task::mono_ns() < deadline && !cancelled.load(Ordering::Acquire) => continue,
                 r => {
-                    r.map_err(|e| fail(reply, e, format_args!("node {node} did not take the process over (error {})", e.to_errno())))?;
+                    r.map_err(|e| self.failed_there(e, reply, "did not take the process over"))?;
                     break;
                 }
             }

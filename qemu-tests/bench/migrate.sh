@@ -35,6 +35,10 @@
 #               + restore, total = until the lazy-pages daemon and the dump
 #               have both exited (every page has moved)
 #     A criu mode that fails is shown n/a, with the reason from its log.
+#   fill: `dd if=/dev/zero of=/dev/null bs=MIBM count=1` on node 2: the
+#         time to fill MIB of fresh anonymous memory (dd's buffer), the
+#         least any migration that rebuilds the memory there can take
+#         under this emulation; printed with eager's total over it.
 #   limit: MIB / iperf3's bandwidth from node 1 to node 2 (measured at the
 #         start and at the end of the run; the higher of the two).
 # ssi strategies are paired with criu: eager - dump, precopy - pre-dump,
@@ -291,6 +295,12 @@ criu_lazy() {
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 bw1=$(iperf_mbs)
 log "iperf3 node 1 -> node 2: $bw1 MB/s"
+declare -A FILL
+for mib in $sizes; do
+  FILL[$mib]=$(on 2 "dd if=/dev/zero of=/dev/null bs=${mib}M count=1 2>&1" |
+    sed -n 's/.* copied, \([0-9.]*\) s.*/\1/p' | awk '{ printf "%.0f", $1 * 1000 }')
+  log "dd into $mib MiB of fresh memory on node 2: ${FILL[$mib]:-n/a} ms"
+done
 
 declare -A WL_ARGS=([idle]="0 1000" [writer]="$writer")
 for wl in idle writer; do
@@ -321,6 +331,11 @@ fmt='%-5s %7s  %-9s %8s %8s %7s %7s %6s  %-8s %8s %8s  %8s %8s  %7s %7s\n'
     echo "migration benchmark, $wl workload (ssi-wl-dirty MIB ${WL_ARGS[$wl]}), node 1 -> node 2, qemu TCG, $(date +%F)"
     echo "iperf3 node 1 -> node 2: $bw1 MB/s at the start, $bw2 MB/s at the end; limit = MiB / $bw MB/s"
     echo "host: $(nproc) cpus, nodes: $SSI_NODE_CPUS vCPU each, load average $load1 at the start, $load2 at the end (other VMs distort TCG timings)"
+    fills=""
+    for mib in $sizes; do
+      fills+=" $mib MiB ${FILL[$mib]:-n/a} ms (eager tot/fill $(ratio "${S_TOT[$wl,$mib,eager]:-}" "${FILL[$mib]:-}"));"
+    done
+    echo "fill (dd into fresh memory on node 2, the floor of a rebuild there):${fills%;}"
     printf "$fmt" MiB limit ssi ssi_frz ssi_tot "(after" MB_sent rounds criu criu_frz criu_tot frz tot ssi criu
     printf "$fmt" "" ms strategy ms ms "go) ms" "" "" mode ms ms ssi/criu ssi/criu tot/lim tot/lim
     for mib in $sizes; do

@@ -123,7 +123,8 @@ lost_lender_test() {
 # What moves on while the process runs must come from the final image: a
 # read offset (ssi-wl-reader), the pages it writes into a private file
 # mapping (ssi-wl-privmap); a process whose mappings change meanwhile
-# (ssi-wl-grow) is rebuilt again from the final image. Each output equals an
+# (ssi-wl-grow) is rebuilt again from the final image; one whose name
+# changes meanwhile (ssi-wl-rename) is not migrated. Each output equals an
 # uninterrupted run's. Nodes 1 and 2.
 handover_suite() {
   local S=$1 restored
@@ -162,4 +163,22 @@ handover_suite() {
   expect_match "node 2 rebuilt it again from the final image" "$restored" "its structure changed: rebuilt again"
   finished grow 300
   expect_eq "every page it mapped kept its number" "$(on 1 "tail -1 /cluster/grow.out")" "grow done count=4000 sum=8002000"
+
+  # A process that renames itself all the time: the restart program set
+  # the name of the image sent ahead, so the destination refuses the final
+  # state; the migration fails with that reason, nothing of it stays on
+  # node 2, node 1 lends no memory, and the process ends normally at home.
+  local pid out
+  on 1 "(ssi-wl-rename 5000 1 > /cluster/rename.out 2>&1; echo status=\$? > /tmp/rename.status) > /dev/null 2>&1 &"
+  wait_on 20 1 "grep -q '^rename 100' /cluster/rename.out"
+  pid=$(on 1 "pgrep -f '^ssi-wl-rename 5000'")
+  out=$(on 1 "ssi-ctl migrate --strategy $S $pid 2 2>&1; echo rc=\$?")
+  log "$out"
+  expect_match "$S migration of a process renaming itself: the reason" "$out" "node 2: the process changed its credentials, directories, limits or name"
+  expect_match "$S migration of a process renaming itself fails" "$out" "rc=[1-9]"
+  expect_eq "it goes on at the source" "$(on 1 "kill -0 $pid && echo alive")" alive
+  wait_on 30 2 "! pgrep -f '^ssi-wl-rename 5000' > /dev/null"
+  wait_on 30 1 "grep -qx 'lenders: 0' /proc/ssi/migrations"
+  finished rename 180
+  expect_eq "it ends at home, every step done" "$(on 1 "tail -1 /cluster/rename.out")" "rename done count=5000"
 }

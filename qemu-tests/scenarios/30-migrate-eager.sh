@@ -24,6 +24,9 @@ tpid=$(on 1 pgrep -x ssi-wl-threads)
 out=$(on 1 "ssi-ctl migrate $tpid 2 2>&1; echo rc=\$?")
 expect_match "threads migrate 1 -> 2" "$out" "rc=0"
 t2=$(echo "$out" | sed -n 's/.* as pid \([0-9]*\).*/\1/p')
+# Node 2 rebuilt it while its image came, not after the hand-over.
+expect_match "restored as the image arrived" "$(on 2 "dmesg | grep 'pid $t2: restored for a migration'")" \
+  "rebuilt as its image came in [0-9]+ us, waited for the hand-over [0-9]+ us, resumed in [0-9]+ us"
 expect_eq "five threads on node 2" "$(on 2 "ls /proc/$t2/task | wc -l")" 5
 # One thread stays as the deputy (a leader that ended is a zombie thread).
 wait_on 30 1 "[ \$(awk '/^State/ && \$2 != \"Z\"' /proc/$tpid/task/*/status | wc -l) = 1 ]"
