@@ -370,6 +370,8 @@ pub(crate) enum Memory<'a> {
     /// Post-copy and lazy: only the written pages of private file
     /// mappings and locked memory; the rest comes later.
     FilesOnly,
+    /// Pre-copy's image sent ahead: no memory (the rounds bring it).
+    Nothing,
 }
 
 /// Writes the memory of `p` that is not in a file: every non-zero page of
@@ -386,7 +388,7 @@ fn write_memory(
     mut held: Option<&mut task::HeldPages>,
 ) -> Result {
     let v = &p.vma;
-    if v.vm_flags & VM_READ == 0 {
+    if v.vm_flags & VM_READ == 0 || matches!(memory, Memory::Nothing) {
         return Ok(());
     }
     let file_backed = match p.kind {
@@ -401,7 +403,7 @@ fn write_memory(
     }
     let dirty = match memory {
         Memory::Dirty(scan) => Some(scan),
-        Memory::All | Memory::FilesOnly => None,
+        Memory::All | Memory::FilesOnly | Memory::Nothing => None,
     };
     let mut addr = v.start;
     while addr < v.end {
@@ -691,7 +693,7 @@ pub(crate) fn capture_current(
     }
     // Only the pages a process wrote into its file mappings (a migration
     // whose memory comes later) need no more than a small buffer.
-    let chunk_pages = if matches!(memory, Memory::FilesOnly) { FILES_ONLY_CHUNK_PAGES } else { CHUNK_PAGES };
+    let chunk_pages = if matches!(memory, Memory::FilesOnly | Memory::Nothing) { FILES_ONLY_CHUNK_PAGES } else { CHUNK_PAGES };
     let mut chunk = KVec::from_elem(0u8, chunk_pages * PAGE_SIZE, GFP_KERNEL)?;
     let mut held = if matches!(memory, Memory::All) && out.sink.takes_pages_in_place() {
         Some(task::HeldPages::new(CHUNK_PAGES)?)

@@ -146,12 +146,14 @@ unsafe extern "C" fn capture_work(work: *mut bindings::callback_head) {
         // Pre-copy: only the pages dirtied since the last round go in the
         // image; the destination keeps the clean ones it has.
         let scan = match &job.handover {
-            Some(out) if out.is_precopy() => crate::migration::precopy::scan_current(false).map(Some),
+            Some(out) if out.is_precopy() && !job.ahead => crate::migration::precopy::scan_current(false).map(Some),
             _ => Ok(None),
         };
         scan.and_then(|scan| {
             let memory = match (&scan, &job.handover) {
                 (Some(scan), _) => capture::Memory::Dirty(scan),
+                // Pre-copy's image sent ahead: the rounds bring the memory.
+                (None, Some(out)) if out.is_precopy() => capture::Memory::Nothing,
                 (None, Some(out)) if out.pages_later() => capture::Memory::FilesOnly,
                 _ => capture::Memory::All,
             };

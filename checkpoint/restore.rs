@@ -551,7 +551,7 @@ fn rebuild(
     image: &File,
     plan: &mut Plan,
     reply: &mut CtlReply,
-    preload: Option<&dyn Fn() -> Result>,
+    preload: Option<Preload<'_>>,
     pages: Option<PageStore>,
 ) -> Result<i64> {
     rebuild_structure(image, plan, reply, preload.is_some(), preload, pages, None)?;
@@ -566,7 +566,7 @@ fn rebuild_structure(
     plan: &mut Plan,
     reply: &mut CtlReply,
     migration: bool,
-    preload: Option<&dyn Fn() -> Result>,
+    preload: Option<Preload<'_>>,
     pages: Option<PageStore>,
     arriving: Option<&dyn Arriving>,
 ) -> Result {
@@ -597,7 +597,7 @@ fn rebuild_structure(
     }
     // Pages that came before the image (pre-copy), then the image's own.
     if let Some(load) = preload {
-        load().map_err(|e| fail(reply, e, format_args!("cannot load the pre-copied pages")))?;
+        load(MemoryStep::Mapped).map_err(|e| fail(reply, e, format_args!("cannot load the pre-copied pages")))?;
     }
     load_pages(image, plan, reply, migration, pages, arriving)?;
     task::set_mm_layout(&plan.mm)?;
@@ -684,10 +684,11 @@ enum Compared {
 /// The next item of `s` that a prepared hand-over compares (see
 /// `proto::handover`); the other sections are decoded and skipped. None
 /// after End.
-fn next_compared(s: &mut SectionStream<'_>, reply: &mut CtlReply) -> Result<Option<Compared>> {
+fn next_compared(s: &mut SectionStream<'_>, runs: bool, reply: &mut CtlReply) -> Result<Option<Compared>> {
     while let Some(next) = s.next(reply)? {
         let len = match next {
-            Next::Pages(run) => return Ok(Some(Compared::Run(run))),
+            Next::Pages(run) if runs => return Ok(Some(Compared::Run(run))),
+            Next::Pages(_) => continue,
             Next::Body(len) => len,
         };
         let kind = s.header.as_ref().ok_or(EINVAL)?.kind;
@@ -702,12 +703,14 @@ fn next_compared(s: &mut SectionStream<'_>, reply: &mut CtlReply) -> Result<Opti
 /// Whether `last`, a migration's final image, describes the process
 /// rebuilt from `ahead` (the image sent while it ran): the same sections
 /// and pages but for the state it carries over (`proto::handover`).
+/// `runs`: the Pages sections' runs are compared too (not for pre-copy,
+/// whose final image holds only the pages dirtied since the last round).
 /// `Err` if the process's identity changed: the migration is given up.
-fn same_structure(ahead: &File, last: &File, reply: &mut CtlReply) -> Result<bool> {
+fn same_structure(ahead: &File, last: &File, runs: bool, reply: &mut CtlReply) -> Result<bool> {
     let mut a = SectionStream::open(ahead, reply, true, true)?;
     let mut b = SectionStream::open(last, reply, true, true)?;
     loop {
-        match (next_compared(&mut a, reply)?, next_compared(&mut b, reply)?) {
+        match (next_compared(&mut a, runs, reply)?, next_compared(&mut b, runs, reply)?) {
             (None, None) => return Ok(true),
             (Some(Compared::Body(la)), Some(Compared::Body(lb))) => {
                 let sa = a.section(la, reply)?;
@@ -832,7 +835,27 @@ pub(crate) enum Incoming<'a> {
     /// changed, is rebuilt again from it; `checked` runs after that (a
     /// failure then kills the restarting process: the source, which has
     /// not handed the process over, lets it go on there).
-    Prepared(&'a dyn Fn() -> Result<(File, Option<PageStore>)>),
+    /// `memory_before` (pre-copy): the memory came in rounds before the
+    /// final image, whose pages are only those dirtied since; the images'
+    /// Pages sections are not compared.
+    Prepared { wait_final: &'a dyn Fn() -> Result<(File, Option<PageStore>)>, memory_before: bool },
+}
+
+/// A migration's memory that is not in its image, given to the restore,
+/// called at each [`MemoryStep`] (pre-copy: the pages that came before the
+/// image; post-copy, lazy: the registration for pages that come later).
+pub(crate) type Preload<'a> = &'a dyn Fn(MemoryStep) -> Result;
+
+/// Where the restore of a migration's memory is, for [`Preload`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MemoryStep {
+    /// The mappings were just made (before the image's pages are written).
+    Mapped,
+    /// A prepared process keeps the structure it was rebuilt ahead with
+    /// (before the final image's pages are written).
+    Kept,
+    /// A prepared process is about to be rebuilt again: its mappings go.
+    Unmapping,
 }
 
 /// Where the page data of a whole image is: apart from it (`store`) or in it.
@@ -868,7 +891,7 @@ pub(crate) fn restore(
     reply: &mut CtlReply,
     groups: &RestoreGroups,
     forward: Option<Forwarder<'_>>,
-    preload: Option<&dyn Fn() -> Result>,
+    preload: Option<Preload<'_>>,
     pages: Option<PageStore>,
     incoming: Incoming<'_>,
     checked: impl FnOnce() -> Result,
@@ -951,7 +974,7 @@ pub(crate) fn restore(
             }
             r
         }
-        Incoming::Prepared(wait_final) => {
+        Incoming::Prepared { wait_final, memory_before } => {
             let prepared = || -> Result<i64> {
                 // The memory that comes later is registered once the
                 // structure is final: the rebuild again of a changed one
@@ -962,10 +985,10 @@ pub(crate) fn restore(
                 let (last, last_pages) = wait_final()
                     .map_err(|e| fail(reply, e, format_args!("the migration was given up before its final state came")))?;
                 let t_final = task::mono_ns();
-                let same = same_structure(image, &last, reply)?;
+                let same = same_structure(image, &last, !memory_before, reply)?;
                 if same {
-                    if let Some(register) = preload {
-                        register().map_err(|e| fail(reply, e, format_args!("cannot register the memory that comes later")))?;
+                    if let Some(settle) = preload {
+                        settle(MemoryStep::Kept).map_err(|e| fail(reply, e, format_args!("cannot settle the memory (pre-copied, or coming later)")))?;
                     }
                     take_final_state(&last, &mut plan, reply, last_pages)?;
                 } else {
@@ -973,6 +996,9 @@ pub(crate) fn restore(
                     plan = self::plan(&last, reply, is_root, uid, false, forward, true, page_data)?;
                     if plan.threads.len() != others + 1 {
                         return Err(fail(reply, EINVAL, format_args!("the process started or ended a thread while it migrated")));
+                    }
+                    if let Some(save) = preload {
+                        save(MemoryStep::Unmapping).map_err(|e| fail(reply, e, format_args!("cannot save the pre-copied pages")))?;
                     }
                     rebuild_structure(&last, &mut plan, reply, true, preload, last_pages, None)?;
                 }

@@ -318,7 +318,7 @@ fn restore_here(cluster: &Arc<Cluster>, d: &Deputy, h: &Arc<Hosted>) -> bool {
     let token = h.token();
     let mut reply = crate::proto::ctl::CtlReply::EMPTY;
     let Some(image) = h.take_image() else { return false };
-    let preload = || h.preload();
+    let preload = |step| h.preload(step);
     let pages = h.take_pages();
     let restored = crate::checkpoint::restore::restore(&image, &mut reply, &identity.restore_groups, None, Some(&preload), pages, crate::checkpoint::restore::Incoming::Whole, || {
         identity.restarts.running(token);

@@ -216,6 +216,33 @@ int ssi_task_read_mem(struct task_struct *t, u64 addr, void *buf, u32 len)
 	return access_process_vm(t, addr, buf, len, FOLL_FORCE);
 }
 
+int ssi_zap_user_range(u64 start, u64 end)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	u64 addr = start;
+
+	if (!mm || start > end || (start | end) & ~PAGE_MASK)
+		return -EINVAL;
+	mmap_read_lock(mm);
+	while (addr < end) {
+		u64 to;
+
+		vma = find_vma(mm, addr);
+		if (!vma || vma->vm_start >= end)
+			break;
+		if (vma->vm_start > addr)
+			addr = vma->vm_start;
+		to = min_t(u64, end, vma->vm_end);
+		/* What MADV_DONTNEED takes (madvise_dontneed_single_vma). */
+		if (!(vma->vm_flags & (VM_LOCKED | VM_SHARED | VM_PFNMAP | VM_IO | VM_HUGETLB | VM_MIXEDMAP)))
+			zap_page_range_single(vma, addr, to - addr, NULL);
+		addr = to;
+	}
+	mmap_read_unlock(mm);
+	return 0;
+}
+
 void ssi_module_get(void)
 {
 	__module_get(THIS_MODULE);

@@ -54,6 +54,12 @@ long ssi_file_write_user(struct file *f, u64 ubuf, u64 len, s64 *pos);
 /* Reads `len` bytes at `addr` of `t`'s memory; the bytes read or -errno. */
 int ssi_task_read_mem(struct task_struct *t, u64 addr, void *buf, u32 len);
 
+/* Drops current's pages in [start, end) of its private mappings, as
+ * MADV_DONTNEED does (anonymous memory reads zero again, a private file
+ * mapping its file); locked, shared and special mappings are left as they
+ * are. 0 or -EINVAL. */
+int ssi_zap_user_range(u64 start, u64 end);
+
 /* Module references held by deputies and hosted processes. */
 void ssi_module_get(void);
 void ssi_module_put(void);

@@ -32,6 +32,7 @@ pub(crate) mod page_store;
 pub(crate) mod pages;
 pub(crate) mod precopy;
 pub(crate) mod remote;
+pub(crate) mod round_pages;
 pub(crate) mod source;
 pub(crate) mod stream;
 pub(crate) mod sys;
@@ -321,7 +322,8 @@ impl Handler<Cluster> for MigrationHandler {
             Some(MsgType::MigrateIo) => deputy::io(m, from, body),
             Some(MsgType::MigrateIoDone) => remote::io_done(m, from, body),
             Some(MsgType::MigrateMoved) => deputy::moved(m, from, body),
-            Some(MsgType::MigratePages) => remote::pages(m, from, body),
+            // Taken with its buffer (`handle_owned`); not reached.
+            Some(MsgType::MigratePages) => Err(EINVAL),
             Some(MsgType::MigrateKeep) => remote::keep(m, from, body),
             Some(MsgType::MigratePageRequest) => lender::page_request(cluster, m, from, body),
             // Taken with its buffer (`handle_owned`); not reached.
@@ -335,10 +337,12 @@ impl Handler<Cluster> for MigrationHandler {
     fn handle_owned(&self, cluster: &Cluster, conn: &Arc<Connection>, header: &FrameHeader, body: KVec<u8>) -> Result<KVec<u8>> {
         let m = &cluster.identity().migrations;
         let from = conn.peer.node_id;
-        // Bulk data: image data, page answers; their pages stay in `body`.
+        // Bulk data: image data, page answers, pre-copy rounds; their pages
+        // stay in `body`.
         match header.kind() {
             Some(MsgType::MigrateData) => return remote::data(m, from, body).map(|()| KVec::new()),
             Some(MsgType::MigratePageData) => return remote::page_data(m, from, body).map(|()| KVec::new()),
+            Some(MsgType::MigratePages) => return remote::pages(m, from, body).map(|()| KVec::new()),
             _ => {}
         }
         self.handle(cluster, &Incoming { conn, header, body: &body })

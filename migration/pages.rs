@@ -49,11 +49,39 @@ const LOST_AFTER_MS: u32 = 10_000;
 const RESEND_AFTER_NS: u64 = 10_000_000_000;
 use crate::checkpoint::task::{VM_LOCKED, VM_READ, VM_SHARED};
 
-/// Requests sent for the window after a push read, before it is read.
+/// Push reads whose requests are sent ahead of the page server: while it
+/// installs one read's pages, the link and the lending node work on the
+/// next ones (one node's vCPU does the receiving and the installing; the
+/// other's the lending).
+const READ_AHEAD_READS: u64 = 4;
+
+/// Requests sent for the memory after a push read, before it is read:
+/// `len` bytes at `addr`, in address order.
 pub(crate) struct ReadAhead {
     addr: u64,
-    len: u32,
+    len: u64,
     requests: KVec<Request>,
+}
+
+impl ReadAhead {
+    /// Splits off the requests for the first `len` bytes (a multiple of
+    /// [`MAX_PAGE_BYTES`], at most `self.len`); the rest stays.
+    fn take_front(&mut self, len: u32) -> Result<KVec<Request>> {
+        let end = self.addr + u64::from(len);
+        let mut front = KVec::new();
+        let mut rest = KVec::new();
+        for q in core::mem::replace(&mut self.requests, KVec::new()).into_iter() {
+            if q.addr < end {
+                front.push(q, GFP_KERNEL)?;
+            } else {
+                rest.push(q, GFP_KERNEL)?;
+            }
+        }
+        self.requests = rest;
+        self.addr = end;
+        self.len -= u64::from(len);
+        Ok(front)
+    }
 }
 
 /// One page request of a read, and its answer once it came.
@@ -173,33 +201,42 @@ impl Pages {
     /// the answers, in address order.
     ///
     /// A read of the largest size (post-copy's push, in address order)
-    /// also sends the requests for the same size right after it, kept as
-    /// the read-ahead: the next read, if it asks for that, finds them in
-    /// flight or answered, so the link works while the page server
-    /// installs what it got.
+    /// also keeps the requests for the [`READ_AHEAD_READS`] reads of that
+    /// size after it sent, as the read-ahead: the next read, if it asks
+    /// for what follows, finds them in flight or answered, so the link
+    /// works while the page server installs what it got.
     fn fetch(&self, addr: u64, len: u32) -> Result<KVec<Request>> {
         let h = &self.hosted;
         if h.state() == HostedState::Failed {
             return Err(EIO);
         }
         let push = len == MAX_PAGES_READ;
-        let mut requests = match h.take_read_ahead() {
-            Some(ahead) if ahead.addr == addr && ahead.len == len => ahead.requests,
+        let (mut requests, ahead) = match h.take_read_ahead() {
+            Some(mut ahead) if push && ahead.addr == addr && ahead.len >= u64::from(len) => {
+                let front = ahead.take_front(len);
+                match front {
+                    Ok(front) => (front, Some(ahead)),
+                    Err(e) => {
+                        self.forget(&ahead.requests);
+                        return Err(e);
+                    }
+                }
+            }
             Some(ahead) if push => {
                 self.forget(&ahead.requests);
-                self.requests(addr, len)?
+                (self.requests(addr, len)?, None)
             }
             // A fault's read between two pushes: the read-ahead waits.
             Some(ahead) => {
                 if let Some(old) = h.set_read_ahead(ahead) {
                     self.forget(&old.requests);
                 }
-                self.requests(addr, len)?
+                (self.requests(addr, len)?, None)
             }
-            None => self.requests(addr, len)?,
+            None => (self.requests(addr, len)?, None),
         };
         if push {
-            self.read_ahead(addr + u64::from(len), len);
+            self.read_ahead(ahead, addr + u64::from(len), u64::from(len) * READ_AHEAD_READS);
         }
         let r = self.fetch_all(&mut requests);
         self.forget(&requests);
@@ -235,22 +272,45 @@ impl Pages {
         }
     }
 
-    /// Sends the requests for `len` bytes at `addr` now and keeps them as
-    /// the read-ahead. Best effort: beyond the top of user memory, or
-    /// without memory for it, there is none.
-    fn read_ahead(&self, addr: u64, len: u32) {
-        let in_user = addr.checked_add(u64::from(len)).is_some_and(|end| end <= USER_TOP);
-        if !in_user {
+    /// Makes `ahead` (what is left of the read-ahead, if anything) cover
+    /// the `len` bytes at `addr`: the requests missing at its end are sent
+    /// now; keeps it as the read-ahead. Best effort: beyond the top of user
+    /// memory, or without memory for it, there is less or none.
+    fn read_ahead(&self, ahead: Option<ReadAhead>, addr: u64, len: u64) {
+        let mut ahead = match ahead {
+            Some(a) if a.addr == addr => a,
+            other => {
+                if let Some(a) = other {
+                    self.forget(&a.requests);
+                }
+                ReadAhead { addr, len: 0, requests: KVec::new() }
+            }
+        };
+        let end = addr.saturating_add(len).min(USER_TOP);
+        let now = task::mono_ns();
+        while ahead.addr + ahead.len < end {
+            let at = ahead.addr + ahead.len;
+            let n = (end - at).min(u64::from(MAX_PAGES_READ)) as u32;
+            let Ok(mut more) = self.requests(at, n) else { break };
+            for q in more.iter_mut() {
+                if self.send(q).is_ok() {
+                    q.sent_ns = now;
+                }
+            }
+            if ahead.requests.reserve(more.len(), GFP_KERNEL).is_err() {
+                self.forget(&more);
+                break;
+            }
+            for q in more.into_iter() {
+                // Room was reserved above.
+                let _ = ahead.requests.push(q, GFP_KERNEL);
+            }
+            ahead.len += u64::from(n);
+        }
+        if ahead.requests.is_empty() {
             return;
         }
-        let Ok(mut requests) = self.requests(addr, len) else { return };
-        let now = task::mono_ns();
-        for q in requests.iter_mut() {
-            if self.send(q).is_ok() {
-                q.sent_ns = now;
-            }
-        }
-        if let Some(old) = self.hosted.set_read_ahead(ReadAhead { addr, len, requests }) {
+        if let Some(old) = self.hosted.set_read_ahead(ahead) {
             self.forget(&old.requests);
         }
     }

@@ -11,15 +11,18 @@
 //! `MigratePages`. A page written after the clear is dirty at the next
 //! round (or at the freeze), so it is sent again; a page clean at the
 //! freeze was last sent after its last write. The first round sends every
-//! page in memory (except zero pages: the destination's store reads zero
-//! where nothing was sent); later rounds send dirty pages, zero or not.
+//! page in memory (except zero pages of anonymous mappings: the process the
+//! destination rebuilt ahead, from an image without memory, reads zero
+//! where nothing was written); later rounds send dirty pages, zero or not.
 //! Rounds stop when the dirty remainder is small, when a round does not
 //! shrink it, or after [`MAX_ROUNDS`] (`proto::migration::precopy_continue`).
+//! The destination writes each round's pages into that process as they
+//! come (`round_pages.rs`).
 //!
 //! At the freeze, the capture looks at the pagemap once more: it writes
 //! only the dirty pages into the image (zero ones too) and reports the
-//! clean ones, which the destination takes from its store (`MigrateKeep`)
-//! before the image's pages.
+//! clean ones (`MigrateKeep`); the destination keeps those of what the
+//! rounds wrote, drops every other page and writes the image's.
 
 use super::sys::{self, UserScratch};
 use crate::{
@@ -52,6 +55,10 @@ const O_WRONLY: u32 = 1;
 pub(crate) struct Scan {
     pub(crate) dirty: KVec<Run>,
     pub(crate) clean: KVec<Run>,
+    /// The private file mappings scanned (start, end), sorted: a zero page
+    /// there is sent all the same (not sending it would leave the file's
+    /// content at the destination).
+    files: KVec<(u64, u64)>,
 }
 
 impl Scan {
@@ -61,6 +68,12 @@ impl Scan {
 
     pub(crate) fn dirty_pages(&self) -> u64 {
         Self::pages(&self.dirty)
+    }
+
+    /// Whether `addr` lies in a private file mapping.
+    fn in_file(&self, addr: u64) -> bool {
+        let i = self.files.partition_point(|&(_, end)| end <= addr);
+        self.files.get(i).is_some_and(|&(start, _)| start <= addr)
     }
 
     /// Whether the page at `addr` is dirty (runs are sorted).
@@ -101,6 +114,9 @@ pub(crate) fn scan_current(clear: bool) -> Result<Scan> {
     let mut raw = KVec::from_elem(0u8, PAGEMAP_CHUNK * 8, GFP_KERNEL)?;
     let mut scan = Scan::default();
     for &(start, end, file_backed) in vmas.iter() {
+        if file_backed {
+            scan.files.push((start, end), GFP_KERNEL)?;
+        }
         let mut page = start;
         while page < end {
             let n = (((end - page) / PAGE) as usize).min(PAGEMAP_CHUNK);
@@ -222,10 +238,10 @@ pub(crate) fn run(cluster: &Cluster, node: u16, id: u64, target: &Task, cancelle
         let first = done.rounds == 1;
         let now = scan.dirty_pages();
         if first {
-            done.bytes += send_runs(cluster, node, id, target, &scan.dirty, true, &mut buf)?;
-            done.bytes += send_runs(cluster, node, id, target, &scan.clean, true, &mut buf)?;
+            done.bytes += send_runs(cluster, node, id, target, &scan.dirty, Some(&scan), &mut buf)?;
+            done.bytes += send_runs(cluster, node, id, target, &scan.clean, Some(&scan), &mut buf)?;
         } else {
-            done.bytes += send_runs(cluster, node, id, target, &scan.dirty, false, &mut buf)?;
+            done.bytes += send_runs(cluster, node, id, target, &scan.dirty, None, &mut buf)?;
         }
         if !first && !precopy_continue(before, now, done.rounds, MAX_ROUNDS, SMALL_REMAINDER) {
             return Ok(done);
@@ -234,8 +250,9 @@ pub(crate) fn run(cluster: &Cluster, node: u16, id: u64, target: &Task, cancelle
     }
 }
 
-/// Sends the pages of `runs` (read from `target` now); `skip_zero` leaves
-/// out pages of zeros. The bytes sent.
+/// Sends the pages of `runs` (read from `target` now); `skip_zero` (the
+/// first round's scan) leaves out pages of zeros but in private file
+/// mappings. The bytes sent.
 #[allow(clippy::too_many_arguments)]
 fn send_runs(
     cluster: &Cluster,
@@ -243,7 +260,7 @@ fn send_runs(
     id: u64,
     target: &Task,
     runs: &[Run],
-    skip_zero: bool,
+    skip_zero: Option<&Scan>,
     buf: &mut [u8],
 ) -> Result<u64> {
     let per = MAX_DATA / PAGE as usize;
@@ -261,14 +278,18 @@ fn send_runs(
             }
             // Runs of pages to send (all, or the non-zero ones).
             let mut i = 0;
+            let skipped = |k: usize| {
+                skip_zero.is_some_and(|scan| {
+                    !scan.in_file(addr + k as u64 * PAGE) && is_zero_page(&data[k * PAGE as usize..(k + 1) * PAGE as usize])
+                })
+            };
             while i < n {
-                let zero = |k: usize| is_zero_page(&data[k * PAGE as usize..(k + 1) * PAGE as usize]);
-                if skip_zero && zero(i) {
+                if skipped(i) {
                     i += 1;
                     continue;
                 }
                 let mut j = i + 1;
-                while j < n && !(skip_zero && zero(j)) {
+                while j < n && !skipped(j) {
                     j += 1;
                 }
                 // The header, then the pages straight from `buf`.

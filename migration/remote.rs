@@ -20,20 +20,27 @@
 //! to it, its stand-in files talk to the deputy (`forward.rs`), and the
 //! watcher thread reports its end home (`MigrateExit`).
 
-use super::{page_store::PageStore, sys, Direction, Migrations, Record};
+use super::{
+    page_store::PageStore,
+    round_pages::{self, RoundFrame, RoundPages},
+    sys, Direction, Migrations, Record,
+};
 use crate::{
-    checkpoint::task::{self, File, Task},
+    checkpoint::{
+        restore::MemoryStep,
+        task::{self, File, Task},
+    },
     cluster::Cluster,
     kernel_ext::StackStr,
     kthread::{self, ThreadBody},
     proto::{
         ctl::{STRATEGY_EAGER, STRATEGY_LAZY, STRATEGY_POSTCOPY, STRATEGY_PRECOPY},
         image_split::{ImageSplitter, Piece},
-        migration::{Begin, Commit, Data, Exit, IoDone, Keep, PageData, Ref, Run, Signal, MAX_DATA, PAGE, USER_TOP},
+        migration::{Begin, Commit, Data, Exit, IoDone, Keep, PageData, Ref, Run, Signal, PAGE, USER_TOP},
         wire::{MsgType, RestartStarted},
     },
 };
-use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
+use kernel::{alloc::KVVec, new_mutex, prelude::*, sync::Arc, sync::Mutex};
 
 /// How long a restored process waits for the source's `MigrateGo`.
 const GO_TIMEOUT_MS: u64 = 10_000;
@@ -46,8 +53,6 @@ const ORPHAN_NS: u64 = 10_000_000_000;
 const MAX_HOSTED: usize = 256;
 /// Largest image an incoming migration may send.
 const MAX_IMAGE: u64 = 1 << 40;
-/// Most pre-copy runs kept per migration.
-const MAX_KEEP: usize = 1 << 20;
 /// How long `MigrateBegin` of a post-copy or lazy migration waits for the
 /// restart program to be up (the source freezes the process after the
 /// answer). It holds the connection's handler thread, so it is short; a
@@ -108,8 +113,9 @@ struct Inner {
     next_seq: u64,
     /// Answers to `MigrateIo` not yet taken: (seq, result, data).
     io_done: KVec<(u64, i64, KVec<u8>)>,
-    /// Pre-copy: the pages to take from the store.
-    keep: KVec<Run>,
+    /// Pre-copy: the rounds' pages and the keep list (until the restore
+    /// took them).
+    rounds: Option<RoundPages>,
     /// The image, in kernel memory (until the process runs): without its
     /// page data when that is split off into `pages` (a migration's image
     /// always is).
@@ -121,9 +127,6 @@ struct Inner {
     described: u64,
     /// The image's page data, in image order (until the restore took it).
     pages: Option<PageStore>,
-    /// Pre-copy: the pages sent while the process ran, at their address
-    /// (a sparse file in kernel memory, until the restore took them).
-    store: Option<File>,
     /// Post-copy, lazy: the process's userfaultfd (the module's reference,
     /// until every page came or the process is gone).
     uffd: Option<File>,
@@ -244,7 +247,7 @@ impl Hosted {
             i.since_ns = task::mono_ns();
             i.image = None;
             i.pages = None;
-            i.store = None;
+            i.rounds = None;
             i.uffd = None;
         }
         drop(i);
@@ -413,17 +416,25 @@ impl Hosted {
         }
     }
 
-    /// Post-copy, lazy (not coming home): the restore is prepared from an
-    /// image sent while the process ran on, and takes the final state
-    /// captured at the freeze ([`Self::await_final`]).
+    /// Post-copy, lazy, pre-copy (not coming home): the restore is
+    /// prepared from an image sent while the process ran on, and takes the
+    /// final state captured at the freeze ([`Self::await_final`]).
     pub(crate) fn prepares(&self) -> bool {
-        self.pages_later() && !self.returning
+        (self.pages_later() || self.is_precopy()) && !self.returning
+    }
+
+    /// Pre-copy: pages come in rounds while the process runs at the source.
+    pub(crate) fn is_precopy(&self) -> bool {
+        self.strategy == STRATEGY_PRECOPY
     }
 
     /// A prepared restore rebuilt the process from the image sent ahead:
     /// makes ready for the final image, calls `ready` (which tells the
-    /// source) and waits for it: the final image and its page data. `Err`
-    /// if the migration was given up, or the image did not come in time.
+    /// source) and waits for it: the final image and its page data.
+    /// Pre-copy: meanwhile the rounds' pages are written into the process
+    /// as they come (`round_pages`), all of them before this returns.
+    /// `Err` if the migration was given up, or nothing came for
+    /// [`GO_TIMEOUT_MS`].
     pub(crate) fn await_final(&self, ready: impl FnOnce()) -> Result<(File, Option<PageStore>)> {
         let file = sys::image_file(0)?;
         {
@@ -441,23 +452,40 @@ impl Hosted {
         }
         self.bell.ring();
         ready();
-        let deadline = task::mono_ns() + GO_TIMEOUT_MS * 1_000_000;
         loop {
             let seen = self.bell.seen();
-            {
+            let mut arrived = {
                 let mut i = self.inner.lock();
-                match i.state {
-                    HostedState::Final => {
-                        let image = i.image.take().ok_or(ENOENT)?;
-                        return Ok((image, i.pages.take()));
-                    }
-                    HostedState::Prepared => {}
+                let final_came = match i.state {
+                    HostedState::Final => true,
+                    HostedState::Prepared => false,
                     _ => return Err(crate::kernel_ext::ecanceled()),
+                };
+                let arrived = i.rounds.as_mut().map_or_else(KVVec::new, |r| r.take_arrived());
+                if arrived.is_empty() && final_came {
+                    let image = i.image.take().ok_or(ENOENT)?;
+                    return Ok((image, i.pages.take()));
                 }
+                if arrived.is_empty() && task::mono_ns().saturating_sub(i.since_ns) > GO_TIMEOUT_MS * 1_000_000 {
+                    drop(i);
+                    self.fail_because("the final state did not come in time");
+                    return Err(crate::kernel_ext::etimedout());
+                }
+                arrived
+            };
+            if !arrived.is_empty() {
+                // Pre-copy: outside the lock (the rounds keep coming).
+                let written = round_pages::write_in_place(&mut arrived);
+                let kept = self.inner.lock().rounds.as_mut().map_or(Ok(()), |r| r.put_written(arrived));
+                if let Err(e) = written.and(kept) {
+                    self.fail_because("cannot write the pre-copied pages");
+                    return Err(e);
+                }
+                continue;
             }
-            if task::mono_ns() > deadline || sys::fatal_signal_pending() {
-                self.fail_because("the final state did not come in time");
-                return Err(crate::kernel_ext::etimedout());
+            if sys::fatal_signal_pending() {
+                self.fail_because("the restoring process was killed");
+                return Err(EINTR);
             }
             if self.bell.wait(seen, 200) == sys::Woken::Signal {
                 kthread::sleep_ms(1);
@@ -465,10 +493,18 @@ impl Hosted {
         }
     }
 
-    /// Pre-copy, in the restoring process once its mappings exist: writes
-    /// the kept pages from the store (the image's own pages come after).
-    pub(crate) fn preload(&self) -> Result {
+    /// In the restoring process, at `step` of its memory (see
+    /// [`MemoryStep`]), before the image's own pages are written.
+    /// Post-copy, lazy: registers the memory that comes later once the
+    /// mappings are final. Pre-copy (`round_pages`): writes the kept pages
+    /// from the store into new mappings, keeps what the rounds wrote into
+    /// the process rebuilt ahead and drops the rest, or saves the kept
+    /// pages before that process is rebuilt again.
+    pub(crate) fn preload(&self, step: MemoryStep) -> Result {
         if self.pages_later() {
+            if step == MemoryStep::Unmapping {
+                return Ok(());
+            }
             if self.inner.lock().released {
                 // The page server is gone already: nothing would serve
                 // the faults.
@@ -483,30 +519,20 @@ impl Hosted {
             self.bell.ring();
             return Ok(());
         }
-        let (store, keep) = {
-            let mut i = self.inner.lock();
-            (i.store.take(), core::mem::replace(&mut i.keep, KVec::new()))
-        };
-        let Some(store) = store else { return Ok(()) };
-        let mut buf = KVec::from_elem(0u8, MAX_DATA, GFP_KERNEL)?;
-        let per = (MAX_DATA as u64 / PAGE) as u32;
-        for r in keep.iter() {
-            let mut page = 0u32;
-            while page < r.npages {
-                let n = (r.npages - page).min(per);
-                let addr = r.addr + u64::from(page) * PAGE;
-                let data = &mut buf[..(u64::from(n) * PAGE) as usize];
-                // In the process's own context: straight from the store
-                // into its memory, or through the page tables for a
-                // read-only mapping.
-                if store.read_exact_to_user(addr, data.len() as u64, &mut (addr as i64)).is_err() {
-                    store.read_exact(data, &mut (addr as i64))?;
-                    task::poke_user(addr, data)?;
-                }
-                page += n;
+        if !self.is_precopy() {
+            return Ok(());
+        }
+        // Only the restoring process uses them now: the final image came.
+        let mut rounds = self.inner.lock().rounds.take().ok_or(EINVAL)?;
+        match step {
+            MemoryStep::Mapped => rounds.fill(),
+            MemoryStep::Kept => rounds.settle(),
+            MemoryStep::Unmapping => {
+                let r = rounds.save();
+                self.inner.lock().rounds = Some(rounds);
+                r
             }
         }
-        Ok(())
     }
 
     /// The restore went through: the calling process is this migration's.
@@ -520,7 +546,7 @@ impl Hosted {
         // program's descriptor, closed by the restore).
         i.image = None;
         i.pages = None;
-        i.store = None;
+        i.rounds = None;
         i.since_ns = task::mono_ns();
     }
 
@@ -703,7 +729,9 @@ pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, 
         return Err(EFBIG);
     }
     let file = sys::image_file(b.size)?;
-    let store = if b.strategy == STRATEGY_PRECOPY { Some(sys::sparse_file(USER_TOP)?) } else { None };
+    // Pre-copy: prepared (the rounds written into the process rebuilt
+    // ahead) unless it comes home into its deputy.
+    let rounds = if b.strategy == STRATEGY_PRECOPY { Some(RoundPages::new(sys::sparse_file(USER_TOP)?, !returning)) } else { None };
     let now = task::mono_ns();
     let h = Arc::pin_init(
         pin_init!(Hosted {
@@ -728,12 +756,11 @@ pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, 
                 since_ns: now,
                 next_seq: 0,
                 io_done: KVec::new(),
-                keep: KVec::new(),
+                rounds,
                 image: Some(file),
                 splitter: ImageSplitter::new(),
                 described: 0,
                 pages: Some(PageStore::new()),
-                store,
                 uffd: None,
                 ranges: KVec::new(),
                 pages_in: 0,
@@ -890,46 +917,53 @@ impl crate::checkpoint::restore::Arriving for Hosted {
     }
 }
 
-/// `MigratePages` from `from`: pre-copy pages, kept at their address.
-pub(crate) fn pages(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
-    let d = Data::decode(body).map_err(|_| EINVAL)?;
+/// `MigratePages` from `from`: pre-copy pages, kept as they came (their
+/// frame) for the restoring process to write (`round_pages`).
+pub(crate) fn pages(migrations: &Migrations, from: u16, body: KVec<u8>) -> Result {
+    let d = Data::decode(&body).map_err(|_| EINVAL)?;
     let h = migrations.find_hosted(|h| h.id == d.id && h.from_node == from).ok_or(ENOENT)?;
     let run = Run { addr: d.offset, npages: (d.data.len() as u64 / PAGE) as u32 };
     let mut i = h.inner.lock();
-    if d.data.len() as u64 % PAGE != 0 || !run.is_valid() || i.state != HostedState::Receiving || i.store.is_none() {
+    if i.state == HostedState::Failed {
+        // Given up: rounds sent before the source heard of it are dropped.
+        return Err(crate::kernel_ext::ecanceled());
+    }
+    let open = matches!(i.state, HostedState::Receiving | HostedState::Committed | HostedState::Prepared);
+    if d.data.len() as u64 % PAGE != 0 || !run.is_valid() || !open || !h.is_precopy() {
         drop(i);
         h.fail_because("bad pre-copy pages");
         return Err(EINVAL);
     }
-    let mut pos = d.offset as i64;
-    let written = i.store.as_ref().map_or(Err(EINVAL), |store| store.write_all(d.data, &mut pos));
-    if let Err(e) = written {
+    let kept = match i.rounds.as_mut() {
+        Some(r) => RoundFrame::new(body, run.addr, run.npages).and_then(|f| r.add(f)),
+        None => Err(EINVAL),
+    };
+    if let Err(e) = kept {
         drop(i);
-        h.fail_because("cannot store pre-copy pages");
+        h.fail_because("cannot keep pre-copy pages");
         return Err(e);
     }
     i.since_ns = task::mono_ns();
+    drop(i);
+    // The restoring process writes them.
+    h.bell.ring();
     Ok(())
 }
 
-/// `MigrateKeep` from `from`: pre-copy pages the restore takes.
+/// `MigrateKeep` from `from`: the pre-copied pages clean at the freeze (in
+/// address order, over one or more frames).
 pub(crate) fn keep(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
     let k = Keep::decode(body).map_err(|_| EINVAL)?;
     let h = migrations.find_hosted(|h| h.id == k.id && h.from_node == from).ok_or(ENOENT)?;
     let mut i = h.inner.lock();
-    if i.store.is_none() || i.state != HostedState::Receiving || i.keep.len() + MAX_KEEP_RUNS_GUARD > MAX_KEEP {
+    let open = matches!(i.state, HostedState::Receiving | HostedState::Prepared);
+    if !open || i.rounds.as_mut().is_none_or(|r| r.add_keep(k.runs()).is_err()) {
         drop(i);
         h.fail_because("bad keep list");
         return Err(EINVAL);
     }
-    for r in k.runs() {
-        i.keep.push(r, GFP_KERNEL)?;
-    }
     Ok(())
 }
-
-/// Slack so that one more `MigrateKeep` frame always fits under the limit.
-const MAX_KEEP_RUNS_GUARD: usize = crate::proto::migration::MAX_KEEP_RUNS;
 
 /// `MigrateCommit` from `from`: starts the restore; the reply body.
 pub(crate) fn commit(cluster: &Cluster, migrations: &Migrations, from: u16, body: &[u8]) -> Result<KVec<u8>> {

@@ -35,6 +35,9 @@ use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
 
 /// How long `MigrateBegin`, `MigrateCommit` and `MigrateGo` may take.
 const CALL_TIMEOUT_MS: u32 = 10_000;
+/// How long a pre-copy's destination may take to be ready for `MigrateGo`
+/// (it may still be writing the last rounds' pages into the process).
+const GO_PRECOPY_TIMEOUT_MS: u32 = 60_000;
 
 fn fail(reply: &mut CtlReply, err: Error, args: core::fmt::Arguments<'_>) -> Error {
     let _ = MessageWriter::new(reply).write_fmt(args);
@@ -65,7 +68,7 @@ pub(crate) struct Outgoing {
     /// Pre-copy: rounds done and bytes they sent.
     rounds: AtomicU32,
     precopy_bytes: AtomicU64,
-    /// Pre-copy: the pages the destination keeps from its store (found
+    /// Pre-copy: the pages the destination keeps of its rounds (found
     /// clean at the freeze).
     #[pin]
     keep: Mutex<KVec<Run>>,
@@ -205,26 +208,11 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
         }),
         GFP_KERNEL,
     )?;
-    if out.is_precopy() {
-        out.record("precopy", 0, 0);
-        out.begin(0, reply)?;
-        let rounds = precopy::run(&out.cluster, node, id, &target, &|| kernel::current!().signal_pending());
-        match rounds {
-            Ok(r) => {
-                out.rounds.store(r.rounds, Ordering::Relaxed);
-                out.precopy_bytes.store(r.bytes, Ordering::Relaxed);
-            }
-            Err(e) => {
-                out.abort();
-                out.record("failed", 0, 0);
-                return Err(fail(reply, e, format_args!("pre-copy to node {node} failed (error {})", e.to_errno())));
-            }
-        }
-    }
-    let target = if out.pages_later() {
-        // Post-copy, lazy: the description goes ahead while the process
-        // runs on; the destination rebuilds the process from it and waits
-        // for the final state, captured at the freeze.
+    let target = if out.sends_ahead() {
+        // Post-copy, lazy, pre-copy: the description goes ahead while the
+        // process runs on; the destination rebuilds the process from it and
+        // waits for the final state, captured at the freeze (pre-copy:
+        // writing the rounds' pages into it meanwhile).
         out.begin(0, reply)?;
         out.record("sending-ahead", 0, 0);
         // Held across, so that the pid cannot name another process after.
@@ -250,6 +238,24 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
     } else {
         target
     };
+    if out.is_precopy() {
+        if !out.begun.load(Ordering::Acquire) {
+            out.begin(0, reply)?;
+        }
+        out.record("precopy", 0, 0);
+        let rounds = precopy::run(&out.cluster, node, id, &target, &|| kernel::current!().signal_pending());
+        match rounds {
+            Ok(r) => {
+                out.rounds.store(r.rounds, Ordering::Relaxed);
+                out.precopy_bytes.fetch_add(r.bytes, Ordering::Relaxed);
+            }
+            Err(e) => {
+                out.abort();
+                out.record("failed", 0, 0);
+                return Err(fail(reply, e, format_args!("pre-copy to node {node} failed (error {})", e.to_errno())));
+            }
+        }
+    }
     if !out.begun.load(Ordering::Acquire) {
         // The capture streams the image to the destination as it writes it.
         out.begin(0, reply)?;
@@ -278,6 +284,12 @@ impl Outgoing {
         matches!(self.strategy, STRATEGY_POSTCOPY | STRATEGY_LAZY)
     }
 
+    /// Post-copy, lazy, pre-copy (not coming home: the deputy restores a
+    /// whole image): the image goes ahead, the final state follows.
+    fn sends_ahead(&self) -> bool {
+        self.pages_later() || (self.is_precopy() && self.node != self.home_node)
+    }
+
     /// Bytes sent in all: the image's and the pre-copy rounds'.
     pub(crate) fn total_bytes(&self, image: u64) -> u64 {
         image + self.precopy_bytes.load(Ordering::Relaxed)
@@ -288,14 +300,16 @@ impl Outgoing {
         *self.keep.lock() = runs;
     }
 
-    /// Post-copy, lazy: the image sent ahead (its size and the process's
-    /// stop in `reply`) is complete: the destination rebuilds the process
-    /// from it; returns once it waits for the final state.
+    /// The image sent ahead (its size and the process's stop in `reply`)
+    /// is complete: the destination rebuilds the process from it; returns
+    /// once it waits for the final state (pre-copy: and the rounds).
     fn commit_ahead(&self, reply: &mut CtlReply) -> Result {
         let node = self.node;
         let (size, stopped_ns) = (reply.image_bytes, reply.frozen_ns);
-        self.precopy_bytes.store(size, Ordering::Relaxed);
-        self.rounds.store(1, Ordering::Relaxed);
+        self.precopy_bytes.fetch_add(size, Ordering::Relaxed);
+        if self.pages_later() {
+            self.rounds.store(1, Ordering::Relaxed);
+        }
         let mut small = [0u8; Commit::LEN];
         let n = (Commit { id: self.id, size }).encode(&mut small).map_err(|_| EINVAL)?;
         let answer = self
@@ -305,9 +319,11 @@ impl Outgoing {
         let started = RestartStarted::decode(&answer).map_err(|_| fail(reply, EIO, format_args!("bad answer from node {node}")))?;
         await_outcome(&self.cluster, node, &started, reply, &|| kernel::current!().signal_pending(), true)?;
         self.hand.there_pid.store(reply.pid, Ordering::Relaxed);
-        // Listed now, not during the freeze; it serves nothing before the
-        // hand-over (the destination asks for pages only then).
-        self.make_lender(reply)?;
+        if self.pages_later() {
+            // Listed now, not during the freeze; it serves nothing before
+            // the hand-over (the destination asks for pages only then).
+            self.make_lender(reply)?;
+        }
         pr_info!(
             "pid {}: sent ahead to node {} ({} bytes, stopped {} us), rebuilt there as pid {}\n",
             self.pid,
@@ -466,7 +482,7 @@ impl Outgoing {
     fn restore_there(&self, size: u64, cancelled: &AtomicBool, reply: &mut CtlReply) -> Result<u32> {
         let node = self.node;
         let mut since = task::mono_ns();
-        // Pre-copy: which pages the destination takes from its store.
+        // Pre-copy: which pages the destination keeps of its rounds.
         {
             let keep = self.keep.lock();
             for runs in keep.chunks(MAX_KEEP_RUNS) {
@@ -479,7 +495,7 @@ impl Outgoing {
         }
         let mut small = [0u8; Commit::LEN];
         let n = (Commit { id: self.id, size }).encode(&mut small).map_err(|_| EINVAL)?;
-        if self.pages_later() {
+        if self.sends_ahead() {
             // The destination rebuilt the process from the image sent
             // ahead; it takes the final state (or is rebuilt again from
             // it) while `MigrateGo`, right behind, waits for that: one
@@ -508,9 +524,11 @@ impl Outgoing {
         }
         let mut b = [0u8; Ref::LEN];
         (Ref { id: self.id }).encode(&mut b).map_err(|_| EINVAL)?;
-        // Post-copy, lazy: `EAGAIN` while the destination still takes the
-        // final state (its handler waits only briefly): asked again.
-        let deadline = task::mono_ns() + u64::from(CALL_TIMEOUT_MS) * 1_000_000;
+        // Post-copy, lazy, pre-copy: `EAGAIN` while the destination still
+        // takes the final state (its handler waits only briefly): asked
+        // again. Pre-copy's may first write the last rounds' pages.
+        let wait_ms = if self.is_precopy() { GO_PRECOPY_TIMEOUT_MS } else { CALL_TIMEOUT_MS };
+        let deadline = task::mono_ns() + u64::from(wait_ms) * 1_000_000;
         loop {
             match self.cluster.call_steady(node, MsgType::MigrateGo, &b, CALL_TIMEOUT_MS) {
                 Err(e) if e == EAGAIN && task::mono_ns() < deadline && !cancelled.load(Ordering::Acquire) => continue,

@@ -274,6 +274,15 @@ pub(crate) fn file_write_user(file: &File, ubuf: &UserScratch, len: u64, pos: &m
     Ok(n as usize)
 }
 
+/// Drops the calling process's pages in `[start, end)` (page-aligned) of
+/// its private mappings, as `MADV_DONTNEED` does: anonymous memory reads
+/// zero again, a private file mapping its file. Locked, shared and special
+/// mappings are left as they are.
+pub(crate) fn zap_user_range(start: u64, end: u64) -> Result {
+    // SAFETY: plain values; the helper takes current's mmap lock itself.
+    kernel::error::to_result(unsafe { raw::ssi_zap_user_range(start, end) })
+}
+
 /// Reads `buf.len()` bytes at `addr` of `task`'s memory.
 pub(crate) fn task_read_mem(task: &Task, addr: u64, buf: &mut [u8]) -> Result {
     // SAFETY: counted task; `buf` writable for its length.

@@ -198,11 +198,11 @@ fn restore_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) ->
         }
         // A migration's pages that came before its image (pre-copy), or its
         // userfaultfd registration (post-copy, lazy).
-        let preload = || -> Result { hosted.as_ref().map_or(Ok(()), |h| h.preload()) };
-        let preload: Option<&dyn Fn() -> Result> = if hosted.is_some() { Some(&preload) } else { None };
-        // Post-copy, lazy: the image came while the process ran on; the
-        // restore tells the source it is prepared and waits for the final
-        // state.
+        let preload = |step| -> Result { hosted.as_ref().map_or(Ok(()), |h| h.preload(step)) };
+        let preload: Option<checkpoint::restore::Preload<'_>> = if hosted.is_some() { Some(&preload) } else { None };
+        // Post-copy, lazy, pre-copy: the image came while the process ran
+        // on; the restore tells the source it is prepared and waits for the
+        // final state (pre-copy: writing the rounds' pages meanwhile).
         let prepared = hosted.as_ref().is_some_and(|h| h.prepares());
         let wait_final = || -> Result<(File, Option<PageStore>)> {
             let h = hosted.as_ref().ok_or(EINVAL)?;
@@ -216,7 +216,10 @@ fn restore_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) ->
         // the restore as it needs it.
         let (incoming, pages) = match &hosted {
             Some(h) if h.streams() => (checkpoint::restore::Incoming::Arriving(&**h), Some(PageStore::new())),
-            Some(h) if prepared => (checkpoint::restore::Incoming::Prepared(&wait_final), h.take_pages()),
+            Some(h) if prepared => {
+                let memory_before = h.is_precopy();
+                (checkpoint::restore::Incoming::Prepared { wait_final: &wait_final, memory_before }, h.take_pages())
+            }
             Some(h) => (checkpoint::restore::Incoming::Whole, h.take_pages()),
             None => (checkpoint::restore::Incoming::Whole, None),
         };

@@ -174,7 +174,8 @@ impl Run {
     }
 }
 
-/// `MigrateKeep`: pages the destination takes from its pre-copy store.
+/// `MigrateKeep`: the pre-copied pages the destination keeps (clean at the
+/// freeze), sorted by address over all of a migration's frames.
 #[derive(Debug, Clone, Copy)]
 pub struct Keep<'a> {
     /// The move.
@@ -232,6 +233,57 @@ impl<'a> Keep<'a> {
             Run { addr: u64::from_le_bytes(a), npages: u32::from_le_bytes(n) }
         })
     }
+}
+
+/// The end address of `r` (one past its last byte); `r` must be valid.
+fn run_end(r: &Run) -> u64 {
+    r.addr + u64::from(r.npages) * PAGE
+}
+
+/// Whether `next` may follow `last` in a keep list: lists are sorted by
+/// address and their runs do not overlap ([`overlap`] and [`gaps`] rely
+/// on it).
+pub fn keep_follows(last: Option<&Run>, next: &Run) -> bool {
+    next.is_valid() && last.is_none_or(|l| run_end(l) <= next.addr)
+}
+
+/// The parts of `[addr, addr + npages pages)` that lie in `keep` (sorted,
+/// not overlapping), as runs in address order.
+pub fn overlap(keep: &[Run], addr: u64, npages: u32) -> impl Iterator<Item = Run> + '_ {
+    let end = addr.saturating_add(u64::from(npages) * PAGE);
+    let first = keep.partition_point(|r| run_end(r) <= addr);
+    keep[first..].iter().take_while(move |r| r.addr < end).filter_map(move |r| {
+        let from = r.addr.max(addr);
+        let to = run_end(r).min(end);
+        (from < to).then(|| Run { addr: from, npages: ((to - from) / PAGE) as u32 })
+    })
+}
+
+/// The parts of `[start, end)` (page-aligned) that do not lie in `keep`
+/// (sorted, not overlapping), as `(from, to)` ranges in address order.
+pub fn gaps(keep: &[Run], start: u64, end: u64) -> impl Iterator<Item = (u64, u64)> + '_ {
+    let first = keep.partition_point(|r| run_end(r) <= start);
+    let inside = keep[first..].iter().take_while(move |r| r.addr < end);
+    // Each kept run inside closes the gap before it; a last gap follows.
+    let mut at = start;
+    let mut tail_done = false;
+    let mut runs = inside;
+    core::iter::from_fn(move || loop {
+        match runs.next() {
+            Some(r) => {
+                let gap = (at, r.addr.min(end));
+                at = at.max(run_end(r).min(end));
+                if gap.0 < gap.1 {
+                    return Some(gap);
+                }
+            }
+            None if !tail_done => {
+                tail_done = true;
+                return (at < end).then_some((at, end));
+            }
+            None => return None,
+        }
+    })
 }
 
 /// What the pagemap of a page says, for pre-copy.
@@ -763,8 +815,10 @@ pub fn find_syscall(text: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
     use proptest::prelude::*;
+    use std::vec::Vec;
 
     #[test]
     fn zero_ids_are_refused() {
@@ -875,7 +929,67 @@ mod tests {
         assert!(Data::encode_header(1, 0, 1, &mut h[..Data::HEADER_LEN - 1]).is_err());
     }
 
+    #[test]
+    fn keep_overlap_and_gaps() {
+        let keep = [Run { addr: 0x2000, npages: 2 }, Run { addr: 0x6000, npages: 1 }];
+        let o: Vec<Run> = overlap(&keep, 0x1000, 6).collect();
+        assert_eq!(o, [Run { addr: 0x2000, npages: 2 }, Run { addr: 0x6000, npages: 1 }]);
+        let o: Vec<Run> = overlap(&keep, 0x3000, 1).collect();
+        assert_eq!(o, [Run { addr: 0x3000, npages: 1 }]);
+        assert_eq!(overlap(&keep, 0x4000, 2).count(), 0);
+        let g: Vec<(u64, u64)> = gaps(&keep, 0x1000, 0x8000).collect();
+        assert_eq!(g, [(0x1000, 0x2000), (0x4000, 0x6000), (0x7000, 0x8000)]);
+        let g: Vec<(u64, u64)> = gaps(&keep, 0x3000, 0x7000).collect();
+        assert_eq!(g, [(0x4000, 0x6000)]);
+        assert_eq!(gaps(&[], 0x1000, 0x3000).collect::<Vec<_>>(), [(0x1000, 0x3000)]);
+        assert!(keep_follows(Some(&keep[0]), &keep[1]));
+        assert!(!keep_follows(Some(&keep[1]), &keep[0]));
+        assert!(!keep_follows(Some(&keep[0]), &Run { addr: 0x3000, npages: 1 }));
+        assert!(!keep_follows(None, &Run { addr: 0x3001, npages: 1 }));
+    }
+
     proptest! {
+        /// Overlap and gaps split a range into the pages in the keep list
+        /// and those not, each page once.
+        #[test]
+        fn overlap_and_gaps_partition_a_range(
+            lens in proptest::collection::vec((0u64..6, 1u32..5), 0..12),
+            start_page in 0u64..40,
+            npages in 0u32..40,
+        ) {
+            let mut keep: Vec<Run> = Vec::new();
+            let mut at = 0x1000u64;
+            for (skip, n) in lens {
+                let r = Run { addr: at + skip * PAGE, npages: n };
+                prop_assert!(keep_follows(keep.last(), &r));
+                at = r.addr + u64::from(n) * PAGE;
+                keep.push(r);
+            }
+            let start = 0x1000 + start_page * PAGE;
+            let end = start + u64::from(npages) * PAGE;
+            let in_keep = |p: u64| keep.iter().any(|r| r.addr <= p && p < r.addr + u64::from(r.npages) * PAGE);
+            let mut seen = Vec::new();
+            for r in overlap(&keep, start, npages) {
+                for k in 0..u64::from(r.npages) {
+                    let p = r.addr + k * PAGE;
+                    prop_assert!(in_keep(p));
+                    seen.push(p);
+                }
+            }
+            for (a, b) in gaps(&keep, start, end) {
+                prop_assert!(a < b);
+                let mut p = a;
+                while p < b {
+                    prop_assert!(!in_keep(p));
+                    seen.push(p);
+                    p += PAGE;
+                }
+            }
+            seen.sort();
+            let want: Vec<u64> = (0..u64::from(npages)).map(|k| start + k * PAGE).collect();
+            prop_assert_eq!(seen, want);
+        }
+
         #[test]
         fn round_trips(id in 1u64.., home in 1u64.., node in 1u16.., pid in 1u32.., uid in any::<u32>(),
                        strategy in 0u8..4, size in any::<u64>(), seq in 1u64.., fd in any::<u32>(),

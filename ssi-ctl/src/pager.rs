@@ -104,12 +104,46 @@ pub struct Server {
     /// Registered ranges (from the pages file), sorted.
     ranges: Vec<(u64, u64)>,
     /// Ranges that are zero from now on (unmapped or discarded).
-    fresh: Vec<(u64, u64)>,
+    fresh: Fresh,
     /// Post-copy: the next address to push.
     cursor: u64,
     /// Faults read but not served yet.
     faults: Vec<u64>,
     buf: Vec<u8>,
+}
+
+/// Memory that is zero from now on: sorted ranges `[start, end)`, merged
+/// where they touch, so that a process that discards the same memory again
+/// and again keeps the set small (and a lookup is a binary search).
+#[derive(Default, Debug)]
+struct Fresh {
+    ranges: Vec<(u64, u64)>,
+}
+
+impl Fresh {
+    /// Adds `[start, end)` (empty ranges are ignored).
+    fn add(&mut self, start: u64, end: u64) {
+        if start >= end {
+            return;
+        }
+        // The first range that ends at or after `start` (it may touch).
+        let i = self.ranges.partition_point(|&(_, e)| e < start);
+        // The ranges from `i` that start at or before `end` merge with it.
+        let j = i + self.ranges[i..].partition_point(|&(s, _)| s <= end);
+        let merged = if i < j { (start.min(self.ranges[i].0), end.max(self.ranges[j - 1].1)) } else { (start, end) };
+        self.ranges.splice(i..j, [merged]);
+    }
+
+    fn contains(&self, addr: u64) -> bool {
+        let i = self.ranges.partition_point(|&(_, e)| e <= addr);
+        self.ranges.get(i).is_some_and(|&(s, _)| s <= addr)
+    }
+
+    /// Whether any of `[start, end)` is in the set.
+    fn overlaps(&self, start: u64, end: u64) -> bool {
+        let i = self.ranges.partition_point(|&(_, e)| e <= start);
+        self.ranges.get(i).is_some_and(|&(s, _)| s < end)
+    }
 }
 
 /// How an install went.
@@ -128,7 +162,7 @@ impl Server {
             pidfd,
             push,
             ranges: Vec::new(),
-            fresh: Vec::new(),
+            fresh: Fresh::default(),
             cursor: 0,
             faults: Vec::new(),
             buf: vec![0; (PUSH_CHUNK * PAGE) as usize],
@@ -222,14 +256,14 @@ impl Server {
             let b = u64::from_le_bytes(msg[16..24].try_into().unwrap());
             match msg[0] {
                 UFFD_EVENT_PAGEFAULT => self.faults.push(b & !(PAGE - 1)),
-                UFFD_EVENT_REMOVE | UFFD_EVENT_UNMAP => self.fresh.push((a, b)),
+                UFFD_EVENT_REMOVE | UFFD_EVENT_UNMAP => self.fresh.add(a, b),
                 _ => {}
             }
         }
     }
 
     fn is_fresh(&self, addr: u64) -> bool {
-        self.fresh.iter().any(|&(s, e)| s <= addr && addr < e)
+        self.fresh.contains(addr)
     }
 
     /// The page at `addr` was touched.
@@ -269,7 +303,7 @@ impl Server {
         let start = first.max(self.cursor);
         let len = (end - start).min(PUSH_CHUNK * PAGE);
         self.cursor = start + len;
-        if self.fresh.iter().any(|&(s, e)| s < start + len && start < e) {
+        if self.fresh.overlaps(start, start + len) {
             // Page by page around memory that is zero now.
             for p in (start..start + len).step_by(PAGE as usize) {
                 if !self.is_fresh(p) {
@@ -374,5 +408,48 @@ impl Server {
             }
         }
         Ok(Installed::Done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fresh;
+
+    #[test]
+    fn fresh_ranges_merge_and_answer() {
+        let mut f = Fresh::default();
+        f.add(0x3000, 0x4000);
+        f.add(0x1000, 0x2000);
+        f.add(0x5000, 0x5000);
+        assert_eq!(f.ranges, [(0x1000, 0x2000), (0x3000, 0x4000)]);
+        assert!(f.contains(0x1000) && f.contains(0x3fff) && !f.contains(0x2000) && !f.contains(0x4000));
+        assert!(f.overlaps(0x1800, 0x3001) && !f.overlaps(0x2000, 0x3000) && !f.overlaps(0x4000, 0x9000));
+        f.add(0x2000, 0x3000);
+        assert_eq!(f.ranges, [(0x1000, 0x4000)]);
+        f.add(0x800, 0x8000);
+        assert_eq!(f.ranges, [(0x800, 0x8000)]);
+    }
+
+    #[test]
+    fn discarding_the_same_memory_again_keeps_the_set_small() {
+        let mut f = Fresh::default();
+        for round in 0..50u64 {
+            for page in (round % 3..3000).step_by(3) {
+                f.add(page * 4096, (page + 1) * 4096);
+            }
+        }
+        assert_eq!(f.ranges, [(0, 3000 * 4096)]);
+        // Against a plain list: every page answered the same.
+        let mut plain = Vec::new();
+        let mut g = Fresh::default();
+        for (k, page) in [7u64, 3, 9, 4, 8, 20, 2].iter().enumerate() {
+            let len = k as u64 % 3 + 1;
+            plain.push((page * 4096, (page + len) * 4096));
+            g.add(page * 4096, (page + len) * 4096);
+        }
+        for addr in (0..30 * 4096).step_by(2048) {
+            assert_eq!(g.contains(addr), plain.iter().any(|&(s, e)| s <= addr && addr < e), "{addr:#x}");
+        }
+        assert!(g.ranges.windows(2).all(|w| w[0].1 < w[1].0));
     }
 }
