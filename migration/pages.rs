@@ -155,8 +155,14 @@ impl Pages {
         if addr % PAGE != 0 || len as u64 % PAGE != 0 || len == 0 || len > MAX_PAGES_READ as usize {
             return Err(EINVAL);
         }
+        let pieces = self.fetch(addr, len as u32)?;
+        let total: usize = pieces.iter().map(|q| q.len as usize).sum();
+        if total != len {
+            // The requests always cover the read exactly; never write past it.
+            return Err(EIO);
+        }
         let mut at = buf;
-        for piece in self.fetch(addr, len as u32)?.iter() {
+        for piece in pieces.iter() {
             let data = piece.answer.as_ref().ok_or(EIO)?.data();
             UserSlice::new(at, data.len()).writer().write_slice(data)?;
             at += data.len();
@@ -212,7 +218,10 @@ impl Pages {
         }
         let push = len == MAX_PAGES_READ;
         let (mut requests, ahead) = match h.take_read_ahead() {
-            Some(mut ahead) if push && ahead.addr == addr && ahead.len >= u64::from(len) => {
+            // What the read-ahead holds next: all of it (the last read of a
+            // range may be shorter), or a push read's worth of its front
+            // (whole requests: both step by the same sizes from `addr`).
+            Some(mut ahead) if ahead.addr == addr && (ahead.len == u64::from(len) || (push && ahead.len > u64::from(len))) => {
                 let front = ahead.take_front(len);
                 match front {
                     Ok(front) => (front, Some(ahead)),
@@ -236,7 +245,11 @@ impl Pages {
             None => (self.requests(addr, len)?, None),
         };
         if push {
-            self.read_ahead(ahead, addr + u64::from(len), u64::from(len) * READ_AHEAD_READS);
+            // Not past the end of the range this read is in: the page server
+            // goes on elsewhere (and the lending node would send zeros).
+            let next = addr + u64::from(len);
+            let end = h.range_end(addr).unwrap_or(next).min(next + u64::from(len) * READ_AHEAD_READS);
+            self.read_ahead(ahead, next, end - next);
         }
         let r = self.fetch_all(&mut requests);
         self.forget(&requests);
@@ -274,8 +287,9 @@ impl Pages {
 
     /// Makes `ahead` (what is left of the read-ahead, if anything) cover
     /// the `len` bytes at `addr`: the requests missing at its end are sent
-    /// now; keeps it as the read-ahead. Best effort: beyond the top of user
-    /// memory, or without memory for it, there is less or none.
+    /// now; keeps it as the read-ahead (none if `len` is 0). Best effort:
+    /// beyond the top of user memory, or without memory for it, there is
+    /// less or none.
     fn read_ahead(&self, ahead: Option<ReadAhead>, addr: u64, len: u64) {
         let mut ahead = match ahead {
             Some(a) if a.addr == addr => a,

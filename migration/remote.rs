@@ -576,6 +576,11 @@ impl Hosted {
         Ok(v)
     }
 
+    /// The end of the registered range holding `addr`, if one does.
+    pub(crate) fn range_end(&self, addr: u64) -> Option<u64> {
+        self.inner.lock().ranges.iter().find(|&&(s, e)| s <= addr && addr < e).map(|&(_, e)| e)
+    }
+
     pub(crate) fn count_pages_in(&self, bytes: u32) {
         let mut i = self.inner.lock();
         i.pages_in += u64::from(bytes) / PAGE;
