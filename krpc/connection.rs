@@ -142,6 +142,7 @@ fn send_plain(sock: &TcpSocket, kind: MsgType, seq: u64, src: u16, inc: u32, bod
         seq,
         request_id: 0,
         body_len: body.len() as u32,
+        ack_gap: 0,
         tag: [0; wire::TAG_LEN],
     };
     let mut hdr = [0u8; wire::HEADER_LEN];
@@ -289,10 +290,24 @@ impl Connection {
         more: &[&[u8]],
         stats: &Stats,
     ) -> Result {
+        self.send_frame(Frame { kind, flags, request_id, ack_gap: 0, body, more }, stats)
+    }
+
+    /// Sends reliable message `id` (`ack_gap` above the sender's floor;
+    /// see `proto::reliable`).
+    pub(crate) fn send_reliable(&self, kind: MsgType, id: u64, ack_gap: u32, body: &[u8], stats: &Stats) -> Result {
+        let frame = Frame { kind, flags: wire::FLAG_RELIABLE, request_id: id, ack_gap, body: [body, &[]], more: &[] };
+        self.send_frame(frame, stats)
+    }
+
+    fn send_frame(&self, frame: Frame<'_>, stats: &Stats) -> Result {
         if self.is_closed() {
             return Err(crate::kernel_ext::enotconn());
         }
-        let frame = Frame { kind, flags, request_id, body, more };
+        if stats.faults.take(frame.kind) {
+            // Fault injection: the frame is lost on the way.
+            return Ok(());
+        }
         self.queue.send(frame, &|f| self.write_frame(f, stats))
     }
 
@@ -308,6 +323,7 @@ impl Connection {
             seq: seq.next_seq().map_err(|_| crate::kernel_ext::eoverflow())?,
             request_id: f.request_id,
             body_len: u32::try_from(f.body_len()).map_err(|_| crate::kernel_ext::emsgsize())?,
+            ack_gap: f.ack_gap,
             tag: [0; wire::TAG_LEN],
         };
         h.validate().map_err(|_| EINVAL)?;

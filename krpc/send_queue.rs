@@ -37,6 +37,8 @@ pub(crate) struct Frame<'a> {
     pub(crate) kind: MsgType,
     pub(crate) flags: u16,
     pub(crate) request_id: u64,
+    /// Reliable requests only: see `proto::reliable`.
+    pub(crate) ack_gap: u32,
     pub(crate) body: [&'a [u8]; 2],
     pub(crate) more: &'a [&'a [u8]],
 }
@@ -56,12 +58,20 @@ struct Queued {
     kind: MsgType,
     flags: u16,
     request_id: u64,
+    ack_gap: u32,
     body: KVec<u8>,
 }
 
 impl Queued {
     fn frame(&self) -> Frame<'_> {
-        Frame { kind: self.kind, flags: self.flags, request_id: self.request_id, body: [&self.body, &[]], more: &[] }
+        Frame {
+            kind: self.kind,
+            flags: self.flags,
+            request_id: self.request_id,
+            ack_gap: self.ack_gap,
+            body: [&self.body, &[]],
+            more: &[],
+        }
     }
 }
 
@@ -127,7 +137,13 @@ impl SendQueue {
                     body.extend_from_slice(part, GFP_KERNEL)?;
                 }
                 st.frames.push(
-                    Queued { kind: frame.kind, flags: frame.flags, request_id: frame.request_id, body },
+                    Queued {
+                        kind: frame.kind,
+                        flags: frame.flags,
+                        request_id: frame.request_id,
+                        ack_gap: frame.ack_gap,
+                        body,
+                    },
                     GFP_KERNEL,
                 )?;
                 st.bytes += len;

@@ -41,6 +41,16 @@ pub(crate) struct Stats {
     pub(crate) body_recv_ns: AtomicU64,
     pub(crate) inbox_full_ns: AtomicU64,
     pub(crate) handler_ns: AtomicU64,
+    /// Reliable messages (`krpc/reliable.rs`): sent the first time, sent
+    /// again, acknowledged, given up (their node died), and received again
+    /// after they were taken (acknowledged, not handled again).
+    pub(crate) reliable_sent: AtomicU64,
+    pub(crate) reliable_resent: AtomicU64,
+    pub(crate) reliable_acked: AtomicU64,
+    pub(crate) reliable_given_up: AtomicU64,
+    pub(crate) reliable_duplicates: AtomicU64,
+    /// Frames to lose on purpose, for tests (`krpc/faults.rs`).
+    pub(crate) faults: super::faults::Faults,
 }
 
 impl Stats {

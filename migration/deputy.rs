@@ -19,11 +19,13 @@
 //!   (`lender.rs`): until that node releases them, the deputy keeps its
 //!   memory and lends it.
 //!
-//! If the node the process runs on stays unreachable for
-//! [`LOST_AFTER_MS`], the process is lost with it: the deputy logs it and
-//! ends killed (SIGKILL), which is what its parent sees.
+//! The node running the process renews the deputy's lease every few
+//! seconds (`lease.rs`). If no renewal comes for [`lease::LOST_MS`] (that
+//! node died or is cut off, or lost the process without a word), the
+//! process is lost: the deputy logs it and ends killed (SIGKILL), which is
+//! what its parent sees; that node kills its copy by the same rule.
 
-use super::{lender::Lender, remote::Hosted, sys, Direction, Migrations, Record};
+use super::{lease, lender::Lender, remote::Hosted, sys, Direction, Migrations, Record};
 use crate::{
     checkpoint::task::{self, File},
     cluster::Cluster,
@@ -33,10 +35,8 @@ use crate::{
         wire::MsgType,
     },
 };
+use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
-
-/// How long the process's node may be unreachable before it counts as lost.
-const LOST_AFTER_MS: u32 = 15_000;
 /// Reads and writes waiting for the deputy, at most.
 const MAX_QUEUED_IO: usize = 64;
 /// `exit_group` and `exit` on x86-64.
@@ -74,6 +74,8 @@ pub(crate) struct Deputy {
     inbox: Mutex<Inbox>,
     /// Shared with its lender (post-copy, lazy).
     bell: Arc<sys::Doorbell>,
+    /// When its lease was last renewed (mono ns).
+    lease_ns: AtomicU64,
 }
 
 impl Deputy {
@@ -81,6 +83,11 @@ impl Deputy {
     pub(crate) fn take_back(&self, h: Arc<Hosted>) {
         self.inbox.lock().back = Some(h);
         self.bell.ring();
+    }
+
+    /// The node running the process renewed the lease (`lease.rs`).
+    pub(crate) fn renew_lease(&self) {
+        self.lease_ns.store(task::mono_ns(), Ordering::Relaxed);
     }
 
     /// Where the process runs: (node, pid there).
@@ -164,6 +171,7 @@ pub(crate) fn become_deputy(
                 pid: me,
                 inbox <- new_mutex!(Inbox { node, pid: remote_pid, io: KVec::new(), exit: None, back: None }),
                 bell,
+                lease_ns: AtomicU64::new(task::mono_ns()),
             }),
             GFP_KERNEL,
         )?;
@@ -235,7 +243,6 @@ enum End {
 /// The deputy's loop. `lender`: the memory it lends (post-copy, lazy)
 /// until released.
 fn serve(cluster: &Arc<Cluster>, d: &Deputy, lender: &mut Option<Arc<Lender>>) -> End {
-    let mut unreachable_ms = 0u32;
     let mut woken_by_signal = false;
     loop {
         let seen = d.bell.seen();
@@ -284,19 +291,16 @@ fn serve(cluster: &Arc<Cluster>, d: &Deputy, lender: &mut Option<Arc<Lender>>) -
                 return End::Restored;
             }
         }
-        if cluster.is_connected(node) {
-            unreachable_ms = 0;
-        } else {
-            unreachable_ms += 500;
-            if unreachable_ms >= LOST_AFTER_MS {
-                pr_warn!(
-                    "pid {}: node {} is unreachable: the process (pid {} there) is lost, the deputy ends killed\n",
-                    d.pid,
-                    node,
-                    pid
-                );
-                return End::As(SIGKILL);
-            }
+        let silent_ns = task::mono_ns().saturating_sub(d.lease_ns.load(Ordering::Relaxed));
+        if silent_ns >= lease::LOST_MS * 1_000_000 {
+            pr_warn!(
+                "pid {}: no lease renewal from node {} for {} s: the process (pid {} there) is lost, the deputy ends killed\n",
+                d.pid,
+                node,
+                lease::LOST_MS / 1000,
+                pid
+            );
+            return End::As(SIGKILL);
         }
         // Something pending that is not a signal to forward (a task work
         // queued on the deputy cannot run while it is in one): sleep
@@ -343,7 +347,7 @@ fn restore_here(cluster: &Arc<Cluster>, d: &Deputy, h: &Arc<Hosted>) -> bool {
 fn forward_signal(cluster: &Cluster, d: &Deputy, node: u16, sig: u32) {
     let mut buf = [0u8; Signal::LEN];
     if (Signal { home_id: d.home_id, signo: sig }).encode(&mut buf).is_ok() {
-        let _ = cluster.send_to(node, MsgType::MigrateSignal, &buf);
+        let _ = cluster.send_reliable(node, MsgType::MigrateSignal, &buf);
     }
 }
 
@@ -377,7 +381,7 @@ fn do_io(cluster: &Cluster, d: &Deputy, req: &IoRequest) {
     let done = IoDone { home_id: d.home_id, seq: req.seq, result, data: if result > 0 { &buf } else { &[] } };
     if let Ok(mut out) = KVec::from_elem(0u8, IoDone::HEADER_LEN + buf.len(), GFP_KERNEL) {
         if let Ok(n) = done.encode(&mut out) {
-            let _ = cluster.send_to(req.from, MsgType::MigrateIoDone, &out[..n]);
+            let _ = cluster.send_reliable(req.from, MsgType::MigrateIoDone, &out[..n]);
         }
     }
 }

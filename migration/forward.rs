@@ -59,7 +59,7 @@ impl Forward {
         let io = Io { home_id: h.home_id, seq, fd: self.fd, op, len: len as u32, data };
         let mut body = KVec::from_elem(0u8, Io::HEADER_LEN + data.len(), GFP_KERNEL)?;
         let n = io.encode(&mut body).map_err(|_| EINVAL)?;
-        self.cluster.send_to(h.home_node, MsgType::MigrateIo, &body[..n]).map_err(|_| EIO)?;
+        self.cluster.send_reliable(h.home_node, MsgType::MigrateIo, &body[..n]).map_err(|_| EIO)?;
         let mut unreachable_ms = 0u32;
         loop {
             let seen = h.bell.seen();

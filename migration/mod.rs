@@ -27,6 +27,7 @@
 
 pub(crate) mod deputy;
 pub(crate) mod forward;
+pub(crate) mod lease;
 pub(crate) mod lender;
 pub(crate) mod page_store;
 pub(crate) mod pages;
@@ -284,7 +285,8 @@ impl ProcShow<Identity> for MigrationsFile {
 }
 
 /// The message types [`MigrationHandler`] handles.
-pub(crate) const MIGRATION_MESSAGES: [MsgType; 15] = [
+pub(crate) const MIGRATION_MESSAGES: [MsgType; 16] = [
+    MsgType::MigrateLease,
     MsgType::MigratePageRequest,
     MsgType::MigratePageData,
     MsgType::MigrateRelease,
@@ -312,6 +314,7 @@ impl Handler<Cluster> for MigrationHandler {
         let body = msg.body;
         let r = match msg.header.kind() {
             Some(MsgType::MigrateBegin) => return remote::begin(cluster, m, from, body),
+            Some(MsgType::MigrateLease) => return lease::handle(m, body),
             // Taken with its buffer (`handle_owned`); not reached.
             Some(MsgType::MigrateData) => Err(EINVAL),
             Some(MsgType::MigrateCommit) => return remote::commit(cluster, m, from, body),

@@ -180,6 +180,8 @@ pub(crate) struct Hosted {
     /// restores it.
     pub(crate) returning: bool,
     started_ns: u64,
+    /// When its deputy's lease was last renewed (`lease.rs`), 0 if never.
+    pub(crate) lease_ns: core::sync::atomic::AtomicU64,
     #[pin]
     inner: Mutex<Inner>,
     /// Rung on every state change and `MigrateIoDone`.
@@ -195,6 +197,12 @@ impl Hosted {
 
     pub(crate) fn state(&self) -> HostedState {
         self.inner.lock().state
+    }
+
+    /// Since when (mono ns) it runs here, if it does.
+    pub(crate) fn running_since_ns(&self) -> Option<u64> {
+        let i = self.inner.lock();
+        (i.state == HostedState::Running).then_some(i.since_ns)
     }
 
     pub(crate) fn token(&self) -> u32 {
@@ -646,7 +654,7 @@ impl Hosted {
         }
         let mut b = [0u8; Ref::LEN];
         if (Ref { id: self.id }).encode(&mut b).is_ok() {
-            let _ = cluster.send_to(self.from_node, MsgType::MigrateRelease, &b);
+            let _ = cluster.send_reliable(self.from_node, MsgType::MigrateRelease, &b);
         }
     }
 
@@ -750,6 +758,7 @@ pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, 
             size: b.size,
             returning,
             started_ns: now,
+            lease_ns: core::sync::atomic::AtomicU64::new(0),
             inner <- new_mutex!(Inner {
                 state: HostedState::Receiving,
                 received: 0,
@@ -1105,8 +1114,14 @@ pub(crate) struct Watcher {
 impl ThreadBody for Watcher {
     fn run(&self) {
         let migrations = self.cluster.identity().migrations.clone();
+        let mut renewed_ns = 0u64;
         while !kthread::should_stop() {
             kthread::sleep_ms(WATCH_MS);
+            let now = task::mono_ns();
+            if now.saturating_sub(renewed_ns) >= super::lease::RENEW_MS * 1_000_000 {
+                renewed_ns = now;
+                super::lease::renew(&self.cluster, &migrations);
+            }
             let Ok(all) = migrations.all_hosted() else { continue };
             for h in all.iter() {
                 self.look_at(&migrations, h);
@@ -1170,7 +1185,7 @@ impl Watcher {
                 let sent = exit
                     .encode(&mut buf)
                     .map_err(|_| EINVAL)
-                    .and_then(|_| self.cluster.send_to(h.home_node, MsgType::MigrateExit, &buf));
+                    .and_then(|_| self.cluster.send_reliable(h.home_node, MsgType::MigrateExit, &buf));
                 if let Err(e) = sent {
                     pr_warn!(
                         "migrated process {} (pid {} on node {}) ended, but node {} was not told (error {})\n",

@@ -406,7 +406,7 @@ impl Outgoing {
         }
         let mut b = [0u8; Ref::LEN];
         if (Ref { id: self.id }).encode(&mut b).is_ok() {
-            let _ = self.cluster.send_to(self.node, MsgType::MigrateAbort, &b);
+            let _ = self.cluster.send_reliable(self.node, MsgType::MigrateAbort, &b);
         }
     }
 
@@ -590,7 +590,7 @@ impl Outgoing {
                 let mut b = [0u8; Moved::LEN];
                 let home = self.node == self.home_node;
                 if !home && (Moved { home_id: self.home_id, node: self.node, pid: there }).encode(&mut b).is_ok() {
-                    let _ = self.cluster.send_to(self.home_node, MsgType::MigrateMoved, &b);
+                    let _ = self.cluster.send_reliable(self.home_node, MsgType::MigrateMoved, &b);
                 }
                 if let Some(l) = lender {
                     super::lender::lend(&self.cluster, &self.migrations, &l);

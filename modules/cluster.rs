@@ -28,6 +28,7 @@ use crate::{
         handlers::{Handler, Handlers, Incoming},
         hmac::Hmac,
         inbox::Delivery,
+        reliable::{Outbox, Windows},
         socket::TcpSocket,
         stats::Stats,
     },
@@ -35,6 +36,7 @@ use crate::{
     proto::{
         identity::Ipv4,
         membership::{Change, NodeId, NodeState, View},
+        reliable::Verdict,
         wire::{self, FrameHeader, Heartbeat, Hello, JoinReply, Leave, MsgType, Resources},
     },
 };
@@ -140,6 +142,12 @@ pub(crate) struct Cluster {
     calls: Calls,
     #[pin]
     handlers: Handlers<Cluster>,
+    /// Reliable messages sent and not yet acknowledged.
+    #[pin]
+    outbox: Outbox,
+    /// Reliable messages taken, per sending node.
+    #[pin]
+    windows: Windows,
     stopping: AtomicBool,
     last_refusal_log: AtomicU64,
 }
@@ -170,6 +178,8 @@ impl Cluster {
             "node {} says this node is dead: rejoining with incarnation {:08x} (was {:08x})\n",
             told_by, new, old
         );
+        // The others gave this incarnation up, and what it was telling them.
+        self.give_up_reliable(None);
         if let Ok(conns) = self.connections() {
             for c in conns.iter() {
                 c.close();
@@ -287,6 +297,57 @@ impl Cluster {
         conn.send_parts(kind, 0, 0, body, more, self.stats())
     }
 
+    /// Sends a reliable control message to `node`: it is sent again until
+    /// `node` acknowledges it or is declared dead, and handled there once
+    /// (`krpc/reliable.rs`). Fails only when `node` is not an alive member,
+    /// or too many messages wait (`EBUSY`), or for memory; a connection
+    /// that is down now is not an error (the message waits for it).
+    pub(crate) fn send_reliable(&self, node: u16, kind: MsgType, body: &[u8]) -> Result {
+        let id = NodeId::new(node).ok_or(EINVAL)?;
+        let alive = self.view.lock().get(id).is_some_and(|n| n.state == NodeState::Alive);
+        if !alive || node == self.local_node {
+            return Err(crate::kernel_ext::enotconn());
+        }
+        let m = self.outbox.add(node, kind, body, now_ms())?;
+        Stats::add(&self.stats().reliable_sent, 1);
+        if let Some(conn) = self.connection_to(node) {
+            let _ = conn.send_reliable(m.kind, m.id, m.ack_gap, &m.body, self.stats());
+        }
+        Ok(())
+    }
+
+    /// Sends again the reliable messages due: those to `node`, or else
+    /// those not acknowledged for `RESEND_MS`.
+    fn resend_reliable(&self, node: Option<u16>) {
+        let Ok(due) = self.outbox.due(node, now_ms()) else { return };
+        for m in due.iter() {
+            Stats::add(&self.stats().reliable_resent, 1);
+            if let Some(conn) = self.connection_to(m.node) {
+                let _ = conn.send_reliable(m.kind, m.id, m.ack_gap, &m.body, self.stats());
+            }
+        }
+    }
+
+    /// Gives up the reliable messages to `node` (declared dead), or to
+    /// every node.
+    fn give_up_reliable(&self, node: Option<u16>) {
+        let (n, kind) = self.outbox.give_up(node);
+        if n == 0 {
+            return;
+        }
+        Stats::add(&self.stats().reliable_given_up, n as u64);
+        let kind = kind.map_or("?", MsgType::name);
+        match node {
+            Some(node) => pr_warn!("node {} is dead: {} message(s) to it never acknowledged (one: {})\n", node, n, kind),
+            None => pr_warn!("{} message(s) never acknowledged are given up (one: {})\n", n, kind),
+        }
+    }
+
+    /// Reliable messages waiting for their acknowledgement.
+    pub(crate) fn reliable_pending(&self) -> usize {
+        self.outbox.len()
+    }
+
     /// Sends a one-way message to every connected node; returns how many
     /// got it.
     pub(crate) fn broadcast(&self, kind: MsgType, body: &[u8]) -> usize {
@@ -308,8 +369,13 @@ impl Cluster {
         (r, view.epoch())
     }
 
-    fn log_change(&self, change: Change, epoch: u64) {
+    /// Logs a change of the view; a node that died or left gets no more
+    /// of the reliable messages waiting for it.
+    fn note_change(&self, change: Change, epoch: u64) {
         let Some(id) = change.node() else { return };
+        if matches!(change, Change::Died(_) | Change::Left(_)) {
+            self.give_up_reliable(Some(id.get()));
+        }
         match change {
             Change::Joined(_) => pr_info!("node {} joined (view epoch {})\n", id.get(), epoch),
             Change::Rejoined(_) => pr_info!("node {} rejoined with a new incarnation (view epoch {})\n", id.get(), epoch),
@@ -334,10 +400,12 @@ impl Cluster {
         let (change, epoch) =
             self.update_view(|v| v.on_heartbeat(id, p.incarnation, p.address, p.port, Resources::ZERO, now_ms()));
         match change {
-            Ok(c) => self.log_change(c, epoch),
+            Ok(c) => self.note_change(c, epoch),
             Err(e) => pr_warn!("node {}: {}\n", p.node_id, e.describe()),
         }
         let _ = self.send_join_reply(conn);
+        // What the last connection may have lost goes again now.
+        self.resend_reliable(Some(p.node_id));
     }
 
     /// Makes `handler` handle messages of type `kind` from every peer.
@@ -368,6 +436,12 @@ impl Cluster {
                 probe.record_rtt(now_ns().saturating_sub(sent));
                 return Ok(());
             }
+            if header.is_reliable() {
+                if self.outbox.ack(conn.peer.node_id, header.request_id).is_some() {
+                    Stats::add(&self.stats().reliable_acked, 1);
+                }
+                return Ok(());
+            }
             let result = if header.is_error() { Err(remote_error(&body)) } else { Ok(body) };
             if !self.calls.complete(conn.peer.node_id, header.request_id, result) {
                 Stats::add(&self.stats().late_replies, 1);
@@ -385,6 +459,25 @@ impl Cluster {
     fn handle(&self, conn: &Arc<Connection>, d: Delivery) {
         let Delivery { header, body } = d;
         let is_request = header.request_id != 0;
+        let reply_flags = if header.is_reliable() { wire::FLAG_REPLY | wire::FLAG_RELIABLE } else { wire::FLAG_REPLY };
+        if header.is_reliable() {
+            let p = &conn.peer;
+            match self.windows.accept(p.node_id, p.incarnation, header.request_id, header.ack_gap) {
+                Verdict::Fresh => {}
+                Verdict::Duplicate => {
+                    // Taken before, its acknowledgement lost: again.
+                    Stats::add(&self.stats().reliable_duplicates, 1);
+                    if let Some(kind) = header.kind() {
+                        let _ = conn.send(kind, reply_flags, header.request_id, &[], self.stats());
+                    }
+                    return;
+                }
+                Verdict::Refused => {
+                    Stats::add(&self.stats().malformed, 1);
+                    return;
+                }
+            }
+        }
         let result = match self.handlers.get(header.msg_type) {
             Some(handler) => {
                 Stats::add(&self.stats().handled, 1);
@@ -405,10 +498,10 @@ impl Cluster {
         let Some(kind) = header.kind() else { return };
         let id = header.request_id;
         let _ = match result {
-            Ok(reply) => conn.send(kind, wire::FLAG_REPLY, id, &reply, self.stats()),
+            Ok(reply) => conn.send(kind, reply_flags, id, &reply, self.stats()),
             Err(e) => {
                 let errno = e.to_errno().to_le_bytes();
-                conn.send(kind, wire::FLAG_REPLY | wire::FLAG_ERROR, id, &errno, self.stats())
+                conn.send(kind, reply_flags | wire::FLAG_ERROR, id, &errno, self.stats())
             }
         };
     }
@@ -439,7 +532,7 @@ impl Cluster {
         let (r, epoch) =
             self.update_view(|v| v.on_heartbeat(id, hb.incarnation, p.address, p.port, hb.resources, now_ms()));
         if let Ok(c) = r {
-            self.log_change(c, epoch);
+            self.note_change(c, epoch);
         }
         Ok(())
     }
@@ -456,7 +549,7 @@ impl Cluster {
         }
         let (changes, epoch) = self.update_view(|v| v.merge_join_reply(&reply, now_ms()));
         for c in changes.iter() {
-            self.log_change(*c, epoch);
+            self.note_change(*c, epoch);
         }
         Ok(())
     }
@@ -469,7 +562,7 @@ impl Cluster {
         }
         let (r, epoch) = self.update_view(|v| v.on_leave(id, leave.incarnation));
         if let Ok(c) = r {
-            self.log_change(c, epoch);
+            self.note_change(c, epoch);
         }
         msg.conn.close();
         Ok(())
@@ -581,13 +674,14 @@ impl Cluster {
         let dead_after = u64::from(self.identity.dead_after_ms());
         let (changes, epoch) = self.update_view(|v| v.expire(now, dead_after));
         for c in changes.iter() {
-            self.log_change(*c, epoch);
+            self.note_change(*c, epoch);
             if let Change::Died(id) = c {
                 if let Some(conn) = self.connection_to(id.get()) {
                     conn.close();
                 }
             }
         }
+        self.resend_reliable(None);
         self.reap_links();
         let _ = self.connect_missing();
     }
@@ -801,6 +895,8 @@ impl Service {
                 attempts <- new_mutex!(KVec::new()),
                 calls <- Calls::new(),
                 handlers <- Handlers::new(),
+                outbox <- Outbox::new(),
+                windows <- Windows::new(),
                 stopping: AtomicBool::new(false),
                 last_refusal_log: AtomicU64::new(0),
             }),

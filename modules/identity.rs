@@ -364,6 +364,28 @@ impl Attribute<Data> for BenchAttr {
     }
 }
 
+/// configfs `drop_next`: fault injection (root only, for tests): write
+/// `TYPE COUNT` and the next COUNT frames of message type TYPE this node
+/// sends are lost (`krpc/faults.rs`); `TYPE 0` cancels. Reading lists what
+/// is still to be dropped.
+pub(crate) struct DropNextAttr;
+impl Attribute<Data> for DropNextAttr {
+    const NAME: &'static CStr = c_str!("drop_next");
+    const WRITABLE: bool = true;
+    fn show(data: &Data, out: &mut Page<'_>) -> Result {
+        for (kind, n) in data.stats.faults.pending() {
+            writeln!(out, "{} {}", kind.name(), n).map_err(|_| EINVAL)?;
+        }
+        Ok(())
+    }
+    fn store(data: &Data, input: &[u8]) -> Result {
+        let spec = crate::proto::reliable::parse_drop(input).map_err(|e| invalid("drop_next", input, e))?;
+        data.stats.faults.set(spec.kind, spec.count);
+        pr_info!("fault injection: the next {} {} frame(s) this node sends will be lost\n", spec.count, spec.kind.name());
+        Ok(())
+    }
+}
+
 /// configfs `version`: release, read-only.
 pub(crate) struct VersionAttr;
 impl Attribute<Data> for VersionAttr {
@@ -374,7 +396,7 @@ impl Attribute<Data> for VersionAttr {
 }
 
 /// Every attribute of `/sys/kernel/config/ssi`.
-pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 12] = [
+pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 13] = [
     AttrDesc::of::<NodeIdAttr>(),
     AttrDesc::of::<AddressAttr>(),
     AttrDesc::of::<PortAttr>(),
@@ -384,6 +406,7 @@ pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 12] = [
     AttrDesc::of::<DeadAfterAttr>(),
     AttrDesc::of::<EnabledAttr>(),
     AttrDesc::of::<BenchAttr>(),
+    AttrDesc::of::<DropNextAttr>(),
     AttrDesc::of::<VersionAttr>(),
     AttrDesc::of::<NodesAttr>(),
     AttrDesc::of::<CtlPathAttr>(),
@@ -538,7 +561,9 @@ impl ProcShow<Identity> for KrpcFile {
             "frames_sent: {}\nframes_received: {}\nbytes_sent: {}\nbytes_received: {}\nconnections: {}\n\
              auth_failures: {}\nbad_macs: {}\nreplays: {}\nmalformed: {}\nrefused_busy: {}\nsend_errors: {}\nlate_replies: {}\ncalls_in_flight: {}\n\
              handled: {}\nhandler_errors: {}\nunhandled: {}\n\
-             tag_us: {}\nsocket_send_us: {}\nbody_recv_us: {}\ninbox_full_us: {}\nhandler_us: {}\n",
+             tag_us: {}\nsocket_send_us: {}\nbody_recv_us: {}\ninbox_full_us: {}\nhandler_us: {}\n\
+             reliable_sent: {}\nreliable_resent: {}\nreliable_acked: {}\nreliable_given_up: {}\n\
+             reliable_duplicates: {}\nreliable_pending: {}\ndropped_on_purpose: {}\n",
             Stats::get(&s.frames_sent),
             Stats::get(&s.frames_received),
             Stats::get(&s.bytes_sent),
@@ -560,6 +585,13 @@ impl ProcShow<Identity> for KrpcFile {
             Stats::get(&s.body_recv_ns) / 1000,
             Stats::get(&s.inbox_full_ns) / 1000,
             Stats::get(&s.handler_ns) / 1000,
+            Stats::get(&s.reliable_sent),
+            Stats::get(&s.reliable_resent),
+            Stats::get(&s.reliable_acked),
+            Stats::get(&s.reliable_given_up),
+            Stats::get(&s.reliable_duplicates),
+            data.with_service(|svc| svc.map_or(0, |svc| svc.cluster().reliable_pending())),
+            Stats::get(&s.faults.dropped),
         )
         .map_err(|_| ENOSPC)
     }

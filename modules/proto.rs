@@ -23,6 +23,8 @@ pub(crate) mod le;
 pub(crate) mod membership;
 #[path = "../proto/src/migration.rs"]
 pub(crate) mod migration;
+#[path = "../proto/src/reliable.rs"]
+pub(crate) mod reliable;
 #[path = "../proto/src/version.rs"]
 pub(crate) mod version;
 #[path = "../proto/src/wire.rs"]

@@ -20,5 +20,6 @@ pub mod image_split;
 pub mod le;
 pub mod membership;
 pub mod migration;
+pub mod reliable;
 pub mod version;
 pub mod wire;

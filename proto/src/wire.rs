@@ -9,16 +9,16 @@
 //! ```text
 //! off len field
 //! 0   4   magic = b"SSIK"
-//! 4   1   version = 2 (WIRE_VERSION)
+//! 4   1   version = 3 (WIRE_VERSION)
 //! 5   1   msg_type (u8, see MsgType; unknown types decode, dispatch rejects)
-//! 6   2   flags (bit0 = REPLY, bit1 = ERROR reply; other bits must be 0)
+//! 6   2   flags (bit0 = REPLY, bit1 = ERROR reply, bit2 = RELIABLE; other bits must be 0)
 //! 8   2   src_node (1..=4095; 0 only in Hello/HelloAuth frames)
 //! 10  2   dst_node (0..=4095; 0 = any/unknown)
 //! 12  4   src_incarnation
 //! 16  8   seq (per connection and direction, starts at 1, +1 per frame)
 //! 24  8   request_id (0 for one-way messages)
 //! 32  4   body_len (<= MAX_BODY)
-//! 36  4   reserved, must be 0
+//! 36  4   ack_gap (RELIABLE requests: request_id minus the sender's floor, < reliable::WINDOW; else 0)
 //! 40  32  tag = SipHash-2-4-128(session_key[..16], header with tag zeroed || body), 16 zero bytes
 //! ```
 //!
@@ -73,7 +73,7 @@ use super::identity::MAX_NODE_ID;
 /// First four bytes of every frame.
 pub const MAGIC: [u8; 4] = *b"SSIK";
 /// Version of the frame format carried in byte 4.
-pub const WIRE_VERSION: u8 = 2;
+pub const WIRE_VERSION: u8 = 3;
 /// Length of the fixed frame header.
 pub const HEADER_LEN: usize = 72;
 /// Length of a frame's tag field and of a handshake proof (HMAC-SHA256).
@@ -88,8 +88,13 @@ pub const FLAG_REPLY: u16 = 1 << 0;
 /// Flag: this reply reports an error (only valid together with
 /// [`FLAG_REPLY`]).
 pub const FLAG_ERROR: u16 = 1 << 1;
-/// All flags defined by [`WIRE_VERSION`] 2 (the same as in version 1).
-pub const KNOWN_FLAGS: u16 = FLAG_REPLY | FLAG_ERROR;
+/// Flag: a reliable control message (`request_id` is its message id,
+/// `ack_gap` says where the sender's floor is; see [`super::reliable`]),
+/// or the acknowledgement of one (with [`FLAG_REPLY`]).
+pub const FLAG_RELIABLE: u16 = 1 << 2;
+/// All flags defined by [`WIRE_VERSION`] 3 (version 2 had no
+/// [`FLAG_RELIABLE`] and a reserved field where `ack_gap` is).
+pub const KNOWN_FLAGS: u16 = FLAG_REPLY | FLAG_ERROR | FLAG_RELIABLE;
 
 /// Most entries a [`JoinReply`] carries.
 pub const MAX_NODES_IN_REPLY: usize = 64;
@@ -125,7 +130,8 @@ pub enum WireError {
     BadVersion,
     /// Undefined flag bits set, or ERROR without REPLY.
     BadFlags,
-    /// The reserved header field is not zero.
+    /// `ack_gap` is not zero on a frame that is not a reliable request,
+    /// or out of the window on one.
     BadReserved,
     /// `body_len` is larger than [`MAX_BODY`].
     BodyTooLarge,
@@ -153,7 +159,7 @@ impl WireError {
             WireError::BadMagic => "bad magic",
             WireError::BadVersion => "unsupported wire version",
             WireError::BadFlags => "invalid flags",
-            WireError::BadReserved => "reserved field not zero",
+            WireError::BadReserved => "ack_gap out of place or range",
             WireError::BodyTooLarge => "body too large",
             WireError::BadNodeId => "node id out of range",
             WireError::InvalidValue => "invalid field value",
@@ -243,7 +249,42 @@ pub enum MsgType {
     /// or the process ended or moved on): the source frees the memory it
     /// kept (one-way); body [`super::migration::Ref`].
     MigrateRelease = 26,
+    /// The node running a migrated process renews its lease with the
+    /// process's deputy (request, to the home node); body
+    /// [`super::migration::Lease`], reply [`super::migration::LeaseReply`].
+    MigrateLease = 27,
 }
+
+/// Every message type this version knows, with its name.
+const NAMES: [(MsgType, &str); 27] = [
+    (MsgType::Hello, "Hello"),
+    (MsgType::HelloAuth, "HelloAuth"),
+    (MsgType::Heartbeat, "Heartbeat"),
+    (MsgType::JoinRequest, "JoinRequest"),
+    (MsgType::JoinReply, "JoinReply"),
+    (MsgType::Leave, "Leave"),
+    (MsgType::NodeDead, "NodeDead"),
+    (MsgType::Echo, "Echo"),
+    (MsgType::Stream, "Stream"),
+    (MsgType::RestartRequest, "RestartRequest"),
+    (MsgType::RestartStatus, "RestartStatus"),
+    (MsgType::MigrateBegin, "MigrateBegin"),
+    (MsgType::MigrateData, "MigrateData"),
+    (MsgType::MigrateCommit, "MigrateCommit"),
+    (MsgType::MigrateGo, "MigrateGo"),
+    (MsgType::MigrateAbort, "MigrateAbort"),
+    (MsgType::MigrateExit, "MigrateExit"),
+    (MsgType::MigrateSignal, "MigrateSignal"),
+    (MsgType::MigrateIo, "MigrateIo"),
+    (MsgType::MigrateIoDone, "MigrateIoDone"),
+    (MsgType::MigrateMoved, "MigrateMoved"),
+    (MsgType::MigratePages, "MigratePages"),
+    (MsgType::MigrateKeep, "MigrateKeep"),
+    (MsgType::MigratePageRequest, "MigratePageRequest"),
+    (MsgType::MigratePageData, "MigratePageData"),
+    (MsgType::MigrateRelease, "MigrateRelease"),
+    (MsgType::MigrateLease, "MigrateLease"),
+];
 
 impl MsgType {
     /// The type with wire value `v`, if this version knows it.
@@ -275,6 +316,7 @@ impl MsgType {
             24 => MsgType::MigratePageRequest,
             25 => MsgType::MigratePageData,
             26 => MsgType::MigrateRelease,
+            27 => MsgType::MigrateLease,
             _ => return None,
         })
     }
@@ -282,6 +324,16 @@ impl MsgType {
     /// The wire value.
     pub fn as_u8(self) -> u8 {
         self as u8
+    }
+
+    /// The type's name (`MigrateExit`).
+    pub fn name(self) -> &'static str {
+        NAMES.iter().find(|(k, _)| *k == self).map_or("?", |(_, n)| n)
+    }
+
+    /// The type named `name` (ASCII case ignored).
+    pub fn from_name(name: &[u8]) -> Option<MsgType> {
+        NAMES.iter().find(|(_, n)| n.as_bytes().eq_ignore_ascii_case(name)).map(|(k, _)| *k)
     }
 
     /// Whether frames of this type belong to the handshake (sent before a
@@ -352,6 +404,8 @@ pub struct FrameHeader {
     pub request_id: u64,
     /// Length of the body that follows the header.
     pub body_len: u32,
+    /// Reliable requests only: `request_id` minus the sender's floor.
+    pub ack_gap: u32,
     /// Tag over [`FrameHeader::mac_header`] and the body ([`super::frame_tag`]).
     pub tag: [u8; TAG_LEN],
 }
@@ -386,7 +440,7 @@ impl FrameHeader {
         w.u64(self.seq)?;
         w.u64(self.request_id)?;
         w.u32(self.body_len)?;
-        w.u32(0)?;
+        w.u32(self.ack_gap)?;
         Ok(w.bytes(tag)?)
     }
 
@@ -410,9 +464,7 @@ impl FrameHeader {
         let seq = r.u64()?;
         let request_id = r.u64()?;
         let body_len = r.u32()?;
-        if r.u32()? != 0 {
-            return Err(WireError::BadReserved);
-        }
+        let ack_gap = r.u32()?;
         let tag = r.array::<TAG_LEN>()?;
         r.finish()?;
         let h = FrameHeader {
@@ -424,6 +476,7 @@ impl FrameHeader {
             seq,
             request_id,
             body_len,
+            ack_gap,
             tag,
         };
         h.validate()?;
@@ -438,6 +491,18 @@ impl FrameHeader {
         }
         if self.flags & FLAG_ERROR != 0 && self.flags & FLAG_REPLY == 0 {
             return Err(WireError::BadFlags);
+        }
+        let reliable_request = self.flags & (FLAG_RELIABLE | FLAG_REPLY) == FLAG_RELIABLE;
+        if reliable_request && self.request_id == 0 {
+            return Err(WireError::BadFlags);
+        }
+        let gap_ok = if reliable_request {
+            u64::from(self.ack_gap) < self.request_id && u64::from(self.ack_gap) < super::reliable::WINDOW
+        } else {
+            self.ack_gap == 0
+        };
+        if !gap_ok {
+            return Err(WireError::BadReserved);
         }
         if self.body_len > MAX_BODY {
             return Err(WireError::BodyTooLarge);
@@ -467,6 +532,11 @@ impl FrameHeader {
     /// Whether this frame is an error reply.
     pub fn is_error(&self) -> bool {
         self.flags & FLAG_ERROR != 0
+    }
+
+    /// Whether this frame is a reliable message or its acknowledgement.
+    pub fn is_reliable(&self) -> bool {
+        self.flags & FLAG_RELIABLE != 0
     }
 }
 
@@ -1304,6 +1374,7 @@ mod tests {
             seq: 0x1112_1314_1516_1718,
             request_id: 0x2122_2324_2526_2728,
             body_len: 0x0001_0203,
+            ack_gap: 0,
             tag: [0xee; TAG_LEN],
         }
     }
@@ -1315,10 +1386,48 @@ mod tests {
     }
 
     #[test]
+    fn reliable_requests_carry_a_gap_below_their_id() {
+        let mut h = sample_header();
+        h.flags = FLAG_RELIABLE;
+        h.request_id = 10;
+        for (gap, ok) in [(0, true), (9, true), (10, false), (4095, false)] {
+            h.ack_gap = gap;
+            let want = if ok { Ok(h) } else { Err(WireError::BadReserved) };
+            assert_eq!(FrameHeader::decode(&encoded(&h)), want);
+        }
+        h.request_id = 100_000;
+        h.ack_gap = 4095;
+        assert_eq!(FrameHeader::decode(&encoded(&h)), Ok(h));
+        h.ack_gap = 4096;
+        assert_eq!(FrameHeader::decode(&encoded(&h)), Err(WireError::BadReserved));
+        h.ack_gap = 0;
+        h.request_id = 0;
+        assert_eq!(FrameHeader::decode(&encoded(&h)), Err(WireError::BadFlags));
+        // Acknowledgements carry no gap.
+        h.flags = FLAG_RELIABLE | FLAG_REPLY;
+        h.request_id = 10;
+        assert_eq!(FrameHeader::decode(&encoded(&h)), Ok(h));
+        h.ack_gap = 1;
+        assert_eq!(FrameHeader::decode(&encoded(&h)), Err(WireError::BadReserved));
+    }
+
+    #[test]
+    fn message_type_names_round_trip() {
+        for v in 0..=255u8 {
+            if let Some(k) = MsgType::from_u8(v) {
+                assert_eq!(MsgType::from_name(k.name().as_bytes()), Some(k));
+                assert_ne!(k.name(), "?");
+            }
+        }
+        assert_eq!(MsgType::from_name(b"migrateexit"), Some(MsgType::MigrateExit));
+        assert_eq!(MsgType::from_name(b"Nope"), None);
+    }
+
+    #[test]
     fn header_layout_is_little_endian() {
         let b = encoded(&sample_header());
         assert_eq!(&b[0..4], b"SSIK");
-        assert_eq!(b[4], 2);
+        assert_eq!(b[4], 3);
         assert_eq!(b[5], 8);
         assert_eq!(&b[6..8], &[1, 0]);
         assert_eq!(&b[8..10], &[0x02, 0x01]);
@@ -1370,8 +1479,8 @@ mod tests {
         assert_eq!(with(&|b| b[3] = b'k'), Err(WireError::BadMagic));
         assert_eq!(with(&|b| b[4] = 1), Err(WireError::BadVersion));
         assert_eq!(with(&|b| b[4] = 0), Err(WireError::BadVersion));
-        assert_eq!(with(&|b| b[4] = 3), Err(WireError::BadVersion));
-        assert_eq!(with(&|b| b[6] = 4), Err(WireError::BadFlags));
+        assert_eq!(with(&|b| b[4] = 2), Err(WireError::BadVersion));
+        assert_eq!(with(&|b| b[6] = 8), Err(WireError::BadFlags));
         assert_eq!(with(&|b| b[7] = 0x80), Err(WireError::BadFlags));
         assert_eq!(with(&|b| b[6] = FLAG_ERROR as u8), Err(WireError::BadFlags));
         assert!(with(&|b| b[6] = (FLAG_ERROR | FLAG_REPLY) as u8)
@@ -1419,7 +1528,7 @@ mod tests {
             );
         }
         // Unknown types decode; dispatch refuses them.
-        for t in [0u8, 27, 200, 255] {
+        for t in [0u8, 28, 200, 255] {
             let h = with(&|b| b[5] = t).unwrap();
             assert_eq!(h.msg_type, t);
             assert_eq!(h.kind(), None);
@@ -1433,7 +1542,7 @@ mod tests {
         for v in 0..=255u8 {
             match MsgType::from_u8(v) {
                 Some(t) => {
-                    assert!((1..=26).contains(&v));
+                    assert!((1..=27).contains(&v));
                     assert_eq!(t.as_u8(), v);
                     assert_eq!(u8::from(t), v);
                     assert_eq!(MsgType::try_from(v), Ok(t));
@@ -1848,6 +1957,7 @@ mod tests {
                         seq,
                         request_id: rid,
                         body_len,
+                        ack_gap: 0,
                         tag,
                     }
                 },
@@ -1960,7 +2070,7 @@ mod tests {
 
         #[test]
         fn header_corruptions_rejected(h in valid_header(), magic_byte in 0usize..4, x in 1u8..=255,
-                                       version in any::<u8>(), flags in 4u16..=u16::MAX,
+                                       version in any::<u8>(), flags in 8u16..=u16::MAX,
                                        reserved in 1u32..=u32::MAX, body_len in (MAX_BODY + 1)..=u32::MAX) {
             let good = encoded(&h);
             let mut b = good;

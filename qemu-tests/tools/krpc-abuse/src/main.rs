@@ -56,6 +56,7 @@ fn frame(kind: MsgType, seq: u64, inc: u32, body: &[u8], key: Option<&[u8; 32]>)
         seq,
         request_id: 0,
         body_len: body.len() as u32,
+        ack_gap: 0,
         tag: [0; 32],
     };
     if let Some(k) = key {
