@@ -86,8 +86,12 @@ bench-migrate-phases: node rootfs
 cluster: node rootfs
 	qemu-tests/cluster --nodes $(NODES)
 
+# Unit and property tests, then lints and formatting of the whole
+# workspace (rustfmt.toml at the top); any warning fails.
 test-unit:
 	cargo test --locked --workspace
+	cargo clippy --locked --workspace --all-targets -- -D warnings
+	cargo fmt --all --check
 
 test-vm: node rootfs
 	qemu-tests/run-all

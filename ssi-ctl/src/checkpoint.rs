@@ -8,8 +8,8 @@ use ssi_proto::ctl::{
 use ssi_proto::image::{self, Section};
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
@@ -182,8 +182,10 @@ pub fn image_info(path: &Path, json: bool, maps: bool) -> Result<(), CtlError> {
     } else {
         println!("image:    {} ({} bytes), valid", path.display(), data.len());
         println!("process:  {pid} {comm} (uid {uid}), {exe}");
-        println!("content:  {} sections, {} thread(s), {} mappings, {} files (fds {:?}), {} pages in {} runs",
-            summary.sections, summary.threads, summary.vmas, summary.files, fds, summary.total_pages, summary.page_runs);
+        println!(
+            "content:  {} sections, {} thread(s), {} mappings, {} files (fds {:?}), {} pages in {} runs",
+            summary.sections, summary.threads, summary.vmas, summary.files, fds, summary.total_pages, summary.page_runs
+        );
     }
     Ok(())
 }
@@ -360,7 +362,16 @@ pub fn restart_remote(root: &Path, node: u16, path: &Path) -> Result<(), CtlErro
     }
     let abs = fs::canonicalize(path).map_err(|e| CtlError::Io(path.to_path_buf(), e))?;
     let image = open_image(&abs)?;
-    let req = CtlRequest { op: CtlOp::RemoteRestart, pid: 0, image_fd: image.as_raw_fd() as u32, flags: 0, token: 0, node, strategy: 0, uffd: 0 };
+    let req = CtlRequest {
+        op: CtlOp::RemoteRestart,
+        pid: 0,
+        image_fd: image.as_raw_fd() as u32,
+        flags: 0,
+        token: 0,
+        node,
+        strategy: 0,
+        uffd: 0,
+    };
     let (reply, errno) = request(root, &req)?;
     if errno != 0 {
         return Err(refused(format!("restart of {} on node {node}", path.display()), &reply, errno));
@@ -392,7 +403,8 @@ pub fn restart_for(root: &Path, path: &Path, (token, uid): (u32, u32)) -> Result
 pub fn restart_migration(root: &Path, token: u32, uid: u32, pages_later: Option<bool>) -> Result<(), CtlError> {
     stdio_to_dev_null();
     let outcome = pages_later.map(|push| start_pager(root, token, push)).transpose().and_then(|uffd| {
-        let req = CtlRequest { op: CtlOp::MigrationImage, pid: 0, image_fd: 0, flags: 0, token, node: 0, strategy: 0, uffd: 0 };
+        let req =
+            CtlRequest { op: CtlOp::MigrationImage, pid: 0, image_fd: 0, flags: 0, token, node: 0, strategy: 0, uffd: 0 };
         let (reply, errno) = request(root, &req)?;
         if errno != 0 {
             return Err(refused("incoming migration".into(), &reply, errno));
@@ -690,7 +702,16 @@ pub fn restart(root: &Path, path: &Path, remote: Option<(u32, u32)>, uffd: Optio
             .stack_size(64 << 10)
             .spawn(move || {
                 let mut block = [0u8; CTL_LEN];
-                let req = CtlRequest { op: CtlOp::RestoreThread, pid: index as u32, image_fd: 0, flags: 0, token: 0, node: 0, strategy: 0, uffd: 0 };
+                let req = CtlRequest {
+                    op: CtlOp::RestoreThread,
+                    pid: index as u32,
+                    image_fd: 0,
+                    flags: 0,
+                    token: 0,
+                    node: 0,
+                    strategy: 0,
+                    uffd: 0,
+                };
                 req.encode(&mut block);
                 // SAFETY: plain syscalls; `name` is NUL-terminated and the
                 // ioctl reads and writes CTL_LEN bytes at `block`. On
@@ -714,8 +735,13 @@ pub fn restart(root: &Path, path: &Path, remote: Option<(u32, u32)>, uffd: Optio
         }
         // SAFETY: moves a mapping of this process onto a range checked free.
         let r = unsafe {
-            libc::mremap(*a as *mut libc::c_void, (b - a) as usize, (end - start) as usize,
-                libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED, *start as *mut libc::c_void)
+            libc::mremap(
+                *a as *mut libc::c_void,
+                (b - a) as usize,
+                (end - start) as usize,
+                libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+                *start as *mut libc::c_void,
+            )
         };
         if r == libc::MAP_FAILED {
             return Err(os_err("mremap of the vdso"));

@@ -359,7 +359,20 @@ fn stats(node: &Node, json: bool) -> Result<(), CtlError> {
                 "{id:>4}  {addr:<15} {ftx:>10} {frx:>10} {ktx:>11} {krx:>11} {sq:>5} {inbox:>5} {qw:>6} {rtt:>9} {avg:>9} {min:>9}"
             );
         };
-        row([&"PEER", &"ADDRESS", &"FRAMES TX", &"FRAMES RX", &"KIB TX", &"KIB RX", &"SENDQ", &"INBOX", &"QWAITS", &"RTT us", &"AVG us", &"MIN us"]);
+        row([
+            &"PEER",
+            &"ADDRESS",
+            &"FRAMES TX",
+            &"FRAMES RX",
+            &"KIB TX",
+            &"KIB RX",
+            &"SENDQ",
+            &"INBOX",
+            &"QWAITS",
+            &"RTT us",
+            &"AVG us",
+            &"MIN us",
+        ]);
         for p in &peers {
             row([
                 &p.id,
@@ -431,10 +444,15 @@ mod tests {
     #[test]
     fn config_commands() {
         match parse(&["config", "set", "port", "7071"]).unwrap() {
-            Command::Config { action: ConfigAction::Set { key, value } } => assert_eq!((key.as_str(), value.as_str()), ("port", "7071")),
+            Command::Config { action: ConfigAction::Set { key, value } } => {
+                assert_eq!((key.as_str(), value.as_str()), ("port", "7071"))
+            }
             _ => panic!("not config set"),
         }
-        assert!(matches!(parse(&["config", "get", "node_id"]).unwrap(), Command::Config { action: ConfigAction::Get { .. } }));
+        assert!(matches!(
+            parse(&["config", "get", "node_id"]).unwrap(),
+            Command::Config { action: ConfigAction::Get { .. } }
+        ));
         assert!(matches!(parse(&["config", "list"]).unwrap(), Command::Config { action: ConfigAction::List }));
         assert_eq!(refused(&["config", "set", "port"]).kind(), ErrorKind::MissingRequiredArgument);
         assert_eq!(refused(&["config"]).kind(), ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand);
@@ -488,7 +506,15 @@ mod tests {
     #[test]
     fn restart_forms() {
         match parse(&["restart", "a.img"]).unwrap() {
-            Command::Restart { files, check: false, node: None, token: None, as_uid: None, migration: false, pages_later: None } => {
+            Command::Restart {
+                files,
+                check: false,
+                node: None,
+                token: None,
+                as_uid: None,
+                migration: false,
+                pages_later: None,
+            } => {
                 assert_eq!(files, vec![PathBuf::from("a.img")])
             }
             _ => panic!("not a plain restart"),
@@ -524,7 +550,10 @@ mod tests {
         }
         assert_eq!(refused(&["restart", "--token", "9", "a.img"]).kind(), ErrorKind::MissingRequiredArgument);
         assert_eq!(refused(&["restart", "--migration"]).kind(), ErrorKind::MissingRequiredArgument);
-        assert_eq!(refused(&["restart", "--token", "9", "--as-uid", "0", "--migration", "--pages-later", "eager"]).kind(), ErrorKind::InvalidValue);
+        assert_eq!(
+            refused(&["restart", "--token", "9", "--as-uid", "0", "--migration", "--pages-later", "eager"]).kind(),
+            ErrorKind::InvalidValue
+        );
     }
 
     #[test]
@@ -606,10 +635,7 @@ mod tests {
         let node = Node::with_root(dir.path());
         assert_eq!(run(&node, Command::Status { json: true }), ExitCode::from(3));
         assert_eq!(run(&node, Command::Migrations { json: false }), ExitCode::from(3));
-        assert_eq!(
-            run(&node, Command::Config { action: ConfigAction::Get { key: "bogus".into() } }),
-            ExitCode::from(2)
-        );
+        assert_eq!(run(&node, Command::Config { action: ConfigAction::Get { key: "bogus".into() } }), ExitCode::from(2));
         let (_d, node) = fake_node("release: 0.1.0\ninterface: 1\n", "2\n");
         assert_eq!(run(&node, Command::Status { json: true }), ExitCode::SUCCESS);
         assert_eq!(run(&node, Command::Config { action: ConfigAction::Get { key: "secret".into() } }), ExitCode::from(2));

@@ -364,7 +364,10 @@ hosted: 0
 ";
         let m = parse(text).unwrap();
         let r = &m.migrations[0];
-        assert_eq!((r.id.as_str(), r.state.as_str(), r.strategy.as_str(), r.total_us), ("00000002000000aa", "done", "lazy", 50));
+        assert_eq!(
+            (r.id.as_str(), r.state.as_str(), r.strategy.as_str(), r.total_us),
+            ("00000002000000aa", "done", "lazy", 50)
+        );
         assert_eq!(r.extra, Extra::from([("cpu_us".to_string(), "77".to_string())]));
         assert_eq!(m.lenders[0].extra, Extra::from([("faults".to_string(), "6".to_string())]));
         let json = serde_json::to_string(&m).unwrap();
@@ -414,7 +417,9 @@ hosted: 0
     #[test]
     fn malformed_rows_are_refused() {
         let h = "id dir pid peer strategy state bytes rounds frozen_us total_us\n";
-        assert!(parse(&format!("{h}0000000000000001 out 1 2 eager done 3 4 5\n")).unwrap_err().contains("line 2: expected 10 columns"));
+        assert!(parse(&format!("{h}0000000000000001 out 1 2 eager done 3 4 5\n"))
+            .unwrap_err()
+            .contains("line 2: expected 10 columns"));
         assert!(parse(&format!("{h}0000000000000001 out x 2 eager done 3 4 5 6\n")).unwrap_err().contains("pid 'x'"));
         assert!(parse(&format!("{h}zz out 1 2 eager done 3 4 5 6\n")).unwrap_err().contains("hexadecimal"));
         // A column this version needs is gone.

@@ -149,10 +149,7 @@ fn parse_table<T>(
 
 /// Parses `key: value` lines.
 pub fn parse_kv(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect()
+    text.lines().filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect()
 }
 
 /// Parses /proc/ssi/nodes (a header line, then one node per line).
@@ -298,9 +295,10 @@ impl Node {
         let node_id_text = self.config("node_id")?;
         let node_id = match node_id_text.as_str() {
             "0" => None,
-            t => Some(identity::parse_node_id(t.as_bytes()).map_err(|e| {
-                CtlError::Malformed(self.config_dir().join("node_id"), e.describe().into())
-            })?),
+            t => Some(
+                identity::parse_node_id(t.as_bytes())
+                    .map_err(|e| CtlError::Malformed(self.config_dir().join("node_id"), e.describe().into()))?,
+            ),
         };
         let address = identity::parse_ipv4(self.config("address")?.as_bytes()).ok().filter(|a| a.is_set());
         let port = identity::parse_port(self.config("port")?.as_bytes())
@@ -421,8 +419,10 @@ pub(crate) mod tests {
         fs::write(cfg.join("node_id"), node_id).unwrap();
         fs::write(cfg.join("address"), "10.99.0.12\n").unwrap();
         fs::write(cfg.join("port"), "7070\n").unwrap();
-        fs::write(dir.path().join("proc/ssi/node"), "node_id: 2\nenabled: 1\nincarnation: 0000abcd\nconnected_peers: 2\n").unwrap();
-        fs::write(dir.path().join("proc/ssi/resources"), "nodes: 3\ncpus: 6\nmem_total_kib: 3000\nmem_free_kib: 2000\n").unwrap();
+        fs::write(dir.path().join("proc/ssi/node"), "node_id: 2\nenabled: 1\nincarnation: 0000abcd\nconnected_peers: 2\n")
+            .unwrap();
+        fs::write(dir.path().join("proc/ssi/resources"), "nodes: 3\ncpus: 6\nmem_total_kib: 3000\nmem_free_kib: 2000\n")
+            .unwrap();
         let node = Node { root: dir.path().to_path_buf() };
         (dir, node)
     }
@@ -546,7 +546,8 @@ pub(crate) mod tests {
 
     #[test]
     fn refusals_say_why() {
-        let e = CtlError::Refused { what: "migration of 7".into(), message: "fd 3 is a socket".into(), errno: libc::EOPNOTSUPP };
+        let e =
+            CtlError::Refused { what: "migration of 7".into(), message: "fd 3 is a socket".into(), errno: libc::EOPNOTSUPP };
         let text = e.to_string();
         assert!(text.starts_with("migration of 7 failed: fd 3 is a socket ("), "{text}");
         assert!(CtlError::Busy("port".into()).to_string().contains("config set enabled 0"));
@@ -556,9 +557,13 @@ pub(crate) mod tests {
     fn migrations_file_is_read_under_the_root() {
         let (d, node) = fake_node("release: 0.1.0\ninterface: 1\n", "2\n");
         let path = d.path().join("proc/ssi/migrations");
-        fs::write(&path, "id dir pid peer strategy state bytes rounds frozen_us total_us\n\
+        fs::write(
+            &path,
+            "id dir pid peer strategy state bytes rounds frozen_us total_us\n\
                           0000000200000001 out 5 3 eager done 100 0 10 20\n\
-                          deputies: 0\npid home_id node pid_there\n").unwrap();
+                          deputies: 0\npid home_id node pid_there\n",
+        )
+        .unwrap();
         let m = node.migrations().unwrap();
         assert_eq!(m.migrations.len(), 1);
         assert_eq!(m.migrations[0].peer, 3);
