@@ -15,12 +15,14 @@ NODES ?= 3
 KDIR = $(shell kernel/build.sh print-dir)
 
 .PHONY: help deps kernel modules userspace workloads node rootfs cluster test \
-        test-unit test-vm bench-krpc bench-ckpt bench-migrate bench-migrate-phases clean distclean
+        test-unit test-fuzz test-vm bench-krpc bench-ckpt bench-migrate bench-migrate-phases clean distclean
 
 help:
 	@echo "make deps      install what a fresh Debian 12 machine lacks (idempotent)"
 	@echo "make cluster   build what is missing, boot $(NODES) nodes, shell on node 1"
-	@echo "make test      unit tests, builds, then every qemu scenario"
+	@echo "make test      unit tests, fuzzing, builds, then every qemu scenario"
+	@echo "make test-unit cargo tests, clippy (no warnings) and rustfmt check"
+	@echo "make test-fuzz build the proto/fuzz targets, run each FUZZ_RUNS inputs"
 	@echo "make kernel    build the Rust-enabled node kernel (cached)"
 	@echo "make modules   build ssi.ko against it"
 	@echo "make userspace build ssi-ctl and the harness agent"
@@ -86,13 +88,30 @@ bench-migrate-phases: node rootfs
 cluster: node rootfs
 	qemu-tests/cluster --nodes $(NODES)
 
+# Unit and property tests, then lints and formatting of the whole
+# workspace (rustfmt.toml at the top); any warning fails.
 test-unit:
 	cargo test --locked --workspace
+	cargo clippy --locked --workspace --all-targets -- -D warnings
+	cargo fmt --all --check
+
+# The fuzz targets of proto/fuzz (cargo-fuzz, its own workspace and
+# Cargo.lock), each run for FUZZ_RUNS inputs from its corpus directory
+# (proto/fuzz/corpus/TARGET, kept between runs, not committed), at most 60 s
+# each (about 25 s for both here, once built). The stable
+# toolchain takes the nightly-only sanitizer flags with RUSTC_BOOTSTRAP=1.
+FUZZ_RUNS ?= 100000
+FUZZ_TARGETS := decode image
+test-fuzz:
+	cargo metadata --locked --format-version 1 --manifest-path proto/fuzz/Cargo.toml > /dev/null
+	cd proto && RUSTC_BOOTSTRAP=1 cargo fuzz build
+	cd proto && for t in $(FUZZ_TARGETS); do \
+		RUSTC_BOOTSTRAP=1 cargo fuzz run $$t -- -runs=$(FUZZ_RUNS) -max_total_time=60 || exit 1; done
 
 test-vm: node rootfs
 	qemu-tests/run-all
 
-test: test-unit test-vm
+test: test-unit test-fuzz test-vm
 
 clean:
 	-[ -d "$(KDIR)" ] && $(MAKE) -C $(KDIR) M=$(CURDIR) clean

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs, idempotently, everything a fresh Debian 12 machine lacks to build
-# and test ssi: Debian packages and bindgen-cli from crates.io.
+# and test ssi: Debian packages, and bindgen-cli and cargo-fuzz from crates.io.
 # Nothing else is downloaded. Safe to run again: it only installs what is missing.
 set -euo pipefail
 
@@ -16,6 +16,7 @@ PACKAGES=(
 )
 
 BINDGEN_VERSION=${BINDGEN_VERSION:-0.73.2}
+CARGO_FUZZ_VERSION=${CARGO_FUZZ_VERSION:-0.13.2}
 
 log() { printf 'deps: %s\n' "$*"; }
 die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
@@ -53,6 +54,17 @@ else
   log "installing bindgen-cli $BINDGEN_VERSION with cargo"
   "$CARGO" install --locked --quiet --version "$BINDGEN_VERSION" bindgen-cli \
     || die "cargo install bindgen-cli failed"
+fi
+
+# cargo-fuzz, from crates.io, into cargo's bin dir: `make test-fuzz` builds
+# and runs the fuzz targets of proto/fuzz with it (RUSTC_BOOTSTRAP=1 lets
+# the stable toolchain take the sanitizer flags it passes).
+if [ -x "$CARGO_BIN/cargo-fuzz" ] && "$CARGO_BIN/cargo-fuzz" --version 2>/dev/null | grep -q " $CARGO_FUZZ_VERSION\$"; then
+  log "cargo-fuzz $CARGO_FUZZ_VERSION: present"
+else
+  log "installing cargo-fuzz $CARGO_FUZZ_VERSION with cargo"
+  "$CARGO" install --locked --quiet --version "$CARGO_FUZZ_VERSION" cargo-fuzz \
+    || die "cargo install cargo-fuzz failed"
 fi
 
 # The kernel must be built with Debian's rustc-web: it ships the library source

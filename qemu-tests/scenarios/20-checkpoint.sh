@@ -1,6 +1,6 @@
 # ssi-nodes: 2
 # Checkpoint (capture side): a running process is saved to an image on the
-# shared file system and goes on unharmed (--leave-running is the default);
+# shared file system and goes on unharmed;
 # --kill ends it after the image is written; images are 0600 and valid when
 # read on another node; another user is refused (EPERM); a process holding
 # a TCP socket is refused with a message naming it, and keeps running; a
@@ -25,7 +25,7 @@ after=$(on 1 "wc -l < /cluster/count.txt")
 expect_eq "counter lines are 1..n in order" "$(on 1 "awk '\$1 != NR {print NR; exit}' /cluster/count.txt")" ""
 json=$(on 2 ssi-ctl image /cluster/counter-3.img --json)
 expect_match "image read on node 2" "$json" "\"pid\":$pid,\"uid\":0,\"comm\":\"ssi-wl-counter\""
-expect_match "image holds the counter file" "$json" '"fds":\[0, 1, 2, 3\]'
+expect_match "image holds the counter file" "$json" '"fds":\[0,1,2,3\]'
 
 # Another user may not checkpoint it.
 out=$(on 1 "cd /tmp && $(user 1000) ssi-ctl checkpoint $pid -o /tmp/x.img 2>&1; echo status=\$?")

@@ -23,7 +23,7 @@ wait_on 20 1 'pgrep -x ssi-wl-lines > /dev/null'
 pid=$(on 1 pgrep -x ssi-wl-lines)
 expect_match "another user may not migrate it" "$(on 1 "$(user 1000) ssi-ctl migrate $pid 2 2>&1; true")" "only root or the owner"
 expect_match "unknown node" "$(on 1 "ssi-ctl migrate $pid 9 2>&1; true")" "node 9 is not connected"
-expect_match "an unknown strategy is refused" "$(on 1 "ssi-ctl migrate $pid 2 --strategy bogus 2>&1; true")" "unknown strategy bogus"
+expect_match "an unknown strategy is refused" "$(on 1 "ssi-ctl migrate $pid 2 --strategy bogus > /tmp/bogus.out 2>&1; echo rc=\$? \$(head -1 /tmp/bogus.out)")" "^rc=2 error: invalid value 'bogus'"
 expect_eq "still running here" "$(on 1 "kill -0 $pid && echo alive")" alive
 on 1 "kill $pid"
 # Refused by the destination: a file only node 1 has. The eager restore

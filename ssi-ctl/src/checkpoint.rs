@@ -1,17 +1,49 @@
 //! `ssi-ctl checkpoint` and `ssi-ctl image`: asking ssi.ko for a
 //! checkpoint through `/dev/ssi`, and reading an image back.
 
-use crate::sysfs::{json_str, CtlError};
+use crate::sysfs::CtlError;
 use ssi_proto::ctl::{
     CtlOp, CtlReply, CtlRequest, CTL_IOCTL, CTL_LEN, FLAG_ALL_PAGES_HERE, FLAG_CHECK_ONLY, FLAG_KILL, FLAG_PAGES_LATER,
 };
 use ssi_proto::image::{self, Section};
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+
+/// How `ssi-ctl migrate` moves a process (the names are those of
+/// `ssi_proto::ctl::strategy_name`, and of /proc/ssi/migrations).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Strategy {
+    /// Freeze, copy, resume there.
+    Eager,
+    /// Copy while it runs, then the dirty rest.
+    Precopy,
+    /// Resume there at once, push the memory after.
+    Postcopy,
+    /// Resume there at once, fetch pages when touched.
+    Lazy,
+}
+
+impl Strategy {
+    /// The strategy's code in a migrate request.
+    pub fn code(self) -> u8 {
+        use ssi_proto::ctl::{STRATEGY_EAGER, STRATEGY_LAZY, STRATEGY_POSTCOPY, STRATEGY_PRECOPY};
+        match self {
+            Strategy::Eager => STRATEGY_EAGER,
+            Strategy::Precopy => STRATEGY_PRECOPY,
+            Strategy::Postcopy => STRATEGY_POSTCOPY,
+            Strategy::Lazy => STRATEGY_LAZY,
+        }
+    }
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        ssi_proto::ctl::strategy_name(self.code())
+    }
+}
 
 /// Where the request device is (SSI_CTL_ROOT moves it, for tests).
 fn device(root: &Path) -> PathBuf {
@@ -86,6 +118,23 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b.split(|c| *c == 0).next().unwrap_or(b)).into_owned()
 }
 
+/// What `ssi-ctl image --json` says of an image.
+#[derive(serde::Serialize)]
+struct ImageJson<'a> {
+    pid: u32,
+    uid: u32,
+    comm: &'a str,
+    exe: &'a str,
+    sections: u32,
+    threads: u32,
+    vmas: u32,
+    files: u32,
+    fds: &'a [u32],
+    page_runs: u32,
+    pages: u64,
+    bytes: u64,
+}
+
 /// `ssi-ctl image FILE [--json]`: checks an image and says what it holds.
 pub fn image_info(path: &Path, json: bool, maps: bool) -> Result<(), CtlError> {
     let data = fs::read(path).map_err(|e| CtlError::Io(path.to_path_buf(), e))?;
@@ -115,25 +164,28 @@ pub fn image_info(path: &Path, json: bool, maps: bool) -> Result<(), CtlError> {
     })
     .map_err(|e| CtlError::BadImage(path.to_path_buf(), e.to_string()))?;
     if json {
-        println!(
-            "{{\"pid\":{pid},\"uid\":{uid},\"comm\":{},\"exe\":{},\"sections\":{},\"threads\":{},\"vmas\":{},\"files\":{},\
-             \"fds\":{:?},\"page_runs\":{},\"pages\":{},\"bytes\":{}}}",
-            json_str(&comm),
-            json_str(&exe),
-            summary.sections,
-            summary.threads,
-            summary.vmas,
-            summary.files,
-            fds,
-            summary.page_runs,
-            summary.total_pages,
-            data.len()
-        );
+        let info = ImageJson {
+            pid,
+            uid,
+            comm: &comm,
+            exe: &exe,
+            sections: summary.sections,
+            threads: summary.threads,
+            vmas: summary.vmas,
+            files: summary.files,
+            fds: &fds,
+            page_runs: summary.page_runs,
+            pages: summary.total_pages,
+            bytes: data.len() as u64,
+        };
+        println!("{}", serde_json::to_string(&info).expect("plain data serializes to JSON"));
     } else {
         println!("image:    {} ({} bytes), valid", path.display(), data.len());
         println!("process:  {pid} {comm} (uid {uid}), {exe}");
-        println!("content:  {} sections, {} thread(s), {} mappings, {} files (fds {:?}), {} pages in {} runs",
-            summary.sections, summary.threads, summary.vmas, summary.files, fds, summary.total_pages, summary.page_runs);
+        println!(
+            "content:  {} sections, {} thread(s), {} mappings, {} files (fds {:?}), {} pages in {} runs",
+            summary.sections, summary.threads, summary.vmas, summary.files, fds, summary.total_pages, summary.page_runs
+        );
     }
     Ok(())
 }
@@ -310,7 +362,16 @@ pub fn restart_remote(root: &Path, node: u16, path: &Path) -> Result<(), CtlErro
     }
     let abs = fs::canonicalize(path).map_err(|e| CtlError::Io(path.to_path_buf(), e))?;
     let image = open_image(&abs)?;
-    let req = CtlRequest { op: CtlOp::RemoteRestart, pid: 0, image_fd: image.as_raw_fd() as u32, flags: 0, token: 0, node, strategy: 0, uffd: 0 };
+    let req = CtlRequest {
+        op: CtlOp::RemoteRestart,
+        pid: 0,
+        image_fd: image.as_raw_fd() as u32,
+        flags: 0,
+        token: 0,
+        node,
+        strategy: 0,
+        uffd: 0,
+    };
     let (reply, errno) = request(root, &req)?;
     if errno != 0 {
         return Err(refused(format!("restart of {} on node {node}", path.display()), &reply, errno));
@@ -342,7 +403,8 @@ pub fn restart_for(root: &Path, path: &Path, (token, uid): (u32, u32)) -> Result
 pub fn restart_migration(root: &Path, token: u32, uid: u32, pages_later: Option<bool>) -> Result<(), CtlError> {
     stdio_to_dev_null();
     let outcome = pages_later.map(|push| start_pager(root, token, push)).transpose().and_then(|uffd| {
-        let req = CtlRequest { op: CtlOp::MigrationImage, pid: 0, image_fd: 0, flags: 0, token, node: 0, strategy: 0, uffd: 0 };
+        let req =
+            CtlRequest { op: CtlOp::MigrationImage, pid: 0, image_fd: 0, flags: 0, token, node: 0, strategy: 0, uffd: 0 };
         let (reply, errno) = request(root, &req)?;
         if errno != 0 {
             return Err(refused("incoming migration".into(), &reply, errno));
@@ -484,27 +546,58 @@ fn keep_only_fds(keep: &[RawFd]) {
 
 /// `ssi-ctl migrate PID NODE`: moves the process; returns once it runs on
 /// NODE (it keeps its pid here, where its deputy stays).
-pub fn migrate(root: &Path, pid: u32, node: u16, strategy: &str) -> Result<(), CtlError> {
-    let Some(s) = ssi_proto::ctl::strategy_of(strategy) else {
-        return Err(CtlError::Refused {
-            what: format!("migration of {pid}"),
-            message: format!("unknown strategy {strategy} (eager, precopy, postcopy, lazy)"),
-            errno: libc::EINVAL,
-        });
-    };
-    let req = CtlRequest { op: CtlOp::Migrate, pid, image_fd: 0, flags: 0, token: 0, node, strategy: s, uffd: 0 };
+pub fn migrate(root: &Path, pid: u32, node: u16, strategy: Strategy) -> Result<(), CtlError> {
+    let req =
+        CtlRequest { op: CtlOp::Migrate, pid, image_fd: 0, flags: 0, token: 0, node, strategy: strategy.code(), uffd: 0 };
     let (reply, errno) = request(root, &req)?;
     if errno != 0 {
         return Err(refused(format!("migration of {pid} to node {node}"), &reply, errno));
     }
     println!(
-        "migrated {pid} to node {node} as pid {} ({strategy}): {} bytes, frozen {} us, {} us in all",
+        "migrated {pid} to node {node} as pid {} ({}): {} bytes, frozen {} us, {} us in all",
         reply.pid,
+        strategy.name(),
         reply.image_bytes,
         reply.frozen_ns / 1000,
         reply.total_ns / 1000
     );
     Ok(())
+}
+
+/// The names of the resource limits, by number (`RLIMIT_*` of Linux).
+const RLIMIT_NAMES: [&str; 16] = [
+    "RLIMIT_CPU",
+    "RLIMIT_FSIZE",
+    "RLIMIT_DATA",
+    "RLIMIT_STACK",
+    "RLIMIT_CORE",
+    "RLIMIT_RSS",
+    "RLIMIT_NPROC",
+    "RLIMIT_NOFILE",
+    "RLIMIT_MEMLOCK",
+    "RLIMIT_AS",
+    "RLIMIT_LOCKS",
+    "RLIMIT_SIGPENDING",
+    "RLIMIT_MSGQUEUE",
+    "RLIMIT_NICE",
+    "RLIMIT_RTPRIO",
+    "RLIMIT_RTTIME",
+];
+
+/// What a `setrlimit` of resource `i` to (`cur`, `max`) that failed with
+/// `e` tried.
+fn rlimit_step(i: usize, cur: u64, max: u64, e: &io::Error) -> String {
+    let value = |v: u64| if v == libc::RLIM_INFINITY { "unlimited".to_string() } else { v.to_string() };
+    let name = RLIMIT_NAMES.get(i).map_or_else(|| format!("resource limit {i}"), |n| n.to_string());
+    let hint = if e.raw_os_error() == Some(libc::EPERM) { " (only root may raise a hard limit)" } else { "" };
+    format!("cannot set {name} to the saved soft {}, hard {}{hint}", value(cur), value(max))
+}
+
+/// A step of the restart's prologue failed with `e`: the restart fails,
+/// saying what was tried and the system's reason.
+fn restart_step_failed(path: &Path, step: String, e: &io::Error) -> CtlError {
+    let errno = e.raw_os_error().unwrap_or(libc::EIO);
+    CtlError::Refused { what: format!("restart of {}", path.display()), message: step, errno }
 }
 
 fn not_owner(path: &Path, owner: u32) -> CtlError {
@@ -568,16 +661,21 @@ pub fn restart(root: &Path, path: &Path, remote: Option<(u32, u32)>, uffd: Optio
     std::env::set_current_dir(&p.cwd).map_err(|e| CtlError::Io(p.cwd.clone(), e))?;
     for (i, (cur, max)) in p.rlimits.iter().enumerate() {
         let l = libc::rlimit { rlim_cur: *cur, rlim_max: *max };
-        // SAFETY: plain syscall; a limit a user may not raise stays as is.
-        unsafe { libc::setrlimit(i as _, &l) };
+        // SAFETY: plain syscall with a valid rlimit.
+        if unsafe { libc::setrlimit(i as _, &l) } != 0 {
+            let e = io::Error::last_os_error();
+            return Err(restart_step_failed(path, rlimit_step(i, *cur, *max, &e), &e));
+        }
+    }
+    // SAFETY: plain syscall. It returns the previous persona, or -1.
+    if unsafe { libc::personality(p.personality as libc::c_ulong) } == -1 {
+        let e = io::Error::last_os_error();
+        return Err(restart_step_failed(path, format!("cannot set the saved personality {:#x}", p.personality), &e));
     }
     let mut comm = p.comm.clone();
     comm.push(0);
-    // SAFETY: plain syscalls; `comm` is NUL-terminated.
-    unsafe {
-        libc::personality(p.personality as libc::c_ulong);
-        libc::prctl(libc::PR_SET_NAME, comm.as_ptr());
-    }
+    // SAFETY: plain syscall; `comm` is NUL-terminated.
+    unsafe { libc::prctl(libc::PR_SET_NAME, comm.as_ptr()) };
     if root_user && (p.uid != [0, 0, 0] || p.gid != [0, 0, 0]) {
         // SAFETY: plain syscalls with valid arguments.
         unsafe {
@@ -604,7 +702,16 @@ pub fn restart(root: &Path, path: &Path, remote: Option<(u32, u32)>, uffd: Optio
             .stack_size(64 << 10)
             .spawn(move || {
                 let mut block = [0u8; CTL_LEN];
-                let req = CtlRequest { op: CtlOp::RestoreThread, pid: index as u32, image_fd: 0, flags: 0, token: 0, node: 0, strategy: 0, uffd: 0 };
+                let req = CtlRequest {
+                    op: CtlOp::RestoreThread,
+                    pid: index as u32,
+                    image_fd: 0,
+                    flags: 0,
+                    token: 0,
+                    node: 0,
+                    strategy: 0,
+                    uffd: 0,
+                };
                 req.encode(&mut block);
                 // SAFETY: plain syscalls; `name` is NUL-terminated and the
                 // ioctl reads and writes CTL_LEN bytes at `block`. On
@@ -628,8 +735,13 @@ pub fn restart(root: &Path, path: &Path, remote: Option<(u32, u32)>, uffd: Optio
         }
         // SAFETY: moves a mapping of this process onto a range checked free.
         let r = unsafe {
-            libc::mremap(*a as *mut libc::c_void, (b - a) as usize, (end - start) as usize,
-                libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED, *start as *mut libc::c_void)
+            libc::mremap(
+                *a as *mut libc::c_void,
+                (b - a) as usize,
+                (end - start) as usize,
+                libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+                *start as *mut libc::c_void,
+            )
         };
         if r == libc::MAP_FAILED {
             return Err(os_err("mremap of the vdso"));
@@ -658,4 +770,71 @@ pub fn restart(root: &Path, path: &Path, remote: Option<(u32, u32)>, uffd: Optio
     let r = unsafe { libc::ioctl(dev.as_raw_fd(), CTL_IOCTL as _, block.as_mut_ptr()) };
     let errno = if r < 0 { io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO) } else { 0 };
     Err(refused(format!("restart of {}", path.display()), &CtlReply::decode(&block), errno))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_json_keeps_its_fields() {
+        let fds = [0, 1, 2, 3];
+        let info = ImageJson {
+            pid: 412,
+            uid: 0,
+            comm: "ssi-wl-counter",
+            exe: "/opt/ssi/bin/ssi-wl-counter",
+            sections: 20,
+            threads: 1,
+            vmas: 12,
+            files: 4,
+            fds: &fds,
+            page_runs: 7,
+            pages: 40,
+            bytes: 170000,
+        };
+        assert_eq!(
+            serde_json::to_string(&info).unwrap(),
+            "{\"pid\":412,\"uid\":0,\"comm\":\"ssi-wl-counter\",\"exe\":\"/opt/ssi/bin/ssi-wl-counter\",\"sections\":20,\
+             \"threads\":1,\"vmas\":12,\"files\":4,\"fds\":[0,1,2,3],\"page_runs\":7,\"pages\":40,\"bytes\":170000}"
+        );
+    }
+
+    #[test]
+    fn strategies_match_the_module() {
+        use clap::ValueEnum;
+        for s in Strategy::value_variants() {
+            assert_eq!(ssi_proto::ctl::strategy_of(s.name()), Some(s.code()));
+            assert_eq!(s.to_possible_value().unwrap().get_name(), s.name());
+        }
+        assert_eq!(Strategy::Eager.code(), 0);
+        assert_eq!(Strategy::Lazy.code(), 3);
+    }
+
+    #[test]
+    fn failed_restart_steps_say_which_and_why() {
+        let eperm = io::Error::from_raw_os_error(libc::EPERM);
+        assert_eq!(
+            rlimit_step(libc::RLIMIT_NOFILE as usize, 1024, 4096, &eperm),
+            "cannot set RLIMIT_NOFILE to the saved soft 1024, hard 4096 (only root may raise a hard limit)"
+        );
+        let einval = io::Error::from_raw_os_error(libc::EINVAL);
+        assert_eq!(
+            rlimit_step(libc::RLIMIT_STACK as usize, 8 << 20, libc::RLIM_INFINITY, &einval),
+            "cannot set RLIMIT_STACK to the saved soft 8388608, hard unlimited"
+        );
+        assert!(rlimit_step(40, 1, 1, &einval).starts_with("cannot set resource limit 40 "));
+        let e = restart_step_failed(Path::new("/cluster/x.img"), "cannot set the saved personality 0x8".into(), &einval);
+        assert_eq!(e.exit_code(), 1);
+        assert_eq!(e.errno(), libc::EINVAL);
+        assert_eq!(
+            e.to_string(),
+            format!("restart of /cluster/x.img failed: cannot set the saved personality 0x8 ({einval})")
+        );
+        assert_eq!(restart_step_failed(Path::new("x"), String::new(), &eperm).exit_code(), 4);
+        // The names follow Linux's numbers.
+        assert_eq!(RLIMIT_NAMES[libc::RLIMIT_AS as usize], "RLIMIT_AS");
+        assert_eq!(RLIMIT_NAMES[libc::RLIMIT_RTTIME as usize], "RLIMIT_RTTIME");
+        assert_eq!(RLIMIT_NAMES.len(), libc::RLIMIT_RTTIME as usize + 1);
+    }
 }

@@ -4,12 +4,16 @@
 //! `/sys/kernel/config/ssi/*` to read and set configuration.
 
 mod checkpoint;
+mod migrations;
 mod pager;
 mod sysfs;
 
+use checkpoint::Strategy;
 use clap::{Parser, Subcommand};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
 use std::process::ExitCode;
-use sysfs::{json_str, CtlError, Node, CONFIG_KEYS};
+use sysfs::{CtlError, Node, NodeRow, PeerRow, Status, CONFIG_KEYS};
 
 #[derive(Parser)]
 #[command(name = "ssi-ctl", version = ssi_proto::version::RELEASE, about = "Inspect and configure an ssi cluster node")]
@@ -44,12 +48,9 @@ enum Command {
         /// The image file (created 0600); default PID.ssi-img.
         #[arg(short = 'o', long = "output")]
         output: Option<std::path::PathBuf>,
-        /// Kill the process once its image is written.
-        #[arg(long, conflicts_with = "leave_running")]
-        kill: bool,
-        /// Let the process continue afterwards (the default).
+        /// Kill the process once its image is written (without it, the process goes on).
         #[arg(long)]
-        leave_running: bool,
+        kill: bool,
     },
     /// Become the process saved in an image (root or the image's owner); exits with its status.
     Restart {
@@ -72,7 +73,7 @@ enum Command {
         #[arg(long, hide = true, requires = "token")]
         migration: bool,
         /// (Internal) post-copy or lazy: the memory comes after the restore (a page server fetches it).
-        #[arg(long, hide = true, requires = "migration", value_name = "STRATEGY")]
+        #[arg(long, hide = true, requires = "migration", value_name = "STRATEGY", value_parser = ["postcopy", "lazy"])]
         pages_later: Option<String>,
     },
     /// Move a running process to another node (root or the process's owner); it goes on there.
@@ -81,9 +82,15 @@ enum Command {
         pid: u32,
         /// The node it moves to.
         node: u16,
-        /// How: eager (freeze, copy, resume there), precopy (copy while it runs, then the dirty rest), postcopy (resume there at once, push the memory after), lazy (resume there at once, fetch pages when touched).
-        #[arg(long, default_value = "eager")]
-        strategy: String,
+        /// How it moves.
+        #[arg(long, value_enum, default_value_t = Strategy::Eager)]
+        strategy: Strategy,
+    },
+    /// Show recent migrations, this node's deputies, the memory it lends (post-copy, lazy) and the processes it runs for other nodes.
+    Migrations {
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
     },
     /// Check a checkpoint image and say what it holds.
     Image {
@@ -117,21 +124,25 @@ enum ConfigAction {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let node = Node::from_env();
-    let result = match cli.command {
-        Command::Status { json } => status(&node, json),
-        Command::Nodes { json } => nodes(&node, json),
-        Command::Config { action } => config(&node, action),
-        Command::Stats { json } => stats(&node, json),
-        Command::Checkpoint { pid, output, kill, leave_running: _ } => {
-            checkpoint::checkpoint(node.root(), pid, output, kill)
-        }
+    run(&node, cli.command)
+}
+
+/// Carries out `command`; the process's exit code.
+fn run(node: &Node, command: Command) -> ExitCode {
+    let result = match command {
+        Command::Status { json } => status(node, json),
+        Command::Nodes { json } => nodes(node, json),
+        Command::Config { action } => config(node, action),
+        Command::Stats { json } => stats(node, json),
+        Command::Migrations { json } => migrations(node, json),
+        Command::Checkpoint { pid, output, kill } => checkpoint::checkpoint(node.root(), pid, output, kill),
         Command::Image { file, json, maps } => checkpoint::image_info(&file, json, maps),
         Command::Restart { files, check: true, .. } => checkpoint::restart_check(node.root(), &files),
         Command::Restart { migration: true, token: Some(token), as_uid, pages_later, .. } => {
             let pages_later = pages_later.map(|s| s == "postcopy");
             checkpoint::restart_migration(node.root(), token, as_uid.unwrap_or(0), pages_later)
         }
-        Command::Migrate { pid, node: to, strategy } => checkpoint::migrate(node.root(), pid, to, &strategy),
+        Command::Migrate { pid, node: to, strategy } => checkpoint::migrate(node.root(), pid, to, strategy),
         Command::Restart { files, check: false, node: remote, token, as_uid, .. } => match files.as_slice() {
             [file] => match (remote, token.zip(as_uid)) {
                 (Some(n), _) => checkpoint::restart_remote(node.root(), n, file),
@@ -153,30 +164,122 @@ fn main() -> ExitCode {
     }
 }
 
-fn opt_json<T: ToString>(v: Option<T>) -> String {
-    v.map_or("null".into(), |v| v.to_string())
+/// `v` as compact JSON.
+fn to_json<T: Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).expect("plain data serializes to JSON")
+}
+
+/// A number from one of the module's files, as a JSON number if it is
+/// one (integer or decimal), else as a string.
+fn json_number(text: &str) -> serde_json::Value {
+    if let Ok(n) = text.parse::<u64>() {
+        n.into()
+    } else if let Ok(n) = text.parse::<i64>() {
+        n.into()
+    } else {
+        text.parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or_else(|| text.into(), serde_json::Value::Number)
+    }
+}
+
+/// `ssi-ctl status --json`.
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    loaded: bool,
+    release: &'a str,
+    interface: u32,
+    node_id: Option<u32>,
+    address: Option<String>,
+    port: u16,
+    enabled: bool,
+    incarnation: &'a str,
+    connected_peers: u32,
+    alive_nodes: u32,
+    cpus: u32,
+    mem_total_kib: u64,
+    mem_free_kib: u64,
+}
+
+fn status_json(st: &Status) -> String {
+    to_json(&StatusJson {
+        loaded: true,
+        release: &st.release,
+        interface: st.interface,
+        node_id: st.node_id,
+        address: st.address.map(|a| a.to_string()),
+        port: st.port,
+        enabled: st.enabled,
+        incarnation: &st.incarnation,
+        connected_peers: st.connected_peers,
+        alive_nodes: st.totals.alive_nodes,
+        cpus: st.totals.cpus,
+        mem_total_kib: st.totals.mem_total_kib,
+        mem_free_kib: st.totals.mem_free_kib,
+    })
+}
+
+/// `ssi-ctl nodes --json`: one object per node, the load averages as numbers.
+#[derive(Serialize)]
+struct NodeJson<'a> {
+    id: u32,
+    address: &'a str,
+    port: u16,
+    state: &'a str,
+    incarnation: &'a str,
+    cpus: u32,
+    mem_total_kib: u64,
+    mem_free_kib: u64,
+    load: [serde_json::Value; 3],
+    last_heard_ms: u64,
+}
+
+fn nodes_json(rows: &[NodeRow]) -> String {
+    let items: Vec<NodeJson> = rows
+        .iter()
+        .map(|r| NodeJson {
+            id: r.id,
+            address: &r.address,
+            port: r.port,
+            state: &r.state,
+            incarnation: &r.incarnation,
+            cpus: r.cpus,
+            mem_total_kib: r.mem_total_kib,
+            mem_free_kib: r.mem_free_kib,
+            load: r.load.each_ref().map(|l| json_number(l)),
+            last_heard_ms: r.last_heard_ms,
+        })
+        .collect();
+    to_json(&items)
+}
+
+/// `ssi-ctl stats --json`: the krpc counters (in the module's order, as
+/// numbers), then `peers`.
+struct StatsJson<'a> {
+    counters: &'a [(String, String)],
+    peers: &'a [PeerRow],
+}
+
+impl Serialize for StatsJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.counters.len() + 1))?;
+        for (k, v) in self.counters {
+            map.serialize_entry(k, &json_number(v))?;
+        }
+        map.serialize_entry("peers", self.peers)?;
+        map.end()
+    }
+}
+
+fn stats_json(counters: &[(String, String)], peers: &[PeerRow]) -> String {
+    to_json(&StatsJson { counters, peers })
 }
 
 fn status(node: &Node, json: bool) -> Result<(), CtlError> {
     let st = node.status()?;
     if json {
-        println!(
-            "{{\"loaded\":true,\"release\":{},\"interface\":{},\"node_id\":{},\"address\":{},\"port\":{},\
-             \"enabled\":{},\"incarnation\":{},\"connected_peers\":{},\"alive_nodes\":{},\"cpus\":{},\
-             \"mem_total_kib\":{},\"mem_free_kib\":{}}}",
-            json_str(&st.release),
-            st.interface,
-            opt_json(st.node_id),
-            st.address.map_or("null".into(), |a| json_str(&a.to_string())),
-            st.port,
-            st.enabled,
-            json_str(&st.incarnation),
-            st.connected_peers,
-            st.totals.alive_nodes,
-            st.totals.cpus,
-            st.totals.mem_total_kib,
-            st.totals.mem_free_kib,
-        );
+        println!("{}", status_json(&st));
     } else {
         println!("module:     ssi.ko loaded (release {}, interface {})", st.release, st.interface);
         println!("node id:    {}", st.node_id.map_or("not set".into(), |v| v.to_string()));
@@ -201,28 +304,7 @@ fn status(node: &Node, json: bool) -> Result<(), CtlError> {
 fn nodes(node: &Node, json: bool) -> Result<(), CtlError> {
     let rows = node.nodes()?;
     if json {
-        let items: Vec<String> = rows
-            .iter()
-            .map(|r| {
-                format!(
-                    "{{\"id\":{},\"address\":{},\"port\":{},\"state\":{},\"incarnation\":{},\"cpus\":{},\
-                     \"mem_total_kib\":{},\"mem_free_kib\":{},\"load\":[{},{},{}],\"last_heard_ms\":{}}}",
-                    r.id,
-                    json_str(&r.address),
-                    r.port,
-                    json_str(&r.state),
-                    json_str(&r.incarnation),
-                    r.cpus,
-                    r.mem_total_kib,
-                    r.mem_free_kib,
-                    r.load[0],
-                    r.load[1],
-                    r.load[2],
-                    r.last_heard_ms
-                )
-            })
-            .collect();
-        println!("[{}]", items.join(","));
+        println!("{}", nodes_json(&rows));
         return Ok(());
     }
     println!(
@@ -265,30 +347,7 @@ fn stats(node: &Node, json: bool) -> Result<(), CtlError> {
     let kv = node.krpc_stats()?;
     let peers = node.peers()?;
     if json {
-        let items: Vec<String> = kv.iter().map(|(k, v)| format!("{}:{v}", json_str(k))).collect();
-        let peer_items: Vec<String> = peers
-            .iter()
-            .map(|p| {
-                format!(
-                    "{{\"id\":{},\"address\":{},\"frames_sent\":{},\"frames_received\":{},\"bytes_sent\":{},\
-                     \"bytes_received\":{},\"send_queue\":{},\"inbox\":{},\"queue_waits\":{},\"rtt_us\":{},\
-                     \"rtt_avg_us\":{},\"rtt_min_us\":{}}}",
-                    p.id,
-                    json_str(&p.address),
-                    p.frames_sent,
-                    p.frames_received,
-                    p.bytes_sent,
-                    p.bytes_received,
-                    p.send_queue,
-                    p.inbox,
-                    p.queue_waits,
-                    p.rtt_us,
-                    p.rtt_avg_us,
-                    p.rtt_min_us
-                )
-            })
-            .collect();
-        println!("{{{},\"peers\":[{}]}}", items.join(","), peer_items.join(","));
+        println!("{}", stats_json(&kv, &peers));
     } else {
         for (k, v) in &kv {
             println!("{k:<18} {v}");
@@ -300,7 +359,20 @@ fn stats(node: &Node, json: bool) -> Result<(), CtlError> {
                 "{id:>4}  {addr:<15} {ftx:>10} {frx:>10} {ktx:>11} {krx:>11} {sq:>5} {inbox:>5} {qw:>6} {rtt:>9} {avg:>9} {min:>9}"
             );
         };
-        row([&"PEER", &"ADDRESS", &"FRAMES TX", &"FRAMES RX", &"KIB TX", &"KIB RX", &"SENDQ", &"INBOX", &"QWAITS", &"RTT us", &"AVG us", &"MIN us"]);
+        row([
+            &"PEER",
+            &"ADDRESS",
+            &"FRAMES TX",
+            &"FRAMES RX",
+            &"KIB TX",
+            &"KIB RX",
+            &"SENDQ",
+            &"INBOX",
+            &"QWAITS",
+            &"RTT us",
+            &"AVG us",
+            &"MIN us",
+        ]);
         for p in &peers {
             row([
                 &p.id,
@@ -319,4 +391,253 @@ fn stats(node: &Node, json: bool) -> Result<(), CtlError> {
         }
     }
     Ok(())
+}
+
+fn migrations(node: &Node, json: bool) -> Result<(), CtlError> {
+    let m = node.migrations()?;
+    if json {
+        println!("{}", to_json(&m));
+    } else {
+        print!("{}", migrations::table(&m));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::error::ErrorKind;
+    use std::path::PathBuf;
+    use sysfs::tests::fake_node;
+
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        Cli::try_parse_from(std::iter::once("ssi-ctl").chain(args.iter().copied())).map(|c| c.command)
+    }
+
+    fn refused(args: &[&str]) -> clap::Error {
+        match parse(args) {
+            Ok(_) => panic!("{args:?} was accepted"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn reading_commands() {
+        assert!(matches!(parse(&["status"]).unwrap(), Command::Status { json: false }));
+        assert!(matches!(parse(&["status", "--json"]).unwrap(), Command::Status { json: true }));
+        assert!(matches!(parse(&["nodes", "--json"]).unwrap(), Command::Nodes { json: true }));
+        assert!(matches!(parse(&["stats"]).unwrap(), Command::Stats { json: false }));
+        assert!(matches!(parse(&["migrations"]).unwrap(), Command::Migrations { json: false }));
+        assert!(matches!(parse(&["migrations", "--json"]).unwrap(), Command::Migrations { json: true }));
+        assert_eq!(refused(&[]).kind(), ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand);
+        assert_eq!(refused(&["bogus"]).kind(), ErrorKind::InvalidSubcommand);
+        assert_eq!(refused(&["status", "--yaml"]).kind(), ErrorKind::UnknownArgument);
+        assert_eq!(refused(&["migrations", "extra"]).kind(), ErrorKind::UnknownArgument);
+    }
+
+    #[test]
+    fn config_commands() {
+        match parse(&["config", "set", "port", "7071"]).unwrap() {
+            Command::Config { action: ConfigAction::Set { key, value } } => {
+                assert_eq!((key.as_str(), value.as_str()), ("port", "7071"))
+            }
+            _ => panic!("not config set"),
+        }
+        assert!(matches!(
+            parse(&["config", "get", "node_id"]).unwrap(),
+            Command::Config { action: ConfigAction::Get { .. } }
+        ));
+        assert!(matches!(parse(&["config", "list"]).unwrap(), Command::Config { action: ConfigAction::List }));
+        assert_eq!(refused(&["config", "set", "port"]).kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(refused(&["config"]).kind(), ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand);
+    }
+
+    #[test]
+    fn checkpoint_options() {
+        match parse(&["checkpoint", "42", "-o", "/tmp/x.img", "--kill"]).unwrap() {
+            Command::Checkpoint { pid, output, kill } => {
+                assert_eq!((pid, output, kill), (42, Some(PathBuf::from("/tmp/x.img")), true));
+            }
+            _ => panic!("not checkpoint"),
+        }
+        assert!(matches!(parse(&["checkpoint", "42"]).unwrap(), Command::Checkpoint { pid: 42, output: None, kill: false }));
+        // The process goes on unless --kill: there is no option to say so.
+        assert_eq!(refused(&["checkpoint", "42", "--leave-running"]).kind(), ErrorKind::UnknownArgument);
+        assert_eq!(refused(&["checkpoint", "x"]).kind(), ErrorKind::ValueValidation);
+        assert_eq!(refused(&["checkpoint"]).kind(), ErrorKind::MissingRequiredArgument);
+    }
+
+    #[test]
+    fn migrate_strategies_are_a_fixed_choice() {
+        let strategy = |args: &[&str]| match parse(args).unwrap() {
+            Command::Migrate { pid: 7, node: 2, strategy } => strategy,
+            _ => panic!("not migrate 7 2"),
+        };
+        assert_eq!(strategy(&["migrate", "7", "2"]), Strategy::Eager);
+        for (name, s) in [
+            ("eager", Strategy::Eager),
+            ("precopy", Strategy::Precopy),
+            ("postcopy", Strategy::Postcopy),
+            ("lazy", Strategy::Lazy),
+        ] {
+            assert_eq!(strategy(&["migrate", "7", "2", "--strategy", name]), s);
+            assert_eq!(strategy(&["migrate", "--strategy", name, "7", "2"]), s);
+            // The module's code for it is the one proto gives the name.
+            assert_eq!(Some(s.code()), ssi_proto::ctl::strategy_of(name));
+            assert_eq!(s.name(), name);
+        }
+        let e = refused(&["migrate", "7", "2", "--strategy", "bogus"]);
+        assert_eq!(e.kind(), ErrorKind::InvalidValue);
+        assert_eq!(e.exit_code(), 2);
+        // What qemu-tests/scenarios/31-migrate-faults.sh expects.
+        let text = e.render().to_string();
+        assert!(text.contains("invalid value 'bogus'"), "{text}");
+        assert!(text.contains("eager") && text.contains("lazy"), "{text}");
+        assert_eq!(refused(&["migrate", "7"]).kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(refused(&["migrate", "7", "70000"]).kind(), ErrorKind::ValueValidation);
+    }
+
+    #[test]
+    fn restart_forms() {
+        match parse(&["restart", "a.img"]).unwrap() {
+            Command::Restart {
+                files,
+                check: false,
+                node: None,
+                token: None,
+                as_uid: None,
+                migration: false,
+                pages_later: None,
+            } => {
+                assert_eq!(files, vec![PathBuf::from("a.img")])
+            }
+            _ => panic!("not a plain restart"),
+        }
+        assert!(matches!(parse(&["restart", "--node", "3", "a.img"]).unwrap(), Command::Restart { node: Some(3), .. }));
+        match parse(&["restart", "--check", "a.img", "b.img"]).unwrap() {
+            Command::Restart { files, check: true, .. } => assert_eq!(files.len(), 2),
+            _ => panic!("not restart --check"),
+        }
+        assert_eq!(refused(&["restart"]).kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(refused(&["restart", "--check", "--node", "2", "a.img"]).kind(), ErrorKind::ArgumentConflict);
+    }
+
+    /// The command lines the module starts (checkpoint/remote.rs and
+    /// migration/remote.rs: `ctl_path restart --token T ARGS...`).
+    #[test]
+    fn restart_as_the_module_starts_it() {
+        match parse(&["restart", "--token", "9", "--as-uid", "1000", "/cluster/x.img"]).unwrap() {
+            Command::Restart { files, token: Some(9), as_uid: Some(1000), migration: false, .. } => {
+                assert_eq!(files, vec![PathBuf::from("/cluster/x.img")])
+            }
+            _ => panic!("not a remote restart"),
+        }
+        assert!(matches!(
+            parse(&["restart", "--token", "9", "--as-uid", "0", "--migration"]).unwrap(),
+            Command::Restart { token: Some(9), as_uid: Some(0), migration: true, pages_later: None, .. }
+        ));
+        for how in ["postcopy", "lazy"] {
+            match parse(&["restart", "--token", "9", "--as-uid", "0", "--migration", "--pages-later", how]).unwrap() {
+                Command::Restart { migration: true, pages_later: Some(p), .. } => assert_eq!(p, how),
+                _ => panic!("not a migration restart"),
+            }
+        }
+        assert_eq!(refused(&["restart", "--token", "9", "a.img"]).kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(refused(&["restart", "--migration"]).kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(
+            refused(&["restart", "--token", "9", "--as-uid", "0", "--migration", "--pages-later", "eager"]).kind(),
+            ErrorKind::InvalidValue
+        );
+    }
+
+    #[test]
+    fn internal_options_are_hidden() {
+        use clap::CommandFactory;
+        let mut cmd = Cli::command();
+        let top = cmd.render_long_help().to_string();
+        let restart = cmd.find_subcommand_mut("restart").unwrap().render_long_help().to_string();
+        for hidden in ["--token", "--as-uid", "--migration", "--pages-later"] {
+            assert!(!top.contains(hidden), "{hidden} in ssi-ctl --help");
+            assert!(!restart.contains(hidden), "{hidden} in ssi-ctl restart --help");
+        }
+        assert!(restart.contains("--check") && restart.contains("--node"));
+        assert!(top.contains("migrations"));
+    }
+
+    #[test]
+    fn status_json_keeps_its_fields() {
+        let (_d, node) = fake_node("release: 0.1.0\ninterface: 1\n", "2\n");
+        assert_eq!(
+            status_json(&node.status().unwrap()),
+            "{\"loaded\":true,\"release\":\"0.1.0\",\"interface\":1,\"node_id\":2,\"address\":\"10.99.0.12\",\"port\":7070,\
+             \"enabled\":true,\"incarnation\":\"0000abcd\",\"connected_peers\":2,\"alive_nodes\":3,\"cpus\":6,\
+             \"mem_total_kib\":3000,\"mem_free_kib\":2000}"
+        );
+        let (_d, node) = fake_node("release: 0.1.\"x\ninterface: 1\n", "0\n");
+        let json = status_json(&node.status().unwrap());
+        assert!(json.contains("\"release\":\"0.1.\\\"x\",\"interface\":1,\"node_id\":null,"), "{json}");
+    }
+
+    #[test]
+    fn nodes_json_keeps_its_fields() {
+        let rows = sysfs::parse_nodes(
+            "id address port state incarn cpus mem_kib free_kib load1 load5 load15 heard_ms\n\
+             1 10.99.0.11 7070 alive 3ce85d07 2 1010192 977192 1.45 0.40 0.00 140\n\
+             3 10.99.0.13 7070 dead 00000001 1 500 400 2 0.5 x 99999\n",
+        )
+        .unwrap();
+        assert_eq!(
+            nodes_json(&rows),
+            "[{\"id\":1,\"address\":\"10.99.0.11\",\"port\":7070,\"state\":\"alive\",\"incarnation\":\"3ce85d07\",\"cpus\":2,\
+             \"mem_total_kib\":1010192,\"mem_free_kib\":977192,\"load\":[1.45,0.4,0.0],\"last_heard_ms\":140},\
+             {\"id\":3,\"address\":\"10.99.0.13\",\"port\":7070,\"state\":\"dead\",\"incarnation\":\"00000001\",\"cpus\":1,\
+             \"mem_total_kib\":500,\"mem_free_kib\":400,\"load\":[2,0.5,\"x\"],\"last_heard_ms\":99999}]"
+        );
+        assert_eq!(nodes_json(&[]), "[]");
+    }
+
+    #[test]
+    fn stats_json_keeps_the_counters_order() {
+        let counters = sysfs::parse_kv("frames_sent: 10\nframes_received: 12\nconnections: 2\nodd: n/a\n");
+        let peers = sysfs::parse_peers(
+            "id address frames_tx frames_rx bytes_tx bytes_rx sendq inbox qwaits rtt_us rtt_avg rtt_min\n\
+             2 10.99.0.2 10 12 1000 1200 0 1 3 350 400 300\n",
+        )
+        .unwrap();
+        assert_eq!(
+            stats_json(&counters, &peers),
+            "{\"frames_sent\":10,\"frames_received\":12,\"connections\":2,\"odd\":\"n/a\",\"peers\":[{\"id\":2,\
+             \"address\":\"10.99.0.2\",\"frames_sent\":10,\"frames_received\":12,\"bytes_sent\":1000,\"bytes_received\":1200,\
+             \"send_queue\":0,\"inbox\":1,\"queue_waits\":3,\"rtt_us\":350,\"rtt_avg_us\":400,\"rtt_min_us\":300}]}"
+        );
+        assert_eq!(stats_json(&[], &[]), "{\"peers\":[]}");
+    }
+
+    #[test]
+    fn json_numbers() {
+        assert_eq!(json_number("18446744073709551615"), serde_json::json!(u64::MAX));
+        assert_eq!(json_number("-3"), serde_json::json!(-3));
+        assert_eq!(json_number("1.25"), serde_json::json!(1.25));
+        assert_eq!(json_number("nan"), serde_json::json!("nan"));
+        assert_eq!(json_number(""), serde_json::json!(""));
+    }
+
+    #[test]
+    fn errors_become_exit_codes() {
+        let dir = tempfile::tempdir().unwrap();
+        // No module under this root: exit status 3.
+        let node = Node::with_root(dir.path());
+        assert_eq!(run(&node, Command::Status { json: true }), ExitCode::from(3));
+        assert_eq!(run(&node, Command::Migrations { json: false }), ExitCode::from(3));
+        assert_eq!(run(&node, Command::Config { action: ConfigAction::Get { key: "bogus".into() } }), ExitCode::from(2));
+        let (_d, node) = fake_node("release: 0.1.0\ninterface: 1\n", "2\n");
+        assert_eq!(run(&node, Command::Status { json: true }), ExitCode::SUCCESS);
+        assert_eq!(run(&node, Command::Config { action: ConfigAction::Get { key: "secret".into() } }), ExitCode::from(2));
+    }
 }

@@ -149,10 +149,7 @@ fn parse_table<T>(
 
 /// Parses `key: value` lines.
 pub fn parse_kv(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect()
+    text.lines().filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect()
 }
 
 /// Parses /proc/ssi/nodes (a header line, then one node per line).
@@ -173,8 +170,9 @@ pub fn parse_nodes(text: &str) -> Result<Vec<NodeRow>, String> {
     })
 }
 
-/// One line of /proc/ssi/peers: a connected peer's traffic and RTT.
-#[derive(Debug, Clone, PartialEq)]
+/// One line of /proc/ssi/peers: a connected peer's traffic and RTT (and
+/// the object `ssi-ctl stats --json` shows for it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PeerRow {
     pub id: u32,
     pub address: String,
@@ -237,6 +235,12 @@ impl Node {
         Node { root: std::env::var_os("SSI_CTL_ROOT").map_or_else(|| PathBuf::from("/"), PathBuf::from) }
     }
 
+    /// The node whose files are under `root`.
+    #[cfg(test)]
+    pub fn with_root(root: &Path) -> Node {
+        Node { root: root.to_path_buf() }
+    }
+
     fn proc_dir(&self) -> PathBuf {
         self.root.join("proc/ssi")
     }
@@ -291,9 +295,10 @@ impl Node {
         let node_id_text = self.config("node_id")?;
         let node_id = match node_id_text.as_str() {
             "0" => None,
-            t => Some(identity::parse_node_id(t.as_bytes()).map_err(|e| {
-                CtlError::Malformed(self.config_dir().join("node_id"), e.describe().into())
-            })?),
+            t => Some(
+                identity::parse_node_id(t.as_bytes())
+                    .map_err(|e| CtlError::Malformed(self.config_dir().join("node_id"), e.describe().into()))?,
+            ),
         };
         let address = identity::parse_ipv4(self.config("address")?.as_bytes()).ok().filter(|a| a.is_set());
         let port = identity::parse_port(self.config("port")?.as_bytes())
@@ -331,6 +336,13 @@ impl Node {
     pub fn krpc_stats(&self) -> Result<Vec<(String, String)>, CtlError> {
         self.check_loaded()?;
         Ok(parse_kv(&self.read(&self.proc_dir().join("krpc"))?))
+    }
+
+    /// Recent migrations, deputies, lenders and hosted processes.
+    pub fn migrations(&self) -> Result<crate::migrations::Migrations, CtlError> {
+        self.check_loaded()?;
+        let path = self.proc_dir().join("migrations");
+        crate::migrations::parse(&self.read(&path)?).map_err(|why| CtlError::Malformed(path, why))
     }
 
     /// The directory ssi.ko's files are under (`/` normally).
@@ -391,28 +403,14 @@ fn is_empty_dir(p: &Path) -> bool {
     std::fs::read_dir(p).map(|mut d| d.next().is_none()).unwrap_or(true)
 }
 
-/// A JSON string literal.
-pub fn json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::fs;
 
-    fn fake_node(version: &str, node_id: &str) -> (tempfile::TempDir, Node) {
+    /// A node's files under a temporary directory: version, identity,
+    /// cluster state and resources.
+    pub(crate) fn fake_node(version: &str, node_id: &str) -> (tempfile::TempDir, Node) {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir_all(dir.path().join("proc/ssi")).unwrap();
         fs::create_dir_all(dir.path().join("sys/kernel/config/ssi")).unwrap();
@@ -421,8 +419,10 @@ mod tests {
         fs::write(cfg.join("node_id"), node_id).unwrap();
         fs::write(cfg.join("address"), "10.99.0.12\n").unwrap();
         fs::write(cfg.join("port"), "7070\n").unwrap();
-        fs::write(dir.path().join("proc/ssi/node"), "node_id: 2\nenabled: 1\nincarnation: 0000abcd\nconnected_peers: 2\n").unwrap();
-        fs::write(dir.path().join("proc/ssi/resources"), "nodes: 3\ncpus: 6\nmem_total_kib: 3000\nmem_free_kib: 2000\n").unwrap();
+        fs::write(dir.path().join("proc/ssi/node"), "node_id: 2\nenabled: 1\nincarnation: 0000abcd\nconnected_peers: 2\n")
+            .unwrap();
+        fs::write(dir.path().join("proc/ssi/resources"), "nodes: 3\ncpus: 6\nmem_total_kib: 3000\nmem_free_kib: 2000\n")
+            .unwrap();
         let node = Node { root: dir.path().to_path_buf() };
         (dir, node)
     }
@@ -493,11 +493,6 @@ mod tests {
     }
 
     #[test]
-    fn json_escapes() {
-        assert_eq!(json_str("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
-    }
-
-    #[test]
     fn peers_table_parses_and_rejects_short_lines() {
         let text = "  id address          frames_tx  frames_rx     bytes_tx     bytes_rx  sendq  inbox qwaits    rtt_us   rtt_avg   rtt_min\n\
                     \u{20}  2 10.99.0.2             10         12         1000         1200      0      0      0       350       400       300\n";
@@ -509,5 +504,74 @@ mod tests {
         assert_eq!(rows[0].rtt_min_us, 300);
         assert!(parse_peers("header\n 2 10.99.0.2 1 2 3\n").is_err());
         assert!(parse_peers("header\n 2 10.99.0.2 1 2 3 4 5 6 7 8 x 10\n").is_err());
+    }
+
+    #[test]
+    fn exit_codes() {
+        let p = || PathBuf::from("/x");
+        let io = || io::Error::from_raw_os_error(libc::EIO);
+        let refused = |errno| CtlError::Refused { what: "w".into(), message: "m".into(), errno };
+        let cases: Vec<(CtlError, u8)> = vec![
+            (CtlError::NotLoaded, 3),
+            (CtlError::NoConfigfs(p()), 3),
+            (CtlError::Permission(p()), 4),
+            (refused(libc::EPERM), 4),
+            (refused(libc::EACCES), 4),
+            (refused(libc::EINVAL), 1),
+            (refused(libc::EAGAIN), 1),
+            (CtlError::Malformed(p(), "why".into()), 1),
+            (CtlError::Io(p(), io()), 1),
+            (CtlError::Busy("port".into()), 1),
+            (CtlError::NoSecret, 1),
+            (CtlError::BadImage(p(), "why".into()), 1),
+            (CtlError::UnknownKey("k".into()), 2),
+            (CtlError::InvalidValue("k".into(), "v".into()), 2),
+            (CtlError::WriteOnly("secret".into()), 2),
+        ];
+        for (e, code) in &cases {
+            assert_eq!(e.exit_code(), *code, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn errnos_for_reports() {
+        assert_eq!(CtlError::Refused { what: "w".into(), message: "m".into(), errno: libc::EBUSY }.errno(), libc::EBUSY);
+        assert_eq!(CtlError::Io("/x".into(), io::Error::from_raw_os_error(libc::ENOENT)).errno(), libc::ENOENT);
+        assert_eq!(CtlError::Io("/x".into(), io::Error::other("no errno")).errno(), libc::EIO);
+        assert_eq!(CtlError::Permission("/x".into()).errno(), libc::EACCES);
+        assert_eq!(CtlError::NotLoaded.errno(), libc::ENODEV);
+        assert_eq!(CtlError::BadImage("/x".into(), "w".into()).errno(), libc::EINVAL);
+        assert_eq!(CtlError::NoSecret.errno(), libc::EIO);
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        let e =
+            CtlError::Refused { what: "migration of 7".into(), message: "fd 3 is a socket".into(), errno: libc::EOPNOTSUPP };
+        let text = e.to_string();
+        assert!(text.starts_with("migration of 7 failed: fd 3 is a socket ("), "{text}");
+        assert!(CtlError::Busy("port".into()).to_string().contains("config set enabled 0"));
+    }
+
+    #[test]
+    fn migrations_file_is_read_under_the_root() {
+        let (d, node) = fake_node("release: 0.1.0\ninterface: 1\n", "2\n");
+        let path = d.path().join("proc/ssi/migrations");
+        fs::write(
+            &path,
+            "id dir pid peer strategy state bytes rounds frozen_us total_us\n\
+                          0000000200000001 out 5 3 eager done 100 0 10 20\n\
+                          deputies: 0\npid home_id node pid_there\n",
+        )
+        .unwrap();
+        let m = node.migrations().unwrap();
+        assert_eq!(m.migrations.len(), 1);
+        assert_eq!(m.migrations[0].peer, 3);
+        fs::write(&path, "id dir pid peer strategy state bytes rounds frozen_us total_us\nshort line\n").unwrap();
+        let err = node.migrations().unwrap_err();
+        assert!(matches!(err, CtlError::Malformed(..)), "{err:?}");
+        assert_eq!(err.exit_code(), 1);
+        fs::remove_dir_all(d.path().join("proc/ssi")).unwrap();
+        assert!(matches!(node.migrations(), Err(CtlError::NotLoaded)));
     }
 }

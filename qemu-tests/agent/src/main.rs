@@ -41,9 +41,7 @@ fn main() {
         Some("serve") if args.len() == 3 => serve(&args[2]),
         Some("run") if args.len() >= 4 => client(&args[2..]),
         _ => {
-            eprintln!(
-                "usage: ssi-agent serve PORT_DEVICE\n       ssi-agent run SOCKET [--timeout SECS] COMMAND..."
-            );
+            eprintln!("usage: ssi-agent serve PORT_DEVICE\n       ssi-agent run SOCKET [--timeout SECS] COMMAND...");
             2
         }
     };
@@ -249,9 +247,7 @@ fn receive(stream: &mut UnixStream, id: u32) -> io::Result<i32> {
         match kind[0] {
             KIND_STDOUT => stdout.lock().write_all(&data)?,
             KIND_STDERR => stderr.lock().write_all(&data)?,
-            KIND_EXIT if data.len() == 4 => {
-                return Ok(i32::from_le_bytes([data[0], data[1], data[2], data[3]]))
-            }
+            KIND_EXIT if data.len() == 4 => return Ok(i32::from_le_bytes([data[0], data[1], data[2], data[3]])),
             _ => {}
         }
     }
