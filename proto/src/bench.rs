@@ -40,12 +40,25 @@ pub fn parse_bench(input: &[u8]) -> Result<BenchSpec, ParseError> {
         None => return Err(ParseError::Empty),
     };
     let node = parse_node_id(words.next().ok_or(ParseError::Empty)?)?;
-    let size = parse_decimal(words.next().ok_or(ParseError::Empty)?, 0, u64::from(MAX_BODY))? as u32;
-    let count = parse_decimal(words.next().ok_or(ParseError::Empty)?, 1, u64::from(MAX_COUNT))? as u32;
+    let size = parse_decimal(
+        words.next().ok_or(ParseError::Empty)?,
+        0,
+        u64::from(MAX_BODY),
+    )? as u32;
+    let count = parse_decimal(
+        words.next().ok_or(ParseError::Empty)?,
+        1,
+        u64::from(MAX_COUNT),
+    )? as u32;
     if words.next().is_some() {
         return Err(ParseError::OutOfRange);
     }
-    Ok(BenchSpec { kind, node, size, count })
+    Ok(BenchSpec {
+        kind,
+        node,
+        size,
+        count,
+    })
 }
 
 #[cfg(test)]
@@ -57,9 +70,17 @@ mod tests {
     fn examples() {
         assert_eq!(
             parse_bench(b"echo 2 64 1000\n"),
-            Ok(BenchSpec { kind: BenchKind::Echo, node: 2, size: 64, count: 1000 })
+            Ok(BenchSpec {
+                kind: BenchKind::Echo,
+                node: 2,
+                size: 64,
+                count: 1000
+            })
         );
-        assert_eq!(parse_bench(b"stream 3 65536 100").map(|s| s.kind), Ok(BenchKind::Stream));
+        assert_eq!(
+            parse_bench(b"stream 3 65536 100").map(|s| s.kind),
+            Ok(BenchKind::Stream)
+        );
         assert!(parse_bench(b"echo 2 64").is_err());
         assert!(parse_bench(b"echo 2 64 0").is_err());
         assert!(parse_bench(b"echo 2 2000000 1").is_err());

@@ -163,7 +163,9 @@ impl CtlError {
     pub fn describe(&self) -> &'static str {
         match self {
             CtlError::BadMagic => "not an ssi request block",
-            CtlError::UnsupportedVersion => "request block version not supported (ssi-ctl and ssi.ko differ)",
+            CtlError::UnsupportedVersion => {
+                "request block version not supported (ssi-ctl and ssi.ko differ)"
+            }
             CtlError::BadOp => "unknown operation",
             CtlError::BadFlags => "unknown flags",
             CtlError::ReservedNotZero => "reserved fields not zero",
@@ -232,7 +234,11 @@ impl CtlRequest {
             CtlOp::Checkpoint => FLAG_KILL,
             CtlOp::Restore => FLAG_CHECK_ONLY | FLAG_PAGES_LATER,
             CtlOp::MigrationPages => FLAG_ALL_PAGES_HERE,
-            CtlOp::RemoteRestart | CtlOp::Report | CtlOp::RestoreThread | CtlOp::Migrate | CtlOp::MigrationImage => 0,
+            CtlOp::RemoteRestart
+            | CtlOp::Report
+            | CtlOp::RestoreThread
+            | CtlOp::Migrate
+            | CtlOp::MigrationImage => 0,
         };
         if flags & !allowed != 0 {
             return Err(CtlError::BadFlags);
@@ -271,8 +277,15 @@ pub struct CtlReply {
 
 impl CtlReply {
     /// An empty reply.
-    pub const EMPTY: CtlReply =
-        CtlReply { errno: 0, pid: 0, image_bytes: 0, pages: 0, frozen_ns: 0, total_ns: 0, message: [0; MESSAGE_LEN] };
+    pub const EMPTY: CtlReply = CtlReply {
+        errno: 0,
+        pid: 0,
+        image_bytes: 0,
+        pages: 0,
+        frozen_ns: 0,
+        total_ns: 0,
+        message: [0; MESSAGE_LEN],
+    };
 
     /// Sets the message to `text`, cut at a character boundary to fit.
     pub fn set_message(&mut self, text: &str) {
@@ -286,7 +299,11 @@ impl CtlReply {
 
     /// The message up to its first NUL (lossy: invalid UTF-8 gives "").
     pub fn message(&self) -> &str {
-        let end = self.message.iter().position(|&c| c == 0).unwrap_or(MESSAGE_LEN);
+        let end = self
+            .message
+            .iter()
+            .position(|&c| c == 0)
+            .unwrap_or(MESSAGE_LEN);
         core::str::from_utf8(&self.message[..end]).unwrap_or("")
     }
 
@@ -409,7 +426,17 @@ mod tests {
     #[test]
     fn bad_blocks_are_refused() {
         let mut b = [0u8; CTL_LEN];
-        CtlRequest { op: CtlOp::Checkpoint, pid: 1, image_fd: 3, flags: 0, token: 0, node: 0, strategy: 0, uffd: 0 }.encode(&mut b);
+        CtlRequest {
+            op: CtlOp::Checkpoint,
+            pid: 1,
+            image_fd: 3,
+            flags: 0,
+            token: 0,
+            node: 0,
+            strategy: 0,
+            uffd: 0,
+        }
+        .encode(&mut b);
         let mut x = b;
         x[0] = b'X';
         assert_eq!(CtlRequest::decode(&x), Err(CtlError::BadMagic));
@@ -426,7 +453,17 @@ mod tests {
         x[27] = 1;
         assert_eq!(CtlRequest::decode(&x), Err(CtlError::ReservedNotZero));
         let mut x = [0u8; CTL_LEN];
-        CtlRequest { op: CtlOp::Restore, pid: 0, image_fd: 3, flags: 0, token: 0, node: 0, strategy: 0, uffd: 0 }.encode(&mut x);
+        CtlRequest {
+            op: CtlOp::Restore,
+            pid: 0,
+            image_fd: 3,
+            flags: 0,
+            token: 0,
+            node: 0,
+            strategy: 0,
+            uffd: 0,
+        }
+        .encode(&mut x);
         x[16] = 1; // KILL is a checkpoint flag
         assert_eq!(CtlRequest::decode(&x), Err(CtlError::BadFlags));
     }

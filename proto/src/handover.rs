@@ -23,7 +23,10 @@
 //! describe the same structure. It is pure logic (`no_std`, no allocation),
 //! shared by the module and its tests.
 
-use super::image::{FileBody, FileRef, FileTarget, Itimers, PagesRun, ProcessBody, Section, SectionKind, VmaBody, TERMIOS2_LEN, WINSIZE_LEN};
+use super::image::{
+    FileBody, FileRef, FileTarget, Itimers, PagesRun, ProcessBody, Section, SectionKind, VmaBody,
+    TERMIOS2_LEN, WINSIZE_LEN,
+};
 
 /// What the comparison of two sections found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +43,9 @@ pub enum Verdict {
 /// sent ahead, at the same place among the compared sections).
 pub fn compare(ahead: &Section<'_>, last: &Section<'_>) -> Verdict {
     match (ahead, last) {
-        (Section::Process(a), Section::Process(b)) if process_without_state(a) != process_without_state(b) => {
+        (Section::Process(a), Section::Process(b))
+            if process_without_state(a) != process_without_state(b) =>
+        {
             Verdict::Refused
         }
         _ if same_structure(ahead, last) => Verdict::Same,
@@ -52,7 +57,10 @@ pub fn compare(ahead: &Section<'_>, last: &Section<'_>) -> Verdict {
 /// (the state that moves on while the process runs) rather than compared
 /// with the image sent ahead.
 pub fn taken_from_final(kind: SectionKind) -> bool {
-    matches!(kind, SectionKind::Thread | SectionKind::Signals | SectionKind::Pages | SectionKind::End)
+    matches!(
+        kind,
+        SectionKind::Thread | SectionKind::Signals | SectionKind::Pages | SectionKind::End
+    )
 }
 
 /// Whether `last` (from the final image) describes the same structure as
@@ -63,7 +71,9 @@ pub fn taken_from_final(kind: SectionKind) -> bool {
 /// the final image never match: they are not compared.
 pub fn same_structure(ahead: &Section<'_>, last: &Section<'_>) -> bool {
     match (ahead, last) {
-        (Section::Process(a), Section::Process(b)) => process_without_state(a) == process_without_state(b),
+        (Section::Process(a), Section::Process(b)) => {
+            process_without_state(a) == process_without_state(b)
+        }
         (Section::Mm(a), Section::Mm(b)) => a == b,
         (Section::Vma(a), Section::Vma(b)) => vma_without_state(a) == vma_without_state(b),
         (Section::File(a), Section::File(b)) => file_without_state(a) == file_without_state(b),
@@ -80,7 +90,11 @@ fn vma_without_state<'a>(v: &VmaBody<'a>) -> VmaBody<'a> {
 
 /// `p` without what changes while the process runs.
 fn process_without_state<'a>(p: &ProcessBody<'a>) -> ProcessBody<'a> {
-    ProcessBody { checkpoint_ns: 0, itimers: Itimers::default(), ..*p }
+    ProcessBody {
+        checkpoint_ns: 0,
+        itimers: Itimers::default(),
+        ..*p
+    }
 }
 
 /// `f` without what changes while the process runs: its position, the
@@ -88,12 +102,29 @@ fn process_without_state<'a>(p: &ProcessBody<'a>) -> ProcessBody<'a> {
 /// same: Vma sections are compared whole), a terminal's settings.
 fn file_without_state<'a>(f: &FileBody<'a>) -> FileBody<'a> {
     let target = match f.target {
-        FileTarget::Tty { .. } => FileTarget::Tty { termios: [0; TERMIOS2_LEN], winsize: [0; WINSIZE_LEN] },
-        FileTarget::Regular(r) => FileTarget::Regular(FileRef { size: 0, mtime_sec: 0, mtime_nsec: 0, ..r }),
-        FileTarget::Directory(r) => FileTarget::Directory(FileRef { size: 0, mtime_sec: 0, mtime_nsec: 0, ..r }),
+        FileTarget::Tty { .. } => FileTarget::Tty {
+            termios: [0; TERMIOS2_LEN],
+            winsize: [0; WINSIZE_LEN],
+        },
+        FileTarget::Regular(r) => FileTarget::Regular(FileRef {
+            size: 0,
+            mtime_sec: 0,
+            mtime_nsec: 0,
+            ..r
+        }),
+        FileTarget::Directory(r) => FileTarget::Directory(FileRef {
+            size: 0,
+            mtime_sec: 0,
+            mtime_nsec: 0,
+            ..r
+        }),
         t => t,
     };
-    FileBody { pos: 0, target, ..*f }
+    FileBody {
+        pos: 0,
+        target,
+        ..*f
+    }
 }
 
 /// Whether two Pages runs (from the prefixes of the images' Pages
@@ -110,19 +141,44 @@ mod tests {
     use proptest::prelude::*;
 
     fn process(comm: u8, checkpoint_ns: u64, real_ns: u64) -> ProcessBody<'static> {
-        let mut p = ProcessBody { pid: 7, tgid: 7, nr_threads: 1, checkpoint_ns, cwd: b"/cluster", root: b"/", ..ProcessBody::default() };
+        let mut p = ProcessBody {
+            pid: 7,
+            tgid: 7,
+            nr_threads: 1,
+            checkpoint_ns,
+            cwd: b"/cluster",
+            root: b"/",
+            ..ProcessBody::default()
+        };
         p.comm[0] = comm;
         p.itimers.real.value_ns = real_ns;
-        p.exe = FileRef { path: b"/cluster/bin/prog", size: 4096, ino: 11, ..FileRef::default() };
+        p.exe = FileRef {
+            path: b"/cluster/bin/prog",
+            size: 4096,
+            ino: 11,
+            ..FileRef::default()
+        };
         p
     }
 
     fn file<'a>(fd: u32, pos: u64, target: FileTarget<'a>) -> FileBody<'a> {
-        FileBody { fd, open_flags: 1, pos, cloexec: false, target }
+        FileBody {
+            fd,
+            open_flags: 1,
+            pos,
+            cloexec: false,
+            target,
+        }
     }
 
     fn log(size: u64, mtime_sec: i64) -> FileTarget<'static> {
-        FileTarget::Regular(FileRef { path: b"/cluster/log", size, mtime_sec, mtime_nsec: 3, ino: 42 })
+        FileTarget::Regular(FileRef {
+            path: b"/cluster/log",
+            size,
+            mtime_sec,
+            mtime_nsec: 3,
+            ino: 42,
+        })
     }
 
     fn vma(end: u64, file: Option<FileRef<'static>>) -> VmaBody<'static> {
@@ -133,20 +189,38 @@ mod tests {
             vm_flags: 0,
             prot: PROT_READ | PROT_WRITE,
             map_flags: 0,
-            kind: if file.is_some() { VmaKind::FilePrivate } else { VmaKind::Anon },
+            kind: if file.is_some() {
+                VmaKind::FilePrivate
+            } else {
+                VmaKind::Anon
+            },
             file,
         }
     }
 
     #[test]
     fn state_sections_are_taken_and_never_compared() {
-        for kind in [SectionKind::Thread, SectionKind::Signals, SectionKind::Pages, SectionKind::End] {
+        for kind in [
+            SectionKind::Thread,
+            SectionKind::Signals,
+            SectionKind::Pages,
+            SectionKind::End,
+        ] {
             assert!(taken_from_final(kind));
         }
-        for kind in [SectionKind::Process, SectionKind::Mm, SectionKind::Vma, SectionKind::File, SectionKind::Parent] {
+        for kind in [
+            SectionKind::Process,
+            SectionKind::Mm,
+            SectionKind::Vma,
+            SectionKind::File,
+            SectionKind::Parent,
+        ] {
             assert!(!taken_from_final(kind));
         }
-        let t = Section::Thread(ThreadBody { tid: 1, ..ThreadBody::default() });
+        let t = Section::Thread(ThreadBody {
+            tid: 1,
+            ..ThreadBody::default()
+        });
         assert!(!same_structure(&t, &t));
     }
 
@@ -160,7 +234,13 @@ mod tests {
 
     #[test]
     fn a_mapped_file_that_changed_is_another_structure() {
-        let f = FileRef { path: b"/usr/lib/libc.so.6", size: 100, mtime_sec: 5, mtime_nsec: 0, ino: 9 };
+        let f = FileRef {
+            path: b"/usr/lib/libc.so.6",
+            size: 100,
+            mtime_sec: 5,
+            mtime_nsec: 0,
+            ino: 9,
+        };
         let a = Section::Vma(vma(0x3000, Some(f)));
         let b = Section::Vma(vma(0x3000, Some(FileRef { size: 101, ..f })));
         assert!(same_structure(&a, &a));
@@ -170,12 +250,24 @@ mod tests {
     #[test]
     fn another_identity_is_refused_another_layout_rebuilt() {
         let p = Section::Process(process(b'a', 1, 2));
-        assert_eq!(compare(&p, &Section::Process(process(b'a', 9, 9))), Verdict::Same);
-        assert_eq!(compare(&p, &Section::Process(process(b'b', 1, 2))), Verdict::Refused);
+        assert_eq!(
+            compare(&p, &Section::Process(process(b'a', 9, 9))),
+            Verdict::Same
+        );
+        assert_eq!(
+            compare(&p, &Section::Process(process(b'b', 1, 2))),
+            Verdict::Refused
+        );
         let a = Section::Vma(vma(0x3000, None));
         assert_eq!(compare(&a, &a), Verdict::Same);
-        assert_eq!(compare(&a, &Section::Vma(vma(0x4000, None))), Verdict::Changed);
-        assert_eq!(compare(&a, &Section::File(file(3, 0, log(1, 1)))), Verdict::Changed);
+        assert_eq!(
+            compare(&a, &Section::Vma(vma(0x4000, None))),
+            Verdict::Changed
+        );
+        assert_eq!(
+            compare(&a, &Section::File(file(3, 0, log(1, 1)))),
+            Verdict::Changed
+        );
         assert_eq!(compare(&p, &a), Verdict::Changed);
     }
 

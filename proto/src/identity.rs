@@ -162,7 +162,10 @@ pub fn parse_seeds(input: &[u8], out: &mut [Seed; MAX_SEEDS]) -> Result<usize, P
             continue;
         }
         let (addr, port) = match item.iter().position(|&b| b == b':') {
-            Some(i) => (&item[..i], parse_port(&item[i + 1..]).map_err(|_| ParseError::BadAddress)?),
+            Some(i) => (
+                &item[..i],
+                parse_port(&item[i + 1..]).map_err(|_| ParseError::BadAddress)?,
+            ),
             None => (item, DEFAULT_PORT),
         };
         let addr = parse_ipv4(addr)?;
@@ -188,24 +191,49 @@ mod tests {
         assert_eq!(parse_node_id(b"4096"), Err(ParseError::OutOfRange));
         assert_eq!(parse_node_id(b"\n"), Err(ParseError::Empty));
         assert_eq!(parse_node_id(b"-1"), Err(ParseError::NotANumber));
-        assert_eq!(parse_node_id(b"99999999999999999999999"), Err(ParseError::OutOfRange));
+        assert_eq!(
+            parse_node_id(b"99999999999999999999999"),
+            Err(ParseError::OutOfRange)
+        );
         assert_eq!(parse_port(b"7070\n"), Ok(7070));
         assert_eq!(parse_port(b"65536"), Err(ParseError::OutOfRange));
         assert_eq!(parse_ipv4(b"10.99.0.11\n"), Ok(Ipv4([10, 99, 0, 11])));
-        for bad in [&b"10.99.0"[..], b"10.99.0.11.1", b"10.99.0.256", b"10.099.0.1", b"a.b.c.d", b"10..0.1", b"1.2.3.4 5"] {
-            assert_eq!(parse_ipv4(bad), Err(ParseError::BadAddress), "{:?}", String::from_utf8_lossy(bad));
+        for bad in [
+            &b"10.99.0"[..],
+            b"10.99.0.11.1",
+            b"10.99.0.256",
+            b"10.099.0.1",
+            b"a.b.c.d",
+            b"10..0.1",
+            b"1.2.3.4 5",
+        ] {
+            assert_eq!(
+                parse_ipv4(bad),
+                Err(ParseError::BadAddress),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
     #[test]
     fn seeds() {
         let mut out = [(Ipv4::UNSET, 0); MAX_SEEDS];
-        assert_eq!(parse_seeds(b"10.99.0.11, 10.99.0.12:7071\n", &mut out), Ok(2));
+        assert_eq!(
+            parse_seeds(b"10.99.0.11, 10.99.0.12:7071\n", &mut out),
+            Ok(2)
+        );
         assert_eq!(out[0], (Ipv4([10, 99, 0, 11]), DEFAULT_PORT));
         assert_eq!(out[1], (Ipv4([10, 99, 0, 12]), 7071));
         assert_eq!(parse_seeds(b"\n", &mut out), Ok(0));
-        assert_eq!(parse_seeds(b"10.99.0.11:0", &mut out), Err(ParseError::BadAddress));
-        assert_eq!(parse_seeds(b"10.99.0.11:x", &mut out), Err(ParseError::BadAddress));
+        assert_eq!(
+            parse_seeds(b"10.99.0.11:0", &mut out),
+            Err(ParseError::BadAddress)
+        );
+        assert_eq!(
+            parse_seeds(b"10.99.0.11:x", &mut out),
+            Err(ParseError::BadAddress)
+        );
         assert_eq!(parse_seeds(b"node1", &mut out), Err(ParseError::BadAddress));
         let many = b"1.1.1.1 1.1.1.2 1.1.1.3 1.1.1.4 1.1.1.5 1.1.1.6 1.1.1.7 1.1.1.8 1.1.1.9 1.1.1.10 1.1.1.11 1.1.1.12 1.1.1.13 1.1.1.14 1.1.1.15 1.1.1.16 1.1.1.17";
         assert_eq!(parse_seeds(many, &mut out), Err(ParseError::OutOfRange));

@@ -2051,7 +2051,9 @@ impl<'a> FileBody<'a> {
                 w.bytes(termios)?;
                 Ok(w.bytes(winsize)?)
             }
-            FileTarget::PipeRead { pipe_id } | FileTarget::PipeWrite { pipe_id } => Ok(w.u64(*pipe_id)?),
+            FileTarget::PipeRead { pipe_id } | FileTarget::PipeWrite { pipe_id } => {
+                Ok(w.u64(*pipe_id)?)
+            }
         }
     }
 
@@ -3391,7 +3393,11 @@ impl ImageReader {
             error,
             section: Some(position),
         };
-        let crc = if self.crc_unchecked(&header) { header.crc } else { computed_crc };
+        let crc = if self.crc_unchecked(&header) {
+            header.crc
+        } else {
+            computed_crc
+        };
         header.check_body(body, crc).map_err(at)?;
         let section = Section::decode(header.kind, body).map_err(at)?;
         self.validator
@@ -3424,7 +3430,11 @@ impl ImageReader {
                 kind: Some(header.kind),
             }),
         };
-        let mut r = Reader::new(prefix.get(..PagesBody::PREFIX_LEN).ok_or(at(ImageError::Truncated))?);
+        let mut r = Reader::new(
+            prefix
+                .get(..PagesBody::PREFIX_LEN)
+                .ok_or(at(ImageError::Truncated))?,
+        );
         let (start, npages) = PagesBody::read_prefix(&mut r).map_err(at)?;
         let run = PagesRun { start, npages };
         if header.body_len as usize != PagesBody::PREFIX_LEN + run.data_len() {
@@ -4457,7 +4467,7 @@ mod tests {
             assert!(kind.max_body_len() <= MAX_DESCRIPTION_BODY, "{kind}");
         }
         assert!(PagesBody::PREFIX_LEN as u32 <= MAX_DESCRIPTION_BODY);
-        assert!(MAX_DESCRIPTION_BODY < MAX_SECTION_BODY);
+        const { assert!(MAX_DESCRIPTION_BODY < MAX_SECTION_BODY) };
     }
 
     #[test]
@@ -5152,7 +5162,13 @@ mod tests {
             assert!(read_image(&unchecked, |_, _| {}).is_ok());
             for r in section_ranges(&unchecked) {
                 let kind = SectionHeader::decode(&unchecked[r.start..]).unwrap().kind;
-                let at = r.start + SECTION_HEADER_LEN + if kind == SectionKind::Pages { PagesBody::PREFIX_LEN } else { 0 };
+                let at = r.start
+                    + SECTION_HEADER_LEN
+                    + if kind == SectionKind::Pages {
+                        PagesBody::PREFIX_LEN
+                    } else {
+                        0
+                    };
                 if at >= r.end {
                     continue;
                 }
@@ -5164,10 +5180,17 @@ mod tests {
                 assert_eq!(e.error, ImageError::SectionChecksumMismatch);
                 if kind == SectionKind::Pages {
                     pages_seen += 1;
-                    assert!(read_image(&b, |_, _| {}).is_ok(), "seed {seed}: a page byte is not checked");
+                    assert!(
+                        read_image(&b, |_, _| {}).is_ok(),
+                        "seed {seed}: a page byte is not checked"
+                    );
                 } else if kind != SectionKind::End {
                     let e = read_image(&b, |_, _| {}).unwrap_err();
-                    assert_eq!(e.error, ImageError::SectionChecksumMismatch, "seed {seed} {kind:?}");
+                    assert_eq!(
+                        e.error,
+                        ImageError::SectionChecksumMismatch,
+                        "seed {seed} {kind:?}"
+                    );
                 }
             }
         }
@@ -5182,7 +5205,10 @@ mod tests {
 
     /// [`read_skipping_pages`]; `data_apart`: the page data is not in
     /// `image` at all (a split image's description).
-    fn read_by_prefix(image: &[u8], data_apart: bool) -> Result<(ImageSummary, Vec<PagesRun>), ReadError> {
+    fn read_by_prefix(
+        image: &[u8],
+        data_apart: bool,
+    ) -> Result<(ImageSummary, Vec<PagesRun>), ReadError> {
         let mut reader = ImageReader::new(image)?;
         let mut at = IMAGE_HEADER_LEN;
         let mut runs = Vec::new();
@@ -5192,9 +5218,16 @@ mod tests {
             if h.kind == SectionKind::Pages {
                 let run = reader.read_pages_prefix(image.get(at..).unwrap_or(&[]))?;
                 runs.push(run);
-                at += if data_apart { PagesBody::PREFIX_LEN } else { h.body_len as usize };
+                at += if data_apart {
+                    PagesBody::PREFIX_LEN
+                } else {
+                    h.body_len as usize
+                };
             } else {
-                let body = image.get(at..at + h.body_len as usize).ok_or(ReadError { error: ImageError::Truncated, section: None })?;
+                let body = image.get(at..at + h.body_len as usize).ok_or(ReadError {
+                    error: ImageError::Truncated,
+                    section: None,
+                })?;
                 reader.read_section_body(body)?;
                 at += h.body_len as usize;
             }
@@ -5212,7 +5245,10 @@ mod tests {
             let mut whole = Vec::new();
             let summary = read_image(&image, |_, s| {
                 if let Section::Pages(p) = s {
-                    whole.push(PagesRun { start: p.start, npages: p.npages() });
+                    whole.push(PagesRun {
+                        start: p.start,
+                        npages: p.npages(),
+                    });
                 }
             })
             .unwrap();
@@ -5226,12 +5262,19 @@ mod tests {
                 if h.kind != SectionKind::Pages {
                     continue;
                 }
-                for at in (r.start + SECTION_HEADER_LEN..r.start + SECTION_HEADER_LEN + PagesBody::PREFIX_LEN).chain([r.start + 4]) {
+                for at in (r.start + SECTION_HEADER_LEN
+                    ..r.start + SECTION_HEADER_LEN + PagesBody::PREFIX_LEN)
+                    .chain([r.start + 4])
+                {
                     let mut b = image.clone();
                     b[at] ^= 0x80;
                     let whole = read_image(&b, |_, _| {});
                     let prefix = read_skipping_pages(&b);
-                    assert_eq!(whole.is_ok(), prefix.is_ok(), "seed {seed} byte {at}: {whole:?} / {prefix:?}");
+                    assert_eq!(
+                        whole.is_ok(),
+                        prefix.is_ok(),
+                        "seed {seed} byte {at}: {whole:?} / {prefix:?}"
+                    );
                 }
             }
         }
@@ -5252,7 +5295,9 @@ mod tests {
             let e = reader.read_pages_prefix(&image[at..]).unwrap_err();
             assert_eq!(e.error, ImageError::ReaderMisuse);
             refused += 1;
-            reader.read_section_body(&image[at..at + h.body_len as usize]).unwrap();
+            reader
+                .read_section_body(&image[at..at + h.body_len as usize])
+                .unwrap();
             at += h.body_len as usize;
         }
         assert!(refused > 0);
@@ -5262,7 +5307,10 @@ mod tests {
     /// Splits `image` fed in chunks of the lengths `chunks` cycles
     /// through: (the description, one piece after the other, as the
     /// destination's file holds it; the page data in order; the splitter).
-    fn split_image(image: &[u8], chunks: &[usize]) -> Result<(Vec<u8>, Vec<u8>, ImageSplitter), ImageError> {
+    fn split_image(
+        image: &[u8],
+        chunks: &[usize],
+    ) -> Result<(Vec<u8>, Vec<u8>, ImageSplitter), ImageError> {
         let mut sp = ImageSplitter::new();
         let mut file = Vec::new();
         let mut store = Vec::new();
@@ -5349,7 +5397,10 @@ mod tests {
             assert_eq!(file, image);
             let mut more = image.clone();
             more.push(0);
-            assert_eq!(split_image(&more, &[100_000]).unwrap_err(), ImageError::DataAfterEnd);
+            assert_eq!(
+                split_image(&more, &[100_000]).unwrap_err(),
+                ImageError::DataAfterEnd
+            );
         }
     }
 

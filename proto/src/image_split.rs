@@ -126,7 +126,10 @@ impl ImageSplitter {
                 State::PagesPrefix(len - prefix)
             }
             SectionKind::End if len == 0 => State::Done,
-            kind => State::Body { left: len, end: kind == SectionKind::End },
+            kind => State::Body {
+                left: len,
+                end: kind == SectionKind::End,
+            },
         })
     }
 

@@ -744,7 +744,8 @@ mod tests {
     fn any_frame_keeps_a_node_alive() {
         let mut v = View::new();
         v.set_local(id(1), 1, [10, 0, 0, 1], 7070).unwrap();
-        v.on_heartbeat(id(2), 5, [10, 0, 0, 2], 7070, Resources::default(), 100).unwrap();
+        v.on_heartbeat(id(2), 5, [10, 0, 0, 2], 7070, Resources::default(), 100)
+            .unwrap();
         assert!(v.heard_from(id(2), 5, 4000));
         assert!(v.expire(6000, 5000).is_empty());
         // Another incarnation, an unknown node, the local node: nothing.

@@ -122,7 +122,12 @@ impl<'a> Data<'a> {
     /// Encodes only the bytes before `len` bytes of data, into
     /// `out[..HEADER_LEN]`: for a sender that put the data right after
     /// them already (the result equals [`Data::encode`]'s).
-    pub fn encode_header(id: u64, offset: u64, len: usize, out: &mut [u8]) -> Result<usize, WireError> {
+    pub fn encode_header(
+        id: u64,
+        offset: u64,
+        len: usize,
+        out: &mut [u8],
+    ) -> Result<usize, WireError> {
         nonzero(id)?;
         if len > MAX_DATA {
             return Err(WireError::InvalidValue);
@@ -168,9 +173,12 @@ pub struct Run {
 impl Run {
     /// Whether it is page-aligned, non-empty and below [`USER_TOP`].
     pub fn is_valid(&self) -> bool {
-        self.addr % PAGE == 0
+        self.addr.is_multiple_of(PAGE)
             && self.npages > 0
-            && self.addr.checked_add(u64::from(self.npages) * PAGE).is_some_and(|end| end <= USER_TOP)
+            && self
+                .addr
+                .checked_add(u64::from(self.npages) * PAGE)
+                .is_some_and(|end| end <= USER_TOP)
     }
 }
 
@@ -230,7 +238,10 @@ impl<'a> Keep<'a> {
             a.copy_from_slice(&c[..8]);
             let mut n = [0u8; 4];
             n.copy_from_slice(&c[8..]);
-            Run { addr: u64::from_le_bytes(a), npages: u32::from_le_bytes(n) }
+            Run {
+                addr: u64::from_le_bytes(a),
+                npages: u32::from_le_bytes(n),
+            }
         })
     }
 }
@@ -252,11 +263,17 @@ pub fn keep_follows(last: Option<&Run>, next: &Run) -> bool {
 pub fn overlap(keep: &[Run], addr: u64, npages: u32) -> impl Iterator<Item = Run> + '_ {
     let end = addr.saturating_add(u64::from(npages) * PAGE);
     let first = keep.partition_point(|r| run_end(r) <= addr);
-    keep[first..].iter().take_while(move |r| r.addr < end).filter_map(move |r| {
-        let from = r.addr.max(addr);
-        let to = run_end(r).min(end);
-        (from < to).then(|| Run { addr: from, npages: ((to - from) / PAGE) as u32 })
-    })
+    keep[first..]
+        .iter()
+        .take_while(move |r| r.addr < end)
+        .filter_map(move |r| {
+            let from = r.addr.max(addr);
+            let to = run_end(r).min(end);
+            (from < to).then(|| Run {
+                addr: from,
+                npages: ((to - from) / PAGE) as u32,
+            })
+        })
 }
 
 /// The parts of `[start, end)` (page-aligned) that do not lie in `keep`
@@ -346,7 +363,10 @@ impl Commit {
     /// Decodes a body.
     pub fn decode(body: &[u8]) -> Result<Commit, WireError> {
         let mut r = Reader::new(body);
-        let c = Commit { id: nonzero(r.u64()?)?, size: r.u64()? };
+        let c = Commit {
+            id: nonzero(r.u64()?)?,
+            size: r.u64()?,
+        };
         r.finish()?;
         Ok(c)
     }
@@ -404,7 +424,10 @@ impl Exit {
     /// Decodes a body; the status must be one of an ended process.
     pub fn decode(body: &[u8]) -> Result<Exit, WireError> {
         let mut r = Reader::new(body);
-        let e = Exit { home_id: nonzero(r.u64()?)?, status: r.u32()? };
+        let e = Exit {
+            home_id: nonzero(r.u64()?)?,
+            status: r.u32()?,
+        };
         r.finish()?;
         WaitStatus::from_raw(e.status).ok_or(WireError::InvalidValue)?;
         Ok(e)
@@ -438,7 +461,10 @@ impl Signal {
     /// Decodes a body.
     pub fn decode(body: &[u8]) -> Result<Signal, WireError> {
         let mut r = Reader::new(body);
-        let s = Signal { home_id: nonzero(r.u64()?)?, signo: r.u32()? };
+        let s = Signal {
+            home_id: nonzero(r.u64()?)?,
+            signo: r.u32()?,
+        };
         r.finish()?;
         if !(1..=64).contains(&s.signo) {
             return Err(WireError::InvalidValue);
@@ -523,7 +549,14 @@ impl<'a> Io<'a> {
         }
         let data = r.bytes(n)?;
         r.finish()?;
-        let io = Io { home_id, seq, fd, op, len, data };
+        let io = Io {
+            home_id,
+            seq,
+            fd,
+            op,
+            len,
+            data,
+        };
         io.check()?;
         Ok(io)
     }
@@ -583,7 +616,12 @@ impl<'a> IoDone<'a> {
         }
         let data = r.bytes(n)?;
         r.finish()?;
-        let d = IoDone { home_id, seq, result, data };
+        let d = IoDone {
+            home_id,
+            seq,
+            result,
+            data,
+        };
         d.check()?;
         Ok(d)
     }
@@ -616,7 +654,11 @@ impl Moved {
     /// Decodes a body.
     pub fn decode(body: &[u8]) -> Result<Moved, WireError> {
         let mut r = Reader::new(body);
-        let m = Moved { home_id: nonzero(r.u64()?)?, node: r.u16()?, pid: r.u32()? };
+        let m = Moved {
+            home_id: nonzero(r.u64()?)?,
+            node: r.u16()?,
+            pid: r.u32()?,
+        };
         r.finish()?;
         if m.node == 0 {
             return Err(WireError::InvalidValue);
@@ -677,7 +719,9 @@ impl<'a> Lease<'a> {
 
     /// The home ids.
     pub fn iter(&self) -> impl Iterator<Item = u64> + 'a {
-        self.ids.chunks_exact(8).map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+        self.ids
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
     }
 
     /// How many.
@@ -721,11 +765,14 @@ impl PageRequest {
 
     fn check(&self) -> Result<(), WireError> {
         let ok = self.seq != 0
-            && self.addr % PAGE == 0
+            && self.addr.is_multiple_of(PAGE)
             && self.len != 0
-            && u64::from(self.len) % PAGE == 0
+            && u64::from(self.len).is_multiple_of(PAGE)
             && self.len <= MAX_PAGE_BYTES
-            && self.addr.checked_add(u64::from(self.len)).is_some_and(|end| end <= USER_TOP);
+            && self
+                .addr
+                .checked_add(u64::from(self.len))
+                .is_some_and(|end| end <= USER_TOP);
         if ok {
             Ok(())
         } else {
@@ -747,7 +794,12 @@ impl PageRequest {
     /// Decodes a body.
     pub fn decode(body: &[u8]) -> Result<PageRequest, WireError> {
         let mut r = Reader::new(body);
-        let p = PageRequest { id: nonzero(r.u64()?)?, seq: r.u64()?, addr: r.u64()?, len: r.u32()? };
+        let p = PageRequest {
+            id: nonzero(r.u64()?)?,
+            seq: r.u64()?,
+            addr: r.u64()?,
+            len: r.u32()?,
+        };
         r.finish()?;
         p.check()?;
         Ok(p)
@@ -777,7 +829,7 @@ impl<'a> PageData<'a> {
     fn check(&self) -> Result<(), WireError> {
         let ok = self.seq != 0
             && self.data.len() <= MAX_PAGE_BYTES as usize
-            && self.data.len() as u64 % PAGE == 0
+            && (self.data.len() as u64).is_multiple_of(PAGE)
             && (-4095..=0).contains(&self.result)
             && (self.result == 0) != self.data.is_empty();
         if ok {
@@ -802,8 +854,17 @@ impl<'a> PageData<'a> {
     /// Writes the header of a successful answer of `len` bytes into
     /// `out`, for a sender that reads the pages into the body right after
     /// it (no copy).
-    pub fn encode_header(id: u64, seq: u64, len: usize, out: &mut [u8]) -> Result<usize, WireError> {
-        if seq == 0 || len == 0 || len > MAX_PAGE_BYTES as usize || len as u64 % PAGE != 0 {
+    pub fn encode_header(
+        id: u64,
+        seq: u64,
+        len: usize,
+        out: &mut [u8],
+    ) -> Result<usize, WireError> {
+        if seq == 0
+            || len == 0
+            || len > MAX_PAGE_BYTES as usize
+            || !(len as u64).is_multiple_of(PAGE)
+        {
             return Err(WireError::InvalidValue);
         }
         let mut w = Writer::new(out);
@@ -826,7 +887,12 @@ impl<'a> PageData<'a> {
         }
         let data = r.bytes(n)?;
         r.finish()?;
-        let d = PageData { id, seq, result, data };
+        let d = PageData {
+            id,
+            seq,
+            result,
+            data,
+        };
         d.check()?;
         Ok(d)
     }
@@ -860,7 +926,10 @@ impl WaitStatus {
         if low == 0x7f || raw >> 8 != 0 || low > 64 {
             return None;
         }
-        Some(WaitStatus::Signaled { sig: low, core: raw & 0x80 != 0 })
+        Some(WaitStatus::Signaled {
+            sig: low,
+            core: raw & 0x80 != 0,
+        })
     }
 
     /// The raw status.
@@ -898,8 +967,20 @@ mod tests {
     fn wait_status() {
         assert_eq!(WaitStatus::from_raw(0), Some(WaitStatus::Exited(0)));
         assert_eq!(WaitStatus::from_raw(3 << 8), Some(WaitStatus::Exited(3)));
-        assert_eq!(WaitStatus::from_raw(15), Some(WaitStatus::Signaled { sig: 15, core: false }));
-        assert_eq!(WaitStatus::from_raw(0x8b), Some(WaitStatus::Signaled { sig: 11, core: true }));
+        assert_eq!(
+            WaitStatus::from_raw(15),
+            Some(WaitStatus::Signaled {
+                sig: 15,
+                core: false
+            })
+        );
+        assert_eq!(
+            WaitStatus::from_raw(0x8b),
+            Some(WaitStatus::Signaled {
+                sig: 11,
+                core: true
+            })
+        );
         // Stopped, continued, garbage.
         assert_eq!(WaitStatus::from_raw(0x137f), None);
         assert_eq!(WaitStatus::from_raw(0xffff), None);
@@ -913,7 +994,10 @@ mod tests {
         assert_eq!(page_state(1 << 63 | 1 << 55, false), PageState::Dirty);
         assert_eq!(page_state(1 << 63, false), PageState::Clean);
         assert_eq!(page_state(1 << 62 | 1 << 55, false), PageState::Dirty);
-        assert_eq!(page_state(1 << 63 | 1 << 61 | 1 << 55, true), PageState::Absent);
+        assert_eq!(
+            page_state(1 << 63 | 1 << 61 | 1 << 55, true),
+            PageState::Absent
+        );
         assert_eq!(page_state(1 << 63 | 1 << 61, false), PageState::Clean);
         // Soft-dirty alone (a never touched page of a new mapping).
         assert_eq!(page_state(1 << 55, false), PageState::Absent);
@@ -930,15 +1014,30 @@ mod tests {
 
     #[test]
     fn keep_runs() {
-        let runs = [Run { addr: 0x1000, npages: 3 }, Run { addr: 0x7fff_f000, npages: 1 }];
+        let runs = [
+            Run {
+                addr: 0x1000,
+                npages: 3,
+            },
+            Run {
+                addr: 0x7fff_f000,
+                npages: 1,
+            },
+        ];
         let mut b = [0u8; 64];
         let n = Keep::encode(9, &runs, &mut b).unwrap();
         let k = Keep::decode(&b[..n]).unwrap();
         assert_eq!(k.id, 9);
         assert!(k.runs().eq(runs.iter().copied()));
-        let bad = [Run { addr: 0x1001, npages: 1 }];
+        let bad = [Run {
+            addr: 0x1001,
+            npages: 1,
+        }];
         assert_eq!(Keep::encode(9, &bad, &mut b), Err(WireError::InvalidValue));
-        let top = [Run { addr: USER_TOP - PAGE, npages: 2 }];
+        let top = [Run {
+            addr: USER_TOP - PAGE,
+            npages: 2,
+        }];
         assert_eq!(Keep::encode(9, &top, &mut b), Err(WireError::InvalidValue));
     }
 
@@ -952,44 +1051,116 @@ mod tests {
     #[test]
     fn io_shapes() {
         let mut b = [0u8; 128];
-        let read = Io { home_id: 1, seq: 1, fd: 0, op: IoOp::Read, len: 0, data: &[] };
+        let read = Io {
+            home_id: 1,
+            seq: 1,
+            fd: 0,
+            op: IoOp::Read,
+            len: 0,
+            data: &[],
+        };
         assert_eq!(read.encode(&mut b), Err(WireError::InvalidValue));
-        let write = Io { home_id: 1, seq: 1, fd: 1, op: IoOp::Write, len: 3, data: b"ab" };
+        let write = Io {
+            home_id: 1,
+            seq: 1,
+            fd: 1,
+            op: IoOp::Write,
+            len: 3,
+            data: b"ab",
+        };
         assert_eq!(write.encode(&mut b), Err(WireError::InvalidValue));
-        let done = IoDone { home_id: 1, seq: 2, result: 5, data: b"abc" };
+        let done = IoDone {
+            home_id: 1,
+            seq: 2,
+            result: 5,
+            data: b"abc",
+        };
         assert_eq!(done.encode(&mut b), Err(WireError::InvalidValue));
     }
 
     #[test]
     fn page_shapes() {
         let mut b = [0u8; 64];
-        let ok = PageRequest { id: 1, seq: 1, addr: 0x1000, len: 4096 };
+        let ok = PageRequest {
+            id: 1,
+            seq: 1,
+            addr: 0x1000,
+            len: 4096,
+        };
         assert!(ok.encode(&mut b).is_ok());
         for bad in [
             PageRequest { addr: 0x1001, ..ok },
             PageRequest { len: 100, ..ok },
             PageRequest { len: 0, ..ok },
-            PageRequest { len: MAX_PAGE_BYTES + 4096, ..ok },
-            PageRequest { addr: USER_TOP - PAGE, len: 8192, ..ok },
-            PageRequest { addr: u64::MAX & !(PAGE - 1), ..ok },
+            PageRequest {
+                len: MAX_PAGE_BYTES + 4096,
+                ..ok
+            },
+            PageRequest {
+                addr: USER_TOP - PAGE,
+                len: 8192,
+                ..ok
+            },
+            PageRequest {
+                addr: !(PAGE - 1),
+                ..ok
+            },
             PageRequest { seq: 0, ..ok },
         ] {
             assert_eq!(bad.encode(&mut b), Err(WireError::InvalidValue), "{bad:?}");
         }
         let page = [0u8; 4096];
         let mut big = [0u8; 4200];
-        assert!(PageData { id: 1, seq: 1, result: 0, data: &page }.encode(&mut big).is_ok());
+        assert!(PageData {
+            id: 1,
+            seq: 1,
+            result: 0,
+            data: &page
+        }
+        .encode(&mut big)
+        .is_ok());
         // An error carries no data, a success carries whole pages.
-        assert!(PageData { id: 1, seq: 1, result: -14, data: &page }.encode(&mut big).is_err());
-        assert!(PageData { id: 1, seq: 1, result: 0, data: &[] }.encode(&mut big).is_err());
-        assert!(PageData { id: 1, seq: 1, result: 0, data: &page[..100] }.encode(&mut big).is_err());
-        assert!(PageData { id: 1, seq: 1, result: -14, data: &[] }.encode(&mut big).is_ok());
+        assert!(PageData {
+            id: 1,
+            seq: 1,
+            result: -14,
+            data: &page
+        }
+        .encode(&mut big)
+        .is_err());
+        assert!(PageData {
+            id: 1,
+            seq: 1,
+            result: 0,
+            data: &[]
+        }
+        .encode(&mut big)
+        .is_err());
+        assert!(PageData {
+            id: 1,
+            seq: 1,
+            result: 0,
+            data: &page[..100]
+        }
+        .encode(&mut big)
+        .is_err());
+        assert!(PageData {
+            id: 1,
+            seq: 1,
+            result: -14,
+            data: &[]
+        }
+        .encode(&mut big)
+        .is_ok());
     }
 
     #[test]
     fn data_header_alone_keeps_the_rules() {
         let mut h = [0u8; Data::HEADER_LEN];
-        assert_eq!(Data::encode_header(1, 0, MAX_DATA, &mut h), Ok(Data::HEADER_LEN));
+        assert_eq!(
+            Data::encode_header(1, 0, MAX_DATA, &mut h),
+            Ok(Data::HEADER_LEN)
+        );
         assert!(Data::encode_header(0, 0, 1, &mut h).is_err());
         assert!(Data::encode_header(1, 0, MAX_DATA + 1, &mut h).is_err());
         assert!(Data::encode_header(1, 0, 1, &mut h[..Data::HEADER_LEN - 1]).is_err());
@@ -997,21 +1168,63 @@ mod tests {
 
     #[test]
     fn keep_overlap_and_gaps() {
-        let keep = [Run { addr: 0x2000, npages: 2 }, Run { addr: 0x6000, npages: 1 }];
+        let keep = [
+            Run {
+                addr: 0x2000,
+                npages: 2,
+            },
+            Run {
+                addr: 0x6000,
+                npages: 1,
+            },
+        ];
         let o: Vec<Run> = overlap(&keep, 0x1000, 6).collect();
-        assert_eq!(o, [Run { addr: 0x2000, npages: 2 }, Run { addr: 0x6000, npages: 1 }]);
+        assert_eq!(
+            o,
+            [
+                Run {
+                    addr: 0x2000,
+                    npages: 2
+                },
+                Run {
+                    addr: 0x6000,
+                    npages: 1
+                }
+            ]
+        );
         let o: Vec<Run> = overlap(&keep, 0x3000, 1).collect();
-        assert_eq!(o, [Run { addr: 0x3000, npages: 1 }]);
+        assert_eq!(
+            o,
+            [Run {
+                addr: 0x3000,
+                npages: 1
+            }]
+        );
         assert_eq!(overlap(&keep, 0x4000, 2).count(), 0);
         let g: Vec<(u64, u64)> = gaps(&keep, 0x1000, 0x8000).collect();
         assert_eq!(g, [(0x1000, 0x2000), (0x4000, 0x6000), (0x7000, 0x8000)]);
         let g: Vec<(u64, u64)> = gaps(&keep, 0x3000, 0x7000).collect();
         assert_eq!(g, [(0x4000, 0x6000)]);
-        assert_eq!(gaps(&[], 0x1000, 0x3000).collect::<Vec<_>>(), [(0x1000, 0x3000)]);
+        assert_eq!(
+            gaps(&[], 0x1000, 0x3000).collect::<Vec<_>>(),
+            [(0x1000, 0x3000)]
+        );
         assert!(keep_follows(Some(&keep[0]), &keep[1]));
         assert!(!keep_follows(Some(&keep[1]), &keep[0]));
-        assert!(!keep_follows(Some(&keep[0]), &Run { addr: 0x3000, npages: 1 }));
-        assert!(!keep_follows(None, &Run { addr: 0x3001, npages: 1 }));
+        assert!(!keep_follows(
+            Some(&keep[0]),
+            &Run {
+                addr: 0x3000,
+                npages: 1
+            }
+        ));
+        assert!(!keep_follows(
+            None,
+            &Run {
+                addr: 0x3001,
+                npages: 1
+            }
+        ));
     }
 
     #[test]
@@ -1146,10 +1359,10 @@ mod tests {
             let _ = Lease::decode(&bytes).map(|l| l.iter().count());
             let _ = Moved::decode(&bytes);
             if let Ok(q) = PageRequest::decode(&bytes) {
-                prop_assert!(q.addr % PAGE == 0 && q.addr + u64::from(q.len) <= USER_TOP);
+                prop_assert!(q.addr.is_multiple_of(PAGE) && q.addr + u64::from(q.len) <= USER_TOP);
             }
             if let Ok(d) = PageData::decode(&bytes) {
-                prop_assert!(d.data.len() as u64 % PAGE == 0);
+                prop_assert!((d.data.len() as u64).is_multiple_of(PAGE));
             }
             if let Ok(k) = Keep::decode(&bytes) {
                 prop_assert!(k.runs().all(|r| r.is_valid()));

@@ -57,7 +57,11 @@ impl Default for Window {
 impl Window {
     /// An empty window for a sender of `incarnation`.
     pub const fn new(incarnation: u32) -> Window {
-        Window { incarnation, floor: 1, bits: [0; WORDS] }
+        Window {
+            incarnation,
+            floor: 1,
+            bits: [0; WORDS],
+        }
     }
 
     /// The sender's incarnation this window follows.
@@ -171,7 +175,11 @@ pub fn parse_drop(input: &[u8]) -> Result<DropSpec, ParseError> {
             MsgType::from_u8(v as u8).ok_or(ParseError::OutOfRange)?
         }
     };
-    let count = parse_decimal(words.next().ok_or(ParseError::Empty)?, 0, u64::from(MAX_DROP))? as u32;
+    let count = parse_decimal(
+        words.next().ok_or(ParseError::Empty)?,
+        0,
+        u64::from(MAX_DROP),
+    )? as u32;
     if words.next().is_some() {
         return Err(ParseError::NotANumber);
     }
@@ -204,7 +212,10 @@ mod tests {
         assert_eq!(w.accept(7, 5000, 4095), Verdict::Fresh);
         assert_eq!(w.accept(7, 5000 + WINDOW, 0), Verdict::Fresh);
         assert_eq!(w.accept(7, 9000 + 2 * WINDOW, 0), Verdict::Fresh);
-        assert_eq!(w.accept(7, 9001 + 2 * WINDOW, WINDOW as u32), Verdict::Refused);
+        assert_eq!(
+            w.accept(7, 9001 + 2 * WINDOW, WINDOW as u32),
+            Verdict::Refused
+        );
     }
 
     #[test]
@@ -244,8 +255,17 @@ mod tests {
     fn drop_requests() {
         let s = parse_drop(b"MigrateExit 2\n").unwrap();
         assert_eq!((s.kind, s.count), (MsgType::MigrateExit, 2));
-        assert_eq!(parse_drop(b"migrateiodone 1").unwrap().kind, MsgType::MigrateIoDone);
-        assert_eq!(parse_drop(b"17 0").unwrap(), DropSpec { kind: MsgType::MigrateExit, count: 0 });
+        assert_eq!(
+            parse_drop(b"migrateiodone 1").unwrap().kind,
+            MsgType::MigrateIoDone
+        );
+        assert_eq!(
+            parse_drop(b"17 0").unwrap(),
+            DropSpec {
+                kind: MsgType::MigrateExit,
+                count: 0
+            }
+        );
         assert!(parse_drop(b"").is_err());
         assert!(parse_drop(b"MigrateExit").is_err());
         assert!(parse_drop(b"MigrateExit 1 2").is_err());

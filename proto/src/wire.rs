@@ -328,12 +328,18 @@ impl MsgType {
 
     /// The type's name (`MigrateExit`).
     pub fn name(self) -> &'static str {
-        NAMES.iter().find(|(k, _)| *k == self).map_or("?", |(_, n)| n)
+        NAMES
+            .iter()
+            .find(|(k, _)| *k == self)
+            .map_or("?", |(_, n)| n)
     }
 
     /// The type named `name` (ASCII case ignored).
     pub fn from_name(name: &[u8]) -> Option<MsgType> {
-        NAMES.iter().find(|(_, n)| n.as_bytes().eq_ignore_ascii_case(name)).map(|(k, _)| *k)
+        NAMES
+            .iter()
+            .find(|(_, n)| n.as_bytes().eq_ignore_ascii_case(name))
+            .map(|(k, _)| *k)
     }
 
     /// Whether frames of this type belong to the handshake (sent before a
@@ -497,7 +503,8 @@ impl FrameHeader {
             return Err(WireError::BadFlags);
         }
         let gap_ok = if reliable_request {
-            u64::from(self.ack_gap) < self.request_id && u64::from(self.ack_gap) < super::reliable::WINDOW
+            u64::from(self.ack_gap) < self.request_id
+                && u64::from(self.ack_gap) < super::reliable::WINDOW
         } else {
             self.ack_gap == 0
         };
@@ -1247,7 +1254,10 @@ impl RestartStarted {
     /// Decodes a body of exactly [`RestartStarted::LEN`] bytes.
     pub fn decode(body: &[u8]) -> Result<RestartStarted, WireError> {
         let mut r = Reader::new(body);
-        let s = RestartStarted { token: r.u32()?, pid: r.u32()? };
+        let s = RestartStarted {
+            token: r.u32()?,
+            pid: r.u32()?,
+        };
         r.finish()?;
         if s.token == 0 {
             return Err(WireError::InvalidValue);
@@ -1352,7 +1362,12 @@ impl<'a> RestartStatus<'a> {
         }
         let message = r.bytes(len)?;
         r.finish()?;
-        Ok(RestartStatus { state, pid, errno, message })
+        Ok(RestartStatus {
+            state,
+            pid,
+            errno,
+            message,
+        })
     }
 }
 
@@ -1392,14 +1407,21 @@ mod tests {
         h.request_id = 10;
         for (gap, ok) in [(0, true), (9, true), (10, false), (4095, false)] {
             h.ack_gap = gap;
-            let want = if ok { Ok(h) } else { Err(WireError::BadReserved) };
+            let want = if ok {
+                Ok(h)
+            } else {
+                Err(WireError::BadReserved)
+            };
             assert_eq!(FrameHeader::decode(&encoded(&h)), want);
         }
         h.request_id = 100_000;
         h.ack_gap = 4095;
         assert_eq!(FrameHeader::decode(&encoded(&h)), Ok(h));
         h.ack_gap = 4096;
-        assert_eq!(FrameHeader::decode(&encoded(&h)), Err(WireError::BadReserved));
+        assert_eq!(
+            FrameHeader::decode(&encoded(&h)),
+            Err(WireError::BadReserved)
+        );
         h.ack_gap = 0;
         h.request_id = 0;
         assert_eq!(FrameHeader::decode(&encoded(&h)), Err(WireError::BadFlags));
@@ -1408,7 +1430,10 @@ mod tests {
         h.request_id = 10;
         assert_eq!(FrameHeader::decode(&encoded(&h)), Ok(h));
         h.ack_gap = 1;
-        assert_eq!(FrameHeader::decode(&encoded(&h)), Err(WireError::BadReserved));
+        assert_eq!(
+            FrameHeader::decode(&encoded(&h)),
+            Err(WireError::BadReserved)
+        );
     }
 
     #[test]
@@ -1419,7 +1444,10 @@ mod tests {
                 assert_ne!(k.name(), "?");
             }
         }
-        assert_eq!(MsgType::from_name(b"migrateexit"), Some(MsgType::MigrateExit));
+        assert_eq!(
+            MsgType::from_name(b"migrateexit"),
+            Some(MsgType::MigrateExit)
+        );
         assert_eq!(MsgType::from_name(b"Nope"), None);
     }
 

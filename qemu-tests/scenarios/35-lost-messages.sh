@@ -79,7 +79,7 @@ expect_eq "both sides lost frames" "$(on 1 cat /sys/kernel/config/ssi/drop_next)
 # learns from the lease that the deputy is gone and kills the process.
 on 1 "(sleep 600 < /dev/null > /dev/null 2>&1; echo status=\$? > /tmp/sleep.status) > /dev/null 2>&1 &"
 wait_on 20 1 'pgrep -xf "sleep 600" > /dev/null'
-pid=$(on 1 pgrep -xf "sleep 600")
+pid=$(on 1 "pgrep -xf 'sleep 600'")
 rpid=$(migrate_to "$pid" 3)
 drop 1 MigrateSignal 1000
 on 1 "kill -KILL $pid"
@@ -93,7 +93,7 @@ drop 1 MigrateSignal 0
 # deputy ends killed (once the link is back, the home shell has status 137).
 on 1 "(sleep 600 < /dev/null > /dev/null 2>&1; echo status=\$? > /tmp/cut.status) > /dev/null 2>&1 &"
 wait_on 20 1 'pgrep -xf "sleep 600" > /dev/null'
-pid=$(on 1 pgrep -xf "sleep 600")
+pid=$(on 1 "pgrep -xf 'sleep 600'")
 rpid=$(migrate_to "$pid" 2)
 link_down 1
 wait_on 60 2 "! kill -0 $rpid 2> /dev/null"

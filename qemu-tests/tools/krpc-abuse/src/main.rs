@@ -121,7 +121,7 @@ fn one(target: &str, mode: &str, secret: &[u8], rng: &mut Rng) -> std::io::Resul
             let mut b = vec![0u8; 1 + (rng.next() % 4096) as usize];
             rng.fill(&mut b);
             // Half the time make it start like a frame, to get past the magic.
-            if rng.next() % 2 == 0 && b.len() > 5 {
+            if rng.next().is_multiple_of(2) && b.len() > 5 {
                 b[..4].copy_from_slice(&wire::MAGIC);
                 b[4] = wire::WIRE_VERSION;
             }
@@ -136,7 +136,7 @@ fn one(target: &str, mode: &str, secret: &[u8], rng: &mut Rng) -> std::io::Resul
         }
         "huge" => {
             let mut f = frame(MsgType::Hello, 1, 7, &[], None);
-            let len = if rng.next() % 2 == 0 { u32::MAX } else { wire::MAX_BODY + 1 };
+            let len = if rng.next().is_multiple_of(2) { u32::MAX } else { wire::MAX_BODY + 1 };
             f[32..36].copy_from_slice(&len.to_le_bytes());
             s.write_all(&f)?;
         }
