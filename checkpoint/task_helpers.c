@@ -35,6 +35,8 @@
 #include <linux/tty.h>
 #include <linux/umh.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/completion.h>
 #include <linux/slab.h>
 #include <linux/task_work.h>
 #include <linux/timekeeping.h>
@@ -263,15 +265,20 @@ void ssi_release_pages(void **pages, unsigned int n)
 		put_page((struct page *)pages[i]);
 }
 
-static const struct user_regset *find_regset(unsigned int note)
+static const struct user_regset *find_regset_of(struct task_struct *t, unsigned int note)
 {
-	const struct user_regset_view *view = task_user_regset_view(current);
+	const struct user_regset_view *view = task_user_regset_view(t);
 	unsigned int i;
 
 	for (i = 0; i < view->n; i++)
 		if (view->regsets[i].core_note_type == note)
 			return &view->regsets[i];
 	return NULL;
+}
+
+static const struct user_regset *find_regset(unsigned int note)
+{
+	return find_regset_of(current, note);
 }
 
 void ssi_get_user_regs(u64 regs[SSI_NGREG])
@@ -378,22 +385,49 @@ int ssi_get_xstate(void *buf, unsigned int len)
 	return regset_get(current, rs, size, buf) < 0 ? -EIO : size;
 }
 
+struct ssi_xstate_write {
+	struct work_struct work;
+	struct task_struct *target;
+	const void *buf;
+	unsigned int len;
+	int ret;
+	struct completion done;
+};
+
+static void ssi_xstate_write_fn(struct work_struct *w)
+{
+	struct ssi_xstate_write *x = container_of(w, struct ssi_xstate_write, work);
+	const struct user_regset *rs = find_regset_of(x->target, NT_X86_XSTATE);
+
+	x->ret = rs && rs->set ? rs->set(x->target, rs, 0, x->len, x->buf, NULL) : -ENODEV;
+	complete(&x->done);
+}
+
 int ssi_set_xstate(const void *buf, unsigned int len)
 {
 	const struct user_regset *rs = find_regset(NT_X86_XSTATE);
+	struct ssi_xstate_write x = { .target = current, .buf = buf, .len = len };
 
 	if (!rs || !rs->set)
 		return -ENODEV;
 	if (len != rs->n * rs->size)
 		return -EINVAL;
 	/*
-	 * Move the live user FPU registers to memory and mark them to be
-	 * reloaded on the way back to user mode; the regset then writes the
-	 * saved state, which is what the return to user mode loads.
+	 * The regset writes the FPU state of a task that does not run, as
+	 * for ptrace (it warns when the target is current). kernel_fpu_begin
+	 * saves the live user registers to memory and has them loaded from
+	 * there on the way back to user mode; from then on this task does not
+	 * touch them. A worker writes the saved state while this task sleeps,
+	 * and marks it to be loaded again.
 	 */
 	kernel_fpu_begin_mask(0);
 	kernel_fpu_end();
-	return rs->set(current, rs, 0, len, buf, NULL);
+	INIT_WORK_ONSTACK(&x.work, ssi_xstate_write_fn);
+	init_completion(&x.done);
+	queue_work(system_unbound_wq, &x.work);
+	wait_for_completion(&x.done);
+	destroy_work_on_stack(&x.work);
+	return x.ret;
 }
 
 void ssi_get_sigaction(int sig, u64 *handler, u64 *flags, u64 *restorer, u64 *mask)
@@ -750,27 +784,6 @@ void ssi_put_task(struct task_struct *t)
 	put_task_struct(t);
 }
 
-int ssi_may_checkpoint(struct task_struct *t)
-{
-	const struct cred *c = current_cred(), *tc;
-	int same, dumpable = 0;
-	struct mm_struct *mm;
-
-	if (capable(CAP_SYS_ADMIN))
-		return 0;
-	rcu_read_lock();
-	tc = __task_cred(t);
-	same = uid_eq(c->uid, tc->uid) && uid_eq(c->uid, tc->euid) && uid_eq(c->uid, tc->suid) &&
-	       gid_eq(c->gid, tc->gid) && gid_eq(c->gid, tc->egid) && gid_eq(c->gid, tc->sgid);
-	rcu_read_unlock();
-	mm = get_task_mm(t);
-	if (mm) {
-		dumpable = get_dumpable(mm) == SUID_DUMP_USER;
-		mmput(mm);
-	}
-	return same && dumpable ? 0 : -EPERM;
-}
-
 void ssi_task_brief(struct task_struct *t, struct ssi_task_brief *o)
 {
 	o->exiting = (t->flags & PF_EXITING) || t->exit_state;
@@ -821,11 +834,6 @@ int ssi_cpu_has_crc32c(void)
 #else
 	return 0;
 #endif
-}
-
-u64 ssi_mono_ns(void)
-{
-	return ktime_get_ns();
 }
 
 u64 ssi_current_age_ns(void)
