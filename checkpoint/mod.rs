@@ -20,6 +20,7 @@ pub(crate) mod crc;
 pub(crate) mod remote;
 pub(crate) mod restore;
 pub(crate) mod task;
+pub(crate) mod thread_plan;
 pub(crate) mod threads;
 
 use crate::proto::ctl::{CtlReply, CtlRequest, MessageWriter, FLAG_KILL};
@@ -234,13 +235,18 @@ pub(crate) fn check_target(pid: u32, reply: &mut CtlReply) -> Result<Task> {
         return Err(fail(reply, EINVAL, format_args!("a process cannot checkpoint or migrate itself")));
     }
     let target = Task::get(pid).ok_or_else(|| fail(reply, ESRCH, format_args!("no process {pid}")))?;
-    let brief = target.brief();
-    if brief.kthread != 0 {
+    if target.brief().kthread != 0 {
         return Err(fail(reply, EPERM, format_args!("{pid} is a kernel thread")));
     }
-    if !target.may_checkpoint() {
-        return Err(fail(reply, EPERM, format_args!("only root or the owner of process {pid} may checkpoint or migrate it")));
+    if !target.may_checkpoint(pid) {
+        return Err(fail(
+            reply,
+            EPERM,
+            format_args!("only root or the owner of process {pid} may checkpoint or migrate it (the ptrace attach check refused)"),
+        ));
     }
+    // After the check: had the pid been reused meanwhile, this one is exiting.
+    let brief = target.brief();
     if brief.exiting != 0 {
         return Err(fail(reply, ESRCH, format_args!("process {pid} is exiting")));
     }
@@ -276,10 +282,7 @@ pub(crate) fn capture(
     start: u64,
     reply: &mut CtlReply,
 ) -> Result {
-    let mut id = [0u8; 8];
-    // SAFETY: `id` is writable for its length.
-    unsafe { bindings::get_random_bytes(id.as_mut_ptr().cast(), id.len()) };
-    let origin = Origin { node, image_id: u64::from_le_bytes(id) | 1, created_ns: crate::cluster::real_time_ns() };
+    let origin = Origin { node, image_id: crate::kernel_ext::random_id(), created_ns: crate::kernel_ext::real_time_ns() };
     let threads = target.threads(MAX_THREADS).map_err(|e| fail(reply, e, format_args!("cannot list the threads of {pid}")))?;
     drop(target);
     let mut records = KVec::with_capacity(threads.len(), GFP_KERNEL)?;

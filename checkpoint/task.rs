@@ -44,10 +44,19 @@ impl Task {
         b
     }
 
-    /// Whether the caller may checkpoint it (root or its owner).
-    pub(crate) fn may_checkpoint(&self) -> bool {
-        // SAFETY: `self.0` is a counted task reference.
-        unsafe { raw::ssi_may_checkpoint(self.0) == 0 }
+    /// Whether the calling task may checkpoint process `pid` (this task's
+    /// process): the check `ptrace(PTRACE_ATTACH)` makes, the LSM's hook
+    /// (Yama, SELinux, ...) included. `ptrace_may_access` is not exported
+    /// to modules; opening `/proc/PID/mem` makes that very check
+    /// (`mm_access` with `PTRACE_MODE_ATTACH_FSCREDS`) as the caller, in
+    /// its own mount and pid namespaces, so the module opens it and closes
+    /// it at once. No `/proc` where the caller is: refused.
+    pub(crate) fn may_checkpoint(&self, pid: u32) -> bool {
+        let mut path = crate::kernel_ext::StackStr::<32>::new();
+        if core::fmt::Write::write_fmt(&mut path, format_args!("/proc/{pid}/mem\0")).is_err() {
+            return false;
+        }
+        open_path(path.as_bytes(), bindings::O_RDONLY).is_ok()
     }
 
     /// Every thread of its process, the leader first; `E2BIG` past `max`.
@@ -124,10 +133,7 @@ pub(crate) fn current_age_ns() -> u64 {
 }
 
 /// Monotonic nanoseconds.
-pub(crate) fn mono_ns() -> u64 {
-    // SAFETY: plain call.
-    unsafe { raw::ssi_mono_ns() }
-}
+pub(crate) use crate::kernel_ext::mono_ns;
 
 /// Identity, credentials, limits, timers and signal state of current.
 pub(crate) use raw::ssi_task_state as TaskState;

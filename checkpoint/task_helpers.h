@@ -182,7 +182,6 @@ void ssi_put_task(struct task_struct *t);
 int ssi_task_threads(struct task_struct *t, struct task_struct **out, u32 max);
 /* Whether the caller may checkpoint `t`: root, or the same user and the
  * target dumpable. 0 or -EPERM. */
-int ssi_may_checkpoint(struct task_struct *t);
 /* State of `t`: exiting, stopped or traced, kernel thread, thread count. */
 struct ssi_task_brief {
 	u32 exiting, stopped, kthread, ptraced, nr_threads, uid;
@@ -204,8 +203,6 @@ void ssi_init_task_work(struct callback_head *cb, void (*fn)(struct callback_hea
 /* Whether the CPU has the crc32 instruction (SSE4.2) for CRC-32C. */
 int ssi_cpu_has_crc32c(void);
 
-/* Wall-clock-free monotonic ns (for timings). */
-u64 ssi_mono_ns(void);
 /* Nanoseconds since the current process was created. */
 u64 ssi_current_age_ns(void);
 
