@@ -280,12 +280,11 @@ fn migration_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) 
 /// page server says every page came (`FLAG_ALL_PAGES_HERE`, `req.uffd` the
 /// pages file).
 fn migration_pages(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) -> Result {
-    let (is_root, _) = task::caller_identity();
-    if !is_root {
-        return Err(EPERM);
-    }
     let cluster: Option<Arc<Cluster>> = identity.with_service(|s| s.map(|s| s.cluster()));
     let cluster = cluster.ok_or_else(crate::kernel_ext::enotconn)?;
+    // "All pages are here" comes from the page server, which runs without
+    // privilege (ssi-pager drops root once set up): holding the pages file
+    // is what allows it.
     if req.flags & FLAG_ALL_PAGES_HERE != 0 {
         let file = File::from_fd(req.uffd).ok_or(EBADF)?;
         let h = crate::migration::pages::hosted_of(&file).ok_or_else(|| {
@@ -294,6 +293,10 @@ fn migration_pages(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) 
         })?;
         h.all_pages_here(&cluster);
         return Ok(());
+    }
+    let (is_root, _) = task::caller_identity();
+    if !is_root {
+        return Err(EPERM);
     }
     let h = identity
         .migrations
@@ -314,7 +317,7 @@ fn restore_thread(identity: &Identity, req: &CtlRequest) -> Result<i64> {
     let plans = identity.restore_groups.join(req.pid)?;
     // Past this point the process's memory is the restored one: a failure
     // cannot return to the code that called.
-    let applied = plans.threads.get(req.pid as usize).ok_or(EINVAL).and_then(checkpoint::restore::apply_thread);
+    let applied = plans.threads.get(req.pid as usize).ok_or(EINVAL).and_then(checkpoint::thread_plan::apply_thread);
     if let Err(e) = &applied {
         pr_err!("restart: thread {} could not take its state (error {}): process killed\n", req.pid, e.to_errno());
         task::kill_current();

@@ -454,6 +454,23 @@ fn report_failure(root: &Path, token: u32, outcome: Result<(), CtlError>) -> Res
 /// Post-copy, lazy: creates the userfaultfd, gets the migration's pages
 /// file and forks the page server (a grandchild, in its own session);
 /// the userfaultfd, for the restore request.
+/// The page server needs no privilege once its descriptors are open: it
+/// goes on as nobody (no supplementary groups), so a fault in it cannot be
+/// turned into root's power.
+fn drop_root() -> io::Result<()> {
+    const NOBODY: libc::uid_t = 65534;
+    // SAFETY: plain system calls on this process's credentials.
+    let failed = unsafe {
+        libc::setgroups(0, std::ptr::null()) != 0
+            || libc::setresgid(NOBODY, NOBODY, NOBODY) != 0
+            || libc::setresuid(NOBODY, NOBODY, NOBODY) != 0
+    };
+    if failed {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 fn start_pager(root: &Path, token: u32, push: bool) -> Result<OwnedFd, CtlError> {
     let uffd = crate::pager::userfaultfd().map_err(|e| CtlError::Io(PathBuf::from("userfaultfd"), e))?;
     let req = CtlRequest { op: CtlOp::MigrationPages, pid: 0, image_fd: 0, flags: 0, token, node: 0, strategy: 0, uffd: 0 };
@@ -490,7 +507,7 @@ fn start_pager(root: &Path, token: u32, push: bool) -> Result<OwnedFd, CtlError>
         // memory, must not live on with it).
         keep_only_fds(&[0, 1, 2, uffd.as_raw_fd(), pages.as_raw_fd(), pidfd.as_raw_fd()]);
         let uffd_copy = uffd.try_clone();
-        let code = match uffd_copy {
+        let code = match uffd_copy.and_then(|u| drop_root().map(|()| u)) {
             Ok(u) => {
                 let mut server = crate::pager::Server::new(u, pages, pidfd, push);
                 let done = |f: &fs::File| -> io::Result<()> {
