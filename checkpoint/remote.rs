@@ -113,8 +113,7 @@ impl RemoteRestarts {
     /// An empty table, `ctl_path` at its default.
     pub(crate) fn new() -> Result<Arc<Self>> {
         let mut first = [0u8; 4];
-        // SAFETY: `first` is writable for its length.
-        unsafe { kernel::bindings::get_random_bytes(first.as_mut_ptr().cast(), first.len()) };
+        crate::kernel_ext::random_bytes(&mut first);
         let mut path = CtlPath { bytes: [0; MAX_CTL_PATH], len: DEFAULT_CTL_PATH.len() };
         path.bytes[..path.len].copy_from_slice(DEFAULT_CTL_PATH);
         Arc::pin_init(
@@ -327,6 +326,17 @@ type Decimal = crate::kernel_ext::StackStr<16>;
 /// Handles `RestartRequest` and `RestartStatus` from other nodes.
 pub(crate) struct RestartHandler {
     pub(crate) restarts: Arc<RemoteRestarts>,
+}
+
+/// Registers the handlers of remote restarts with the cluster service
+/// (at its start).
+pub(crate) fn register(cluster: &Arc<Cluster>) -> Result {
+    let restarts = cluster.identity().restarts.clone();
+    let handler: Arc<dyn Handler<Cluster>> = Arc::new(RestartHandler { restarts }, GFP_KERNEL)?;
+    for kind in RESTART_MESSAGES {
+        cluster.register_handler(kind, handler.clone())?;
+    }
+    Ok(())
 }
 
 /// The message types [`RestartHandler`] handles.

@@ -15,6 +15,7 @@
 //! and pass two checks each run of pages as it comes.
 
 use super::task::{self, File};
+use super::thread_plan::{apply_thread, thread_plan, ThreadPlan};
 use super::threads::{RestoreGroups, ThreadPlans};
 use crate::kernel_ext::eopnotsupp;
 use crate::proto::{
@@ -22,17 +23,13 @@ use crate::proto::{
     handover::{self, Verdict},
     image::{
         self, FileTarget, ImageReader, PagesBody, PagesRun, Section, SectionHeader, SectionKind, VmaKind,
-        IMAGE_HEADER_LEN, PAGE_SIZE, REG_ORIG_RAX, REG_RAX, REG_RIP, SECTION_HEADER_LEN,
+        IMAGE_HEADER_LEN, PAGE_SIZE, SECTION_HEADER_LEN,
     },
 };
 use crate::migration::page_store::PageStore;
 use core::fmt::Write;
 use kernel::{alloc::flags::__GFP_NOWARN, prelude::*, sync::Arc};
 
-const ERESTARTSYS: i64 = 512;
-const ERESTARTNOINTR: i64 = 513;
-const ERESTARTNOHAND: i64 = 514;
-const ERESTART_RESTARTBLOCK: i64 = 516;
 const O_ACCMODE: u32 = 3;
 const O_CREAT_TRUNC_EXCL: u32 = 0o100 | 0o1000 | 0o200;
 const MAP_PRIVATE: u32 = 0x02;
@@ -56,19 +53,6 @@ struct FdPlan {
     cloexec: bool,
     /// None: keep the restarting side's descriptor (ttys, pipes on 0-2).
     file: Option<File>,
-}
-
-/// One thread's own state, applied by that thread.
-pub(crate) struct ThreadPlan {
-    regs: [u64; image::NR_REGS],
-    xstate: KVec<u8>,
-    sigmask: u64,
-    altstack: (u64, u64, u32),
-    clear_child_tid: u64,
-    robust: (u64, u64),
-    rseq: (u64, u32, u32),
-    /// Its private pending signals, encoded.
-    pending: KVec<u8>,
 }
 
 /// Everything pass one gathered.
@@ -332,25 +316,6 @@ fn char_device_path(minor: u32) -> &'static [u8] {
 /// Makes the stand-in for a pipe or terminal on fds 0-2 that another node
 /// keeps (a migration): (fd, readable, writable).
 pub(crate) type Forwarder<'a> = &'a dyn Fn(u32, bool, bool) -> Result<File>;
-
-/// A thread's own state, from its section.
-fn thread_plan(t: &image::ThreadBody<'_>) -> Result<ThreadPlan> {
-    let mut th = ThreadPlan {
-        regs: t.regs,
-        xstate: KVec::new(),
-        sigmask: t.sigmask,
-        altstack: (t.altstack.sp, t.altstack.size, t.altstack.flags),
-        clear_child_tid: t.clear_child_tid,
-        robust: (t.robust_list_head, t.robust_list_len),
-        rseq: (t.rseq.addr, t.rseq.len, t.rseq.sig),
-        pending: KVec::new(),
-    };
-    th.xstate.extend_from_slice(t.xstate, GFP_KERNEL)?;
-    for si in t.pending.iter() {
-        th.pending.extend_from_slice(&si.0, GFP_KERNEL)?;
-    }
-    Ok(th)
-}
 
 /// The handlers and process-wide pending signals of a Signals section.
 fn take_signals(plan: &mut Plan, sg: &image::SignalsBody<'_>) -> Result {
@@ -790,32 +755,6 @@ fn apply_state(plan: &Plan) -> Result<i64> {
     }
     task::set_itimer_real(plan.itimer_real);
     apply_thread(plan.threads.first().ok_or(EINVAL)?)
-}
-
-/// Applies a thread's own state to the calling thread: private pending
-/// signals, altstack, thread ids, FPU state, registers and signal mask.
-/// Nothing may be written to its user memory afterwards.
-pub(crate) fn apply_thread(t: &ThreadPlan) -> Result<i64> {
-    for si in t.pending.chunks_exact(image::SIGINFO_LEN) {
-        task::queue_signal(si)?;
-    }
-    task::set_altstack(t.altstack);
-    task::set_thread_ids(t.clear_child_tid, t.robust, t.rseq);
-    task::set_xstate(&t.xstate)?;
-    let mut regs = t.regs;
-    let ax = regs[REG_RAX] as i64;
-    if (regs[REG_ORIG_RAX] as i64) >= 0
-        && [-ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK].contains(&ax)
-    {
-        // Interrupted in a system call: issue it again, as the kernel does
-        // after a signal whose handler allows it.
-        regs[REG_RAX] = regs[REG_ORIG_RAX];
-        regs[REG_RIP] = regs[REG_RIP].wrapping_sub(2);
-    }
-    task::set_user_regs(&regs)?;
-    task::set_ax_on_return(regs[REG_RAX])?;
-    task::set_blocked(t.sigmask);
-    Ok(0)
 }
 
 /// How the image to restore came.

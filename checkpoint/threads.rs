@@ -11,7 +11,7 @@
 //! before the point of no return it aborts the group and every waiting
 //! thread returns an error.
 
-use super::restore::ThreadPlan;
+use super::thread_plan::ThreadPlan;
 use super::task;
 use crate::kernel_ext::{ecanceled, swap_remove};
 use kernel::{

@@ -5,7 +5,6 @@
 //! iperf3 between the same nodes.
 
 use super::{
-    connection::now_ns,
     handlers::{Handler, Incoming},
 };
 use crate::{
@@ -36,7 +35,7 @@ pub(crate) fn run(cluster: &Cluster, spec: BenchSpec) -> Result<BenchResult> {
     let node = spec.node as u16;
     let body = KVec::from_elem(0xa5u8, spec.size as usize, GFP_KERNEL)?;
     let mut result = BenchResult { spec, completed: 0, elapsed_ns: 0, error: 0 };
-    let start = now_ns();
+    let start = crate::kernel_ext::mono_ns();
     for _ in 0..spec.count {
         let r = match spec.kind {
             BenchKind::Echo => cluster.call(node, MsgType::Echo, &body, CALL_TIMEOUT_MS).and_then(|reply| {
@@ -61,7 +60,7 @@ pub(crate) fn run(cluster: &Cluster, spec: BenchSpec) -> Result<BenchResult> {
             result.error = e.to_errno();
         }
     }
-    result.elapsed_ns = now_ns().saturating_sub(start).max(1);
+    result.elapsed_ns = crate::kernel_ext::mono_ns().saturating_sub(start).max(1);
     Ok(result)
 }
 

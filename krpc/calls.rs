@@ -93,12 +93,11 @@ impl Calls {
                         None => Err(crate::kernel_ext::etimedout()),
                     };
                 }
-                CondVarTimeoutResult::Signal { jiffies } if !interruptible && !crate::migration::sys::fatal_signal_pending() => {
+                CondVarTimeoutResult::Signal { jiffies } if !interruptible && !crate::kernel_ext::fatal_signal_pending() => {
                     // The wait returns at once while the signal is pending:
                     // sleep a little without the lock, uninterruptibly.
                     drop(slots);
-                    // SAFETY: plain sleep.
-                    unsafe { kernel::bindings::msleep(2) };
+                    crate::kernel_ext::msleep(2);
                     left = jiffies.saturating_sub(msecs_to_jiffies(2));
                     if left == 0 {
                         left = 1;

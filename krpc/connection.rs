@@ -24,17 +24,6 @@ pub(crate) const FRAME_TIMEOUT_MS: u64 = 3000;
 const RECV_POLL_MS: u32 = 500;
 const SEND_TIMEOUT_MS: u32 = 2000;
 
-/// Nanoseconds of monotonic time.
-pub(crate) fn now_ns() -> u64 {
-    // SAFETY: ktime_get has no preconditions.
-    (unsafe { kernel::bindings::ktime_get() }) as u64
-}
-
-/// Milliseconds of monotonic time.
-pub(crate) fn now_ms() -> u64 {
-    now_ns() / 1_000_000
-}
-
 /// Why a connection ended; counted and logged by the caller.
 #[derive(Debug)]
 pub(crate) enum LinkError {
@@ -90,7 +79,7 @@ fn recv_exact(
     mut recv: impl FnMut(usize) -> Result<Received>,
 ) -> Result<(), LinkError> {
     let mut got = 0;
-    let mut started = if idle_ok { None } else { Some(now_ms()) };
+    let mut started = if idle_ok { None } else { Some(crate::kernel_ext::mono_ms()) };
     while got < len {
         if kthread::should_stop() {
             return Err(LinkError::Stopped);
@@ -98,13 +87,13 @@ fn recv_exact(
         match recv(got).map_err(|_| LinkError::Closed)? {
             Received::Data(n) => {
                 got += n;
-                started.get_or_insert_with(now_ms);
+                started.get_or_insert_with(crate::kernel_ext::mono_ms);
             }
             Received::Closed if got == 0 => return Err(LinkError::Closed),
             Received::Closed => return Err(LinkError::Malformed("connection closed in the middle of a frame")),
             Received::TimedOut => {}
         }
-        if started.is_some_and(|t| now_ms().saturating_sub(t) > FRAME_TIMEOUT_MS) {
+        if started.is_some_and(|t| crate::kernel_ext::mono_ms().saturating_sub(t) > FRAME_TIMEOUT_MS) {
             return Err(LinkError::Malformed("frame not completed in time"));
         }
     }
@@ -124,11 +113,11 @@ fn recv_frame(
     if len > max_body {
         return Err(LinkError::Malformed("body too large"));
     }
-    let t0 = now_ns();
+    let t0 = crate::kernel_ext::mono_ns();
     // Received straight into the allocation, not zeroed first.
     let mut body = KVec::with_capacity(len, GFP_KERNEL).map_err(|_| LinkError::Kernel(ENOMEM))?;
     recv_exact(len, false, |got| sock.recv_append(&mut body, len - got))?;
-    Ok((h, body, now_ns() - t0))
+    Ok((h, body, crate::kernel_ext::mono_ns() - t0))
 }
 
 /// A frame before the session key exists (Hello, HelloAuth): zero tag.
@@ -327,14 +316,14 @@ impl Connection {
             tag: [0; wire::TAG_LEN],
         };
         h.validate().map_err(|_| EINVAL)?;
-        let t0 = now_ns();
+        let t0 = crate::kernel_ext::mono_ns();
         h.tag = self.session.tag_parts(&h.mac_header(), f.parts());
-        let t1 = now_ns();
+        let t1 = crate::kernel_ext::mono_ns();
         Stats::add(&stats.tag_ns, t1 - t0);
         let mut hdr = [0u8; wire::HEADER_LEN];
         h.encode(&mut hdr);
         let sent = self.sock.send_all_chained(&[&hdr, f.body[0], f.body[1]], f.more);
-        Stats::add(&stats.socket_send_ns, now_ns() - t1);
+        Stats::add(&stats.socket_send_ns, crate::kernel_ext::mono_ns() - t1);
         match sent {
             Ok(()) => {
                 let n = (hdr.len() + f.body_len()) as u64;
@@ -362,9 +351,9 @@ impl Connection {
     ) -> Result<(FrameHeader, KVec<u8>), LinkError> {
         let (h, body, body_ns) = recv_frame(&self.sock, wire::MAX_BODY as usize, true)?;
         Stats::add(&stats.body_recv_ns, body_ns);
-        let t0 = now_ns();
+        let t0 = crate::kernel_ext::mono_ns();
         let expected = self.session.tag(&h.mac_header(), &body);
-        Stats::add(&stats.tag_ns, now_ns() - t0);
+        Stats::add(&stats.tag_ns, crate::kernel_ext::mono_ns() - t0);
         if !wire::tags_equal(&expected, &h.tag) {
             return Err(LinkError::BadMac);
         }

@@ -82,9 +82,9 @@ impl<C: 'static> Handlers<C> {
         Ok(())
     }
 
-    /// Removes the handler of `kind`; a message being handled finishes.
-    pub(crate) fn unregister(&self, kind: MsgType) {
-        let old = self.table.lock()[usize::from(kind.as_u8())].take();
+    /// Removes every handler (the service stops).
+    pub(crate) fn unregister_all(&self) {
+        let old = core::mem::replace(&mut *self.table.lock(), [const { None }; TYPES]);
         drop(old);
     }
 

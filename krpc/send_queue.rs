@@ -166,12 +166,11 @@ impl SendQueue {
                     self.full.fetch_add(1, Ordering::Relaxed);
                     return Err(etimedout());
                 }
-                CondVarTimeoutResult::Signal { jiffies } if !crate::migration::sys::fatal_signal_pending() => {
+                CondVarTimeoutResult::Signal { jiffies } if !crate::kernel_ext::fatal_signal_pending() => {
                     // A sender with a signal pending (the task work of a
                     // migrating process) still waits for room, uninterruptibly.
                     drop(st);
-                    // SAFETY: plain sleep.
-                    unsafe { kernel::bindings::msleep(2) };
+                    crate::kernel_ext::msleep(2);
                     left = jiffies.saturating_sub(msecs_to_jiffies(2));
                     if left == 0 {
                         self.full.fetch_add(1, Ordering::Relaxed);

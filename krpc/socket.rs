@@ -151,12 +151,11 @@ impl TcpSocket {
                 // returns at once while its buffer is full. A frame is never
                 // left half-written for that: wait a little, uninterruptibly,
                 // within the send timeout; only a fatal signal gives up.
-                let fatal = crate::migration::sys::fatal_signal_pending();
+                let fatal = crate::kernel_ext::fatal_signal_pending();
                 if fatal || waited_ms >= SIGNAL_RETRY_MS {
                     return Err(if fatal { EINTR } else { crate::kernel_ext::etimedout() });
                 }
-                // SAFETY: plain sleep.
-                unsafe { bindings::msleep(2) };
+                crate::kernel_ext::msleep(2);
                 waited_ms += 2;
                 continue;
             }

@@ -256,7 +256,7 @@ fn serve(cluster: &Arc<Cluster>, d: &Deputy, lender: &mut Option<Arc<Lender>>) -
             }
         }
         let (node, pid) = d.location();
-        if sys::fatal_signal_pending() {
+        if crate::kernel_ext::fatal_signal_pending() {
             forward_signal(cluster, d, node, SIGKILL);
             pr_info!("pid {}: killed; SIGKILL sent to pid {} on node {}\n", d.pid, pid, node);
             return End::Killed;

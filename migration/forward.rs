@@ -70,7 +70,7 @@ impl Forward {
                 *out = data;
                 return Ok(result as usize);
             }
-            if sys::fatal_signal_pending() {
+            if crate::kernel_ext::fatal_signal_pending() {
                 return Err(EINTR);
             }
             if self.cluster.is_connected(h.home_node) {

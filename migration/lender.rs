@@ -116,7 +116,7 @@ impl Lender {
             return false;
         }
         let mut head = [0u8; PageData::HEADER_LEN];
-        if sys::fatal_signal_pending() {
+        if crate::kernel_ext::fatal_signal_pending() {
             // Killed while faulting them in (its own page server gone).
             self.answer_error(cluster, ask, EIO);
         } else if PageData::encode_header(self.id, ask.seq, len, &mut head).is_err() {
@@ -155,7 +155,7 @@ impl Lender {
                 }
             }
         }
-        if sys::fatal_signal_pending() {
+        if crate::kernel_ext::fatal_signal_pending() {
             // Killed while reading (its own page server gone): what was
             // read may be incomplete.
             self.answer_error(cluster, ask, EIO);
@@ -255,7 +255,7 @@ pub(crate) fn lend(cluster: &Cluster, migrations: &Migrations, l: &Lender) {
         if l.released() {
             break;
         }
-        if sys::fatal_signal_pending() {
+        if crate::kernel_ext::fatal_signal_pending() {
             pr_warn!("pid {}: killed while node {} still needed its memory (migration {:016x})\n", me, l.node, l.id);
             break;
         }

@@ -60,11 +60,6 @@ int ssi_dequeue_signal(void)
 	return sig;
 }
 
-int ssi_fatal_signal_pending(void)
-{
-	return fatal_signal_pending(current);
-}
-
 int ssi_kill_pid(u32 pid, int sig)
 {
 	struct pid *p;

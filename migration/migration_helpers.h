@@ -24,7 +24,6 @@ int ssi_install_new_fd(struct file *f);
 /* Takes one pending unblocked signal of current off its queues; 0 if none. */
 int ssi_dequeue_signal(void);
 /* Whether current was killed (SIGKILL pending). */
-int ssi_fatal_signal_pending(void);
 /* Sends `sig` to process `pid` of the initial pid namespace, as the kernel. */
 int ssi_kill_pid(u32 pid, int sig);
 /* Current ends by `sig`: default action, unblocked, sent to itself. */

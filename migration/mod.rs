@@ -37,6 +37,7 @@ pub(crate) mod round_pages;
 pub(crate) mod source;
 pub(crate) mod stream;
 pub(crate) mod sys;
+pub(crate) mod watcher;
 
 use crate::{
     cluster::Cluster,
@@ -46,6 +47,7 @@ use crate::{
         handlers::{Handler, Incoming},
     },
     proto::wire::{FrameHeader, MsgType},
+    kthread::KThread,
     procfs::{ProcShow, SeqFile},
     proto::ctl::strategy_name,
 };
@@ -282,6 +284,18 @@ impl ProcShow<Identity> for MigrationsFile {
         }
         Ok(())
     }
+}
+
+/// Starts migration's part of the cluster service: registers its message
+/// handlers and starts the watcher thread (`ssi-migwatch`: the end of
+/// processes that migrated here, leases, stale migrations).
+pub(crate) fn start(cluster: &Arc<Cluster>) -> Result<KThread> {
+    let handler: Arc<dyn Handler<Cluster>> = Arc::new(MigrationHandler, GFP_KERNEL)?;
+    for kind in MIGRATION_MESSAGES {
+        cluster.register_handler(kind, handler.clone())?;
+    }
+    let watcher = Arc::new(watcher::Watcher { cluster: cluster.clone() }, GFP_KERNEL)?;
+    KThread::spawn(c_str!("ssi-migwatch"), watcher)
 }
 
 /// The message types [`MigrationHandler`] handles.

@@ -371,7 +371,7 @@ impl Pages {
             if requests.iter().all(|q| q.answer.is_some()) {
                 return Ok(());
             }
-            if sys::fatal_signal_pending() {
+            if crate::kernel_ext::fatal_signal_pending() {
                 return Err(EINTR);
             }
             if self.cluster.is_connected(node) {

@@ -32,11 +32,11 @@ use crate::{
     },
     cluster::Cluster,
     kernel_ext::StackStr,
-    kthread::{self, ThreadBody},
+    kthread,
     proto::{
         ctl::{STRATEGY_EAGER, STRATEGY_LAZY, STRATEGY_POSTCOPY, STRATEGY_PRECOPY},
         image_split::{ImageSplitter, Piece},
-        migration::{Begin, Commit, Data, Exit, IoDone, Keep, PageData, Ref, Run, Signal, PAGE, USER_TOP},
+        migration::{Begin, Commit, Data, IoDone, Keep, PageData, Ref, Run, Signal, PAGE, USER_TOP},
         wire::{MsgType, RestartStarted},
     },
 };
@@ -44,11 +44,6 @@ use kernel::{alloc::KVVec, new_mutex, prelude::*, sync::Arc, sync::Mutex};
 
 /// How long a restored process waits for the source's `MigrateGo`.
 const GO_TIMEOUT_MS: u64 = 10_000;
-/// An incoming migration that makes no progress for this long is dropped.
-const STALE_NS: u64 = 120_000_000_000;
-/// An incoming migration whose source is unreachable and that made no
-/// progress for this long is dropped.
-const ORPHAN_NS: u64 = 10_000_000_000;
 /// Most incoming migrations and hosted processes per node.
 const MAX_HOSTED: usize = 256;
 /// Largest image an incoming migration may send.
@@ -58,8 +53,6 @@ const MAX_IMAGE: u64 = 1 << 40;
 /// answer). It holds the connection's handler thread, so it is short; a
 /// slower start only makes the freeze longer.
 const PROGRAM_UP_WAIT_MS: u64 = 1500;
-/// How often the watcher looks at hosted processes.
-const WATCH_MS: u32 = 50;
 
 /// Where an incoming migration stands.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -197,6 +190,13 @@ impl Hosted {
 
     pub(crate) fn state(&self) -> HostedState {
         self.inner.lock().state
+    }
+
+    /// What the watcher looks at: its state, since when (mono ns), how its
+    /// task ended (a wait status) if it did, and whether it has a task.
+    pub(crate) fn watch(&self) -> (HostedState, u64, Option<u32>, bool) {
+        let i = self.inner.lock();
+        (i.state, i.since_ns, i.task.as_ref().and_then(sys::exit_status), i.task.is_some())
     }
 
     /// Since when (mono ns) it runs here, if it does.
@@ -356,7 +356,7 @@ impl Hosted {
                 HostedState::Ready => {}
                 _ => return Err(crate::kernel_ext::ecanceled()),
             }
-            if task::mono_ns() > deadline || sys::fatal_signal_pending() {
+            if task::mono_ns() > deadline || crate::kernel_ext::fatal_signal_pending() {
                 self.fail();
                 return Err(crate::kernel_ext::etimedout());
             }
@@ -413,7 +413,7 @@ impl Hosted {
                     return Ok(());
                 }
             }
-            if sys::fatal_signal_pending() {
+            if crate::kernel_ext::fatal_signal_pending() {
                 return Err(EINTR);
             }
             // A pending signal only shortens the sleep (the restarting
@@ -491,7 +491,7 @@ impl Hosted {
                 }
                 continue;
             }
-            if sys::fatal_signal_pending() {
+            if crate::kernel_ext::fatal_signal_pending() {
                 self.fail_because("the restoring process was killed");
                 return Err(EINTR);
             }
@@ -1103,108 +1103,4 @@ pub(crate) fn page_data(migrations: &Migrations, from: u16, body: KVec<u8>) -> R
     drop(i);
     h.bell.ring();
     Ok(())
-}
-
-/// The watcher: reports the end of hosted processes home and forgets
-/// migrations that failed or stalled.
-pub(crate) struct Watcher {
-    pub(crate) cluster: Arc<Cluster>,
-}
-
-impl ThreadBody for Watcher {
-    fn run(&self) {
-        let migrations = self.cluster.identity().migrations.clone();
-        let mut renewed_ns = 0u64;
-        while !kthread::should_stop() {
-            kthread::sleep_ms(WATCH_MS);
-            let now = task::mono_ns();
-            if now.saturating_sub(renewed_ns) >= super::lease::RENEW_MS * 1_000_000 {
-                renewed_ns = now;
-                super::lease::renew(&self.cluster, &migrations);
-            }
-            let Ok(all) = migrations.all_hosted() else { continue };
-            for h in all.iter() {
-                self.look_at(&migrations, h);
-            }
-        }
-    }
-}
-
-impl Watcher {
-    fn look_at(&self, migrations: &Migrations, h: &Arc<Hosted>) {
-        let now = task::mono_ns();
-        let (state, since, ended) = {
-            let i = h.inner.lock();
-            (i.state, i.since_ns, i.task.as_ref().and_then(sys::exit_status))
-        };
-        match state {
-            HostedState::Go if restarting_gone(h) => {
-                // Handed over, then lost before it ran (the restore failed
-                // after its point of no return): it ended killed.
-                self.report_end(migrations, h, 9);
-            }
-            HostedState::Running => {
-                let Some(status) = ended else { return };
-                self.report_end(migrations, h, status);
-            }
-            HostedState::Moved => {
-                if ended.is_some() || h.inner.lock().task.is_none() {
-                    h.release_source(&self.cluster);
-                    migrations.remove_hosted(h.id);
-                }
-            }
-            HostedState::Failed => {
-                h.record(migrations, "failed");
-                migrations.remove_hosted(h.id);
-            }
-            HostedState::Receiving
-            | HostedState::Committed
-            | HostedState::Prepared
-            | HostedState::Final
-            | HostedState::Ready
-            | HostedState::Go => {
-                let idle = now.saturating_sub(since);
-                let orphan = idle > ORPHAN_NS && !self.cluster.is_connected(h.from_node);
-                // (The restart program has a pid here once it has the
-                // image: an eager one may die while the image comes.)
-                if idle > STALE_NS || orphan || restarting_gone(h) {
-                    pr_info!("migration {:016x} from node {}: dropped ({:?})\n", h.id, h.from_node, state);
-                    h.fail();
-                    h.record(migrations, "failed");
-                    migrations.remove_hosted(h.id);
-                }
-            }
-        }
-    }
-
-    /// Tells the home node how the process ended, and forgets it.
-    fn report_end(&self, migrations: &Migrations, h: &Arc<Hosted>, status: u32) {
-        {
-                let exit = Exit { home_id: h.home_id, status };
-                let mut buf = [0u8; Exit::LEN];
-                let sent = exit
-                    .encode(&mut buf)
-                    .map_err(|_| EINVAL)
-                    .and_then(|_| self.cluster.send_reliable(h.home_node, MsgType::MigrateExit, &buf));
-                if let Err(e) = sent {
-                    pr_warn!(
-                        "migrated process {} (pid {} on node {}) ended, but node {} was not told (error {})\n",
-                        h.pid(),
-                        h.home_pid,
-                        h.home_node,
-                        h.home_node,
-                        e.to_errno()
-                    );
-                }
-                h.record(migrations, "ended");
-                h.release_source(&self.cluster);
-                migrations.remove_hosted(h.id);
-        }
-    }
-}
-
-/// Whether the process restoring or restored for `h` is gone.
-fn restarting_gone(h: &Hosted) -> bool {
-    let pid = h.pid();
-    pid != 0 && !task::process_alive(pid)
 }

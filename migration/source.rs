@@ -158,10 +158,7 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
             format_args!("process {pid} is still getting its memory from node {}: use eager, postcopy or lazy", hosted.as_ref().map_or(0, |h| h.from_node)),
         ));
     }
-    let mut id_bytes = [0u8; 8];
-    // SAFETY: `id_bytes` is writable for its length.
-    unsafe { kernel::bindings::get_random_bytes(id_bytes.as_mut_ptr().cast(), id_bytes.len()) };
-    let id = u64::from_le_bytes(id_bytes) | 1;
+    let id = crate::kernel_ext::random_id();
     let (home_id, home_node, home_pid) = match &hosted {
         Some(h) => (h.home_id, h.home_node, h.home_pid),
         None => (id, own, pid),

@@ -52,12 +52,6 @@ pub(crate) fn dequeue_signal() -> Option<u32> {
     (sig > 0).then_some(sig as u32)
 }
 
-/// Whether the current task has been killed (SIGKILL).
-pub(crate) fn fatal_signal_pending() -> bool {
-    // SAFETY: reads current's pending set.
-    unsafe { raw::ssi_fatal_signal_pending() != 0 }
-}
-
 /// Sends `sig` to process `pid`, as the kernel does.
 pub(crate) fn kill_pid(pid: u32, sig: u32) -> Result {
     // SAFETY: plain lookup and send under RCU.

@@ -17,14 +17,12 @@
 //!   replies to requests. Membership messages are handled like any other.
 
 use crate::{
-    checkpoint::remote::{RestartHandler, RESTART_MESSAGES},
-    migration::{remote::Watcher, MigrationHandler, MIGRATION_MESSAGES},
     identity::Identity,
-    kernel_ext::{econnreset, eopnotsupp, eremoteio, eshutdown, swap_remove},
+    kernel_ext::{econnreset, eopnotsupp, eremoteio, eshutdown, mono_ms, mono_ns, swap_remove},
     krpc::{
         bench::{EchoHandler, StreamHandler},
         calls::Calls,
-        connection::{now_ms, now_ns, Connection, LinkError},
+        connection::{Connection, LinkError},
         handlers::{Handler, Handlers, Incoming},
         hmac::Hmac,
         inbox::Delivery,
@@ -53,18 +51,6 @@ const INBOX_DRAIN_MS: u32 = 2000;
 /// An RTT probe unanswered this long is given up and a new one sent.
 const PROBE_TIMEOUT_NS: u64 = 5_000_000_000;
 
-/// Random bytes from the kernel's CRNG.
-fn random_bytes(buf: &mut [u8]) {
-    // SAFETY: `buf` is writable for its length.
-    unsafe { kernel::bindings::get_random_bytes(buf.as_mut_ptr().cast(), buf.len()) };
-}
-
-/// Wall-clock time in nanoseconds.
-pub(crate) fn real_time_ns() -> u64 {
-    // SAFETY: reads the clock, no preconditions.
-    unsafe { crate::extra::ssi_real_time_ns() }
-}
-
 /// Incarnations count sixteenths of a second of wall-clock time, so a
 /// rebooted or reloaded node comes back with a newer one (compared with
 /// wrap-around arithmetic, see `membership::incarnation_newer`). Waiting
@@ -72,7 +58,7 @@ pub(crate) fn real_time_ns() -> u64 {
 /// larger value than the instance before it.
 fn new_incarnation() -> u32 {
     const TICK_NS: u64 = 62_500_000;
-    let now = || real_time_ns() / TICK_NS;
+    let now = || crate::kernel_ext::real_time_ns() / TICK_NS;
     let start = now();
     while now() == start {
         kthread::sleep_ms(10);
@@ -82,17 +68,13 @@ fn new_incarnation() -> u32 {
 
 /// This node's resources now.
 pub(crate) fn local_resources() -> Resources {
-    let (mut cpus, mut total, mut free, mut load) = (0u32, 0u64, 0u64, [0u32; 3]);
-    // SAFETY: all four are valid out-pointers; `load` has room for three.
-    unsafe {
-        crate::extra::ssi_node_resources(&raw mut cpus, &raw mut total, &raw mut free, load.as_mut_ptr())
-    };
+    let (cpus, total, free, load) = crate::kernel_ext::node_resources();
     Resources { cpus, mem_total_kib: total, mem_free_kib: free.min(total), load }
 }
 
 /// Logs at most one line a second of a noisy kind (refused connections).
 fn log_ratelimited(last: &AtomicU64) -> bool {
-    let now = now_ms();
+    let now = mono_ms();
     let prev = last.load(Ordering::Relaxed);
     now.saturating_sub(prev) >= 1000
         && last.compare_exchange(prev, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
@@ -189,7 +171,7 @@ impl Cluster {
 
     fn hello(&self) -> Hello {
         let mut nonce = [0u8; wire::NONCE_LEN];
-        random_bytes(&mut nonce);
+        crate::kernel_ext::random_bytes(&mut nonce);
         Hello {
             node_id: self.local_node,
             incarnation: self.incarnation(),
@@ -308,7 +290,7 @@ impl Cluster {
         if !alive || node == self.local_node {
             return Err(crate::kernel_ext::enotconn());
         }
-        let m = self.outbox.add(node, kind, body, now_ms())?;
+        let m = self.outbox.add(node, kind, body, mono_ms())?;
         Stats::add(&self.stats().reliable_sent, 1);
         if let Some(conn) = self.connection_to(node) {
             let _ = conn.send_reliable(m.kind, m.id, m.ack_gap, &m.body, self.stats());
@@ -319,7 +301,7 @@ impl Cluster {
     /// Sends again the reliable messages due: those to `node`, or else
     /// those not acknowledged for `RESEND_MS`.
     fn resend_reliable(&self, node: Option<u16>) {
-        let Ok(due) = self.outbox.due(node, now_ms()) else { return };
+        let Ok(due) = self.outbox.due(node, mono_ms()) else { return };
         for m in due.iter() {
             Stats::add(&self.stats().reliable_resent, 1);
             if let Some(conn) = self.connection_to(m.node) {
@@ -398,7 +380,7 @@ impl Cluster {
         let p = &conn.peer;
         let Some(id) = NodeId::new(p.node_id) else { return };
         let (change, epoch) =
-            self.update_view(|v| v.on_heartbeat(id, p.incarnation, p.address, p.port, Resources::ZERO, now_ms()));
+            self.update_view(|v| v.on_heartbeat(id, p.incarnation, p.address, p.port, Resources::ZERO, mono_ms()));
         match change {
             Ok(c) => self.note_change(c, epoch),
             Err(e) => pr_warn!("node {}: {}\n", p.node_id, e.describe()),
@@ -413,11 +395,6 @@ impl Cluster {
         self.handlers.register(kind, handler)
     }
 
-    /// Stops handling messages of type `kind` (they get `EOPNOTSUPP`).
-    pub(crate) fn unregister_handler(&self, kind: MsgType) {
-        self.handlers.unregister(kind)
-    }
-
     /// The reading thread's part of a received frame: a reply goes to its
     /// waiting caller (or is the answer to an RTT probe), anything else to
     /// the connection's inbox, waiting while the inbox is full.
@@ -425,7 +402,7 @@ impl Cluster {
         // Every authenticated frame shows the peer is alive, even when its
         // heartbeats wait behind bulk data in the inbox.
         if let Some(id) = NodeId::new(conn.peer.node_id) {
-            self.view.lock().heard_from(id, conn.peer.incarnation, now_ms());
+            self.view.lock().heard_from(id, conn.peer.incarnation, mono_ms());
         }
         if header.is_reply() {
             let probe = &conn.stats;
@@ -433,7 +410,7 @@ impl Cluster {
                 && probe.probe_id.compare_exchange(header.request_id, 0, Ordering::AcqRel, Ordering::Relaxed).is_ok()
             {
                 let sent = probe.probe_sent_ns.load(Ordering::Acquire);
-                probe.record_rtt(now_ns().saturating_sub(sent));
+                probe.record_rtt(mono_ns().saturating_sub(sent));
                 return Ok(());
             }
             if header.is_reliable() {
@@ -448,9 +425,9 @@ impl Cluster {
             }
             return Ok(());
         }
-        let t0 = now_ns();
+        let t0 = mono_ns();
         let r = conn.inbox.push(Delivery { header, body }, &|| kthread::should_stop() || conn.is_closed());
-        Stats::add(&self.stats().inbox_full_ns, now_ns() - t0);
+        Stats::add(&self.stats().inbox_full_ns, mono_ns() - t0);
         r
     }
 
@@ -510,7 +487,7 @@ impl Cluster {
     /// unless one is still in flight; the reading thread times the reply.
     fn probe_rtt(&self, conn: &Connection) {
         let probe = &conn.stats;
-        let now = now_ns();
+        let now = mono_ns();
         if probe.probe_id.load(Ordering::Acquire) != 0
             && now.saturating_sub(probe.probe_sent_ns.load(Ordering::Acquire)) < PROBE_TIMEOUT_NS
         {
@@ -530,7 +507,7 @@ impl Cluster {
         }
         let p = &msg.conn.peer;
         let (r, epoch) =
-            self.update_view(|v| v.on_heartbeat(id, hb.incarnation, p.address, p.port, hb.resources, now_ms()));
+            self.update_view(|v| v.on_heartbeat(id, hb.incarnation, p.address, p.port, hb.resources, mono_ms()));
         if let Ok(c) = r {
             self.note_change(c, epoch);
         }
@@ -547,7 +524,7 @@ impl Cluster {
             self.rejoin(msg.from_node());
             return Ok(());
         }
-        let (changes, epoch) = self.update_view(|v| v.merge_join_reply(&reply, now_ms()));
+        let (changes, epoch) = self.update_view(|v| v.merge_join_reply(&reply, mono_ms()));
         for c in changes.iter() {
             self.note_change(*c, epoch);
         }
@@ -627,7 +604,7 @@ impl Cluster {
                 }
             }
         }
-        let now = now_ms();
+        let now = mono_ms();
         for (addr, port) in targets.iter() {
             if *addr == self.address || !addr.is_set() {
                 continue;
@@ -659,7 +636,7 @@ impl Cluster {
                 self.probe_rtt(c);
             }
         }
-        let now = now_ms();
+        let now = mono_ms();
         let resources = local_resources();
         let epoch = {
             let mut view = self.view.lock();
@@ -771,10 +748,10 @@ impl ThreadBody for HandlerThread {
     fn run(&self) {
         while !kthread::should_stop() {
             for d in self.conn.inbox.take() {
-                let t0 = now_ns();
+                let t0 = mono_ns();
                 let len = d.body.len();
                 self.cluster.handle(&self.conn, d);
-                Stats::add(&self.cluster.stats().handler_ns, now_ns() - t0);
+                Stats::add(&self.cluster.stats().handler_ns, mono_ns() - t0);
                 self.conn.inbox.handled(len);
             }
         }
@@ -849,19 +826,24 @@ impl ThreadBody for Ticker {
     }
 }
 
+/// The layers above the cluster service (checkpoint, migration): given the
+/// service as it starts, each registers its own message handlers and
+/// returns the threads it runs while the service runs.
+pub(crate) type StartLayers = fn(&Arc<Cluster>) -> Result<KVec<KThread>>;
+
 /// The running cluster service; stopping it (drop) leaves the cluster.
 pub(crate) struct Service {
     cluster: Arc<Cluster>,
     listener: Option<KThread>,
     ticker: Option<KThread>,
-    /// Reports the end of processes that migrated here.
-    watcher: Option<KThread>,
+    /// The threads of the layers above (stopped first).
+    layer_threads: KVec<KThread>,
 }
 
 impl Service {
     /// Joins the cluster: listens on the configured port and contacts the
     /// seeds. Needs a node id, an address and the cluster secret.
-    pub(crate) fn start(identity: &Arc<Identity>) -> Result<Service> {
+    pub(crate) fn start(identity: &Arc<Identity>, start_layers: StartLayers) -> Result<Service> {
         let node = identity.node_id();
         let address = identity.address();
         if node == 0 || !address.is_set() {
@@ -880,7 +862,7 @@ impl Service {
         let mut view = KBox::new(View::new(), GFP_KERNEL)?;
         let id = NodeId::new(node as u16).ok_or(EINVAL)?;
         view.set_local(id, incarnation, address.0, port).map_err(|_| EINVAL)?;
-        let _ = view.update_local(local_resources(), now_ms());
+        let _ = view.update_local(local_resources(), mono_ms());
         let cluster = Arc::pin_init(
             pin_init!(Cluster {
                 identity: identity.clone(),
@@ -908,32 +890,22 @@ impl Service {
         }
         cluster.register_handler(MsgType::Echo, Arc::new(EchoHandler, GFP_KERNEL)?)?;
         cluster.register_handler(MsgType::Stream, Arc::new(StreamHandler, GFP_KERNEL)?)?;
-        let restarts: Arc<dyn Handler<Cluster>> =
-            Arc::new(RestartHandler { restarts: identity.restarts.clone() }, GFP_KERNEL)?;
-        for kind in RESTART_MESSAGES {
-            cluster.register_handler(kind, restarts.clone())?;
-        }
-        let migrations: Arc<dyn Handler<Cluster>> = Arc::new(MigrationHandler, GFP_KERNEL)?;
-        for kind in MIGRATION_MESSAGES {
-            cluster.register_handler(kind, migrations.clone())?;
-        }
+        let layer_threads = start_layers(&cluster).inspect_err(|_| cluster.handlers.unregister_all())?;
         let listener_body = Arc::new(Listener { cluster: cluster.clone(), sock: listen_sock }, GFP_KERNEL)?;
         let listener = KThread::spawn(c_str!("ssi-listen"), listener_body)?;
         let ticker_body = Arc::new(Ticker { cluster: cluster.clone() }, GFP_KERNEL)?;
         let ticker = KThread::spawn(c_str!("ssi-tick"), ticker_body)?;
-        let watcher_body = Arc::new(Watcher { cluster: cluster.clone() }, GFP_KERNEL)?;
-        let watcher = KThread::spawn(c_str!("ssi-migwatch"), watcher_body)?;
         pr_info!(
             "node {} joining the cluster: listening on {}:{}, incarnation {:08x}\n",
             node, address, port, incarnation
         );
-        Ok(Service { cluster, listener: Some(listener), ticker: Some(ticker), watcher: Some(watcher) })
+        Ok(Service { cluster, listener: Some(listener), ticker: Some(ticker), layer_threads })
     }
 
     /// The membership view, for display.
     pub(crate) fn with_view<R>(&self, f: impl FnOnce(&View, u64) -> R) -> R {
         let view = self.cluster.view.lock();
-        f(&view, now_ms())
+        f(&view, mono_ms())
     }
 
     /// This node's incarnation.
@@ -956,9 +928,9 @@ impl Drop for Service {
     fn drop(&mut self) {
         let c = &self.cluster;
         // No new connections, then tell every peer we leave.
+        drop(core::mem::take(&mut self.layer_threads));
         self.listener.take();
         self.ticker.take();
-        self.watcher.take();
         c.stopping.store(true, Ordering::Release);
         let leave = Leave { node_id: c.local_node, incarnation: c.incarnation() };
         let mut buf = [0u8; Leave::LEN];
@@ -975,17 +947,7 @@ impl Drop for Service {
         drop(links);
         c.calls.fail_all(eshutdown());
         core::mem::take(&mut *c.conns.lock());
-        for kind in MEMBERSHIP_MESSAGES {
-            c.unregister_handler(kind);
-        }
-        c.unregister_handler(MsgType::Echo);
-        c.unregister_handler(MsgType::Stream);
-        for kind in RESTART_MESSAGES {
-            c.unregister_handler(kind);
-        }
-        for kind in MIGRATION_MESSAGES {
-            c.unregister_handler(kind);
-        }
+        c.handlers.unregister_all();
         pr_info!("node {} left the cluster\n", c.local_node);
     }
 }

@@ -11,6 +11,7 @@
 #include <linux/mutex.h>
 #include <linux/net.h>
 #include <linux/sched/loadavg.h>
+#include <linux/sched/signal.h>
 #include <linux/seq_file.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
@@ -174,4 +175,9 @@ int ssi_ctl_register(long (*handler)(void *data, unsigned int cmd, unsigned long
 void ssi_ctl_unregister(void)
 {
 	misc_deregister(&ssi_ctl_device);
+}
+
+int ssi_fatal_signal_pending(void)
+{
+	return fatal_signal_pending(current);
 }

@@ -44,4 +44,7 @@ void ssi_ctl_unregister(void);
 /* Wall-clock time in nanoseconds (ktime_get_real_ns, a static inline). */
 u64 ssi_real_time_ns(void);
 
+/* Whether the current task was killed (SIGKILL pending). */
+int ssi_fatal_signal_pending(void);
+
 #endif

@@ -144,7 +144,7 @@ impl Identity {
     pub(crate) fn set_enabled(self: &Arc<Self>, on: bool) -> Result {
         let mut service = self.service.lock();
         match (on, service.is_some()) {
-            (true, false) => *service = Some(Service::start(self)?),
+            (true, false) => *service = Some(Service::start(self, start_layers)?),
             (false, true) => drop(service.take()),
             _ => {}
         }
@@ -178,6 +178,16 @@ fn invalid(what: &str, input: &[u8], e: id::ParseError) -> Error {
 }
 
 type Data = Arc<Identity>;
+
+/// The layers above the cluster service, started with it: remote restarts
+/// (checkpoint) and migration register their own message handlers;
+/// migration runs its watcher thread.
+fn start_layers(cluster: &Arc<crate::cluster::Cluster>) -> Result<KVec<crate::kthread::KThread>> {
+    crate::checkpoint::remote::register(cluster)?;
+    let mut threads = KVec::new();
+    threads.push(crate::migration::start(cluster)?, GFP_KERNEL)?;
+    Ok(threads)
+}
 
 /// configfs `node_id`: this node's id in the cluster, 1..=4095 (0: unset).
 pub(crate) struct NodeIdAttr;

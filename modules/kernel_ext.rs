@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Small additions to the 6.12 kernel crate: error codes it does not
-//! declare, `KVec` operations it lacks, and a formatting buffer on the
-//! stack.
+//! declare, `KVec` operations it lacks, a formatting buffer on the stack,
+//! whether the current task was killed, random bytes, the clocks, this
+//! node's resources and a short uninterruptible sleep.
 
 use kernel::{alloc::KVec, bindings, error::Error};
 
@@ -113,4 +114,57 @@ impl<const N: usize> core::fmt::Write for StackStr<N> {
         self.len = end;
         Ok(())
     }
+}
+
+/// Whether the current task has been killed (SIGKILL pending).
+pub(crate) fn fatal_signal_pending() -> bool {
+    // SAFETY: reads the current task's pending set; no preconditions.
+    unsafe { crate::extra::ssi_fatal_signal_pending() != 0 }
+}
+
+/// Random bytes from the kernel's CRNG.
+pub(crate) fn random_bytes(buf: &mut [u8]) {
+    // SAFETY: `buf` is writable for its length.
+    unsafe { bindings::get_random_bytes(buf.as_mut_ptr().cast(), buf.len()) };
+}
+
+/// A random `u64` with its lowest bit set (never 0: ids).
+pub(crate) fn random_id() -> u64 {
+    let mut b = [0u8; 8];
+    random_bytes(&mut b);
+    u64::from_le_bytes(b) | 1
+}
+
+/// Nanoseconds of monotonic time: the one clock of the module.
+pub(crate) fn mono_ns() -> u64 {
+    // SAFETY: ktime_get has no preconditions.
+    (unsafe { bindings::ktime_get() }) as u64
+}
+
+/// Milliseconds of monotonic time.
+pub(crate) fn mono_ms() -> u64 {
+    mono_ns() / 1_000_000
+}
+
+/// Sleeps `ms` milliseconds, signals or not (a short wait of a task that
+/// must not be interrupted).
+pub(crate) fn msleep(ms: u32) {
+    // SAFETY: plain sleep, in process context.
+    unsafe { bindings::msleep(ms) };
+}
+
+/// Wall-clock time in nanoseconds (for incarnations and image dates;
+/// intervals use [`mono_ns`]).
+pub(crate) fn real_time_ns() -> u64 {
+    // SAFETY: reads the clock, no preconditions.
+    unsafe { crate::extra::ssi_real_time_ns() }
+}
+
+/// This node's online CPUs, total and free memory (KiB) and load averages
+/// (the kernel's fixed point).
+pub(crate) fn node_resources() -> (u32, u64, u64, [u32; 3]) {
+    let (mut cpus, mut total, mut free, mut load) = (0u32, 0u64, 0u64, [0u32; 3]);
+    // SAFETY: all four are valid out-pointers; `load` has room for three.
+    unsafe { crate::extra::ssi_node_resources(&raw mut cpus, &raw mut total, &raw mut free, load.as_mut_ptr()) };
+    (cpus, total, free, load)
 }

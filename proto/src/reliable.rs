@@ -19,11 +19,11 @@
 
 use super::identity::{parse_decimal, trim, ParseError};
 use super::membership::incarnation_newer;
-use super::wire::MsgType;
+use super::wire::{MsgType, RELIABLE_WINDOW};
 
 /// Ids a receiver tracks above the sender's floor, and so the most a
 /// sender may have past its oldest unacknowledged one.
-pub const WINDOW: u64 = 4096;
+pub const WINDOW: u64 = RELIABLE_WINDOW;
 const WORDS: usize = (WINDOW / 64) as usize;
 
 /// What a receiver does with a reliable message.

@@ -92,6 +92,9 @@ pub const FLAG_ERROR: u16 = 1 << 1;
 /// `ack_gap` says where the sender's floor is; see [`super::reliable`]),
 /// or the acknowledgement of one (with [`FLAG_REPLY`]).
 pub const FLAG_RELIABLE: u16 = 1 << 2;
+/// Most a reliable request's id may be above the sender's floor
+/// (`ack_gap` < this); the window a receiver keeps ([`super::reliable`]).
+pub const RELIABLE_WINDOW: u64 = 4096;
 /// All flags defined by [`WIRE_VERSION`] 3 (version 2 had no
 /// [`FLAG_RELIABLE`] and a reserved field where `ack_gap` is).
 pub const KNOWN_FLAGS: u16 = FLAG_REPLY | FLAG_ERROR | FLAG_RELIABLE;
@@ -504,7 +507,7 @@ impl FrameHeader {
         }
         let gap_ok = if reliable_request {
             u64::from(self.ack_gap) < self.request_id
-                && u64::from(self.ack_gap) < super::reliable::WINDOW
+                && u64::from(self.ack_gap) < RELIABLE_WINDOW
         } else {
             self.ack_gap == 0
         };
