@@ -108,11 +108,48 @@ pub(crate) struct Record {
     pub(crate) total_ns: u64,
 }
 
+/// Post-copy, lazy: the pages that came to the destination, by how.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct PagesIn {
+    /// By post-copy's push (the page server's reads in address order).
+    pub(crate) pushed: u64,
+    /// On demand: read for a fault of the process (or of its old copy
+    /// lending them on).
+    pub(crate) fetched: u64,
+}
+
+impl PagesIn {
+    pub(crate) fn total(&self) -> u64 {
+        self.pushed + self.fetched
+    }
+}
+
+/// A migration remembered: its record and, on the destination of a
+/// post-copy or lazy one, how its pages came.
+#[derive(Clone, Copy)]
+struct Entry {
+    record: Record,
+    pages: PagesIn,
+}
+
+impl Entry {
+    /// Takes what the incoming migration `h` (this entry's) knows now: the
+    /// pid of its process (the restart program may take the image after
+    /// a record) and how its pages came.
+    fn refresh(&mut self, h: &Hosted) {
+        let pid = h.pid();
+        if pid != 0 {
+            self.record.pid = pid;
+        }
+        self.pages = h.pages_in();
+    }
+}
+
 struct State {
     deputies: KVec<Arc<Deputy>>,
     lenders: KVec<Arc<Lender>>,
     hosted: KVec<Arc<Hosted>>,
-    history: KVec<Record>,
+    history: KVec<Entry>,
 }
 
 /// This node's migrations: deputies, hosted processes, recent records.
@@ -133,12 +170,25 @@ impl Migrations {
     }
 
     /// Adds or updates the record of migration `r.id` in `r.direction`.
+    ///
+    /// The strategy is the one the migration runs, settled before its
+    /// first record: an update keeps it (a deputy's end names none), and
+    /// keeps the counts and times the update has none of (0).
     pub(crate) fn record(&self, r: Record) {
         let mut st = self.state.lock();
-        if let Some(old) = st.history.iter_mut().find(|o| o.id == r.id && o.direction == r.direction) {
-            *old = r;
+        if let Some(old) = st.history.iter_mut().map(|e| &mut e.record).find(|o| o.id == r.id && o.direction == r.direction) {
+            let known = |new: u64, was: u64| if new == 0 { was } else { new };
+            *old = Record {
+                strategy: old.strategy,
+                bytes: known(r.bytes, old.bytes),
+                rounds: if r.rounds == 0 { old.rounds } else { r.rounds },
+                frozen_ns: known(r.frozen_ns, old.frozen_ns),
+                total_ns: known(r.total_ns, old.total_ns),
+                ..r
+            };
             return;
         }
+        let r = Entry { record: r, pages: PagesIn::default() };
         if st.history.len() >= HISTORY {
             // The list is in age order: the oldest goes.
             for i in 1..st.history.len() {
@@ -195,10 +245,14 @@ impl Migrations {
         Ok(())
     }
 
+    /// Forgets hosted process (or incoming migration) `id`; its record
+    /// keeps its pid and how its pages came.
     pub(crate) fn remove_hosted(&self, id: u64) {
         let mut st = self.state.lock();
-        if let Some(i) = st.hosted.iter().position(|h| h.id == id) {
-            drop(crate::kernel_ext::swap_remove(&mut st.hosted, i));
+        let Some(i) = st.hosted.iter().position(|h| h.id == id) else { return };
+        let Some(h) = crate::kernel_ext::swap_remove(&mut st.hosted, i) else { return };
+        if let Some(e) = st.history.iter_mut().find(|e| e.record.id == id && e.record.direction == Direction::In) {
+            e.refresh(&h);
         }
     }
 
@@ -235,14 +289,22 @@ impl ProcShow<Identity> for MigrationsFile {
         let e = |_| ENOSPC;
         writeln!(
             out,
-            "{:<16} {:>3} {:>7} {:>4} {:<8} {:<10} {:>12} {:>6} {:>10} {:>10}",
-            "id", "dir", "pid", "peer", "strategy", "state", "bytes", "rounds", "frozen_us", "total_us"
+            "{:<16} {:>3} {:>7} {:>4} {:<8} {:<10} {:>12} {:>6} {:>10} {:>10} {:>8} {:>8}",
+            "id", "dir", "pid", "peer", "strategy", "state", "bytes", "rounds", "frozen_us", "total_us", "pushed", "fetched"
         )
         .map_err(e)?;
-        for r in st.history.iter().rev() {
+        for entry in st.history.iter().rev() {
+            let mut entry = *entry;
+            if entry.record.direction == Direction::In {
+                // Still here: as it is now.
+                if let Some(h) = st.hosted.iter().find(|h| h.id == entry.record.id) {
+                    entry.refresh(h);
+                }
+            }
+            let (r, pages) = (&entry.record, entry.pages);
             writeln!(
                 out,
-                "{:016x} {:>3} {:>7} {:>4} {:<8} {:<10} {:>12} {:>6} {:>10} {:>10}",
+                "{:016x} {:>3} {:>7} {:>4} {:<8} {:<10} {:>12} {:>6} {:>10} {:>10} {:>8} {:>8}",
                 r.id,
                 if r.direction == Direction::Out { "out" } else { "in" },
                 r.pid,
@@ -252,7 +314,9 @@ impl ProcShow<Identity> for MigrationsFile {
                 r.bytes,
                 r.rounds,
                 r.frozen_ns / 1000,
-                r.total_ns / 1000
+                r.total_ns / 1000,
+                pages.pushed,
+                pages.fetched
             )
             .map_err(e)?;
         }

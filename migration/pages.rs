@@ -19,6 +19,9 @@
 //! (start, end), nothing until the restore registered them and the source
 //! handed the process over.
 //!
+//! Each read's pages count as pushed (post-copy's push) or fetched on
+//! demand ([`Hosted::is_push_read`]); `/proc/ssi/migrations` shows both.
+//!
 //! If the lending node cannot be reached for [`LOST_AFTER_MS`] the
 //! process cannot go on: it is killed (SIGKILL, logged), and its home
 //! node learns it the usual way (`MigrateExit`).
@@ -251,7 +254,8 @@ impl Pages {
             let end = h.range_end(addr).unwrap_or(next).min(next + u64::from(len) * READ_AHEAD_READS);
             self.read_ahead(ahead, next, end - next);
         }
-        let r = self.fetch_all(&mut requests);
+        let pushed = h.is_push_read(addr, len);
+        let r = self.fetch_all(&mut requests, pushed);
         self.forget(&requests);
         r.map(|()| requests)
     }
@@ -338,7 +342,9 @@ impl Pages {
         self.cluster.send_to(h.from_node, MsgType::MigratePageRequest, &b[..n])
     }
 
-    fn fetch_all(&self, requests: &mut [Request]) -> Result {
+    /// Sends `requests` (again if unanswered for long) and waits for every
+    /// answer; counts their pages as `pushed` or fetched on demand.
+    fn fetch_all(&self, requests: &mut [Request], pushed: bool) -> Result {
         let h = &self.hosted;
         let node = h.from_node;
         // Since when the lending node is unreachable (0: it is not).
@@ -364,7 +370,7 @@ impl Pages {
                         h.kill_for_lost_memory();
                         return Err(EIO);
                     }
-                    h.count_pages_in(q.len);
+                    h.count_pages_in(q.len, pushed);
                     q.answer = Some(answer);
                 }
             }

@@ -222,9 +222,10 @@ pub(crate) struct Rounds {
     pub(crate) bytes: u64,
 }
 
-/// Runs the pre-copy rounds of migration `id` of `target` to `node`
-/// (already begun there), from the migrating caller's context.
-pub(crate) fn run(cluster: &Cluster, node: u16, id: u64, target: &Task, cancelled: &dyn Fn() -> bool) -> Result<Rounds> {
+/// Runs the pre-copy rounds of migration `id` of `target` (pid `pid`) to
+/// `node` (already begun there), from the migrating caller's context; logs
+/// what each round sent.
+pub(crate) fn run(cluster: &Cluster, node: u16, id: u64, pid: u32, target: &Task, cancelled: &dyn Fn() -> bool) -> Result<Rounds> {
     let mut buf = KVec::from_elem(0u8, MAX_DATA, GFP_KERNEL)?;
     let mut done = Rounds { rounds: 0, bytes: 0 };
     let mut before = u64::MAX;
@@ -237,12 +238,14 @@ pub(crate) fn run(cluster: &Cluster, node: u16, id: u64, target: &Task, cancelle
         done.rounds += 1;
         let first = done.rounds == 1;
         let now = scan.dirty_pages();
-        if first {
-            done.bytes += send_runs(cluster, node, id, target, &scan.dirty, Some(&scan), &mut buf)?;
-            done.bytes += send_runs(cluster, node, id, target, &scan.clean, Some(&scan), &mut buf)?;
+        let sent = if first {
+            send_runs(cluster, node, id, target, &scan.dirty, Some(&scan), &mut buf)?
+                + send_runs(cluster, node, id, target, &scan.clean, Some(&scan), &mut buf)?
         } else {
-            done.bytes += send_runs(cluster, node, id, target, &scan.dirty, None, &mut buf)?;
-        }
+            send_runs(cluster, node, id, target, &scan.dirty, None, &mut buf)?
+        };
+        done.bytes += sent;
+        pr_info!("pid {}: pre-copy round {} sent {} pages ({} bytes)\n", pid, done.rounds, sent / PAGE, sent);
         if !first && !precopy_continue(before, now, done.rounds, MAX_ROUNDS, SMALL_REMAINDER) {
             return Ok(done);
         }

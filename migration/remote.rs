@@ -23,7 +23,7 @@
 use super::{
     page_store::PageStore,
     round_pages::{self, RoundFrame, RoundPages},
-    sys, Direction, Migrations, Record,
+    sys, Direction, Migrations, PagesIn, Record,
 };
 use crate::{
     checkpoint::{
@@ -36,7 +36,7 @@ use crate::{
     proto::{
         ctl::{STRATEGY_EAGER, STRATEGY_LAZY, STRATEGY_POSTCOPY, STRATEGY_PRECOPY},
         image_split::{ImageSplitter, Piece},
-        migration::{Begin, Commit, Data, IoDone, Keep, PageData, Ref, Run, Signal, PAGE, USER_TOP},
+        migration::{is_push_read, Begin, Commit, Data, IoDone, Keep, PageData, Ref, Run, Signal, PAGE, USER_TOP},
         wire::{MsgType, RestartStarted},
     },
 };
@@ -125,8 +125,12 @@ struct Inner {
     uffd: Option<File>,
     /// Post-copy, lazy: the ranges registered with it (empty until then).
     ranges: KVec<(u64, u64)>,
-    /// Post-copy, lazy: pages fetched from the lending node.
-    pages_in: u64,
+    /// Post-copy, lazy: pages fetched from the lending node, by push and
+    /// on demand.
+    pages_in: PagesIn,
+    /// Post-copy: where the page server's last push read ended (0: none
+    /// yet).
+    pushed_to: u64,
     /// Post-copy, lazy: every page came (the page server said so).
     pages_done: bool,
     /// Post-copy, lazy: the lending node was told to let go.
@@ -589,10 +593,34 @@ impl Hosted {
         self.inner.lock().ranges.iter().find(|&&(s, e)| s <= addr && addr < e).map(|&(_, e)| e)
     }
 
-    pub(crate) fn count_pages_in(&self, bytes: u32) {
+    /// Whether a read of the pages file (`len` bytes at `addr`) is the
+    /// push, not a fault's fetch ([`is_push_read`]): only post-copy's page
+    /// server was told to push.
+    pub(crate) fn is_push_read(&self, addr: u64, len: u32) -> bool {
         let mut i = self.inner.lock();
-        i.pages_in += u64::from(bytes) / PAGE;
+        let pushing = self.strategy == STRATEGY_POSTCOPY;
+        let push = is_push_read(pushing, &i.ranges, i.pushed_to, addr, u64::from(len));
+        if push {
+            i.pushed_to = addr + u64::from(len);
+        }
+        push
+    }
+
+    /// `bytes` of pages came, by the push or on demand.
+    pub(crate) fn count_pages_in(&self, bytes: u32, pushed: bool) {
+        let mut i = self.inner.lock();
+        let pages = u64::from(bytes) / PAGE;
+        if pushed {
+            i.pages_in.pushed += pages;
+        } else {
+            i.pages_in.fetched += pages;
+        }
         i.since_ns = task::mono_ns();
+    }
+
+    /// Post-copy, lazy: the pages that came so far, by how.
+    pub(crate) fn pages_in(&self) -> PagesIn {
+        self.inner.lock().pages_in
     }
 
     /// Its memory cannot come any more: the process is killed (SIGKILL).
@@ -613,7 +641,13 @@ impl Hosted {
             i.pages_done = true;
             i.pages_in
         };
-        pr_info!("migration {:016x}: all pages of pid {} are here ({} fetched)\n", self.id, self.pid(), pages);
+        pr_info!(
+            "migration {:016x}: all pages of pid {} are here ({} pushed, {} fetched on demand)\n",
+            self.id,
+            self.pid(),
+            pages.pushed,
+            pages.fetched
+        );
         self.record(&cluster.identity().migrations, "all-pages");
         // The userfaultfd can go: nothing is missing.
         drop(self.inner.lock().uffd.take());
@@ -713,7 +747,7 @@ impl Hosted {
             state,
             bytes: {
                 let i = self.inner.lock();
-                i.received + i.pages_in * PAGE
+                i.received + i.pages_in.total() * PAGE
             },
             rounds: 1,
             frozen_ns: 0,
@@ -777,7 +811,8 @@ pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, 
                 pages: Some(PageStore::new()),
                 uffd: None,
                 ranges: KVec::new(),
-                pages_in: 0,
+                pages_in: PagesIn::default(),
+                pushed_to: 0,
                 pages_done: false,
                 released: false,
                 memory_lost: false,

@@ -240,7 +240,7 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
             out.begin(0, reply)?;
         }
         out.record("precopy", 0, 0);
-        let rounds = precopy::run(&out.cluster, node, id, &target, &|| kernel::current!().signal_pending());
+        let rounds = precopy::run(&out.cluster, node, id, pid, &target, &|| kernel::current!().signal_pending());
         match rounds {
             Ok(r) => {
                 out.rounds.store(r.rounds, Ordering::Relaxed);

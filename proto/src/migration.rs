@@ -745,6 +745,36 @@ pub const MAX_PAGE_REQUESTS_PER_READ: u32 = 4;
 /// together).
 pub const MAX_PAGES_READ: u32 = MAX_PAGE_REQUESTS_PER_READ * MAX_PAGE_BYTES;
 
+/// Whether a read of the pages file (`len` bytes at `addr`) is post-copy's
+/// push rather than a fault's fetch. The page server pushes the
+/// registered `ranges` (sorted) in address order, [`MAX_PAGES_READ`]
+/// bytes a read, less only at the end of a range; a fault's read is a few
+/// pages from the faulting one. So a read of [`MAX_PAGES_READ`] bytes is
+/// the push, and with `pushing` (the page server was told to push) so is
+/// the read that takes the push's next piece: where the last push read
+/// ended (`pushed_to`, 0 before the first) or at the next range, up to its
+/// end or [`MAX_PAGES_READ`]. (A fault on exactly that piece, a few pages
+/// at the end of a range, would count as the push.)
+pub fn is_push_read(
+    pushing: bool,
+    ranges: &[(u64, u64)],
+    pushed_to: u64,
+    addr: u64,
+    len: u64,
+) -> bool {
+    if len == u64::from(MAX_PAGES_READ) {
+        return true;
+    }
+    if !pushing {
+        return false;
+    }
+    let Some(&(start, end)) = ranges.iter().find(|r| r.1 > pushed_to) else {
+        return false;
+    };
+    let next = start.max(pushed_to);
+    addr == next && len == (end - next).min(u64::from(MAX_PAGES_READ))
+}
+
 /// `MigratePageRequest`: post-copy and lazy: the destination asks the node
 /// that still holds the process's memory for the pages at `addr`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1245,6 +1275,47 @@ mod tests {
         assert_eq!(Lease::decode(&extra), Err(WireError::TrailingBytes));
         let empty = Lease::decode(&[0, 0, 0, 0]).unwrap();
         assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn push_reads() {
+        let big = u64::from(MAX_PAGES_READ);
+        // Three ranges: 2 pages, 1 MiB and 3 pages, 1 MiB and 2 pages.
+        let ranges = [
+            (0x1000, 0x3000),
+            (0x10_0000, 0x10_0000 + big + 3 * PAGE),
+            (0x40_0000, 0x40_0000 + big + 2 * PAGE),
+        ];
+        // The push in order: each read takes the next piece.
+        let mut to = 0;
+        let mut reads = Vec::new();
+        for &(s, e) in ranges.iter() {
+            let mut at = s;
+            while at < e {
+                let n = (e - at).min(big);
+                reads.push((at, n));
+                at += n;
+            }
+        }
+        for &(addr, len) in reads.iter() {
+            assert!(
+                is_push_read(true, &ranges, to, addr, len),
+                "{addr:#x} {len}"
+            );
+            to = addr + len;
+        }
+        // Past the last range nothing is the push but a full read.
+        assert!(!is_push_read(true, &ranges, to, to, PAGE));
+        assert!(is_push_read(true, &ranges, to, 0x40_0000, big));
+        // Faults: a few pages from the faulting one, elsewhere.
+        assert!(!is_push_read(true, &ranges, 0, 0x10_0000, 16 * PAGE));
+        assert!(!is_push_read(true, &ranges, 0, 0x2000, PAGE));
+        assert!(!is_push_read(true, &ranges, 0x3000, 0x10_1000, 16 * PAGE));
+        // A page server that does not push (lazy): only full reads count.
+        assert!(!is_push_read(false, &ranges, 0, 0x1000, 2 * PAGE));
+        assert!(is_push_read(false, &ranges, 0, 0x10_0000, big));
+        // No ranges: only full reads.
+        assert!(!is_push_read(true, &[], 0, 0x1000, PAGE));
     }
 
     proptest! {

@@ -506,8 +506,7 @@ impl FrameHeader {
             return Err(WireError::BadFlags);
         }
         let gap_ok = if reliable_request {
-            u64::from(self.ack_gap) < self.request_id
-                && u64::from(self.ack_gap) < RELIABLE_WINDOW
+            u64::from(self.ack_gap) < self.request_id && u64::from(self.ack_gap) < RELIABLE_WINDOW
         } else {
             self.ack_gap == 0
         };

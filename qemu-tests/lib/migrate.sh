@@ -1,3 +1,10 @@
+# migration_field N DIR PID COLUMN: COLUMN (named as in the header) of the
+# newest DIR (in or out) record of pid PID in node N's /proc/ssi/migrations.
+migration_field() {
+  on "$1" "awk -v dir=$2 -v pid=$3 -v col=$4 'NR == 1 { for (i = 1; i <= NF; i++) c[\$i] = i; next }
+    /^deputies:/ { exit } \$c[\"dir\"] == dir && \$c[\"pid\"] == pid { print \$c[col]; exit }' /proc/ssi/migrations"
+}
+
 # migrate_suite STRATEGY: the live-migration tests of issue 5 for one
 # strategy, on a 3-node cluster (see qemu-tests/scenarios/30-*.sh):
 # - a counter on /cluster migrated 1 -> 2 mid-run keeps every number once;
@@ -9,7 +16,11 @@
 #   the home shell sees status 143;
 # - the memory-and-FPU workload (128 MiB) over 1 -> 2 -> 3 -> 1 (each hop
 #   asked where it runs; the last brings it home into its deputy) gives an
-#   uninterrupted run's output.
+#   uninterrupted run's output; both nodes record the strategy that ran
+#   (coming home is eager for post-copy and lazy), through the deputy's
+#   end; pre-copy logged two rounds or more, each with bytes; node 2 says
+#   how the pages came (post-copy: pushed, covering the 128 MiB; lazy: only
+#   on demand; eager, pre-copy: none after the hand-over).
 migrate_suite() {
   S=$1
   wait_view 90 "1 2 3" 1 2 3
@@ -27,6 +38,8 @@ migrate_suite() {
   expect_match "migrate status" "$out" "rc=0"
   rpid=$(echo "$out" | sed -n 's/.* as pid \([0-9]*\).*/\1/p')
   expect_eq "the process runs on node 2" "$(on 2 "cat /proc/$rpid/comm")" ssi-wl-counter
+  expect_eq "node 1 records the strategy that ran" "$(migration_field 1 out "$pid" strategy)" "$S"
+  expect_eq "node 2 records the strategy that ran" "$(migration_field 2 in "$rpid" strategy)" "$S"
   expect_eq "its deputy keeps pid $pid in node 1's ps" "$(on 1 "ps -o comm= -p $pid")" ssi-wl-counter
   expect_eq "node 1 knows where it runs" "$(deputy_node "$pid")" 2
   expect_match "a deputy is not checkpointed" "$(on 1 "ssi-ctl checkpoint $pid -o /tmp/x.img 2>&1; true")" "runs on node 2 as pid $rpid"
@@ -74,6 +87,21 @@ migrate_suite() {
   }
   p2=$(hop 1 "$home" 2)
   expect_eq "memfpu runs on node 2" "$(on 2 "cat /proc/$p2/comm")" ssi-wl-memfpu
+  if [ "$S" = precopy ]; then
+    # Node 1 logged each round ("pid P: pre-copy round K sent N pages (B
+    # bytes)"); the first sends every non-zero page: the 128 MiB it filled.
+    local rounds n
+    rounds=$(on 1 "dmesg | sed -n 's/.* pid $home: pre-copy round \([0-9]*\) sent [0-9]* pages (\([0-9]*\) bytes)\$/\1 \2/p'")
+    n=$(echo "$rounds" | grep -c .)
+    log "pre-copy rounds (round bytes): $(echo "$rounds" | tr '\n' ' ')"
+    expect_match "at least two pre-copy rounds" "$n" "^([2-9]|[1-9][0-9]+)$"
+    expect_eq "rounds logged in order" "$(echo "$rounds" | awk '$1 != NR { print; exit }')" ""
+    expect_eq "every round sent bytes" "$(echo "$rounds" | awk '$2 <= 0 { print; exit }')" ""
+    expect_eq "the first round sent 64 MiB or more" "$(echo "$rounds" | awk 'NR == 1 { print ($2 >= 64 * 1048576) ? "yes" : $2 }')" yes
+    expect_eq "the rounds column: the rounds and the freeze" "$(migration_field 1 out "$home" rounds)" "$((n + 1))"
+    expect_eq "the bytes column holds the rounds'" \
+      "$(echo "$rounds" | awk -v all="$(migration_field 1 out "$home" bytes)" '{ s += $2 } END { print (all >= s) ? "yes" : all " < " s }')" yes
+  fi
   wait_on 120 1 'grep -q "iter 5 " /cluster/memfpu.out'
   p3=$(hop 2 "$p2" 3)
   # Lazy: node 2's old copy lends its memory (asleep in the module) until
@@ -83,12 +111,37 @@ migrate_suite() {
   wait_on 120 1 'grep -q "iter 8 " /cluster/memfpu.out'
   p1=$(hop 3 "$p3" 1)
   expect_eq "back home it has its own pid again" "$p1" "$home"
+  # Coming home, the deputy restores the whole process: post-copy and lazy
+  # run eagerly, and both ends say so.
+  local ran=$S
+  case $S in postcopy | lazy) ran=eager ;; esac
+  expect_eq "node 3 records the way home as $ran" "$(migration_field 3 out "$p3" strategy)" "$ran"
+  expect_eq "node 1 records the way home as $ran" "$(migration_field 1 in "$home" strategy)" "$ran"
   wait_on 20 1 "grep -qx 'deputies: 0' /proc/ssi/migrations"
+  wait_for 20 "node 1 to record its deputy's end" eval '[ "$(migration_field 1 out "$home" state)" = deputy-end ]'
+  expect_eq "the deputy's end keeps its migration's strategy" "$(migration_field 1 out "$home" strategy)" "$S"
   wait_on 90 3 '! pgrep -x ssi-wl-memfpu > /dev/null'
   wait_on 90 2 '! pgrep -x ssi-wl-memfpu > /dev/null'
   wait_on 600 1 'test -s /tmp/memfpu.status'
   expect_eq "memfpu exit status" "$(on 1 cat /tmp/memfpu.status)" "status=0"
   expect_eq "memfpu output after three hops" "$(on 1 cat /cluster/memfpu.out)" "$(on 1 cat /cluster/memfpu.ref)"
+  # How its pages came to node 2 (final: its old copy there is gone).
+  local pushed fetched
+  pushed=$(migration_field 2 in "$p2" pushed)
+  fetched=$(migration_field 2 in "$p2" fetched)
+  log "node 2: $pushed pages pushed, $fetched fetched on demand"
+  case $S in
+  postcopy)
+    expect_match "post-copy pushed pages" "$pushed" "^[1-9][0-9]*$"
+    expect_match "post-copy fetched pages on demand, or none" "$fetched" "^[0-9]+$"
+    expect_eq "pushed and fetched cover the 128 MiB (32768 pages)" "$((pushed + fetched >= 32768))" 1
+    ;;
+  lazy)
+    expect_eq "lazy pushed nothing" "$pushed" 0
+    expect_match "lazy fetched pages on demand" "$fetched" "^[1-9][0-9]*$"
+    ;;
+  *) expect_eq "no page came after the hand-over" "$pushed $fetched" "0 0" ;;
+  esac
 }
 
 # lost_lender_test STRATEGY (postcopy or lazy): the node lending the memory
