@@ -84,8 +84,11 @@ impl<C: 'static> Handlers<C> {
 
     /// Removes every handler (the service stops).
     pub(crate) fn unregister_all(&self) {
-        let old = core::mem::replace(&mut *self.table.lock(), [const { None }; TYPES]);
-        drop(old);
+        // One slot at a time: the table is too big for a copy on the stack.
+        for kind in 0..TYPES {
+            let old = self.table.lock()[kind].take();
+            drop(old);
+        }
     }
 
     /// The handler of message type `raw_kind`, if any.
