@@ -265,6 +265,9 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
         out.abort();
         out.drop_lender();
         out.record("failed", reply.image_bytes, reply.frozen_ns);
+    } else {
+        // What ran, which is not always what was asked (coming home).
+        reply.set_message(strategy_name(out.strategy));
     }
     r
 }

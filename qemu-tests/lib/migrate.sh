@@ -74,8 +74,8 @@ migrate_suite() {
   # --- Memory and FPU, 128 MiB, over 1 -> 2 -> 3 -> 1 (each hop asked on the
   # node it runs on; the last one brings it home, where its deputy becomes it
   # again): the output of an uninterrupted run.
-  on_timeout 900 1 "ssi-wl-memfpu 128 120 0 < /dev/null > /cluster/memfpu.ref"
-  on 1 "(ssi-wl-memfpu 128 120 1500 < /dev/null > /cluster/memfpu.out 2>/dev/null; echo status=\$? > /tmp/memfpu.status) > /dev/null 2>&1 &"
+  on_timeout 900 1 "ssi-wl-memfpu 128 40 0 < /dev/null > /cluster/memfpu.ref"
+  on 1 "(ssi-wl-memfpu 128 40 1500 < /dev/null > /cluster/memfpu.out 2>/dev/null; echo status=\$? > /tmp/memfpu.status) > /dev/null 2>&1 &"
   wait_on 120 1 'grep -q "iter 2 " /cluster/memfpu.out'
   home=$(on 1 pgrep -x ssi-wl-memfpu)
   hop() { # hop FROM PID TO: migrate on FROM; prints the pid on TO
@@ -83,6 +83,7 @@ migrate_suite() {
     out=$(on_timeout 300 "$1" "ssi-ctl migrate --strategy $S $2 $3 2>&1; echo rc=\$?")
     expect_match "migrate $2 from node $1 to node $3" "$out" "rc=0"
     log "$out"
+    printf '%s\n' "$out" > "$SSI_RUN/last-hop.out"
     echo "$out" | sed -n 's/.* as pid \([0-9]*\).*/\1/p'
   }
   p2=$(hop 1 "$home" 2)
@@ -117,6 +118,7 @@ migrate_suite() {
   case $S in postcopy | lazy) ran=eager ;; esac
   expect_eq "node 3 records the way home as $ran" "$(migration_field 3 out "$p3" strategy)" "$ran"
   expect_eq "node 1 records the way home as $ran" "$(migration_field 1 in "$home" strategy)" "$ran"
+  expect_match "ssi-ctl says what ran on the way home" "$(cat "$SSI_RUN/last-hop.out")" "as pid $home \\($ran\\)"
   wait_on 20 1 "grep -qx 'deputies: 0' /proc/ssi/migrations"
   wait_for 20 "node 1 to record its deputy's end" eval '[ "$(migration_field 1 out "$home" state)" = deputy-end ]'
   expect_eq "the deputy's end keeps its migration's strategy" "$(migration_field 1 out "$home" strategy)" "$S"

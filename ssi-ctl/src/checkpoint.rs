@@ -570,10 +570,12 @@ pub fn migrate(root: &Path, pid: u32, node: u16, strategy: Strategy) -> Result<(
     if errno != 0 {
         return Err(refused(format!("migration of {pid} to node {node}"), &reply, errno));
     }
+    // The module says which strategy ran (coming home, post-copy and lazy
+    // run as eager).
+    let ran = if reply.message().is_empty() { strategy.name() } else { reply.message() };
     println!(
-        "migrated {pid} to node {node} as pid {} ({}): {} bytes, frozen {} us, {} us in all",
+        "migrated {pid} to node {node} as pid {} ({ran}): {} bytes, frozen {} us, {} us in all",
         reply.pid,
-        strategy.name(),
         reply.image_bytes,
         reply.frozen_ns / 1000,
         reply.total_ns / 1000
