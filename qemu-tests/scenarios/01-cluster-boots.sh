@@ -1,6 +1,7 @@
 # The cluster boots: every node is up with its own name and address, nodes
 # reach each other over the bridge, and /cluster is one directory shared by
 # all nodes and the host.
+# ssi-timeout: 300
 for n in 1 2 3; do
   expect_eq "hostname of node $n" "$(on $n hostname)" "node$n"
   expect_match "address of node $n" "$(on $n ip -4 -o addr show dev eth0)" "inet 10\.99\.0\.1$n/24"

@@ -1,5 +1,6 @@
 # ssi.ko is loaded on every node at boot, logs with its prefix, and shows the
 # node's identity in configfs and /proc/ssi. Bad values are refused.
+# ssi-timeout: 300
 for n in 1 2 3; do
   on $n 'grep -q "^ssi " /proc/modules' || fail "ssi.ko not loaded on node $n"
   expect_eq "node $n node_id" "$(on $n cat /sys/kernel/config/ssi/node_id)" "$n"

@@ -1,6 +1,7 @@
 # ssi-ctl status shows the module and the node's identity, as a table and as
 # JSON, and says clearly when the module is not loaded.
 # ssi-nodes: 2
+# ssi-timeout: 300
 out=$(on 1 ssi-ctl status)
 expect_match "status: module line" "$out" 'module: +ssi.ko loaded \(release [0-9.]+, interface 1\)'
 expect_match "status: node id" "$out" 'node id: +1$'

@@ -1,6 +1,7 @@
 # Three nodes boot and form one cluster by themselves: every node lists all
 # three alive, with each node's real CPU count and memory, and the merged
 # totals are the sums.
+# ssi-timeout: 300
 wait_view 60 "1 2 3" 1 2 3
 for n in 1 2 3; do
   cpus=$(on $n nproc)

@@ -1,6 +1,7 @@
 # A node that dies is declared dead by every survivor within dead_after +
 # 2 heartbeat intervals, and the totals drop; rebooted, it rejoins with a
 # new incarnation.
+# ssi-timeout: 300
 wait_view 60 "1 2 3" 1 2 3
 hb=$(on 1 cat /sys/kernel/config/ssi/heartbeat_ms)
 dead=$(on 1 cat /sys/kernel/config/ssi/dead_after_ms)

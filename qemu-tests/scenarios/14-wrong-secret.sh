@@ -2,6 +2,7 @@
 # and count the refusals.
 # ssi-nodes: 4
 # ssi-boot: 1 2 3
+# ssi-timeout: 300
 wait_view 60 "1 2 3" 1 2 3
 SSI_SECRET_4=not-the-cluster-secret node_start 4
 # Node 4 tries every seed each second; give it time to be refused a few times.

@@ -17,7 +17,8 @@ reload() { # N: rmmod, insmod, configure and join node N again
         test ! -e /proc/ssi && test ! -e /sys/kernel/config/ssi &&
         insmod /opt/ssi/ssi.ko && cd /sys/kernel/config/ssi &&
         echo $1 > node_id && echo 10.99.0.1$1 > address && echo '$secret' > secret &&
-        echo 10.99.0.11,10.99.0.12,10.99.0.13 > seeds && echo 1 > enabled &&
+        echo 10.99.0.11,10.99.0.12,10.99.0.13 > seeds && echo /opt/ssi/bin/ssi-ctl > ctl_path &&
+        echo 1 > enabled &&
         cat /proc/ssi/version /proc/ssi/node /proc/ssi/nodes > /dev/null"
 }
 for i in $(seq 10); do

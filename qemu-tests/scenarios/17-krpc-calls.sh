@@ -3,6 +3,7 @@
 # every node measures the RTT to each peer; configfs shows the node table; a
 # call to a node with no connection fails at once; a peer that dies fails
 # its outstanding calls promptly; no waiter is left behind.
+# ssi-timeout: 300
 wait_view 60 "1 2 3" 1 2 3
 b=/sys/kernel/config/ssi/bench
 on 1 "echo 'echo 2 64 200' > $b"

@@ -6,6 +6,7 @@
 # a TCP socket is refused with a message naming it, and keeps running; a
 # 5-thread process is checkpointed (every thread) and goes on to a correct
 # end; damaged images are rejected by the reader.
+# ssi-timeout: 600
 wait_view 60 "1 2" 1 2
 user() { echo "setpriv --reuid=$1 --regid=$1 --clear-groups"; }
 
