@@ -179,6 +179,10 @@ pub(crate) struct Hosted {
     started_ns: u64,
     /// When its deputy's lease was last renewed (`lease.rs`), 0 if never.
     pub(crate) lease_ns: core::sync::atomic::AtomicU64,
+    /// The module stays loaded while the record lives (from `MigrateBegin`
+    /// until the process ended or moved on): `rmmod` is refused ("in
+    /// use") rather than leaving the process running unseen.
+    _module: sys::ModuleRef,
     #[pin]
     inner: Mutex<Inner>,
     /// Rung on every state change and `MigrateIoDone`.
@@ -793,6 +797,7 @@ pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, 
             returning,
             started_ns: now,
             lease_ns: core::sync::atomic::AtomicU64::new(0),
+            _module: sys::ModuleRef::take(),
             inner <- new_mutex!(Inner {
                 state: HostedState::Receiving,
                 received: 0,
