@@ -7,7 +7,7 @@
 # node 2 hold the module); once it ended both nodes unload and reload
 # cleanly, and kmemleak finds nothing on either (issue 19).
 # ssi-kernel-args: kmemleak=on
-# ssi-timeout: 1500
+# ssi-timeout: 900
 wait_view 90 "1 2 3" 1 2 3
 kml=/sys/kernel/debug/kmemleak
 on 2 "echo clear > $kml"

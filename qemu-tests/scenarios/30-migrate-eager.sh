@@ -1,5 +1,5 @@
 # ssi-nodes: 3
-# ssi-timeout: 1200
+# ssi-timeout: 900
 # Eager live migration (issue 5): running, unmodified processes move
 # between nodes with `ssi-ctl migrate PID NODE` and go on there, while a
 # deputy keeps their place at home: the home shell's `wait` gets the real

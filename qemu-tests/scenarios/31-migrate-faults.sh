@@ -1,5 +1,5 @@
 # ssi-nodes: 3
-# ssi-timeout: 1200
+# ssi-timeout: 900
 # Migration under failure (issue 5): the destination killed in the middle
 # of an eager migration, its link cut in the middle of a pre-copy one: the process goes on at the
 # source, exactly once, and its output is intact; nothing of it runs on

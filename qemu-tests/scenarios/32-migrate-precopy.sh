@@ -1,5 +1,5 @@
 # ssi-nodes: 3
-# ssi-timeout: 1500
+# ssi-timeout: 900
 # Pre-copy live migration (issue 5): the destination rebuilds the process
 # from a description without memory, then the address space goes while the
 # process runs, then rounds of the pages it dirtied (soft-dirty bits), all

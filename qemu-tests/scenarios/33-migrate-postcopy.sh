@@ -1,5 +1,5 @@
 # ssi-nodes: 3
-# ssi-timeout: 1500
+# ssi-timeout: 900
 # Post-copy live migration (issue 5): the process resumes at the
 # destination with no anonymous memory; a page server there fetches the
 # pages it touches from the node that keeps them and pushes the rest in

@@ -1,5 +1,5 @@
 # ssi-nodes: 3
-# ssi-timeout: 1500
+# ssi-timeout: 900
 # Lazy live migration (issue 5): the process resumes at the destination
 # with no anonymous memory and fetches each page when it first touches it,
 # from the node that keeps them (docs/migration.md). The same tests as

@@ -1,5 +1,5 @@
 # ssi-nodes: 3
-# ssi-timeout: 900
+# ssi-timeout: 600
 # Lost control messages and leases (issue 19): frames dropped on purpose
 # with configfs drop_next never hang or lose a migrated process.
 # - A dropped MigrateExit (and then its dropped acknowledgement): the home
