@@ -44,28 +44,26 @@ else
   log "Debian packages: all present"
 fi
 
-# bindgen-cli, from crates.io, into cargo's bin dir.
+# bindgen-cli and cargo-fuzz, from crates.io, into cargo's bin dir.
 CARGO=${CARGO:-cargo}
 command -v "$CARGO" >/dev/null || die "cargo not found on PATH (needed to install bindgen-cli and build ssi-ctl)"
 CARGO_BIN=${CARGO_HOME:-$HOME/.cargo}/bin
-if [ -x "$CARGO_BIN/bindgen" ] && "$CARGO_BIN/bindgen" --version 2>/dev/null | grep -q " $BINDGEN_VERSION\$"; then
-  log "bindgen-cli $BINDGEN_VERSION: present"
-else
-  log "installing bindgen-cli $BINDGEN_VERSION with cargo"
-  "$CARGO" install --locked --quiet --version "$BINDGEN_VERSION" bindgen-cli \
-    || die "cargo install bindgen-cli failed"
-fi
+# cargo_tool BINARY CRATE VERSION: installs CRATE at VERSION with cargo
+# unless BINARY --version already says that version.
+cargo_tool() {
+  if [ -x "$CARGO_BIN/$1" ] && "$CARGO_BIN/$1" --version 2>/dev/null | grep -q " $3\$"; then
+    log "$2 $3: present"
+  else
+    log "installing $2 $3 with cargo"
+    "$CARGO" install --locked --quiet --version "$3" "$2" || die "cargo install $2 failed"
+  fi
+}
+cargo_tool bindgen bindgen-cli "$BINDGEN_VERSION"
 
 # cargo-fuzz, from crates.io, into cargo's bin dir: `make test-fuzz` builds
 # and runs the fuzz targets of proto/fuzz with it (RUSTC_BOOTSTRAP=1 lets
 # the stable toolchain take the sanitizer flags it passes).
-if [ -x "$CARGO_BIN/cargo-fuzz" ] && "$CARGO_BIN/cargo-fuzz" --version 2>/dev/null | grep -q " $CARGO_FUZZ_VERSION\$"; then
-  log "cargo-fuzz $CARGO_FUZZ_VERSION: present"
-else
-  log "installing cargo-fuzz $CARGO_FUZZ_VERSION with cargo"
-  "$CARGO" install --locked --quiet --version "$CARGO_FUZZ_VERSION" cargo-fuzz \
-    || die "cargo install cargo-fuzz failed"
-fi
+cargo_tool cargo-fuzz cargo-fuzz "$CARGO_FUZZ_VERSION"
 
 # The kernel must be built with Debian's rustc-web: it ships the library source
 # that `core` is built from. The rustup toolchain has none.
