@@ -360,13 +360,26 @@ fn file_ref<'p>(path: &'p [u8], info: &task::FileInfo) -> FileRef<'p> {
     FileRef { path, size: info.size, mtime_sec: info.mtime_sec, mtime_nsec: info.mtime_nsec, ino: info.ino }
 }
 
+/// The pages written since some earlier moment, which alone go in an
+/// image ([`Memory::Dirty`]): at a pre-copy's freeze, those written since
+/// its last round.
+///
+/// Filled by a migration's hand-over hook (pre-copy's scan of the
+/// process's page states, `migration/precopy.rs`) in the frozen
+/// process's context, right before the capture; asked by the capture, on
+/// the same thread, for every page of the private mappings it writes.
+pub(crate) trait DirtyPages {
+    /// Whether the page at `addr` (page-aligned) was written since.
+    fn is_dirty(&self, addr: u64) -> bool;
+}
+
 /// Which memory pages go in an image.
 #[derive(Clone, Copy)]
 pub(crate) enum Memory<'a> {
     /// Every page not in a file (a checkpoint, an eager migration).
     All,
-    /// Pre-copy's freeze: the pages the scan holds as dirty.
-    Dirty(&'a crate::migration::precopy::Scan),
+    /// Pre-copy's freeze: the dirty pages, whatever they hold.
+    Dirty(&'a dyn DirtyPages),
     /// Post-copy and lazy: only the written pages of private file
     /// mappings and locked memory; the rest comes later.
     FilesOnly,
@@ -402,7 +415,7 @@ fn write_memory(
         return Ok(());
     }
     let dirty = match memory {
-        Memory::Dirty(scan) => Some(scan),
+        Memory::Dirty(pages) => Some(pages),
         Memory::All | Memory::FilesOnly | Memory::Nothing => None,
     };
     let mut addr = v.start;

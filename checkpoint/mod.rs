@@ -17,6 +17,8 @@
 
 pub(crate) mod capture;
 pub(crate) mod crc;
+pub(crate) mod handover;
+pub(crate) mod page_store;
 pub(crate) mod remote;
 pub(crate) mod restore;
 pub(crate) mod task;
@@ -25,6 +27,7 @@ pub(crate) mod threads;
 
 use crate::proto::ctl::{CtlReply, CtlRequest, MessageWriter, FLAG_KILL};
 use capture::Origin;
+use handover::Handover;
 use core::{fmt::Write, mem::offset_of, sync::atomic::{AtomicBool, Ordering}};
 use kernel::{
     bindings, new_condvar, new_mutex,
@@ -56,8 +59,9 @@ struct CaptureJob {
     /// A checkpoint: where the image goes (a migration streams it).
     file: Option<File>,
     kill: bool,
-    /// A migration: the image goes to another node, then the process.
-    handover: Option<Arc<crate::migration::source::Outgoing>>,
+    /// A migration (`handover.rs`): the image goes to another node, then
+    /// the process.
+    handover: Option<Arc<dyn Handover>>,
     /// With `handover`: only the image goes, sent ahead of the freeze
     /// (post-copy, lazy); the process goes on here.
     ahead: bool,
@@ -128,8 +132,8 @@ unsafe extern "C" fn capture_work(work: *mut bindings::callback_head) {
         drop(g);
         // A fatal signal ends the wait: the thread dies anyway.
         let _ = job.release.wait();
-        if job.retire.load(Ordering::Acquire) {
-            crate::migration::deputy::retire_thread();
+        if let (true, Some(h)) = (job.retire.load(Ordering::Acquire), &job.handover) {
+            h.retire_thread();
         }
         return;
     }
@@ -144,34 +148,19 @@ unsafe extern "C" fn capture_work(work: *mut bindings::callback_head) {
         let _ = MessageWriter::new(&mut reply).write_str("a thread of the process could not record its state");
         Err(e)
     } else {
-        // Pre-copy: only the pages dirtied since the last round go in the
-        // image; the destination keeps the clean ones it has.
-        let scan = match &job.handover {
-            Some(out) if out.is_precopy() && !job.ahead => crate::migration::precopy::scan_current(false).map(Some),
-            _ => Ok(None),
-        };
-        scan.and_then(|scan| {
-            let memory = match (&scan, &job.handover) {
-                (Some(scan), _) => capture::Memory::Dirty(scan),
-                // Pre-copy's image sent ahead: the rounds bring the memory.
-                (None, Some(out)) if out.is_precopy() => capture::Memory::Nothing,
-                (None, Some(out)) if out.pages_later() => capture::Memory::FilesOnly,
-                _ => capture::Memory::All,
-            };
-            let r = collect_records(records).and_then(|all| match &job.handover {
-                // A migration: the image goes to the destination as it is written.
-                Some(out) => out.capture_and_send(&job.cancelled, &mut reply, |sink, reply| {
-                    capture::capture_current(sink, &job.origin, &all, reply, memory)
-                }),
-                None => match &job.file {
-                    Some(file) => capture::capture_current(&mut capture::FileSink::new(file), &job.origin, &all, &mut reply, memory),
-                    None => Err(EINVAL),
-                },
-            });
-            if let (Some(out), Some(scan)) = (&job.handover, scan) {
-                out.set_keep(scan.clean);
-            }
-            r
+        collect_records(records).and_then(|all| match &job.handover {
+            // A migration: it picks the pages that go in the image, which
+            // goes to the destination as it is written.
+            Some(out) => out.send_image(job.ahead, &job.cancelled, &mut reply, &mut |sink, memory, reply| {
+                capture::capture_current(sink, &job.origin, &all, reply, memory)
+            }),
+            None => match &job.file {
+                Some(file) => {
+                    let sink = &mut capture::FileSink::new(file);
+                    capture::capture_current(sink, &job.origin, &all, &mut reply, capture::Memory::All)
+                }
+                None => Err(EINVAL),
+            },
         })
     };
     if let (Ok(w), Some(out), false) = (&result, job.handover.clone(), job.ahead) {
@@ -277,7 +266,7 @@ pub(crate) fn capture(
     target: Task,
     file: Option<File>,
     kill: bool,
-    handover: Option<Arc<crate::migration::source::Outgoing>>,
+    handover: Option<Arc<dyn Handover>>,
     ahead: bool,
     start: u64,
     reply: &mut CtlReply,

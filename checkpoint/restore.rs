@@ -14,6 +14,7 @@
 //! ([`Incoming::Arriving`]): pass one then reads its description only,
 //! and pass two checks each run of pages as it comes.
 
+use super::page_store::PageStore;
 use super::task::{self, File};
 use super::thread_plan::{apply_thread, thread_plan, ThreadPlan};
 use super::threads::{RestoreGroups, ThreadPlans};
@@ -26,7 +27,6 @@ use crate::proto::{
         IMAGE_HEADER_LEN, PAGE_SIZE, SECTION_HEADER_LEN,
     },
 };
-use crate::migration::page_store::PageStore;
 use core::fmt::Write;
 use kernel::{alloc::flags::__GFP_NOWARN, prelude::*, sync::Arc};
 

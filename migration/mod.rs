@@ -4,21 +4,21 @@
 //! place on its home node (docs/migration.md).
 //!
 //! - `source.rs`: the moving side. The capture of `checkpoint/` freezes
-//!   the process and writes its image into a file in kernel memory; the
-//!   image goes to the destination as `MigrateData` frames; the
-//!   destination restores it and reports; the source hands over
-//!   (`MigrateGo`) or, on any failure before that, lets the process go on
-//!   where it was.
+//!   the process and, through the hand-over hook the source fills
+//!   (`checkpoint::handover::Handover`), writes its image straight to the
+//!   destination as `MigrateData` frames; the destination restores it and
+//!   reports; the source hands over (`MigrateGo`) or, on any failure
+//!   before that, lets the process go on where it was.
 //! - `remote.rs`: the receiving side, and the process while it runs away
-//!   from home (its end goes home as `MigrateExit`, signals come in).
+//!   from home (its end goes home as `MigrateExit`, signals come in). It
+//!   keeps the page data of an incoming image in the received frames'
+//!   buffers, apart from the image file, in the restore's page store
+//!   (`checkpoint/page_store.rs`) until the restore copies it in.
 //! - `deputy.rs`: the home side: the original task, asleep in the module,
 //!   keeping its pid, parent and files; it forwards signals, serves reads
 //!   and writes on its files, and ends the way the process ended.
 //! - `forward.rs`: the stand-in files a migrated process has for the
 //!   files its deputy keeps (pipes, terminals).
-//! - `page_store.rs`: the page data of an incoming image, kept in the
-//!   received frames' buffers apart from the image file until the restore
-//!   copies it in.
 //! - `pages.rs`, `lender.rs`: post-copy and lazy: the destination fetches
 //!   the memory after the process resumed; the old copy lends it.
 //!
@@ -29,7 +29,6 @@ pub(crate) mod deputy;
 pub(crate) mod forward;
 pub(crate) mod lease;
 pub(crate) mod lender;
-pub(crate) mod page_store;
 pub(crate) mod pages;
 pub(crate) mod precopy;
 pub(crate) mod remote;

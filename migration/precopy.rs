@@ -26,7 +26,10 @@
 
 use super::sys::{self, UserScratch};
 use crate::{
-    checkpoint::task::{self, Task},
+    checkpoint::{
+        capture::DirtyPages,
+        task::{self, Task},
+    },
     cluster::Cluster,
     proto::{
         image::is_zero_page,
@@ -75,9 +78,12 @@ impl Scan {
         let i = self.files.partition_point(|&(_, end)| end <= addr);
         self.files.get(i).is_some_and(|&(start, _)| start <= addr)
     }
+}
 
+/// At the freeze, the capture writes only the pages this scan found dirty.
+impl DirtyPages for Scan {
     /// Whether the page at `addr` is dirty (runs are sorted).
-    pub(crate) fn is_dirty(&self, addr: u64) -> bool {
+    fn is_dirty(&self, addr: u64) -> bool {
         let i = self.dirty.partition_point(|r| r.addr + u64::from(r.npages) * PAGE <= addr);
         self.dirty.get(i).is_some_and(|r| r.addr <= addr)
     }
@@ -97,7 +103,8 @@ fn push_page(runs: &mut KVec<Run>, addr: u64) -> Result {
 
 /// In the process's own context: classifies every page of its private
 /// readable mappings from its pagemap; with `clear`, clears its soft-dirty
-/// bits afterwards (nothing of the process runs meanwhile).
+/// bits afterwards (nothing of the process runs meanwhile). A round's stop
+/// clears; the freeze's (`Outgoing::send_image`, `source.rs`) does not.
 pub(crate) fn scan_current(clear: bool) -> Result<Scan> {
     // The mappings first: the scratch buffer is not one of them.
     let mut vmas: KVec<(u64, u64, bool)> = KVec::new();

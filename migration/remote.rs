@@ -21,12 +21,12 @@
 //! watcher thread reports its end home (`MigrateExit`).
 
 use super::{
-    page_store::PageStore,
     round_pages::{self, RoundFrame, RoundPages},
     sys, Direction, Migrations, PagesIn, Record,
 };
 use crate::{
     checkpoint::{
+        page_store::PageStore,
         restore::MemoryStep,
         task::{self, File, Task},
     },

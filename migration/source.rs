@@ -6,8 +6,10 @@
 //! process, not stopped or traced); `MigrateBegin` tells the destination,
 //! then the capture of `checkpoint/` freezes the process and, in its own
 //! context, streams the image to the destination as `MigrateData` frames
-//! while it writes it ([`Outgoing::capture_and_send`], `stream.rs`).
-//! Still frozen, [`Outgoing::hand_over`] sends `MigrateCommit`, waits
+//! while it writes it: the capture calls the hand-over hook
+//! (`checkpoint::handover::Handover`) that [`Outgoing`] fills
+//! ([`Outgoing::send_image`], `stream.rs`). Still frozen,
+//! [`Outgoing::hand_over`] sends `MigrateCommit`, waits
 //! until the destination restored and checked the image (`RestartStatus`
 //! polls), and hands the process over with `MigrateGo`. Any failure
 //! before `MigrateGo` succeeded (a refusal, a dead node, a broken link,
@@ -18,7 +20,13 @@
 
 use super::{deputy, precopy, remote::{Hosted, HostedState}, stream::ImageStream, Direction, Migrations, Record};
 use crate::{
-    checkpoint::{self, capture::{ImageSink, Written}, remote::await_outcome, task},
+    checkpoint::{
+        self,
+        capture::{ImageSink, Memory, Written},
+        handover::{CaptureFn, Handover},
+        remote::await_outcome,
+        task,
+    },
     cluster::Cluster,
     identity::Identity,
     proto::{
@@ -274,13 +282,13 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
 
 impl Outgoing {
     /// Whether this is a pre-copy migration.
-    pub(crate) fn is_precopy(&self) -> bool {
+    fn is_precopy(&self) -> bool {
         self.strategy == STRATEGY_PRECOPY
     }
 
     /// Post-copy or lazy: the image holds no anonymous memory; the old copy
     /// lends it after the hand-over.
-    pub(crate) fn pages_later(&self) -> bool {
+    fn pages_later(&self) -> bool {
         matches!(self.strategy, STRATEGY_POSTCOPY | STRATEGY_LAZY)
     }
 
@@ -290,13 +298,8 @@ impl Outgoing {
         self.pages_later() || (self.is_precopy() && self.node != self.home_node)
     }
 
-    /// Bytes sent in all: the image's and the pre-copy rounds'.
-    pub(crate) fn total_bytes(&self, image: u64) -> u64 {
-        image + self.precopy_bytes.load(Ordering::Relaxed)
-    }
-
     /// Pre-copy: the pages found clean at the freeze.
-    pub(crate) fn set_keep(&self, runs: KVec<Run>) {
+    fn set_keep(&self, runs: KVec<Run>) {
         *self.keep.lock() = runs;
     }
 
@@ -428,7 +431,7 @@ impl Outgoing {
     /// Runs `capture` (in the frozen process's context) with the image
     /// going straight to the destination as it is written; aborts the
     /// migration if it fails.
-    pub(crate) fn capture_and_send(
+    fn capture_and_send(
         &self,
         cancelled: &AtomicBool,
         reply: &mut CtlReply,
@@ -462,21 +465,6 @@ impl Outgoing {
             p.store(now.saturating_sub(since), Ordering::Relaxed);
         }
         now
-    }
-
-    /// After the image (`size` bytes) went to the destination: has it
-    /// restored and hands the process over; its pid on the destination.
-    /// Runs in the frozen process's context, frozen since `frozen_since`
-    /// (`task::mono_ns`).
-    pub(crate) fn hand_over(&self, size: u64, frozen_since: u64, cancelled: &AtomicBool, reply: &mut CtlReply) -> Result<u32> {
-        self.phase_done(0, frozen_since);
-        self.hand.begun.store(true, Ordering::Release);
-        self.record("handing-over", size, 0);
-        let r = self.restore_there(size, cancelled, reply);
-        if r.is_err() {
-            self.abort();
-        }
-        r
     }
 
     fn restore_there(&self, size: u64, cancelled: &AtomicBool, reply: &mut CtlReply) -> Result<u32> {
@@ -541,11 +529,63 @@ impl Outgoing {
         self.phase_done(3, since);
         Ok(reply.pid)
     }
+}
+
+/// The capture of `checkpoint/` calls these in the frozen process's
+/// context (see `checkpoint/handover.rs`).
+impl Handover for Outgoing {
+    /// Which pages go in the image: pre-copy's freeze, only those dirtied
+    /// since the last round (the process's own scan, now, without clearing
+    /// its soft-dirty bits), and the destination keeps the clean ones it
+    /// has; pre-copy's image sent ahead, none (the rounds bring them);
+    /// post-copy and lazy, only those the lender cannot lend; eager, all.
+    /// The image goes to the destination as it is written.
+    fn send_image(
+        &self,
+        ahead: bool,
+        cancelled: &AtomicBool,
+        reply: &mut CtlReply,
+        capture: &mut CaptureFn<'_>,
+    ) -> Result<Written> {
+        let scan = if self.is_precopy() && !ahead { Some(precopy::scan_current(false)?) } else { None };
+        let memory = match &scan {
+            Some(scan) => Memory::Dirty(scan),
+            None if self.is_precopy() => Memory::Nothing,
+            None if self.pages_later() => Memory::FilesOnly,
+            None => Memory::All,
+        };
+        let r = self.capture_and_send(cancelled, reply, |sink, reply| capture(sink, memory, reply));
+        if let Some(scan) = scan {
+            self.set_keep(scan.clean);
+        }
+        r
+    }
+
+    /// After the image (`size` bytes) went to the destination: has it
+    /// restored and hands the process over; its pid on the destination.
+    /// Runs in the frozen process's context, frozen since `frozen_since`
+    /// (`task::mono_ns`); a failure aborts the migration.
+    fn hand_over(&self, size: u64, frozen_since: u64, cancelled: &AtomicBool, reply: &mut CtlReply) -> Result<u32> {
+        self.phase_done(0, frozen_since);
+        self.hand.begun.store(true, Ordering::Release);
+        self.record("handing-over", size, 0);
+        let r = self.restore_there(size, cancelled, reply);
+        if r.is_err() {
+            self.abort();
+        }
+        r
+    }
+
+    /// Bytes sent in all: the image's and what went before it (pre-copy's
+    /// rounds, an image sent ahead).
+    fn total_bytes(&self, image: u64) -> u64 {
+        image + self.precopy_bytes.load(Ordering::Relaxed)
+    }
 
     /// After the capture's outcome went to the caller: the hand-over
     /// `handed` (the pid there) makes the current task the deputy, or, away
     /// from home, ends it; a failed one lets the process go on here.
-    pub(crate) fn finish(&self, handed: Option<u32>, bytes: u64, frozen_ns: u64) {
+    fn finish(&self, handed: Option<u32>, bytes: u64, frozen_ns: u64) {
         let rounds = self.rounds.load(Ordering::Relaxed) + 1;
         let bytes_all = bytes + self.precopy_bytes.load(Ordering::Relaxed);
         let lender = self.lender.lock().take();
@@ -599,5 +639,11 @@ impl Outgoing {
             }
             None => deputy::become_deputy(&self.cluster, &self.migrations, self.home_id, self.node, there, lender),
         }
+    }
+
+    /// The process went to the destination: the other threads of this
+    /// copy end.
+    fn retire_thread(&self) {
+        deputy::retire_thread();
     }
 }

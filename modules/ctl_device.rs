@@ -12,7 +12,7 @@ use crate::{
     },
     extra as raw,
     identity::Identity,
-    migration::page_store::PageStore,
+    checkpoint::page_store::PageStore,
     proto::ctl::{CtlOp, CtlReply, CtlRequest, MessageWriter, CTL_IOCTL, CTL_LEN, FLAG_ALL_PAGES_HERE, FLAG_CHECK_ONLY, FLAG_PAGES_LATER},
     cluster::Cluster,
 };

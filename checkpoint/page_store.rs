@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The page data of an incoming image, kept apart from its description.
+//! The page data of an image to restore, kept apart from its description.
 //!
-//! As a migration's image arrives, `proto::image_split` tells its page
-//! data from the rest: the rest goes into the image file (the restart
-//! program and the restore read it); the page data stays where krpc
-//! received it, in the `MigrateData` frames' own body buffers, which the
-//! store keeps with the ranges of page data in each. The restore reads the
-//! image's Pages sections by their prefix and takes their data from here
-//! in the same order, copying it straight into the new process and freeing
-//! each buffer once it is used up: between the socket and the process the
-//! page data is copied once, with none of a file's costs (page cache,
-//! zeroing the rest of each huge page the data then overwrites).
+//! The store holds buffers and, in image order, the ranges of page data in
+//! them; it knows nothing of where they came from. A migration fills it
+//! (`migration/remote.rs`): as its image arrives, `proto::image_split`
+//! tells its page data from the rest; the rest goes into the image file
+//! (the restart program and the restore read it); the page data stays
+//! where krpc received it, in the `MigrateData` frames' own body buffers,
+//! which go into the store. The restore (`restore.rs`) reads the image's
+//! Pages sections by their prefix and takes their data from here in the
+//! same order, copying it straight into the new process and freeing each
+//! buffer once it is used up: between the socket and the process the page
+//! data is copied once, with none of a file's costs (page cache, zeroing
+//! the rest of each huge page the data then overwrites).
 
-use crate::{checkpoint::task, proto::image::PAGE_SIZE};
+use super::task;
+use crate::proto::image::PAGE_SIZE;
 use kernel::{alloc::KVVec, prelude::*};
 
 /// A run of page data: `len` bytes at `start` of body `body`.
@@ -25,7 +28,8 @@ struct Piece {
 
 /// Page data, in the order it came; taken from the front.
 pub(crate) struct PageStore {
-    /// Received frame bodies holding page data (emptied once used up).
+    /// Buffers holding page data (a migration's: received frame bodies),
+    /// emptied once used up.
     bodies: KVVec<KVec<u8>>,
     /// The page data in them, in image order.
     pieces: KVVec<Piece>,
@@ -62,7 +66,7 @@ impl PageStore {
 
     /// Appends the page data of `more` (which nothing was taken from)
     /// behind what this store holds: an image still arriving hands its
-    /// page data to the restore in batches (`checkpoint::restore::Arriving`).
+    /// page data to the restore in batches (`restore::Arriving`).
     pub(crate) fn append(&mut self, more: PageStore) -> Result {
         if more.taken != 0 {
             return Err(EINVAL);
