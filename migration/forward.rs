@@ -10,13 +10,19 @@
 //! back as `ERESTARTSYS`, and the signal, forwarded first on the same
 //! ordered connection, is pending here by then. A home node that stays
 //! unreachable for [`LOST_AFTER_MS`] ends the wait with `EIO`.
+//!
+//! The answers wait in the hosted process's `IoAnswers` (`io_answers.rs`)
+//! until the stand-in that asked takes them.
 
-use super::{remote::Hosted, sys};
+use super::{
+    remote::{Hosted, HostedState},
+    sys, Migrations,
+};
 use crate::{
     checkpoint::task::File,
     cluster::Cluster,
     proto::{
-        migration::{Io, IoOp, MAX_IO},
+        migration::{Io, IoDone, IoOp, MAX_IO},
         wire::MsgType,
     },
 };
@@ -40,7 +46,13 @@ struct Forward {
 }
 
 /// A stand-in for the deputy's descriptor `fd`.
-pub(crate) fn stand_in(cluster: &Arc<Cluster>, hosted: &Arc<Hosted>, fd: u32, readable: bool, writable: bool) -> Result<File> {
+pub(crate) fn stand_in(
+    cluster: &Arc<Cluster>,
+    hosted: &Arc<Hosted>,
+    fd: u32,
+    readable: bool,
+    writable: bool,
+) -> Result<File> {
     let f = KBox::new(Forward { cluster: cluster.clone(), hosted: hosted.clone(), fd }, GFP_KERNEL)?;
     let raw = KBox::into_raw(f);
     // SAFETY: `raw` stays valid until `ssi_fwd_release` takes it back, which
@@ -63,7 +75,7 @@ impl Forward {
         let mut unreachable_ms = 0u32;
         loop {
             let seen = h.bell.seen();
-            if let Some((result, data)) = h.take_io_done(seq) {
+            if let Some((result, data)) = h.io.take(seq) {
                 if result < 0 {
                     return Err(Error::from_errno(result as i32));
                 }
@@ -124,6 +136,22 @@ fn to_long(r: Result<usize>) -> c_long {
         Ok(n) => n as c_long,
         Err(e) => e.to_errno() as c_long,
     }
+}
+
+/// `MigrateIoDone` from the home node: the deputy's answer.
+pub(crate) fn io_done(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
+    let d = IoDone::decode(body).map_err(|_| EINVAL)?;
+    // Not an old copy that moved on (it may still lend its memory here).
+    let h = migrations
+        .find_hosted(|h| {
+            h.home_id == d.home_id && h.home_node == from && !matches!(h.state(), HostedState::Moved | HostedState::Failed)
+        })
+        .ok_or(ESRCH)?;
+    let mut data = KVec::with_capacity(d.data.len(), GFP_KERNEL)?;
+    data.extend_from_slice(d.data, GFP_KERNEL)?;
+    h.io.put(d.seq, d.result, data)?;
+    h.bell.ring();
+    Ok(())
 }
 
 /// `read` of a stand-in file (called by the C glue).

@@ -10,27 +10,35 @@
 //!   reports; the source hands over (`MigrateGo`) or, on any failure
 //!   before that, lets the process go on where it was.
 //! - `remote.rs`: the receiving side, and the process while it runs away
-//!   from home (its end goes home as `MigrateExit`, signals come in). It
-//!   keeps the page data of an incoming image in the received frames'
-//!   buffers, apart from the image file, in the restore's page store
-//!   (`checkpoint/page_store.rs`) until the restore copies it in.
+//!   from home (its end goes home as `MigrateExit`, signals come in);
+//!   `incoming.rs` its krpc handlers; its parts: `receiver.rs` (the
+//!   incoming image; its page data stays in the received frames' buffers,
+//!   in the restore's page store, `checkpoint/page_store.rs`, until the
+//!   restore copies it in), `page_client.rs` (post-copy and lazy's page
+//!   requests), `io_answers.rs` (the answers to forwarded reads and
+//!   writes).
 //! - `deputy.rs`: the home side: the original task, asleep in the module,
 //!   keeping its pid, parent and files; it forwards signals, serves reads
 //!   and writes on its files, and ends the way the process ended.
 //! - `forward.rs`: the stand-in files a migrated process has for the
 //!   files its deputy keeps (pipes, terminals).
 //! - `pages.rs`, `lender.rs`: post-copy and lazy: the destination fetches
-//!   the memory after the process resumed; the old copy lends it.
+//!   the memory after the process resumed (the pages file); the old copy
+//!   lends it.
 //!
 //! This registry lists every deputy and hosted process of this node, and
 //! the recent migrations for `/proc/ssi/migrations`.
 
 pub(crate) mod deputy;
 pub(crate) mod forward;
+pub(crate) mod incoming;
+pub(crate) mod io_answers;
 pub(crate) mod lease;
 pub(crate) mod lender;
+pub(crate) mod page_client;
 pub(crate) mod pages;
 pub(crate) mod precopy;
+pub(crate) mod receiver;
 pub(crate) mod remote;
 pub(crate) mod round_pages;
 pub(crate) mod source;
@@ -53,6 +61,7 @@ use crate::{
 use core::fmt::Write;
 use deputy::Deputy;
 use lender::Lender;
+use page_client::PagesIn;
 use kernel::{c_str, new_mutex, prelude::*, str::CStr, sync::Arc, sync::Mutex};
 use remote::Hosted;
 
@@ -105,22 +114,6 @@ pub(crate) struct Record {
     pub(crate) rounds: u32,
     pub(crate) frozen_ns: u64,
     pub(crate) total_ns: u64,
-}
-
-/// Post-copy, lazy: the pages that came to the destination, by how.
-#[derive(Clone, Copy, Default)]
-pub(crate) struct PagesIn {
-    /// By post-copy's push (the page server's reads in address order).
-    pub(crate) pushed: u64,
-    /// On demand: read for a fault of the process (or of its old copy
-    /// lending them on).
-    pub(crate) fetched: u64,
-}
-
-impl PagesIn {
-    pub(crate) fn total(&self) -> u64 {
-        self.pushed + self.fetched
-    }
 }
 
 /// A migration remembered: its record and, on the destination of a
@@ -390,21 +383,21 @@ impl Handler<Cluster> for MigrationHandler {
         let from = msg.from_node();
         let body = msg.body;
         let r = match msg.header.kind() {
-            Some(MsgType::MigrateBegin) => return remote::begin(cluster, m, from, body),
+            Some(MsgType::MigrateBegin) => return incoming::begin(cluster, m, from, body),
             Some(MsgType::MigrateLease) => return lease::handle(m, body),
             // Taken with its buffer (`handle_owned`); not reached.
             Some(MsgType::MigrateData) => Err(EINVAL),
-            Some(MsgType::MigrateCommit) => return remote::commit(cluster, m, from, body),
-            Some(MsgType::MigrateGo) => remote::go(m, from, body),
-            Some(MsgType::MigrateAbort) => remote::abort(m, from, body),
+            Some(MsgType::MigrateCommit) => return incoming::commit(cluster, m, from, body),
+            Some(MsgType::MigrateGo) => incoming::go(m, from, body),
+            Some(MsgType::MigrateAbort) => incoming::abort(m, from, body),
             Some(MsgType::MigrateExit) => deputy::exit(m, from, body),
-            Some(MsgType::MigrateSignal) => remote::signal(m, from, body),
+            Some(MsgType::MigrateSignal) => incoming::signal(m, from, body),
             Some(MsgType::MigrateIo) => deputy::io(m, from, body),
-            Some(MsgType::MigrateIoDone) => remote::io_done(m, from, body),
+            Some(MsgType::MigrateIoDone) => forward::io_done(m, from, body),
             Some(MsgType::MigrateMoved) => deputy::moved(m, from, body),
             // Taken with its buffer (`handle_owned`); not reached.
             Some(MsgType::MigratePages) => Err(EINVAL),
-            Some(MsgType::MigrateKeep) => remote::keep(m, from, body),
+            Some(MsgType::MigrateKeep) => incoming::keep(m, from, body),
             Some(MsgType::MigratePageRequest) => lender::page_request(cluster, m, from, body),
             // Taken with its buffer (`handle_owned`); not reached.
             Some(MsgType::MigratePageData) => Err(EINVAL),
@@ -420,9 +413,9 @@ impl Handler<Cluster> for MigrationHandler {
         // Bulk data: image data, page answers, pre-copy rounds; their pages
         // stay in `body`.
         match header.kind() {
-            Some(MsgType::MigrateData) => return remote::data(m, from, body).map(|()| KVec::new()),
-            Some(MsgType::MigratePageData) => return remote::page_data(m, from, body).map(|()| KVec::new()),
-            Some(MsgType::MigratePages) => return remote::pages(m, from, body).map(|()| KVec::new()),
+            Some(MsgType::MigrateData) => return incoming::data(m, from, body).map(|()| KVec::new()),
+            Some(MsgType::MigratePageData) => return pages::page_data(m, from, body).map(|()| KVec::new()),
+            Some(MsgType::MigratePages) => return incoming::pages(m, from, body).map(|()| KVec::new()),
             _ => {}
         }
         self.handle(cluster, &Incoming { conn, header, body: &body })

@@ -6,7 +6,8 @@
 //! creates a userfaultfd, asks for this migration's *pages file*
 //! (`/dev/ssi` op 8) and forks a page server that keeps both. The restore
 //! registers the process's private anonymous mappings with the
-//! userfaultfd (missing pages) once they exist ([`register_current`]); the
+//! userfaultfd (missing pages) once they exist
+//! (`page_client::register_current`); the
 //! module keeps a reference to it, so the page server ending early cannot
 //! turn the missing pages into zero ones: the process is killed instead.
 //!
@@ -20,18 +21,28 @@
 //! handed the process over.
 //!
 //! Each read's pages count as pushed (post-copy's push) or fetched on
-//! demand ([`Hosted::is_push_read`]); `/proc/ssi/migrations` shows both.
+//! demand (`PageClient::is_push_read`); `/proc/ssi/migrations` shows both.
+//!
+//! This file is the pages file and its reads; what they wait for and
+//! count (the requests awaited, their answers, the read-ahead, the
+//! ranges, the pages that came) is the hosted process's page client
+//! (`page_client.rs`), which also takes the answers (`MigratePageData`,
+//! [`page_data`]).
 //!
 //! If the lending node cannot be reached for [`LOST_AFTER_MS`] the
 //! process cannot go on: it is killed (SIGKILL, logged), and its home
 //! node learns it the usual way (`MigrateExit`).
 
-use super::{remote::Hosted, remote::HostedState, sys};
+use super::{
+    page_client::{PageAnswer, ReadAhead, Request},
+    remote::{Hosted, HostedState},
+    sys, Migrations,
+};
 use crate::{
     checkpoint::task::{self, File},
     cluster::Cluster,
     proto::{
-        migration::{PageRequest, MAX_PAGES_READ, MAX_PAGE_BYTES, PAGE, USER_TOP},
+        migration::{PageData, PageRequest, MAX_PAGES_READ, MAX_PAGE_BYTES, PAGE, USER_TOP},
         wire::MsgType,
     },
 };
@@ -50,52 +61,12 @@ const LOST_AFTER_MS: u32 = 10_000;
 /// lending node may be slow: it reads its memory, perhaps through its own
 /// page server; a deputy serves pages between forwarded reads and writes).
 const RESEND_AFTER_NS: u64 = 10_000_000_000;
-use crate::checkpoint::task::{VM_LOCKED, VM_READ, VM_SHARED};
 
 /// Push reads whose requests are sent ahead of the page server: while it
 /// installs one read's pages, the link and the lending node work on the
 /// next ones (one node's vCPU does the receiving and the installing; the
 /// other's the lending).
 const READ_AHEAD_READS: u64 = 4;
-
-/// Requests sent for the memory after a push read, before it is read:
-/// `len` bytes at `addr`, in address order.
-pub(crate) struct ReadAhead {
-    addr: u64,
-    len: u64,
-    requests: KVec<Request>,
-}
-
-impl ReadAhead {
-    /// Splits off the requests for the first `len` bytes (a multiple of
-    /// [`MAX_PAGE_BYTES`], at most `self.len`); the rest stays.
-    fn take_front(&mut self, len: u32) -> Result<KVec<Request>> {
-        let end = self.addr + u64::from(len);
-        let mut front = KVec::new();
-        let mut rest = KVec::new();
-        for q in core::mem::replace(&mut self.requests, KVec::new()).into_iter() {
-            if q.addr < end {
-                front.push(q, GFP_KERNEL)?;
-            } else {
-                rest.push(q, GFP_KERNEL)?;
-            }
-        }
-        self.requests = rest;
-        self.addr = end;
-        self.len -= u64::from(len);
-        Ok(front)
-    }
-}
-
-/// One page request of a read, and its answer once it came.
-pub(crate) struct Request {
-    seq: u64,
-    addr: u64,
-    len: u32,
-    /// When it was last sent (0: not yet).
-    sent_ns: u64,
-    answer: Option<super::remote::PageAnswer>,
-}
 
 /// What a pages file reads from.
 struct Pages {
@@ -122,31 +93,6 @@ pub(crate) fn hosted_of(file: &File) -> Option<Arc<Hosted>> {
     // file is (the caller holds a reference to it).
     let pages = unsafe { &*p.cast_const().cast::<Pages>() };
     Some(pages.hosted.clone())
-}
-
-/// In the restoring process, once its mappings exist: registers every
-/// private anonymous readable mapping with `uffd`; the ranges.
-pub(crate) fn register_current(uffd: &File) -> Result<KVec<(u64, u64)>> {
-    if !sys::is_userfaultfd(uffd) {
-        return Err(EINVAL);
-    }
-    let scratch = sys::UserScratch::new(PAGE)?;
-    let mut ranges = KVec::new();
-    let mut addr = 0u64;
-    while let Some(v) = task::vma_find(addr) {
-        addr = v.end;
-        if v.special != 0 || v.file.is_some() || v.is_shmem || v.is_io {
-            continue;
-        }
-        // Locked memory was filled at the mapping; its pages are in the
-        // image (see `checkpoint::capture::Memory::FilesOnly`).
-        if v.vm_flags & VM_READ == 0 || v.vm_flags & (VM_SHARED | VM_LOCKED) != 0 || v.start == scratch.addr() {
-            continue;
-        }
-        sys::uffd_register(uffd, &scratch, v.start, v.end)?;
-        ranges.push((v.start, v.end), GFP_KERNEL)?;
-    }
-    Ok(ranges)
 }
 
 impl Pages {
@@ -192,7 +138,7 @@ impl Pages {
                 }
             }
         }
-        let ranges = h.page_ranges()?;
+        let ranges = h.page_client.ranges()?;
         let mut out = KVec::with_capacity(ranges.len() * 16, GFP_KERNEL)?;
         for (s, e) in ranges.iter() {
             out.extend_from_slice(&s.to_le_bytes(), GFP_KERNEL)?;
@@ -220,11 +166,13 @@ impl Pages {
             return Err(EIO);
         }
         let push = len == MAX_PAGES_READ;
-        let (mut requests, ahead) = match h.take_read_ahead() {
+        let (mut requests, ahead) = match h.page_client.take_read_ahead() {
             // What the read-ahead holds next: all of it (the last read of a
             // range may be shorter), or a push read's worth of its front
             // (whole requests: both step by the same sizes from `addr`).
-            Some(mut ahead) if ahead.addr == addr && (ahead.len == u64::from(len) || (push && ahead.len > u64::from(len))) => {
+            Some(mut ahead)
+                if ahead.addr == addr && (ahead.len == u64::from(len) || (push && ahead.len > u64::from(len))) =>
+            {
                 let front = ahead.take_front(len);
                 match front {
                     Ok(front) => (front, Some(ahead)),
@@ -240,7 +188,7 @@ impl Pages {
             }
             // A fault's read between two pushes: the read-ahead waits.
             Some(ahead) => {
-                if let Some(old) = h.set_read_ahead(ahead) {
+                if let Some(old) = h.page_client.set_read_ahead(ahead) {
                     self.forget(&old.requests);
                 }
                 (self.requests(addr, len)?, None)
@@ -251,10 +199,10 @@ impl Pages {
             // Not past the end of the range this read is in: the page server
             // goes on elsewhere (and the lending node would send zeros).
             let next = addr + u64::from(len);
-            let end = h.range_end(addr).unwrap_or(next).min(next + u64::from(len) * READ_AHEAD_READS);
+            let end = h.page_client.range_end(addr).unwrap_or(next).min(next + u64::from(len) * READ_AHEAD_READS);
             self.read_ahead(ahead, next, end - next);
         }
-        let pushed = h.is_push_read(addr, len);
+        let pushed = h.page_client.is_push_read(addr, len);
         let r = self.fetch_all(&mut requests, pushed);
         self.forget(&requests);
         r.map(|()| requests)
@@ -270,8 +218,8 @@ impl Pages {
             let n = (len - at).min(MAX_PAGE_BYTES);
             let seq = h.next_seq();
             let q = Request { seq, addr: addr + u64::from(at), len: n, sent_ns: 0, answer: None };
-            if let Err(e) = h.await_pages(seq).and_then(|()| Ok(requests.push(q, GFP_KERNEL)?)) {
-                h.stop_awaiting(seq);
+            if let Err(e) = h.page_client.await_answer(seq).and_then(|()| Ok(requests.push(q, GFP_KERNEL)?)) {
+                h.page_client.stop_awaiting(seq);
                 self.forget(&requests);
                 return Err(e);
             }
@@ -284,8 +232,8 @@ impl Pages {
     /// dropped, those that came are freed.
     fn forget(&self, requests: &[Request]) {
         for q in requests.iter() {
-            self.hosted.stop_awaiting(q.seq);
-            drop(self.hosted.take_page_answer(q.seq));
+            self.hosted.page_client.stop_awaiting(q.seq);
+            drop(self.hosted.page_client.take_answer(q.seq));
         }
     }
 
@@ -328,7 +276,7 @@ impl Pages {
         if ahead.requests.is_empty() {
             return;
         }
-        if let Some(old) = self.hosted.set_read_ahead(ahead) {
+        if let Some(old) = self.hosted.page_client.set_read_ahead(ahead) {
             self.forget(&old.requests);
         }
     }
@@ -356,7 +304,7 @@ impl Pages {
                 if (q.sent_ns == 0 || now.saturating_sub(q.sent_ns) > RESEND_AFTER_NS) && self.send(q).is_ok() {
                     q.sent_ns = now;
                 }
-                if let Some(answer) = h.take_page_answer(q.seq) {
+                if let Some(answer) = h.page_client.take_answer(q.seq) {
                     let result = answer.result;
                     if result < 0 || answer.data().len() != q.len as usize {
                         pr_warn!(
@@ -397,6 +345,20 @@ impl Pages {
             h.bell.wait_killable(seen, 200);
         }
     }
+}
+
+/// `MigratePageData` from the lending node: the answer to a page request,
+/// kept in its own buffer `body` (the pages are its end).
+pub(crate) fn page_data(migrations: &Migrations, from: u16, body: KVec<u8>) -> Result {
+    let d = PageData::decode(&body).map_err(|_| EINVAL)?;
+    let (id, seq, result, start) = (d.id, d.seq, d.result, body.len() - d.data.len());
+    let h = migrations.find_hosted(|h| h.id == id && h.from_node == from).ok_or(ESRCH)?;
+    // Only for a request still waiting, once (a resent request may be
+    // answered twice).
+    if h.page_client.put_answer(PageAnswer::new(seq, result, body, start))? {
+        h.bell.ring();
+    }
+    Ok(())
 }
 
 /// `read` of a pages file (called by the C glue).
