@@ -13,7 +13,10 @@ pub(crate) mod frame_tag;
 pub(crate) mod handover;
 #[path = "../proto/src/identity.rs"]
 pub(crate) mod identity;
-#[path = "../proto/src/image.rs"]
+// `image` is a directory whose `mod.rs` re-exports every public item of its
+// files, as `image::Item`; the module uses only some of them.
+#[allow(unused_imports)]
+#[path = "../proto/src/image/mod.rs"]
 pub(crate) mod image;
 #[path = "../proto/src/image_split.rs"]
 pub(crate) mod image_split;

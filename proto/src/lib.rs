@@ -4,8 +4,10 @@
 //! each file in with `#[path = "../proto/src/<file>.rs"] mod <file>;`, so a
 //! file must stand alone: no `crate::` paths, no dependencies; it may use a
 //! sibling file only as `super::<file>::Item`, which resolves both here and
-//! inside the module's `mod proto`. Userspace (ssi-ctl, tests, fuzzers)
-//! uses this crate normally.
+//! inside the module's `mod proto`. A module split into a directory
+//! (`image/`) is pulled in by its `mod.rs`; its files use each other as
+//! `super::<file>::Item` and the crate's files as `super::super::<file>`.
+//! Userspace (ssi-ctl, tests, fuzzers) uses this crate normally.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
