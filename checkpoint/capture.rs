@@ -9,16 +9,16 @@
 //! written; the second writes the sections in the order the image format
 //! fixes (`proto/src/image.rs`, `docs/image-format.md`).
 
+use crate::ctl_reply::fail;
 use super::task::{self, File, Vma};
 use crate::proto::{
-    ctl::{CtlReply, MessageWriter},
+    ctl::CtlReply,
     image::{
         self, AltStack, Caps, Creds, FileBody, FileRef, FileTarget, ImageHeader, ImageWriter, Itimer, Itimers,
         MmBody, ProcessBody, RecordList, Rlimit, Rseq, Section, SigAction, SignalsBody, ThreadBody,
         VmaBody, VmaKind, PAGE_SIZE,
     },
 };
-use core::fmt::Write;
 use crate::kernel_ext::eopnotsupp;
 use kernel::prelude::*;
 
@@ -227,10 +227,6 @@ struct Plan {
     kind: VmaKind,
 }
 
-fn refuse(reply: &mut CtlReply, err: Error, args: core::fmt::Arguments<'_>) -> Error {
-    let _ = MessageWriter::new(reply).write_fmt(args);
-    err
-}
 
 fn is_deleted(path: &[u8]) -> bool {
     path.ends_with(b" (deleted)") || !path.starts_with(b"/")
@@ -247,11 +243,11 @@ fn plan_mappings(reply: &mut CtlReply, path_buf: &mut [u8]) -> Result<KVec<Plan>
         } else if vma.special == task::VMA_VVAR {
             VmaKind::Vvar
         } else if vma.special != 0 {
-            return Err(refuse(reply, eopnotsupp(), format_args!("special mapping at {:#x} is not supported", vma.start)));
+            return Err(fail(reply, eopnotsupp(), format_args!("special mapping at {:#x} is not supported", vma.start)));
         } else if vma.is_io {
-            return Err(refuse(reply, eopnotsupp(), format_args!("device mapping at {:#x} is not supported", vma.start)));
+            return Err(fail(reply, eopnotsupp(), format_args!("device mapping at {:#x} is not supported", vma.start)));
         } else if vma.is_shmem {
-            return Err(refuse(
+            return Err(fail(
                 reply,
                 eopnotsupp(),
                 format_args!("shared memory (SysV or shared anonymous) at {:#x} is not supported", vma.start),
@@ -259,7 +255,7 @@ fn plan_mappings(reply: &mut CtlReply, path_buf: &mut [u8]) -> Result<KVec<Plan>
         } else if let Some(f) = &vma.file {
             let path = f.path(path_buf)?;
             if is_deleted(path) {
-                return Err(refuse(
+                return Err(fail(
                     reply,
                     eopnotsupp(),
                     format_args!("mapping at {:#x} of a deleted file is not supported", vma.start),
@@ -267,7 +263,7 @@ fn plan_mappings(reply: &mut CtlReply, path_buf: &mut [u8]) -> Result<KVec<Plan>
             }
             if vma.vm_flags & VM_SHARED != 0 { VmaKind::FileShared } else { VmaKind::FilePrivate }
         } else if vma.vm_flags & VM_SHARED != 0 {
-            return Err(refuse(reply, eopnotsupp(), format_args!("shared anonymous memory at {:#x} is not supported", vma.start)));
+            return Err(fail(reply, eopnotsupp(), format_args!("shared anonymous memory at {:#x} is not supported", vma.start)));
         } else if vma.is_stack {
             VmaKind::Stack
         } else if vma.is_heap {
@@ -278,7 +274,7 @@ fn plan_mappings(reply: &mut CtlReply, path_buf: &mut [u8]) -> Result<KVec<Plan>
         plans.push(Plan { vma, kind }, GFP_KERNEL)?;
     }
     if plans.len() > image::MAX_VMAS as usize {
-        return Err(refuse(reply, E2BIG, format_args!("{} mappings: more than an image holds", plans.len())));
+        return Err(fail(reply, E2BIG, format_args!("{} mappings: more than an image holds", plans.len())));
     }
     Ok(plans)
 }
@@ -297,7 +293,7 @@ fn plan_files(reply: &mut CtlReply, path_buf: &mut [u8]) -> Result<KVec<OpenFile
     while let Some((fd, cloexec, file)) = task::next_file(next) {
         next = fd + 1;
         if fd >= image::MAX_FDS {
-            return Err(refuse(reply, E2BIG, format_args!("fd {} is above the {} descriptors an image holds", fd, image::MAX_FDS)));
+            return Err(fail(reply, E2BIG, format_args!("fd {} is above the {} descriptors an image holds", fd, image::MAX_FDS)));
         }
         let info = file.info();
         let path = file.path(path_buf).unwrap_or(b"?");
@@ -305,22 +301,22 @@ fn plan_files(reply: &mut CtlReply, path_buf: &mut [u8]) -> Result<KVec<OpenFile
         let stdio = fd <= 2;
         match info.kind {
             task::FILE_REGULAR | task::FILE_DIRECTORY if is_deleted(path) => {
-                return Err(refuse(reply, eopnotsupp(), format_args!("fd {} is a deleted or unnamed file ({})", fd, name)));
+                return Err(fail(reply, eopnotsupp(), format_args!("fd {} is a deleted or unnamed file ({})", fd, name)));
             }
             task::FILE_REGULAR | task::FILE_DIRECTORY => {}
             task::FILE_CHARDEV if image::ALLOWED_CHAR_DEVICES.contains(&(info.major, info.minor)) => {}
             task::FILE_TTY | task::FILE_PIPE if stdio => {}
             task::FILE_SOCKET => {
-                return Err(refuse(reply, eopnotsupp(), format_args!("fd {} is a socket ({}): sockets are not supported", fd, name)));
+                return Err(fail(reply, eopnotsupp(), format_args!("fd {} is a socket ({}): sockets are not supported", fd, name)));
             }
             task::FILE_PIPE => {
-                return Err(refuse(reply, eopnotsupp(), format_args!("fd {} is a pipe ({}): only fds 0-2 may be pipes", fd, name)));
+                return Err(fail(reply, eopnotsupp(), format_args!("fd {} is a pipe ({}): only fds 0-2 may be pipes", fd, name)));
             }
             task::FILE_TTY => {
-                return Err(refuse(reply, eopnotsupp(), format_args!("fd {} is a terminal ({}): only fds 0-2 may be", fd, name)));
+                return Err(fail(reply, eopnotsupp(), format_args!("fd {} is a terminal ({}): only fds 0-2 may be", fd, name)));
             }
             _ => {
-                return Err(refuse(reply, eopnotsupp(), format_args!("fd {} is not supported ({})", fd, name)));
+                return Err(fail(reply, eopnotsupp(), format_args!("fd {} is not supported ({})", fd, name)));
             }
         }
         files.push(OpenFile { fd, cloexec, file, info }, GFP_KERNEL)?;
@@ -528,26 +524,26 @@ pub(crate) fn capture_current(
     // leader's (the first record) and its pid is the thread group id.
     let leader = threads.first().ok_or(EINVAL)?;
     if st.nr_threads as usize != threads.len() {
-        return Err(refuse(
+        return Err(fail(
             reply,
             EAGAIN,
             format_args!("the process started or ended a thread during the checkpoint: try again"),
         ));
     }
     if st.ptraced != 0 {
-        return Err(refuse(reply, EBUSY, format_args!("the process is being traced")));
+        return Err(fail(reply, EBUSY, format_args!("the process is being traced")));
     }
     if st.posix_timers != 0 {
-        return Err(refuse(reply, eopnotsupp(), format_args!("POSIX timers (timer_create) are not supported")));
+        return Err(fail(reply, eopnotsupp(), format_args!("POSIX timers (timer_create) are not supported")));
     }
     if st.groups_truncated != 0 {
-        return Err(refuse(reply, E2BIG, format_args!("more than {} supplementary groups", image::MAX_GROUPS)));
+        return Err(fail(reply, E2BIG, format_args!("more than {} supplementary groups", image::MAX_GROUPS)));
     }
     let mut path_buf = KVec::from_elem(0u8, PATH_BUF, GFP_KERNEL)?;
     let mut path_buf2 = KVec::from_elem(0u8, PATH_BUF, GFP_KERNEL)?;
     let mut path_buf3 = KVec::from_elem(0u8, PATH_BUF, GFP_KERNEL)?;
     if task::root_path(&mut path_buf)? != b"/" {
-        return Err(refuse(reply, eopnotsupp(), format_args!("chrooted processes are not supported")));
+        return Err(fail(reply, eopnotsupp(), format_args!("chrooted processes are not supported")));
     }
     let plans = plan_mappings(reply, &mut path_buf)?;
     let files = plan_files(reply, &mut path_buf)?;
@@ -556,7 +552,7 @@ pub(crate) fn capture_current(
     // Everything below only reads: the image can hold this process.
     let mut shared_pending = KVec::from_elem(0u8, image::MAX_PENDING_SIGNALS * image::SIGINFO_LEN, GFP_KERNEL)?;
     let ns = task::pending_signals(true, &mut shared_pending)
-        .map_err(|e| refuse(reply, e, format_args!("too many pending signals")))?;
+        .map_err(|e| fail(reply, e, format_args!("too many pending signals")))?;
     let mut handlers = [SigAction::default(); image::NSIG];
     for (i, h) in handlers.iter_mut().enumerate() {
         let (handler, flags, restorer, mask) = task::sigaction(i as i32 + 1);
@@ -580,7 +576,7 @@ pub(crate) fn capture_current(
         .iter()
         .find(|p| p.vma.start <= mm.start_code && mm.start_code < p.vma.end)
         .and_then(|p| p.vma.file.as_ref())
-        .ok_or_else(|| refuse(reply, EINVAL, format_args!("no executable mapped at the start of the code")))?;
+        .ok_or_else(|| fail(reply, EINVAL, format_args!("no executable mapped at the start of the code")))?;
     let exe_path = exe.path(&mut path_buf)?;
     let exe_ref = file_ref(exe_path, &exe.info());
     let cwd = task::cwd_path(&mut path_buf2)?;

@@ -25,10 +25,11 @@ pub(crate) mod task;
 pub(crate) mod thread_plan;
 pub(crate) mod threads;
 
-use crate::proto::ctl::{CtlReply, CtlRequest, MessageWriter, FLAG_KILL};
+use crate::ctl_reply::{fail, say};
+use crate::proto::ctl::{CtlReply, CtlRequest, FLAG_KILL};
 use capture::Origin;
 use handover::Handover;
-use core::{fmt::Write, mem::offset_of, sync::atomic::{AtomicBool, Ordering}};
+use core::{mem::offset_of, sync::atomic::{AtomicBool, Ordering}};
 use kernel::{
     bindings, new_condvar, new_mutex,
     prelude::*,
@@ -145,7 +146,7 @@ unsafe extern "C" fn capture_work(work: *mut bindings::callback_head) {
     let result = if job.cancelled.load(Ordering::Acquire) {
         Err(EINTR)
     } else if let Some(e) = failed {
-        let _ = MessageWriter::new(&mut reply).write_str("a thread of the process could not record its state");
+        say(&mut reply, format_args!("a thread of the process could not record its state"));
         Err(e)
     } else {
         collect_records(records).and_then(|all| match &job.handover {
@@ -198,10 +199,6 @@ fn collect_records(records: KVec<Option<KBox<capture::ThreadRecord>>>) -> Result
     Ok(all)
 }
 
-fn fail(reply: &mut CtlReply, err: Error, args: core::fmt::Arguments<'_>) -> Error {
-    let _ = MessageWriter::new(reply).write_fmt(args);
-    err
-}
 
 /// Checkpoints process `req.pid` into the caller's file `req.image_fd`.
 pub(crate) fn checkpoint(node: u32, req: &CtlRequest, reply: &mut CtlReply) -> Result {
@@ -355,7 +352,7 @@ pub(crate) fn capture(
         Err(e) => {
             *reply = r;
             if reply.message().is_empty() {
-                let _ = MessageWriter::new(reply).write_fmt(format_args!("capture failed (error {})", e.to_errno()));
+                say(reply, format_args!("capture failed (error {})", e.to_errno()));
             }
             Err(e)
         }

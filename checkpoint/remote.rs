@@ -20,10 +20,11 @@
 
 use super::task::{self, File};
 use crate::{
+    ctl_reply::fail,
     cluster::Cluster,
     krpc::handlers::{Handler, Incoming},
     proto::{
-        ctl::{CtlReply, MessageWriter, MESSAGE_LEN},
+        ctl::{CtlReply, MESSAGE_LEN},
         wire::{
             MsgType, RestartQuery, RestartRequest, RestartStarted, RestartState, RestartStatus,
             MAX_RESTART_MESSAGE, MAX_RESTART_PATH,
@@ -365,10 +366,6 @@ impl Handler<Cluster> for RestartHandler {
     }
 }
 
-fn fail(reply: &mut CtlReply, err: Error, args: core::fmt::Arguments<'_>) -> Error {
-    let _ = MessageWriter::new(reply).write_fmt(args);
-    err
-}
 
 /// Has node `node` restart the image `image` (by its path): returns once
 /// the restarted process runs there (its pid in `reply.pid`) or the

@@ -14,20 +14,20 @@
 //! ([`Incoming::Arriving`]): pass one then reads its description only,
 //! and pass two checks each run of pages as it comes.
 
+use crate::ctl_reply::{fail, say};
 use super::page_store::PageStore;
 use super::task::{self, File};
 use super::thread_plan::{apply_thread, thread_plan, ThreadPlan};
 use super::threads::{RestoreGroups, ThreadPlans};
 use crate::kernel_ext::eopnotsupp;
 use crate::proto::{
-    ctl::{CtlReply, MessageWriter},
+    ctl::CtlReply,
     handover::{self, Verdict},
     image::{
         self, FileTarget, ImageReader, PagesBody, PagesRun, Section, SectionHeader, SectionKind, VmaKind,
         IMAGE_HEADER_LEN, PAGE_SIZE, SECTION_HEADER_LEN,
     },
 };
-use core::fmt::Write;
 use kernel::{alloc::flags::__GFP_NOWARN, prelude::*, sync::Arc};
 
 const O_ACCMODE: u32 = 3;
@@ -70,10 +70,6 @@ struct Plan {
     termios: Option<[u8; image::TERMIOS2_LEN]>,
 }
 
-fn fail(reply: &mut CtlReply, err: Error, args: core::fmt::Arguments<'_>) -> Error {
-    let _ = MessageWriter::new(reply).write_fmt(args);
-    err
-}
 
 /// What [`SectionStream::next`] found.
 enum Next {
@@ -980,7 +976,7 @@ pub(crate) fn restore(
         Err(e) => {
             groups.abort(tgid);
             if reply.message().is_empty() {
-                let _ = MessageWriter::new(reply).write_fmt(format_args!("error {}", e.to_errno()));
+                say(reply, format_args!("error {}", e.to_errno()));
             }
             pr_err!("restart failed after the point of no return ({}): process killed\n", reply.message());
             task::kill_current();

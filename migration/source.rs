@@ -20,6 +20,7 @@
 
 use super::{deputy, precopy, remote::{Hosted, HostedState}, stream::ImageStream, Direction, Migrations, Record};
 use crate::{
+    ctl_reply::fail,
     checkpoint::{
         self,
         capture::{ImageSink, Memory, Written},
@@ -30,15 +31,12 @@ use crate::{
     cluster::Cluster,
     identity::Identity,
     proto::{
-        ctl::{strategy_name, CtlReply, CtlRequest, MessageWriter, STRATEGY_EAGER, STRATEGY_LAZY, STRATEGY_POSTCOPY, STRATEGY_PRECOPY},
+        ctl::{strategy_name, CtlReply, CtlRequest, STRATEGY_EAGER, STRATEGY_LAZY, STRATEGY_POSTCOPY, STRATEGY_PRECOPY},
         migration::{Begin, Commit, Keep, Moved, Ref, Run, MAX_KEEP_RUNS},
         wire::{MsgType, RestartStarted},
     },
 };
-use core::{
-    fmt::Write,
-    sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
-};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
 
 /// How long `MigrateBegin`, `MigrateCommit` and `MigrateGo` may take.
@@ -47,10 +45,6 @@ const CALL_TIMEOUT_MS: u32 = 10_000;
 /// (it may still be writing the last rounds' pages into the process).
 const GO_PRECOPY_TIMEOUT_MS: u32 = 60_000;
 
-fn fail(reply: &mut CtlReply, err: Error, args: core::fmt::Arguments<'_>) -> Error {
-    let _ = MessageWriter::new(reply).write_fmt(args);
-    err
-}
 
 /// One process on its way to another node.
 #[pin_data]

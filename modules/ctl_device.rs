@@ -5,6 +5,7 @@
 //! back with the outcome and a message, and fails the ioctl with the errno.
 
 use crate::{
+    ctl_reply::say,
     checkpoint::{
         self,
         remote,
@@ -13,10 +14,9 @@ use crate::{
     extra as raw,
     identity::Identity,
     checkpoint::page_store::PageStore,
-    proto::ctl::{CtlOp, CtlReply, CtlRequest, MessageWriter, CTL_IOCTL, CTL_LEN, FLAG_ALL_PAGES_HERE, FLAG_CHECK_ONLY, FLAG_PAGES_LATER},
+    proto::ctl::{CtlOp, CtlReply, CtlRequest, CTL_IOCTL, CTL_LEN, FLAG_ALL_PAGES_HERE, FLAG_CHECK_ONLY, FLAG_PAGES_LATER},
     cluster::Cluster,
 };
-use core::fmt::Write;
 use kernel::{
     ffi::{c_long, c_uint, c_ulong, c_void},
     prelude::*,
@@ -73,14 +73,14 @@ unsafe extern "C" fn ctl_ioctl(data: *mut c_void, cmd: c_uint, arg: c_ulong) -> 
     let start = task::mono_ns();
     let result = match CtlRequest::decode(&block) {
         Err(e) => {
-            let _ = MessageWriter::new(&mut reply).write_str(e.describe());
+            say(&mut reply, format_args!("{}", e.describe()));
             Err(EINVAL)
         }
         Ok(req) => match req.op {
             CtlOp::Checkpoint => match identity.migrations.deputy_of_pid(req.pid).map(|d| d.location()) {
                 // A deputy has no process to capture: it runs elsewhere.
                 Some((node, pid)) => {
-                    let _ = MessageWriter::new(&mut reply).write_fmt(format_args!(
+                    say(&mut reply, format_args!(
                         "process {} runs on node {node} as pid {pid}: checkpoint it there",
                         req.pid
                     ));
@@ -148,7 +148,7 @@ fn image_for_reading(req: &CtlRequest, reply: &mut CtlReply) -> Result<File> {
     let file = File::from_fd(req.image_fd).ok_or(EBADF)?;
     let info = file.info();
     if info.kind != task::FILE_REGULAR || info.readable == 0 {
-        let _ = MessageWriter::new(reply).write_str("the image must be a regular file open for reading");
+        say(reply, format_args!("the image must be a regular file open for reading"));
         return Err(EBADF);
     }
     Ok(file)
@@ -161,7 +161,7 @@ fn restore_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) ->
     if hosted.is_some() {
         // Only the program started for this migration restores it.
         identity.restarts.check_own(req.token).inspect_err(|_| {
-            let _ = MessageWriter::new(reply).write_str("this restart token belongs to another process");
+            say(reply, format_args!("this restart token belongs to another process"));
         })?;
     }
     let cluster: Option<Arc<Cluster>> = identity.with_service(|s| s.map(|s| s.cluster()));
@@ -176,21 +176,21 @@ fn restore_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) ->
     // userfaultfd (registered once the mappings exist, in `preload`).
     let pages_later = hosted.as_ref().is_some_and(|h| h.pages_later());
     if req.flags & FLAG_CHECK_ONLY == 0 && (req.flags & FLAG_PAGES_LATER != 0) != pages_later {
-        let _ = MessageWriter::new(reply).write_str("pages-later restore without a post-copy or lazy migration (or the reverse)");
+        say(reply, format_args!("pages-later restore without a post-copy or lazy migration (or the reverse)"));
         return Err(EINVAL);
     }
     if let (true, Some(h), 0) = (pages_later, &hosted, req.flags & FLAG_CHECK_ONLY) {
         match File::from_fd(req.uffd) {
             Some(f) if crate::migration::sys::is_userfaultfd(&f) => h.set_uffd(f),
             _ => {
-                let _ = MessageWriter::new(reply).write_str("uffd is not a userfaultfd");
+                say(reply, format_args!("uffd is not a userfaultfd"));
                 return Err(EBADF);
             }
         }
     }
     let outcome = image_for_reading(req, reply).and_then(|file| {
         if hosted.as_ref().is_some_and(|h| !h.is_image(&file)) {
-            let _ = MessageWriter::new(reply).write_str("the image is not the one of this migration");
+            say(reply, format_args!("the image is not the one of this migration"));
             return Err(EBADF);
         }
         if req.flags & FLAG_CHECK_ONLY != 0 {
@@ -263,13 +263,13 @@ fn migration_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) 
         .migrations
         .find_hosted(|h| h.token() == req.token)
         .ok_or_else(|| {
-            let _ = MessageWriter::new(reply).write_str("no incoming migration has this token");
+            say(reply, format_args!("no incoming migration has this token"));
             ENOENT
         })?;
     identity.restarts.check_own(req.token)?;
     reply.pid = h.image_fd().inspect_err(|e| {
         if *e == crate::kernel_ext::ecanceled() {
-            let _ = MessageWriter::new(reply).write_str("the migration was given up before its image was complete");
+            say(reply, format_args!("the migration was given up before its image was complete"));
         }
     })?;
     Ok(())
@@ -288,7 +288,7 @@ fn migration_pages(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) 
     if req.flags & FLAG_ALL_PAGES_HERE != 0 {
         let file = File::from_fd(req.uffd).ok_or(EBADF)?;
         let h = crate::migration::pages::hosted_of(&file).ok_or_else(|| {
-            let _ = MessageWriter::new(reply).write_str("uffd is not a pages file");
+            say(reply, format_args!("uffd is not a pages file"));
             EBADF
         })?;
         h.all_pages_here(&cluster);
@@ -302,7 +302,7 @@ fn migration_pages(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) 
         .migrations
         .find_hosted(|h| h.token() == req.token && h.pages_later())
         .ok_or_else(|| {
-            let _ = MessageWriter::new(reply).write_str("no post-copy or lazy incoming migration has this token");
+            say(reply, format_args!("no post-copy or lazy incoming migration has this token"));
             ENOENT
         })?;
     identity.restarts.check_own(req.token)?;
@@ -330,7 +330,7 @@ fn restart_remote(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) -
     let file = image_for_reading(req, reply)?;
     let cluster: Option<Arc<Cluster>> = identity.with_service(|s| s.map(|s| s.cluster()));
     let Some(cluster) = cluster else {
-        let _ = MessageWriter::new(reply).write_str("this node is not in a cluster (enabled is 0)");
+        say(reply, format_args!("this node is not in a cluster (enabled is 0)"));
         return Err(crate::kernel_ext::enotconn());
     };
     remote::restart_on_node(&cluster, identity.node_id(), req.node, &file, reply)?;

@@ -12,6 +12,7 @@ mod checkpoint;
 mod cluster;
 mod configfs;
 mod ctl_device;
+mod ctl_reply;
 mod identity;
 mod kernel_ext;
 #[path = "../krpc/mod.rs"]
