@@ -17,6 +17,8 @@
 #                            lasts a known time on a machine of any speed)
 #   cluster_copy SRC [DEST]  copy a file into the shared /cluster
 #   cluster_dir              print the host path of /cluster
+#   host_reference FILE WL ARGS...  run workload WL on the host, its output
+#                            in /cluster/FILE (an uninterrupted run's)
 #   fail MSG                 fail the scenario
 #   expect_eq WHAT GOT WANT  fail unless GOT = WANT
 #   expect_match WHAT TEXT REGEX   fail unless TEXT matches REGEX (grep -E)
@@ -210,6 +212,14 @@ wait_on() {
 
 cluster_dir() { echo "$SSI_RUN/cluster"; }
 cluster_copy() { cp -a "$1" "$SSI_RUN/cluster/${2:-}"; }
+# The reference output of a deterministic workload (ssi-wl-memfpu gives the
+# same bytes on every CPU path, AVX2 or SSE2), computed by the same binary
+# on the host in a second where an emulated node takes a minute.
+host_reference() {
+  local file=$1 wl=$2; shift 2
+  "$SSI_NODE_DIR/bin/$wl" "$@" < /dev/null > "$SSI_RUN/cluster/$file" || fail "host reference run of $wl $* failed"
+  chmod 0644 "$SSI_RUN/cluster/$file"
+}
 
 expect_eq() { [ "$2" = "$3" ] || fail "$1: got '$2', expected '$3'"; }
 expect_match() { printf '%s\n' "$2" | grep -Eq -- "$3" || fail "$1: '$2' does not match /$3/"; }

@@ -74,7 +74,7 @@ migrate_suite() {
   # --- Memory and FPU, 128 MiB, over 1 -> 2 -> 3 -> 1 (each hop asked on the
   # node it runs on; the last one brings it home, where its deputy becomes it
   # again): the output of an uninterrupted run.
-  on_timeout 900 1 "ssi-wl-memfpu 128 40 0 < /dev/null > /cluster/memfpu.ref"
+  host_reference memfpu.ref ssi-wl-memfpu 128 40 0
   on 1 "(ssi-wl-memfpu 128 40 1500 < /dev/null > /cluster/memfpu.out 2>/dev/null; echo status=\$? > /tmp/memfpu.status) > /dev/null 2>&1 &"
   wait_on 120 1 'grep -q "iter 2 " /cluster/memfpu.out'
   home=$(on 1 pgrep -x ssi-wl-memfpu)

@@ -39,7 +39,7 @@ expect_eq "every number once, in order" "$(on 1 "awk '\$1 != NR {print NR; exit}
 
 # Memory and FPU, 128 MiB: node 1 -> node 2 through krpc (`restart --node
 # 2`, asked on node 1), then back to node 1 from its shell.
-on_timeout 300 1 "ssi-wl-memfpu 128 12 300 < /dev/null > /cluster/memfpu.ref"
+host_reference memfpu.ref ssi-wl-memfpu 128 12 0
 on 1 "(ssi-wl-memfpu 128 12 300 < /dev/null > /cluster/memfpu.out 2>&1 &)"
 wait_on 120 1 'grep -q "iter 3 " /cluster/memfpu.out'
 pid=$(on 1 pgrep -x ssi-wl-memfpu)

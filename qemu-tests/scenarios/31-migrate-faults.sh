@@ -43,7 +43,7 @@ on 1 "kill $pid"
 # pre-copy), mid-migration of the memory-and-FPU workload (128 MiB). What goes to the destination is
 # limited to 160 Mbit/s meanwhile, so that the migration lasts several
 # seconds however fast the machine is.
-on_timeout 900 1 "ssi-wl-memfpu 128 60 0 < /dev/null > /cluster/memfpu.ref"
+host_reference memfpu.ref ssi-wl-memfpu 128 60 0
 on 1 "(ssi-wl-memfpu 128 60 1000 < /dev/null > /cluster/memfpu.out 2>/dev/null; echo status=\$? > /tmp/memfpu.status) > /dev/null 2>&1 &"
 wait_on 120 1 'grep -q "iter 2 " /cluster/memfpu.out'
 pid=$(on 1 pgrep -x ssi-wl-memfpu)
