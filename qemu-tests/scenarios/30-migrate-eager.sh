@@ -16,7 +16,7 @@ migrate_suite eager
 # -> 3 and end there; every thread ends with its full count and its mask
 # intact, as in an uninterrupted run, and the home shell sees status 0.
 # Coming back home is refused for now, with a reason, and does no harm.
-on 1 "ssi-wl-threads 4 1500 10 < /dev/null > /cluster/threads.ref"
+host_reference threads.ref ssi-wl-threads 4 1500 1
 on 1 "(ssi-wl-threads 4 1500 10 < /dev/null > /cluster/threads.out 2>&1; echo status=\$? > /tmp/threads.status) > /dev/null 2>&1 &"
 wait_on 20 1 'pgrep -x ssi-wl-threads > /dev/null'
 sleep 1
