@@ -16,7 +16,6 @@
 #include <linux/fs_struct.h>
 #include <linux/futex.h>
 #include <linux/hrtimer.h>
-#include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/namei.h>
@@ -46,7 +45,7 @@
 #include <asm/msr.h>
 #include <asm/segment.h>
 #include "task_helpers.h"
-#include "../migration/migration_helpers.h"
+#include "../modules/helpers.h"
 
 void ssi_task_state(struct ssi_task_state *o)
 {
@@ -217,18 +216,19 @@ int ssi_vma_find(u64 addr, struct ssi_vma *o)
 	o->end = vma->vm_end;
 	o->vm_flags = vma->vm_flags;
 	o->pgoff = vma->vm_pgoff;
-	if (vma->vm_file)
+	if (vma->vm_file) {
 		o->file = get_file(vma->vm_file);
+		o->file_magic = file_inode(vma->vm_file)->i_sb->s_magic;
+	}
 	if (vma->vm_ops && vma->vm_ops->name)
 		name = vma->vm_ops->name(vma);
-	if (name)
-		o->special = !strcmp(name, "[vdso]") ? SSI_VMA_VDSO :
-			     !strcmp(name, "[vvar]") ? SSI_VMA_VVAR : SSI_VMA_OTHER_SPECIAL;
-	o->is_stack = vma->vm_start <= mm->start_stack && vma->vm_end >= mm->start_stack;
-	o->is_heap = vma->vm_start <= mm->brk && vma->vm_end >= mm->start_brk && !vma->vm_file;
-	o->is_shmem = vma->vm_file && (vma->vm_flags & VM_SHARED) &&
-		      file_inode(vma->vm_file)->i_sb->s_magic == TMPFS_MAGIC;
-	o->is_io = !!(vma->vm_flags & (VM_IO | VM_PFNMAP | VM_MIXEDMAP));
+	if (name) {
+		o->has_name = 1;
+		strscpy((char *)o->name, name, sizeof(o->name));
+	}
+	o->start_stack = mm->start_stack;
+	o->start_brk = mm->start_brk;
+	o->brk = mm->brk;
 	mmap_read_unlock(mm);
 	return 0;
 }
@@ -596,27 +596,12 @@ void ssi_file_info(struct file *f, struct ssi_file_info *o)
 	struct inode *inode = file_inode(f);
 	umode_t m = inode->i_mode;
 	struct timespec64 mt = inode_get_mtime(inode);
-	unsigned int major = MAJOR(inode->i_rdev);
 
 	memset(o, 0, sizeof(*o));
-	if (ssi_fwd_priv(f))
-		/* A migrated process's stand-in for its deputy's pipe or tty. */
-		o->kind = SSI_FILE_PIPE;
-	else if (S_ISREG(m))
-		o->kind = SSI_FILE_REGULAR;
-	else if (S_ISDIR(m))
-		o->kind = SSI_FILE_DIRECTORY;
-	else if (S_ISCHR(m))
-		o->kind = (major == 4 || major == 5 || (major >= 136 && major <= 143)) ?
-			  SSI_FILE_TTY : SSI_FILE_CHARDEV;
-	else if (S_ISFIFO(m))
-		o->kind = SSI_FILE_PIPE;
-	else if (S_ISSOCK(m))
-		o->kind = SSI_FILE_SOCKET;
-	else
-		o->kind = SSI_FILE_OTHER;
+	o->mode = m;
+	o->module_stream = ssi_is_stream_file(f);
 	o->flags = f->f_flags;
-	o->major = major;
+	o->major = MAJOR(inode->i_rdev);
 	o->minor = MINOR(inode->i_rdev);
 	o->pos = f->f_pos;
 	o->size = i_size_read(inode);

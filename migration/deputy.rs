@@ -221,7 +221,7 @@ fn release_memory() {
     let mut ranges: KVec<(u64, u64)> = KVec::new();
     while let Some(v) = task::vma_find(addr) {
         addr = v.end;
-        if v.special == 0 && ranges.push((v.start, v.end), GFP_KERNEL).is_err() {
+        if v.class.special.is_none() && ranges.push((v.start, v.end), GFP_KERNEL).is_err() {
             return;
         }
     }
@@ -423,7 +423,7 @@ fn exit_through_vdso(nr: u64, code: u8) -> Result {
     let vdso = loop {
         let v = task::vma_find(addr).ok_or(ENOENT)?;
         addr = v.end;
-        if v.special == task::VMA_VDSO {
+        if v.class.special == Some(task::Special::Vdso) {
             break v;
         }
     };

@@ -10,7 +10,6 @@
 #include <linux/mman.h>
 #include <linux/module.h>
 #include <linux/pid.h>
-#include <linux/poll.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/shmem_fs.h>
@@ -114,48 +113,6 @@ long ssi_doorbell_wait_timeout(struct wait_queue_head *wq, const u32 *counter, u
 long ssi_doorbell_wait_killable_timeout(struct wait_queue_head *wq, const u32 *counter, u32 seen, u32 ms)
 {
 	return wait_event_killable_timeout(*wq, smp_load_acquire(counter) != seen, msecs_to_jiffies(ms));
-}
-
-static ssize_t ssi_fwd_fop_read(struct file *f, char __user *buf, size_t len, loff_t *pos)
-{
-	return ssi_fwd_read(f->private_data, buf, len);
-}
-
-static ssize_t ssi_fwd_fop_write(struct file *f, const char __user *buf, size_t len, loff_t *pos)
-{
-	return ssi_fwd_write(f->private_data, buf, len);
-}
-
-static __poll_t ssi_fwd_fop_poll(struct file *f, struct poll_table_struct *wait)
-{
-	/* Reads and writes wait for the deputy: report them possible. */
-	return EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLWRNORM;
-}
-
-static int ssi_fwd_fop_release(struct inode *inode, struct file *f)
-{
-	ssi_fwd_release(f->private_data);
-	return 0;
-}
-
-static const struct file_operations ssi_fwd_fops = {
-	.owner = THIS_MODULE,
-	.read = ssi_fwd_fop_read,
-	.write = ssi_fwd_fop_write,
-	.poll = ssi_fwd_fop_poll,
-	.release = ssi_fwd_fop_release,
-};
-
-struct file *ssi_fwd_file(void *priv, int readable, int writable)
-{
-	int flags = readable && writable ? O_RDWR : writable ? O_WRONLY : O_RDONLY;
-
-	return anon_inode_getfile("[ssi-forward]", &ssi_fwd_fops, priv, flags);
-}
-
-void *ssi_fwd_priv(struct file *f)
-{
-	return f->f_op == &ssi_fwd_fops ? f->private_data : NULL;
 }
 
 long ssi_user_scratch(u64 len)

@@ -147,7 +147,7 @@ fn req_is_checkpoint(block: &[u8; CTL_LEN]) -> bool {
 fn image_for_reading(req: &CtlRequest, reply: &mut CtlReply) -> Result<File> {
     let file = File::from_fd(req.image_fd).ok_or(EBADF)?;
     let info = file.info();
-    if info.kind != task::FILE_REGULAR || info.readable == 0 {
+    if info.kind != task::FileClass::Regular || info.readable == 0 {
         let _ = MessageWriter::new(reply).write_str("the image must be a regular file open for reading");
         return Err(EBADF);
     }
