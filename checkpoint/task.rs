@@ -9,44 +9,53 @@ use crate::{
 };
 
 pub(crate) use crate::proto::classify::{FileClass, Special, VmaClass};
+use core::ptr::NonNull;
 use kernel::{
     bindings,
     ffi::c_void,
     prelude::*,
     str::CStr,
+    types::ARef,
     uaccess::UserSlice,
 };
 
-/// A task held by reference (`get_task_struct`), released on drop.
-pub(crate) struct Task(*mut bindings::task_struct);
-
-// SAFETY: a counted task reference may be used and dropped on any thread.
-unsafe impl Send for Task {}
-// SAFETY: shared use only reads through the C helpers, which lock.
-unsafe impl Sync for Task {}
+/// A task held by reference (the kernel crate's `ARef<Task>`: a
+/// `get_task_struct` reference, put on drop).
+pub(crate) struct Task(ARef<kernel::task::Task>);
 
 /// What `Task::brief` tells about a task.
 pub(crate) use raw::ssi_task_brief as TaskBrief;
 
 impl Task {
+    /// Takes over a counted task reference (NULL: none).
+    ///
+    /// # Safety
+    ///
+    /// `t` is NULL or a valid task with a reference the caller gives up.
+    unsafe fn from_counted(t: *mut bindings::task_struct) -> Option<Task> {
+        let t = NonNull::new(t)?;
+        // SAFETY: per the contract; `kernel::task::Task` is a transparent
+        // wrapper of `task_struct`.
+        Some(Task(unsafe { ARef::from_raw(t.cast()) }))
+    }
+
     /// The task, for the C glue; valid while `self` lives.
     pub(crate) fn as_raw(&self) -> *mut bindings::task_struct {
-        self.0
+        crate::kernel_ext::task_ptr(&self.0)
     }
 
     /// The process `pid` of the caller's pid namespace.
     pub(crate) fn get(pid: u32) -> Option<Task> {
-        // SAFETY: plain lookup; returns a counted reference or NULL.
-        let t = unsafe { raw::ssi_get_task(pid) };
-        // Not `then_some`: it would build (and drop) a Task of NULL.
-        (!t.is_null()).then(|| Task(t))
+        // SAFETY: plain lookup; returns a counted reference or NULL, which
+        // `from_counted` takes over.
+        unsafe { Task::from_counted(raw::ssi_get_task(pid)) }
     }
 
     /// Its state now (racy by nature: used for refusals and messages).
     pub(crate) fn brief(&self) -> TaskBrief {
         let mut b = TaskBrief::default();
-        // SAFETY: `self.0` is a counted task reference; `b` is writable.
-        unsafe { raw::ssi_task_brief(self.0, &mut b) };
+        // SAFETY: `self` holds a task reference; `b` is writable.
+        unsafe { raw::ssi_task_brief(self.as_raw(), &mut b) };
         b
     }
 
@@ -68,15 +77,17 @@ impl Task {
     /// Every thread of its process, the leader first; `E2BIG` past `max`.
     pub(crate) fn threads(&self, max: usize) -> Result<KVec<Task>> {
         let mut raw_threads: KVec<*mut bindings::task_struct> = KVec::from_elem(core::ptr::null_mut(), max, GFP_KERNEL)?;
-        // SAFETY: `self.0` is counted; `raw_threads` holds `max` pointers.
-        let n = unsafe { raw::ssi_task_threads(self.0, raw_threads.as_mut_ptr(), max as u32) };
+        // SAFETY: `self` holds a task reference; `raw_threads` holds `max`
+        // pointers.
+        let n = unsafe { raw::ssi_task_threads(self.as_raw(), raw_threads.as_mut_ptr(), max as u32) };
         kernel::error::to_result(n.min(0))?;
         let mut out = KVec::with_capacity(n as usize, GFP_KERNEL);
         for &t in raw_threads.iter().take(n as usize) {
-            // Each pointer carries a reference the Task now owns (dropped
-            // with it, also if a push fails).
-            let task = Task(t);
-            if let Ok(out) = &mut out {
+            // SAFETY: each of the first `n` pointers is a task with a
+            // reference the Task now owns (dropped with it, also if a push
+            // fails).
+            let task = unsafe { Task::from_counted(t) };
+            if let (Ok(out), Some(task)) = (&mut out, task) {
                 // Cannot fail (capacity reserved); a failure drops the task.
                 let _ = out.push(task, GFP_KERNEL);
             }
@@ -92,15 +103,9 @@ impl Task {
     /// `work` must have been set up with [`init_work`] and stay valid until
     /// its function has run (or this call failed).
     pub(crate) unsafe fn add_work(&self, work: *mut bindings::callback_head) -> Result {
-        // SAFETY: `self.0` is counted; the caller vouches for `work`.
-        kernel::error::to_result(unsafe { raw::ssi_task_work_add(self.0, work.cast()) })
-    }
-}
-
-impl Drop for Task {
-    fn drop(&mut self) {
-        // SAFETY: we own one reference.
-        unsafe { raw::ssi_put_task(self.0) };
+        // SAFETY: `self` holds a task reference; the caller vouches for
+        // `work`.
+        kernel::error::to_result(unsafe { raw::ssi_task_work_add(self.as_raw(), work.cast()) })
     }
 }
 

@@ -764,11 +764,6 @@ struct task_struct *ssi_get_task(u32 nr)
 	return t;
 }
 
-void ssi_put_task(struct task_struct *t)
-{
-	put_task_struct(t);
-}
-
 void ssi_task_brief(struct task_struct *t, struct ssi_task_brief *o)
 {
 	o->exiting = (t->flags & PF_EXITING) || t->exit_state;

@@ -172,9 +172,8 @@ int ssi_cwd_path(char *buf, int len);
 int ssi_root_path(char *buf, int len);
 
 /* The task of `pid` in the caller's pid namespace, with a reference
- * (ssi_put_task), or NULL. */
+ * (put_task_struct), or NULL. */
 struct task_struct *ssi_get_task(u32 pid);
-void ssi_put_task(struct task_struct *t);
 /* The threads of t's process, with references, the leader first: how many
  * were stored in out (at most max), or -E2BIG if there are more. */
 int ssi_task_threads(struct task_struct *t, struct task_struct **out, u32 max);
