@@ -40,6 +40,7 @@
 #include <linux/task_work.h>
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 #include <asm/fpu/api.h>
 #include <asm/fsgsbase.h>
 #include <asm/msr.h>
@@ -723,6 +724,42 @@ struct file *ssi_open_path(const char *path, u32 flags, int *err)
 void ssi_file_set_pos(struct file *f, u64 pos)
 {
 	f->f_pos = pos;
+}
+
+long ssi_file_read_user(struct file *f, u64 ubuf, u64 len, s64 *pos)
+{
+	loff_t p = *pos;
+	long r;
+
+	if (f->f_op->read) {
+		r = f->f_op->read(f, (char __user *)ubuf, len, &p);
+	} else if (f->f_op->read_iter) {
+		/* What vfs_read does for a file with only read_iter (tmpfs). */
+		struct kiocb kiocb;
+		struct iov_iter iter;
+
+		init_sync_kiocb(&kiocb, f);
+		kiocb.ki_pos = p;
+		iov_iter_ubuf(&iter, ITER_DEST, (void __user *)ubuf, len);
+		r = f->f_op->read_iter(&kiocb, &iter);
+		p = kiocb.ki_pos;
+	} else {
+		return -EINVAL;
+	}
+	*pos = p;
+	return r;
+}
+
+long ssi_file_write_user(struct file *f, u64 ubuf, u64 len, s64 *pos)
+{
+	loff_t p = *pos;
+	long r;
+
+	if (!f->f_op->write)
+		return -EINVAL;
+	r = f->f_op->write(f, (const char __user *)ubuf, len, &p);
+	*pos = p;
+	return r;
 }
 
 int ssi_close_fd(unsigned int fd)

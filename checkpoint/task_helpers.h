@@ -164,6 +164,10 @@ int ssi_poke_user(u64 addr, const void *buf, unsigned int len);
 struct file *ssi_open_path(const char *path, u32 flags, int *err);
 /* Sets a file's position. */
 void ssi_file_set_pos(struct file *f, u64 pos);
+/* f's own read (or read_iter, as vfs_read) or write, with a buffer in
+ * current's user memory; bytes moved (short on a fault) or -errno. */
+long ssi_file_read_user(struct file *f, u64 ubuf, u64 len, s64 *pos);
+long ssi_file_write_user(struct file *f, u64 ubuf, u64 len, s64 *pos);
 /* Closes descriptor `fd` of current (0 or -EBADF). */
 int ssi_close_fd(unsigned int fd);
 

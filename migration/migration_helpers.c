@@ -16,7 +16,6 @@
 #include <linux/signal.h>
 #include <linux/task_work.h>
 #include <linux/uaccess.h>
-#include <linux/uio.h>
 #include <linux/userfaultfd_k.h>
 #include <uapi/linux/magic.h>
 #include <linux/wait.h>
@@ -125,42 +124,6 @@ long ssi_user_scratch(u64 len)
 void ssi_user_scratch_free(u64 addr, u64 len)
 {
 	vm_munmap(addr, len);
-}
-
-long ssi_file_read_user(struct file *f, u64 ubuf, u64 len, s64 *pos)
-{
-	loff_t p = *pos;
-	long r;
-
-	if (f->f_op->read) {
-		r = f->f_op->read(f, (char __user *)ubuf, len, &p);
-	} else if (f->f_op->read_iter) {
-		/* What vfs_read does for a file with only read_iter (tmpfs). */
-		struct kiocb kiocb;
-		struct iov_iter iter;
-
-		init_sync_kiocb(&kiocb, f);
-		kiocb.ki_pos = p;
-		iov_iter_ubuf(&iter, ITER_DEST, (void __user *)ubuf, len);
-		r = f->f_op->read_iter(&kiocb, &iter);
-		p = kiocb.ki_pos;
-	} else {
-		return -EINVAL;
-	}
-	*pos = p;
-	return r;
-}
-
-long ssi_file_write_user(struct file *f, u64 ubuf, u64 len, s64 *pos)
-{
-	loff_t p = *pos;
-	long r;
-
-	if (!f->f_op->write)
-		return -EINVAL;
-	r = f->f_op->write(f, (const char __user *)ubuf, len, &p);
-	*pos = p;
-	return r;
 }
 
 int ssi_task_read_mem(struct task_struct *t, u64 addr, void *buf, u32 len)

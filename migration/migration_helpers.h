@@ -42,10 +42,6 @@ long ssi_doorbell_wait_killable_timeout(struct wait_queue_head *wq, const u32 *c
  * (/proc/PID/pagemap, clear_refs). The address or a negative errno. */
 long ssi_user_scratch(u64 len);
 void ssi_user_scratch_free(u64 addr, u64 len);
-/* f's own read (or read_iter, as vfs_read) or write, with a buffer in
- * current's user memory; bytes moved (short on a fault) or -errno. */
-long ssi_file_read_user(struct file *f, u64 ubuf, u64 len, s64 *pos);
-long ssi_file_write_user(struct file *f, u64 ubuf, u64 len, s64 *pos);
 /* Reads `len` bytes at `addr` of `t`'s memory; the bytes read or -errno. */
 int ssi_task_read_mem(struct task_struct *t, u64 addr, void *buf, u32 len);
 
