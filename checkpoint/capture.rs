@@ -10,8 +10,9 @@
 //! fixes (`proto/src/image.rs`, `docs/image-format.md`).
 
 use crate::ctl_reply::fail;
-use super::task::{self, File, Vma};
+use super::task::{self, File, FileClass, Vma};
 use crate::proto::{
+    classify::path_is_deleted,
     ctl::CtlReply,
     image::{
         self, AltStack, Caps, Creds, FileBody, FileRef, FileTarget, ImageHeader, ImageWriter, Itimer, Itimers,
@@ -30,7 +31,7 @@ const OUT_FLUSH: usize = 64 << 10;
 const FILES_ONLY_CHUNK_PAGES: usize = 16;
 const PATH_BUF: usize = image::MAX_PATH + 1;
 
-use task::{VM_EXEC, VM_GROWSDOWN, VM_LOCKED, VM_NORESERVE, VM_READ, VM_SHARED, VM_WRITE};
+use task::{VM_EXEC, VM_GROWSDOWN, VM_LOCKED, VM_NORESERVE, VM_READ, VM_WRITE};
 
 /// One thread's own state, read in its own context (every thread of the
 /// process records itself while the others are parked, see
@@ -228,49 +229,24 @@ struct Plan {
 }
 
 
-fn is_deleted(path: &[u8]) -> bool {
-    path.ends_with(b" (deleted)") || !path.starts_with(b"/")
-}
-
 /// Looks at every mapping; refuses the ones an image cannot hold.
 fn plan_mappings(reply: &mut CtlReply, path_buf: &mut [u8]) -> Result<KVec<Plan>> {
     let mut plans = KVec::new();
     let mut addr = 0u64;
     while let Some(vma) = task::vma_find(addr) {
         addr = vma.end;
-        let kind = if vma.special == task::VMA_VDSO {
-            VmaKind::Vdso
-        } else if vma.special == task::VMA_VVAR {
-            VmaKind::Vvar
-        } else if vma.special != 0 {
-            return Err(fail(reply, eopnotsupp(), format_args!("special mapping at {:#x} is not supported", vma.start)));
-        } else if vma.is_io {
-            return Err(fail(reply, eopnotsupp(), format_args!("device mapping at {:#x} is not supported", vma.start)));
-        } else if vma.is_shmem {
-            return Err(fail(
-                reply,
-                eopnotsupp(),
-                format_args!("shared memory (SysV or shared anonymous) at {:#x} is not supported", vma.start),
-            ));
-        } else if let Some(f) = &vma.file {
-            let path = f.path(path_buf)?;
-            if is_deleted(path) {
+        let kind = vma.class.kind().map_err(|u| {
+            fail(reply, eopnotsupp(), format_args!("{} at {:#x} is not supported", u.what(), vma.start))
+        })?;
+        if let Some(f) = vma.file.as_ref().filter(|_| kind.has_file()) {
+            if path_is_deleted(f.path(path_buf)?) {
                 return Err(fail(
                     reply,
                     eopnotsupp(),
                     format_args!("mapping at {:#x} of a deleted file is not supported", vma.start),
                 ));
             }
-            if vma.vm_flags & VM_SHARED != 0 { VmaKind::FileShared } else { VmaKind::FilePrivate }
-        } else if vma.vm_flags & VM_SHARED != 0 {
-            return Err(fail(reply, eopnotsupp(), format_args!("shared anonymous memory at {:#x} is not supported", vma.start)));
-        } else if vma.is_stack {
-            VmaKind::Stack
-        } else if vma.is_heap {
-            VmaKind::Heap
-        } else {
-            VmaKind::Anon
-        };
+        }
         plans.push(Plan { vma, kind }, GFP_KERNEL)?;
     }
     if plans.len() > image::MAX_VMAS as usize {
@@ -300,19 +276,19 @@ fn plan_files(reply: &mut CtlReply, path_buf: &mut [u8]) -> Result<KVec<OpenFile
         let name = core::str::from_utf8(path).unwrap_or("?");
         let stdio = fd <= 2;
         match info.kind {
-            task::FILE_REGULAR | task::FILE_DIRECTORY if is_deleted(path) => {
+            FileClass::Regular | FileClass::Directory if path_is_deleted(path) => {
                 return Err(fail(reply, eopnotsupp(), format_args!("fd {} is a deleted or unnamed file ({})", fd, name)));
             }
-            task::FILE_REGULAR | task::FILE_DIRECTORY => {}
-            task::FILE_CHARDEV if image::ALLOWED_CHAR_DEVICES.contains(&(info.major, info.minor)) => {}
-            task::FILE_TTY | task::FILE_PIPE if stdio => {}
-            task::FILE_SOCKET => {
+            FileClass::Regular | FileClass::Directory => {}
+            FileClass::CharDev if image::ALLOWED_CHAR_DEVICES.contains(&(info.major, info.minor)) => {}
+            FileClass::Tty | FileClass::Pipe if stdio => {}
+            FileClass::Socket => {
                 return Err(fail(reply, eopnotsupp(), format_args!("fd {} is a socket ({}): sockets are not supported", fd, name)));
             }
-            task::FILE_PIPE => {
+            FileClass::Pipe => {
                 return Err(fail(reply, eopnotsupp(), format_args!("fd {} is a pipe ({}): only fds 0-2 may be pipes", fd, name)));
             }
-            task::FILE_TTY => {
+            FileClass::Tty => {
                 return Err(fail(reply, eopnotsupp(), format_args!("fd {} is a terminal ({}): only fds 0-2 may be", fd, name)));
             }
             _ => {
@@ -685,10 +661,10 @@ pub(crate) fn capture_current(
         let i = &f.info;
         let path = f.file.path(&mut path_buf).unwrap_or(b"");
         let target = match i.kind {
-            task::FILE_REGULAR => FileTarget::Regular(file_ref(path, i)),
-            task::FILE_DIRECTORY => FileTarget::Directory(file_ref(path, i)),
-            task::FILE_CHARDEV => FileTarget::CharDev { major: i.major, minor: i.minor },
-            task::FILE_TTY => {
+            FileClass::Regular => FileTarget::Regular(file_ref(path, i)),
+            FileClass::Directory => FileTarget::Directory(file_ref(path, i)),
+            FileClass::CharDev => FileTarget::CharDev { major: i.major, minor: i.minor },
+            FileClass::Tty => {
                 // Settings of the controlling terminal; another tty's are
                 // not read (all zeros: none captured).
                 let (termios, winsize) =

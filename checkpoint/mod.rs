@@ -206,7 +206,7 @@ pub(crate) fn checkpoint(node: u32, req: &CtlRequest, reply: &mut CtlReply) -> R
     let target = check_target(req.pid, reply)?;
     let file = File::from_fd(req.image_fd).ok_or_else(|| fail(reply, EBADF, format_args!("bad image descriptor")))?;
     let info = file.info();
-    if info.kind != task::FILE_REGULAR || info.writable == 0 {
+    if info.kind != task::FileClass::Regular || info.writable == 0 {
         return Err(fail(reply, EBADF, format_args!("the image must be a regular file open for writing")));
     }
     capture(node, req.pid, target, Some(file), req.flags & FLAG_KILL != 0, None, false, start, reply)

@@ -331,8 +331,8 @@ pub(crate) struct RestartHandler {
 
 /// Registers the handlers of remote restarts with the cluster service
 /// (at its start).
-pub(crate) fn register(cluster: &Arc<Cluster>) -> Result {
-    let restarts = cluster.identity().restarts.clone();
+pub(crate) fn register(cluster: &Arc<Cluster>, restarts: &Arc<RemoteRestarts>) -> Result {
+    let restarts = restarts.clone();
     let handler: Arc<dyn Handler<Cluster>> = Arc::new(RestartHandler { restarts }, GFP_KERNEL)?;
     for kind in RESTART_MESSAGES {
         cluster.register_handler(kind, handler.clone())?;

@@ -477,7 +477,7 @@ fn plan(
     // The vdso and vvar must already be where the process had them.
     for m in plan.maps.iter().filter(|m| matches!(m.kind, VmaKind::Vdso | VmaKind::Vvar)) {
         let here = task::vma_find(m.start);
-        let ok = here.as_ref().is_some_and(|v| v.start == m.start && v.end == m.end && v.special != 0);
+        let ok = here.as_ref().is_some_and(|v| v.start == m.start && v.end == m.end && v.class.special.is_some());
         if !ok {
             return Err(fail(reply, EINVAL, format_args!("the vdso/vvar is not at {:#x} (ssi-ctl moves it)", m.start)));
         }
@@ -536,7 +536,7 @@ fn rebuild_structure(
     let mut ranges: KVec<(u64, u64)> = KVec::new();
     while let Some(v) = task::vma_find(addr) {
         addr = v.end;
-        if v.special == 0 {
+        if v.class.special.is_none() {
             ranges.push((v.start, v.end), GFP_KERNEL)?;
         }
     }

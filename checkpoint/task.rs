@@ -3,44 +3,59 @@
 //! (by reference), the current task's state, its memory map, files and
 //! user memory. Every `unsafe` block of the checkpoint code is here.
 
-use crate::{extra as raw, proto::image};
+use crate::{
+    extra as raw,
+    proto::{classify, image},
+};
+
+pub(crate) use crate::proto::classify::{FileClass, Special, VmaClass};
+use core::ptr::NonNull;
 use kernel::{
     bindings,
     ffi::c_void,
     prelude::*,
+    str::CStr,
+    types::ARef,
     uaccess::UserSlice,
 };
 
-/// A task held by reference (`get_task_struct`), released on drop.
-pub(crate) struct Task(*mut bindings::task_struct);
-
-// SAFETY: a counted task reference may be used and dropped on any thread.
-unsafe impl Send for Task {}
-// SAFETY: shared use only reads through the C helpers, which lock.
-unsafe impl Sync for Task {}
+/// A task held by reference (the kernel crate's `ARef<Task>`: a
+/// `get_task_struct` reference, put on drop).
+pub(crate) struct Task(ARef<kernel::task::Task>);
 
 /// What `Task::brief` tells about a task.
 pub(crate) use raw::ssi_task_brief as TaskBrief;
 
 impl Task {
+    /// Takes over a counted task reference (NULL: none).
+    ///
+    /// # Safety
+    ///
+    /// `t` is NULL or a valid task with a reference the caller gives up.
+    unsafe fn from_counted(t: *mut bindings::task_struct) -> Option<Task> {
+        let t = NonNull::new(t)?;
+        // SAFETY: per the contract; `kernel::task::Task` is a transparent
+        // wrapper of `task_struct`.
+        Some(Task(unsafe { ARef::from_raw(t.cast()) }))
+    }
+
     /// The task, for the C glue; valid while `self` lives.
     pub(crate) fn as_raw(&self) -> *mut bindings::task_struct {
-        self.0
+        crate::kernel_ext::task_ptr(&self.0)
     }
 
     /// The process `pid` of the caller's pid namespace.
     pub(crate) fn get(pid: u32) -> Option<Task> {
-        // SAFETY: plain lookup; returns a counted reference or NULL.
-        let t = unsafe { raw::ssi_get_task(pid) };
-        // Not `then_some`: it would build (and drop) a Task of NULL.
-        (!t.is_null()).then(|| Task(t))
+        // SAFETY: plain lookup; returns a counted reference or NULL, which
+        // `from_counted` takes over.
+        unsafe { Task::from_counted(raw::ssi_get_task(pid)) }
     }
 
     /// Its state now (racy by nature: used for refusals and messages).
     pub(crate) fn brief(&self) -> TaskBrief {
         let mut b = TaskBrief::default();
-        // SAFETY: `self.0` is a counted task reference; `b` is writable.
-        unsafe { raw::ssi_task_brief(self.0, &mut b) };
+        // SAFETY: `self` holds a task reference; `b` is writable.
+        unsafe { raw::ssi_task_brief(self.as_raw(), &mut b) };
         b
     }
 
@@ -62,15 +77,17 @@ impl Task {
     /// Every thread of its process, the leader first; `E2BIG` past `max`.
     pub(crate) fn threads(&self, max: usize) -> Result<KVec<Task>> {
         let mut raw_threads: KVec<*mut bindings::task_struct> = KVec::from_elem(core::ptr::null_mut(), max, GFP_KERNEL)?;
-        // SAFETY: `self.0` is counted; `raw_threads` holds `max` pointers.
-        let n = unsafe { raw::ssi_task_threads(self.0, raw_threads.as_mut_ptr(), max as u32) };
+        // SAFETY: `self` holds a task reference; `raw_threads` holds `max`
+        // pointers.
+        let n = unsafe { raw::ssi_task_threads(self.as_raw(), raw_threads.as_mut_ptr(), max as u32) };
         kernel::error::to_result(n.min(0))?;
         let mut out = KVec::with_capacity(n as usize, GFP_KERNEL);
         for &t in raw_threads.iter().take(n as usize) {
-            // Each pointer carries a reference the Task now owns (dropped
-            // with it, also if a push fails).
-            let task = Task(t);
-            if let Ok(out) = &mut out {
+            // SAFETY: each of the first `n` pointers is a task with a
+            // reference the Task now owns (dropped with it, also if a push
+            // fails).
+            let task = unsafe { Task::from_counted(t) };
+            if let (Ok(out), Some(task)) = (&mut out, task) {
                 // Cannot fail (capacity reserved); a failure drops the task.
                 let _ = out.push(task, GFP_KERNEL);
             }
@@ -86,15 +103,9 @@ impl Task {
     /// `work` must have been set up with [`init_work`] and stay valid until
     /// its function has run (or this call failed).
     pub(crate) unsafe fn add_work(&self, work: *mut bindings::callback_head) -> Result {
-        // SAFETY: `self.0` is counted; the caller vouches for `work`.
-        kernel::error::to_result(unsafe { raw::ssi_task_work_add(self.0, work.cast()) })
-    }
-}
-
-impl Drop for Task {
-    fn drop(&mut self) {
-        // SAFETY: we own one reference.
-        unsafe { raw::ssi_put_task(self.0) };
+        // SAFETY: `self` holds a task reference; the caller vouches for
+        // `work`.
+        kernel::error::to_result(unsafe { raw::ssi_task_work_add(self.as_raw(), work.cast()) })
     }
 }
 
@@ -163,24 +174,25 @@ pub(crate) struct Vma {
     pub(crate) vm_flags: u64,
     pub(crate) pgoff: u64,
     pub(crate) file: Option<File>,
-    pub(crate) special: u32,
-    pub(crate) is_stack: bool,
-    pub(crate) is_heap: bool,
-    pub(crate) is_shmem: bool,
-    pub(crate) is_io: bool,
+    /// What it is (special mapping, stack, heap, shared memory, device).
+    pub(crate) class: VmaClass,
 }
 
 /// Bits of [`Vma::vm_flags`] (`include/linux/mm.h`).
-pub(crate) const VM_READ: u64 = 0x1;
-pub(crate) const VM_WRITE: u64 = 0x2;
-pub(crate) const VM_EXEC: u64 = 0x4;
-pub(crate) const VM_SHARED: u64 = 0x8;
-pub(crate) const VM_GROWSDOWN: u64 = 0x100;
-pub(crate) const VM_LOCKED: u64 = 0x2000;
-pub(crate) const VM_NORESERVE: u64 = 0x0020_0000;
+pub(crate) use crate::proto::classify::{VM_EXEC, VM_GROWSDOWN, VM_LOCKED, VM_NORESERVE, VM_READ, VM_SHARED, VM_WRITE};
 
-pub(crate) const VMA_VDSO: u32 = raw::SSI_VMA_VDSO;
-pub(crate) const VMA_VVAR: u32 = raw::SSI_VMA_VVAR;
+// The kernel values `proto/src/classify.rs` decides with are the kernel's.
+const _: () = {
+    use crate::proto::classify as c;
+    assert!(c::VM_READ == bindings::VM_READ as u64 && c::VM_WRITE == bindings::VM_WRITE as u64);
+    assert!(c::VM_EXEC == bindings::VM_EXEC as u64 && c::VM_SHARED == bindings::VM_SHARED as u64);
+    assert!(c::VM_GROWSDOWN == bindings::VM_GROWSDOWN as u64 && c::VM_LOCKED == bindings::VM_LOCKED as u64);
+    assert!(c::VM_NORESERVE == bindings::VM_NORESERVE as u64 && c::VM_IO == bindings::VM_IO as u64);
+    assert!(c::VM_PFNMAP == bindings::VM_PFNMAP as u64 && c::VM_MIXEDMAP == bindings::VM_MIXEDMAP as u64);
+    assert!(c::TMPFS_MAGIC == bindings::TMPFS_MAGIC as u64);
+    assert!(c::S_IFMT == bindings::S_IFMT && c::S_IFREG == bindings::S_IFREG && c::S_IFDIR == bindings::S_IFDIR);
+    assert!(c::S_IFCHR == bindings::S_IFCHR && c::S_IFIFO == bindings::S_IFIFO && c::S_IFSOCK == bindings::S_IFSOCK);
+};
 
 /// The first VMA of current ending above `addr`.
 pub(crate) fn vma_find(addr: u64) -> Option<Vma> {
@@ -190,17 +202,25 @@ pub(crate) fn vma_find(addr: u64) -> Option<Vma> {
     if unsafe { raw::ssi_vma_find(addr, &mut v) } != 0 {
         return None;
     }
+    let name_len = v.name.iter().position(|&b| b == 0).unwrap_or(v.name.len());
+    let class = classify::classify_vma(&classify::VmaFacts {
+        start: v.start,
+        end: v.end,
+        vm_flags: v.vm_flags,
+        special_name: (v.has_name != 0).then_some(&v.name[..name_len]),
+        has_file: !v.file.is_null(),
+        file_magic: v.file_magic,
+        start_stack: v.start_stack,
+        start_brk: v.start_brk,
+        brk: v.brk,
+    });
     Some(Vma {
         start: v.start,
         end: v.end,
         vm_flags: v.vm_flags,
         pgoff: v.pgoff,
         file: (!v.file.is_null()).then(|| File(v.file)),
-        special: v.special,
-        is_stack: v.is_stack != 0,
-        is_heap: v.is_heap != 0,
-        is_shmem: v.is_shmem != 0,
-        is_io: v.is_io != 0,
+        class,
     })
 }
 
@@ -346,15 +366,53 @@ unsafe impl Send for File {}
 // SAFETY: the wrappers below are safe to call concurrently (the VFS locks).
 unsafe impl Sync for File {}
 
-pub(crate) use raw::ssi_file_info as FileInfo;
-pub(crate) const FILE_REGULAR: u32 = raw::SSI_FILE_REGULAR;
-pub(crate) const FILE_DIRECTORY: u32 = raw::SSI_FILE_DIRECTORY;
-pub(crate) const FILE_CHARDEV: u32 = raw::SSI_FILE_CHARDEV;
-pub(crate) const FILE_TTY: u32 = raw::SSI_FILE_TTY;
-pub(crate) const FILE_PIPE: u32 = raw::SSI_FILE_PIPE;
-pub(crate) const FILE_SOCKET: u32 = raw::SSI_FILE_SOCKET;
+/// What [`File::info`] tells about an open file.
+pub(crate) struct FileInfo {
+    /// What it is.
+    pub(crate) kind: FileClass,
+    /// Its open flags (`f_flags`).
+    pub(crate) flags: u32,
+    /// The device it is (`i_rdev`; 0 for other files).
+    pub(crate) major: u32,
+    pub(crate) minor: u32,
+    pub(crate) pos: u64,
+    pub(crate) size: u64,
+    pub(crate) ino: u64,
+    pub(crate) mtime_sec: i64,
+    pub(crate) mtime_nsec: u32,
+    /// Open for reading, for writing (1 or 0).
+    pub(crate) readable: u32,
+    pub(crate) writable: u32,
+}
+
+/// The operations of a stream file ([`File::new_stream`]): read, write
+/// and release, each called with the file's private data.
+pub(crate) use raw::ssi_stream_ops as StreamOps;
 
 impl File {
+    /// A new stream file (no position; `anon_inode:NAME`) whose reads and
+    /// writes call `ops` with `priv_`.
+    ///
+    /// # Safety
+    ///
+    /// `ops`' functions must accept `priv_`, which must stay valid until
+    /// `ops.release` is called with it: once, when the file's last
+    /// reference goes (never if this fails).
+    pub(crate) unsafe fn new_stream(
+        name: &'static CStr,
+        ops: &'static StreamOps,
+        priv_: *mut c_void,
+        readable: bool,
+        writable: bool,
+    ) -> Result<File> {
+        // SAFETY: `name` is NUL-terminated and `ops` static; the caller
+        // vouches for `priv_`. Returns a counted file or an ERR_PTR.
+        let f = kernel::error::from_err_ptr(unsafe {
+            raw::ssi_stream_file(name.as_char_ptr(), ops, priv_, i32::from(readable), i32::from(writable))
+        })?;
+        Ok(File(f.cast()))
+    }
+
     /// Takes over a counted file reference.
     ///
     /// # Safety
@@ -378,10 +436,23 @@ impl File {
 
     /// Kind, flags, position, size, mtime, inode, access mode.
     pub(crate) fn info(&self) -> FileInfo {
-        let mut i = FileInfo::default();
+        let mut i = raw::ssi_file_info::default();
         // SAFETY: counted file; writable info.
         unsafe { raw::ssi_file_info(self.0, &mut i) };
-        i
+        let facts = classify::FileFacts { mode: i.mode, rdev_major: i.major, module_stream: i.module_stream != 0 };
+        FileInfo {
+            kind: classify::classify_file(&facts),
+            flags: i.flags,
+            major: i.major,
+            minor: i.minor,
+            pos: i.pos,
+            size: i.size,
+            ino: i.ino,
+            mtime_sec: i.mtime_sec,
+            mtime_nsec: i.mtime_nsec,
+            readable: i.readable,
+            writable: i.writable,
+        }
     }
 
     /// Its path (as `d_path` gives it) into `buf`; the path's bytes.

@@ -16,7 +16,6 @@
 #include <linux/fs_struct.h>
 #include <linux/futex.h>
 #include <linux/hrtimer.h>
-#include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/namei.h>
@@ -41,12 +40,13 @@
 #include <linux/task_work.h>
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 #include <asm/fpu/api.h>
 #include <asm/fsgsbase.h>
 #include <asm/msr.h>
 #include <asm/segment.h>
 #include "task_helpers.h"
-#include "../migration/migration_helpers.h"
+#include "../modules/helpers.h"
 
 void ssi_task_state(struct ssi_task_state *o)
 {
@@ -217,18 +217,19 @@ int ssi_vma_find(u64 addr, struct ssi_vma *o)
 	o->end = vma->vm_end;
 	o->vm_flags = vma->vm_flags;
 	o->pgoff = vma->vm_pgoff;
-	if (vma->vm_file)
+	if (vma->vm_file) {
 		o->file = get_file(vma->vm_file);
+		o->file_magic = file_inode(vma->vm_file)->i_sb->s_magic;
+	}
 	if (vma->vm_ops && vma->vm_ops->name)
 		name = vma->vm_ops->name(vma);
-	if (name)
-		o->special = !strcmp(name, "[vdso]") ? SSI_VMA_VDSO :
-			     !strcmp(name, "[vvar]") ? SSI_VMA_VVAR : SSI_VMA_OTHER_SPECIAL;
-	o->is_stack = vma->vm_start <= mm->start_stack && vma->vm_end >= mm->start_stack;
-	o->is_heap = vma->vm_start <= mm->brk && vma->vm_end >= mm->start_brk && !vma->vm_file;
-	o->is_shmem = vma->vm_file && (vma->vm_flags & VM_SHARED) &&
-		      file_inode(vma->vm_file)->i_sb->s_magic == TMPFS_MAGIC;
-	o->is_io = !!(vma->vm_flags & (VM_IO | VM_PFNMAP | VM_MIXEDMAP));
+	if (name) {
+		o->has_name = 1;
+		strscpy((char *)o->name, name, sizeof(o->name));
+	}
+	o->start_stack = mm->start_stack;
+	o->start_brk = mm->start_brk;
+	o->brk = mm->brk;
 	mmap_read_unlock(mm);
 	return 0;
 }
@@ -596,27 +597,12 @@ void ssi_file_info(struct file *f, struct ssi_file_info *o)
 	struct inode *inode = file_inode(f);
 	umode_t m = inode->i_mode;
 	struct timespec64 mt = inode_get_mtime(inode);
-	unsigned int major = MAJOR(inode->i_rdev);
 
 	memset(o, 0, sizeof(*o));
-	if (ssi_fwd_priv(f))
-		/* A migrated process's stand-in for its deputy's pipe or tty. */
-		o->kind = SSI_FILE_PIPE;
-	else if (S_ISREG(m))
-		o->kind = SSI_FILE_REGULAR;
-	else if (S_ISDIR(m))
-		o->kind = SSI_FILE_DIRECTORY;
-	else if (S_ISCHR(m))
-		o->kind = (major == 4 || major == 5 || (major >= 136 && major <= 143)) ?
-			  SSI_FILE_TTY : SSI_FILE_CHARDEV;
-	else if (S_ISFIFO(m))
-		o->kind = SSI_FILE_PIPE;
-	else if (S_ISSOCK(m))
-		o->kind = SSI_FILE_SOCKET;
-	else
-		o->kind = SSI_FILE_OTHER;
+	o->mode = m;
+	o->module_stream = ssi_is_stream_file(f);
 	o->flags = f->f_flags;
-	o->major = major;
+	o->major = MAJOR(inode->i_rdev);
 	o->minor = MINOR(inode->i_rdev);
 	o->pos = f->f_pos;
 	o->size = i_size_read(inode);
@@ -740,6 +726,42 @@ void ssi_file_set_pos(struct file *f, u64 pos)
 	f->f_pos = pos;
 }
 
+long ssi_file_read_user(struct file *f, u64 ubuf, u64 len, s64 *pos)
+{
+	loff_t p = *pos;
+	long r;
+
+	if (f->f_op->read) {
+		r = f->f_op->read(f, (char __user *)ubuf, len, &p);
+	} else if (f->f_op->read_iter) {
+		/* What vfs_read does for a file with only read_iter (tmpfs). */
+		struct kiocb kiocb;
+		struct iov_iter iter;
+
+		init_sync_kiocb(&kiocb, f);
+		kiocb.ki_pos = p;
+		iov_iter_ubuf(&iter, ITER_DEST, (void __user *)ubuf, len);
+		r = f->f_op->read_iter(&kiocb, &iter);
+		p = kiocb.ki_pos;
+	} else {
+		return -EINVAL;
+	}
+	*pos = p;
+	return r;
+}
+
+long ssi_file_write_user(struct file *f, u64 ubuf, u64 len, s64 *pos)
+{
+	loff_t p = *pos;
+	long r;
+
+	if (!f->f_op->write)
+		return -EINVAL;
+	r = f->f_op->write(f, (const char __user *)ubuf, len, &p);
+	*pos = p;
+	return r;
+}
+
 int ssi_close_fd(unsigned int fd)
 {
 	return close_fd(fd);
@@ -777,11 +799,6 @@ struct task_struct *ssi_get_task(u32 nr)
 	t = get_pid_task(pid, PIDTYPE_PID);
 	put_pid(pid);
 	return t;
-}
-
-void ssi_put_task(struct task_struct *t)
-{
-	put_task_struct(t);
 }
 
 void ssi_task_brief(struct task_struct *t, struct ssi_task_brief *o)

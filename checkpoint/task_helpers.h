@@ -57,18 +57,21 @@ int ssi_mm_layout(struct ssi_mm_layout *out);
 /* Sets the layout fields (not the auxv) of current's mm. */
 int ssi_mm_set_layout(const struct ssi_mm_layout *in);
 
-/* One VMA of current: the first one ending above `addr`. */
-#define SSI_VMA_VDSO 1
-#define SSI_VMA_VVAR 2
-#define SSI_VMA_VSYSCALL 3
-#define SSI_VMA_OTHER_SPECIAL 4
+/* One VMA of current: the first one ending above `addr`, with the facts
+ * its classification (proto/src/classify.rs) needs. */
+#define SSI_VMA_NAME_LEN 32
 struct ssi_vma {
 	u64 start, end, vm_flags, pgoff;
 	/* The mapped file with a reference (caller fputs), or NULL. */
 	struct file *file;
-	u32 special;	/* SSI_VMA_* or 0 */
-	u32 is_stack, is_heap, is_shmem, is_io;
-	u32 pad;
+	/* The magic of the mapped file's superblock (0 without a file). */
+	u64 file_magic;
+	/* current's mm->start_stack, start_brk and brk. */
+	u64 start_stack, start_brk, brk;
+	/* Whether vm_ops->name names the mapping; the name (NUL-terminated,
+	 * cut to fit). */
+	u32 has_name, pad;
+	u8 name[SSI_VMA_NAME_LEN];
 };
 /* 0 and *out filled, or -ENOENT past the last VMA. */
 int ssi_vma_find(u64 addr, struct ssi_vma *out);
@@ -123,19 +126,14 @@ void ssi_set_itimer_real(u64 value_ns, u64 interval_ns);
 /* Open files of current: the first fd >= `fd` with a reference (caller fputs),
  * or NULL. *fd_out gets its number, *cloexec its close-on-exec flag. */
 struct file *ssi_next_file(unsigned int fd, unsigned int *fd_out, u32 *cloexec);
-/* What a file is: one of SSI_FILE_*, and for char devices the device. */
-#define SSI_FILE_REGULAR 1
-#define SSI_FILE_DIRECTORY 2
-#define SSI_FILE_CHARDEV 3
-#define SSI_FILE_TTY 4
-#define SSI_FILE_PIPE 5
-#define SSI_FILE_SOCKET 6
-#define SSI_FILE_OTHER 7
+/* What a file is: its inode's mode and device numbers (i_rdev), whether
+ * it is one of the module's stream files (modules/helpers.h), and its
+ * open flags, position, size, inode number, mtime and access mode. */
 struct ssi_file_info {
-	u32 kind, flags, major, minor;
+	u32 mode, flags, major, minor;
 	u64 pos, size, ino;
 	s64 mtime_sec;
-	u32 mtime_nsec, readable, writable, pad;
+	u32 mtime_nsec, readable, writable, module_stream;
 };
 void ssi_file_info(struct file *f, struct ssi_file_info *out);
 /* The file's path into buf (NUL-terminated); its length or -errno. */
@@ -166,6 +164,10 @@ int ssi_poke_user(u64 addr, const void *buf, unsigned int len);
 struct file *ssi_open_path(const char *path, u32 flags, int *err);
 /* Sets a file's position. */
 void ssi_file_set_pos(struct file *f, u64 pos);
+/* f's own read (or read_iter, as vfs_read) or write, with a buffer in
+ * current's user memory; bytes moved (short on a fault) or -errno. */
+long ssi_file_read_user(struct file *f, u64 ubuf, u64 len, s64 *pos);
+long ssi_file_write_user(struct file *f, u64 ubuf, u64 len, s64 *pos);
 /* Closes descriptor `fd` of current (0 or -EBADF). */
 int ssi_close_fd(unsigned int fd);
 
@@ -174,9 +176,8 @@ int ssi_cwd_path(char *buf, int len);
 int ssi_root_path(char *buf, int len);
 
 /* The task of `pid` in the caller's pid namespace, with a reference
- * (ssi_put_task), or NULL. */
+ * (put_task_struct), or NULL. */
 struct task_struct *ssi_get_task(u32 pid);
-void ssi_put_task(struct task_struct *t);
 /* The threads of t's process, with references, the leader first: how many
  * were stored in out (at most max), or -E2BIG if there are more. */
 int ssi_task_threads(struct task_struct *t, struct task_struct **out, u32 max);

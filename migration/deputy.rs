@@ -195,7 +195,7 @@ pub(crate) fn become_deputy(
     }
     // Every signal wakes the deputy; the process's own mask applies there.
     task::set_blocked(0);
-    let end = serve(cluster, &d, &mut lender);
+    let end = serve(cluster, migrations, &d, &mut lender);
     if let Some(l) = lender {
         l.close(cluster, migrations);
     }
@@ -221,7 +221,7 @@ fn release_memory() {
     let mut ranges: KVec<(u64, u64)> = KVec::new();
     while let Some(v) = task::vma_find(addr) {
         addr = v.end;
-        if v.special == 0 && ranges.push((v.start, v.end), GFP_KERNEL).is_err() {
+        if v.class.special.is_none() && ranges.push((v.start, v.end), GFP_KERNEL).is_err() {
             return;
         }
     }
@@ -242,7 +242,7 @@ enum End {
 
 /// The deputy's loop. `lender`: the memory it lends (post-copy, lazy)
 /// until released.
-fn serve(cluster: &Arc<Cluster>, d: &Deputy, lender: &mut Option<Arc<Lender>>) -> End {
+fn serve(cluster: &Arc<Cluster>, migrations: &Migrations, d: &Deputy, lender: &mut Option<Arc<Lender>>) -> End {
     let mut woken_by_signal = false;
     loop {
         let seen = d.bell.seen();
@@ -250,7 +250,7 @@ fn serve(cluster: &Arc<Cluster>, d: &Deputy, lender: &mut Option<Arc<Lender>>) -
             l.serve(cluster);
             if l.released() {
                 pr_info!("pid {}: node {} needs no more of its pages: memory released\n", d.pid, l.node);
-                l.close(cluster, &cluster.identity().migrations);
+                l.close(cluster, migrations);
                 *lender = None;
                 release_memory();
             }
@@ -287,7 +287,7 @@ fn serve(cluster: &Arc<Cluster>, d: &Deputy, lender: &mut Option<Arc<Lender>>) -
         }
         let back = d.inbox.lock().back.take();
         if let Some(h) = back {
-            if restore_here(cluster, d, &h) {
+            if restore_here(migrations, d, &h) {
                 return End::Restored;
             }
         }
@@ -317,26 +317,25 @@ fn serve(cluster: &Arc<Cluster>, d: &Deputy, lender: &mut Option<Arc<Lender>>) -
 /// itself: it keeps its own pipes and terminals on fds 0-2. Whether it is
 /// the process again; if not, it stays the deputy (the process goes on
 /// where it was) or, after the point of no return, was killed.
-fn restore_here(cluster: &Arc<Cluster>, d: &Deputy, h: &Arc<Hosted>) -> bool {
-    let identity = cluster.identity();
+fn restore_here(migrations: &Migrations, d: &Deputy, h: &Arc<Hosted>) -> bool {
     let token = h.token();
     let mut reply = crate::proto::ctl::CtlReply::EMPTY;
     let Some(image) = h.take_image() else { return false };
     let preload = |step| h.preload(step);
     let pages = h.take_pages();
-    let restored = crate::checkpoint::restore::restore(&image, &mut reply, &identity.restore_groups, None, Some(&preload), pages, crate::checkpoint::restore::Incoming::Whole, || {
-        identity.restarts.running(token);
+    let restored = crate::checkpoint::restore::restore(&image, &mut reply, &migrations.restore_groups, None, Some(&preload), pages, crate::checkpoint::restore::Incoming::Whole, || {
+        migrations.restarts.running(token);
         h.await_go()
     });
     match restored {
         Ok(_) => {
-            h.record(&identity.migrations, "home");
-            identity.migrations.remove_hosted(h.id);
+            h.record(migrations, "home");
+            migrations.remove_hosted(h.id);
             pr_info!("pid {}: back home from node {}, runs here again\n", d.pid, h.from_node);
             true
         }
         Err(e) => {
-            let _ = identity.restarts.failed(token, e.to_errno().unsigned_abs(), reply.message());
+            let _ = migrations.restarts.failed(token, e.to_errno().unsigned_abs(), reply.message());
             h.fail();
             pr_info!("pid {}: could not come back home ({}): still runs on node {}\n", d.pid, reply.message(), h.from_node);
             false
@@ -423,7 +422,7 @@ fn exit_through_vdso(nr: u64, code: u8) -> Result {
     let vdso = loop {
         let v = task::vma_find(addr).ok_or(ENOENT)?;
         addr = v.end;
-        if v.special == task::VMA_VDSO {
+        if v.class.special == Some(task::Special::Vdso) {
             break v;
         }
     };

@@ -16,10 +16,10 @@
 
 use super::{
     remote::{Hosted, HostedState},
-    sys, Migrations,
+    Migrations,
 };
 use crate::{
-    checkpoint::task::File,
+    checkpoint::task::{File, StreamOps},
     cluster::Cluster,
     proto::{
         migration::{Io, IoDone, IoOp, MAX_IO},
@@ -57,11 +57,16 @@ pub(crate) fn stand_in(
     let raw = KBox::into_raw(f);
     // SAFETY: `raw` stays valid until `ssi_fwd_release` takes it back, which
     // the file calls once, when it is closed for the last time.
-    unsafe { sys::forward_file(raw.cast(), readable, writable) }.inspect_err(|_| {
+    let file = unsafe { File::new_stream(kernel::c_str!("[ssi-forward]"), &STAND_IN_OPS, raw.cast(), readable, writable) };
+    file.inspect_err(|_| {
         // SAFETY: no file was made: the box is still ours.
         drop(unsafe { KBox::from_raw(raw) });
     })
 }
+
+/// What the stand-in file calls.
+static STAND_IN_OPS: StreamOps =
+    StreamOps { read: Some(ssi_fwd_read), write: Some(ssi_fwd_write), release: Some(ssi_fwd_release) };
 
 impl Forward {
     /// Sends one `MigrateIo` and waits for its answer.
@@ -154,24 +159,22 @@ pub(crate) fn io_done(migrations: &Migrations, from: u16, body: &[u8]) -> Result
     Ok(())
 }
 
-/// `read` of a stand-in file (called by the C glue).
+/// `read` of a stand-in file (called by the stream file's C glue).
 ///
 /// # Safety
 ///
-/// `priv_` is the `Forward` given to `ssi_fwd_file`, alive until release.
-#[no_mangle]
+/// `priv_` is the `Forward` given to the stand-in file, alive until release.
 pub(crate) unsafe extern "C" fn ssi_fwd_read(priv_: *mut c_void, buf: *mut c_char, len: usize) -> c_long {
     // SAFETY: per the contract.
     let f = unsafe { &*priv_.cast_const().cast::<Forward>() };
     to_long(f.read(buf as usize, len))
 }
 
-/// `write` of a stand-in file (called by the C glue).
+/// `write` of a stand-in file (called by the stream file's C glue).
 ///
 /// # Safety
 ///
 /// As for [`ssi_fwd_read`].
-#[no_mangle]
 pub(crate) unsafe extern "C" fn ssi_fwd_write(priv_: *mut c_void, buf: *const c_char, len: usize) -> c_long {
     // SAFETY: per the contract.
     let f = unsafe { &*priv_.cast_const().cast::<Forward>() };
@@ -182,8 +185,7 @@ pub(crate) unsafe extern "C" fn ssi_fwd_write(priv_: *mut c_void, buf: *const c_
 ///
 /// # Safety
 ///
-/// `priv_` is the `Forward` given to `ssi_fwd_file`; it is not used again.
-#[no_mangle]
+/// `priv_` is the `Forward` given to the stand-in file; it is not used again.
 pub(crate) unsafe extern "C" fn ssi_fwd_release(priv_: *mut c_void) {
     // SAFETY: per the contract, the box made in `stand_in` comes back once.
     drop(unsafe { KBox::from_raw(priv_.cast::<Forward>()) });

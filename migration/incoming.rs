@@ -67,7 +67,7 @@ pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, 
         // The restart program starts now, while the image comes, and waits
         // in the module for it (`Hosted::image_fd`): its start is not part
         // of the freeze.
-        let started = start_restore(cluster, &h, from).inspect_err(|_| h.fail_because("cannot start the restore"))?;
+        let started = start_restore(migrations, &h, from).inspect_err(|_| h.fail_because("cannot start the restore"))?;
         h.inner.lock().started = Some(started);
         if h.pages_later() {
             // Post-copy, lazy: the freeze that follows is short; the
@@ -82,14 +82,14 @@ pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, 
 }
 
 /// Starts `ctl_path restart --token T --as-uid U --migration` for `h`.
-fn start_restore(cluster: &Cluster, h: &Arc<Hosted>, from: u16) -> Result<RestartStarted> {
+fn start_restore(migrations: &Migrations, h: &Arc<Hosted>, from: u16) -> Result<RestartStarted> {
     let mut uid = StackStr::<16>::new();
     core::fmt::Write::write_fmt(&mut uid, format_args!("{}\0", h.uid)).map_err(|_| EINVAL)?;
     // Post-copy, lazy: the restart program also starts the page server.
     let how: &[u8] = if h.strategy == STRATEGY_POSTCOPY { b"postcopy\0" } else { b"lazy\0" };
     let args: [&[u8]; 5] = [b"--as-uid\0", uid.as_bytes(), b"--migration\0", b"--pages-later\0", how];
     let args = if h.pages_later() { &args[..] } else { &args[..3] };
-    cluster.identity().restarts.start_program(from, args, |token| {
+    migrations.restarts.start_program(from, args, |token| {
         h.inner.lock().token = token;
     })
 }
@@ -176,7 +176,7 @@ pub(crate) fn keep(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
 }
 
 /// `MigrateCommit` from `from`: starts the restore; the reply body.
-pub(crate) fn commit(cluster: &Cluster, migrations: &Migrations, from: u16, body: &[u8]) -> Result<KVec<u8>> {
+pub(crate) fn commit(migrations: &Migrations, from: u16, body: &[u8]) -> Result<KVec<u8>> {
     let c = Commit::decode(body).map_err(|_| EINVAL)?;
     let h = migrations.find_hosted(|h| h.id == c.id && h.from_node == from).ok_or(ENOENT)?;
     if h.state() == HostedState::Prepared {
@@ -185,7 +185,7 @@ pub(crate) fn commit(cluster: &Cluster, migrations: &Migrations, from: u16, body
     // The restart program waiting for the image goes on.
     h.image_complete(c.size, HostedState::Receiving, HostedState::Committed)?;
     if h.returning {
-        return back_home(cluster, migrations, from, &h);
+        return back_home(migrations, from, &h);
     }
     let started = h.inner.lock().started.ok_or(EINVAL)?;
     h.record(migrations, "restoring");
@@ -211,9 +211,9 @@ fn commit_final(h: &Arc<Hosted>, size: u64) -> Result<KVec<u8>> {
 
 /// The process comes home: its deputy restores it (reply body of the
 /// commit: the token to poll, the deputy's pid).
-fn back_home(cluster: &Cluster, migrations: &Migrations, from: u16, h: &Arc<Hosted>) -> Result<KVec<u8>> {
+fn back_home(migrations: &Migrations, from: u16, h: &Arc<Hosted>) -> Result<KVec<u8>> {
     let d = migrations.deputy(h.home_id).ok_or(ESRCH)?;
-    let started = cluster.identity().restarts.open_for(from, d.pid).inspect_err(|_| h.fail())?;
+    let started = migrations.restarts.open_for(from, d.pid).inspect_err(|_| h.fail())?;
     h.inner.lock().token = started.token;
     h.inner.lock().pid = d.pid;
     d.take_back(h.clone());

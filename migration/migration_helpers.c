@@ -10,14 +10,12 @@
 #include <linux/mman.h>
 #include <linux/module.h>
 #include <linux/pid.h>
-#include <linux/poll.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/shmem_fs.h>
 #include <linux/signal.h>
 #include <linux/task_work.h>
 #include <linux/uaccess.h>
-#include <linux/uio.h>
 #include <linux/userfaultfd_k.h>
 #include <uapi/linux/magic.h>
 #include <linux/wait.h>
@@ -116,48 +114,6 @@ long ssi_doorbell_wait_killable_timeout(struct wait_queue_head *wq, const u32 *c
 	return wait_event_killable_timeout(*wq, smp_load_acquire(counter) != seen, msecs_to_jiffies(ms));
 }
 
-static ssize_t ssi_fwd_fop_read(struct file *f, char __user *buf, size_t len, loff_t *pos)
-{
-	return ssi_fwd_read(f->private_data, buf, len);
-}
-
-static ssize_t ssi_fwd_fop_write(struct file *f, const char __user *buf, size_t len, loff_t *pos)
-{
-	return ssi_fwd_write(f->private_data, buf, len);
-}
-
-static __poll_t ssi_fwd_fop_poll(struct file *f, struct poll_table_struct *wait)
-{
-	/* Reads and writes wait for the deputy: report them possible. */
-	return EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLWRNORM;
-}
-
-static int ssi_fwd_fop_release(struct inode *inode, struct file *f)
-{
-	ssi_fwd_release(f->private_data);
-	return 0;
-}
-
-static const struct file_operations ssi_fwd_fops = {
-	.owner = THIS_MODULE,
-	.read = ssi_fwd_fop_read,
-	.write = ssi_fwd_fop_write,
-	.poll = ssi_fwd_fop_poll,
-	.release = ssi_fwd_fop_release,
-};
-
-struct file *ssi_fwd_file(void *priv, int readable, int writable)
-{
-	int flags = readable && writable ? O_RDWR : writable ? O_WRONLY : O_RDONLY;
-
-	return anon_inode_getfile("[ssi-forward]", &ssi_fwd_fops, priv, flags);
-}
-
-void *ssi_fwd_priv(struct file *f)
-{
-	return f->f_op == &ssi_fwd_fops ? f->private_data : NULL;
-}
-
 long ssi_user_scratch(u64 len)
 {
 	/* Shared anonymous memory (shmem): it never merges with the process's
@@ -168,42 +124,6 @@ long ssi_user_scratch(u64 len)
 void ssi_user_scratch_free(u64 addr, u64 len)
 {
 	vm_munmap(addr, len);
-}
-
-long ssi_file_read_user(struct file *f, u64 ubuf, u64 len, s64 *pos)
-{
-	loff_t p = *pos;
-	long r;
-
-	if (f->f_op->read) {
-		r = f->f_op->read(f, (char __user *)ubuf, len, &p);
-	} else if (f->f_op->read_iter) {
-		/* What vfs_read does for a file with only read_iter (tmpfs). */
-		struct kiocb kiocb;
-		struct iov_iter iter;
-
-		init_sync_kiocb(&kiocb, f);
-		kiocb.ki_pos = p;
-		iov_iter_ubuf(&iter, ITER_DEST, (void __user *)ubuf, len);
-		r = f->f_op->read_iter(&kiocb, &iter);
-		p = kiocb.ki_pos;
-	} else {
-		return -EINVAL;
-	}
-	*pos = p;
-	return r;
-}
-
-long ssi_file_write_user(struct file *f, u64 ubuf, u64 len, s64 *pos)
-{
-	loff_t p = *pos;
-	long r;
-
-	if (!f->f_op->write)
-		return -EINVAL;
-	r = f->f_op->write(f, (const char __user *)ubuf, len, &p);
-	*pos = p;
-	return r;
 }
 
 int ssi_task_read_mem(struct task_struct *t, u64 addr, void *buf, u32 len)

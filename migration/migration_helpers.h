@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * C glue for live migration (the Rust files of migration/): kernel interfaces that are
- * static inlines, macros or need a `struct file_operations`. Plain values
+ * static inlines, macros or need a `struct file_operations` (the stand-in
+ * files of forward.rs are modules/helpers.c's stream files). Plain values
  * in and out; the logic is in Rust.
  */
 #ifndef SSI_MIGRATION_HELPERS_H
@@ -36,20 +37,11 @@ int ssi_doorbell_wait(struct wait_queue_head *wq, const u32 *counter, u32 seen);
 long ssi_doorbell_wait_timeout(struct wait_queue_head *wq, const u32 *counter, u32 seen, u32 ms);
 /* Killable variant: only a fatal signal ends it early. */
 long ssi_doorbell_wait_killable_timeout(struct wait_queue_head *wq, const u32 *counter, u32 seen, u32 ms);
-/* A stand-in file whose reads and writes go to ssi_fwd_read/ssi_fwd_write
- * with `priv`; ssi_fwd_release(priv) when it is closed. ERR_PTR on failure. */
-struct file *ssi_fwd_file(void *priv, int readable, int writable);
-/* `f`'s priv if it is a stand-in file, else NULL. */
-void *ssi_fwd_priv(struct file *f);
 /* Maps `len` bytes of anonymous memory in current's address space: a
  * scratch buffer for interfaces that copy only to or from user memory
  * (/proc/PID/pagemap, clear_refs). The address or a negative errno. */
 long ssi_user_scratch(u64 len);
 void ssi_user_scratch_free(u64 addr, u64 len);
-/* f's own read (or read_iter, as vfs_read) or write, with a buffer in
- * current's user memory; bytes moved (short on a fault) or -errno. */
-long ssi_file_read_user(struct file *f, u64 ubuf, u64 len, s64 *pos);
-long ssi_file_write_user(struct file *f, u64 ubuf, u64 len, s64 *pos);
 /* Reads `len` bytes at `addr` of `t`'s memory; the bytes read or -errno. */
 int ssi_task_read_mem(struct task_struct *t, u64 addr, void *buf, u32 len);
 
@@ -79,10 +71,5 @@ long ssi_uffd_register(struct file *uffd, u64 scratch, u64 start, u64 len);
 /* Implemented in Rust (migration/pages.rs). */
 long ssi_pages_read(void *priv, char __user *buf, size_t len, s64 pos);
 void ssi_pages_release(void *priv);
-
-/* Implemented in Rust (migration/forward.rs). */
-long ssi_fwd_read(void *priv, char __user *buf, size_t len);
-long ssi_fwd_write(void *priv, const char __user *buf, size_t len);
-void ssi_fwd_release(void *priv);
 
 #endif

@@ -47,8 +47,8 @@ pub(crate) mod sys;
 pub(crate) mod watcher;
 
 use crate::{
+    checkpoint::{remote::RemoteRestarts, threads::RestoreGroups},
     cluster::Cluster,
-    identity::Identity,
     krpc::{
         connection::Connection,
         handlers::{Handler, Incoming},
@@ -149,13 +149,21 @@ struct State {
 pub(crate) struct Migrations {
     #[pin]
     state: Mutex<State>,
+    /// The node's restarts, which start and follow the restores of
+    /// incoming processes and of processes coming home.
+    pub(crate) restarts: Arc<RemoteRestarts>,
+    /// The node's multithreaded restores.
+    pub(crate) restore_groups: Arc<RestoreGroups>,
 }
 
 impl Migrations {
-    pub(crate) fn new() -> Result<Arc<Self>> {
+    /// No migration yet; restores go through `restarts` and `restore_groups`.
+    pub(crate) fn new(restarts: Arc<RemoteRestarts>, restore_groups: Arc<RestoreGroups>) -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Migrations {
                 state <- new_mutex!(State { deputies: KVec::new(), lenders: KVec::new(), hosted: KVec::new(), history: KVec::new() }),
+                restarts,
+                restore_groups,
             }),
             GFP_KERNEL,
         )
@@ -273,11 +281,11 @@ impl Migrations {
 /// processes it runs for other nodes.
 pub(crate) struct MigrationsFile;
 
-impl ProcShow<Identity> for MigrationsFile {
+impl<D: AsRef<Migrations> + 'static> ProcShow<D> for MigrationsFile {
     const NAME: &'static CStr = c_str!("migrations");
 
-    fn show(data: &Identity, out: &mut SeqFile<'_>) -> Result {
-        let st = data.migrations.state.lock();
+    fn show(data: &D, out: &mut SeqFile<'_>) -> Result {
+        let st = data.as_ref().state.lock();
         let e = |_| ENOSPC;
         writeln!(
             out,
@@ -345,12 +353,12 @@ impl ProcShow<Identity> for MigrationsFile {
 /// Starts migration's part of the cluster service: registers its message
 /// handlers and starts the watcher thread (`ssi-migwatch`: the end of
 /// processes that migrated here, leases, stale migrations).
-pub(crate) fn start(cluster: &Arc<Cluster>) -> Result<KThread> {
-    let handler: Arc<dyn Handler<Cluster>> = Arc::new(MigrationHandler, GFP_KERNEL)?;
+pub(crate) fn start(cluster: &Arc<Cluster>, migrations: &Arc<Migrations>) -> Result<KThread> {
+    let handler: Arc<dyn Handler<Cluster>> = Arc::new(MigrationHandler { migrations: migrations.clone() }, GFP_KERNEL)?;
     for kind in MIGRATION_MESSAGES {
         cluster.register_handler(kind, handler.clone())?;
     }
-    let watcher = Arc::new(watcher::Watcher { cluster: cluster.clone() }, GFP_KERNEL)?;
+    let watcher = Arc::new(watcher::Watcher { cluster: cluster.clone(), migrations: migrations.clone() }, GFP_KERNEL)?;
     KThread::spawn(c_str!("ssi-migwatch"), watcher)
 }
 
@@ -375,11 +383,13 @@ pub(crate) const MIGRATION_MESSAGES: [MsgType; 16] = [
 ];
 
 /// Handles the `Migrate*` messages of both sides.
-pub(crate) struct MigrationHandler;
+pub(crate) struct MigrationHandler {
+    migrations: Arc<Migrations>,
+}
 
 impl Handler<Cluster> for MigrationHandler {
     fn handle(&self, cluster: &Cluster, msg: &Incoming<'_>) -> Result<KVec<u8>> {
-        let m = &cluster.identity().migrations;
+        let m = &self.migrations;
         let from = msg.from_node();
         let body = msg.body;
         let r = match msg.header.kind() {
@@ -387,7 +397,7 @@ impl Handler<Cluster> for MigrationHandler {
             Some(MsgType::MigrateLease) => return lease::handle(m, body),
             // Taken with its buffer (`handle_owned`); not reached.
             Some(MsgType::MigrateData) => Err(EINVAL),
-            Some(MsgType::MigrateCommit) => return incoming::commit(cluster, m, from, body),
+            Some(MsgType::MigrateCommit) => return incoming::commit(m, from, body),
             Some(MsgType::MigrateGo) => incoming::go(m, from, body),
             Some(MsgType::MigrateAbort) => incoming::abort(m, from, body),
             Some(MsgType::MigrateExit) => deputy::exit(m, from, body),
@@ -408,7 +418,7 @@ impl Handler<Cluster> for MigrationHandler {
     }
 
     fn handle_owned(&self, cluster: &Cluster, conn: &Arc<Connection>, header: &FrameHeader, body: KVec<u8>) -> Result<KVec<u8>> {
-        let m = &cluster.identity().migrations;
+        let m = &self.migrations;
         let from = conn.peer.node_id;
         // Bulk data: image data, page answers, pre-copy rounds; their pages
         // stay in `body`.

@@ -113,7 +113,7 @@ pub(crate) fn register_current(uffd: &File) -> Result<KVec<(u64, u64)>> {
     let mut addr = 0u64;
     while let Some(v) = task::vma_find(addr) {
         addr = v.end;
-        if v.special != 0 || v.file.is_some() || v.is_shmem || v.is_io {
+        if v.class.special.is_some() || v.file.is_some() || v.class.is_shmem || v.class.is_io {
             continue;
         }
         // Locked memory was filled at the mapping; its pages are in the

@@ -111,7 +111,7 @@ pub(crate) fn scan_current(clear: bool) -> Result<Scan> {
     let mut addr = 0u64;
     while let Some(v) = task::vma_find(addr) {
         addr = v.end;
-        if v.special != 0 || v.is_io || v.is_shmem || v.vm_flags & VM_READ == 0 || v.vm_flags & VM_SHARED != 0 {
+        if v.class.special.is_some() || v.class.is_io || v.class.is_shmem || v.vm_flags & VM_READ == 0 || v.vm_flags & VM_SHARED != 0 {
             continue;
         }
         vmas.push((v.start, v.end, v.file.is_some()), GFP_KERNEL)?;

@@ -609,7 +609,7 @@ impl Hosted {
     }
 
     /// The page server said every page came: the lender lets go.
-    pub(crate) fn all_pages_here(&self, cluster: &Cluster) {
+    pub(crate) fn all_pages_here(&self, cluster: &Cluster, migrations: &Migrations) {
         let pages = self.page_client.set_all_came();
         pr_info!(
             "migration {:016x}: all pages of pid {} are here ({} pushed, {} fetched on demand)\n",
@@ -618,7 +618,7 @@ impl Hosted {
             pages.pushed,
             pages.fetched
         );
-        self.record(&cluster.identity().migrations, "all-pages");
+        self.record(migrations, "all-pages");
         // The userfaultfd can go: nothing is missing.
         self.page_client.drop_uffd();
         self.release_source(cluster);

@@ -142,7 +142,7 @@ impl RoundPages {
         let mut addr = 0u64;
         while let Some(v) = task::vma_find(addr) {
             addr = v.end;
-            if v.special != 0 {
+            if v.class.special.is_some() {
                 continue;
             }
             for (from, to) in gaps(&self.keep, v.start, v.end) {

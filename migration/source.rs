@@ -29,7 +29,6 @@ use crate::{
         task,
     },
     cluster::Cluster,
-    identity::Identity,
     proto::{
         ctl::{strategy_name, CtlReply, CtlRequest, STRATEGY_EAGER, STRATEGY_LAZY, STRATEGY_POSTCOPY, STRATEGY_PRECOPY},
         migration::{Begin, Commit, Keep, Moved, Ref, Run, MAX_KEEP_RUNS},
@@ -105,11 +104,17 @@ const REFUSAL_WAIT_NS: u64 = 3_000_000_000;
 const PHASES: [&str; 4] = ["capture and send", "commit", "restore checks", "hand-over"];
 
 /// `ssi-ctl migrate PID NODE`: moves process `req.pid` to node `req.node`.
-pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) -> Result {
+///
+/// `cluster`: the cluster service, if it runs.
+pub(crate) fn migrate(
+    cluster: Option<Arc<Cluster>>,
+    migrations: &Arc<Migrations>,
+    req: &CtlRequest,
+    reply: &mut CtlReply,
+) -> Result {
     let start = task::mono_ns();
     let pid = req.pid;
     let node = req.node;
-    let cluster: Option<Arc<Cluster>> = identity.with_service(|s| s.map(|s| s.cluster()));
     let Some(cluster) = cluster else {
         return Err(fail(reply, crate::kernel_ext::enotconn(), format_args!("this node is not in a cluster (enabled is 0)")));
     };
@@ -123,7 +128,7 @@ pub(crate) fn migrate(identity: &Identity, req: &CtlRequest, reply: &mut CtlRepl
     if node == 0 || !cluster.is_connected(node) {
         return Err(fail(reply, crate::kernel_ext::enotconn(), format_args!("node {node} is not connected to this node")));
     }
-    let migrations = identity.migrations.clone();
+    let migrations = migrations.clone();
     if let Some((there, there_pid)) = migrations.deputy_of_pid(pid).map(|d| d.location()) {
         return Err(fail(
             reply,

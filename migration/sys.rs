@@ -74,19 +74,6 @@ pub(crate) fn exit_status(task: &Task) -> Option<u32> {
     (ended == 1).then_some(status)
 }
 
-/// A stand-in file whose reads and writes call `forward.rs` with `priv_`.
-///
-/// # Safety
-///
-/// `priv_` must stay valid until `ssi_fwd_release(priv_)` is called, which
-/// happens once, when the file's last reference goes.
-pub(crate) unsafe fn forward_file(priv_: *mut c_void, readable: bool, writable: bool) -> Result<File> {
-    // SAFETY: per the contract; returns a counted file or an ERR_PTR.
-    let f = from_err_ptr(unsafe { raw::ssi_fwd_file(priv_, readable as i32, writable as i32) })?;
-    // SAFETY: new counted reference.
-    Ok(unsafe { File::from_raw(f.cast()) })
-}
-
 /// A pages file whose reads call `pages.rs` with `priv_`.
 ///
 /// # Safety

@@ -30,11 +30,12 @@ const ORPHAN_NS: u64 = 10_000_000_000;
 /// migrations that failed or stalled.
 pub(crate) struct Watcher {
     pub(crate) cluster: Arc<Cluster>,
+    pub(crate) migrations: Arc<super::Migrations>,
 }
 
 impl ThreadBody for Watcher {
     fn run(&self) {
-        let migrations = self.cluster.identity().migrations.clone();
+        let migrations = self.migrations.clone();
         let mut renewed_ns = 0u64;
         while !kthread::should_stop() {
             kthread::sleep_ms(WATCH_MS);

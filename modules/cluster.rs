@@ -205,11 +205,6 @@ impl Cluster {
         self.local_node
     }
 
-    /// This node's settings and state.
-    pub(crate) fn identity(&self) -> &Arc<Identity> {
-        &self.identity
-    }
-
     /// Adds an authenticated connection. Of two connections to the same
     /// peer, one from a newer incarnation wins, then the one made by the
     /// lower node id (both ends decide alike).
@@ -826,11 +821,6 @@ impl ThreadBody for Ticker {
     }
 }
 
-/// The layers above the cluster service (checkpoint, migration): given the
-/// service as it starts, each registers its own message handlers and
-/// returns the threads it runs while the service runs.
-pub(crate) type StartLayers = fn(&Arc<Cluster>) -> Result<KVec<KThread>>;
-
 /// The running cluster service; stopping it (drop) leaves the cluster.
 pub(crate) struct Service {
     cluster: Arc<Cluster>,
@@ -843,7 +833,15 @@ pub(crate) struct Service {
 impl Service {
     /// Joins the cluster: listens on the configured port and contacts the
     /// seeds. Needs a node id, an address and the cluster secret.
-    pub(crate) fn start(identity: &Arc<Identity>, start_layers: StartLayers) -> Result<Service> {
+    ///
+    /// `start_layers` starts the layers above the service (checkpoint,
+    /// migration): given the service as it starts, each registers its own
+    /// message handlers and returns the threads it runs while the service
+    /// runs.
+    pub(crate) fn start(
+        identity: &Arc<Identity>,
+        start_layers: impl FnOnce(&Arc<Cluster>) -> Result<KVec<KThread>>,
+    ) -> Result<Service> {
         let node = identity.node_id();
         let address = identity.address();
         if node == 0 || !address.is_set() {

@@ -12,8 +12,8 @@ use crate::{
         task::{self, File},
     },
     extra as raw,
-    identity::Identity,
     checkpoint::page_store::PageStore,
+    node::Node,
     proto::ctl::{CtlOp, CtlReply, CtlRequest, CTL_IOCTL, CTL_LEN, FLAG_ALL_PAGES_HERE, FLAG_CHECK_ONLY, FLAG_PAGES_LATER},
     cluster::Cluster,
 };
@@ -27,21 +27,21 @@ use kernel::{
 /// The registered device; unregistered on drop.
 pub(crate) struct CtlDevice {
     /// What the ioctl handler's data pointer points to, kept alive.
-    _identity: Arc<Identity>,
+    _node: Arc<Node>,
 }
 
 impl CtlDevice {
     /// Creates `/dev/ssi`.
-    pub(crate) fn register(identity: Arc<Identity>) -> Result<CtlDevice> {
+    pub(crate) fn register(node: Arc<Node>) -> Result<CtlDevice> {
         let data = {
-            let r: &Identity = &identity;
-            (r as *const Identity).cast_mut().cast::<c_void>()
+            let r: &Node = &node;
+            (r as *const Node).cast_mut().cast::<c_void>()
         };
         // SAFETY: `data` stays valid while registered: the device holds
-        // `identity` and unregisters before dropping it; the handler
+        // `node` and unregisters before dropping it; the handler
         // matches the C prototype.
         kernel::error::to_result(unsafe { raw::ssi_ctl_register(Some(ctl_ioctl), data) })?;
-        Ok(CtlDevice { _identity: identity })
+        Ok(CtlDevice { _node: node })
     }
 }
 
@@ -57,13 +57,13 @@ impl Drop for CtlDevice {
 ///
 /// # Safety
 ///
-/// `data` is the `Identity` registered with the device, alive while it is.
+/// `data` is the `Node` registered with the device, alive while it is.
 unsafe extern "C" fn ctl_ioctl(data: *mut c_void, cmd: c_uint, arg: c_ulong) -> c_long {
     if cmd != CTL_IOCTL {
         return ENOTTY.to_errno() as c_long;
     }
     // SAFETY: per the contract.
-    let identity = unsafe { &*data.cast_const().cast::<Identity>() };
+    let node = unsafe { &*data.cast_const().cast::<Node>() };
     let (mut reader, mut writer) = UserSlice::new(arg as usize, CTL_LEN).reader_writer();
     let mut block = [0u8; CTL_LEN];
     if let Err(e) = reader.read_slice(&mut block) {
@@ -77,28 +77,31 @@ unsafe extern "C" fn ctl_ioctl(data: *mut c_void, cmd: c_uint, arg: c_ulong) -> 
             Err(EINVAL)
         }
         Ok(req) => match req.op {
-            CtlOp::Checkpoint => match identity.migrations.deputy_of_pid(req.pid).map(|d| d.location()) {
+            CtlOp::Checkpoint => match node.migrations.deputy_of_pid(req.pid).map(|d| d.location()) {
                 // A deputy has no process to capture: it runs elsewhere.
-                Some((node, pid)) => {
+                Some((there, pid)) => {
                     say(&mut reply, format_args!(
-                        "process {} runs on node {node} as pid {pid}: checkpoint it there",
+                        "process {} runs on node {there} as pid {pid}: checkpoint it there",
                         req.pid
                     ));
                     Err(EBUSY)
                 }
-                None => checkpoint::checkpoint(identity.node_id(), &req, &mut reply),
+                None => checkpoint::checkpoint(node.node_id(), &req, &mut reply),
             },
-            CtlOp::RemoteRestart => restart_remote(identity, &req, &mut reply),
-            CtlOp::Migrate => crate::migration::source::migrate(identity, &req, &mut reply),
-            CtlOp::MigrationImage => migration_image(identity, &req, &mut reply),
-            CtlOp::MigrationPages => migration_pages(identity, &req, &mut reply),
-            CtlOp::Report => report(identity, &req, &block),
-            CtlOp::RestoreThread => match restore_thread(identity, &req) {
+            CtlOp::RemoteRestart => restart_remote(node, &req, &mut reply),
+            CtlOp::Migrate => {
+                let cluster = node.with_service(|s| s.map(|s| s.cluster()));
+                crate::migration::source::migrate(cluster, &node.migrations, &req, &mut reply)
+            }
+            CtlOp::MigrationImage => migration_image(node, &req, &mut reply),
+            CtlOp::MigrationPages => migration_pages(node, &req, &mut reply),
+            CtlOp::Report => report(node, &req, &block),
+            CtlOp::RestoreThread => match restore_thread(node, &req) {
                 // This thread is the saved one now (rax set on the way out).
                 Ok(ax) => return ax as c_long,
                 Err(e) => Err(e),
             },
-            CtlOp::Restore => match restore_image(identity, &req, &mut reply) {
+            CtlOp::Restore => match restore_image(node, &req, &mut reply) {
                 // The caller is now the restored process: its memory is not
                 // the block's any more (its rax is set on the way out).
                 Ok(CHECKED) => Ok(()),
@@ -147,24 +150,24 @@ fn req_is_checkpoint(block: &[u8; CTL_LEN]) -> bool {
 fn image_for_reading(req: &CtlRequest, reply: &mut CtlReply) -> Result<File> {
     let file = File::from_fd(req.image_fd).ok_or(EBADF)?;
     let info = file.info();
-    if info.kind != task::FILE_REGULAR || info.readable == 0 {
+    if info.kind != task::FileClass::Regular || info.readable == 0 {
         say(reply, format_args!("the image must be a regular file open for reading"));
         return Err(EBADF);
     }
     Ok(file)
 }
 
-fn restore_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) -> Result<i64> {
+fn restore_image(node: &Node, req: &CtlRequest, reply: &mut CtlReply) -> Result<i64> {
     // The restart of an incoming migration: stand-ins for the files the
     // deputy keeps, and the process runs only once the source hands it over.
-    let hosted = if req.token != 0 { identity.migrations.find_hosted(|h| h.token() == req.token) } else { None };
+    let hosted = if req.token != 0 { node.migrations.find_hosted(|h| h.token() == req.token) } else { None };
     if hosted.is_some() {
         // Only the program started for this migration restores it.
-        identity.restarts.check_own(req.token).inspect_err(|_| {
+        node.restarts.check_own(req.token).inspect_err(|_| {
             say(reply, format_args!("this restart token belongs to another process"));
         })?;
     }
-    let cluster: Option<Arc<Cluster>> = identity.with_service(|s| s.map(|s| s.cluster()));
+    let cluster: Option<Arc<Cluster>> = node.with_service(|s| s.map(|s| s.cluster()));
     let make_stand_in = |fd: u32, r: bool, w: bool| -> Result<File> {
         match (&hosted, &cluster) {
             (Some(h), Some(c)) => crate::migration::forward::stand_in(c, h, fd, r, w),
@@ -208,7 +211,7 @@ fn restore_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) ->
             let h = hosted.as_ref().ok_or(EINVAL)?;
             h.await_final(|| {
                 if req.token != 0 {
-                    identity.restarts.running(req.token);
+                    node.restarts.running(req.token);
                 }
             })
         };
@@ -223,9 +226,9 @@ fn restore_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) ->
             Some(h) => (checkpoint::restore::Incoming::Whole, h.take_pages()),
             None => (checkpoint::restore::Incoming::Whole, None),
         };
-        checkpoint::restore::restore(&file, reply, &identity.restore_groups, forward, preload, pages, incoming, || {
+        checkpoint::restore::restore(&file, reply, &node.restore_groups, forward, preload, pages, incoming, || {
             if req.token != 0 && !prepared {
-                identity.restarts.running(req.token);
+                node.restarts.running(req.token);
             }
             match &hosted {
                 Some(h) => h.await_go(),
@@ -236,7 +239,7 @@ fn restore_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) ->
     match &outcome {
         Err(e) => {
             if req.token != 0 && req.flags & FLAG_CHECK_ONLY == 0 {
-                let _ = identity.restarts.failed(req.token, e.to_errno().unsigned_abs(), reply.message());
+                let _ = node.restarts.failed(req.token, e.to_errno().unsigned_abs(), reply.message());
             }
             if let Some(h) = &hosted {
                 h.fail();
@@ -254,19 +257,19 @@ fn restore_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) ->
 /// The process started for incoming migration `req.token` asks for the
 /// image: a descriptor of it (in `reply.pid`), once all of it came (the
 /// program is started when the migration begins and waits here).
-fn migration_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) -> Result {
+fn migration_image(node: &Node, req: &CtlRequest, reply: &mut CtlReply) -> Result {
     let (is_root, _) = task::caller_identity();
     if !is_root {
         return Err(EPERM);
     }
-    let h = identity
+    let h = node
         .migrations
         .find_hosted(|h| h.token() == req.token)
         .ok_or_else(|| {
             say(reply, format_args!("no incoming migration has this token"));
             ENOENT
         })?;
-    identity.restarts.check_own(req.token)?;
+    node.restarts.check_own(req.token)?;
     reply.pid = h.image_fd().inspect_err(|e| {
         if *e == crate::kernel_ext::ecanceled() {
             say(reply, format_args!("the migration was given up before its image was complete"));
@@ -279,8 +282,8 @@ fn migration_image(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) 
 /// `req.token` asks for its pages file (a descriptor in `reply.pid`); its
 /// page server says every page came (`FLAG_ALL_PAGES_HERE`, `req.uffd` the
 /// pages file).
-fn migration_pages(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) -> Result {
-    let cluster: Option<Arc<Cluster>> = identity.with_service(|s| s.map(|s| s.cluster()));
+fn migration_pages(node: &Node, req: &CtlRequest, reply: &mut CtlReply) -> Result {
+    let cluster: Option<Arc<Cluster>> = node.with_service(|s| s.map(|s| s.cluster()));
     let cluster = cluster.ok_or_else(crate::kernel_ext::enotconn)?;
     // "All pages are here" comes from the page server, which runs without
     // privilege (ssi-pager drops root once set up): holding the pages file
@@ -291,21 +294,21 @@ fn migration_pages(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) 
             say(reply, format_args!("uffd is not a pages file"));
             EBADF
         })?;
-        h.all_pages_here(&cluster);
+        h.all_pages_here(&cluster, &node.migrations);
         return Ok(());
     }
     let (is_root, _) = task::caller_identity();
     if !is_root {
         return Err(EPERM);
     }
-    let h = identity
+    let h = node
         .migrations
         .find_hosted(|h| h.token() == req.token && h.pages_later())
         .ok_or_else(|| {
             say(reply, format_args!("no post-copy or lazy incoming migration has this token"));
             ENOENT
         })?;
-    identity.restarts.check_own(req.token)?;
+    node.restarts.check_own(req.token)?;
     let file = crate::migration::pages::open(&cluster, &h)?;
     reply.pid = crate::migration::sys::install_new_fd(&file)?;
     Ok(())
@@ -313,8 +316,8 @@ fn migration_pages(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) 
 
 /// Thread `req.pid` of a restarting process: waits for the main thread to
 /// rebuild the process, then becomes saved thread `req.pid`.
-fn restore_thread(identity: &Identity, req: &CtlRequest) -> Result<i64> {
-    let plans = identity.restore_groups.join(req.pid)?;
+fn restore_thread(node: &Node, req: &CtlRequest) -> Result<i64> {
+    let plans = node.restore_groups.join(req.pid)?;
     // Past this point the process's memory is the restored one: a failure
     // cannot return to the code that called.
     let applied = plans.threads.get(req.pid as usize).ok_or(EINVAL).and_then(checkpoint::thread_plan::apply_thread);
@@ -326,22 +329,22 @@ fn restore_thread(identity: &Identity, req: &CtlRequest) -> Result<i64> {
 }
 
 /// `ssi-ctl restart --node N FILE`.
-fn restart_remote(identity: &Identity, req: &CtlRequest, reply: &mut CtlReply) -> Result {
+fn restart_remote(node: &Node, req: &CtlRequest, reply: &mut CtlReply) -> Result {
     let file = image_for_reading(req, reply)?;
-    let cluster: Option<Arc<Cluster>> = identity.with_service(|s| s.map(|s| s.cluster()));
+    let cluster: Option<Arc<Cluster>> = node.with_service(|s| s.map(|s| s.cluster()));
     let Some(cluster) = cluster else {
         say(reply, format_args!("this node is not in a cluster (enabled is 0)"));
         return Err(crate::kernel_ext::enotconn());
     };
-    remote::restart_on_node(&cluster, identity.node_id(), req.node, &file, reply)?;
+    remote::restart_on_node(&cluster, node.node_id(), req.node, &file, reply)?;
     pr_info!("image restarted on node {} as pid {} there\n", req.node, reply.pid);
     Ok(())
 }
 
 /// The process of a remote restart says why it failed.
-fn report(identity: &Identity, req: &CtlRequest, block: &[u8; CTL_LEN]) -> Result {
+fn report(node: &Node, req: &CtlRequest, block: &[u8; CTL_LEN]) -> Result {
     let said = CtlReply::decode(block);
-    identity.restarts.failed(req.token, said.errno, said.message())
+    node.restarts.failed(req.token, said.errno, said.message())
 }
 
 /// What `restore_image` returns for a check (never a restored rax: a check

@@ -3,6 +3,7 @@
  * C helpers for ssi.ko: wrappers around static inlines, macros and structure
  * fields that Rust cannot reach. Keep this file tiny: logic belongs in Rust.
  */
+#include <linux/anon_inodes.h>
 #include <linux/configfs.h>
 #include <linux/cpumask.h>
 #include <linux/err.h>
@@ -10,9 +11,11 @@
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/net.h>
+#include <linux/poll.h>
 #include <linux/sched/loadavg.h>
 #include <linux/sched/signal.h>
 #include <linux/seq_file.h>
+#include <linux/slab.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
 #include <net/tcp.h>
@@ -180,4 +183,70 @@ void ssi_ctl_unregister(void)
 int ssi_fatal_signal_pending(void)
 {
 	return fatal_signal_pending(current);
+}
+
+/* What a stream file's private data points to. */
+struct ssi_stream {
+	const struct ssi_stream_ops *ops;
+	void *priv;
+};
+
+static ssize_t ssi_stream_fop_read(struct file *f, char __user *buf, size_t len, loff_t *pos)
+{
+	struct ssi_stream *s = f->private_data;
+
+	return s->ops->read ? s->ops->read(s->priv, buf, len) : -EINVAL;
+}
+
+static ssize_t ssi_stream_fop_write(struct file *f, const char __user *buf, size_t len, loff_t *pos)
+{
+	struct ssi_stream *s = f->private_data;
+
+	return s->ops->write ? s->ops->write(s->priv, buf, len) : -EINVAL;
+}
+
+static __poll_t ssi_stream_fop_poll(struct file *f, struct poll_table_struct *wait)
+{
+	/* Reads and writes wait in the callbacks: report them possible. */
+	return EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLWRNORM;
+}
+
+static int ssi_stream_fop_release(struct inode *inode, struct file *f)
+{
+	struct ssi_stream *s = f->private_data;
+
+	if (s->ops->release)
+		s->ops->release(s->priv);
+	kfree(s);
+	return 0;
+}
+
+static const struct file_operations ssi_stream_fops = {
+	.owner = THIS_MODULE,
+	.read = ssi_stream_fop_read,
+	.write = ssi_stream_fop_write,
+	.poll = ssi_stream_fop_poll,
+	.release = ssi_stream_fop_release,
+};
+
+struct file *ssi_stream_file(const char *name, const struct ssi_stream_ops *ops, void *priv,
+			     int readable, int writable)
+{
+	int flags = readable && writable ? O_RDWR : writable ? O_WRONLY : O_RDONLY;
+	struct ssi_stream *s = kmalloc(sizeof(*s), GFP_KERNEL);
+	struct file *f;
+
+	if (!s)
+		return ERR_PTR(-ENOMEM);
+	s->ops = ops;
+	s->priv = priv;
+	f = anon_inode_getfile(name, &ssi_stream_fops, s, flags);
+	if (IS_ERR(f))
+		kfree(s);
+	return f;
+}
+
+int ssi_is_stream_file(struct file *f)
+{
+	return f->f_op == &ssi_stream_fops;
 }

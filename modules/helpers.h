@@ -9,6 +9,7 @@ struct configfs_subsystem;
 struct seq_file;
 struct socket;
 struct crypto_shash;
+struct file;
 
 /* mutex_init() on the subsystem's su_mutex (a macro with a lock class). */
 void ssi_configfs_subsystem_init(struct configfs_subsystem *subsys);
@@ -46,5 +47,22 @@ u64 ssi_real_time_ns(void);
 
 /* Whether the current task was killed (SIGKILL pending). */
 int ssi_fatal_signal_pending(void);
+
+/*
+ * A stream file (no position) whose operations call back into the module:
+ * read and write with the file's `priv` (they may block: poll reports both
+ * possible), release once, when its last reference goes.
+ */
+struct ssi_stream_ops {
+	long (*read)(void *priv, char __user *buf, size_t len);
+	long (*write)(void *priv, const char __user *buf, size_t len);
+	void (*release)(void *priv);
+};
+/* A new stream file `anon_inode:NAME` with `ops` (which must outlive it) and
+ * `priv`; an ERR_PTR on failure (release is then not called). */
+struct file *ssi_stream_file(const char *name, const struct ssi_stream_ops *ops, void *priv,
+			     int readable, int writable);
+/* Whether `f` is a stream file of the module. */
+int ssi_is_stream_file(struct file *f);
 
 #endif

@@ -2,7 +2,8 @@
 //! Small additions to the 6.12 kernel crate: error codes it does not
 //! declare, `KVec` operations it lacks, a formatting buffer on the stack,
 //! whether the current task was killed, random bytes, the clocks, this
-//! node's resources and a short uninterruptible sleep.
+//! node's resources, a short uninterruptible sleep and the C struct of a
+//! kernel crate task.
 
 use kernel::{alloc::KVec, bindings, error::Error};
 
@@ -167,4 +168,12 @@ pub(crate) fn node_resources() -> (u32, u64, u64, [u32; 3]) {
     // SAFETY: all four are valid out-pointers; `load` has room for three.
     unsafe { crate::extra::ssi_node_resources(&raw mut cpus, &raw mut total, &raw mut free, load.as_mut_ptr()) };
     (cpus, total, free, load)
+}
+
+/// The C `task_struct` of a kernel crate task, for the C glue; valid as
+/// long as `task` is.
+pub(crate) fn task_ptr(task: &kernel::task::Task) -> *mut bindings::task_struct {
+    // `Task` is a transparent wrapper of `Opaque<task_struct>`, itself a
+    // transparent wrapper of the C struct.
+    core::ptr::from_ref(task).cast_mut().cast()
 }

@@ -14,6 +14,8 @@ use kernel::{
     prelude::*,
     str::CStr,
     sync::Arc,
+    task::Task,
+    types::ARef,
 };
 
 /// The body of a kernel thread.
@@ -38,12 +40,13 @@ pub(crate) fn sleep_ms(ms: u32) {
 
 /// A running kernel thread; stopped and joined on drop.
 pub(crate) struct KThread {
-    task: *mut bindings::task_struct,
+    /// The thread, by reference.
+    task: ARef<Task>,
     data: *const c_void,
     drop_data: unsafe fn(*const c_void),
 }
 
-// SAFETY: the task pointer is only used for kthread_stop (callable from any
+// SAFETY: the task is only used for kthread_stop (callable from any
 // thread); the data is an `Arc<T>` with `T: Send + Sync`.
 unsafe impl Send for KThread {}
 // SAFETY: `&KThread` exposes nothing.
@@ -72,19 +75,22 @@ impl KThread {
                 return Err(e);
             }
         };
-        // SAFETY: `task` is a new kthread waiting to be woken.
-        unsafe { bindings::wake_up_process(task) };
+        // SAFETY: `task` is a new kthread waiting to be woken, so it is
+        // valid here; `ARef::from` takes a reference of our own on it.
+        let task: ARef<Task> = ARef::from(unsafe { &*task.cast::<Task>() });
+        task.wake_up();
         Ok(KThread { task, data, drop_data: drop_arc::<T> })
     }
 }
 
 impl Drop for KThread {
     fn drop(&mut self) {
-        // SAFETY: the thread never exits before kthread_stop (see the
-        // trampoline), so `task` is alive; kthread_stop waits for it to
-        // leave, after which nothing uses `data` and we release it.
+        // SAFETY: we hold a reference on `task`, and the thread never
+        // exits before kthread_stop (see the trampoline); kthread_stop
+        // waits for it to leave, after which nothing uses `data` and we
+        // release it. The task reference goes with `self`.
         unsafe {
-            bindings::kthread_stop(self.task);
+            bindings::kthread_stop(crate::kernel_ext::task_ptr(&self.task));
             (self.drop_data)(self.data);
         }
     }

@@ -5,6 +5,8 @@
 
 #[path = "../proto/src/bench.rs"]
 pub(crate) mod bench;
+#[path = "../proto/src/classify.rs"]
+pub(crate) mod classify;
 #[path = "../proto/src/ctl.rs"]
 pub(crate) mod ctl;
 #[path = "../proto/src/frame_tag.rs"]

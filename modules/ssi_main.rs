@@ -20,6 +20,7 @@ mod krpc;
 mod kthread;
 #[path = "../migration/mod.rs"]
 mod migration;
+mod node;
 mod procfs;
 
 /// Bindings for kernel interfaces the 6.12 kernel crate lacks, generated
@@ -41,7 +42,7 @@ mod extra {
 
 mod proto;
 
-use identity::Identity;
+use node::Node;
 
 module! {
     type: SsiModule,
@@ -52,38 +53,38 @@ module! {
 }
 
 struct SsiModule {
-    identity: Arc<Identity>,
+    node: Arc<Node>,
     // Field order is drop order: files disappear before the state they show.
     _ctl: ctl_device::CtlDevice,
-    _config: configfs::Subsystem<Arc<Identity>>,
-    _proc: procfs::ProcDir<Identity>,
+    _config: configfs::Subsystem<Arc<Node>>,
+    _proc: procfs::ProcDir<Node>,
 }
 
 impl kernel::Module for SsiModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
         // Before any request can capture or restore an image.
         let (crc_sw, crc_hw) = checkpoint::crc::choose();
-        let identity = Identity::new()?;
-        let proc = procfs::ProcDir::new(c_str!("ssi"), identity.clone()).inspect_err(|e| {
+        let node = Node::new()?;
+        let proc = procfs::ProcDir::new(c_str!("ssi"), node.clone()).inspect_err(|e| {
             pr_err!("cannot create /proc/ssi (error {})\n", e.to_errno());
         })?;
-        proc.add::<identity::VersionFile>()?;
-        proc.add::<identity::NodeFile>()?;
-        proc.add::<identity::NodesFile>()?;
-        proc.add::<identity::ResourcesFile>()?;
-        proc.add::<identity::KrpcFile>()?;
-        proc.add::<identity::PeersFile>()?;
+        proc.add::<node::VersionFile>()?;
+        proc.add::<node::NodeFile>()?;
+        proc.add::<node::NodesFile>()?;
+        proc.add::<node::ResourcesFile>()?;
+        proc.add::<node::KrpcFile>()?;
+        proc.add::<node::PeersFile>()?;
         proc.add::<migration::MigrationsFile>()?;
         let config = configfs::Subsystem::register(
             c_str!("ssi"),
             module,
-            identity.clone(),
-            &identity::CONFIG_ATTRS,
+            node.clone(),
+            &node::CONFIG_ATTRS,
         )
         .inspect_err(|e| {
             pr_err!("cannot register configfs subsystem 'ssi' (error {})\n", e.to_errno());
         })?;
-        let ctl = ctl_device::CtlDevice::register(identity.clone()).inspect_err(|e| {
+        let ctl = ctl_device::CtlDevice::register(node.clone()).inspect_err(|e| {
             pr_err!("cannot create /dev/ssi (error {})\n", e.to_errno());
         })?;
         pr_info!(
@@ -94,7 +95,7 @@ impl kernel::Module for SsiModule {
             crc_sw,
             crc_hw,
         );
-        Ok(SsiModule { identity, _ctl: ctl, _config: config, _proc: proc })
+        Ok(SsiModule { node, _ctl: ctl, _config: config, _proc: proc })
     }
 }
 
@@ -102,6 +103,6 @@ impl Drop for SsiModule {
     fn drop(&mut self) {
         pr_info!("unloading\n");
         // Leave the cluster: stops every thread and closes every socket.
-        self.identity.shutdown();
+        self.node.shutdown();
     }
 }

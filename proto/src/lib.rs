@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod classify;
 pub mod ctl;
 pub mod frame_tag;
 pub mod handover;

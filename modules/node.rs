@@ -1,0 +1,580 @@
+// SPDX-License-Identifier: GPL-2.0
+//! This node: its settings (`identity.rs`), the cluster service while it
+//! runs, the state the layers above the service keep across its restarts
+//! (remote restarts, restore groups, migrations), and the configfs and
+//! /proc files that show and change them. The composition root: it starts
+//! the service with the layers' start functions.
+
+use crate::{
+    checkpoint::{
+        remote::{RemoteRestarts, MAX_CTL_PATH},
+        threads::RestoreGroups,
+    },
+    cluster::{Cluster, Service},
+    configfs::{AttrDesc, Attribute, Page},
+    identity::{Identity, MAX_SECRET},
+    krpc::{bench::{self, BenchResult}, stats::Stats},
+    kthread::KThread,
+    migration::Migrations,
+    procfs::{ProcShow, SeqFile},
+    proto::{identity as id, membership, version, wire},
+};
+use core::fmt::Write;
+use kernel::{c_str, new_mutex, prelude::*, str::CStr, sync::Arc, sync::Mutex};
+
+/// This node: its settings and its cluster service.
+#[pin_data]
+pub(crate) struct Node {
+    /// The settings the cluster service reads.
+    pub(crate) identity: Arc<Identity>,
+    /// The cluster service, while enabled.
+    #[pin]
+    service: Mutex<Option<Service>>,
+    /// The last krpc benchmark run.
+    #[pin]
+    last_bench: Mutex<Option<BenchResult>>,
+    /// Restarts this node carries out for other nodes (`ctl_path`).
+    pub(crate) restarts: Arc<RemoteRestarts>,
+    /// Threads of multithreaded restarts waiting for their process.
+    pub(crate) restore_groups: Arc<RestoreGroups>,
+    /// Deputies, hosted processes and recent migrations.
+    pub(crate) migrations: Arc<Migrations>,
+}
+
+impl Node {
+    /// A node with no id, address or secret yet, default port and timers.
+    pub(crate) fn new() -> Result<Arc<Self>> {
+        let identity = Identity::new()?;
+        let restarts = RemoteRestarts::new()?;
+        let restore_groups = RestoreGroups::new()?;
+        let migrations = Migrations::new(restarts.clone(), restore_groups.clone())?;
+        Arc::pin_init(
+            pin_init!(Node {
+                identity,
+                service <- new_mutex!(None),
+                last_bench <- new_mutex!(None),
+                restarts,
+                restore_groups,
+                migrations,
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// The node id, 0 while unset.
+    pub(crate) fn node_id(&self) -> u32 {
+        self.identity.node_id()
+    }
+
+    /// Runs `f` on the cluster service if it is running.
+    pub(crate) fn with_service<R>(&self, f: impl FnOnce(Option<&Service>) -> R) -> R {
+        let service = self.service.lock();
+        f(service.as_ref())
+    }
+
+    /// Starts (`true`) or stops the cluster service.
+    pub(crate) fn set_enabled(&self, on: bool) -> Result {
+        let mut service = self.service.lock();
+        match (on, service.is_some()) {
+            (true, false) => *service = Some(Service::start(&self.identity, |c| self.start_layers(c))?),
+            (false, true) => drop(service.take()),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Stops the cluster service (module unload).
+    pub(crate) fn shutdown(&self) {
+        let s = self.service.lock().take();
+        drop(s);
+    }
+
+    fn is_enabled(&self) -> bool {
+        self.service.lock().is_some()
+    }
+
+    /// Refuses changes that a running service cannot follow.
+    fn not_while_enabled(&self, what: &str) -> Result {
+        if self.is_enabled() {
+            pr_warn!("cannot change {} while the node is in the cluster (write 0 to enabled first)\n", what);
+            return Err(EBUSY);
+        }
+        Ok(())
+    }
+
+    /// The layers above the cluster service, started with it: remote
+    /// restarts (checkpoint) and migration register their own message
+    /// handlers, with the state they keep here; migration runs its watcher
+    /// thread.
+    fn start_layers(&self, cluster: &Arc<Cluster>) -> Result<KVec<KThread>> {
+        crate::checkpoint::remote::register(cluster, &self.restarts)?;
+        let mut threads = KVec::new();
+        threads.push(crate::migration::start(cluster, &self.migrations)?, GFP_KERNEL)?;
+        Ok(threads)
+    }
+}
+
+impl AsRef<Migrations> for Node {
+    fn as_ref(&self) -> &Migrations {
+        &self.migrations
+    }
+}
+
+fn invalid(what: &str, input: &[u8], e: id::ParseError) -> Error {
+    let shown = core::str::from_utf8(id::trim(input)).unwrap_or("<not text>");
+    pr_warn!("rejected {} '{}': {}\n", what, shown, e.describe());
+    EINVAL
+}
+
+type Data = Arc<Node>;
+
+/// configfs `node_id`: this node's id in the cluster, 1..=4095 (0: unset).
+pub(crate) struct NodeIdAttr;
+impl Attribute<Data> for NodeIdAttr {
+    const NAME: &'static CStr = c_str!("node_id");
+    const WRITABLE: bool = true;
+    fn show(data: &Data, out: &mut Page<'_>) -> Result {
+        out.line(data.node_id())
+    }
+    fn store(data: &Data, input: &[u8]) -> Result {
+        let v = id::parse_node_id(input).map_err(|e| invalid("node_id", input, e))?;
+        data.not_while_enabled("node_id")?;
+        if data.identity.set_node_id(v) {
+            pr_info!("node id set to {}\n", v);
+        }
+        Ok(())
+    }
+}
+
+/// configfs `address`: this node's IPv4 address (0.0.0.0: unset).
+pub(crate) struct AddressAttr;
+impl Attribute<Data> for AddressAttr {
+    const NAME: &'static CStr = c_str!("address");
+    const WRITABLE: bool = true;
+    fn show(data: &Data, out: &mut Page<'_>) -> Result {
+        out.line(data.identity.address())
+    }
+    fn store(data: &Data, input: &[u8]) -> Result {
+        let v = id::parse_ipv4(input).map_err(|e| invalid("address", input, e))?;
+        data.not_while_enabled("address")?;
+        if data.identity.set_address(v) {
+            pr_info!("address set to {}\n", v);
+        }
+        Ok(())
+    }
+}
+
+/// configfs `port`: the TCP port krpc listens on.
+pub(crate) struct PortAttr;
+impl Attribute<Data> for PortAttr {
+    const NAME: &'static CStr = c_str!("port");
+    const WRITABLE: bool = true;
+    fn show(data: &Data, out: &mut Page<'_>) -> Result {
+        out.line(data.identity.port())
+    }
+    fn store(data: &Data, input: &[u8]) -> Result {
+        let v = id::parse_port(input).map_err(|e| invalid("port", input, e))?;
+        data.not_while_enabled("port")?;
+        if data.identity.set_port(v) {
+            pr_info!("krpc port set to {}\n", v);
+        }
+        Ok(())
+    }
+}
+
+/// configfs `seeds`: nodes to contact when joining, `a.b.c.d[:port]`, separated by commas or spaces.
+pub(crate) struct SeedsAttr;
+impl Attribute<Data> for SeedsAttr {
+    const NAME: &'static CStr = c_str!("seeds");
+    const WRITABLE: bool = true;
+    fn show(data: &Data, out: &mut Page<'_>) -> Result {
+        data.identity.write_seeds(out).map_err(|_| EINVAL)?;
+        writeln!(out).map_err(|_| EINVAL)
+    }
+    fn store(data: &Data, input: &[u8]) -> Result {
+        let mut list = [(id::Ipv4::UNSET, 0); id::MAX_SEEDS];
+        let n = id::parse_seeds(input, &mut list).map_err(|e| invalid("seeds", input, e))?;
+        data.identity.set_seeds(list, n);
+        pr_info!("{} seed(s) set\n", n);
+        Ok(())
+    }
+}
+
+/// configfs `ctl_path`: the `ssi-ctl` this node starts to restart an image
+/// for another node (`ssi-ctl restart --node`); default /usr/sbin/ssi-ctl.
+pub(crate) struct CtlPathAttr;
+impl Attribute<Data> for CtlPathAttr {
+    const NAME: &'static CStr = c_str!("ctl_path");
+    const WRITABLE: bool = true;
+    fn show(data: &Data, out: &mut Page<'_>) -> Result {
+        let mut buf = [0u8; MAX_CTL_PATH];
+        let n = data.restarts.ctl_path(&mut buf);
+        out.line(core::str::from_utf8(&buf[..n]).unwrap_or("?"))
+    }
+    fn store(data: &Data, input: &[u8]) -> Result {
+        data.restarts.set_ctl_path(id::trim(input)).inspect_err(|_| {
+            pr_warn!("rejected ctl_path: an absolute path of at most {} bytes\n", MAX_CTL_PATH);
+        })
+    }
+}
+
+/// configfs `secret`: the cluster secret, write-only (never readable back).
+pub(crate) struct SecretAttr;
+impl Attribute<Data> for SecretAttr {
+    const NAME: &'static CStr = c_str!("secret");
+    const WRITABLE: bool = true;
+    const READABLE: bool = false;
+    fn show(_data: &Data, _out: &mut Page<'_>) -> Result {
+        Err(EPERM)
+    }
+    fn store(data: &Data, input: &[u8]) -> Result {
+        let s = id::trim(input);
+        if s.is_empty() || s.len() > MAX_SECRET {
+            pr_warn!("rejected secret: must be 1 to {} bytes\n", MAX_SECRET);
+            return Err(EINVAL);
+        }
+        data.not_while_enabled("secret")?;
+        data.identity.set_secret(s);
+        pr_info!("cluster secret set\n");
+        Ok(())
+    }
+}
+
+/// A timer setting in milliseconds, bounded, changeable at any time (the
+/// service reads it on every use).
+macro_rules! timer_attr {
+    ($(#[$doc:meta])* $ty:ident, $name:literal, $get:ident, $set:ident, $min:expr, $max:expr) => {
+        $(#[$doc])*
+        pub(crate) struct $ty;
+        impl Attribute<Data> for $ty {
+            const NAME: &'static CStr = c_str!($name);
+            const WRITABLE: bool = true;
+            fn show(data: &Data, out: &mut Page<'_>) -> Result {
+                out.line(data.identity.$get())
+            }
+            fn store(data: &Data, input: &[u8]) -> Result {
+                let v = id::parse_decimal(input, $min, $max).map_err(|e| invalid($name, input, e))?;
+                data.identity.$set(v as u32);
+                Ok(())
+            }
+        }
+    };
+}
+
+timer_attr!(
+    /// configfs `heartbeat_ms`: heartbeat interval, 100..=60000 ms.
+    HeartbeatAttr, "heartbeat_ms", heartbeat_ms, set_heartbeat_ms, 100, 60_000
+);
+timer_attr!(
+    /// configfs `dead_after_ms`: silence after which a node is declared dead, 300..=600000 ms.
+    DeadAfterAttr, "dead_after_ms", dead_after_ms, set_dead_after_ms, 300, 600_000
+);
+
+/// configfs `enabled`: 1 joins the cluster, 0 leaves it.
+pub(crate) struct EnabledAttr;
+impl Attribute<Data> for EnabledAttr {
+    const NAME: &'static CStr = c_str!("enabled");
+    const WRITABLE: bool = true;
+    fn show(data: &Data, out: &mut Page<'_>) -> Result {
+        out.line(u8::from(data.is_enabled()))
+    }
+    fn store(data: &Data, input: &[u8]) -> Result {
+        let v = id::parse_decimal(input, 0, 1).map_err(|e| invalid("enabled", input, e))?;
+        data.set_enabled(v == 1)
+    }
+}
+
+/// configfs `bench`: write `echo NODE SIZE COUNT` or `stream NODE SIZE
+/// COUNT` to run a krpc benchmark (the write returns when it is done);
+/// read the last result.
+pub(crate) struct BenchAttr;
+impl Attribute<Data> for BenchAttr {
+    const NAME: &'static CStr = c_str!("bench");
+    const WRITABLE: bool = true;
+    fn show(data: &Data, out: &mut Page<'_>) -> Result {
+        match *data.last_bench.lock() {
+            Some(r) => write!(out, "{r}").map_err(|_| EINVAL),
+            None => writeln!(out, "no run yet").map_err(|_| EINVAL),
+        }
+    }
+    fn store(data: &Data, input: &[u8]) -> Result {
+        let spec = crate::proto::bench::parse_bench(input).map_err(|e| invalid("bench", input, e))?;
+        let cluster = data.with_service(|s| s.map(|s| s.cluster())).ok_or_else(crate::kernel_ext::enotconn)?;
+        let result = bench::run(&cluster, spec)?;
+        *data.last_bench.lock() = Some(result);
+        // The writer learns why a run stopped early; the file keeps the details.
+        result.error().map_or(Ok(()), Err)
+    }
+}
+
+/// configfs `drop_next`: fault injection (root only, for tests): write
+/// `TYPE COUNT` and the next COUNT frames of message type TYPE this node
+/// sends are lost (`krpc/faults.rs`); `TYPE 0` cancels. Reading lists what
+/// is still to be dropped.
+pub(crate) struct DropNextAttr;
+impl Attribute<Data> for DropNextAttr {
+    const NAME: &'static CStr = c_str!("drop_next");
+    const WRITABLE: bool = true;
+    fn show(data: &Data, out: &mut Page<'_>) -> Result {
+        for (kind, n) in data.identity.stats.faults.pending() {
+            writeln!(out, "{} {}", kind.name(), n).map_err(|_| EINVAL)?;
+        }
+        Ok(())
+    }
+    fn store(data: &Data, input: &[u8]) -> Result {
+        let spec = crate::proto::reliable::parse_drop(input).map_err(|e| invalid("drop_next", input, e))?;
+        data.identity.stats.faults.set(spec.kind, spec.count);
+        pr_info!("fault injection: the next {} {} frame(s) this node sends will be lost\n", spec.count, spec.kind.name());
+        Ok(())
+    }
+}
+
+/// configfs `version`: release, read-only.
+pub(crate) struct VersionAttr;
+impl Attribute<Data> for VersionAttr {
+    const NAME: &'static CStr = c_str!("version");
+    fn show(_data: &Data, out: &mut Page<'_>) -> Result {
+        out.line(version::RELEASE)
+    }
+}
+
+/// Every attribute of `/sys/kernel/config/ssi`.
+pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 13] = [
+    AttrDesc::of::<NodeIdAttr>(),
+    AttrDesc::of::<AddressAttr>(),
+    AttrDesc::of::<PortAttr>(),
+    AttrDesc::of::<SeedsAttr>(),
+    AttrDesc::of::<SecretAttr>(),
+    AttrDesc::of::<HeartbeatAttr>(),
+    AttrDesc::of::<DeadAfterAttr>(),
+    AttrDesc::of::<EnabledAttr>(),
+    AttrDesc::of::<BenchAttr>(),
+    AttrDesc::of::<DropNextAttr>(),
+    AttrDesc::of::<VersionAttr>(),
+    AttrDesc::of::<NodesAttr>(),
+    AttrDesc::of::<CtlPathAttr>(),
+];
+
+/// `/proc/ssi/version`: `key: value` lines that ssi-ctl reads.
+pub(crate) struct VersionFile;
+impl ProcShow<Node> for VersionFile {
+    const NAME: &'static CStr = c_str!("version");
+    fn show(_data: &Node, out: &mut SeqFile<'_>) -> Result {
+        write!(out, "release: {}\ninterface: {}\n", version::RELEASE, version::INTERFACE)
+            .map_err(|_| ENOSPC)
+    }
+}
+
+/// `/proc/ssi/node`: this node's identity, `key: value` lines.
+pub(crate) struct NodeFile;
+impl ProcShow<Node> for NodeFile {
+    const NAME: &'static CStr = c_str!("node");
+    fn show(data: &Node, out: &mut SeqFile<'_>) -> Result {
+        let (enabled, incarnation, peers) =
+            data.with_service(|s| s.map_or((0, 0, 0), |s| (1, s.incarnation(), s.connected())));
+        write!(
+            out,
+            "node_id: {}\naddress: {}\nport: {}\nenabled: {}\nincarnation: {:08x}\nconnected_peers: {}\n",
+            data.node_id(),
+            data.identity.address(),
+            data.identity.port(),
+            enabled,
+            incarnation,
+            peers
+        )
+        .map_err(|_| ENOSPC)
+    }
+}
+
+/// The header of the node table (`/proc/ssi/nodes`, configfs `nodes`).
+fn write_node_header(out: &mut impl Write) -> core::fmt::Result {
+    writeln!(
+        out,
+        "{:>4} {:<15} {:>5} {:<6} {:>8} {:>4} {:>12} {:>12} {:>6} {:>6} {:>6} {:>9}",
+        "id", "address", "port", "state", "incarn", "cpus", "mem_kib", "free_kib", "load1", "load5", "load15", "heard_ms"
+    )
+}
+
+/// One node's line of the node table.
+fn write_node_line(out: &mut impl Write, n: &membership::Node, now_ms: u64) -> core::fmt::Result {
+    let l: [(u32, u32); 3] = [
+        wire::format_load(n.resources.load[0]),
+        wire::format_load(n.resources.load[1]),
+        wire::format_load(n.resources.load[2]),
+    ];
+    writeln!(
+        out,
+        "{:>4} {:<15} {:>5} {:<6} {:08x} {:>4} {:>12} {:>12} {:>3}.{:02} {:>3}.{:02} {:>3}.{:02} {:>9}",
+        n.id.get(),
+        id::Ipv4(n.address),
+        n.port,
+        n.state.name(),
+        n.incarnation,
+        n.resources.cpus,
+        n.resources.mem_total_kib,
+        n.resources.mem_free_kib,
+        l[0].0, l[0].1, l[1].0, l[1].1, l[2].0, l[2].1,
+        now_ms.saturating_sub(n.last_heard)
+    )
+}
+
+/// `/proc/ssi/nodes`: every known node, one line each.
+pub(crate) struct NodesFile;
+impl ProcShow<Node> for NodesFile {
+    const NAME: &'static CStr = c_str!("nodes");
+    fn show(data: &Node, out: &mut SeqFile<'_>) -> Result {
+        write_node_header(out).map_err(|_| ENOSPC)?;
+        data.with_service(|s| {
+            let Some(s) = s else { return Ok(()) };
+            s.with_view(|view, now| {
+                for n in view.iter() {
+                    write_node_line(out, n, now).map_err(|_| ENOSPC)?;
+                }
+                Ok(())
+            })
+        })
+    }
+}
+
+/// configfs `nodes`: the same table as `/proc/ssi/nodes`, read-only. A
+/// configfs file holds one page: past about 45 nodes the table ends with a
+/// pointer to `/proc/ssi/nodes`, which has no such limit.
+pub(crate) struct NodesAttr;
+impl Attribute<Data> for NodesAttr {
+    const NAME: &'static CStr = c_str!("nodes");
+    fn show(data: &Data, out: &mut Page<'_>) -> Result {
+        const MORE: &str = "(more nodes: see /proc/ssi/nodes)\n";
+        write_node_header(out).map_err(|_| EINVAL)?;
+        data.with_service(|s| {
+            let Some(s) = s else { return Ok(()) };
+            s.with_view(|view, now| {
+                for n in view.iter() {
+                    let mut line = LineBuf::new();
+                    write_node_line(&mut line, n, now).map_err(|_| EINVAL)?;
+                    if out.remaining() < line.as_str().len() + MORE.len() {
+                        return out.write_str(MORE).map_err(|_| EINVAL);
+                    }
+                    out.write_str(line.as_str()).map_err(|_| EINVAL)?;
+                }
+                Ok(())
+            })
+        })
+    }
+}
+
+/// One formatted line of the node table.
+type LineBuf = crate::kernel_ext::StackStr<160>;
+
+/// `/proc/ssi/resources`: merged resources of the alive nodes.
+pub(crate) struct ResourcesFile;
+impl ProcShow<Node> for ResourcesFile {
+    const NAME: &'static CStr = c_str!("resources");
+    fn show(data: &Node, out: &mut SeqFile<'_>) -> Result {
+        data.with_service(|s| {
+            let t = match s {
+                Some(s) => s.with_view(|view, _| view.totals()),
+                None => {
+                    let r = crate::cluster::local_resources();
+                    crate::proto::membership::Totals {
+                        alive_nodes: 1,
+                        cpus: r.cpus,
+                        mem_total_kib: r.mem_total_kib,
+                        mem_free_kib: r.mem_free_kib,
+                    }
+                }
+            };
+            write!(
+                out,
+                "nodes: {}\ncpus: {}\nmem_total_kib: {}\nmem_free_kib: {}\n",
+                t.alive_nodes, t.cpus, t.mem_total_kib, t.mem_free_kib
+            )
+            .map_err(|_| ENOSPC)
+        })
+    }
+}
+
+/// `/proc/ssi/krpc`: krpc counters.
+pub(crate) struct KrpcFile;
+impl ProcShow<Node> for KrpcFile {
+    const NAME: &'static CStr = c_str!("krpc");
+    fn show(data: &Node, out: &mut SeqFile<'_>) -> Result {
+        let s = &data.identity.stats;
+        write!(
+            out,
+            "frames_sent: {}\nframes_received: {}\nbytes_sent: {}\nbytes_received: {}\nconnections: {}\n\
+             auth_failures: {}\nbad_macs: {}\nreplays: {}\nmalformed: {}\nrefused_busy: {}\nsend_errors: {}\nlate_replies: {}\ncalls_in_flight: {}\n\
+             handled: {}\nhandler_errors: {}\nunhandled: {}\n\
+             tag_us: {}\nsocket_send_us: {}\nbody_recv_us: {}\ninbox_full_us: {}\nhandler_us: {}\n\
+             reliable_sent: {}\nreliable_resent: {}\nreliable_acked: {}\nreliable_given_up: {}\n\
+             reliable_duplicates: {}\nreliable_pending: {}\ndropped_on_purpose: {}\n",
+            Stats::get(&s.frames_sent),
+            Stats::get(&s.frames_received),
+            Stats::get(&s.bytes_sent),
+            Stats::get(&s.bytes_received),
+            Stats::get(&s.connections),
+            Stats::get(&s.auth_failures),
+            Stats::get(&s.bad_macs),
+            Stats::get(&s.replays),
+            Stats::get(&s.malformed),
+            Stats::get(&s.refused_busy),
+            Stats::get(&s.send_errors),
+            Stats::get(&s.late_replies),
+            data.with_service(|svc| svc.map_or(0, |svc| svc.cluster().calls_in_flight())),
+            Stats::get(&s.handled),
+            Stats::get(&s.handler_errors),
+            Stats::get(&s.unhandled),
+            Stats::get(&s.tag_ns) / 1000,
+            Stats::get(&s.socket_send_ns) / 1000,
+            Stats::get(&s.body_recv_ns) / 1000,
+            Stats::get(&s.inbox_full_ns) / 1000,
+            Stats::get(&s.handler_ns) / 1000,
+            Stats::get(&s.reliable_sent),
+            Stats::get(&s.reliable_resent),
+            Stats::get(&s.reliable_acked),
+            Stats::get(&s.reliable_given_up),
+            Stats::get(&s.reliable_duplicates),
+            data.with_service(|svc| svc.map_or(0, |svc| svc.cluster().reliable_pending())),
+            Stats::get(&s.faults.dropped),
+        )
+        .map_err(|_| ENOSPC)
+    }
+}
+
+/// `/proc/ssi/peers`: one line per connected peer: traffic, send queue and
+/// inbox backlog, and round-trip times measured by the RTT probes.
+pub(crate) struct PeersFile;
+impl ProcShow<Node> for PeersFile {
+    const NAME: &'static CStr = c_str!("peers");
+    fn show(data: &Node, out: &mut SeqFile<'_>) -> Result {
+        writeln!(
+            out,
+            "{:>4} {:<15} {:>10} {:>10} {:>12} {:>12} {:>6} {:>6} {:>6} {:>9} {:>9} {:>9}",
+            "id", "address", "frames_tx", "frames_rx", "bytes_tx", "bytes_rx", "sendq", "inbox", "qwaits",
+            "rtt_us", "rtt_avg", "rtt_min"
+        )
+        .map_err(|_| ENOSPC)?;
+        let conns = data.with_service(|s| s.map(|s| s.cluster().connections()).transpose())?;
+        for c in conns.iter().flat_map(|v| v.iter()) {
+            let st = &c.stats;
+            let us = |a: &core::sync::atomic::AtomicU64| Stats::get(a) / 1000;
+            writeln!(
+                out,
+                "{:>4} {:<15} {:>10} {:>10} {:>12} {:>12} {:>6} {:>6} {:>6} {:>9} {:>9} {:>9}",
+                c.peer.node_id,
+                id::Ipv4(c.peer.address),
+                Stats::get(&st.frames_sent),
+                Stats::get(&st.frames_received),
+                Stats::get(&st.bytes_sent),
+                Stats::get(&st.bytes_received),
+                c.queue.backlog().0,
+                c.inbox.backlog().0,
+                Stats::get(&c.queue.waits),
+                us(&st.rtt_last_ns),
+                us(&st.rtt_avg_ns),
+                us(&st.rtt_min_ns),
+            )
+            .map_err(|_| ENOSPC)?;
+        }
+        Ok(())
+    }
+}
