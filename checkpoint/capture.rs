@@ -9,18 +9,17 @@
 //! written; the second writes the sections in the order the image format
 //! fixes (`proto/src/image.rs`, `docs/image-format.md`).
 
-use crate::ctl_reply::fail;
 use super::task::{self, File, FileClass, Vma};
+use crate::ctl_reply::fail;
+use crate::kernel_ext::eopnotsupp;
 use crate::proto::{
     classify::path_is_deleted,
     ctl::CtlReply,
     image::{
-        self, AltStack, Caps, Creds, FileBody, FileRef, FileTarget, ImageHeader, ImageWriter, Itimer, Itimers,
-        MmBody, ProcessBody, RecordList, Rlimit, Rseq, Section, SigAction, SignalsBody, ThreadBody,
-        VmaBody, VmaKind, PAGE_SIZE,
+        self, AltStack, Caps, Creds, FileBody, FileRef, FileTarget, ImageHeader, ImageWriter, Itimer, Itimers, MmBody,
+        ProcessBody, RecordList, Rlimit, Rseq, Section, SigAction, SignalsBody, ThreadBody, VmaBody, VmaKind, PAGE_SIZE,
     },
 };
-use crate::kernel_ext::eopnotsupp;
 use kernel::prelude::*;
 
 /// Pages read from memory at once (one Pages section at most).
@@ -202,10 +201,7 @@ impl<'a> ImageOut<'a> {
         if self.used >= OUT_FLUSH {
             self.flush()?;
         }
-        let n = self
-            .writer
-            .write_pages_start(start, npages, crc, &mut self.buf[self.used..])
-            .map_err(|_| EINVAL)?;
+        let n = self.writer.write_pages_start(start, npages, crc, &mut self.buf[self.used..]).map_err(|_| EINVAL)?;
         self.used += n;
         self.flush()?;
         self.sink.put_parts(parts)?;
@@ -228,16 +224,16 @@ struct Plan {
     kind: VmaKind,
 }
 
-
 /// Looks at every mapping; refuses the ones an image cannot hold.
 fn plan_mappings(reply: &mut CtlReply, path_buf: &mut [u8]) -> Result<KVec<Plan>> {
     let mut plans = KVec::new();
     let mut addr = 0u64;
     while let Some(vma) = task::vma_find(addr) {
         addr = vma.end;
-        let kind = vma.class.kind().map_err(|u| {
-            fail(reply, eopnotsupp(), format_args!("{} at {:#x} is not supported", u.what(), vma.start))
-        })?;
+        let kind = vma
+            .class
+            .kind()
+            .map_err(|u| fail(reply, eopnotsupp(), format_args!("{} at {:#x} is not supported", u.what(), vma.start)))?;
         if let Some(f) = vma.file.as_ref().filter(|_| kind.has_file()) {
             if path_is_deleted(f.path(path_buf)?) {
                 return Err(fail(
@@ -269,7 +265,11 @@ fn plan_files(reply: &mut CtlReply, path_buf: &mut [u8]) -> Result<KVec<OpenFile
     while let Some((fd, cloexec, file)) = task::next_file(next) {
         next = fd + 1;
         if fd >= image::MAX_FDS {
-            return Err(fail(reply, E2BIG, format_args!("fd {} is above the {} descriptors an image holds", fd, image::MAX_FDS)));
+            return Err(fail(
+                reply,
+                E2BIG,
+                format_args!("fd {} is above the {} descriptors an image holds", fd, image::MAX_FDS),
+            ));
         }
         let info = file.info();
         let path = file.path(path_buf).unwrap_or(b"?");
@@ -283,13 +283,25 @@ fn plan_files(reply: &mut CtlReply, path_buf: &mut [u8]) -> Result<KVec<OpenFile
             FileClass::CharDev if image::ALLOWED_CHAR_DEVICES.contains(&(info.major, info.minor)) => {}
             FileClass::Tty | FileClass::Pipe if stdio => {}
             FileClass::Socket => {
-                return Err(fail(reply, eopnotsupp(), format_args!("fd {} is a socket ({}): sockets are not supported", fd, name)));
+                return Err(fail(
+                    reply,
+                    eopnotsupp(),
+                    format_args!("fd {} is a socket ({}): sockets are not supported", fd, name),
+                ));
             }
             FileClass::Pipe => {
-                return Err(fail(reply, eopnotsupp(), format_args!("fd {} is a pipe ({}): only fds 0-2 may be pipes", fd, name)));
+                return Err(fail(
+                    reply,
+                    eopnotsupp(),
+                    format_args!("fd {} is a pipe ({}): only fds 0-2 may be pipes", fd, name),
+                ));
             }
             FileClass::Tty => {
-                return Err(fail(reply, eopnotsupp(), format_args!("fd {} is a terminal ({}): only fds 0-2 may be", fd, name)));
+                return Err(fail(
+                    reply,
+                    eopnotsupp(),
+                    format_args!("fd {} is a terminal ({}): only fds 0-2 may be", fd, name),
+                ));
             }
             _ => {
                 return Err(fail(reply, eopnotsupp(), format_args!("fd {} is not supported ({})", fd, name)));
@@ -678,7 +690,8 @@ pub(crate) fn capture_current(
     }
     // Only the pages a process wrote into its file mappings (a migration
     // whose memory comes later) need no more than a small buffer.
-    let chunk_pages = if matches!(memory, Memory::FilesOnly | Memory::Nothing) { FILES_ONLY_CHUNK_PAGES } else { CHUNK_PAGES };
+    let chunk_pages =
+        if matches!(memory, Memory::FilesOnly | Memory::Nothing) { FILES_ONLY_CHUNK_PAGES } else { CHUNK_PAGES };
     let mut chunk = KVec::from_elem(0u8, chunk_pages * PAGE_SIZE, GFP_KERNEL)?;
     let mut held = if matches!(memory, Memory::All) && out.sink.takes_pages_in_place() {
         Some(task::HeldPages::new(CHUNK_PAGES)?)

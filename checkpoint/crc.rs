@@ -57,7 +57,9 @@ fn update_x86(state: u32, data: &[u8]) -> u32 {
     let mut c32 = crc as u32;
     for &b in words.remainder() {
         // SAFETY: as above, one byte.
-        unsafe { core::arch::asm!("crc32 {c:e}, {b}", c = inout(reg) c32, b = in(reg_byte) b, options(pure, nomem, nostack)) };
+        unsafe {
+            core::arch::asm!("crc32 {c:e}, {b}", c = inout(reg) c32, b = in(reg_byte) b, options(pure, nomem, nostack))
+        };
     }
     c32
 }

@@ -28,8 +28,11 @@ pub(crate) mod threads;
 use crate::ctl_reply::{fail, say};
 use crate::proto::ctl::{CtlReply, CtlRequest, FLAG_KILL};
 use capture::Origin;
+use core::{
+    mem::offset_of,
+    sync::atomic::{AtomicBool, Ordering},
+};
 use handover::Handover;
-use core::{mem::offset_of, sync::atomic::{AtomicBool, Ordering}};
 use kernel::{
     bindings, new_condvar, new_mutex,
     prelude::*,
@@ -199,7 +202,6 @@ fn collect_records(records: KVec<Option<KBox<capture::ThreadRecord>>>) -> Result
     Ok(all)
 }
 
-
 /// Checkpoints process `req.pid` into the caller's file `req.image_fd`.
 pub(crate) fn checkpoint(node: u32, req: &CtlRequest, reply: &mut CtlReply) -> Result {
     let start = task::mono_ns();
@@ -228,7 +230,9 @@ pub(crate) fn check_target(pid: u32, reply: &mut CtlReply) -> Result<Task> {
         return Err(fail(
             reply,
             EPERM,
-            format_args!("only root or the owner of process {pid} may checkpoint or migrate it (the ptrace attach check refused)"),
+            format_args!(
+                "only root or the owner of process {pid} may checkpoint or migrate it (the ptrace attach check refused)"
+            ),
         ));
     }
     // After the check: had the pid been reused meanwhile, this one is exiting.
@@ -269,7 +273,8 @@ pub(crate) fn capture(
     reply: &mut CtlReply,
 ) -> Result {
     let origin = Origin { node, image_id: crate::kernel_ext::random_id(), created_ns: crate::kernel_ext::real_time_ns() };
-    let threads = target.threads(MAX_THREADS).map_err(|e| fail(reply, e, format_args!("cannot list the threads of {pid}")))?;
+    let threads =
+        target.threads(MAX_THREADS).map_err(|e| fail(reply, e, format_args!("cannot list the threads of {pid}")))?;
     drop(target);
     let mut records = KVec::with_capacity(threads.len(), GFP_KERNEL)?;
     for _ in 0..threads.len() {
@@ -334,7 +339,11 @@ pub(crate) fn capture(
             return Err(if interrupted {
                 fail(reply, EINTR, format_args!("interrupted before the capture finished"))
             } else {
-                fail(reply, EBUSY, format_args!("a thread of process {pid} did not stop within {} s", ARRIVAL_TIMEOUT_MS / 1000))
+                fail(
+                    reply,
+                    EBUSY,
+                    format_args!("a thread of process {pid} did not stop within {} s", ARRIVAL_TIMEOUT_MS / 1000),
+                )
             });
         }
     }

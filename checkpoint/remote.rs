@@ -20,14 +20,14 @@
 
 use super::task::{self, File};
 use crate::{
-    ctl_reply::fail,
     cluster::Cluster,
+    ctl_reply::fail,
     krpc::handlers::{Handler, Incoming},
     proto::{
         ctl::{CtlReply, MESSAGE_LEN},
         wire::{
-            MsgType, RestartQuery, RestartRequest, RestartStarted, RestartState, RestartStatus,
-            MAX_RESTART_MESSAGE, MAX_RESTART_PATH,
+            MsgType, RestartQuery, RestartRequest, RestartStarted, RestartState, RestartStatus, MAX_RESTART_MESSAGE,
+            MAX_RESTART_PATH,
         },
     },
 };
@@ -231,9 +231,7 @@ impl RemoteRestarts {
     /// Starts `ctl_path restart --token T ARGS...`.
     fn spawn(&self, token: u32, args: &[&[u8]]) -> Result<u32> {
         let mut prog = [0u8; MAX_CTL_PATH + 1];
-        let n = self.ctl_path(
-            (&mut prog[..MAX_CTL_PATH]).try_into().map_err(|_| EINVAL)?,
-        );
+        let n = self.ctl_path((&mut prog[..MAX_CTL_PATH]).try_into().map_err(|_| EINVAL)?);
         let mut token_arg = Decimal::new();
         write!(token_arg, "{token}\0").map_err(|_| EINVAL)?;
         let mut argv: KVec<&[u8]> = KVec::with_capacity(4 + args.len(), GFP_KERNEL)?;
@@ -298,11 +296,7 @@ impl RemoteRestarts {
         let mut slots = self.slots.lock();
         let mut waited = false;
         loop {
-            let slot = slots
-                .iter_mut()
-                .flatten()
-                .find(|s| s.token == token && s.from_node == from_node)
-                .ok_or(ENOENT)?;
+            let slot = slots.iter_mut().flatten().find(|s| s.token == token && s.from_node == from_node).ok_or(ENOENT)?;
             if slot.state == RestartState::Starting && slot.pid != 0 && !task::process_alive(slot.pid) {
                 slot.finish(
                     RestartState::Failed,
@@ -312,7 +306,8 @@ impl RemoteRestarts {
             }
             if slot.state != RestartState::Starting || waited {
                 let len = slot.message_len.min(MAX_RESTART_MESSAGE);
-                let st = RestartStatus { state: slot.state, pid: slot.pid, errno: slot.errno, message: &slot.message[..len] };
+                let st =
+                    RestartStatus { state: slot.state, pid: slot.pid, errno: slot.errno, message: &slot.message[..len] };
                 return st.encode(out).map_err(|_| EINVAL);
             }
             waited = true;
@@ -366,7 +361,6 @@ impl Handler<Cluster> for RestartHandler {
     }
 }
 
-
 /// Has node `node` restart the image `image` (by its path): returns once
 /// the restarted process runs there (its pid in `reply.pid`) or the
 /// restart failed (the remote errno and message).
@@ -415,10 +409,11 @@ pub(crate) fn await_outcome(
         } else {
             cluster.call(node, MsgType::RestartStatus, &q, 10_000)
         };
-        let answer = answer
-            .map_err(|e| fail(reply, e, format_args!("lost node {node} while it restarted the image (pid {} there)", started.pid)))?;
-        let st = RestartStatus::decode(&answer)
-            .map_err(|_| fail(reply, EIO, format_args!("bad answer from node {node}")))?;
+        let answer = answer.map_err(|e| {
+            fail(reply, e, format_args!("lost node {node} while it restarted the image (pid {} there)", started.pid))
+        })?;
+        let st =
+            RestartStatus::decode(&answer).map_err(|_| fail(reply, EIO, format_args!("bad answer from node {node}")))?;
         match st.state {
             RestartState::Running => {
                 reply.pid = st.pid;

@@ -14,18 +14,18 @@
 //! ([`Incoming::Arriving`]): pass one then reads its description only,
 //! and pass two checks each run of pages as it comes.
 
-use crate::ctl_reply::{fail, say};
 use super::page_store::PageStore;
 use super::task::{self, File};
 use super::thread_plan::{apply_thread, thread_plan, ThreadPlan};
 use super::threads::{RestoreGroups, ThreadPlans};
+use crate::ctl_reply::{fail, say};
 use crate::kernel_ext::eopnotsupp;
 use crate::proto::{
     ctl::CtlReply,
     handover::{self, Verdict},
     image::{
-        self, FileTarget, ImageReader, PagesBody, PagesRun, Section, SectionHeader, SectionKind, VmaKind,
-        IMAGE_HEADER_LEN, PAGE_SIZE, SECTION_HEADER_LEN,
+        self, FileTarget, ImageReader, PagesBody, PagesRun, Section, SectionHeader, SectionKind, VmaKind, IMAGE_HEADER_LEN,
+        PAGE_SIZE, SECTION_HEADER_LEN,
     },
 };
 use kernel::{alloc::flags::__GFP_NOWARN, prelude::*, sync::Arc};
@@ -69,7 +69,6 @@ struct Plan {
     /// Settings of the saved controlling terminal, for ours.
     termios: Option<[u8; image::TERMIOS2_LEN]>,
 }
-
 
 /// What [`SectionStream::next`] found.
 enum Next {
@@ -197,7 +196,9 @@ impl<'a> SectionStream<'a> {
             return Err(fail(
                 reply,
                 EINVAL,
-                format_args!("the image's pages have no checksums (a migration's stream): it cannot be restarted from a file"),
+                format_args!(
+                    "the image's pages have no checksums (a migration's stream): it cannot be restarted from a file"
+                ),
             ));
         }
         // Grown to the largest body read (a migration's image has no page
@@ -415,7 +416,10 @@ fn plan(
             Section::Thread(t) => plan.threads.push(thread_plan(&t)?, GFP_KERNEL)?,
             Section::File(f) => {
                 let keep_ours = f.fd <= 2
-                    && matches!(f.target, FileTarget::Tty { .. } | FileTarget::PipeRead { .. } | FileTarget::PipeWrite { .. });
+                    && matches!(
+                        f.target,
+                        FileTarget::Tty { .. } | FileTarget::PipeRead { .. } | FileTarget::PipeWrite { .. }
+                    );
                 if let FileTarget::Tty { termios, .. } = &f.target {
                     if termios.iter().any(|b| *b != 0) {
                         plan.termios = Some(*termios);
@@ -445,11 +449,7 @@ fn plan(
                             .map_err(|e| fail(reply, e, format_args!("cannot open a character device")))?,
                     ),
                     _ => {
-                        return Err(fail(
-                            reply,
-                            eopnotsupp(),
-                            format_args!("fd {} is a pipe or terminal above fd 2", f.fd),
-                        ))
+                        return Err(fail(reply, eopnotsupp(), format_args!("fd {} is a pipe or terminal above fd 2", f.fd)))
                     }
                 };
                 plan.fds.push(FdPlan { fd: f.fd, cloexec: f.cloexec, file }, GFP_KERNEL)?;
@@ -550,8 +550,12 @@ fn rebuild_structure(
             VmaKind::Anon | VmaKind::Heap | VmaKind::Stack => {
                 task::map(None, m.start, m.end - m.start, m.prot, MAP_PRIVATE | MAP_ANONYMOUS | flags, 0)
             }
-            VmaKind::FilePrivate => task::map(m.file.as_ref(), m.start, m.end - m.start, m.prot, MAP_PRIVATE | flags, m.pgoff * PAGE_SIZE as u64),
-            VmaKind::FileShared => task::map(m.file.as_ref(), m.start, m.end - m.start, m.prot, MAP_SHARED | flags, m.pgoff * PAGE_SIZE as u64),
+            VmaKind::FilePrivate => {
+                task::map(m.file.as_ref(), m.start, m.end - m.start, m.prot, MAP_PRIVATE | flags, m.pgoff * PAGE_SIZE as u64)
+            }
+            VmaKind::FileShared => {
+                task::map(m.file.as_ref(), m.start, m.end - m.start, m.prot, MAP_SHARED | flags, m.pgoff * PAGE_SIZE as u64)
+            }
             VmaKind::AnonShared => Err(eopnotsupp()),
         };
         r.map_err(|e| fail(reply, e, format_args!("cannot map {:#x}-{:#x}", m.start, m.end)))?;
@@ -683,7 +687,9 @@ fn same_structure(ahead: &File, last: &File, runs: bool, reply: &mut CtlReply) -
                         return Err(fail(
                             reply,
                             EAGAIN,
-                            format_args!("the process changed its credentials, directories, limits or name while it migrated: try again"),
+                            format_args!(
+                            "the process changed its credentials, directories, limits or name while it migrated: try again"
+                        ),
                         ))
                     }
                 }
@@ -732,9 +738,7 @@ fn apply_state(plan: &Plan) -> Result<i64> {
     // The saved terminal settings go to our controlling terminal, if one
     // of the kept descriptors is it (a restart with no terminal has none).
     if let Some(termios) = &plan.termios {
-        let applied = (0..=2u32)
-            .filter_map(File::from_fd)
-            .any(|f| f.set_ctty_termios(termios).is_ok());
+        let applied = (0..=2u32).filter_map(File::from_fd).any(|f| f.set_ctty_termios(termios).is_ok());
         if !applied {
             pr_info!("restart: no controlling terminal on fds 0-2: saved terminal settings not applied\n");
         }
@@ -849,9 +853,9 @@ pub(crate) fn restore(
     // in the module; nothing else may run in it while it is replaced.
     let others = plan.threads.len().saturating_sub(1);
     if others > 0 {
-        groups.wait_joined(tgid, others).map_err(|e| {
-            fail(reply, e, format_args!("the {others} other threads of the restart did not come in"))
-        })?;
+        groups
+            .wait_joined(tgid, others)
+            .map_err(|e| fail(reply, e, format_args!("the {others} other threads of the restart did not come in")))?;
     }
     let nr_threads = task::task_state()?.nr_threads as usize;
     if nr_threads != others + 1 {
@@ -874,7 +878,8 @@ pub(crate) fn restore(
             let streamed = || -> Result<i64> {
                 rebuild_structure(image, &mut plan, reply, true, preload, pages, Some(arriving))?;
                 let t_built = task::mono_ns();
-                checked().map_err(|e| fail(reply, e, format_args!("the migration was given up before the process ran here")))?;
+                checked()
+                    .map_err(|e| fail(reply, e, format_args!("the migration was given up before the process ran here")))?;
                 let t_go = task::mono_ns();
                 let ax = apply_state(&plan)?;
                 pr_info!(
@@ -923,22 +928,30 @@ pub(crate) fn restore(
                 let same = same_structure(image, &last, !memory_before, reply)?;
                 if same {
                     if let Some(settle) = preload {
-                        settle(MemoryStep::Kept).map_err(|e| fail(reply, e, format_args!("cannot settle the memory (pre-copied, or coming later)")))?;
+                        settle(MemoryStep::Kept).map_err(|e| {
+                            fail(reply, e, format_args!("cannot settle the memory (pre-copied, or coming later)"))
+                        })?;
                     }
                     take_final_state(&last, &mut plan, reply, last_pages)?;
                 } else {
                     let page_data = page_data_of(last_pages.as_ref());
                     plan = self::plan(&last, reply, is_root, uid, false, forward, true, page_data)?;
                     if plan.threads.len() != others + 1 {
-                        return Err(fail(reply, EINVAL, format_args!("the process started or ended a thread while it migrated")));
+                        return Err(fail(
+                            reply,
+                            EINVAL,
+                            format_args!("the process started or ended a thread while it migrated"),
+                        ));
                     }
                     if let Some(save) = preload {
-                        save(MemoryStep::Unmapping).map_err(|e| fail(reply, e, format_args!("cannot save the pre-copied pages")))?;
+                        save(MemoryStep::Unmapping)
+                            .map_err(|e| fail(reply, e, format_args!("cannot save the pre-copied pages")))?;
                     }
                     rebuild_structure(&last, &mut plan, reply, true, preload, last_pages, None)?;
                 }
                 let t_applied = task::mono_ns();
-                checked().map_err(|e| fail(reply, e, format_args!("the migration was given up before the process ran here")))?;
+                checked()
+                    .map_err(|e| fail(reply, e, format_args!("the migration was given up before the process ran here")))?;
                 let t_go = task::mono_ns();
                 let ax = apply_state(&plan)?;
                 // From the final state on it is the migration's freeze.

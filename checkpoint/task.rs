@@ -10,14 +10,7 @@ use crate::{
 
 pub(crate) use crate::proto::classify::{FileClass, Special, VmaClass};
 use core::ptr::NonNull;
-use kernel::{
-    bindings,
-    ffi::c_void,
-    prelude::*,
-    str::CStr,
-    types::ARef,
-    uaccess::UserSlice,
-};
+use kernel::{bindings, ffi::c_void, prelude::*, str::CStr, types::ARef, uaccess::UserSlice};
 
 /// A task held by reference (the kernel crate's `ARef<Task>`: a
 /// `get_task_struct` reference, put on drop).
@@ -146,10 +139,10 @@ pub(crate) fn current_age_ns() -> u64 {
 /// Monotonic nanoseconds.
 pub(crate) use crate::kernel_ext::mono_ns;
 
-/// Identity, credentials, limits, timers and signal state of current.
-pub(crate) use raw::ssi_task_state as TaskState;
 /// The memory layout of current.
 pub(crate) use raw::ssi_mm_layout as MmLayout;
+/// Identity, credentials, limits, timers and signal state of current.
+pub(crate) use raw::ssi_task_state as TaskState;
 
 /// Reads current's state.
 pub(crate) fn task_state() -> Result<KBox<TaskState>> {
@@ -524,7 +517,11 @@ impl File {
         let mut pos = 0i64;
         // SAFETY: counted file; `buf` writable; `pos` writable.
         let n = unsafe { bindings::kernel_read(self.0, buf.as_mut_ptr().cast(), buf.len(), &mut pos) };
-        if n < 0 { Err(n as i32) } else { Ok(n as usize) }
+        if n < 0 {
+            Err(n as i32)
+        } else {
+            Ok(n as usize)
+        }
     }
 
     /// One write of `data` (a pipe or terminal); the bytes written or the
@@ -533,7 +530,11 @@ impl File {
         let mut pos = 0i64;
         // SAFETY: counted file; `data` readable; `pos` writable.
         let n = unsafe { bindings::kernel_write(self.0, data.as_ptr().cast(), data.len(), &mut pos) };
-        if n < 0 { Err(n as i32) } else { Ok(n as usize) }
+        if n < 0 {
+            Err(n as i32)
+        } else {
+            Ok(n as usize)
+        }
     }
 
     /// Sets the file position.

@@ -11,8 +11,8 @@
 //! before the point of no return it aborts the group and every waiting
 //! thread returns an error.
 
-use super::thread_plan::ThreadPlan;
 use super::task;
+use super::thread_plan::ThreadPlan;
 use crate::kernel_ext::{ecanceled, swap_remove};
 use kernel::{
     new_condvar, new_mutex,
@@ -56,10 +56,7 @@ pub(crate) struct RestoreGroups {
 impl RestoreGroups {
     /// No group yet.
     pub(crate) fn new() -> Result<Arc<Self>> {
-        Arc::pin_init(
-            pin_init!(RestoreGroups { groups <- new_mutex!(KVec::new()), changed <- new_condvar!() }),
-            GFP_KERNEL,
-        )
+        Arc::pin_init(pin_init!(RestoreGroups { groups <- new_mutex!(KVec::new()), changed <- new_condvar!() }), GFP_KERNEL)
     }
 
     /// Thread `index` of the calling process waits for its state; returns

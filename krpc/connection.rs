@@ -73,11 +73,7 @@ impl LinkError {
 /// receives the next ones). Before the first byte, waits as long as
 /// `idle_ok` allows (an idle connection); once a frame has started it must
 /// complete within [`FRAME_TIMEOUT_MS`].
-fn recv_exact(
-    len: usize,
-    idle_ok: bool,
-    mut recv: impl FnMut(usize) -> Result<Received>,
-) -> Result<(), LinkError> {
+fn recv_exact(len: usize, idle_ok: bool, mut recv: impl FnMut(usize) -> Result<Received>) -> Result<(), LinkError> {
     let mut got = 0;
     let mut started = if idle_ok { None } else { Some(crate::kernel_ext::mono_ms()) };
     while got < len {
@@ -101,11 +97,7 @@ fn recv_exact(
 }
 
 /// Reads one frame header and its body (at most `max_body` bytes).
-fn recv_frame(
-    sock: &TcpSocket,
-    max_body: usize,
-    idle_ok: bool,
-) -> Result<(FrameHeader, KVec<u8>, u64), LinkError> {
+fn recv_frame(sock: &TcpSocket, max_body: usize, idle_ok: bool) -> Result<(FrameHeader, KVec<u8>, u64), LinkError> {
     let mut hdr = [0u8; wire::HEADER_LEN];
     recv_exact(hdr.len(), idle_ok, |got| sock.recv(&mut hdr[got..]))?;
     let h = FrameHeader::decode(&hdr).map_err(LinkError::from_wire)?;
@@ -178,12 +170,7 @@ pub(crate) struct Connection {
 impl Connection {
     /// Runs the handshake (see `proto/src/wire.rs`) on a connected socket.
     /// `role` is `wire::ROLE_CLIENT` for the side that connected.
-    pub(crate) fn handshake(
-        sock: TcpSocket,
-        role: u8,
-        local: &Hello,
-        secret: &Hmac,
-    ) -> Result<Arc<Connection>, LinkError> {
+    pub(crate) fn handshake(sock: TcpSocket, role: u8, local: &Hello, secret: &Hmac) -> Result<Arc<Connection>, LinkError> {
         sock.set_timeouts(RECV_POLL_MS, SEND_TIMEOUT_MS);
         // The client speaks first at each step; the server answers only
         // what checked out, and never shows its proof to a peer that has
@@ -191,9 +178,8 @@ impl Connection {
         let is_client = role == wire::ROLE_CLIENT;
         let mut buf = [0u8; Hello::LEN];
         local.encode(&mut buf).map_err(LinkError::from_wire)?;
-        let send_hello = || {
-            send_plain(&sock, MsgType::Hello, 1, local.node_id, local.incarnation, &buf).map_err(|_| LinkError::Closed)
-        };
+        let send_hello =
+            || send_plain(&sock, MsgType::Hello, 1, local.node_id, local.incarnation, &buf).map_err(|_| LinkError::Closed);
         if is_client {
             send_hello()?;
         }
@@ -212,8 +198,7 @@ impl Connection {
         let mut pbuf = [0u8; HelloAuth::LEN];
         proof.encode(&mut pbuf).map_err(LinkError::from_wire)?;
         let send_proof = || {
-            send_plain(&sock, MsgType::HelloAuth, 2, local.node_id, local.incarnation, &pbuf)
-                .map_err(|_| LinkError::Closed)
+            send_plain(&sock, MsgType::HelloAuth, 2, local.node_id, local.incarnation, &pbuf).map_err(|_| LinkError::Closed)
         };
         if is_client {
             send_proof()?;
@@ -344,11 +329,7 @@ impl Connection {
 
     /// Receives the next frame (waiting while the connection is idle) and
     /// checks its MAC, sequence and origin.
-    pub(crate) fn recv(
-        &self,
-        guard: &mut ReplayGuard,
-        stats: &Stats,
-    ) -> Result<(FrameHeader, KVec<u8>), LinkError> {
+    pub(crate) fn recv(&self, guard: &mut ReplayGuard, stats: &Stats) -> Result<(FrameHeader, KVec<u8>), LinkError> {
         let (h, body, body_ns) = recv_frame(&self.sock, wire::MAX_BODY as usize, true)?;
         Stats::add(&stats.body_recv_ns, body_ns);
         let t0 = crate::kernel_ext::mono_ns();

@@ -27,7 +27,11 @@ impl FrameMac {
     }
 
     /// The tag of `header_with_tag_zeroed || body[0] || body[1] ...`.
-    pub(crate) fn tag_parts<'a>(&self, header_with_tag_zeroed: &[u8], body: impl Iterator<Item = &'a [u8]>) -> [u8; TAG_LEN] {
+    pub(crate) fn tag_parts<'a>(
+        &self,
+        header_with_tag_zeroed: &[u8],
+        body: impl Iterator<Item = &'a [u8]>,
+    ) -> [u8; TAG_LEN] {
         frame_tag::frame_tag_chain(&self.key, header_with_tag_zeroed, body)
     }
 }

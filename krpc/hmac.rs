@@ -33,9 +33,7 @@ impl Hmac {
         let mut out = [0u8; MAC_LEN];
         // SAFETY: the slices are valid for their lengths; `out` has room
         // for the 32-byte digest.
-        to_result(unsafe {
-            raw::ssi_hmac_sha256(self.tfm, a.as_ptr(), a.len(), b.as_ptr(), b.len(), out.as_mut_ptr())
-        })?;
+        to_result(unsafe { raw::ssi_hmac_sha256(self.tfm, a.as_ptr(), a.len(), b.as_ptr(), b.len(), out.as_mut_ptr()) })?;
         Ok(out)
     }
 }

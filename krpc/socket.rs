@@ -134,13 +134,7 @@ impl TcpSocket {
             let r = unsafe {
                 let mut msg: bindings::msghdr = core::mem::zeroed();
                 msg.msg_flags = (bindings::MSG_NOSIGNAL) as _;
-                bindings::kernel_sendmsg(
-                    self.sock,
-                    &raw mut msg,
-                    vecs.as_mut_ptr().add(first),
-                    count - first,
-                    total - sent,
-                )
+                bindings::kernel_sendmsg(self.sock, &raw mut msg, vecs.as_mut_ptr().add(first), count - first, total - sent)
             };
             if r == -(bindings::EAGAIN as i32) {
                 return Err(crate::kernel_ext::etimedout());

@@ -323,10 +323,19 @@ fn restore_here(migrations: &Migrations, d: &Deputy, h: &Arc<Hosted>) -> bool {
     let Some(image) = h.take_image() else { return false };
     let preload = |step| h.preload(step);
     let pages = h.take_pages();
-    let restored = crate::checkpoint::restore::restore(&image, &mut reply, &migrations.restore_groups, None, Some(&preload), pages, crate::checkpoint::restore::Incoming::Whole, || {
-        migrations.restarts.running(token);
-        h.await_go()
-    });
+    let restored = crate::checkpoint::restore::restore(
+        &image,
+        &mut reply,
+        &migrations.restore_groups,
+        None,
+        Some(&preload),
+        pages,
+        crate::checkpoint::restore::Incoming::Whole,
+        || {
+            migrations.restarts.running(token);
+            h.await_go()
+        },
+    );
     match restored {
         Ok(_) => {
             h.record(migrations, "home");

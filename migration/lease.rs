@@ -107,12 +107,7 @@ fn ask(cluster: &Cluster, running: &[(Arc<Hosted>, u64)], idx: &[usize], home: u
         if !unknown.iter().any(|id| id == h.home_id) {
             h.lease_ns.store(now, Ordering::Relaxed);
         } else if now.saturating_sub(*since) >= GRACE_MS * MS {
-            pr_warn!(
-                "pid {} (pid {} on node {}): its deputy is gone: killed\n",
-                h.pid(),
-                h.home_pid,
-                h.home_node
-            );
+            pr_warn!("pid {} (pid {} on node {}): its deputy is gone: killed\n", h.pid(), h.home_pid, h.home_node);
             kill(h);
         }
     }

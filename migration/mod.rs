@@ -53,16 +53,16 @@ use crate::{
         connection::Connection,
         handlers::{Handler, Incoming},
     },
-    proto::wire::{FrameHeader, MsgType},
     kthread::KThread,
     procfs::{ProcShow, SeqFile},
     proto::ctl::strategy_name,
+    proto::wire::{FrameHeader, MsgType},
 };
 use core::fmt::Write;
 use deputy::Deputy;
+use kernel::{c_str, new_mutex, prelude::*, str::CStr, sync::Arc, sync::Mutex};
 use lender::Lender;
 use page_client::PagesIn;
-use kernel::{c_str, new_mutex, prelude::*, str::CStr, sync::Arc, sync::Mutex};
 use remote::Hosted;
 
 /// How many times a bulk frame (image data, pages) waits for room in a
@@ -176,7 +176,8 @@ impl Migrations {
     /// keeps the counts and times the update has none of (0).
     pub(crate) fn record(&self, r: Record) {
         let mut st = self.state.lock();
-        if let Some(old) = st.history.iter_mut().map(|e| &mut e.record).find(|o| o.id == r.id && o.direction == r.direction) {
+        if let Some(old) = st.history.iter_mut().map(|e| &mut e.record).find(|o| o.id == r.id && o.direction == r.direction)
+        {
             let known = |new: u64, was: u64| if new == 0 { was } else { new };
             *old = Record {
                 strategy: old.strategy,
@@ -335,16 +336,8 @@ impl<D: AsRef<Migrations> + 'static> ProcShow<D> for MigrationsFile {
         writeln!(out, "hosted: {}", st.hosted.len()).map_err(e)?;
         writeln!(out, "{:>7} {:<16} {:>4} {:>7} {:<10}", "pid", "home_id", "home", "home_pid", "state").map_err(e)?;
         for h in st.hosted.iter() {
-            writeln!(
-                out,
-                "{:>7} {:016x} {:>4} {:>7} {:<10}",
-                h.pid(),
-                h.home_id,
-                h.home_node,
-                h.home_pid,
-                h.state_name()
-            )
-            .map_err(e)?;
+            writeln!(out, "{:>7} {:016x} {:>4} {:>7} {:<10}", h.pid(), h.home_id, h.home_node, h.home_pid, h.state_name())
+                .map_err(e)?;
         }
         Ok(())
     }
@@ -417,7 +410,13 @@ impl Handler<Cluster> for MigrationHandler {
         r.map(|()| KVec::new())
     }
 
-    fn handle_owned(&self, cluster: &Cluster, conn: &Arc<Connection>, header: &FrameHeader, body: KVec<u8>) -> Result<KVec<u8>> {
+    fn handle_owned(
+        &self,
+        cluster: &Cluster,
+        conn: &Arc<Connection>,
+        header: &FrameHeader,
+        body: KVec<u8>,
+    ) -> Result<KVec<u8>> {
         let m = &self.migrations;
         let from = conn.peer.node_id;
         // Bulk data: image data, page answers, pre-copy rounds; their pages

@@ -37,8 +37,17 @@ use crate::{
         wire::MsgType,
     },
 };
-use core::{mem::offset_of, sync::atomic::{AtomicBool, Ordering}};
-use kernel::{bindings, new_condvar, new_mutex, prelude::*, sync::{Arc, CondVar, Mutex}, time::msecs_to_jiffies, types::Opaque};
+use core::{
+    mem::offset_of,
+    sync::atomic::{AtomicBool, Ordering},
+};
+use kernel::{
+    bindings, new_condvar, new_mutex,
+    prelude::*,
+    sync::{Arc, CondVar, Mutex},
+    time::msecs_to_jiffies,
+    types::Opaque,
+};
 
 /// Most rounds before the freeze.
 pub(crate) const MAX_ROUNDS: u32 = 8;
@@ -111,7 +120,12 @@ pub(crate) fn scan_current(clear: bool) -> Result<Scan> {
     let mut addr = 0u64;
     while let Some(v) = task::vma_find(addr) {
         addr = v.end;
-        if v.class.special.is_some() || v.class.is_io || v.class.is_shmem || v.vm_flags & VM_READ == 0 || v.vm_flags & VM_SHARED != 0 {
+        if v.class.special.is_some()
+            || v.class.is_io
+            || v.class.is_shmem
+            || v.vm_flags & VM_READ == 0
+            || v.vm_flags & VM_SHARED != 0
+        {
             continue;
         }
         vmas.push((v.start, v.end, v.file.is_some()), GFP_KERNEL)?;
@@ -215,7 +229,11 @@ fn round_scan(target: &Task) -> Result<Scan> {
         let res = job.done.wait_interruptible_timeout(&mut result, msecs_to_jiffies(200));
         let interrupted = matches!(res, kernel::sync::CondVarTimeoutResult::Signal { .. });
         if interrupted || task::mono_ns().saturating_sub(start) > ROUND_TIMEOUT_MS * 1_000_000 {
-            pr_info!("pre-copy: a round of pid {} did not happen ({})\n", task::current_pid(), if interrupted { "interrupted" } else { "timed out" });
+            pr_info!(
+                "pre-copy: a round of pid {} did not happen ({})\n",
+                task::current_pid(),
+                if interrupted { "interrupted" } else { "timed out" }
+            );
             job.cancelled.store(true, Ordering::Release);
             return Err(if interrupted { EINTR } else { crate::kernel_ext::etimedout() });
         }
@@ -232,7 +250,14 @@ pub(crate) struct Rounds {
 /// Runs the pre-copy rounds of migration `id` of `target` (pid `pid`) to
 /// `node` (already begun there), from the migrating caller's context; logs
 /// what each round sent.
-pub(crate) fn run(cluster: &Cluster, node: u16, id: u64, pid: u32, target: &Task, cancelled: &dyn Fn() -> bool) -> Result<Rounds> {
+pub(crate) fn run(
+    cluster: &Cluster,
+    node: u16,
+    id: u64,
+    pid: u32,
+    target: &Task,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<Rounds> {
     let mut buf = KVec::from_elem(0u8, MAX_DATA, GFP_KERNEL)?;
     let mut done = Rounds { rounds: 0, bytes: 0 };
     let mut before = u64::MAX;

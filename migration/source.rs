@@ -18,9 +18,13 @@
 //! task becomes the process's deputy on its home node, or, on a node the
 //! process had migrated to, vanishes (its home is told where it went).
 
-use super::{deputy, precopy, remote::{Hosted, HostedState}, stream::ImageStream, Direction, Migrations, Record};
+use super::{
+    deputy, precopy,
+    remote::{Hosted, HostedState},
+    stream::ImageStream,
+    Direction, Migrations, Record,
+};
 use crate::{
-    ctl_reply::fail,
     checkpoint::{
         self,
         capture::{ImageSink, Memory, Written},
@@ -29,6 +33,7 @@ use crate::{
         task,
     },
     cluster::Cluster,
+    ctl_reply::fail,
     proto::{
         ctl::{strategy_name, CtlReply, CtlRequest, STRATEGY_EAGER, STRATEGY_LAZY, STRATEGY_POSTCOPY, STRATEGY_PRECOPY},
         migration::{Begin, Commit, Keep, Moved, Ref, Run, MAX_KEEP_RUNS},
@@ -43,7 +48,6 @@ const CALL_TIMEOUT_MS: u32 = 10_000;
 /// How long a pre-copy's destination may take to be ready for `MigrateGo`
 /// (it may still be writing the last rounds' pages into the process).
 const GO_PRECOPY_TIMEOUT_MS: u32 = 60_000;
-
 
 /// One process on its way to another node.
 #[pin_data]
@@ -116,7 +120,11 @@ pub(crate) fn migrate(
     let pid = req.pid;
     let node = req.node;
     let Some(cluster) = cluster else {
-        return Err(fail(reply, crate::kernel_ext::enotconn(), format_args!("this node is not in a cluster (enabled is 0)")));
+        return Err(fail(
+            reply,
+            crate::kernel_ext::enotconn(),
+            format_args!("this node is not in a cluster (enabled is 0)"),
+        ));
     };
     if ![STRATEGY_EAGER, STRATEGY_PRECOPY, STRATEGY_POSTCOPY, STRATEGY_LAZY].contains(&req.strategy) {
         return Err(fail(reply, EINVAL, format_args!("unknown strategy {}", req.strategy)));
@@ -149,7 +157,8 @@ pub(crate) fn migrate(
     }
     // A process that arrived here: handed over (`Go`: its restore may still
     // be writing its pages) or running. One still arriving is not ours yet.
-    let hosted = migrations.find_hosted(|h| h.pid() == pid && !matches!(h.state(), HostedState::Moved | HostedState::Failed));
+    let hosted =
+        migrations.find_hosted(|h| h.pid() == pid && !matches!(h.state(), HostedState::Moved | HostedState::Failed));
     let hosted = match hosted {
         Some(h) if !matches!(h.state(), HostedState::Go | HostedState::Running) => {
             return Err(fail(reply, EBUSY, format_args!("process {pid} is still arriving on this node")));
@@ -162,7 +171,10 @@ pub(crate) fn migrate(
         return Err(fail(
             reply,
             EBUSY,
-            format_args!("process {pid} is still getting its memory from node {}: use eager, postcopy or lazy", hosted.as_ref().map_or(0, |h| h.from_node)),
+            format_args!(
+                "process {pid} is still getting its memory from node {}: use eager, postcopy or lazy",
+                hosted.as_ref().map_or(0, |h| h.from_node)
+            ),
         ));
     }
     let id = crate::kernel_ext::random_id();
@@ -318,7 +330,8 @@ impl Outgoing {
             .cluster
             .call_steady(node, MsgType::MigrateCommit, &small[..n], CALL_TIMEOUT_MS)
             .map_err(|e| fail(reply, e, format_args!("node {node} could not start the restore (error {})", e.to_errno())))?;
-        let started = RestartStarted::decode(&answer).map_err(|_| fail(reply, EIO, format_args!("bad answer from node {node}")))?;
+        let started =
+            RestartStarted::decode(&answer).map_err(|_| fail(reply, EIO, format_args!("bad answer from node {node}")))?;
         await_outcome(&self.cluster, node, &started, reply, &|| kernel::current!().signal_pending(), true)?;
         self.hand.there_pid.store(reply.pid, Ordering::Relaxed);
         if self.pages_later() {
@@ -498,7 +511,8 @@ impl Outgoing {
                 .call_steady(node, MsgType::MigrateCommit, &small[..n], CALL_TIMEOUT_MS)
                 .map_err(|e| self.failed_there(e, reply, "could not start the restore"))?;
             since = self.phase_done(1, since);
-            let started = RestartStarted::decode(&answer).map_err(|_| fail(reply, EIO, format_args!("bad answer from node {node}")))?;
+            let started = RestartStarted::decode(&answer)
+                .map_err(|_| fail(reply, EIO, format_args!("bad answer from node {node}")))?;
             await_outcome(&self.cluster, node, &started, reply, &|| cancelled.load(Ordering::Acquire), true)?;
         }
         since = self.phase_done(2, since);

@@ -61,9 +61,11 @@ impl<'a> ImageStream<'a> {
         let h = Data::encode_header(self.id, self.offset, len, &mut self.frame).map_err(|_| EINVAL)?;
         let gathered = &self.frame[..h + self.used];
         let (first, rest) = more.split_first().map_or((&[][..], more), |(f, r)| (*f, r));
-        super::send_bulk_parts(self.cluster, self.node, MsgType::MigrateData, [gathered, first], rest).inspect_err(|_| {
-            self.lost = true;
-        })?;
+        super::send_bulk_parts(self.cluster, self.node, MsgType::MigrateData, [gathered, first], rest).inspect_err(
+            |_| {
+                self.lost = true;
+            },
+        )?;
         self.offset += len as u64;
         self.used = 0;
         Ok(())

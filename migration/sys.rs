@@ -179,9 +179,7 @@ impl Doorbell {
     pub(crate) fn wait_killable(&self, seen: u32, ms: u32) -> Woken {
         // SAFETY: initialised wait queue; `rung` is a live u32 read
         // atomically by the helper.
-        let r = unsafe {
-            raw::ssi_doorbell_wait_killable_timeout(self.wq.get().cast(), self.rung.as_ptr(), seen, ms)
-        };
+        let r = unsafe { raw::ssi_doorbell_wait_killable_timeout(self.wq.get().cast(), self.rung.as_ptr(), seen, ms) };
         match r {
             r if r > 0 => Woken::Rung,
             0 => Woken::Timeout,

@@ -76,8 +76,7 @@ pub(crate) fn local_resources() -> Resources {
 fn log_ratelimited(last: &AtomicU64) -> bool {
     let now = mono_ms();
     let prev = last.load(Ordering::Relaxed);
-    now.saturating_sub(prev) >= 1000
-        && last.compare_exchange(prev, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    now.saturating_sub(prev) >= 1000 && last.compare_exchange(prev, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
 }
 
 /// Where a link thread gets its connection from.
@@ -156,10 +155,7 @@ impl Cluster {
         if let Some(id) = NodeId::new(self.local_node) {
             let _ = self.view.lock().set_local(id, new, self.address.0, self.port);
         }
-        pr_warn!(
-            "node {} says this node is dead: rejoining with incarnation {:08x} (was {:08x})\n",
-            told_by, new, old
-        );
+        pr_warn!("node {} says this node is dead: rejoining with incarnation {:08x} (was {:08x})\n", told_by, new, old);
         // The others gave this incarnation up, and what it was telling them.
         self.give_up_reliable(None);
         if let Ok(conns) = self.connections() {
@@ -172,13 +168,7 @@ impl Cluster {
     fn hello(&self) -> Hello {
         let mut nonce = [0u8; wire::NONCE_LEN];
         crate::kernel_ext::random_bytes(&mut nonce);
-        Hello {
-            node_id: self.local_node,
-            incarnation: self.incarnation(),
-            nonce,
-            address: self.address.0,
-            port: self.port,
-        }
+        Hello { node_id: self.local_node, incarnation: self.incarnation(), nonce, address: self.address.0, port: self.port }
     }
 
     /// Live connections, copied so that nobody sends under the lock.
@@ -215,9 +205,8 @@ impl Cluster {
         }
         if let Some(pos) = conns.iter().position(|c| c.peer.node_id == conn.peer.node_id) {
             let old = &conns[pos];
-            let keep_old = !old.is_closed()
-                && old.peer.incarnation == conn.peer.incarnation
-                && old.client_node <= conn.client_node;
+            let keep_old =
+                !old.is_closed() && old.peer.incarnation == conn.peer.incarnation && old.client_node <= conn.client_node;
             if keep_old {
                 return Ok(false);
             }
@@ -513,8 +502,7 @@ impl Cluster {
         let mut reply = KBox::new(JoinReply::EMPTY, GFP_KERNEL)?;
         reply.decode_into(msg.body).map_err(|_| EINVAL)?;
         let me = self.incarnation();
-        let declared_dead =
-            reply.used().iter().any(|e| e.node_id == self.local_node && !e.alive && e.incarnation == me);
+        let declared_dead = reply.used().iter().any(|e| e.node_id == self.local_node && !e.alive && e.incarnation == me);
         if declared_dead {
             self.rejoin(msg.from_node());
             return Ok(());
@@ -605,9 +593,11 @@ impl Cluster {
                 continue;
             }
             let connected = self.conns.lock().iter().any(|c| Ipv4(c.peer.address) == *addr && !c.is_closed());
-            let pending = self.links.lock().iter().any(|l| {
-                l.body.target.is_some_and(|(a, _)| a == *addr) && !l.body.done.load(Ordering::Acquire)
-            });
+            let pending = self
+                .links
+                .lock()
+                .iter()
+                .any(|l| l.body.target.is_some_and(|(a, _)| a == *addr) && !l.body.done.load(Ordering::Acquire));
             if connected || pending {
                 continue;
             }
@@ -706,7 +696,8 @@ impl ThreadBody for LinkBody {
             let mut guard = Connection::replay_guard();
             loop {
                 let received = conn.recv(&mut guard, cluster.stats());
-                let delivered = received.and_then(|(h, body)| cluster.receive(&conn, h, body).map_err(|_| LinkError::Closed));
+                let delivered =
+                    received.and_then(|(h, body)| cluster.receive(&conn, h, body).map_err(|_| LinkError::Closed));
                 match delivered {
                     Ok(()) => {}
                     Err(e) => {
@@ -893,10 +884,7 @@ impl Service {
         let listener = KThread::spawn(c_str!("ssi-listen"), listener_body)?;
         let ticker_body = Arc::new(Ticker { cluster: cluster.clone() }, GFP_KERNEL)?;
         let ticker = KThread::spawn(c_str!("ssi-tick"), ticker_body)?;
-        pr_info!(
-            "node {} joining the cluster: listening on {}:{}, incarnation {:08x}\n",
-            node, address, port, incarnation
-        );
+        pr_info!("node {} joining the cluster: listening on {}:{}, incarnation {:08x}\n", node, address, port, incarnation);
         Ok(Service { cluster, listener: Some(listener), ticker: Some(ticker), layer_threads })
     }
 

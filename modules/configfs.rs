@@ -10,10 +10,7 @@
 
 use crate::extra as raw;
 use core::{fmt, marker::PhantomData, mem::offset_of, ptr};
-use kernel::{
-    error::to_result, ffi::c_char, page::PAGE_SIZE, prelude::*, str::CStr, types::Opaque,
-    ThisModule,
-};
+use kernel::{error::to_result, ffi::c_char, page::PAGE_SIZE, prelude::*, str::CStr, types::Opaque, ThisModule};
 
 /// A file of a configfs [`Subsystem`] with data `D`.
 pub(crate) trait Attribute<D>: 'static {
@@ -129,11 +126,8 @@ impl<D: Send + Sync + 'static> Subsystem<D> {
             attr_ptrs.push(ptr::from_mut(a), GFP_KERNEL)?;
         }
         attr_ptrs.push(ptr::null_mut(), GFP_KERNEL)?;
-        let item_type = raw::config_item_type {
-            ct_owner: module.as_ptr(),
-            ct_attrs: attr_ptrs.as_mut_ptr(),
-            ..Default::default()
-        };
+        let item_type =
+            raw::config_item_type { ct_owner: module.as_ptr(), ct_attrs: attr_ptrs.as_mut_ptr(), ..Default::default() };
         let inner = KBox::pin(
             Inner {
                 subsys: Opaque::uninit(),
@@ -152,11 +146,7 @@ impl<D: Send + Sync + 'static> Subsystem<D> {
         // allocation and leads back to `data` (see `data_of`).
         unsafe {
             ptr::write_bytes(subsys, 0, 1);
-            raw::config_group_init_type_name(
-                &raw mut (*subsys).su_group,
-                name.as_char_ptr(),
-                inner.item_type.get(),
-            );
+            raw::config_group_init_type_name(&raw mut (*subsys).su_group, name.as_char_ptr(), inner.item_type.get());
             raw::ssi_configfs_subsystem_init(subsys);
             to_result(raw::configfs_register_subsystem(subsys))?;
         }
@@ -196,16 +186,11 @@ unsafe fn data_of<'a, D>(item: *mut raw::config_item) -> &'a D {
 ///
 /// Called by configfs only: `item` belongs to a registered `Subsystem<D>`
 /// and `page` is a buffer of `PAGE_SIZE` bytes.
-unsafe extern "C" fn show_trampoline<D: 'static, A: Attribute<D>>(
-    item: *mut raw::config_item,
-    page: *mut c_char,
-) -> isize {
+unsafe extern "C" fn show_trampoline<D: 'static, A: Attribute<D>>(item: *mut raw::config_item, page: *mut c_char) -> isize {
     // SAFETY: configfs calls `show` for an attribute of a registered
     // `Subsystem<D>` (the only place these trampolines are installed), with
     // a buffer of PAGE_SIZE bytes that nothing else uses during the call.
-    let (data, buf) = unsafe {
-        (data_of::<D>(item), core::slice::from_raw_parts_mut(page.cast::<u8>(), PAGE_SIZE))
-    };
+    let (data, buf) = unsafe { (data_of::<D>(item), core::slice::from_raw_parts_mut(page.cast::<u8>(), PAGE_SIZE)) };
     let mut out = Page { buf, len: 0 };
     match A::show(data, &mut out) {
         Ok(()) => out.len as isize,
@@ -226,8 +211,7 @@ unsafe extern "C" fn store_trampoline<D: 'static, A: Attribute<D>>(
 ) -> isize {
     // SAFETY: as in `show_trampoline`; configfs passes `count` bytes it
     // copied from the writer.
-    let (data, input) =
-        unsafe { (data_of::<D>(item), core::slice::from_raw_parts(page.cast::<u8>(), count)) };
+    let (data, input) = unsafe { (data_of::<D>(item), core::slice::from_raw_parts(page.cast::<u8>(), count)) };
     match A::store(data, input) {
         Ok(()) => count as isize,
         Err(e) => e.to_errno() as isize,

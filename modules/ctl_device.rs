@@ -5,17 +5,16 @@
 //! back with the outcome and a message, and fails the ioctl with the errno.
 
 use crate::{
-    ctl_reply::say,
+    checkpoint::page_store::PageStore,
     checkpoint::{
-        self,
-        remote,
+        self, remote,
         task::{self, File},
     },
+    cluster::Cluster,
+    ctl_reply::say,
     extra as raw,
-    checkpoint::page_store::PageStore,
     node::Node,
     proto::ctl::{CtlOp, CtlReply, CtlRequest, CTL_IOCTL, CTL_LEN, FLAG_ALL_PAGES_HERE, FLAG_CHECK_ONLY, FLAG_PAGES_LATER},
-    cluster::Cluster,
 };
 use kernel::{
     ffi::{c_long, c_uint, c_ulong, c_void},
@@ -80,10 +79,10 @@ unsafe extern "C" fn ctl_ioctl(data: *mut c_void, cmd: c_uint, arg: c_ulong) -> 
             CtlOp::Checkpoint => match node.migrations.deputy_of_pid(req.pid).map(|d| d.location()) {
                 // A deputy has no process to capture: it runs elsewhere.
                 Some((there, pid)) => {
-                    say(&mut reply, format_args!(
-                        "process {} runs on node {there} as pid {pid}: checkpoint it there",
-                        req.pid
-                    ));
+                    say(
+                        &mut reply,
+                        format_args!("process {} runs on node {there} as pid {pid}: checkpoint it there", req.pid),
+                    );
                     Err(EBUSY)
                 }
                 None => checkpoint::checkpoint(node.node_id(), &req, &mut reply),
@@ -262,13 +261,10 @@ fn migration_image(node: &Node, req: &CtlRequest, reply: &mut CtlReply) -> Resul
     if !is_root {
         return Err(EPERM);
     }
-    let h = node
-        .migrations
-        .find_hosted(|h| h.token() == req.token)
-        .ok_or_else(|| {
-            say(reply, format_args!("no incoming migration has this token"));
-            ENOENT
-        })?;
+    let h = node.migrations.find_hosted(|h| h.token() == req.token).ok_or_else(|| {
+        say(reply, format_args!("no incoming migration has this token"));
+        ENOENT
+    })?;
     node.restarts.check_own(req.token)?;
     reply.pid = h.image_fd().inspect_err(|e| {
         if *e == crate::kernel_ext::ecanceled() {
@@ -301,13 +297,10 @@ fn migration_pages(node: &Node, req: &CtlRequest, reply: &mut CtlReply) -> Resul
     if !is_root {
         return Err(EPERM);
     }
-    let h = node
-        .migrations
-        .find_hosted(|h| h.token() == req.token && h.pages_later())
-        .ok_or_else(|| {
-            say(reply, format_args!("no post-copy or lazy incoming migration has this token"));
-            ENOENT
-        })?;
+    let h = node.migrations.find_hosted(|h| h.token() == req.token && h.pages_later()).ok_or_else(|| {
+        say(reply, format_args!("no post-copy or lazy incoming migration has this token"));
+        ENOENT
+    })?;
     node.restarts.check_own(req.token)?;
     let file = crate::migration::pages::open(&cluster, &h)?;
     reply.pid = crate::migration::sys::install_new_fd(&file)?;

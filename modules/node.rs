@@ -13,7 +13,10 @@ use crate::{
     cluster::{Cluster, Service},
     configfs::{AttrDesc, Attribute, Page},
     identity::{Identity, MAX_SECRET},
-    krpc::{bench::{self, BenchResult}, stats::Stats},
+    krpc::{
+        bench::{self, BenchResult},
+        stats::Stats,
+    },
     kthread::KThread,
     migration::Migrations,
     procfs::{ProcShow, SeqFile},
@@ -360,8 +363,7 @@ pub(crate) struct VersionFile;
 impl ProcShow<Node> for VersionFile {
     const NAME: &'static CStr = c_str!("version");
     fn show(_data: &Node, out: &mut SeqFile<'_>) -> Result {
-        write!(out, "release: {}\ninterface: {}\n", version::RELEASE, version::INTERFACE)
-            .map_err(|_| ENOSPC)
+        write!(out, "release: {}\ninterface: {}\n", version::RELEASE, version::INTERFACE).map_err(|_| ENOSPC)
     }
 }
 
@@ -413,7 +415,12 @@ fn write_node_line(out: &mut impl Write, n: &membership::Node, now_ms: u64) -> c
         n.resources.cpus,
         n.resources.mem_total_kib,
         n.resources.mem_free_kib,
-        l[0].0, l[0].1, l[1].0, l[1].1, l[2].0, l[2].1,
+        l[0].0,
+        l[0].1,
+        l[1].0,
+        l[1].1,
+        l[2].0,
+        l[2].1,
         now_ms.saturating_sub(n.last_heard)
     )
 }
@@ -549,8 +556,18 @@ impl ProcShow<Node> for PeersFile {
         writeln!(
             out,
             "{:>4} {:<15} {:>10} {:>10} {:>12} {:>12} {:>6} {:>6} {:>6} {:>9} {:>9} {:>9}",
-            "id", "address", "frames_tx", "frames_rx", "bytes_tx", "bytes_rx", "sendq", "inbox", "qwaits",
-            "rtt_us", "rtt_avg", "rtt_min"
+            "id",
+            "address",
+            "frames_tx",
+            "frames_rx",
+            "bytes_tx",
+            "bytes_rx",
+            "sendq",
+            "inbox",
+            "qwaits",
+            "rtt_us",
+            "rtt_avg",
+            "rtt_min"
         )
         .map_err(|_| ENOSPC)?;
         let conns = data.with_service(|s| s.map(|s| s.cluster().connections()).transpose())?;

@@ -99,10 +99,7 @@ impl<D> Drop for ProcDir<D> {
 ///
 /// Called by procfs only, for a file created by `ProcDir::<D>::add`, whose
 /// private data points to the directory's `D`.
-unsafe extern "C" fn show_trampoline<D: 'static, S: ProcShow<D>>(
-    m: *mut raw::seq_file,
-    _v: *mut c_void,
-) -> c_int {
+unsafe extern "C" fn show_trampoline<D: 'static, S: ProcShow<D>>(m: *mut raw::seq_file, _v: *mut c_void) -> c_int {
     // SAFETY: procfs calls this for a file created by `ProcDir::add`, whose
     // private data is the `D` kept alive by the directory.
     let data = unsafe { &*raw::ssi_seq_private(m).cast::<D>() };
