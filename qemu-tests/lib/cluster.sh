@@ -190,10 +190,15 @@ node_start() {
 
 # ---------------------------------------------------------------- commands
 
+# Every command run on a node is noted in $SSI_RUN/commands.log with the
+# time it took: where a scenario's time goes.
 on_timeout() {
-  local secs=$1 n=$2; shift 2
+  local secs=$1 n=$2 t0=$EPOCHREALTIME st; shift 2
   _check_node "$n"
-  "$SSI_AGENT" run "$SSI_RUN/node$n.agent" --timeout "$secs" "$*"
+  "$SSI_AGENT" run "$SSI_RUN/node$n.agent" --timeout "$secs" "$*" && st=0 || st=$?
+  awk -v a="$t0" -v b="$EPOCHREALTIME" -v n="$n" -v st="$st" -v c="$*" -v now="$(date +%H:%M:%S)" \
+    'BEGIN { printf "[%s] %6.2fs node %s status %s: %s\n", now, b - a, n, st, substr(c, 1, 160) }' >> "$SSI_RUN/commands.log"
+  return $st
 }
 on() { local n=$1; shift; on_timeout "$SSI_ON_TIMEOUT" "$n" "$@"; }
 
