@@ -73,9 +73,11 @@ migrate_suite() {
 
   # --- Memory and FPU, 128 MiB, over 1 -> 2 -> 3 -> 1 (each hop asked on the
   # node it runs on; the last one brings it home, where its deputy becomes it
-  # again): the output of an uninterrupted run.
-  host_reference memfpu.ref ssi-wl-memfpu 128 40 0
-  on 1 "(ssi-wl-memfpu 128 40 1500 < /dev/null > /cluster/memfpu.out 2>/dev/null; echo status=\$? > /tmp/memfpu.status) > /dev/null 2>&1 &"
+  # again): the output of an uninterrupted run. The last hop starts at
+  # iteration 8 and takes a few seconds; 12 iterations of 1.5 s and more
+  # are left then, and every one after them is only waited for.
+  host_reference memfpu.ref ssi-wl-memfpu 128 20 0
+  on 1 "(ssi-wl-memfpu 128 20 1500 < /dev/null > /cluster/memfpu.out 2>/dev/null; echo status=\$? > /tmp/memfpu.status) > /dev/null 2>&1 &"
   wait_on 120 1 'grep -q "iter 2 " /cluster/memfpu.out'
   home=$(on 1 pgrep -x ssi-wl-memfpu)
   hop() { # hop FROM PID TO: migrate on FROM; prints the pid on TO
