@@ -268,12 +268,22 @@ cluster_teardown() {
   rm -f "$SSI_RUN"/node*.agent
 }
 
-# cluster_check_consoles: fail if any console shows a kernel problem.
+# cluster_console_marks: note each console's size; cluster_check_consoles
+# then reads only what came after (one scenario's share of a cluster).
+declare -gA SSI_CONSOLE_SEEN=()
+cluster_console_marks() {
+  local f
+  for f in "$SSI_RUN"/node*.console; do [ -f "$f" ] && SSI_CONSOLE_SEEN[$f]=$(stat -c %s "$f"); done
+  return 0
+}
+
+# cluster_check_consoles: fail if any console shows a kernel problem (since
+# the last cluster_console_marks).
 cluster_check_consoles() {
   local f bad=0
   for f in "$SSI_RUN"/node*.console; do
     [ -f "$f" ] || continue
-    if grep -Ea "$SSI_CONSOLE_BAD" "$f" > "$f.bad"; then
+    if tail -c +$((${SSI_CONSOLE_SEEN[$f]:-0} + 1)) "$f" | grep -Ea "$SSI_CONSOLE_BAD" > "$f.bad"; then
       printf 'console of %s shows kernel problems:\n' "$(basename "$f" .console)" >&2
       head -20 "$f.bad" | sed 's/^/    /' >&2
       bad=1

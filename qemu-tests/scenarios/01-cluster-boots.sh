@@ -2,6 +2,7 @@
 # reach each other over the bridge, and /cluster is one directory shared by
 # all nodes and the host.
 # ssi-timeout: 300
+# ssi-cluster: net3
 for n in 1 2 3; do
   expect_eq "hostname of node $n" "$(on $n hostname)" "node$n"
   expect_match "address of node $n" "$(on $n ip -4 -o addr show dev eth0)" "inet 10\.99\.0\.1$n/24"

@@ -1,6 +1,7 @@
 # ssi.ko is loaded on every node at boot, logs with its prefix, and shows the
 # node's identity in configfs and /proc/ssi. Bad values are refused.
 # ssi-timeout: 300
+# ssi-cluster: net3
 for n in 1 2 3; do
   on $n 'grep -q "^ssi " /proc/modules' || fail "ssi.ko not loaded on node $n"
   expect_eq "node $n node_id" "$(on $n cat /sys/kernel/config/ssi/node_id)" "$n"
@@ -34,3 +35,8 @@ expect_eq "address unchanged by bad writes" "$(on 2 cat /sys/kernel/config/ssi/a
 on 2 dmesg | grep -q "ssi: rejected node_id 'abc': not a decimal number" || fail "no rejection message in dmesg"
 out=$(on 2 '(/bin/echo 1 > /sys/kernel/config/ssi/version) 2>&1; echo status=$?')
 expect_match "read-only version" "$out" 'Permission denied|status=1'
+
+# Node 2 takes its own id again and rejoins: the cluster is as it booted
+# (the next scenario of this cluster starts from it).
+on 2 'echo 2 > /sys/kernel/config/ssi/node_id && echo 1 > /sys/kernel/config/ssi/enabled'
+wait_view 60 "1 2 3" 1 2 3

@@ -2,6 +2,7 @@
 # three alive, with each node's real CPU count and memory, and the merged
 # totals are the sums.
 # ssi-timeout: 300
+# ssi-cluster: net3
 wait_view 60 "1 2 3" 1 2 3
 for n in 1 2 3; do
   cpus=$(on $n nproc)

@@ -2,6 +2,7 @@
 # 2 heartbeat intervals, and the totals drop; rebooted, it rejoins with a
 # new incarnation.
 # ssi-timeout: 300
+# ssi-cluster: net3
 wait_view 60 "1 2 3" 1 2 3
 hb=$(on 1 cat /sys/kernel/config/ssi/heartbeat_ms)
 dead=$(on 1 cat /sys/kernel/config/ssi/dead_after_ms)

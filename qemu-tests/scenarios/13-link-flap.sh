@@ -2,6 +2,7 @@
 # (and sees the others dead); when the link returns it rejoins cleanly, with
 # no duplicate entries.
 # ssi-timeout: 300
+# ssi-cluster: net3
 wait_view 60 "1 2 3" 1 2 3
 dead=$(on 1 cat /sys/kernel/config/ssi/dead_after_ms)
 link_down 2

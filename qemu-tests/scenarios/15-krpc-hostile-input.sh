@@ -2,6 +2,7 @@
 # MACs and replays, thousands of them, sent to node 1's krpc port from
 # node 3's userspace: no oops, no hang, counters rise, the cluster stays whole.
 # ssi-timeout: 600
+# ssi-cluster: net3
 wait_view 60 "1 2 3" 1 2 3
 secret=$(on 1 "sed -n 's/.*ssi.secret=\([^ ]*\).*/\1/p' /proc/cmdline")
 for k in malformed refused_busy auth_failures bad_macs replays; do eval "before_$k=$(krpc_stat 1 $k)"; done

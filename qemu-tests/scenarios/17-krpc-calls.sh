@@ -4,6 +4,7 @@
 # call to a node with no connection fails at once; a peer that dies fails
 # its outstanding calls promptly; no waiter is left behind.
 # ssi-timeout: 300
+# ssi-cluster: net3
 wait_view 60 "1 2 3" 1 2 3
 b=/sys/kernel/config/ssi/bench
 on 1 "echo 'echo 2 64 200' > $b"
