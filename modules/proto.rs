@@ -30,5 +30,7 @@ pub(crate) mod migration;
 pub(crate) mod reliable;
 #[path = "../proto/src/version.rs"]
 pub(crate) mod version;
-#[path = "../proto/src/wire.rs"]
+// `wire` is a directory module like `image`.
+#[allow(unused_imports)]
+#[path = "../proto/src/wire/mod.rs"]
 pub(crate) mod wire;
