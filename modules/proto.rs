@@ -22,7 +22,9 @@ pub(crate) mod image;
 pub(crate) mod image_split;
 #[path = "../proto/src/le.rs"]
 pub(crate) mod le;
-#[path = "../proto/src/membership.rs"]
+// `membership` is a directory module like `image`.
+#[allow(unused_imports)]
+#[path = "../proto/src/membership/mod.rs"]
 pub(crate) mod membership;
 #[path = "../proto/src/migration.rs"]
 pub(crate) mod migration;
