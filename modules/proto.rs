@@ -26,7 +26,9 @@ pub(crate) mod le;
 #[allow(unused_imports)]
 #[path = "../proto/src/membership/mod.rs"]
 pub(crate) mod membership;
-#[path = "../proto/src/migration.rs"]
+// `migration` is a directory module like `image`.
+#[allow(unused_imports)]
+#[path = "../proto/src/migration/mod.rs"]
 pub(crate) mod migration;
 #[path = "../proto/src/reliable.rs"]
 pub(crate) mod reliable;
