@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! One authenticated krpc connection to a peer: the handshake, framed and
 //! MACed sends, and checked receives. The frame format and the handshake's
-//! byte layout are in `proto/src/wire.rs`.
+//! byte layout are in `proto/src/wire/`.
 
 use super::{
     frame_mac::FrameMac,
@@ -168,7 +168,7 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    /// Runs the handshake (see `proto/src/wire.rs`) on a connected socket.
+    /// Runs the handshake (see `proto/src/wire/`) on a connected socket.
     /// `role` is `wire::ROLE_CLIENT` for the side that connected.
     pub(crate) fn handshake(sock: TcpSocket, role: u8, local: &Hello, secret: &Hmac) -> Result<Arc<Connection>, LinkError> {
         sock.set_timeouts(RECV_POLL_MS, SEND_TIMEOUT_MS);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 //! krpc: kernel-to-kernel RPC between ssi nodes over authenticated TCP
-//! connections. The wire format is in `proto/src/wire.rs`; this folder has
+//! connections. The wire format is in `proto/src/wire/`; this folder has
 //! the kernel side: sockets, HMAC, connections with their send queues and
 //! inboxes, the handler table, calls waiting for replies, reliable control messages
 //! (sent again until acknowledged, taken once), fault injection for tests,

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The cluster service: krpc connections to every other node, heartbeats
 //! carrying each node's resources, failure detection and the membership
-//! view (whose rules are in `proto/src/membership.rs`).
+//! view (whose rules are in `proto/src/membership/`).
 //!
 //! Threads, all stopped by [`Service`]'s drop:
 //! - `ssi-listen`: accepts connections and hands each to a link thread;

@@ -24,13 +24,19 @@ pub(crate) mod image;
 pub(crate) mod image_split;
 #[path = "../proto/src/le.rs"]
 pub(crate) mod le;
-#[path = "../proto/src/membership.rs"]
+// `membership` is a directory module like `image`.
+#[allow(unused_imports)]
+#[path = "../proto/src/membership/mod.rs"]
 pub(crate) mod membership;
-#[path = "../proto/src/migration.rs"]
+// `migration` is a directory module like `image`.
+#[allow(unused_imports)]
+#[path = "../proto/src/migration/mod.rs"]
 pub(crate) mod migration;
 #[path = "../proto/src/reliable.rs"]
 pub(crate) mod reliable;
 #[path = "../proto/src/version.rs"]
 pub(crate) mod version;
-#[path = "../proto/src/wire.rs"]
+// `wire` is a directory module like `image`.
+#[allow(unused_imports)]
+#[path = "../proto/src/wire/mod.rs"]
 pub(crate) mod wire;

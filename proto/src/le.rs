@@ -1,5 +1,5 @@
 //! Little-endian fields in byte slices, for every codec of this crate
-//! (`wire.rs`, `image/`): reading fails instead of panicking when the
+//! (`wire/`, `image/`): reading fails instead of panicking when the
 //! input runs out, writing when the output is full. Each codec turns the
 //! two failures into its own error type with `From`.
 

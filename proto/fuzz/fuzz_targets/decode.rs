@@ -50,7 +50,7 @@ fn check_frame(data: &[u8]) {
                 Some(MsgType::NodeDead) => round_trip(body, NodeDead::decode, NodeDead::encode),
                 // Echo and Stream carry opaque bytes; the checkpoint,
                 // restart and migration bodies are property-tested in
-                // their own modules (`proto/src/ctl.rs`, `migration.rs`).
+                // their own modules (`proto/src/ctl.rs`, `migration/`).
                 _ => {}
             }
         }
