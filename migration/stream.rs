@@ -20,6 +20,7 @@ use crate::{
     cluster::Cluster,
     proto::{
         migration::{Data, MAX_DATA},
+        page::PAGE_SIZE,
         wire::MsgType,
     },
 };
@@ -141,7 +142,7 @@ impl ImageSink for ImageStream<'_> {
 
 /// Most pieces of pages in one frame (64 whole pages and a piece at
 /// either end).
-const MAX_PIECES: usize = MAX_DATA / 4096 + 2;
+const MAX_PIECES: usize = MAX_DATA / PAGE_SIZE + 2;
 /// Page data left over at the end of a put that is sent as a shorter frame
 /// rather than gathered (copied) for the next one.
 const MIN_PIECES_SENT: usize = 32 << 10;

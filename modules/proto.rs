@@ -32,6 +32,8 @@ pub(crate) mod membership;
 #[allow(unused_imports)]
 #[path = "../proto/src/migration/mod.rs"]
 pub(crate) mod migration;
+#[path = "../proto/src/page.rs"]
+pub(crate) mod page;
 #[path = "../proto/src/reliable.rs"]
 pub(crate) mod reliable;
 #[path = "../proto/src/version.rs"]
@@ -40,3 +42,6 @@ pub(crate) mod version;
 #[allow(unused_imports)]
 #[path = "../proto/src/wire/mod.rs"]
 pub(crate) mod wire;
+
+// The image format's page size is the kernel's.
+const _: () = assert!(page::PAGE_SIZE == kernel::page::PAGE_SIZE);

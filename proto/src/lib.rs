@@ -23,6 +23,7 @@ pub mod image_split;
 pub mod le;
 pub mod membership;
 pub mod migration;
+pub mod page;
 pub mod reliable;
 pub mod version;
 pub mod wire;

@@ -26,8 +26,7 @@ pub const KNOWN_IMAGE_FLAGS: u16 = FLAG_INCREMENTAL | FLAG_PAGES_UNCHECKED;
 /// Architecture code of x86_64, the only one version 1 defines.
 pub const ARCH_X86_64: u32 = 1;
 
-/// Size of a page, in bytes.
-pub const PAGE_SIZE: usize = 4096;
+pub use super::super::page::PAGE_SIZE;
 /// Most pages one Pages section carries.
 pub const MAX_PAGES_PER_SECTION: u32 = 256;
 /// Longest path, in bytes (paths are 1..=MAX_PATH bytes long).

@@ -11,8 +11,7 @@ use super::transfer::nonzero;
 pub const MAX_KEEP_RUNS: usize = 4096;
 /// Highest user address + 1 (x86-64, 4-level paging).
 pub const USER_TOP: u64 = 1 << 47;
-/// Page size of pre-copy pages.
-pub const PAGE: u64 = 4096;
+pub use super::super::page::PAGE;
 
 /// Pages at `addr`, `npages` of them: a run of a pre-copy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
