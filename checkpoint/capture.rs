@@ -7,7 +7,7 @@
 //! Two passes: the first looks at every mapping and open file and refuses,
 //! naming the resource, what the image cannot represent, before anything is
 //! written; the second writes the sections in the order the image format
-//! fixes (`proto/src/image.rs`, `docs/image-format.md`).
+//! fixes (`proto/src/image/`, `docs/image-format.md`).
 
 use super::task::{self, File, FileClass, Vma};
 use crate::ctl_reply::fail;

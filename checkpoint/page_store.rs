@@ -3,7 +3,7 @@
 //!
 //! The store holds buffers and, in image order, the ranges of page data in
 //! them; it knows nothing of where they came from. A migration fills it
-//! (`migration/remote.rs`): as its image arrives, `proto::image_split`
+//! (`migration/receiver.rs`): as its image arrives, `proto::image_split`
 //! tells its page data from the rest; the rest goes into the image file
 //! (the restart program and the restore read it); the page data stays
 //! where krpc received it, in the `MigrateData` frames' own body buffers,

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Thin safe wrappers over the C glue in `task_helpers.c`: another task
-//! (by reference), the current task's state, its memory map, files and
-//! user memory. Every `unsafe` block of the checkpoint code is here.
+//! Thin safe wrappers over the C glue in `task_helpers.c` and
+//! `file_helpers.c`: another task (by reference), the current task's
+//! state, its memory map, files and user memory. Every `unsafe` block of
+//! the checkpoint code is here but the task work's (`mod.rs`) and the
+//! `crc32` instruction's (`crc.rs`).
 
 use crate::{
     extra as raw,

@@ -2,7 +2,8 @@
 //! Thin safe wrappers over the C glue in `migration_helpers.c`: a file in
 //! kernel memory, signals of the current task, stand-in files, the end of
 //! a process seen from outside, a doorbell to sleep on. Every `unsafe`
-//! block of the migration code is here.
+//! block of the migration code is here but those of the files whose
+//! entry points C calls back into (`precopy.rs`, `forward.rs`, `pages.rs`).
 
 use crate::checkpoint::task::{File, Task};
 use crate::extra as raw;

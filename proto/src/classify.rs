@@ -1,9 +1,10 @@
 //! What a mapping or an open file of a process is, for a checkpoint.
 //!
-//! The C glue (`checkpoint/task_helpers.c`) reads raw facts only: a
-//! mapping's flags, the name its operations give it, the superblock magic
-//! of its file, the process's stack and heap boundaries; a file's mode,
-//! device numbers and whether it is one of the module's own stream files.
+//! The C glue (`checkpoint/task_helpers.c`, `file_helpers.c`) reads raw
+//! facts only: a mapping's flags, the name its operations give it, the
+//! superblock magic of its file, the process's stack and heap boundaries;
+//! a file's mode, device numbers and whether it is one of the module's own
+//! stream files.
 //! The decisions made from them (which mapping is the vDSO, the stack, the
 //! heap, shared memory or a device; which file is a terminal or a pipe)
 //! are here, so they can be tested in userspace. The kernel values the

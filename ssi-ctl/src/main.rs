@@ -529,7 +529,7 @@ mod tests {
     }
 
     /// The command lines the module starts (checkpoint/remote.rs and
-    /// migration/remote.rs: `ctl_path restart --token T ARGS...`).
+    /// migration/incoming.rs: `ctl_path restart --token T ARGS...`).
     #[test]
     fn restart_as_the_module_starts_it() {
         match parse(&["restart", "--token", "9", "--as-uid", "1000", "/cluster/x.img"]).unwrap() {

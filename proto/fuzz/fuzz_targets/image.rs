@@ -19,7 +19,7 @@ use ssi_proto::image::{
 use std::sync::OnceLock;
 
 /// The step-by-step parse, as the restarting kernel does it; mirrors
-/// `parse_image_streaming` in the tests of `proto/src/image.rs`.
+/// `parse_image_streaming` in `proto/src/image/tests/parse.rs`.
 fn parse_streaming(image: &[u8]) -> Result<ImageSummary, ImageError> {
     let header = ImageHeader::decode(image)?;
     let mut validator = ImageValidator::new(&header);
