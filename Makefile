@@ -91,7 +91,8 @@ cluster: node rootfs
 # Unit and property tests, then lints and formatting of the whole
 # workspace and of the module's Rust (rustfmt.toml at the top; rustfmt
 # follows each file's `mod` lines, so the two files that pull in other
-# folders, ssi_main.rs and proto.rs, are left out); any warning fails.
+# folders, ssi_main.rs and proto.rs, are left out), and the module's layers
+# (scripts/check-layers.py: every dependency goes down); any warning fails.
 MODULE_RS = $(filter-out modules/ssi_main.rs modules/proto.rs modules/extra_bindings.rs,\
 	$(wildcard krpc/*.rs checkpoint/*.rs migration/*.rs modules/*.rs))
 test-unit:
@@ -99,6 +100,7 @@ test-unit:
 	cargo clippy --locked --workspace --all-targets -- -D warnings
 	cargo fmt --all --check
 	rustfmt --edition 2021 --check --config-path rustfmt.toml $(MODULE_RS)
+	python3 scripts/check-layers.py
 
 # The fuzz targets of proto/fuzz (cargo-fuzz, its own workspace and
 # Cargo.lock), each run for FUZZ_RUNS inputs from its corpus directory

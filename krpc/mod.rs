@@ -7,7 +7,6 @@
 //! and counters. The
 //! cluster service (`modules/cluster.rs`) runs the connections.
 
-pub(crate) mod bench;
 pub(crate) mod calls;
 pub(crate) mod connection;
 pub(crate) mod faults;

@@ -20,7 +20,6 @@ use crate::{
     identity::Identity,
     kernel_ext::{econnreset, eopnotsupp, eremoteio, eshutdown, mono_ms, mono_ns, swap_remove},
     krpc::{
-        bench::{EchoHandler, StreamHandler},
         calls::Calls,
         connection::{Connection, LinkError},
         handlers::{Handler, Handlers, Incoming},
@@ -30,6 +29,7 @@ use crate::{
         socket::TcpSocket,
         stats::Stats,
     },
+    krpc_bench::{EchoHandler, StreamHandler},
     kthread::{self, KThread, ThreadBody},
     proto::{
         identity::Ipv4,

@@ -13,10 +13,8 @@ use crate::{
     cluster::{Cluster, Service},
     configfs::{AttrDesc, Attribute, Page},
     identity::{Identity, MAX_SECRET},
-    krpc::{
-        bench::{self, BenchResult},
-        stats::Stats,
-    },
+    krpc::stats::Stats,
+    krpc_bench::{self as bench, BenchResult},
     kthread::KThread,
     migration::Migrations,
     procfs::{ProcShow, SeqFile},

@@ -4,7 +4,7 @@
 //! timed in the kernel. `make bench-krpc` compares it with sockperf and
 //! iperf3 between the same nodes.
 
-use super::handlers::{Handler, Incoming};
+use crate::krpc::handlers::{Handler, Incoming};
 use crate::{
     cluster::Cluster,
     proto::{
