@@ -34,6 +34,8 @@ pub(crate) mod membership;
 pub(crate) mod migration;
 #[path = "../proto/src/page.rs"]
 pub(crate) mod page;
+#[path = "../proto/src/procs.rs"]
+pub(crate) mod procs;
 #[path = "../proto/src/reliable.rs"]
 pub(crate) mod reliable;
 #[path = "../proto/src/version.rs"]

@@ -92,10 +92,15 @@ pub enum MsgType {
     /// [`migration::Lease`](super::super::migration::Lease), reply a `Lease` of the
     /// home ids it has no deputy for.
     MigrateLease = 27,
+    /// The process space: the user processes a node runs, a batch at a time
+    /// in pid order (request); body
+    /// [`procs::ProcListRequest`](super::super::procs::ProcListRequest), reply
+    /// [`procs::ProcListReply`](super::super::procs::ProcListReply).
+    ProcList = 28,
 }
 
 /// Every message type this version knows, with its name.
-const NAMES: [(MsgType, &str); 27] = [
+const NAMES: [(MsgType, &str); 28] = [
     (MsgType::Hello, "Hello"),
     (MsgType::HelloAuth, "HelloAuth"),
     (MsgType::Heartbeat, "Heartbeat"),
@@ -123,6 +128,7 @@ const NAMES: [(MsgType, &str); 27] = [
     (MsgType::MigratePageData, "MigratePageData"),
     (MsgType::MigrateRelease, "MigrateRelease"),
     (MsgType::MigrateLease, "MigrateLease"),
+    (MsgType::ProcList, "ProcList"),
 ];
 
 impl MsgType {
@@ -156,6 +162,7 @@ impl MsgType {
             25 => MsgType::MigratePageData,
             26 => MsgType::MigrateRelease,
             27 => MsgType::MigrateLease,
+            28 => MsgType::ProcList,
             _ => return None,
         })
     }

@@ -160,7 +160,7 @@ fn header_decode_checks() {
         );
     }
     // Unknown types decode; dispatch refuses them.
-    for t in [0u8, 28, 200, 255] {
+    for t in [0u8, 29, 200, 255] {
         let h = with(&|b| b[5] = t).unwrap();
         assert_eq!(h.msg_type, t);
         assert_eq!(h.kind(), None);
