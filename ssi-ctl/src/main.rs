@@ -6,6 +6,7 @@
 mod checkpoint;
 mod migrations;
 mod pager;
+mod ps;
 mod sysfs;
 
 use checkpoint::Strategy;
@@ -92,6 +93,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List every user process of the cluster's alive nodes: node, pid, parent, user, state, CPU time, memory, home, command.
+    Ps {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check a checkpoint image and say what it holds.
     Image {
         /// The image file.
@@ -135,6 +142,7 @@ fn run(node: &Node, command: Command) -> ExitCode {
         Command::Config { action } => config(node, action),
         Command::Stats { json } => stats(node, json),
         Command::Migrations { json } => migrations(node, json),
+        Command::Ps { json } => ps(node, json),
         Command::Checkpoint { pid, output, kill } => checkpoint::checkpoint(node.root(), pid, output, kill),
         Command::Image { file, json, maps } => checkpoint::image_info(&file, json, maps),
         Command::Restart { files, check: true, .. } => checkpoint::restart_check(node.root(), &files),
@@ -403,6 +411,17 @@ fn migrations(node: &Node, json: bool) -> Result<(), CtlError> {
     Ok(())
 }
 
+fn ps(node: &Node, json: bool) -> Result<(), CtlError> {
+    let rows = node.ps()?;
+    let users = node.users();
+    if json {
+        println!("{}", ps::json(&rows, &users));
+    } else {
+        print!("{}", ps::table(&rows, &users));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,6 +454,9 @@ mod tests {
         assert!(matches!(parse(&["stats"]).unwrap(), Command::Stats { json: false }));
         assert!(matches!(parse(&["migrations"]).unwrap(), Command::Migrations { json: false }));
         assert!(matches!(parse(&["migrations", "--json"]).unwrap(), Command::Migrations { json: true }));
+        assert!(matches!(parse(&["ps"]).unwrap(), Command::Ps { json: false }));
+        assert!(matches!(parse(&["ps", "--json"]).unwrap(), Command::Ps { json: true }));
+        assert_eq!(refused(&["ps", "aux"]).kind(), ErrorKind::UnknownArgument);
         assert_eq!(refused(&[]).kind(), ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand);
         assert_eq!(refused(&["bogus"]).kind(), ErrorKind::InvalidSubcommand);
         assert_eq!(refused(&["status", "--yaml"]).kind(), ErrorKind::UnknownArgument);
@@ -568,6 +590,7 @@ mod tests {
         }
         assert!(restart.contains("--check") && restart.contains("--node"));
         assert!(top.contains("migrations"));
+        assert!(top.contains("ps "));
     }
 
     #[test]
@@ -635,6 +658,8 @@ mod tests {
         let node = Node::with_root(dir.path());
         assert_eq!(run(&node, Command::Status { json: true }), ExitCode::from(3));
         assert_eq!(run(&node, Command::Migrations { json: false }), ExitCode::from(3));
+        assert_eq!(run(&node, Command::Ps { json: false }), ExitCode::from(3));
+        assert_eq!(run(&node, Command::Ps { json: true }), ExitCode::from(3));
         assert_eq!(run(&node, Command::Config { action: ConfigAction::Get { key: "bogus".into() } }), ExitCode::from(2));
         let (_d, node) = fake_node("release: 0.1.0\ninterface: 1\n", "2\n");
         assert_eq!(run(&node, Command::Status { json: true }), ExitCode::SUCCESS);

@@ -345,6 +345,20 @@ impl Node {
         crate::migrations::parse(&self.read(&path)?).map_err(|why| CtlError::Malformed(path, why))
     }
 
+    /// Every user process of the cluster's alive nodes (`/proc/ssi/ps`),
+    /// sorted by node, then pid.
+    pub fn ps(&self) -> Result<Vec<crate::ps::ProcRow>, CtlError> {
+        self.check_loaded()?;
+        let path = self.proc_dir().join("ps");
+        crate::ps::parse(&self.read(&path)?).map_err(|why| CtlError::Malformed(path, why))
+    }
+
+    /// User names by uid from `etc/passwd` under the root; none if it
+    /// cannot be read (then `ssi-ctl ps` shows uids).
+    pub fn users(&self) -> std::collections::HashMap<u32, String> {
+        std::fs::read_to_string(self.root.join("etc/passwd")).map(|t| crate::ps::parse_passwd(&t)).unwrap_or_default()
+    }
+
     /// The directory ssi.ko's files are under (`/` normally).
     pub fn root(&self) -> &Path {
         &self.root
@@ -573,5 +587,25 @@ pub(crate) mod tests {
         assert_eq!(err.exit_code(), 1);
         fs::remove_dir_all(d.path().join("proc/ssi")).unwrap();
         assert!(matches!(node.migrations(), Err(CtlError::NotLoaded)));
+    }
+
+    #[test]
+    fn ps_file_and_passwd_are_read_under_the_root() {
+        let (d, node) = fake_node("release: 0.1.0\ninterface: 1\n", "2\n");
+        let path = d.path().join("proc/ssi/ps");
+        let header = ssi_proto::procs::PS_HEADER;
+        fs::write(&path, format!("{header}\n2 9 1 0 0 S 1 0 4 0 0 0 b b\n1 7 1 0 0 S 1 0 4 0 0 0 a a\n")).unwrap();
+        let rows = node.ps().unwrap();
+        assert_eq!(rows.iter().map(|r| (r.node, r.pid)).collect::<Vec<_>>(), [(1, 7), (2, 9)]);
+        assert!(node.users().is_empty());
+        fs::create_dir_all(d.path().join("etc")).unwrap();
+        fs::write(d.path().join("etc/passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
+        assert_eq!(node.users().get(&0).map(String::as_str), Some("root"));
+        fs::write(&path, format!("{header}\n1 7 1 0 0 S 1 0 4 0 0 0 a\n")).unwrap();
+        let err = node.ps().unwrap_err();
+        assert!(matches!(&err, CtlError::Malformed(_, why) if why.starts_with("line 2:")), "{err:?}");
+        assert_eq!(err.exit_code(), 1);
+        fs::remove_dir_all(d.path().join("proc/ssi")).unwrap();
+        assert!(matches!(node.ps(), Err(CtlError::NotLoaded)));
     }
 }
