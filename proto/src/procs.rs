@@ -50,7 +50,10 @@ impl ProcListRequest {
     /// Decodes a request.
     pub fn decode(body: &[u8]) -> Result<ProcListRequest, WireError> {
         let mut r = Reader::new(body);
-        let q = ProcListRequest { after_pid: r.u32()?, max: r.u16()? };
+        let q = ProcListRequest {
+            after_pid: r.u32()?,
+            max: r.u16()?,
+        };
         r.finish()?;
         if q.max == 0 || usize::from(q.max) > MAX_ENTRIES {
             return Err(WireError::InvalidValue);
@@ -149,7 +152,9 @@ impl ProcEntry {
             && self.flags & !ENTRY_MIGRATED == 0
             && self.threads != 0
             && usize::from(self.cmdline_len) <= CMDLINE_LEN
-            && self.cmdline[usize::from(self.cmdline_len)..].iter().all(|&b| b == 0)
+            && self.cmdline[usize::from(self.cmdline_len)..]
+                .iter()
+                .all(|&b| b == 0)
             && ((self.flags & ENTRY_MIGRATED != 0) == (self.home_node != 0 && self.home_pid != 0))
             && (self.flags & ENTRY_MIGRATED != 0 || (self.home_node == 0 && self.home_pid == 0))
     }
@@ -273,12 +278,15 @@ impl<'a> ProcListReply<'a> {
 
     /// The entries (each already checked by [`decode`](Self::decode)).
     pub fn iter(&self) -> impl Iterator<Item = Result<ProcEntry, WireError>> + 'a {
-        self.entries.chunks_exact(ENTRY_LEN).map(|c| ProcEntry::read_from(&mut Reader::new(c)))
+        self.entries
+            .chunks_exact(ENTRY_LEN)
+            .map(|c| ProcEntry::read_from(&mut Reader::new(c)))
     }
 }
 
 /// The header line of `/proc/ssi/ps`.
-pub const PS_HEADER: &str = "node pid ppid uid gid state threads cpu_ms rss_kb start_s home_node home_pid comm cmdline";
+pub const PS_HEADER: &str =
+    "node pid ppid uid gid state threads cpu_ms rss_kb start_s home_node home_pid comm cmdline";
 
 /// One line of `/proc/ssi/ps`: an entry and the node that runs it. Fields
 /// are separated by one space; `comm` has its spaces and control bytes
@@ -293,7 +301,11 @@ pub struct ProcLine<'a> {
 
 fn write_shown(out: &mut impl fmt::Write, bytes: &[u8], space_ok: bool) -> fmt::Result {
     for &b in bytes {
-        let c = if b.is_ascii_graphic() || (space_ok && b == b' ') { b as char } else { '?' };
+        let c = if b.is_ascii_graphic() || (space_ok && b == b' ') {
+            b as char
+        } else {
+            '?'
+        };
         out.write_char(c)?;
     }
     Ok(())
@@ -340,7 +352,15 @@ mod tests {
     use std::{string::ToString, vec::Vec};
 
     fn entry(pid: u32) -> ProcEntry {
-        let mut e = ProcEntry { pid, ppid: 1, uid: 1000, gid: 1000, state: b'S', cpu_ns: 5_000_000, ..ProcEntry::EMPTY };
+        let mut e = ProcEntry {
+            pid,
+            ppid: 1,
+            uid: 1000,
+            gid: 1000,
+            state: b'S',
+            cpu_ns: 5_000_000,
+            ..ProcEntry::EMPTY
+        };
         e.comm[..5].copy_from_slice(b"sleep");
         e.set_cmdline(b"sleep\x00600\x00");
         e
@@ -349,12 +369,28 @@ mod tests {
     #[test]
     fn request_round_trip_and_limits() {
         let mut buf = [0u8; REQUEST_LEN];
-        let q = ProcListRequest { after_pid: 300, max: 256 };
+        let q = ProcListRequest {
+            after_pid: 300,
+            max: 256,
+        };
         assert_eq!(q.encode(&mut buf), Ok(REQUEST_LEN));
         assert_eq!(ProcListRequest::decode(&buf), Ok(q));
-        assert!(ProcListRequest { after_pid: 0, max: 0 }.encode(&mut buf).is_err());
-        assert!(ProcListRequest { after_pid: 0, max: 257 }.encode(&mut buf).is_err());
-        assert_eq!(ProcListRequest::decode(&buf[..5]), Err(WireError::Truncated));
+        assert!(ProcListRequest {
+            after_pid: 0,
+            max: 0
+        }
+        .encode(&mut buf)
+        .is_err());
+        assert!(ProcListRequest {
+            after_pid: 0,
+            max: 257
+        }
+        .encode(&mut buf)
+        .is_err());
+        assert_eq!(
+            ProcListRequest::decode(&buf[..5]),
+            Err(WireError::Truncated)
+        );
     }
 
     #[test]
@@ -371,7 +407,16 @@ mod tests {
 
     #[test]
     fn reply_round_trip() {
-        let es = [entry(5), entry(9), ProcEntry { flags: ENTRY_MIGRATED, home_node: 2, home_pid: 77, ..entry(12) }];
+        let es = [
+            entry(5),
+            entry(9),
+            ProcEntry {
+                flags: ENTRY_MIGRATED,
+                home_node: 2,
+                home_pid: 77,
+                ..entry(12)
+            },
+        ];
         let mut buf = [0u8; ProcListReply::len_of(3)];
         assert_eq!(ProcListReply::encode(true, &es, &mut buf), Ok(buf.len()));
         let r = ProcListReply::decode(&buf).unwrap();
@@ -386,12 +431,31 @@ mod tests {
         // Not in pid order.
         assert!(ProcListReply::encode(false, &[entry(9), entry(5)], &mut buf).is_err());
         // A migrated flag without its home, a state no process has.
-        assert!(ProcListReply::encode(false, &[ProcEntry { flags: ENTRY_MIGRATED, ..entry(3) }], &mut buf).is_err());
-        assert!(ProcListReply::encode(false, &[ProcEntry { state: b'Q', ..entry(3) }], &mut buf).is_err());
+        assert!(ProcListReply::encode(
+            false,
+            &[ProcEntry {
+                flags: ENTRY_MIGRATED,
+                ..entry(3)
+            }],
+            &mut buf
+        )
+        .is_err());
+        assert!(ProcListReply::encode(
+            false,
+            &[ProcEntry {
+                state: b'Q',
+                ..entry(3)
+            }],
+            &mut buf
+        )
+        .is_err());
         // Decoding checks what encoding checks: a pid order broken on the wire.
         let n = ProcListReply::encode(false, &[entry(5), entry(9)], &mut buf).unwrap();
         buf[4..8].copy_from_slice(&10u32.to_le_bytes());
-        assert_eq!(ProcListReply::decode(&buf[..n]), Err(WireError::InvalidValue));
+        assert_eq!(
+            ProcListReply::decode(&buf[..n]),
+            Err(WireError::InvalidValue)
+        );
     }
 
     #[test]
@@ -401,8 +465,17 @@ mod tests {
         let line = ProcLine { node: 3, entry: &e }.to_string();
         assert_eq!(line, "3 42 1 1000 1000 S 1 5 0 0 0 0 sl?ep sleep 600");
         assert_eq!(PS_HEADER.split(' ').count(), line.splitn(14, ' ').count());
-        let empty = ProcEntry { pid: 8, state: b'Z', ..ProcEntry::EMPTY };
-        assert!(ProcLine { node: 1, entry: &empty }.to_string().ends_with(" - -"));
+        let empty = ProcEntry {
+            pid: 8,
+            state: b'Z',
+            ..ProcEntry::EMPTY
+        };
+        assert!(ProcLine {
+            node: 1,
+            entry: &empty
+        }
+        .to_string()
+        .ends_with(" - -"));
     }
 
     fn any_entry() -> impl Strategy<Value = ProcEntry> {
@@ -417,16 +490,40 @@ mod tests {
             any::<[u8; COMM_LEN]>(),
             prop::collection::vec(any::<u8>(), 0..300),
         )
-            .prop_map(|(pid, ppid, (uid, gid), state, threads, (cpu_ns, rss_bytes, start_ns), home, comm, cmd)| {
-                let mut e = ProcEntry { pid, ppid, uid, gid, state, threads, cpu_ns, rss_bytes, start_ns, comm, ..ProcEntry::EMPTY };
-                if let Some((node, pid)) = home {
-                    e.flags = ENTRY_MIGRATED;
-                    e.home_node = node;
-                    e.home_pid = pid;
-                }
-                e.set_cmdline(&cmd);
-                e
-            })
+            .prop_map(
+                |(
+                    pid,
+                    ppid,
+                    (uid, gid),
+                    state,
+                    threads,
+                    (cpu_ns, rss_bytes, start_ns),
+                    home,
+                    comm,
+                    cmd,
+                )| {
+                    let mut e = ProcEntry {
+                        pid,
+                        ppid,
+                        uid,
+                        gid,
+                        state,
+                        threads,
+                        cpu_ns,
+                        rss_bytes,
+                        start_ns,
+                        comm,
+                        ..ProcEntry::EMPTY
+                    };
+                    if let Some((node, pid)) = home {
+                        e.flags = ENTRY_MIGRATED;
+                        e.home_node = node;
+                        e.home_pid = pid;
+                    }
+                    e.set_cmdline(&cmd);
+                    e
+                },
+            )
     }
 
     proptest! {
