@@ -543,7 +543,8 @@ impl ProcShow<Node> for KrpcFile {
              handled: {}\nhandler_errors: {}\nunhandled: {}\n\
              tag_us: {}\nsocket_send_us: {}\nbody_recv_us: {}\ninbox_full_us: {}\nhandler_us: {}\n\
              reliable_sent: {}\nreliable_resent: {}\nreliable_acked: {}\nreliable_given_up: {}\n\
-             reliable_duplicates: {}\nreliable_pending: {}\ndropped_on_purpose: {}\n",
+             reliable_duplicates: {}\nreliable_pending: {}\ndropped_on_purpose: {}\n\
+             proclist_served: {}\nproclist_failed: {}\n",
             Stats::get(&s.frames_sent),
             Stats::get(&s.frames_received),
             Stats::get(&s.bytes_sent),
@@ -572,6 +573,8 @@ impl ProcShow<Node> for KrpcFile {
             Stats::get(&s.reliable_duplicates),
             data.with_service(|svc| svc.map_or(0, |svc| svc.cluster().reliable_pending())),
             Stats::get(&s.faults.dropped),
+            Stats::get(&data.procspace.served),
+            Stats::get(&data.procspace.failed),
         )
         .map_err(|_| ENOSPC)
     }
