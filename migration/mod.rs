@@ -276,6 +276,37 @@ impl Migrations {
     pub(crate) fn hosted_count(&self) -> usize {
         self.state.lock().hosted.len()
     }
+
+    /// The pids of this node that take part in a migration, and how, for
+    /// the process space: deputies, and the processes that migrated here
+    /// (a process coming home is its deputy's until it runs again).
+    pub(crate) fn pid_roles(&self) -> Result<KVec<(u32, PidRole)>> {
+        let st = self.state.lock();
+        let mut v = KVec::with_capacity(st.deputies.len() + st.hosted.len(), GFP_KERNEL)?;
+        for d in st.deputies.iter() {
+            v.push((d.pid, PidRole::Deputy), GFP_KERNEL)?;
+        }
+        for h in st.hosted.iter().filter(|h| !h.returning) {
+            let pid = h.pid();
+            if pid != 0 {
+                let running = h.state() == remote::HostedState::Running;
+                v.push((pid, PidRole::Hosted { home_node: h.home_node, home_pid: h.home_pid, running }), GFP_KERNEL)?;
+            }
+        }
+        Ok(v)
+    }
+}
+
+/// How a pid of this node takes part in a migration ([`Migrations::pid_roles`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum PidRole {
+    /// A deputy: its process runs on another node.
+    Deputy,
+    /// A process that migrated here from its home node, where its deputy
+    /// has pid `home_pid`. Not `running`: the restart program still
+    /// waiting for its image or restoring it, or a copy that moved on
+    /// (lending its memory to the next node until it ends).
+    Hosted { home_node: u16, home_pid: u32, running: bool },
 }
 
 /// `/proc/ssi/migrations`: recent migrations, this node's deputies and the

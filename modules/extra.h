@@ -9,3 +9,4 @@
 #include "helpers.h"
 #include "../checkpoint/task_helpers.h"
 #include "../migration/migration_helpers.h"
+#include "../procspace/procs_helpers.h"

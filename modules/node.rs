@@ -18,6 +18,7 @@ use crate::{
     kthread::KThread,
     migration::Migrations,
     procfs::{ProcShow, SeqFile},
+    procspace::{ProcSpace, PsSource},
     proto::{identity as id, membership, version, wire},
 };
 use core::fmt::Write;
@@ -40,6 +41,8 @@ pub(crate) struct Node {
     pub(crate) restore_groups: Arc<RestoreGroups>,
     /// Deputies, hosted processes and recent migrations.
     pub(crate) migrations: Arc<Migrations>,
+    /// The process space (`/proc/ssi/ps`, `ProcList`).
+    pub(crate) procspace: Arc<ProcSpace>,
 }
 
 impl Node {
@@ -49,6 +52,7 @@ impl Node {
         let restarts = RemoteRestarts::new()?;
         let restore_groups = RestoreGroups::new()?;
         let migrations = Migrations::new(restarts.clone(), restore_groups.clone())?;
+        let procspace = ProcSpace::new(migrations.clone())?;
         Arc::pin_init(
             pin_init!(Node {
                 identity,
@@ -57,6 +61,7 @@ impl Node {
                 restarts,
                 restore_groups,
                 migrations,
+                procspace,
             }),
             GFP_KERNEL,
         )
@@ -104,11 +109,12 @@ impl Node {
     }
 
     /// The layers above the cluster service, started with it: remote
-    /// restarts (checkpoint) and migration register their own message
-    /// handlers, with the state they keep here; migration runs its watcher
-    /// thread.
+    /// restarts (checkpoint), migration and the process space register
+    /// their own message handlers, with the state they keep here;
+    /// migration runs its watcher thread.
     fn start_layers(&self, cluster: &Arc<Cluster>) -> Result<KVec<KThread>> {
         crate::checkpoint::remote::register(cluster, &self.restarts)?;
+        crate::procspace::start(cluster, &self.procspace)?;
         let mut threads = KVec::new();
         threads.push(crate::migration::start(cluster, &self.migrations)?, GFP_KERNEL)?;
         Ok(threads)
@@ -118,6 +124,32 @@ impl Node {
 impl AsRef<Migrations> for Node {
     fn as_ref(&self) -> &Migrations {
         &self.migrations
+    }
+}
+
+impl PsSource for Node {
+    fn procspace(&self) -> &ProcSpace {
+        &self.procspace
+    }
+
+    fn own_node(&self) -> u16 {
+        u16::try_from(self.node_id()).unwrap_or(0)
+    }
+
+    fn peers(&self) -> Result<Option<(Arc<Cluster>, KVec<u16>)>> {
+        self.with_service(|s| {
+            let Some(s) = s else { return Ok(None) };
+            let cluster = s.cluster();
+            let own = cluster.node_id();
+            let peers = s.with_view(|view, _| {
+                let mut v = KVec::new();
+                for n in view.iter().filter(|n| n.state == membership::NodeState::Alive && n.id.get() != own) {
+                    v.push(n.id.get(), GFP_KERNEL)?;
+                }
+                Ok::<_, Error>(v)
+            })?;
+            Ok(Some((cluster, peers)))
+        })
     }
 }
 
@@ -511,7 +543,8 @@ impl ProcShow<Node> for KrpcFile {
              handled: {}\nhandler_errors: {}\nunhandled: {}\n\
              tag_us: {}\nsocket_send_us: {}\nbody_recv_us: {}\ninbox_full_us: {}\nhandler_us: {}\n\
              reliable_sent: {}\nreliable_resent: {}\nreliable_acked: {}\nreliable_given_up: {}\n\
-             reliable_duplicates: {}\nreliable_pending: {}\ndropped_on_purpose: {}\n",
+             reliable_duplicates: {}\nreliable_pending: {}\ndropped_on_purpose: {}\n\
+             proclist_served: {}\nproclist_failed: {}\n",
             Stats::get(&s.frames_sent),
             Stats::get(&s.frames_received),
             Stats::get(&s.bytes_sent),
@@ -540,6 +573,8 @@ impl ProcShow<Node> for KrpcFile {
             Stats::get(&s.reliable_duplicates),
             data.with_service(|svc| svc.map_or(0, |svc| svc.cluster().reliable_pending())),
             Stats::get(&s.faults.dropped),
+            Stats::get(&data.procspace.served),
+            Stats::get(&data.procspace.failed),
         )
         .map_err(|_| ENOSPC)
     }

@@ -27,6 +27,23 @@ pub(crate) struct SeqFile<'a> {
     _lifetime: PhantomData<&'a mut raw::seq_file>,
 }
 
+impl SeqFile<'_> {
+    /// Writes `bytes`; `false` if they do not fit the buffer. `show` then
+    /// returns `Ok`, and seq_file calls it again with a larger buffer (an
+    /// error from `show` would end the read with that error).
+    pub(crate) fn write_bytes(&mut self, bytes: &[u8]) -> bool {
+        // SAFETY: `m` is the seq_file of the ongoing `show` call; `bytes`
+        // is readable for its length.
+        unsafe { raw::seq_write(self.m, bytes.as_ptr().cast(), bytes.len()) == 0 }
+    }
+
+    /// The open file being read, for as long as it is open: a `show`
+    /// called again with a larger buffer sees the same key.
+    pub(crate) fn key(&self) -> usize {
+        self.m as usize
+    }
+}
+
 impl fmt::Write for SeqFile<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         // SAFETY: `m` is the seq_file of the ongoing `show` call.

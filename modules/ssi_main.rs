@@ -23,6 +23,8 @@ mod kthread;
 mod migration;
 mod node;
 mod procfs;
+#[path = "../procspace/mod.rs"]
+mod procspace;
 
 /// Bindings for kernel interfaces the 6.12 kernel crate lacks, generated
 /// from `modules/extra.h` at build time (see `modules/extra_bindgen.mk`).
@@ -76,6 +78,7 @@ impl kernel::Module for SsiModule {
         proc.add::<node::KrpcFile>()?;
         proc.add::<node::PeersFile>()?;
         proc.add::<migration::MigrationsFile>()?;
+        proc.add::<procspace::PsFile>()?;
         let config = configfs::Subsystem::register(
             c_str!("ssi"),
             module,
