@@ -1,0 +1,79 @@
+# ssi-nodes: 3
+# ssi-timeout: 600
+# The process space, first step (issue 20): on every node, /proc/ssi/ps and
+# `ssi-ctl ps` list the user processes of every alive node, each exactly
+# once, with the node that runs it and its real user. A migrated process is
+# listed once, where it runs, with its home node and its pid there (its
+# deputy at home is not listed again). A node that dies leaves the listing,
+# which still completes.
+wait_view 90 "1 2 3" 1 2 3
+
+# ps_json N: `ssi-ctl ps --json` on node N (fails the scenario if it fails).
+ps_json() { on "$1" "ssi-ctl ps --json"; }
+# count_comm JSON COMM: how many entries of that name.
+count_comm() { jq --arg c "$2" '[.[] | select(.comm == $c)] | length' <<<"$1"; }
+# field_of JSON COMM FILTER: FILTER of the one entry of that name.
+field_of() { jq -c --arg c "$2" ".[] | select(.comm == \$c) | $3" <<<"$1"; }
+
+# A uniquely named process on each node (a copy of sleep: its name is the
+# file's); node 3's runs as nobody.
+for n in 1 2 3; do
+  as=""
+  [ $n = 3 ] && as="setpriv --reuid=65534 --regid=65534 --clear-groups"
+  on $n "cp /bin/sleep /tmp/psmark$n && ($as /tmp/psmark$n 600 < /dev/null > /dev/null 2>&1 &)"
+  wait_on 20 $n "pgrep -x psmark$n > /dev/null"
+done
+declare -A mark_pid
+for n in 1 2 3; do mark_pid[$n]=$(on $n "pgrep -x psmark$n"); done
+
+for n in 1 2 3; do
+  json=$(ps_json $n)
+  for m in 1 2 3; do
+    expect_eq "node $n lists psmark$m once" "$(count_comm "$json" psmark$m)" 1
+    expect_eq "node $n: psmark$m runs on node $m" "$(field_of "$json" psmark$m .node)" "$m"
+    expect_eq "node $n: psmark$m has its pid there" "$(field_of "$json" psmark$m .pid)" "${mark_pid[$m]}"
+    expect_eq "node $n: psmark$m is not migrated" "$(field_of "$json" psmark$m .home)" null
+  done
+  expect_eq "node $n: psmark1's user" "$(field_of "$json" psmark1 .user)" '"root"'
+  expect_eq "node $n: psmark3's user" "$(field_of "$json" psmark3 .user)" '"nobody"'
+  expect_eq "node $n: psmark3's command line" "$(field_of "$json" psmark3 .cmd)" '"/tmp/psmark3 600"'
+  # The text listing says the same, and ps's own pids are there: node 1's
+  # init is listed as node 1's pid 1, once per node.
+  expect_eq "node $n: /proc/ssi/ps has the three marks" \
+    "$(on $n "awk 'NR > 1 && \$13 ~ /^psmark/ { print \$1 \":\" \$13 }' /proc/ssi/ps | sort | xargs")" \
+    "1:psmark1 2:psmark2 3:psmark3"
+  expect_eq "node $n: one pid 1 per node" "$(jq -c '[.[] | select(.pid == 1) | .node] | sort' <<<"$json")" "[1,2,3]"
+  table=$(on $n "ssi-ctl ps")
+  expect_match "node $n: the table has its header" "$(head -1 <<<"$table")" "^ *NODE +PID +PPID +USER +STAT +TIME +RSS +HOME +CMD"
+  expect_match "node $n: the table lists psmark3 as nobody" "$table" "^ *3 +${mark_pid[3]} .* nobody .*/tmp/psmark3 600"
+done
+
+# A process migrated 1 -> 2 is listed once, on node 2, with its home; its
+# deputy on node 1 is not listed.
+on 1 "(ssi-wl-lines 100000 50 < /dev/null > /dev/null 2>&1 &)"
+wait_on 20 1 'pgrep -x ssi-wl-lines > /dev/null'
+home=$(on 1 pgrep -x ssi-wl-lines)
+out=$(on 1 "ssi-ctl migrate $home 2 2>&1; echo rc=\$?")
+expect_match "ssi-wl-lines migrates to node 2" "$out" "rc=0"
+there=$(echo "$out" | sed -n 's/.* as pid \([0-9]*\).*/\1/p')
+for n in 1 2 3; do
+  json=$(ps_json $n)
+  expect_eq "node $n lists the migrated process once" "$(count_comm "$json" ssi-wl-lines)" 1
+  expect_eq "node $n: it runs on node 2 as pid $there" "$(field_of "$json" ssi-wl-lines '[.node, .pid]')" "[2,$there]"
+  expect_eq "node $n: its home is node 1, pid $home" "$(field_of "$json" ssi-wl-lines .home)" "{\"node\":1,\"pid\":$home}"
+done
+expect_match "the table shows its home" "$(on 3 "ssi-ctl ps")" "^ *2 +$there .* 1/$home "
+on 1 "kill -TERM $home"
+wait_on 30 2 "! pgrep -x ssi-wl-lines > /dev/null"
+
+# Node 3 dies: the listing still completes on the others, without its
+# processes once it is declared dead.
+node_kill 3
+wait_view 60 "1 2" 1 2
+for n in 1 2; do
+  json=$(ps_json $n)
+  expect_eq "node $n: nothing of node 3 is listed" "$(jq '[.[] | select(.node == 3)] | length' <<<"$json")" 0
+  expect_eq "node $n: psmark1 and psmark2 are still listed" \
+    "$(count_comm "$json" psmark1)$(count_comm "$json" psmark2)" 11
+done
+for n in 1 2; do on $n "pkill -x psmark$n"; done
