@@ -34,6 +34,8 @@ pub(crate) mod membership;
 pub(crate) mod migration;
 #[path = "../proto/src/page.rs"]
 pub(crate) mod page;
+#[path = "../proto/src/pid_range.rs"]
+pub(crate) mod pid_range;
 #[path = "../proto/src/procs.rs"]
 pub(crate) mod procs;
 #[path = "../proto/src/reliable.rs"]

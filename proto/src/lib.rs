@@ -24,6 +24,7 @@ pub mod le;
 pub mod membership;
 pub mod migration;
 pub mod page;
+pub mod pid_range;
 pub mod procs;
 pub mod reliable;
 pub mod version;
