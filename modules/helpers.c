@@ -22,6 +22,9 @@
 #include <crypto/hash.h>
 #include <linux/miscdevice.h>
 #include <linux/fs.h>
+#include <linux/idr.h>
+#include <linux/kprobes.h>
+#include <linux/pid_namespace.h>
 #include "helpers.h"
 
 void ssi_configfs_subsystem_init(struct configfs_subsystem *subsys)
@@ -249,4 +252,60 @@ struct file *ssi_stream_file(const char *name, const struct ssi_stream_ops *ops,
 int ssi_is_stream_file(struct file *f)
 {
 	return f->f_op == &ssi_stream_fops;
+}
+
+/*
+ * The pid range hook. The two numbers are written before register_kprobe
+ * and never while it is registered; the handler runs in alloc_pid under
+ * pidmap_lock and only applies them to the initial namespace's calls.
+ */
+static unsigned long ssi_pid_lo, ssi_pid_hi;
+static struct kprobe ssi_pid_kp;
+
+static int ssi_pid_pre(struct kprobe *p, struct pt_regs *regs)
+{
+#ifdef CONFIG_X86_64
+	if (regs->di == (unsigned long)&init_pid_ns.idr) {
+		regs->dx = ssi_pid_lo;
+		regs->cx = ssi_pid_hi;
+	}
+#endif
+	return 0;
+}
+
+int ssi_pid_hook_arm(u32 lo, u32 hi)
+{
+	int r;
+
+	if (!IS_ENABLED(CONFIG_X86_64))
+		return -EOPNOTSUPP;
+	ssi_pid_lo = lo;
+	ssi_pid_hi = hi;
+	/* A kprobe is registered again only from a clean struct. */
+	memset(&ssi_pid_kp, 0, sizeof(ssi_pid_kp));
+	ssi_pid_kp.symbol_name = "idr_alloc_cyclic";
+	ssi_pid_kp.pre_handler = ssi_pid_pre;
+	r = register_kprobe(&ssi_pid_kp);
+	if (r)
+		return r;
+	idr_set_cursor(&init_pid_ns.idr, lo);
+	return 0;
+}
+
+void ssi_pid_hook_disarm(void)
+{
+	unregister_kprobe(&ssi_pid_kp);
+}
+
+long ssi_read_file_head(const char *path, char *buf, size_t len)
+{
+	struct file *f = filp_open(path, O_RDONLY, 0);
+	loff_t pos = 0;
+	long r;
+
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	r = kernel_read(f, buf, len, &pos);
+	filp_close(f, NULL);
+	return r;
 }

@@ -65,4 +65,18 @@ struct file *ssi_stream_file(const char *name, const struct ssi_stream_ops *ops,
 /* Whether `f` is a stream file of the module. */
 int ssi_is_stream_file(struct file *f);
 
+/*
+ * Node pid ranges (modules/pid_hook.rs): a kprobe on idr_alloc_cyclic whose
+ * pre-handler, for the initial pid namespace's idr only, replaces the
+ * call's start and end with [lo, hi), then sets that idr's cursor to lo.
+ * 0 or a negative errno. One hook at a time; disarm unregisters it (which
+ * waits for running handlers).
+ */
+int ssi_pid_hook_arm(u32 lo, u32 hi);
+void ssi_pid_hook_disarm(void);
+
+/* The first `len` bytes of the file at `path` (opened read-only as the
+ * kernel): the count read or a negative errno. */
+long ssi_read_file_head(const char *path, char *buf, size_t len);
+
 #endif

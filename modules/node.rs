@@ -17,9 +17,10 @@ use crate::{
     krpc_bench::{self as bench, BenchResult},
     kthread::KThread,
     migration::Migrations,
+    pid_hook::{self, PidHook},
     procfs::{ProcShow, SeqFile},
     procspace::{ProcSpace, PsSource},
-    proto::{identity as id, membership, version, wire},
+    proto::{identity as id, membership, pid_range, version, wire},
 };
 use core::fmt::Write;
 use kernel::{c_str, new_mutex, prelude::*, str::CStr, sync::Arc, sync::Mutex};
@@ -43,6 +44,82 @@ pub(crate) struct Node {
     pub(crate) migrations: Arc<Migrations>,
     /// The process space (`/proc/ssi/ps`, `ProcList`).
     pub(crate) procspace: Arc<ProcSpace>,
+    /// This node's pid range: armed while in the cluster, or why not.
+    #[pin]
+    pids: Mutex<PidRangeState>,
+}
+
+/// This node's pid range (`proto::pid_range`, `modules/pid_hook.rs`).
+enum PidRangeState {
+    /// New pids come from the hook's range.
+    Armed(PidHook),
+    /// New pids come from the whole `pid_max` space, because of this.
+    Off(PidRangeOff),
+}
+
+/// Why this node allocates pids without a range.
+#[derive(Clone, Copy)]
+enum PidRangeOff {
+    /// The node is not in the cluster.
+    NotJoined,
+    /// Its node id has no range.
+    NoRange(pid_range::NoRange),
+    /// `pid_max` is below `PID_MAX_NEEDED`.
+    PidMaxLow(u64),
+    /// `pid_max` could not be read (errno).
+    PidMaxUnreadable(i32),
+    /// The hook could not be registered (errno).
+    Hook(i32),
+}
+
+impl core::fmt::Display for PidRangeState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            PidRangeState::Armed(h) => write!(f, "{}-{}", h.range().lo, h.range().hi),
+            PidRangeState::Off(PidRangeOff::NotJoined) => write!(f, "off (not in the cluster)"),
+            PidRangeState::Off(PidRangeOff::NoRange(r)) => write!(f, "off ({})", r.describe()),
+            PidRangeState::Off(PidRangeOff::PidMaxLow(v)) => {
+                write!(f, "off (pid_max {} below {})", v, pid_range::PID_MAX_NEEDED)
+            }
+            PidRangeState::Off(PidRangeOff::PidMaxUnreadable(e)) => write!(f, "off (pid_max unreadable: error {})", e),
+            PidRangeState::Off(PidRangeOff::Hook(e)) => write!(f, "off (kprobe error {})", e),
+        }
+    }
+}
+
+/// Arms the pid range of node `node_id`, or says why it stays off. Never
+/// changes `pid_max`.
+fn arm_pid_range(node_id: u32) -> PidRangeState {
+    let range = match pid_range::range_of(node_id) {
+        Ok(r) => r,
+        Err(why) => {
+            pr_warn!("node {}: no pid range ({}); pids are node-local\n", node_id, why.describe());
+            return PidRangeState::Off(PidRangeOff::NoRange(why));
+        }
+    };
+    match pid_hook::pid_max() {
+        Ok(v) if pid_range::pid_max_suffices(v) => {}
+        Ok(v) => {
+            pr_warn!(
+                "pid_max is {}, below {}: no pid range; write {} to /proc/sys/kernel/pid_max before joining\n",
+                v,
+                pid_range::PID_MAX_NEEDED,
+                pid_range::PID_MAX_NEEDED
+            );
+            return PidRangeState::Off(PidRangeOff::PidMaxLow(v));
+        }
+        Err(e) => {
+            pr_warn!("cannot read /proc/sys/kernel/pid_max (error {}): no pid range\n", e.to_errno());
+            return PidRangeState::Off(PidRangeOff::PidMaxUnreadable(e.to_errno()));
+        }
+    }
+    match PidHook::arm(range) {
+        Ok(h) => PidRangeState::Armed(h),
+        Err(e) => {
+            pr_warn!("cannot arm pid range {}-{} (error {})\n", range.lo, range.hi, e.to_errno());
+            PidRangeState::Off(PidRangeOff::Hook(e.to_errno()))
+        }
+    }
 }
 
 impl Node {
@@ -62,6 +139,7 @@ impl Node {
                 restore_groups,
                 migrations,
                 procspace,
+                pids <- new_mutex!(PidRangeState::Off(PidRangeOff::NotJoined)),
             }),
             GFP_KERNEL,
         )
@@ -82,8 +160,14 @@ impl Node {
     pub(crate) fn set_enabled(&self, on: bool) -> Result {
         let mut service = self.service.lock();
         match (on, service.is_some()) {
-            (true, false) => *service = Some(Service::start(&self.identity, |c| self.start_layers(c))?),
-            (false, true) => drop(service.take()),
+            (true, false) => {
+                *service = Some(Service::start(&self.identity, |c| self.start_layers(c))?);
+                *self.pids.lock() = arm_pid_range(self.node_id());
+            }
+            (false, true) => {
+                drop(service.take());
+                self.disarm_pid_range();
+            }
             _ => {}
         }
         Ok(())
@@ -93,6 +177,14 @@ impl Node {
     pub(crate) fn shutdown(&self) {
         let s = self.service.lock().take();
         drop(s);
+        self.disarm_pid_range();
+    }
+
+    /// Back to the kernel's own pid allocation (the hook's drop
+    /// unregisters it); `pid_max` stays as it is.
+    fn disarm_pid_range(&self) {
+        let old = core::mem::replace(&mut *self.pids.lock(), PidRangeState::Off(PidRangeOff::NotJoined));
+        drop(old);
     }
 
     fn is_enabled(&self) -> bool {
@@ -406,13 +498,14 @@ impl ProcShow<Node> for NodeFile {
             data.with_service(|s| s.map_or((0, 0, 0), |s| (1, s.incarnation(), s.connected())));
         write!(
             out,
-            "node_id: {}\naddress: {}\nport: {}\nenabled: {}\nincarnation: {:08x}\nconnected_peers: {}\n",
+            "node_id: {}\naddress: {}\nport: {}\nenabled: {}\nincarnation: {:08x}\nconnected_peers: {}\npid_range: {}\n",
             data.node_id(),
             data.identity.address(),
             data.identity.port(),
             enabled,
             incarnation,
-            peers
+            peers,
+            *data.pids.lock()
         )
         .map_err(|_| ENOSPC)
     }

@@ -22,6 +22,7 @@ mod kthread;
 #[path = "../migration/mod.rs"]
 mod migration;
 mod node;
+mod pid_hook;
 mod procfs;
 #[path = "../procspace/mod.rs"]
 mod procspace;

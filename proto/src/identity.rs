@@ -7,8 +7,8 @@
 use core::fmt;
 
 /// Largest node id. Node ids are 1..=MAX_NODE_ID; 0 means "not set".
-/// 12 bits leave the rest of a 32-bit pid for node-local pids when pids
-/// become cluster-wide.
+/// Only ids up to `pid_range::MAX_RANGED_NODE` (63) have a pid range;
+/// larger ids run with node-local pids.
 pub const MAX_NODE_ID: u32 = 4095;
 
 /// Default TCP port of the kernel RPC listener.
