@@ -26,6 +26,18 @@ done
 declare -A mark_pid
 for n in 1 2 3; do mark_pid[$n]=$(on $n "pgrep -x psmark$n"); done
 
+# Node pid ranges: node n allocates new pids only in [n*65536, (n+1)*65536)
+# (proto/src/pid_range.rs), so no pid is in use on two nodes.
+for n in 1 2 3; do
+  expect_eq "psmark$n's pid ${mark_pid[$n]} is in node $n's range" "$(( mark_pid[$n] / 65536 ))" "$n"
+  expect_eq "node $n: /proc/ssi/node shows its pid range" \
+    "$(on $n "sed -n 's/^pid_range: //p' /proc/ssi/node")" "$(( n * 65536 ))-$(( (n + 1) * 65536 ))"
+done
+pids=$(on 1 "for i in \$(seq 20); do sh -c 'echo \$\$'; done" | xargs)
+expect_eq "node 1: 20 new processes" "$(wc -w <<<"$pids")" 20
+expect_eq "node 1: every new pid is in node 1's range" \
+  "$(for p in $pids; do echo $(( p / 65536 )); done | sort -u | xargs)" 1
+
 for n in 1 2 3; do
   json=$(ps_json $n)
   for m in 1 2 3; do
