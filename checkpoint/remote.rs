@@ -275,6 +275,25 @@ impl RemoteRestarts {
         self.with_own_slot(token, false, |_| {})
     }
 
+    /// The process of restart `token` made a copy of itself, `pid`, with
+    /// the restarted process's own pid (clone3 `set_tid`), which carries
+    /// the restart on: from now on that copy is the slot's process.
+    pub(crate) fn pass_on(&self, token: u32, pid: u32) -> Result {
+        if pid == 0 || !task::process_alive(pid) {
+            return Err(ESRCH);
+        }
+        let mut passed = false;
+        self.with_own_slot(token, false, |s| {
+            s.pid = pid;
+            passed = true;
+        })?;
+        if passed {
+            Ok(())
+        } else {
+            Err(EINVAL)
+        }
+    }
+
     /// The process of restart `token` passed the checks: it runs.
     pub(crate) fn running(&self, token: u32) {
         let _ = self.with_own_slot(token, false, |s| {

@@ -22,6 +22,7 @@ use crate::{
     proto::{
         ctl::{STRATEGY_POSTCOPY, STRATEGY_PRECOPY},
         migration::{Begin, Commit, Data, Keep, Ref, Run, Signal, PAGE, USER_TOP},
+        pid_range,
         wire::RestartStarted,
     },
 };
@@ -82,14 +83,30 @@ pub(crate) fn begin(cluster: &Cluster, migrations: &Arc<Migrations>, from: u16, 
 }
 
 /// Starts `ctl_path restart --token T --as-uid U --migration` for `h`.
+/// A cluster-wide home pid is kept (`--keep-pid P`): the program makes
+/// the copy of itself that becomes the process with that pid, which no
+/// other process of the cluster can hold (the deputy holds it at home;
+/// no node but the home allocates in its range).
 fn start_restore(migrations: &Migrations, h: &Arc<Hosted>, from: u16) -> Result<RestartStarted> {
     let mut uid = StackStr::<16>::new();
     core::fmt::Write::write_fmt(&mut uid, format_args!("{}\0", h.uid)).map_err(|_| EINVAL)?;
-    // Post-copy, lazy: the restart program also starts the page server.
-    let how: &[u8] = if h.strategy == STRATEGY_POSTCOPY { b"postcopy\0" } else { b"lazy\0" };
-    let args: [&[u8]; 5] = [b"--as-uid\0", uid.as_bytes(), b"--migration\0", b"--pages-later\0", how];
-    let args = if h.pages_later() { &args[..] } else { &args[..3] };
-    migrations.restarts.start_program(from, args, |token| {
+    let mut pid = StackStr::<16>::new();
+    core::fmt::Write::write_fmt(&mut pid, format_args!("{}\0", h.home_pid)).map_err(|_| EINVAL)?;
+    let mut args: KVec<&[u8]> = KVec::with_capacity(7, GFP_KERNEL)?;
+    for a in [&b"--as-uid\0"[..], uid.as_bytes(), b"--migration\0"] {
+        args.push(a, GFP_KERNEL)?;
+    }
+    if pid_range::is_cluster_wide(h.home_pid) {
+        args.push(b"--keep-pid\0", GFP_KERNEL)?;
+        args.push(pid.as_bytes(), GFP_KERNEL)?;
+    }
+    if h.pages_later() {
+        // Post-copy, lazy: the restart program also starts the page server.
+        let how: &[u8] = if h.strategy == STRATEGY_POSTCOPY { b"postcopy\0" } else { b"lazy\0" };
+        args.push(b"--pages-later\0", GFP_KERNEL)?;
+        args.push(how, GFP_KERNEL)?;
+    }
+    migrations.restarts.start_program(from, &args, |token| {
         h.inner.lock().token = token;
     })
 }

@@ -94,6 +94,7 @@ unsafe extern "C" fn ctl_ioctl(data: *mut c_void, cmd: c_uint, arg: c_ulong) -> 
             }
             CtlOp::MigrationImage => migration_image(node, &req, &mut reply),
             CtlOp::MigrationPages => migration_pages(node, &req, &mut reply),
+            CtlOp::PassOn => pass_on(node, &req, &mut reply),
             CtlOp::Report => report(node, &req, &block),
             CtlOp::RestoreThread => match restore_thread(node, &req) {
                 // This thread is the saved one now (rax set on the way out).
@@ -272,6 +273,19 @@ fn migration_image(node: &Node, req: &CtlRequest, reply: &mut CtlReply) -> Resul
         }
     })?;
     Ok(())
+}
+
+/// The restarting process of incoming migration `req.token` made the copy
+/// of itself (pid `req.pid`) that keeps the process's own pid: that copy
+/// carries the restart on.
+fn pass_on(node: &Node, req: &CtlRequest, reply: &mut CtlReply) -> Result {
+    let (is_root, _) = task::caller_identity();
+    if !is_root {
+        return Err(EPERM);
+    }
+    node.restarts.pass_on(req.token, req.pid).inspect_err(|_| {
+        say(reply, format_args!("cannot pass restart {} on to pid {}", req.token, req.pid));
+    })
 }
 
 /// Post-copy, lazy: the restarting process of incoming migration

@@ -2,8 +2,9 @@
  * ssi-wl-lines COUNT [INTERVAL_MS=20]
  *
  * Prints "line i" for i = 1..COUNT, one every INTERVAL_MS, and exits 0.
- * On SIGTERM it prints "got SIGTERM at line i" (i = the last line printed,
- * 0 if none) and exits with status 143. For the live-migration tests of
+ * On SIGTERM it prints "got SIGTERM at line i in pid P" (i = the last line
+ * printed, 0 if none; P = getpid() then: a migrated process keeps its pid)
+ * and exits with status 143. For the live-migration tests of
  * stdout forwarding through a pipe (e.g. `ssi-wl-lines 500 | sort -n`) and
  * of signal delivery to a migrated process.
  */
@@ -22,7 +23,7 @@ static void on_term(int sig)
 static void check_term(unsigned long long last)
 {
 	if (got_term) {
-		wl_printf("got SIGTERM at line %llu\n", last);
+		wl_printf("got SIGTERM at line %llu in pid %ld\n", last, (long)getpid());
 		exit(143);
 	}
 }

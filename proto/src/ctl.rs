@@ -93,6 +93,10 @@ pub enum CtlOp {
     /// asks for its pages file (a descriptor is installed); with
     /// `FLAG_ALL_PAGES_HERE`, its page server says every page came.
     MigrationPages,
+    /// The process started for incoming migration `token` made a copy of
+    /// itself with the process's own pid (`pid`, clone3 `set_tid`): that
+    /// copy carries the restart on (one pid for life).
+    PassOn,
 }
 
 /// A decoded request.
@@ -196,6 +200,7 @@ impl CtlRequest {
             CtlOp::Migrate => 6,
             CtlOp::MigrationImage => 7,
             CtlOp::MigrationPages => 8,
+            CtlOp::PassOn => 9,
         };
         out[6..8].copy_from_slice(&op.to_le_bytes());
         out[8..12].copy_from_slice(&self.pid.to_le_bytes());
@@ -224,6 +229,7 @@ impl CtlRequest {
             6 => CtlOp::Migrate,
             7 => CtlOp::MigrationImage,
             8 => CtlOp::MigrationPages,
+            9 => CtlOp::PassOn,
             _ => return Err(CtlError::BadOp),
         };
         if b[27] != 0 {
@@ -238,7 +244,8 @@ impl CtlRequest {
             | CtlOp::Report
             | CtlOp::RestoreThread
             | CtlOp::Migrate
-            | CtlOp::MigrationImage => 0,
+            | CtlOp::MigrationImage
+            | CtlOp::PassOn => 0,
         };
         if flags & !allowed != 0 {
             return Err(CtlError::BadFlags);
@@ -379,7 +386,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn request_round_trip(pid in any::<u32>(), fd in any::<u32>(), flag in any::<bool>(), op in 1u16..=8,
+        fn request_round_trip(pid in any::<u32>(), fd in any::<u32>(), flag in any::<bool>(), op in 1u16..=9,
                               token in any::<u32>(), node in any::<u16>(), strategy in any::<u8>(), uffd in any::<u32>()) {
             let op = match op {
                 1 => CtlOp::Checkpoint,
@@ -389,7 +396,8 @@ mod tests {
                 5 => CtlOp::RestoreThread,
                 6 => CtlOp::Migrate,
                 7 => CtlOp::MigrationImage,
-                _ => CtlOp::MigrationPages,
+                8 => CtlOp::MigrationPages,
+                _ => CtlOp::PassOn,
             };
             let flags = match op {
                 CtlOp::Checkpoint if flag => FLAG_KILL,
@@ -444,7 +452,7 @@ mod tests {
         x[4] = 9;
         assert_eq!(CtlRequest::decode(&x), Err(CtlError::UnsupportedVersion));
         let mut x = b;
-        x[6] = 9;
+        x[6] = 200;
         assert_eq!(CtlRequest::decode(&x), Err(CtlError::BadOp));
         let mut x = b;
         x[16] = 2;

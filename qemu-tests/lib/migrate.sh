@@ -34,7 +34,7 @@ migrate_suite() {
   sleep 2
   pid=$(on 1 pgrep -x ssi-wl-counter)
   out=$(on 1 "ssi-ctl migrate --strategy $S $pid 2 2>&1; echo rc=\$?")
-  expect_match "migrate says where it runs" "$out" "migrated $pid to node 2 as pid [0-9]+ \\($S\\)"
+  expect_match "migrate says where it runs, under its own pid" "$out" "migrated $pid to node 2 as pid $pid \\($S\\)"
   expect_match "migrate status" "$out" "rc=0"
   rpid=$(echo "$out" | sed -n 's/.* as pid \([0-9]*\).*/\1/p')
   expect_eq "the process runs on node 2" "$(on 2 "cat /proc/$rpid/comm")" ssi-wl-counter
@@ -69,7 +69,7 @@ migrate_suite() {
   on 1 "kill -TERM $pid"
   wait_on 30 1 'test -s /tmp/term.status'
   expect_eq "the handler's exit status reaches the home shell" "$(on 1 cat /tmp/term.status)" "status=143"
-  expect_match "the handler ran on node 2" "$(on 1 "tail -1 /cluster/term.out")" "^got SIGTERM at line [0-9]+$"
+  expect_match "the handler ran on node 2, where getpid() is still $pid" "$(on 1 "tail -1 /cluster/term.out")" "^got SIGTERM at line [0-9]+ in pid $pid$"
 
   # --- Memory and FPU, 128 MiB, over 1 -> 2 -> 3 -> 1 (each hop asked on the
   # node it runs on; the last one brings it home, where its deputy becomes it
@@ -165,6 +165,7 @@ lost_lender_test() {
   out=$(on_timeout 300 2 "ssi-ctl migrate --strategy $S $p2 3 2>&1; echo rc=\$?")
   expect_match "$S hop to node 3" "$out" "rc=0"
   p3=$(echo "$out" | sed -n 's/.* as pid \([0-9]*\).*/\1/p')
+  expect_eq "it keeps its pid over two hops" "$p2 $p3" "$home $home"
   node_kill 2
   wait_on 90 3 '! pgrep -x ssi-wl-memfpu > /dev/null'
   expect_match "node 3 says why the process ended" "$(on 3 "dmesg | grep 'holds the memory of pid $p3\\|could not give the pages'")" "pid $p3"

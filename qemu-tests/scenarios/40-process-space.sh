@@ -68,6 +68,8 @@ home=$(on 1 pgrep -x ssi-wl-lines)
 out=$(on 1 "ssi-ctl migrate $home 2 2>&1; echo rc=\$?")
 expect_match "ssi-wl-lines migrates to node 2" "$out" "rc=0"
 there=$(echo "$out" | sed -n 's/.* as pid \([0-9]*\).*/\1/p')
+expect_eq "it keeps its pid on node 2" "$there" "$home"
+expect_eq "node 2's /proc has it under that pid" "$(on 2 "cat /proc/$home/comm")" ssi-wl-lines
 for n in 1 2 3; do
   json=$(ps_json $n)
   expect_eq "node $n lists the migrated process once" "$(count_comm "$json" ssi-wl-lines)" 1

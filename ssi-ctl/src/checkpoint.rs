@@ -51,7 +51,7 @@ fn device(root: &Path) -> PathBuf {
 }
 
 /// Sends one request block; the reply and the ioctl's errno.
-fn request(root: &Path, req: &CtlRequest) -> Result<(CtlReply, i32), CtlError> {
+pub(crate) fn request(root: &Path, req: &CtlRequest) -> Result<(CtlReply, i32), CtlError> {
     let dev_path = device(root);
     let dev = OpenOptions::new().read(true).write(true).open(&dev_path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => CtlError::NotLoaded,
@@ -399,9 +399,24 @@ pub fn restart_for(root: &Path, path: &Path, (token, uid): (u32, u32)) -> Result
 /// (no file on the way). Post-copy, lazy: the page server is started
 /// first (it waits for the ranges the restore registers). Then the module
 /// is asked for the image, which blocks until all of it came; it is
-/// restored as `restart_for` does.
-pub fn restart_migration(root: &Path, token: u32, uid: u32, pages_later: Option<bool>) -> Result<(), CtlError> {
+/// restored as `restart_for` does. `keep_pid`: the process's cluster-wide
+/// pid, which a copy of this program takes first (`keep_pid.rs`).
+pub fn restart_migration(
+    root: &Path,
+    token: u32,
+    uid: u32,
+    pages_later: Option<bool>,
+    keep_pid: Option<u32>,
+) -> Result<(), CtlError> {
     stdio_to_dev_null();
+    if let Some(pid) = keep_pid {
+        match crate::keep_pid::pass_on(root, token, pid) {
+            crate::keep_pid::Outcome::Passed => std::process::exit(0),
+            crate::keep_pid::Outcome::Kept(why) => {
+                crate::keep_pid::log_kernel_warning(&crate::keep_pid::kept_message(pid, &why))
+            }
+        }
+    }
     let outcome = pages_later.map(|push| start_pager(root, token, push)).transpose().and_then(|uffd| {
         let req =
             CtlRequest { op: CtlOp::MigrationImage, pid: 0, image_fd: 0, flags: 0, token, node: 0, strategy: 0, uffd: 0 };

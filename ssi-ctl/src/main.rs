@@ -4,6 +4,7 @@
 //! `/sys/kernel/config/ssi/*` to read and set configuration.
 
 mod checkpoint;
+mod keep_pid;
 mod migrations;
 mod pager;
 mod ps;
@@ -76,6 +77,9 @@ enum Command {
         /// (Internal) post-copy or lazy: the memory comes after the restore (a page server fetches it).
         #[arg(long, hide = true, requires = "migration", value_name = "STRATEGY", value_parser = ["postcopy", "lazy"])]
         pages_later: Option<String>,
+        /// (Internal) the migrating process's cluster-wide pid, which it keeps here.
+        #[arg(long, hide = true, requires = "migration", value_name = "PID")]
+        keep_pid: Option<u32>,
     },
     /// Move a running process to another node (root or the process's owner); it goes on there.
     Migrate {
@@ -146,9 +150,9 @@ fn run(node: &Node, command: Command) -> ExitCode {
         Command::Checkpoint { pid, output, kill } => checkpoint::checkpoint(node.root(), pid, output, kill),
         Command::Image { file, json, maps } => checkpoint::image_info(&file, json, maps),
         Command::Restart { files, check: true, .. } => checkpoint::restart_check(node.root(), &files),
-        Command::Restart { migration: true, token: Some(token), as_uid, pages_later, .. } => {
+        Command::Restart { migration: true, token: Some(token), as_uid, pages_later, keep_pid, .. } => {
             let pages_later = pages_later.map(|s| s == "postcopy");
-            checkpoint::restart_migration(node.root(), token, as_uid.unwrap_or(0), pages_later)
+            checkpoint::restart_migration(node.root(), token, as_uid.unwrap_or(0), pages_later, keep_pid)
         }
         Command::Migrate { pid, node: to, strategy } => checkpoint::migrate(node.root(), pid, to, strategy),
         Command::Restart { files, check: false, node: remote, token, as_uid, .. } => match files.as_slice() {
@@ -536,6 +540,7 @@ mod tests {
                 as_uid: None,
                 migration: false,
                 pages_later: None,
+                keep_pid: None,
             } => {
                 assert_eq!(files, vec![PathBuf::from("a.img")])
             }
@@ -572,6 +577,11 @@ mod tests {
         }
         assert_eq!(refused(&["restart", "--token", "9", "a.img"]).kind(), ErrorKind::MissingRequiredArgument);
         assert_eq!(refused(&["restart", "--migration"]).kind(), ErrorKind::MissingRequiredArgument);
+        assert!(matches!(
+            parse(&["restart", "--token", "9", "--as-uid", "0", "--migration", "--keep-pid", "131073"]).unwrap(),
+            Command::Restart { migration: true, keep_pid: Some(131073), .. }
+        ));
+        assert_eq!(refused(&["restart", "--keep-pid", "5", "a.img"]).kind(), ErrorKind::MissingRequiredArgument);
         assert_eq!(
             refused(&["restart", "--token", "9", "--as-uid", "0", "--migration", "--pages-later", "eager"]).kind(),
             ErrorKind::InvalidValue
@@ -584,7 +594,7 @@ mod tests {
         let mut cmd = Cli::command();
         let top = cmd.render_long_help().to_string();
         let restart = cmd.find_subcommand_mut("restart").unwrap().render_long_help().to_string();
-        for hidden in ["--token", "--as-uid", "--migration", "--pages-later"] {
+        for hidden in ["--token", "--as-uid", "--migration", "--pages-later", "--keep-pid"] {
             assert!(!top.contains(hidden), "{hidden} in ssi-ctl --help");
             assert!(!restart.contains(hidden), "{hidden} in ssi-ctl restart --help");
         }
