@@ -115,7 +115,7 @@ test-fuzz:
 	cd proto && for t in $(FUZZ_TARGETS); do \
 		RUSTC_BOOTSTRAP=1 cargo fuzz run $$t -- -runs=$(FUZZ_RUNS) -max_total_time=60 || exit 1; done
 
-# SCENARIOS=PATTERN runs only the scenarios whose name contains PATTERN
+# SCENARIOS="PATTERN..." runs only the scenarios whose name contains one
 # (a number such as 35, or a group such as migrate).
 test-vm: node rootfs
 	qemu-tests/run-all $(SCENARIOS)
