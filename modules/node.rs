@@ -395,6 +395,22 @@ timer_attr!(
     DeadAfterAttr, "dead_after_ms", dead_after_ms, set_dead_after_ms, 300, 600_000
 );
 
+/// configfs `ps_refresh_ms`: how old the other nodes' processes in `/proc`
+/// may be, 0..=60000 ms (0: fetched for every reader).
+pub(crate) struct PsRefreshAttr;
+impl Attribute<Data> for PsRefreshAttr {
+    const NAME: &'static CStr = c_str!("ps_refresh_ms");
+    const WRITABLE: bool = true;
+    fn show(data: &Data, out: &mut Page<'_>) -> Result {
+        out.line(data.procspace.refresh_ms.load(core::sync::atomic::Ordering::Relaxed))
+    }
+    fn store(data: &Data, input: &[u8]) -> Result {
+        let v = id::parse_decimal(input, 0, 60_000).map_err(|e| invalid("ps_refresh_ms", input, e))?;
+        data.procspace.refresh_ms.store(v, core::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+}
+
 /// configfs `enabled`: 1 joins the cluster, 0 leaves it.
 pub(crate) struct EnabledAttr;
 impl Attribute<Data> for EnabledAttr {
@@ -464,7 +480,7 @@ impl Attribute<Data> for VersionAttr {
 }
 
 /// Every attribute of `/sys/kernel/config/ssi`.
-pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 13] = [
+pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 14] = [
     AttrDesc::of::<NodeIdAttr>(),
     AttrDesc::of::<AddressAttr>(),
     AttrDesc::of::<PortAttr>(),
@@ -478,6 +494,7 @@ pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 13] = [
     AttrDesc::of::<VersionAttr>(),
     AttrDesc::of::<NodesAttr>(),
     AttrDesc::of::<CtlPathAttr>(),
+    AttrDesc::of::<PsRefreshAttr>(),
 ];
 
 /// `/proc/ssi/version`: `key: value` lines that ssi-ctl reads.

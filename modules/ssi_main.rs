@@ -23,6 +23,7 @@ mod kthread;
 mod migration;
 mod node;
 mod pid_hook;
+mod proc_root;
 mod procfs;
 #[path = "../procspace/mod.rs"]
 mod procspace;
@@ -58,6 +59,8 @@ module! {
 
 struct SsiModule {
     node: Arc<Node>,
+    /// Remote processes in `/proc`; `None` if `/proc` could not be hooked.
+    proc_root: Option<proc_root::ProcRootHook>,
     // Field order is drop order: files disappear before the state they show.
     _ctl: ctl_device::CtlDevice,
     _config: configfs::Subsystem<Arc<Node>>,
@@ -92,6 +95,12 @@ impl kernel::Module for SsiModule {
         let ctl = ctl_device::CtlDevice::register(node.clone()).inspect_err(|e| {
             pr_err!("cannot create /dev/ssi (error {})\n", e.to_errno());
         })?;
+        let remote: Arc<dyn proc_root::RemoteProcs> = procspace::proc_view::ClusterProcs::new(node.clone())?;
+        let proc_root = proc_root::ProcRootHook::install(remote)
+            .inspect_err(|e| {
+                pr_warn!("/proc will not list other nodes' processes: cannot hook it (error {})\n", e.to_errno());
+            })
+            .ok();
         pr_info!(
             "loaded: release {}, interface {}, image CRCs {} (MB/s: tables {}, crc32 instruction {}); configure in /sys/kernel/config/ssi\n",
             proto::version::RELEASE,
@@ -100,13 +109,15 @@ impl kernel::Module for SsiModule {
             crc_sw,
             crc_hw,
         );
-        Ok(SsiModule { node, _ctl: ctl, _config: config, _proc: proc })
+        Ok(SsiModule { node, proc_root, _ctl: ctl, _config: config, _proc: proc })
     }
 }
 
 impl Drop for SsiModule {
     fn drop(&mut self) {
         pr_info!("unloading\n");
+        // /proc first: no reader may start a listing of a leaving node.
+        drop(self.proc_root.take());
         // Leave the cluster: stops every thread and closes every socket.
         self.node.shutdown();
     }

@@ -12,6 +12,7 @@
 //! Pids are each node's own until cluster-wide pids land: the listing
 //! names the node of every process.
 
+pub(crate) mod proc_view;
 pub(crate) mod snapshot;
 pub(crate) mod sys;
 
@@ -31,6 +32,8 @@ use core::{
 };
 use kernel::{c_str, new_mutex, prelude::*, str::CStr, sync::Arc, sync::Mutex};
 
+/// How old the other nodes' processes in `/proc` may be, by default (ms).
+pub(crate) const DEFAULT_REFRESH_MS: u64 = 1_000;
 /// How long one `ProcList` call waits for its reply.
 pub(crate) const CALL_TIMEOUT_MS: u32 = 2_000;
 /// How long the listing spends on one node, all its batches together.
@@ -58,6 +61,9 @@ pub(crate) struct ProcSpace {
     /// `ProcList` calls that failed (no answer in time, an error, a
     /// malformed reply): that node was left out of a listing.
     pub(crate) failed: AtomicU64,
+    /// How old the other nodes' processes in `/proc` may be, in ms
+    /// (configfs `ps_refresh_ms`; `proc_view.rs`).
+    pub(crate) refresh_ms: AtomicU64,
     #[pin]
     stashes: Mutex<KVec<Stash>>,
 }
@@ -70,6 +76,7 @@ impl ProcSpace {
                 migrations,
                 served: AtomicU64::new(0),
                 failed: AtomicU64::new(0),
+                refresh_ms: AtomicU64::new(DEFAULT_REFRESH_MS),
                 stashes <- new_mutex!(KVec::new()),
             }),
             GFP_KERNEL,
@@ -186,7 +193,9 @@ fn build(src: &impl PsSource) -> Result<KVVec<u8>> {
     if let Some((cluster, peers)) = src.peers()? {
         for &node in peers.iter().filter(|&&n| n != own) {
             let mut theirs = Text(KVVec::new());
-            match remote(&cluster, node, &mut theirs) {
+            let got =
+                remote_entries(&cluster, node, NODE_BUDGET_MS, &mut |e| write_lines(&mut theirs, node, core::iter::once(e)));
+            match got {
                 Ok(()) => text.0.extend_from_slice(&theirs.0, GFP_KERNEL)?,
                 // The reader was interrupted: no listing.
                 Err(e) if e == EINTR || e == ERESTARTSYS => return Err(e),
@@ -200,15 +209,21 @@ fn build(src: &impl PsSource) -> Result<KVVec<u8>> {
     Ok(text.0)
 }
 
-/// Node `node`'s processes, a batch per `ProcList` call, each call waiting
-/// at most [`CALL_TIMEOUT_MS`] and all of them [`NODE_BUDGET_MS`].
-fn remote(cluster: &Cluster, node: u16, text: &mut Text) -> Result {
-    let deadline = crate::kernel_ext::mono_ms() + NODE_BUDGET_MS;
+/// Node `node`'s processes, in pid order, to `sink`: a batch per
+/// `ProcList` call, each call waiting at most [`CALL_TIMEOUT_MS`] and all
+/// of them `budget_ms`.
+pub(crate) fn remote_entries(
+    cluster: &Cluster,
+    node: u16,
+    budget_ms: u64,
+    sink: &mut dyn FnMut(ProcEntry) -> Result,
+) -> Result {
+    let deadline = crate::kernel_ext::mono_ms() + budget_ms;
     let mut after = 0u32;
     loop {
         let left = deadline.saturating_sub(crate::kernel_ext::mono_ms());
         if left == 0 {
-            pr_warn!("ps: node {} took more than {} ms to list its processes\n", node, NODE_BUDGET_MS);
+            pr_warn!("ps: node {} took more than {} ms to list its processes\n", node, budget_ms);
             return Err(crate::kernel_ext::etimedout());
         }
         let mut q = [0u8; REQUEST_LEN];
@@ -227,7 +242,7 @@ fn remote(cluster: &Cluster, node: u16, text: &mut Text) -> Result {
                 return Err(EINVAL);
             }
             last = e.pid;
-            write_lines(text, node, core::iter::once(e))?;
+            sink(e)?;
         }
         if !r.more || r.is_empty() {
             return Ok(());

@@ -69,17 +69,15 @@ fn write_bytes(out: &mut impl Write, bytes: &[u8], escape: bool) -> fmt::Result 
     for chunk in bytes.utf8_chunks() {
         let valid = chunk.valid();
         if escape {
-            let mut rest = valid;
-            while let Some(i) = rest.find(['\n', '\\']) {
-                out.write_str(&rest[..i])?;
-                out.write_str(if rest.as_bytes()[i] == b'\n' {
-                    "\\n"
-                } else {
-                    "\\\\"
-                })?;
-                rest = &rest[i + 1..];
+            // Char by char: no slicing, so nothing here can panic (the
+            // kernel's objtool does not know every panic path of core).
+            for c in valid.chars() {
+                match c {
+                    '\n' => out.write_str("\\n")?,
+                    '\\' => out.write_str("\\\\")?,
+                    c => out.write_char(c)?,
+                }
             }
-            out.write_str(rest)?;
         } else {
             out.write_str(valid)?;
         }

@@ -60,6 +60,27 @@ for n in 1 2 3; do
   expect_match "node $n: the table lists psmark3 as nobody" "$table" "^ *3 +${mark_pid[3]} .* nobody .*/tmp/psmark3 600"
 done
 
+# Unmodified procps on every node sees every node's processes in /proc:
+# each mark once, under its pid, with its user; remote files say the node.
+for n in 1 2 3; do
+  expect_eq "node $n: ps -e lists the three marks once each, under their pids" \
+    "$(on $n "ps -e -o pid=,comm= | awk '\$2 ~ /^psmark/ { print \$1 \":\" \$2 }' | sort -t: -k2 | xargs")" \
+    "${mark_pid[1]}:psmark1 ${mark_pid[2]}:psmark2 ${mark_pid[3]}:psmark3"
+  expect_match "node $n: ps aux shows psmark3 as nobody with its command line" \
+    "$(on $n "ps aux | grep '[p]smark3'")" "^nobody +${mark_pid[3]} .*/tmp/psmark3 600$"
+  expect_match "node $n: ps -ef shows psmark2" "$(on $n "ps -ef | grep '[p]smark2'")" "^root +${mark_pid[2]} "
+  expect_eq "node $n: pgrep finds psmark1" "$(on $n "pgrep -x psmark1")" "${mark_pid[1]}"
+  expect_eq "node $n: pgrep -u nobody finds psmark3" "$(on $n "pgrep -u nobody -x psmark3")" "${mark_pid[3]}"
+  expect_match "node $n: top -b -n 1 lists psmark2" "$(on $n "top -b -n 1 -w 200 | grep psmark2")" "^ *${mark_pid[2]} +root "
+  expect_match "node $n: ps -o lstart,args works on a remote pid" \
+    "$(on $n "ps -o pid=,user=,stat=,lstart=,args= -p ${mark_pid[3]}")" "^ *${mark_pid[3]} nobody +S .*/tmp/psmark3 600$"
+done
+expect_match "node 1: a remote process's status names its node" "$(on 1 "cat /proc/${mark_pid[2]}/status")" $'Node:\t2'
+expect_eq "node 1: its directory belongs to its user" "$(on 1 "stat -c %U /proc/${mark_pid[3]}")" nobody
+expect_eq "node 1: its comm" "$(on 1 "cat /proc/${mark_pid[3]}/comm")" psmark3
+expect_eq "node 1: it offers no environ" "$(on 1 "test -e /proc/${mark_pid[3]}/environ && echo yes || echo no")" no
+expect_eq "node 2: its own process is local (no Node: line)" "$(on 2 "grep -c '^Node:' /proc/${mark_pid[2]}/status; true")" 0
+
 # A process migrated 1 -> 2 is listed once, on node 2, with its home; its
 # deputy on node 1 is not listed.
 on 1 "(ssi-wl-lines 100000 50 < /dev/null > /dev/null 2>&1 &)"
@@ -77,6 +98,10 @@ for n in 1 2 3; do
   expect_eq "node $n: its home is node 1, pid $home" "$(field_of "$json" ssi-wl-lines .home)" "{\"node\":1,\"pid\":$home}"
 done
 expect_match "the table shows its home" "$(on 3 "ssi-ctl ps")" "^ *2 +$there .* 1/$home "
+for n in 1 2 3; do
+  expect_eq "node $n: ps -e lists it once, under its pid" "$(on $n "ps -e -o pid=,comm= | awk '\$2 == \"ssi-wl-lines\" {print \$1}' | xargs")" "$home"
+done
+expect_match "node 3: its status says it runs on node 2" "$(on 3 "cat /proc/$home/status")" $'Node:\t2'
 on 1 "kill -TERM $home"
 wait_on 30 2 "! pgrep -x ssi-wl-lines > /dev/null"
 

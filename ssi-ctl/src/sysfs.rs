@@ -100,8 +100,19 @@ impl fmt::Display for CtlError {
 }
 
 /// Settings under /sys/kernel/config/ssi that ssi-ctl reads and writes.
-pub const CONFIG_KEYS: [&str; 10] =
-    ["node_id", "address", "port", "seeds", "secret", "heartbeat_ms", "dead_after_ms", "enabled", "version", "ctl_path"];
+pub const CONFIG_KEYS: [&str; 11] = [
+    "node_id",
+    "address",
+    "port",
+    "seeds",
+    "secret",
+    "heartbeat_ms",
+    "dead_after_ms",
+    "enabled",
+    "version",
+    "ctl_path",
+    "ps_refresh_ms",
+];
 
 /// One line of /proc/ssi/nodes.
 #[derive(Debug, PartialEq)]
