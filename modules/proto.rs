@@ -36,6 +36,8 @@ pub(crate) mod migration;
 pub(crate) mod page;
 #[path = "../proto/src/pid_range.rs"]
 pub(crate) mod pid_range;
+#[path = "../proto/src/proc_text.rs"]
+pub(crate) mod proc_text;
 #[path = "../proto/src/procs.rs"]
 pub(crate) mod procs;
 #[path = "../proto/src/reliable.rs"]

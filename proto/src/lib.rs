@@ -25,6 +25,7 @@ pub mod membership;
 pub mod migration;
 pub mod page;
 pub mod pid_range;
+pub mod proc_text;
 pub mod procs;
 pub mod reliable;
 pub mod version;
