@@ -12,24 +12,69 @@
 /* Bytes of a task's name (TASK_COMM_LEN). */
 #define SSI_PROC_COMM 16
 
-/* One thread-group leader, as its task shows it. Pids, uids and gids are
- * those of the initial namespaces. */
+/* One thread-group leader, as /proc/PID/{stat,statm,status} show it
+ * (fs/proc/array.c, task_mmu.c). Pids, uids and gids are those of the
+ * initial namespaces; memory sizes in bytes. */
 struct ssi_proc_facts {
 	u32 tgid;
 	/* The real parent's tgid (0: none). */
 	u32 ppid;
-	u32 uid;
-	u32 gid;
+	/* Real, effective, saved and file-system ids. */
+	u32 uid, euid, suid, fsuid;
+	u32 gid, egid, sgid, fsgid;
+	/* Process group and session (0: the signal lock was gone). */
+	u32 pgrp;
+	u32 session;
+	/* Controlling terminal (new_encode_dev; 0: none) and its foreground
+	 * process group (-1: no terminal). */
+	u32 tty_nr;
+	s32 tpgid;
+	/* PF_* flags. */
+	u32 task_flags;
+	/* The CPU it last ran on. */
+	u32 processor;
+	/* prio - MAX_RT_PRIO (as task_prio), task_nice. */
+	s32 priority;
+	s32 nice;
+	u32 rt_priority;
+	u32 policy;
+	s32 exit_signal;
+	/* Its umask, -1 if it has no fs_struct. */
+	s32 umask;
 	/* Threads of the group. */
 	u32 threads;
 	/* Bytes of the command line copied. */
 	u32 cmdline_len;
-	/* CPU time of the whole thread group (dead threads too), in ns. */
+	/* CPU time of the whole thread group (dead threads too), in ns (the
+	 * scheduler's runtime), and the tick-sampled user and system times
+	 * whose ratio splits it (as cputime_adjust). */
 	u64 cpu_ns;
-	/* Resident memory, in bytes (0: no memory, a zombie or kernel thread). */
-	u64 rss_bytes;
+	u64 raw_utime_ns;
+	u64 raw_stime_ns;
+	/* Page faults of the whole group (dead threads too). */
+	u64 minflt;
+	u64 majflt;
 	/* When it started, in ns of the boot clock (start_boottime). */
 	u64 start_boottime_ns;
+	/* RLIMIT_RSS's soft limit. */
+	u64 rsslim;
+	/* Memory (all 0 without an mm: a zombie or kernel thread): VmSize,
+	 * VmPeak, RssAnon, RssFile, RssShmem, VmHWM, VmExe, VmLib, VmData,
+	 * VmStk, VmLck, VmPin, VmSwap, VmPTE. */
+	u64 vsize;
+	u64 hiwater_vm;
+	u64 rss_anon;
+	u64 rss_file;
+	u64 rss_shmem;
+	u64 hiwater_rss;
+	u64 text;
+	u64 lib;
+	u64 data;
+	u64 stack;
+	u64 locked;
+	u64 pinned;
+	u64 swap;
+	u64 pte;
 	/* The state letter of /proc/PID/stat. */
 	u8 state;
 	/* PF_KTHREAD: a kernel thread. */

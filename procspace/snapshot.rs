@@ -15,69 +15,95 @@
 use super::sys::{self, Facts};
 use crate::{
     migration::{Migrations, PidRole},
-    proto::procs::{ProcEntry, CMDLINE_LEN, ENTRY_MIGRATED, STATES},
+    proto::procs::{ProcEntry, CMDLINE_LEN, ENTRY_MIGRATED, MAX_POLICY, STATES, UMASK_NONE},
 };
 use kernel::prelude::*;
 
 /// Fills `out` with the user processes above pid `after`, in pid order, as
 /// many as fit; returns how many, and whether more follow the last one.
+/// Each command line is read straight into its slot (entries are large:
+/// none is built on the stack).
 pub(crate) fn take(migrations: &Migrations, after: u32, out: &mut [ProcEntry]) -> Result<(usize, bool)> {
     let roles = migrations.pid_roles()?;
     let now_real = crate::kernel_ext::real_time_ns();
     let now_boot = sys::boottime_ns();
     let mut cursor = after;
     let mut n = 0;
-    let mut cmdline = [0u8; CMDLINE_LEN];
-    while let Some(f) = sys::next_process(cursor, &mut cmdline) {
+    loop {
+        // Past the last slot only whether one more is listed matters.
+        let cmdline: &mut [u8] = match out.get_mut(n) {
+            Some(slot) => &mut slot.cmdline,
+            None => &mut [],
+        };
+        let Some(f) = sys::next_process(cursor, cmdline) else { break };
         if f.tgid <= cursor {
             break;
         }
         cursor = f.tgid;
-        let Some(e) = entry(&f, &cmdline, &roles, now_real, now_boot) else { continue };
+        let Some(home) = listed(&f, &roles) else { continue };
         let Some(slot) = out.get_mut(n) else { return Ok((n, true)) };
-        *slot = e;
+        fill(slot, &f, home, now_real, now_boot);
         n += 1;
     }
     Ok((n, false))
 }
 
-/// The entry of the process `f` describes, if it is listed here.
-fn entry(f: &Facts, cmdline: &[u8], roles: &[(u32, PidRole)], now_real: u64, now_boot: u64) -> Option<ProcEntry> {
+/// Whether the process `f` describes is listed here, and if so its flags,
+/// home node and home pid.
+fn listed(f: &Facts, roles: &[(u32, PidRole)]) -> Option<(u8, u16, u32)> {
     if f.kthread != 0 || f.tgid == 0 {
         return None;
     }
-    let (flags, home_node, home_pid) = match roles.iter().find(|(pid, _)| *pid == f.tgid).map(|&(_, r)| r) {
-        None => (0, 0, 0),
-        Some(PidRole::Deputy | PidRole::Hosted { running: false, .. }) => return None,
+    match roles.iter().find(|(pid, _)| *pid == f.tgid).map(|&(_, r)| r) {
+        None => Some((0, 0, 0)),
+        Some(PidRole::Deputy | PidRole::Hosted { running: false, .. }) => None,
         Some(PidRole::Hosted { home_node, home_pid, running: true }) => {
             if home_node == 0 || home_pid == 0 {
-                (0, 0, 0)
+                Some((0, 0, 0))
             } else {
-                (ENTRY_MIGRATED, home_node, home_pid)
+                Some((ENTRY_MIGRATED, home_node, home_pid))
             }
         }
-    };
-    let mut e = ProcEntry {
-        pid: f.tgid,
-        // A parent that is no user process (kthreadd) is none.
-        ppid: if f.parent_kthread != 0 { 0 } else { f.ppid },
-        uid: f.uid,
-        gid: f.gid,
-        state: if STATES.contains(&f.state) { f.state } else { b'R' },
-        flags,
-        threads: u16::try_from(f.threads.max(1)).unwrap_or(u16::MAX),
-        cpu_ns: f.cpu_ns,
-        rss_bytes: f.rss_bytes,
-        // Its start on the wall clock: now, less its age.
-        start_ns: now_real.saturating_sub(now_boot.saturating_sub(f.start_boottime_ns)),
-        home_node,
-        home_pid,
-        comm: f.comm,
-        ..ProcEntry::EMPTY
-    };
-    let len = usize::try_from(f.cmdline_len).unwrap_or(usize::MAX).min(cmdline.len());
-    e.set_cmdline(&cmdline[..len]);
-    Some(e)
+    }
+}
+
+/// Fills `e` (whose `cmdline` already holds the first `f.cmdline_len`
+/// bytes) from `f`, every value within what an entry may hold.
+fn fill(e: &mut ProcEntry, f: &Facts, (flags, home_node, home_pid): (u8, u16, u32), now_real: u64, now_boot: u64) {
+    e.pid = f.tgid;
+    // A parent that is no user process (kthreadd) is none.
+    e.ppid = if f.parent_kthread != 0 { 0 } else { f.ppid };
+    (e.uid, e.euid, e.suid, e.fsuid) = (f.uid, f.euid, f.suid, f.fsuid);
+    (e.gid, e.egid, e.sgid, e.fsgid) = (f.gid, f.egid, f.sgid, f.fsgid);
+    (e.pgrp, e.session, e.tty_nr, e.tpgid) = (f.pgrp, f.session, f.tty_nr, f.tpgid);
+    e.task_flags = f.task_flags;
+    e.processor = f.processor;
+    e.state = if STATES.contains(&f.state) { f.state } else { b'R' };
+    e.flags = flags;
+    e.threads = u16::try_from(f.threads.max(1)).unwrap_or(u16::MAX);
+    e.priority = f.priority.clamp(-101, 39);
+    e.nice = f.nice.clamp(-20, 19);
+    e.rt_priority = f.rt_priority.min(99);
+    e.policy = if f.policy <= MAX_POLICY { f.policy } else { 0 };
+    e.exit_signal = f.exit_signal.clamp(-1, 64);
+    e.umask = u16::try_from(f.umask).ok().filter(|&m| m <= 0o777).unwrap_or(UMASK_NONE);
+    e.home_node = home_node;
+    e.home_pid = home_pid;
+    e.set_cpu_time(f.cpu_ns, f.raw_utime_ns, f.raw_stime_ns);
+    // Its start on the wall clock: now, less its age.
+    e.start_ns = now_real.saturating_sub(now_boot.saturating_sub(f.start_boottime_ns));
+    (e.minflt, e.majflt) = (f.minflt, f.majflt);
+    e.set_rss(f.rss_anon, f.rss_file, f.rss_shmem);
+    e.vsize = f.vsize;
+    e.hiwater_vm = f.hiwater_vm.max(f.vsize);
+    e.hiwater_rss = f.hiwater_rss.max(e.rss_bytes);
+    (e.text, e.lib, e.data, e.stack) = (f.text, f.lib, f.data, f.stack);
+    (e.locked, e.pinned, e.swap, e.pte) = (f.locked, f.pinned, f.swap, f.pte);
+    e.rsslim = f.rsslim;
+    e.comm = f.comm;
+    let len = usize::try_from(f.cmdline_len).unwrap_or(usize::MAX).min(CMDLINE_LEN);
+    e.cmdline[len..].fill(0);
+    e.cmdline_len = len as u16;
 }
 
 // The C glue copies names of the length the entries keep.

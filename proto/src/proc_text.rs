@@ -8,7 +8,8 @@
 //! What the entry does not carry is shown as an unprivileged reader of a
 //! local process sees it: code and stack addresses, signal masks, wchan
 //! and exit code as 0 (`startcode`/`endcode` as 1, as the kernel shows
-//! them to a reader that may not ptrace the process).
+//! them to a reader that may not ptrace the process); children's times
+//! and faults, `TracerPid`, `Ngid`, `FDSize` and `SigQ` as 0, no groups.
 //!
 //! A process's name is bytes; `core::fmt::Write` takes UTF-8. Valid UTF-8
 //! is written as it is, every byte of an invalid sequence as `?`.
@@ -21,12 +22,6 @@ use core::fmt::{self, Write};
 pub const USER_HZ: u64 = 100;
 /// Nanoseconds of one clock tick.
 const NS_PER_TICK: u64 = 1_000_000_000 / USER_HZ;
-/// `RLIM_INFINITY`, the `rsslim` of nearly every process.
-const RLIM_INFINITY: u64 = u64::MAX;
-/// `SIGCHLD`, the exit signal of every process but clone()'s children.
-const SIGCHLD: i32 = 17;
-/// The priority field of a `SCHED_OTHER` process of nice 0 (`120 - 100`).
-const DEFAULT_PRIO: i32 = 20;
 
 /// The reading node's clocks, for fields relative to its boot.
 pub struct ReaderClock {
@@ -41,9 +36,9 @@ fn ticks(ns: u64) -> u64 {
 }
 
 /// Whether the process still has its memory (a zombie has none); the
-/// kernel writes the memory fields only then.
+/// kernel writes the memory fields only then. Every mm maps something.
 fn has_mm(e: &ProcEntry) -> bool {
-    !matches!(e.state, b'Z' | b'X')
+    e.vsize != 0
 }
 
 /// The state as `status` names it (`task_state_array`).
@@ -100,40 +95,54 @@ pub fn write_stat(e: &ProcEntry, clock: &ReaderClock, out: &mut impl Write) -> f
     write!(
         out,
         " {} {} {} {} {} {} {} 0 {} 0",
-        e.ppid, 0, 0, 0, -1, 0, 0, 0
+        e.ppid, e.pgrp, e.session, e.tty_nr as i32, e.tpgid, e.task_flags, e.minflt, e.majflt
     )?;
     // utime stime cutime cstime priority nice num_threads itrealvalue
     write!(
         out,
         " {} {} 0 0 {} {} {} 0",
-        ticks(e.cpu_ns),
-        0,
-        DEFAULT_PRIO,
-        0,
+        ticks(e.utime_ns),
+        ticks(e.stime_ns),
+        e.priority,
+        e.nice,
         e.threads
     )?;
     // starttime vsize rss rsslim
     let start = ticks(e.start_ns.saturating_sub(clock.boot_wall_ns));
     let rss = if mm { e.rss_bytes / PAGE } else { 0 };
-    write!(out, " {} {} {} {}", start, 0, rss, RLIM_INFINITY)?;
+    write!(out, " {} {} {} {}", start, e.vsize, rss, e.rsslim)?;
     // startcode endcode startstack kstkesp kstkeip signal blocked
     // sigignore sigcatch wchan nswap cnswap
     let code = u8::from(mm);
     write!(out, " {code} {code} 0 0 0 0 0 0 0 0 0 0")?;
     // exit_signal processor rt_priority policy delayacct_blkio_ticks
     // guest_time cguest_time
-    write!(out, " {} {} {} {} 0 0 0", SIGCHLD, 0, 0, 0)?;
+    write!(
+        out,
+        " {} {} {} {} 0 0 0",
+        e.exit_signal, e.processor, e.rt_priority, e.policy
+    )?;
     // start_data end_data start_brk arg_start arg_end env_start env_end
     // exit_code
     out.write_str(" 0 0 0 0 0 0 0 0\n")
 }
 
-/// `/proc/PID/statm`: size, resident, shared, text, 0, data, 0, in pages.
+/// `/proc/PID/statm`: size, resident, shared, text, 0, data, 0, in pages
+/// (`task_statm`; text as VmExe).
 pub fn write_statm(e: &ProcEntry, out: &mut impl Write) -> fmt::Result {
     if !has_mm(e) {
         return out.write_str("0 0 0 0 0 0 0\n");
     }
-    writeln!(out, "{} {} {} {} 0 {} 0", 0, e.rss_bytes / PAGE, 0, 0, 0)
+    let shared = e.rss_file.saturating_add(e.rss_shmem);
+    writeln!(
+        out,
+        "{} {} {} {} 0 {} 0",
+        e.vsize / PAGE,
+        e.rss_bytes / PAGE,
+        shared / PAGE,
+        e.text / PAGE,
+        e.data.saturating_add(e.stack) / PAGE
+    )
 }
 
 /// One `Vm*:` line of `status`: kB right-aligned in 8 columns.
@@ -148,34 +157,37 @@ fn vm_line(out: &mut impl Write, key: &str, bytes: u64) -> fmt::Result {
 pub fn write_status(e: &ProcEntry, node: u16, out: &mut impl Write) -> fmt::Result {
     out.write_str("Name:\t")?;
     write_bytes(out, e.comm(), true)?;
-    writeln!(out, "\nState:\t{}", state_name(e.state))?;
+    out.write_char('\n')?;
+    if e.umask <= 0o777 {
+        writeln!(out, "Umask:\t{:04o}", e.umask)?;
+    }
+    writeln!(out, "State:\t{}", state_name(e.state))?;
     writeln!(out, "Tgid:\t{}\nNgid:\t0\nPid:\t{}", e.pid, e.pid)?;
     writeln!(out, "PPid:\t{}\nTracerPid:\t0", e.ppid)?;
-    writeln!(out, "Uid:\t{}\t{}\t{}\t{}", e.uid, e.uid, e.uid, e.uid)?;
-    writeln!(out, "Gid:\t{}\t{}\t{}\t{}", e.gid, e.gid, e.gid, e.gid)?;
+    writeln!(out, "Uid:\t{}\t{}\t{}\t{}", e.uid, e.euid, e.suid, e.fsuid)?;
+    writeln!(out, "Gid:\t{}\t{}\t{}\t{}", e.gid, e.egid, e.sgid, e.fsgid)?;
     // The kernel leaves a space after the groups, even with none.
     out.write_str("FDSize:\t0\nGroups:\t \n")?;
     writeln!(out, "NStgid:\t{}\nNSpid:\t{}", e.pid, e.pid)?;
-    writeln!(out, "NSpgid:\t{}\nNSsid:\t{}", 0, 0)?;
+    writeln!(out, "NSpgid:\t{}\nNSsid:\t{}", e.pgrp, e.session)?;
     out.write_str("Kthread:\t0\n")?;
     if has_mm(e) {
-        let rss = e.rss_bytes;
         for (key, bytes) in [
-            ("VmPeak", 0),
-            ("VmSize", 0),
-            ("VmLck", 0),
-            ("VmPin", 0),
-            ("VmHWM", rss),
-            ("VmRSS", rss),
-            ("RssAnon", 0),
-            ("RssFile", 0),
-            ("RssShmem", 0),
-            ("VmData", 0),
-            ("VmStk", 0),
-            ("VmExe", 0),
-            ("VmLib", 0),
-            ("VmPTE", 0),
-            ("VmSwap", 0),
+            ("VmPeak", e.hiwater_vm.max(e.vsize)),
+            ("VmSize", e.vsize),
+            ("VmLck", e.locked),
+            ("VmPin", e.pinned),
+            ("VmHWM", e.hiwater_rss.max(e.rss_bytes)),
+            ("VmRSS", e.rss_bytes),
+            ("RssAnon", e.rss_anon),
+            ("RssFile", e.rss_file),
+            ("RssShmem", e.rss_shmem),
+            ("VmData", e.data),
+            ("VmStk", e.stack),
+            ("VmExe", e.text),
+            ("VmLib", e.lib),
+            ("VmPTE", e.pte),
+            ("VmSwap", e.swap),
         ] {
             vm_line(out, key, bytes)?;
         }
@@ -319,13 +331,38 @@ mod tests {
             ppid: 65_537,
             uid: 1000,
             gid: 100,
+            euid: 1001,
+            egid: 101,
+            suid: 1002,
+            sgid: 102,
+            fsuid: 1003,
+            fsgid: 103,
+            pgrp: 65_537,
+            session: 65_536,
+            tty_nr: 34_816,
+            tpgid: 65_537,
+            task_flags: 0x40_0000,
+            processor: 1,
             state: b'S',
             threads: 3,
-            cpu_ns: 2_345_000_000,
-            rss_bytes: 40 * PAGE,
+            priority: 25,
+            nice: 5,
+            umask: 0o22,
             start_ns: 1_700_000_100_000_000_000,
+            minflt: 103,
+            majflt: 2,
+            vsize: 3060 * 1024,
+            hiwater_vm: 4000 * 1024,
+            hiwater_rss: 200 * PAGE,
+            text: 5 * PAGE,
+            lib: 382 * PAGE,
+            data: 90 * PAGE,
+            stack: 33 * PAGE,
+            pte: 11 * PAGE,
             ..ProcEntry::EMPTY
         };
+        e.set_cpu_time(2_345_000_000, 3, 1);
+        e.set_rss(10 * PAGE, 30 * PAGE, 0);
         e.comm[..6].copy_from_slice(b"a) b(c");
         e.set_cmdline(b"sleep\x00600\x00");
         e
@@ -358,14 +395,21 @@ mod tests {
         assert_eq!(st.pid, 65_600);
         assert_eq!(st.cmd, b"a) b(c");
         assert_eq!((st.state, st.ppid, st.nlwp), (b'S', 65_537, 3));
-        assert_eq!((st.utime, st.stime), (234, 0));
+        assert_eq!(
+            (st.pgrp, st.session, st.tty, st.tpgid),
+            (65_537, 65_536, 34_816, 65_537)
+        );
+        assert_eq!((st.flags, st.min_flt, st.maj_flt), (0x40_0000, 103, 2));
+        // 2.345 s split 3:1.
+        assert_eq!((st.utime, st.stime), (175, 58));
         // 100 s after the reader's boot.
         assert_eq!(st.start_time, 10_000);
+        assert_eq!((st.vsize, st.rss, st.rss_rlim), (3060 * 1024, 40, u64::MAX));
         assert_eq!(
-            (st.rss, st.tpgid, st.exit_signal, st.priority),
-            (40, -1, 17, 20)
+            (st.priority, st.nice, st.exit_signal, st.processor),
+            (25, 5, 17, 1)
         );
-        assert_eq!(st.rss_rlim, u64::MAX);
+        assert_eq!((st.rtprio, st.sched), (0, 0));
         // And the host's own line reads as procps reads it.
         let host = stat2proc(HOST_STAT.as_bytes()).unwrap();
         assert_eq!(
@@ -402,11 +446,16 @@ mod tests {
 
     #[test]
     fn zombie_has_no_memory() {
-        let e = ProcEntry {
+        let mut e = ProcEntry {
             state: b'Z',
-            rss_bytes: 0,
+            vsize: 0,
+            hiwater_vm: 0,
+            hiwater_rss: 0,
             ..entry()
         };
+        e.set_rss(0, 0, 0);
+        e.set_cmdline(b"");
+        assert!(e.is_valid());
         assert_eq!(render(|s| write_statm(&e, s)), "0 0 0 0 0 0 0\n");
         let st = stat2proc(render(|s| write_stat(&e, &CLOCK, s)).as_bytes()).unwrap();
         assert_eq!((st.vsize, st.rss), (0, 0));
@@ -423,8 +472,7 @@ mod tests {
             .split(' ')
             .map(|f| f.parse().unwrap())
             .collect();
-        assert_eq!(f.len(), 7);
-        assert_eq!(f[1], 40);
+        assert_eq!(f, [765, 40, 30, 5, 0, 123, 0]);
     }
 
     #[test]
@@ -434,8 +482,16 @@ mod tests {
         let s = render(|s| write_status(&e, 3, s));
         let lines = status_lines(&s).unwrap();
         assert_eq!(lines[0], ("Name", "x\\ny\\\\z"));
-        assert_eq!(value(&lines, "Uid"), "1000\t1000\t1000\t1000");
+        assert_eq!(lines[1], ("Umask", "0022"));
+        assert_eq!(value(&lines, "Uid"), "1000\t1001\t1002\t1003");
+        assert_eq!(value(&lines, "Gid"), "100\t101\t102\t103");
         assert_eq!(value(&lines, "VmRSS"), "     160 kB");
+        assert_eq!(value(&lines, "VmPeak"), "    4000 kB");
+        assert_eq!(value(&lines, "VmSize"), "    3060 kB");
+        assert_eq!(value(&lines, "VmHWM"), "     800 kB");
+        assert_eq!(value(&lines, "RssFile"), "     120 kB");
+        assert_eq!(value(&lines, "VmLib"), "    1528 kB");
+        assert_eq!(value(&lines, "NSsid"), "65536");
         assert_eq!(value(&lines, "Groups"), " ");
         assert_eq!(lines.last().unwrap(), &("Node", "3"));
         let m = ProcEntry {
@@ -505,12 +561,23 @@ mod tests {
 
     fn any_entry() -> impl Strategy<Value = ProcEntry> {
         // Pids as the kernel has them (at most PID_MAX_LIMIT, 2^22).
+        let pid = || 1u32..=1 << 22;
         (
-            1u32..=1 << 22,
-            0u32..=1 << 22,
-            prop::sample::select(STATES.to_vec()),
-            1u16..,
-            any::<(u64, u64, u64)>(),
+            (
+                pid(),
+                0u32..=1 << 22,
+                pid(),
+                pid(),
+                prop::sample::select(STATES.to_vec()),
+                1u16..,
+            ),
+            (
+                -101i32..=39,
+                -20i32..=19,
+                any::<(u64, u64, u64)>(),
+                any::<(u64, u64)>(),
+            ),
+            (any::<[u32; 3]>(), 0u64..1 << 50, any::<u64>()),
             prop::option::of((1u16.., 1u32..)),
             prop::collection::vec(
                 prop_oneof![Just(b')'), Just(b'('), Just(b' '), Just(b'\n'), 1u8..],
@@ -518,17 +585,36 @@ mod tests {
             ),
         )
             .prop_map(
-                |(pid, ppid, state, threads, (cpu_ns, rss_bytes, start_ns), home, comm)| {
+                |(
+                    (pid, ppid, pgrp, session, state, threads),
+                    (priority, nice, (cpu_ns, raw_u, raw_s), (start_ns, minflt)),
+                    ([anon, file, shmem], vsize, rsslim),
+                    home,
+                    comm,
+                )| {
                     let mut e = ProcEntry {
                         pid,
                         ppid,
+                        pgrp,
+                        session,
                         state,
                         threads,
-                        cpu_ns,
-                        rss_bytes,
+                        priority,
+                        nice,
                         start_ns,
+                        minflt,
+                        vsize,
+                        hiwater_vm: vsize,
+                        rsslim,
                         ..ProcEntry::EMPTY
                     };
+                    e.set_cpu_time(cpu_ns, raw_u, raw_s);
+                    e.set_rss(
+                        u64::from(anon) * PAGE,
+                        u64::from(file) * PAGE,
+                        u64::from(shmem) * PAGE,
+                    );
+                    e.hiwater_rss = e.rss_bytes;
                     e.comm[..comm.len()].copy_from_slice(&comm);
                     if let Some((node, pid)) = home {
                         e.flags = ENTRY_MIGRATED;
@@ -553,13 +639,15 @@ mod tests {
             prop_assert_eq!(st.cmd, shown(e.comm()));
             prop_assert_eq!(st.state, e.state);
             prop_assert_eq!(st.ppid as u32, e.ppid);
-            prop_assert_eq!(st.utime + st.stime, ticks(e.cpu_ns));
+            prop_assert_eq!((st.utime, st.stime), (ticks(e.utime_ns), ticks(e.stime_ns)));
+            prop_assert!(e.is_valid());
             prop_assert_eq!(st.nlwp as u16, e.threads);
             prop_assert_eq!(st.start_time, e.start_ns.saturating_sub(boot) / 10_000_000);
             let rss = if has_mm(&e) { e.rss_bytes / PAGE } else { 0 };
             prop_assert_eq!(st.rss, rss);
-            prop_assert_eq!((st.pgrp, st.session, st.nice), (0, 0, 0));
-            prop_assert_eq!(st.vsize, 0);
+            prop_assert_eq!((st.pgrp as u32, st.session as u32), (e.pgrp, e.session));
+            prop_assert_eq!((st.priority, st.nice), (e.priority, e.nice));
+            prop_assert_eq!((st.vsize, st.rss_rlim, st.min_flt), (e.vsize, e.rsslim, e.minflt));
         }
 
         #[test]
