@@ -168,10 +168,47 @@ static struct dentry *ssi_remote_dir(struct inode *dir, struct dentry *dentry, u
 	return d_splice_alias(inode, dentry);
 }
 
+static const struct file_operations ssi_root_file_fop;
+
+/*
+ * A file of the root served by the module (root_file index `index`); the
+ * caller took a module reference, which the dentry's release gives back.
+ */
+static struct dentry *ssi_root_file(struct inode *dir, struct dentry *dentry, int index)
+{
+	struct inode *inode;
+
+	dentry->d_fsdata = NULL;
+	d_set_d_op(dentry, &ssi_remote_dops);
+	inode = ssi_new_inode(dir->i_sb, S_IFREG | 0444, GLOBAL_ROOT_UID, GLOBAL_ROOT_GID);
+	if (!inode)
+		return ERR_PTR(-ENOMEM);
+	inode->i_fop = &ssi_root_file_fop;
+	inode->i_private = (void *)(long)index;
+	return d_splice_alias(inode, dentry);
+}
+
 static struct dentry *ssi_root_lookup(struct inode *dir, struct dentry *dentry, unsigned int flags)
 {
-	struct dentry *res = ssi_orig_iop->lookup(dir, dentry, flags);
+	struct dentry *res;
 	u32 pid;
+
+	if (ssi_offered(dir->i_sb) && dentry->d_name.len < 32 && !ssi_name_to_pid(&dentry->d_name)) {
+		char name[32];
+		int index;
+
+		memcpy(name, dentry->d_name.name, dentry->d_name.len);
+		name[dentry->d_name.len] = 0;
+		atomic_inc(&ssi_inflight);
+		index = ssi_ops->root_file(ssi_priv, name);
+		if (index >= 0 && try_module_get(THIS_MODULE)) {
+			res = ssi_root_file(dir, dentry, index);
+			atomic_dec(&ssi_inflight);
+			return res;
+		}
+		atomic_dec(&ssi_inflight);
+	}
+	res = ssi_orig_iop->lookup(dir, dentry, flags);
 
 	if (res != ERR_PTR(-ENOENT) || !ssi_offered(dir->i_sb))
 		return res;
@@ -250,6 +287,31 @@ static int ssi_remote_open(struct inode *inode, struct file *file)
 	return -EAGAIN;
 }
 
+static int ssi_root_file_open(struct inode *inode, struct file *file)
+{
+	size_t cap = PAGE_SIZE - sizeof(struct ssi_rendered);
+	struct ssi_rendered *r;
+	long n;
+	int tries;
+
+	for (tries = 0; tries < 4; tries++) {
+		r = kvmalloc(sizeof(*r) + cap, GFP_KERNEL);
+		if (!r)
+			return -ENOMEM;
+		n = ssi_ops->render_root(ssi_priv, (long)inode->i_private, r->data, cap);
+		if (n >= 0 && n <= cap) {
+			r->len = n;
+			file->private_data = r;
+			return 0;
+		}
+		kvfree(r);
+		if (n < 0)
+			return n;
+		cap = n;
+	}
+	return -EAGAIN;
+}
+
 static ssize_t ssi_remote_read(struct file *file, char __user *buf, size_t len, loff_t *pos)
 {
 	struct ssi_rendered *r = file->private_data;
@@ -271,6 +333,13 @@ static const struct file_operations ssi_remote_dir_fop = {
 	.read = generic_read_dir,
 	.iterate_shared = ssi_remote_readdir,
 	.llseek = generic_file_llseek,
+};
+
+static const struct file_operations ssi_root_file_fop = {
+	.open = ssi_root_file_open,
+	.read = ssi_remote_read,
+	.llseek = default_llseek,
+	.release = ssi_remote_file_release,
 };
 
 static const struct file_operations ssi_remote_file_fop = {
@@ -320,6 +389,19 @@ int ssi_proc_root_install(const struct ssi_proc_root_ops *ops, void *priv)
 	inode_unlock(inode);
 	ssi_root = inode;
 	return 0;
+}
+
+void ssi_proc_root_forget(const char *name)
+{
+	struct dentry *d;
+
+	if (!ssi_root)
+		return;
+	d = d_hash_and_lookup(ssi_proc_path.dentry, &(struct qstr)QSTR_INIT(name, strlen(name)));
+	if (IS_ERR_OR_NULL(d))
+		return;
+	d_invalidate(d);
+	dput(d);
 }
 
 void ssi_proc_root_remove(void)

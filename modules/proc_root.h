@@ -30,6 +30,14 @@ struct ssi_proc_root_ops {
 	 * or a negative errno.
 	 */
 	long (*render)(void *priv, void *dir, int index, char *buf, size_t cap);
+	/*
+	 * Files of the /proc root the module serves instead of the kernel's
+	 * (merged resources): the index of `name` (NUL-terminated), or -1 to
+	 * leave it to the kernel. Asked before the original lookup.
+	 */
+	int (*root_file)(void *priv, const char *name);
+	/* Writes root file `index`, as `render` does. */
+	long (*render_root)(void *priv, int index, char *buf, size_t cap);
 };
 
 /*
@@ -44,5 +52,11 @@ int ssi_proc_root_install(const struct ssi_proc_root_ops *ops, void *priv);
  * holds a reference), so this is called only when none is.
  */
 void ssi_proc_root_remove(void);
+/*
+ * Forgets the cached dentry of `name` in the hooked /proc root, if any, so
+ * that its next lookup asks `root_file` again (after a change of what the
+ * module serves). Nothing if the hook is not installed.
+ */
+void ssi_proc_root_forget(const char *name);
 
 #endif

@@ -38,6 +38,25 @@ pub(crate) trait RemoteProcs: Send + Sync {
     /// Writes file `file` of `dir` into `out`, as much as fits; returns
     /// its whole length.
     fn render(&self, dir: &RemoteDir, file: usize, out: &mut [u8]) -> Result<usize>;
+    /// A file of the `/proc` root served instead of the kernel's (merged
+    /// resources): its index, or `None` to leave `name` to the kernel.
+    fn root_file(&self, _name: &CStr) -> Option<usize> {
+        None
+    }
+    /// Writes root file `index` into `out`, as much as fits; returns its
+    /// whole length.
+    fn render_root(&self, _index: usize, _out: &mut [u8]) -> Result<usize> {
+        Err(ENOENT)
+    }
+}
+
+/// Forgets the cached dentry of `name` in the hooked `/proc` root, so that
+/// its next lookup asks [`RemoteProcs::root_file`] again.
+#[allow(dead_code)] // Used by the merged resources (configfs switch).
+pub(crate) fn forget(name: &CStr) {
+    // SAFETY: `name` is NUL-terminated; the glue checks that the hook is
+    // installed.
+    unsafe { crate::extra::ssi_proc_root_forget(name.as_char_ptr()) }
 }
 
 /// What the C glue's callbacks reach (a thin pointer to it is their
@@ -64,6 +83,8 @@ static OPS: crate::extra::ssi_proc_root_ops = crate::extra::ssi_proc_root_ops {
     put: Some(put),
     file_name: Some(file_name),
     render: Some(render),
+    root_file: Some(root_file),
+    render_root: Some(render_root),
 };
 
 impl ProcRootHook {
@@ -166,6 +187,33 @@ unsafe extern "C" fn render(p: *mut c_void, dir: *mut c_void, index: c_int, buf:
     let Ok(index) = usize::try_from(index) else { return EINVAL.to_errno() as c_long };
     // SAFETY: per the contract.
     match unsafe { source(p) }.render(dir, index, out) {
+        Ok(n) => c_long::try_from(n).unwrap_or(c_long::MAX),
+        Err(e) => e.to_errno() as c_long,
+    }
+}
+
+/// # Safety
+///
+/// The C glue's `root_file` contract: `name` is NUL-terminated.
+unsafe extern "C" fn root_file(p: *mut c_void, name: *const c_char) -> c_int {
+    // SAFETY: per the contract.
+    let name = unsafe { CStr::from_char_ptr(name) };
+    // SAFETY: per the contract.
+    match unsafe { source(p) }.root_file(name) {
+        Some(i) => c_int::try_from(i).unwrap_or(-1),
+        None => -1,
+    }
+}
+
+/// # Safety
+///
+/// The C glue's `render_root` contract: `buf` is writable for `cap` bytes.
+unsafe extern "C" fn render_root(p: *mut c_void, index: c_int, buf: *mut c_char, cap: usize) -> c_long {
+    // SAFETY: per the contract.
+    let out = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), cap) };
+    let Ok(index) = usize::try_from(index) else { return EINVAL.to_errno() as c_long };
+    // SAFETY: per the contract.
+    match unsafe { source(p) }.render_root(index, out) {
         Ok(n) => c_long::try_from(n).unwrap_or(c_long::MAX),
         Err(e) => e.to_errno() as c_long,
     }

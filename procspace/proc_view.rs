@@ -171,7 +171,7 @@ impl<S: PsSource + 'static> RemoteProcs for ClusterProcs<S> {
     }
 
     fn owner(&self, dir: &RemoteDir) -> (u32, u32) {
-        (dir.entry.uid, dir.entry.gid)
+        (dir.entry.euid, dir.entry.egid)
     }
 
     fn files(&self) -> &'static [&'static CStr] {
