@@ -427,7 +427,7 @@ fn migrations(node: &Node, json: bool) -> Result<(), CtlError> {
 /// listing; no such process is an error (exit 1).
 fn where_is(node: &Node, pid: u32, json: bool) -> Result<(), CtlError> {
     let rows = node.ps()?;
-    let row = ps::locate(&rows, pid).ok_or(CtlError::NoProcess(pid))?;
+    let row = ps::locate(&rows, pid, node.own_node_id()).ok_or(CtlError::NoProcess(pid))?;
     if json {
         println!("{}", ps::where_json(pid, row));
     } else {
@@ -443,7 +443,7 @@ fn where_is(node: &Node, pid: u32, json: bool) -> Result<(), CtlError> {
 fn migrate(node: &Node, pid: u32, to: u16, strategy: Strategy) -> Result<(), CtlError> {
     let own = node.own_node_id();
     let rows = node.ps().unwrap_or_default();
-    match (ps::locate(&rows, pid), own) {
+    match (ps::locate(&rows, pid, own), own) {
         (Some(row), Some(own)) if row.node != own => {
             checkpoint::migrate_elsewhere(node.root(), pid, row.node, row.pid, to, strategy)
         }

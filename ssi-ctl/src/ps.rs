@@ -233,11 +233,15 @@ pub fn json(rows: &[ProcRow], users: &HashMap<u32, String>) -> String {
 }
 
 /// The row of process `pid` in the listing: the process that runs as
-/// `pid`, or else the one whose home pid is `pid` (its deputy's, on its
-/// home node). Either may be the same process (a pid kept across
-/// migrations); nothing assumes it.
-pub fn locate(rows: &[ProcRow], pid: u32) -> Option<&ProcRow> {
-    rows.iter().find(|r| r.pid == pid).or_else(|| rows.iter().find(|r| r.home.is_some_and(|h| h.pid == pid)))
+/// `pid` (node `own`'s first: pids below the node ranges, such as those of
+/// processes started at boot, repeat on every node), or else the one whose
+/// home pid is `pid` (its deputy's, on its home node). Either may be the
+/// same process (a pid kept across migrations); nothing assumes it.
+pub fn locate(rows: &[ProcRow], pid: u32, own: Option<u16>) -> Option<&ProcRow> {
+    rows.iter()
+        .find(|r| r.pid == pid && Some(r.node) == own)
+        .or_else(|| rows.iter().find(|r| r.pid == pid))
+        .or_else(|| rows.iter().find(|r| r.home.is_some_and(|h| h.pid == pid)))
 }
 
 /// Where process `pid` (found as `row`) runs, in one line.
@@ -348,33 +352,38 @@ nouid:x:abc:1::/:/bin/sh
     fn locate_by_running_pid_then_home_pid() {
         let rows = parse(SAMPLE).unwrap();
         // Runs as 377 on node 2; its home is node 1, pid 812.
-        let by_there = locate(&rows, 377).unwrap();
+        let by_there = locate(&rows, 377, None).unwrap();
         assert_eq!((by_there.node, by_there.pid), (2, 377));
         assert_eq!(where_line(377, by_there), "pid 377 runs on node 2 (home node 1)");
-        let by_home = locate(&rows, 812).unwrap();
+        let by_home = locate(&rows, 812, None).unwrap();
         assert_eq!((by_home.node, by_home.pid), (2, 377));
         assert_eq!(where_line(812, by_home), "pid 812 runs on node 2 as pid 377 (home node 1)");
-        let local = locate(&rows, 300).unwrap();
+        let local = locate(&rows, 300, None).unwrap();
         assert_eq!(where_line(300, local), "pid 300 runs on node 1 (home node 1)");
-        assert!(locate(&rows, 9999).is_none());
+        assert!(locate(&rows, 9999, None).is_none());
         // A pid kept across migrations: the same row either way.
         let kept = parse(&format!("{PS_HEADER}\n3 131074 1 0 0 S 1 0 0 0 2 131074 c c\n")).unwrap();
-        assert_eq!(where_line(131074, locate(&kept, 131074).unwrap()), "pid 131074 runs on node 3 (home node 2)");
+        assert_eq!(where_line(131074, locate(&kept, 131074, None).unwrap()), "pid 131074 runs on node 3 (home node 2)");
         // A running pid wins over another process's home pid.
         let both = parse(&format!("{PS_HEADER}\n3 70 1 0 0 S 1 0 0 0 2 5 a a\n2 5 1 0 0 S 1 0 0 0 0 0 b b\n")).unwrap();
-        assert_eq!(locate(&both, 5).map(|r| (r.node, r.pid)), Some((2, 5)));
+        assert_eq!(locate(&both, 5, None).map(|r| (r.node, r.pid)), Some((2, 5)));
+        // A boot-time pid on every node: this node's.
+        let boot =
+            parse(&format!("{PS_HEADER}\n1 1 0 0 0 S 1 0 0 0 0 0 init init\n2 1 0 0 0 S 1 0 0 0 0 0 init init\n")).unwrap();
+        assert_eq!(locate(&boot, 1, Some(2)).map(|r| r.node), Some(2));
+        assert_eq!(locate(&boot, 1, Some(3)).map(|r| r.node), Some(1));
     }
 
     #[test]
     fn where_json_has_its_fields() {
         let rows = parse(SAMPLE).unwrap();
-        let v: Value = serde_json::from_str(&where_json(812, locate(&rows, 812).unwrap())).unwrap();
+        let v: Value = serde_json::from_str(&where_json(812, locate(&rows, 812, None).unwrap())).unwrap();
         assert_eq!(
             v,
             serde_json::json!({"pid": 812, "node": 2, "node_pid": 377, "home_node": 1, "home_pid": 812,
                                "migrated": true, "uid": 1000, "comm": "ssi-wl-count"})
         );
-        let v: Value = serde_json::from_str(&where_json(300, locate(&rows, 300).unwrap())).unwrap();
+        let v: Value = serde_json::from_str(&where_json(300, locate(&rows, 300, None).unwrap())).unwrap();
         assert_eq!(
             (&v["node"], &v["home_node"], &v["home_pid"], &v["migrated"]),
             (&1.into(), &1.into(), &300.into(), &false.into())
