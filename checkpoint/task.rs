@@ -616,6 +616,14 @@ pub(crate) fn caller_identity() -> (bool, u32) {
     (root != 0, uid)
 }
 
+/// The caller's real and effective uid.
+pub(crate) fn caller_uids() -> (u32, u32) {
+    let (mut uid, mut euid) = (0u32, 0u32);
+    // SAFETY: writable out-parameters.
+    unsafe { raw::ssi_caller_uids(&mut uid, &mut euid) };
+    (uid, euid)
+}
+
 /// The size of the NT_X86_XSTATE regset on this machine.
 pub(crate) fn xstate_size() -> Result<usize> {
     // SAFETY: plain call.

@@ -613,6 +613,7 @@ void ssi_task_brief(struct task_struct *t, struct ssi_task_brief *o)
 	o->nr_threads = get_nr_threads(t);
 	rcu_read_lock();
 	o->uid = from_kuid_munged(current_user_ns(), __task_cred(t)->uid);
+	o->suid = from_kuid_munged(current_user_ns(), __task_cred(t)->suid);
 	rcu_read_unlock();
 }
 
@@ -630,6 +631,12 @@ int ssi_caller_identity(u32 *uid)
 {
 	*uid = from_kuid_munged(current_user_ns(), current_uid());
 	return capable(CAP_SYS_ADMIN);
+}
+
+void ssi_caller_uids(u32 *uid, u32 *euid)
+{
+	*uid = from_kuid_munged(current_user_ns(), current_uid());
+	*euid = from_kuid_munged(current_user_ns(), current_euid());
 }
 
 u32 ssi_current_pid(void)

@@ -183,15 +183,18 @@ struct task_struct *ssi_get_task(u32 pid);
 int ssi_task_threads(struct task_struct *t, struct task_struct **out, u32 max);
 /* Whether the caller may checkpoint `t`: root, or the same user and the
  * target dumpable. 0 or -EPERM. */
-/* State of `t`: exiting, stopped or traced, kernel thread, thread count. */
+/* State of `t`: exiting, stopped or traced, kernel thread, thread count,
+ * real and saved uid. */
 struct ssi_task_brief {
-	u32 exiting, stopped, kthread, ptraced, nr_threads, uid;
+	u32 exiting, stopped, kthread, ptraced, nr_threads, uid, suid;
 };
 void ssi_task_brief(struct task_struct *t, struct ssi_task_brief *out);
 /* task_work_add(t, cb, TWA_SIGNAL). */
 int ssi_task_work_add(struct task_struct *t, struct callback_head *cb);
 /* Whether the caller is root (CAP_SYS_ADMIN); *uid gets its real uid. */
 int ssi_caller_identity(u32 *uid);
+/* The caller's real and effective uid. */
+void ssi_caller_uids(u32 *uid, u32 *euid);
 /* current's process id in its pid namespace. */
 u32 ssi_current_pid(void);
 /* Whether current is exiting (a task work may run at exit). */

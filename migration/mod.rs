@@ -22,6 +22,8 @@
 //!   and writes on its files, and ends the way the process ended.
 //! - `forward.rs`: the stand-in files a migrated process has for the
 //!   files its deputy keeps (pipes, terminals).
+//! - `ask.rs`: control from anywhere: a migration asked by another node
+//!   (`MigrateAsk`), run here in a thread of its own, and the asking side.
 //! - `pages.rs`, `lender.rs`: post-copy and lazy: the destination fetches
 //!   the memory after the process resumed (the pages file); the old copy
 //!   lends it.
@@ -29,6 +31,7 @@
 //! This registry lists every deputy and hosted process of this node, and
 //! the recent migrations for `/proc/ssi/migrations`.
 
+pub(crate) mod ask;
 pub(crate) mod deputy;
 pub(crate) mod forward;
 pub(crate) mod incoming;
@@ -382,6 +385,7 @@ pub(crate) fn start(cluster: &Arc<Cluster>, migrations: &Arc<Migrations>) -> Res
     for kind in MIGRATION_MESSAGES {
         cluster.register_handler(kind, handler.clone())?;
     }
+    ask::register(cluster, migrations)?;
     let watcher = Arc::new(watcher::Watcher { cluster: cluster.clone(), migrations: migrations.clone() }, GFP_KERNEL)?;
     KThread::spawn(c_str!("ssi-migwatch"), watcher)
 }

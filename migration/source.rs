@@ -109,12 +109,15 @@ const PHASES: [&str; 4] = ["capture and send", "commit", "restore checks", "hand
 
 /// `ssi-ctl migrate PID NODE`: moves process `req.pid` to node `req.node`.
 ///
-/// `cluster`: the cluster service, if it runs.
+/// `cluster`: the cluster service, if it runs. `asked_by`: a migration
+/// another node asked for (`ask.rs`, run by a kernel thread): the user
+/// who asked (0: root), already checked; `None`: the caller asks.
 pub(crate) fn migrate(
     cluster: Option<Arc<Cluster>>,
     migrations: &Arc<Migrations>,
     req: &CtlRequest,
     reply: &mut CtlReply,
+    asked_by: Option<u32>,
 ) -> Result {
     let start = task::mono_ns();
     let pid = req.pid;
@@ -198,7 +201,13 @@ pub(crate) fn migrate(
     } else {
         req.strategy
     };
-    let (is_root, uid) = task::caller_identity();
+    let uid = match asked_by {
+        Some(uid) => uid,
+        None => match task::caller_identity() {
+            (true, _) => 0,
+            (false, uid) => uid,
+        },
+    };
     let out = Arc::pin_init(
         pin_init!(Outgoing {
             cluster,
@@ -209,7 +218,7 @@ pub(crate) fn migrate(
             home_id,
             home_node,
             home_pid,
-            uid: if is_root { 0 } else { uid },
+            uid,
             pid,
             hosted,
             started_ns: start,

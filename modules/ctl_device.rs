@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! `/dev/ssi`: the request channel of `ssi-ctl` for work that needs a
-//! reply (checkpoint, restart, restart on another node). One ioctl carries a
+//! reply (checkpoint, restart, restart on another node, migrate, migrate
+//! a process another node runs). One ioctl carries a
 //! fixed request block (`proto/src/ctl.rs`); the module writes the block
 //! back with the outcome and a message, and fails the ioctl with the errno.
 
@@ -90,8 +91,26 @@ unsafe extern "C" fn ctl_ioctl(data: *mut c_void, cmd: c_uint, arg: c_ulong) -> 
             CtlOp::RemoteRestart => restart_remote(node, &req, &mut reply),
             CtlOp::Migrate => {
                 let cluster = node.with_service(|s| s.map(|s| s.cluster()));
-                crate::migration::source::migrate(cluster, &node.migrations, &req, &mut reply)
+                match node.migrations.deputy_of_pid(req.pid).map(|d| d.location()) {
+                    // The home node's pid of a process that runs elsewhere:
+                    // the node that runs it migrates it.
+                    Some((there, there_pid)) => {
+                        let there_req = CtlRequest { pid: there_pid, ..req };
+                        crate::migration::ask::migrate_elsewhere(cluster, &node.migrations, there, &there_req, &mut reply)
+                    }
+                    None => crate::migration::source::migrate(cluster, &node.migrations, &req, &mut reply, None),
+                }
             }
+            CtlOp::MigrateElsewhere => match u16::try_from(req.token) {
+                Ok(there) if there != 0 => {
+                    let cluster = node.with_service(|s| s.map(|s| s.cluster()));
+                    crate::migration::ask::migrate_elsewhere(cluster, &node.migrations, there, &req, &mut reply)
+                }
+                _ => {
+                    say(&mut reply, format_args!("node {} is not a node id", req.token));
+                    Err(EINVAL)
+                }
+            },
             CtlOp::MigrationImage => migration_image(node, &req, &mut reply),
             CtlOp::MigrationPages => migration_pages(node, &req, &mut reply),
             CtlOp::PassOn => pass_on(node, &req, &mut reply),

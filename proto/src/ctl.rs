@@ -13,7 +13,7 @@
 //! 4   2   version = 2 (CTL_VERSION)
 //! 6   2   op: 1 checkpoint, 2 restore, 3 remote restart, 4 report,
 //!             5 restore thread, 6 migrate, 7 migration image,
-//!             8 migration pages
+//!             8 migration pages, 9 migrate elsewhere
 //! 8   4   pid      (checkpoint: the target process; restore thread: the
 //!                   thread's index in the image, 1..)
 //! 12  4   image_fd (the caller's file descriptor of the image)
@@ -23,7 +23,8 @@
 //!                   through the userfaultfd `uffd`;
 //!                   migration pages: bit3 ALL_PAGES_HERE)
 //! 20  4   token    (restore, report, migration image, migration pages:
-//!                   the remote restart this process carries out, 0 if none)
+//!                   the remote restart this process carries out, 0 if none;
+//!                   migrate elsewhere: the node that runs `pid`)
 //! 24  2   node     (remote restart, migrate: the other node)
 //! 26  1   strategy (migrate: 0 eager, 1 pre-copy, 2 post-copy, 3 lazy)
 //! 27  1   reserved, 0
@@ -97,6 +98,10 @@ pub enum CtlOp {
     /// itself with the process's own pid (`pid`, clone3 `set_tid`): that
     /// copy carries the restart on (one pid for life).
     PassOn,
+    /// Move process `pid` of node `token` (where it runs, another node) to
+    /// node `node` with `strategy`: this node asks node `token`
+    /// (`MigrateAsk`) and waits for the outcome.
+    MigrateElsewhere,
 }
 
 /// A decoded request.
@@ -201,6 +206,7 @@ impl CtlRequest {
             CtlOp::MigrationImage => 7,
             CtlOp::MigrationPages => 8,
             CtlOp::PassOn => 9,
+            CtlOp::MigrateElsewhere => 10,
         };
         out[6..8].copy_from_slice(&op.to_le_bytes());
         out[8..12].copy_from_slice(&self.pid.to_le_bytes());
@@ -230,6 +236,7 @@ impl CtlRequest {
             7 => CtlOp::MigrationImage,
             8 => CtlOp::MigrationPages,
             9 => CtlOp::PassOn,
+            9 => CtlOp::MigrateElsewhere,
             _ => return Err(CtlError::BadOp),
         };
         if b[27] != 0 {
@@ -245,7 +252,8 @@ impl CtlRequest {
             | CtlOp::RestoreThread
             | CtlOp::Migrate
             | CtlOp::MigrationImage
-            | CtlOp::PassOn => 0,
+            | CtlOp::PassOn
+            | CtlOp::MigrateElsewhere => 0,
         };
         if flags & !allowed != 0 {
             return Err(CtlError::BadFlags);
@@ -386,7 +394,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn request_round_trip(pid in any::<u32>(), fd in any::<u32>(), flag in any::<bool>(), op in 1u16..=9,
+        fn request_round_trip(pid in any::<u32>(), fd in any::<u32>(), flag in any::<bool>(), op in 1u16..=10,
                               token in any::<u32>(), node in any::<u16>(), strategy in any::<u8>(), uffd in any::<u32>()) {
             let op = match op {
                 1 => CtlOp::Checkpoint,
@@ -398,6 +406,7 @@ mod tests {
                 7 => CtlOp::MigrationImage,
                 8 => CtlOp::MigrationPages,
                 _ => CtlOp::PassOn,
+                _ => CtlOp::MigrateElsewhere,
             };
             let flags = match op {
                 CtlOp::Checkpoint if flag => FLAG_KILL,

@@ -43,7 +43,9 @@ migrate_suite() {
   expect_eq "its deputy keeps pid $pid in node 1's ps" "$(on 1 "ps -o comm= -p $pid")" ssi-wl-counter
   expect_eq "node 1 knows where it runs" "$(deputy_node "$pid")" 2
   expect_match "a deputy is not checkpointed" "$(on 1 "ssi-ctl checkpoint $pid -o /tmp/x.img 2>&1; true")" "runs on node 2 as pid $rpid"
-  expect_match "a deputy does not migrate" "$(on 1 "ssi-ctl migrate $pid 3 2>&1; true")" "runs on node 2 as pid $rpid: migrate it from there"
+  # Its home pid is migrated where it runs (issue 20): to that very node,
+  # a clear refusal from there.
+  expect_match "a deputy's pid is asked where it runs" "$(on 1 "ssi-ctl migrate $pid 2 2>&1; true")" "node 2: process $rpid is already on node 2"
   wait_on 60 1 'test -s /tmp/count.status'
   expect_eq "the home shell's wait sees exit status 0" "$(on 1 cat /tmp/count.status)" "status=0"
   expect_eq "counter lines" "$(on 1 "wc -l < /cluster/count.txt")" 150

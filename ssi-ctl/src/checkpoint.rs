@@ -598,6 +598,42 @@ pub fn migrate(root: &Path, pid: u32, node: u16, strategy: Strategy) -> Result<(
     Ok(())
 }
 
+/// `ssi-ctl migrate PID NODE` of a process that node `there` runs as pid
+/// `there_pid` (by the cluster listing): the module asks node `there`,
+/// which checks the permission and migrates it, and waits for the outcome.
+pub fn migrate_elsewhere(
+    root: &Path,
+    pid: u32,
+    there: u16,
+    there_pid: u32,
+    node: u16,
+    strategy: Strategy,
+) -> Result<(), CtlError> {
+    let req = CtlRequest {
+        op: CtlOp::MigrateElsewhere,
+        pid: there_pid,
+        image_fd: 0,
+        flags: 0,
+        token: u32::from(there),
+        node,
+        strategy: strategy.code(),
+        uffd: 0,
+    };
+    let (reply, errno) = request(root, &req)?;
+    if errno != 0 {
+        return Err(refused(format!("migration of {pid} (on node {there}) to node {node}"), &reply, errno));
+    }
+    let ran = if reply.message().is_empty() { strategy.name() } else { reply.message() };
+    println!(
+        "migrated {pid} to node {node} as pid {} ({ran}, from node {there}): {} bytes, frozen {} us, {} us in all",
+        reply.pid,
+        reply.image_bytes,
+        reply.frozen_ns / 1000,
+        reply.total_ns / 1000
+    );
+    Ok(())
+}
+
 /// The names of the resource limits, by number (`RLIMIT_*` of Linux).
 const RLIMIT_NAMES: [&str; 16] = [
     "RLIMIT_CPU",

@@ -82,8 +82,11 @@ enum Command {
         keep_pid: Option<u32>,
     },
     /// Move a running process to another node (root or the process's owner); it goes on there.
+    ///
+    /// PID is any pid the cluster listing shows (`ssi-ctl where PID`): a process this node runs, one
+    /// another node runs, or a migrated process's home pid. Another node checks the permission by uid.
     Migrate {
-        /// The process (on this node).
+        /// The process (its pid where it runs, or its home pid).
         pid: u32,
         /// The node it moves to.
         node: u16,
@@ -100,6 +103,14 @@ enum Command {
     /// List every user process of the cluster's alive nodes: node, pid, parent, user, state, CPU time, memory, home, command.
     Ps {
         /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Say which node runs a process of the cluster (by its pid there or its home pid).
+    Where {
+        /// The process.
+        pid: u32,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
@@ -154,7 +165,8 @@ fn run(node: &Node, command: Command) -> ExitCode {
             let pages_later = pages_later.map(|s| s == "postcopy");
             checkpoint::restart_migration(node.root(), token, as_uid.unwrap_or(0), pages_later, keep_pid)
         }
-        Command::Migrate { pid, node: to, strategy } => checkpoint::migrate(node.root(), pid, to, strategy),
+        Command::Migrate { pid, node: to, strategy } => migrate(node, pid, to, strategy),
+        Command::Where { pid, json } => where_is(node, pid, json),
         Command::Restart { files, check: false, node: remote, token, as_uid, .. } => match files.as_slice() {
             [file] => match (remote, token.zip(as_uid)) {
                 (Some(n), _) => checkpoint::restart_remote(node.root(), n, file),
@@ -415,6 +427,35 @@ fn migrations(node: &Node, json: bool) -> Result<(), CtlError> {
     Ok(())
 }
 
+/// `ssi-ctl where PID`: one line (or a JSON object) from the cluster
+/// listing; no such process is an error (exit 1).
+fn where_is(node: &Node, pid: u32, json: bool) -> Result<(), CtlError> {
+    let rows = node.ps()?;
+    let row = ps::locate(&rows, pid, node.own_node_id()).ok_or(CtlError::NoProcess(pid))?;
+    if json {
+        println!("{}", ps::where_json(pid, row));
+    } else {
+        println!("{}", ps::where_line(pid, row));
+    }
+    Ok(())
+}
+
+/// `ssi-ctl migrate PID NODE` from any node: a process the listing shows
+/// on another node is migrated there, asked through this node's module;
+/// one it shows here, or does not show (the module then says why not),
+/// here.
+fn migrate(node: &Node, pid: u32, to: u16, strategy: Strategy) -> Result<(), CtlError> {
+    let own = node.own_node_id();
+    let rows = node.ps().unwrap_or_default();
+    match (ps::locate(&rows, pid, own), own) {
+        (Some(row), Some(own)) if row.node != own => {
+            checkpoint::migrate_elsewhere(node.root(), pid, row.node, row.pid, to, strategy)
+        }
+        (Some(row), _) => checkpoint::migrate(node.root(), row.pid, to, strategy),
+        (None, _) => checkpoint::migrate(node.root(), pid, to, strategy),
+    }
+}
+
 fn ps(node: &Node, json: bool) -> Result<(), CtlError> {
     let rows = node.ps()?;
     let users = node.users();
@@ -460,6 +501,10 @@ mod tests {
         assert!(matches!(parse(&["migrations", "--json"]).unwrap(), Command::Migrations { json: true }));
         assert!(matches!(parse(&["ps"]).unwrap(), Command::Ps { json: false }));
         assert!(matches!(parse(&["ps", "--json"]).unwrap(), Command::Ps { json: true }));
+        assert!(matches!(parse(&["where", "131074"]).unwrap(), Command::Where { pid: 131074, json: false }));
+        assert!(matches!(parse(&["where", "--json", "7"]).unwrap(), Command::Where { pid: 7, json: true }));
+        assert_eq!(refused(&["where"]).kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(refused(&["where", "x"]).kind(), ErrorKind::ValueValidation);
         assert_eq!(refused(&["ps", "aux"]).kind(), ErrorKind::UnknownArgument);
         assert_eq!(refused(&[]).kind(), ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand);
         assert_eq!(refused(&["bogus"]).kind(), ErrorKind::InvalidSubcommand);
@@ -670,9 +715,16 @@ mod tests {
         assert_eq!(run(&node, Command::Migrations { json: false }), ExitCode::from(3));
         assert_eq!(run(&node, Command::Ps { json: false }), ExitCode::from(3));
         assert_eq!(run(&node, Command::Ps { json: true }), ExitCode::from(3));
+        assert_eq!(run(&node, Command::Where { pid: 1, json: false }), ExitCode::from(3));
         assert_eq!(run(&node, Command::Config { action: ConfigAction::Get { key: "bogus".into() } }), ExitCode::from(2));
         let (_d, node) = fake_node("release: 0.1.0\ninterface: 1\n", "2\n");
         assert_eq!(run(&node, Command::Status { json: true }), ExitCode::SUCCESS);
         assert_eq!(run(&node, Command::Config { action: ConfigAction::Get { key: "secret".into() } }), ExitCode::from(2));
+        // `where`: a process the listing shows, or exit 1.
+        let ps = format!("{}\n3 196610 1 0 0 S 1 0 0 0 2 131074 c c\n", ssi_proto::procs::PS_HEADER);
+        std::fs::write(node.root().join("proc/ssi/ps"), ps).unwrap();
+        assert_eq!(run(&node, Command::Where { pid: 131074, json: false }), ExitCode::SUCCESS);
+        assert_eq!(run(&node, Command::Where { pid: 196610, json: true }), ExitCode::SUCCESS);
+        assert_eq!(run(&node, Command::Where { pid: 5, json: false }), ExitCode::from(1));
     }
 }

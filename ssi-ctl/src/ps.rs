@@ -232,6 +232,61 @@ pub fn json(rows: &[ProcRow], users: &HashMap<u32, String>) -> String {
     serde_json::to_string(&items).expect("plain data serializes to JSON")
 }
 
+/// The row of process `pid` in the listing: the process that runs as
+/// `pid` (node `own`'s first: pids below the node ranges, such as those of
+/// processes started at boot, repeat on every node), or else the one whose
+/// home pid is `pid` (its deputy's, on its home node). Either may be the
+/// same process (a pid kept across migrations); nothing assumes it.
+pub fn locate(rows: &[ProcRow], pid: u32, own: Option<u16>) -> Option<&ProcRow> {
+    rows.iter()
+        .find(|r| r.pid == pid && Some(r.node) == own)
+        .or_else(|| rows.iter().find(|r| r.pid == pid))
+        .or_else(|| rows.iter().find(|r| r.home.is_some_and(|h| h.pid == pid)))
+}
+
+/// Where process `pid` (found as `row`) runs, in one line.
+pub fn where_line(pid: u32, row: &ProcRow) -> String {
+    let home = row.home.map_or(row.node, |h| h.node);
+    if row.pid == pid {
+        format!("pid {pid} runs on node {} (home node {home})", row.node)
+    } else {
+        format!("pid {pid} runs on node {} as pid {} (home node {home})", row.node, row.pid)
+    }
+}
+
+/// `ssi-ctl where --json`.
+#[derive(Serialize)]
+struct WhereJson<'a> {
+    /// The pid asked about.
+    pid: u32,
+    /// The node that runs it, and its pid there.
+    node: u16,
+    node_pid: u32,
+    /// Its home node and its pid there (the running node's own if it
+    /// never migrated).
+    home_node: u16,
+    home_pid: u32,
+    migrated: bool,
+    uid: u32,
+    comm: &'a str,
+}
+
+/// `ssi-ctl where --json`: one object.
+pub fn where_json(pid: u32, row: &ProcRow) -> String {
+    let (home_node, home_pid) = row.home.map_or((row.node, row.pid), |h| (h.node, h.pid));
+    let w = WhereJson {
+        pid,
+        node: row.node,
+        node_pid: row.pid,
+        home_node,
+        home_pid,
+        migrated: row.home.is_some(),
+        uid: row.uid,
+        comm: &row.comm,
+    };
+    serde_json::to_string(&w).expect("plain data serializes to JSON")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,6 +346,48 @@ nouid:x:abc:1::/:/bin/sh
         let zombie = &rows[1];
         assert_eq!((zombie.state, zombie.comm.as_str(), zombie.cmd.as_str(), zombie.home), ('Z', "my?tool", "", None));
         assert_eq!((rows[2].threads, rows[2].cmd.as_str()), (4, "sshd: /usr/sbin/sshd -D"));
+    }
+
+    #[test]
+    fn locate_by_running_pid_then_home_pid() {
+        let rows = parse(SAMPLE).unwrap();
+        // Runs as 377 on node 2; its home is node 1, pid 812.
+        let by_there = locate(&rows, 377, None).unwrap();
+        assert_eq!((by_there.node, by_there.pid), (2, 377));
+        assert_eq!(where_line(377, by_there), "pid 377 runs on node 2 (home node 1)");
+        let by_home = locate(&rows, 812, None).unwrap();
+        assert_eq!((by_home.node, by_home.pid), (2, 377));
+        assert_eq!(where_line(812, by_home), "pid 812 runs on node 2 as pid 377 (home node 1)");
+        let local = locate(&rows, 300, None).unwrap();
+        assert_eq!(where_line(300, local), "pid 300 runs on node 1 (home node 1)");
+        assert!(locate(&rows, 9999, None).is_none());
+        // A pid kept across migrations: the same row either way.
+        let kept = parse(&format!("{PS_HEADER}\n3 131074 1 0 0 S 1 0 0 0 2 131074 c c\n")).unwrap();
+        assert_eq!(where_line(131074, locate(&kept, 131074, None).unwrap()), "pid 131074 runs on node 3 (home node 2)");
+        // A running pid wins over another process's home pid.
+        let both = parse(&format!("{PS_HEADER}\n3 70 1 0 0 S 1 0 0 0 2 5 a a\n2 5 1 0 0 S 1 0 0 0 0 0 b b\n")).unwrap();
+        assert_eq!(locate(&both, 5, None).map(|r| (r.node, r.pid)), Some((2, 5)));
+        // A boot-time pid on every node: this node's.
+        let boot =
+            parse(&format!("{PS_HEADER}\n1 1 0 0 0 S 1 0 0 0 0 0 init init\n2 1 0 0 0 S 1 0 0 0 0 0 init init\n")).unwrap();
+        assert_eq!(locate(&boot, 1, Some(2)).map(|r| r.node), Some(2));
+        assert_eq!(locate(&boot, 1, Some(3)).map(|r| r.node), Some(1));
+    }
+
+    #[test]
+    fn where_json_has_its_fields() {
+        let rows = parse(SAMPLE).unwrap();
+        let v: Value = serde_json::from_str(&where_json(812, locate(&rows, 812, None).unwrap())).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"pid": 812, "node": 2, "node_pid": 377, "home_node": 1, "home_pid": 812,
+                               "migrated": true, "uid": 1000, "comm": "ssi-wl-count"})
+        );
+        let v: Value = serde_json::from_str(&where_json(300, locate(&rows, 300, None).unwrap())).unwrap();
+        assert_eq!(
+            (&v["node"], &v["home_node"], &v["home_pid"], &v["migrated"]),
+            (&1.into(), &1.into(), &300.into(), &false.into())
+        );
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub enum CtlError {
     Refused { what: String, message: String, errno: i32 },
     /// A checkpoint image is damaged or not an image (exit 1).
     BadImage(PathBuf, String),
+    /// No process of that pid in the cluster's listing (exit 1).
+    NoProcess(u32),
 }
 
 impl CtlError {
@@ -44,6 +46,7 @@ impl CtlError {
             CtlError::Permission(_) => libc::EACCES,
             CtlError::NotLoaded | CtlError::NoConfigfs(_) => libc::ENODEV,
             CtlError::BadImage(..) | CtlError::Malformed(..) => libc::EINVAL,
+            CtlError::NoProcess(_) => libc::ESRCH,
             _ => libc::EIO,
         }
     }
@@ -59,7 +62,8 @@ impl CtlError {
             | CtlError::Busy(_)
             | CtlError::NoSecret
             | CtlError::Refused { .. }
-            | CtlError::BadImage(..) => 1,
+            | CtlError::BadImage(..)
+            | CtlError::NoProcess(_) => 1,
             CtlError::UnknownKey(_) | CtlError::InvalidValue(..) | CtlError::WriteOnly(_) => 2,
         }
     }
@@ -95,6 +99,9 @@ impl fmt::Display for CtlError {
                 write!(f, "{what} failed: {message} ({})", std::io::Error::from_raw_os_error(*errno))
             }
             CtlError::BadImage(p, why) => write!(f, "{} is not a valid image: {why}", p.display()),
+            CtlError::NoProcess(pid) => {
+                write!(f, "no process {pid} in the cluster (no alive node lists it; see ssi-ctl ps)")
+            }
         }
     }
 }
@@ -362,6 +369,13 @@ impl Node {
         self.check_loaded()?;
         let path = self.proc_dir().join("ps");
         crate::ps::parse(&self.read(&path)?).map_err(|why| CtlError::Malformed(path, why))
+    }
+
+    /// This node's id as the module runs it (`/proc/ssi/node`), if set.
+    pub fn own_node_id(&self) -> Option<u16> {
+        let text = self.read(&self.proc_dir().join("node")).ok()?;
+        let id = parse_kv(&text).into_iter().find(|(k, _)| k == "node_id")?.1;
+        id.parse().ok().filter(|&n| n != 0)
     }
 
     /// User names by uid from `etc/passwd` under the root; none if it

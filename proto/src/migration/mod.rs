@@ -22,12 +22,15 @@
 //! - `lease.rs`: [`Lease`];
 //! - `postcopy.rs`: [`PageRequest`], [`PageData`], [`is_push_read`] and
 //!   their limits;
+//! - `ask.rs`: [`AskRequest`], [`AskStart`], [`AskStatus`], [`AskState`]
+//!   (`MigrateAsk`: migrate a process that runs on another node);
 //! - `tests.rs`: unit and property tests.
 //!
 //! This file only declares them and re-exports their public items, so
 //! that every item is reached as `migration::Item`; the files are
 //! private.
 
+mod ask;
 mod deputy;
 mod lease;
 mod postcopy;
@@ -37,6 +40,10 @@ mod transfer;
 #[cfg(test)]
 mod tests;
 
+pub use ask::{
+    AskRequest, AskStart, AskState, AskStatus, ASK_QUERY_LEN, ASK_START_LEN, ASK_STATUS_HEADER,
+    ASK_STATUS_MAX, MAX_ASK_MESSAGE,
+};
 pub use deputy::{find_syscall, Exit, Io, IoDone, IoOp, Moved, Signal, WaitStatus, MAX_IO};
 pub use lease::{Lease, MAX_LEASES};
 pub use postcopy::{

@@ -461,3 +461,180 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn ask_requests() {
+    let start = AskRequest::Start(AskStart {
+        pid: 131074,
+        node: 3,
+        strategy: 1,
+        uid: 1000,
+        euid: 0,
+    });
+    let mut b = [0u8; 32];
+    let n = start.encode(&mut b).unwrap();
+    assert_eq!(n, ASK_START_LEN);
+    assert_eq!(AskRequest::decode(&b[..n]), Ok(start));
+    assert_eq!(AskRequest::decode(&b[..n - 1]), Err(WireError::Truncated));
+    assert_eq!(
+        AskRequest::decode(&b[..n + 1]),
+        Err(WireError::TrailingBytes)
+    );
+    let query = AskRequest::Query(7);
+    let n = query.encode(&mut b).unwrap();
+    assert_eq!(n, ASK_QUERY_LEN);
+    assert_eq!(AskRequest::decode(&b[..n]), Ok(query));
+    let mut bad = b;
+    bad[1] = 1; // reserved
+    assert_eq!(AskRequest::decode(&bad[..n]), Err(WireError::InvalidValue));
+    bad = b;
+    bad[0] = 3; // a status is no request
+    assert_eq!(AskRequest::decode(&bad[..n]), Err(WireError::InvalidValue));
+    // Zero pid, node, token; unknown strategy.
+    for q in [
+        AskRequest::Query(0),
+        AskRequest::Start(AskStart {
+            pid: 0,
+            node: 2,
+            strategy: 0,
+            uid: 0,
+            euid: 0,
+        }),
+        AskRequest::Start(AskStart {
+            pid: 5,
+            node: 0,
+            strategy: 0,
+            uid: 0,
+            euid: 0,
+        }),
+        AskRequest::Start(AskStart {
+            pid: 5,
+            node: 2,
+            strategy: 4,
+            uid: 0,
+            euid: 0,
+        }),
+    ] {
+        assert_eq!(q.encode(&mut b), Err(WireError::InvalidValue));
+    }
+    let mut raw = [0u8; ASK_START_LEN];
+    start.encode(&mut raw).unwrap();
+    raw[1] = 9;
+    assert_eq!(AskRequest::decode(&raw), Err(WireError::InvalidValue));
+    assert_eq!(AskRequest::decode(&[]), Err(WireError::Truncated));
+}
+
+#[test]
+fn ask_statuses() {
+    let mut b = [0u8; ASK_STATUS_MAX + 8];
+    let done = AskStatus {
+        node: 2,
+        pid: 196610,
+        image_bytes: 4096,
+        frozen_ns: 5,
+        total_ns: 6,
+        ..AskStatus::new(AskState::Done, 9, "eager")
+    };
+    let n = done.encode(&mut b).unwrap();
+    assert_eq!(n, ASK_STATUS_HEADER + 5);
+    assert_eq!(AskStatus::decode(&b[..n]), Ok(done));
+    assert_eq!(AskStatus::decode(&b[..n - 1]), Err(WireError::Truncated));
+    assert_eq!(
+        AskStatus::decode(&b[..n + 1]),
+        Err(WireError::TrailingBytes)
+    );
+    // A refusal at once has no token.
+    let refused = AskStatus {
+        errno: 1,
+        ..AskStatus::new(AskState::Failed, 0, "only root or the owner")
+    };
+    let n = refused.encode(&mut b).unwrap();
+    assert_eq!(AskStatus::decode(&b[..n]), Ok(refused));
+    // States whose fields disagree.
+    for s in [
+        AskStatus::new(AskState::Running, 0, ""),
+        AskStatus::new(AskState::Done, 1, ""),
+        AskStatus::new(AskState::Failed, 1, ""),
+        AskStatus {
+            errno: 4096,
+            ..AskStatus::new(AskState::Failed, 1, "")
+        },
+        AskStatus {
+            errno: 1,
+            ..AskStatus::new(AskState::Running, 1, "")
+        },
+    ] {
+        assert_eq!(s.encode(&mut b), Err(WireError::InvalidValue));
+    }
+    let long = "x".repeat(MAX_ASK_MESSAGE + 1);
+    assert_eq!(
+        AskStatus::new(AskState::Running, 1, &long).encode(&mut b),
+        Err(WireError::InvalidValue)
+    );
+    // Not UTF-8, unknown state, reserved bytes.
+    let n = AskStatus::new(AskState::Running, 1, "ab")
+        .encode(&mut b)
+        .unwrap();
+    let mut bad = b;
+    bad[n - 1] = 0xff;
+    assert_eq!(AskStatus::decode(&bad[..n]), Err(WireError::InvalidValue));
+    bad = b;
+    bad[1] = 4;
+    assert_eq!(AskStatus::decode(&bad[..n]), Err(WireError::InvalidValue));
+    bad = b;
+    bad[ASK_STATUS_HEADER - 1] = 1;
+    assert_eq!(AskStatus::decode(&bad[..n]), Err(WireError::InvalidValue));
+}
+
+fn ask_state(i: u8) -> AskState {
+    match i % 3 {
+        0 => AskState::Running,
+        1 => AskState::Done,
+        _ => AskState::Failed,
+    }
+}
+
+proptest! {
+    #[test]
+    fn ask_request_round_trip(pid in 1u32.., node in 1u16.., strategy in 0u8..4, uid in any::<u32>(),
+                              euid in any::<u32>(), token in 1u32.., query in any::<bool>()) {
+        let q = if query {
+            AskRequest::Query(token)
+        } else {
+            AskRequest::Start(AskStart { pid, node, strategy, uid, euid })
+        };
+        let mut b = [0u8; ASK_START_LEN];
+        let n = q.encode(&mut b).unwrap();
+        prop_assert_eq!(AskRequest::decode(&b[..n]), Ok(q));
+    }
+
+    #[test]
+    fn ask_status_round_trip(state in any::<u8>(), token in 1u32.., node in 1u16.., pid in 1u32..,
+                             errno in 1u32..4096, n in any::<u64>(), message in "\\PC{0,60}") {
+        let state = ask_state(state);
+        let mut s = AskStatus { image_bytes: n, frozen_ns: n / 3, total_ns: n / 2, ..AskStatus::new(state, token, &message) };
+        match state {
+            AskState::Done => (s.node, s.pid) = (node, pid),
+            AskState::Failed => s.errno = errno,
+            AskState::Running => {}
+        }
+        let mut b = [0u8; ASK_STATUS_MAX];
+        let len = s.encode(&mut b).unwrap();
+        prop_assert_eq!(AskStatus::decode(&b[..len]), Ok(s));
+    }
+
+    #[test]
+    fn ask_bodies_decode_or_error(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        if let Ok(q) = AskRequest::decode(&bytes) {
+            let mut b = [0u8; ASK_START_LEN];
+            let n = q.encode(&mut b).unwrap();
+            prop_assert_eq!(&b[..n], &bytes[..]);
+        }
+        if let Ok(s) = AskStatus::decode(&bytes) {
+            prop_assert!(s.message.len() <= MAX_ASK_MESSAGE);
+            let mut b = [0u8; ASK_STATUS_MAX];
+            let n = s.encode(&mut b).unwrap();
+            prop_assert_eq!(&b[..n], &bytes[..]);
+        }
+    }
+}

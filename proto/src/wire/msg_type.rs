@@ -97,10 +97,15 @@ pub enum MsgType {
     /// [`procs::ProcListRequest`](super::super::procs::ProcListRequest), reply
     /// [`procs::ProcListReply`](super::super::procs::ProcListReply).
     ProcList = 28,
+    /// Control from anywhere: migrate a process the receiving node runs, on
+    /// behalf of a user of the sending node (`Start`), or how that goes
+    /// (`Query`); body [`migration::AskRequest`](super::super::migration::AskRequest),
+    /// reply [`migration::AskStatus`](super::super::migration::AskStatus).
+    MigrateAsk = 29,
 }
 
 /// Every message type this version knows, with its name.
-const NAMES: [(MsgType, &str); 28] = [
+const NAMES: [(MsgType, &str); 29] = [
     (MsgType::Hello, "Hello"),
     (MsgType::HelloAuth, "HelloAuth"),
     (MsgType::Heartbeat, "Heartbeat"),
@@ -129,6 +134,7 @@ const NAMES: [(MsgType, &str); 28] = [
     (MsgType::MigrateRelease, "MigrateRelease"),
     (MsgType::MigrateLease, "MigrateLease"),
     (MsgType::ProcList, "ProcList"),
+    (MsgType::MigrateAsk, "MigrateAsk"),
 ];
 
 impl MsgType {
@@ -163,6 +169,7 @@ impl MsgType {
             26 => MsgType::MigrateRelease,
             27 => MsgType::MigrateLease,
             28 => MsgType::ProcList,
+            29 => MsgType::MigrateAsk,
             _ => return None,
         })
     }
