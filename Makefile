@@ -15,7 +15,7 @@ NODES ?= 3
 KDIR = $(shell kernel/build.sh print-dir)
 
 .PHONY: help deps kernel modules userspace workloads node rootfs cluster test \
-        test-unit test-fuzz test-vm bench-krpc bench-ckpt bench-migrate bench-migrate-phases clean distclean
+        test-unit test-fuzz test-vm bench-krpc bench-ckpt bench-migrate bench-migrate-phases bench-proc clean distclean
 
 help:
 	@echo "make deps      install what a fresh Debian 12 machine lacks (idempotent)"
@@ -32,6 +32,7 @@ help:
 	@echo "make bench-ckpt  checkpoint/restart vs criu dump/restore and dd (prints ratios)"
 	@echo "make bench-migrate  live migration vs criu and iperf3, two nodes (prints ratios)"
 	@echo "make bench-migrate-phases  where one migration's time goes (per-phase log, krpc counters)"
+	@echo "make bench-proc  ps/top of a 4-node cluster vs the same count local; remote kill (prints ratios)"
 	@echo "make clean     remove build/ and module objects (caches stay)"
 
 deps:
@@ -55,6 +56,7 @@ userspace:
 	cargo build --release --locked -p ssi-ctl -p ssi-agent -p krpc-abuse
 	mkdir -p $(NODE_DIR)/bin
 	install -m 0755 target/release/ssi-ctl target/release/ssi-agent target/release/krpc-abuse $(NODE_DIR)/bin/
+	install -m 0755 qemu-tests/node/bin/pgrep-here $(NODE_DIR)/bin/
 
 workloads:
 	$(MAKE) -C workloads
@@ -84,6 +86,11 @@ bench-migrate: node rootfs
 
 bench-migrate-phases: node rootfs
 	$(BENCH_CPUS) SSI_NODE_MEM=2048 qemu-tests/run qemu-tests/bench/migrate-phases.sh
+
+# ps -e and top on 4 nodes of 200 processes each vs 800 on one node;
+# kill of a remote process vs a krpc round trip (docs/benchmarks.md).
+bench-proc: node rootfs
+	qemu-tests/run qemu-tests/bench/proc.sh
 
 cluster: node rootfs
 	qemu-tests/cluster --nodes $(NODES)

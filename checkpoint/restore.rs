@@ -66,6 +66,8 @@ struct Plan {
     /// Process-wide pending signals, encoded.
     pending: KVec<u8>,
     itimer_real: (u64, u64),
+    /// The executable, for `/proc/PID/exe`.
+    exe: Option<File>,
     /// Settings of the saved controlling terminal, for ours.
     termios: Option<[u8; image::TERMIOS2_LEN]>,
 }
@@ -350,6 +352,7 @@ fn plan(
             handlers: [(0, 0, 0, 0); image::NSIG],
             pending: KVec::new(),
             itimer_real: (0, 0),
+            exe: None,
             termios: None,
         },
         GFP_KERNEL,
@@ -368,8 +371,8 @@ fn plan(
         };
         match s.section(len, reply)? {
             Section::Process(p) => {
-                // Only checked: the restored process keeps no handle on it.
-                drop(open_checked(&p.exe, 0, "executable", reply)?);
+                // Checked, and its /proc/PID/exe once restored.
+                plan.exe = Some(open_checked(&p.exe, 0, "executable", reply)?);
                 plan.itimer_real = (p.itimers.real.value_ns, p.itimers.real.interval_ns);
             }
             Section::Signals(sg) => take_signals(&mut plan, &sg)?,
@@ -566,6 +569,12 @@ fn rebuild_structure(
     }
     load_pages(image, plan, reply, migration, pages, arriving)?;
     task::set_mm_layout(&plan.mm)?;
+    if let Some(exe) = &plan.exe {
+        // Not fatal: the process runs the same either way.
+        if let Err(e) = task::set_exe_file(exe) {
+            pr_warn!("pid {}: /proc/PID/exe stays the restart program's (error {})\n", task::current_pid(), e.to_errno());
+        }
+    }
     // Descriptors: ours go, except the terminal or pipes kept on 0-2.
     let mut next = 0u32;
     while let Some((fd, _, _)) = task::next_file(next) {

@@ -662,6 +662,13 @@ pub(crate) fn set_mm_layout(m: &MmLayout) -> Result {
     kernel::error::to_result(unsafe { raw::ssi_mm_set_layout(m) })
 }
 
+/// Makes `exe` current's executable file (`/proc/PID/exe`); the restore
+/// unmapped the one it had. `EACCES`: someone has it open for writing.
+pub(crate) fn set_exe_file(exe: &File) -> Result {
+    // SAFETY: `exe.0` is a counted reference; the helper takes its own.
+    kernel::error::to_result(unsafe { raw::ssi_mm_set_exe_file(exe.0) })
+}
+
 /// Closes descriptor `fd` of current.
 pub(crate) fn close_fd(fd: u32) {
     // SAFETY: plain call on current's table.

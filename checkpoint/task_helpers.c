@@ -170,6 +170,27 @@ int ssi_mm_layout(struct ssi_mm_layout *o)
 	return 0;
 }
 
+int ssi_mm_set_exe_file(struct file *exe)
+{
+	struct mm_struct *mm = current->mm;
+	struct file *old;
+
+	if (!mm)
+		return -EINVAL;
+	if (exe_file_deny_write_access(exe))
+		return -EACCES;
+	get_file(exe);
+	mmap_write_lock(mm);
+	old = rcu_dereference_raw(mm->exe_file);
+	rcu_assign_pointer(mm->exe_file, exe);
+	mmap_write_unlock(mm);
+	if (old) {
+		exe_file_allow_write_access(old);
+		fput(old);
+	}
+	return 0;
+}
+
 int ssi_mm_set_layout(const struct ssi_mm_layout *in)
 {
 	struct mm_struct *mm = current->mm;
@@ -606,6 +627,8 @@ struct task_struct *ssi_get_task(u32 nr)
 
 void ssi_task_brief(struct task_struct *t, struct ssi_task_brief *o)
 {
+	struct task_struct *parent;
+
 	o->exiting = (t->flags & PF_EXITING) || t->exit_state;
 	o->stopped = task_is_stopped_or_traced(t);
 	o->kthread = !!(t->flags & (PF_KTHREAD | PF_USER_WORKER));
@@ -614,6 +637,10 @@ void ssi_task_brief(struct task_struct *t, struct ssi_task_brief *o)
 	rcu_read_lock();
 	o->uid = from_kuid_munged(current_user_ns(), __task_cred(t)->uid);
 	o->suid = from_kuid_munged(current_user_ns(), __task_cred(t)->suid);
+	parent = rcu_dereference(t->real_parent);
+	o->ppid = (parent->flags & PF_KTHREAD) ? 0 : task_tgid_nr(parent);
+	o->pgrp = task_pgrp_nr_ns(t, &init_pid_ns);
+	o->session = task_session_nr_ns(t, &init_pid_ns);
 	rcu_read_unlock();
 }
 

@@ -56,6 +56,11 @@ struct ssi_mm_layout {
 int ssi_mm_layout(struct ssi_mm_layout *out);
 /* Sets the layout fields (not the auxv) of current's mm. */
 int ssi_mm_set_layout(const struct ssi_mm_layout *in);
+/*
+ * Makes `exe` current's executable file (/proc/PID/exe), as
+ * replace_mm_exe_file (not exported) does once the old one is unmapped.
+ */
+int ssi_mm_set_exe_file(struct file *exe);
 
 /* One VMA of current: the first one ending above `addr`, with the facts
  * its classification (proto/src/classify.rs) needs. */
@@ -187,6 +192,8 @@ int ssi_task_threads(struct task_struct *t, struct task_struct **out, u32 max);
  * real and saved uid. */
 struct ssi_task_brief {
 	u32 exiting, stopped, kthread, ptraced, nr_threads, uid, suid;
+	/* In the initial pid namespace: the parent's tgid (0 for a kernel thread), process group, session. */
+	u32 ppid, pgrp, session;
 };
 void ssi_task_brief(struct task_struct *t, struct ssi_task_brief *out);
 /* task_work_add(t, cb, TWA_SIGNAL). */

@@ -59,6 +59,7 @@ use crate::{
     kthread::KThread,
     procfs::{ProcShow, SeqFile},
     proto::ctl::strategy_name,
+    proto::migration::Family,
     proto::wire::{FrameHeader, MsgType},
 };
 use core::fmt::Write;
@@ -293,7 +294,8 @@ impl Migrations {
             let pid = h.pid();
             if pid != 0 {
                 let running = h.state() == remote::HostedState::Running;
-                v.push((pid, PidRole::Hosted { home_node: h.home_node, home_pid: h.home_pid, running }), GFP_KERNEL)?;
+                let role = PidRole::Hosted { home_node: h.home_node, home_pid: h.home_pid, family: h.home_family, running };
+                v.push((pid, role), GFP_KERNEL)?;
             }
         }
         Ok(v)
@@ -309,7 +311,7 @@ pub(crate) enum PidRole {
     /// has pid `home_pid`. Not `running`: the restart program still
     /// waiting for its image or restoring it, or a copy that moved on
     /// (lending its memory to the next node until it ends).
-    Hosted { home_node: u16, home_pid: u32, running: bool },
+    Hosted { home_node: u16, home_pid: u32, family: Family, running: bool },
 }
 
 /// `/proc/ssi/migrations`: recent migrations, this node's deputies and the

@@ -54,7 +54,7 @@ use crate::{
     kthread,
     proto::{
         ctl::{STRATEGY_EAGER, STRATEGY_LAZY, STRATEGY_POSTCOPY, STRATEGY_PRECOPY},
-        migration::{Begin, Ref, PAGE},
+        migration::{Begin, Family, Ref, PAGE},
         wire::{MsgType, RestartStarted},
     },
 };
@@ -131,6 +131,8 @@ pub(crate) struct Hosted {
     pub(crate) home_id: u64,
     pub(crate) home_node: u16,
     pub(crate) home_pid: u32,
+    /// Its parent, process group and session at home, as listed.
+    pub(crate) home_family: Family,
     pub(crate) from_node: u16,
     pub(crate) uid: u32,
     pub(crate) strategy: u8,
@@ -172,7 +174,7 @@ impl Hosted {
         image: File,
         rounds: Option<RoundPages>,
     ) -> impl PinInit<Self> {
-        let Begin { id, home_id, home_node, home_pid, uid, strategy, size, .. } = *b;
+        let Begin { id, home_id, home_node, home_pid, home_family, uid, strategy, size } = *b;
         let started_ns = task::mono_ns();
         let inner = new_mutex!(Inner {
             state: HostedState::Receiving,
@@ -192,6 +194,7 @@ impl Hosted {
             home_id,
             home_node,
             home_pid,
+            home_family,
             from_node,
             uid,
             strategy,

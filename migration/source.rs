@@ -36,7 +36,7 @@ use crate::{
     ctl_reply::fail,
     proto::{
         ctl::{strategy_name, CtlReply, CtlRequest, STRATEGY_EAGER, STRATEGY_LAZY, STRATEGY_POSTCOPY, STRATEGY_PRECOPY},
-        migration::{Begin, Commit, Keep, Moved, Ref, Run, MAX_KEEP_RUNS},
+        migration::{Begin, Commit, Family, Keep, Moved, Ref, Run, MAX_KEEP_RUNS},
         wire::{MsgType, RestartStarted},
     },
 };
@@ -60,6 +60,8 @@ pub(crate) struct Outgoing {
     home_id: u64,
     home_node: u16,
     home_pid: u32,
+    /// Its parent, process group and session at home.
+    home_family: Family,
     uid: u32,
     pid: u32,
     /// Set when the process had migrated to this node.
@@ -181,9 +183,12 @@ pub(crate) fn migrate(
         ));
     }
     let id = crate::kernel_ext::random_id();
-    let (home_id, home_node, home_pid) = match &hosted {
-        Some(h) => (h.home_id, h.home_node, h.home_pid),
-        None => (id, own, pid),
+    let (home_id, home_node, home_pid, home_family) = match &hosted {
+        Some(h) => (h.home_id, h.home_node, h.home_pid, h.home_family),
+        None => {
+            let b = target.brief();
+            (id, own, pid, Family { ppid: b.ppid, pgrp: b.pgrp, session: b.session })
+        }
     };
     if threaded && home_node == node {
         // Its deputy has one thread; the restart program makes the others.
@@ -218,6 +223,7 @@ pub(crate) fn migrate(
             home_id,
             home_node,
             home_pid,
+            home_family,
             uid,
             pid,
             hosted,
@@ -386,6 +392,7 @@ impl Outgoing {
             home_id: self.home_id,
             home_node: self.home_node,
             home_pid: self.home_pid,
+            home_family: self.home_family,
             uid: self.uid,
             strategy: self.strategy,
             size,

@@ -15,6 +15,7 @@
 use super::sys::{self, Facts};
 use crate::{
     migration::{Migrations, PidRole},
+    proto::migration::Family,
     proto::procs::{ProcEntry, CMDLINE_LEN, ENTRY_MIGRATED, MAX_POLICY, STATES, UMASK_NONE},
 };
 use kernel::prelude::*;
@@ -48,20 +49,30 @@ pub(crate) fn take(migrations: &Migrations, after: u32, out: &mut [ProcEntry]) -
     Ok((n, false))
 }
 
-/// Whether the process `f` describes is listed here, and if so its flags,
-/// home node and home pid.
-fn listed(f: &Facts, roles: &[(u32, PidRole)]) -> Option<(u8, u16, u32)> {
+/// Where a listed process comes from: its flags, and for one that
+/// migrated here its home node, pid and family there.
+#[derive(Clone, Copy, Default)]
+struct Origin {
+    flags: u8,
+    home_node: u16,
+    home_pid: u32,
+    family: Option<Family>,
+}
+
+/// Whether the process `f` describes is listed here, and if so where it
+/// comes from.
+fn listed(f: &Facts, roles: &[(u32, PidRole)]) -> Option<Origin> {
     if f.kthread != 0 || f.tgid == 0 {
         return None;
     }
     match roles.iter().find(|(pid, _)| *pid == f.tgid).map(|&(_, r)| r) {
-        None => Some((0, 0, 0)),
+        None => Some(Origin::default()),
         Some(PidRole::Deputy | PidRole::Hosted { running: false, .. }) => None,
-        Some(PidRole::Hosted { home_node, home_pid, running: true }) => {
+        Some(PidRole::Hosted { home_node, home_pid, family, running: true }) => {
             if home_node == 0 || home_pid == 0 {
-                Some((0, 0, 0))
+                Some(Origin::default())
             } else {
-                Some((ENTRY_MIGRATED, home_node, home_pid))
+                Some(Origin { flags: ENTRY_MIGRATED, home_node, home_pid, family: Some(family) })
             }
         }
     }
@@ -69,7 +80,8 @@ fn listed(f: &Facts, roles: &[(u32, PidRole)]) -> Option<(u8, u16, u32)> {
 
 /// Fills `e` (whose `cmdline` already holds the first `f.cmdline_len`
 /// bytes) from `f`, every value within what an entry may hold.
-fn fill(e: &mut ProcEntry, f: &Facts, (flags, home_node, home_pid): (u8, u16, u32), now_real: u64, now_boot: u64) {
+fn fill(e: &mut ProcEntry, f: &Facts, origin: Origin, now_real: u64, now_boot: u64) {
+    let Origin { flags, home_node, home_pid, family } = origin;
     e.pid = f.tgid;
     // A parent that is no user process (kthreadd) is none.
     e.ppid = if f.parent_kthread != 0 { 0 } else { f.ppid };
@@ -89,6 +101,11 @@ fn fill(e: &mut ProcEntry, f: &Facts, (flags, home_node, home_pid): (u8, u16, u3
     e.umask = u16::try_from(f.umask).ok().filter(|&m| m <= 0o777).unwrap_or(UMASK_NONE);
     e.home_node = home_node;
     e.home_pid = home_pid;
+    // A migrated process's parent here is kthreadd: its home's family is
+    // the one every node lists.
+    if let Some(home) = family {
+        (e.ppid, e.pgrp, e.session) = (home.ppid, home.pgrp, home.session);
+    }
     e.set_cpu_time(f.cpu_ns, f.raw_utime_ns, f.raw_stime_ns);
     // Its start on the wall clock: now, less its age.
     e.start_ns = now_real.saturating_sub(now_boot.saturating_sub(f.start_boottime_ns));

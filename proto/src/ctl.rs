@@ -236,7 +236,7 @@ impl CtlRequest {
             7 => CtlOp::MigrationImage,
             8 => CtlOp::MigrationPages,
             9 => CtlOp::PassOn,
-            9 => CtlOp::MigrateElsewhere,
+            10 => CtlOp::MigrateElsewhere,
             _ => return Err(CtlError::BadOp),
         };
         if b[27] != 0 {
@@ -405,7 +405,7 @@ mod tests {
                 6 => CtlOp::Migrate,
                 7 => CtlOp::MigrationImage,
                 8 => CtlOp::MigrationPages,
-                _ => CtlOp::PassOn,
+                9 => CtlOp::PassOn,
                 _ => CtlOp::MigrateElsewhere,
             };
             let flags = match op {

@@ -23,9 +23,9 @@ elapsed_ms() {
 start_workload() {
   on 1 "pkill -x ssi-wl-dirty; rm -f /tmp/dirty.out; (setsid ssi-wl-dirty $1 0 1000 < /dev/null > /tmp/dirty.out 2>&1 &)"
   wait_on 300 1 'grep -q ready /tmp/dirty.out'
-  on 1 pgrep -x ssi-wl-dirty
+  on 1 pgrep-here -x ssi-wl-dirty
 }
-stop_workload() { on 1 "pkill -x ssi-wl-dirty; true"; wait_on 30 1 '! pgrep -x ssi-wl-dirty > /dev/null'; }
+stop_workload() { on 1 "pkill -x ssi-wl-dirty; true"; wait_on 30 1 '! pgrep-here -x ssi-wl-dirty > /dev/null'; }
 mbs() { awk -v mib="$1" -v ms="$2" 'BEGIN { if (ms > 0) printf "%.1f", mib * 1.048576 / (ms / 1000); else print "n/a" }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
@@ -42,7 +42,7 @@ for mib in $sizes; do
   wait_on 300 1 "[ \$(dmesg | grep -c 'restarted from an image') -gt $before ]"
   ssi_restart_ms=$(on 1 "dmesg | grep 'restarted from an image' | tail -1" |
     sed -n 's/.* \([0-9]*\) us after the process started.*/\1/p' | awk '{ printf "%.0f", $1 / 1000 }')
-  expect_eq "ssi restored the $mib MiB process" "$(on 1 'pgrep -x ssi-wl-dirty | wc -l')" 1
+  expect_eq "ssi restored the $mib MiB process" "$(on 1 'pgrep-here -x ssi-wl-dirty | wc -l')" 1
   stop_workload
 
   pid=$(start_workload "$mib")
@@ -50,7 +50,7 @@ for mib in $sizes; do
   criu_dump_ms=$(elapsed_ms "criu dump -t $pid -D $dir/criu-$mib --shell-job -o dump.log")
   wait_on 30 1 "! kill -0 $pid 2>/dev/null"
   criu_restore_ms=$(elapsed_ms "criu restore -D $dir/criu-$mib --shell-job -d -o restore.log")
-  expect_eq "criu restored the $mib MiB process" "$(on 1 'pgrep -x ssi-wl-dirty | wc -l')" 1
+  expect_eq "criu restored the $mib MiB process" "$(on 1 'pgrep-here -x ssi-wl-dirty | wc -l')" 1
   stop_workload
   sizes_line="$(on 1 "du -sm $dir/ssi-$mib.img | cut -f1") $(on 1 "du -sm $dir/criu-$mib | cut -f1")"
   on 1 "rm -rf $dir/ssi-$mib.img $dir/criu-$mib"

@@ -26,7 +26,7 @@ krpc_delta() {
 for s in $strategies; do
   on 1 "pkill -x ssi-wl-dirty; rm -f $dir/wl.out; (setsid ssi-wl-dirty $mib 0 1000 < /dev/null > $dir/wl.out 2>&1 &)"
   wait_on 900 1 "grep -q ready $dir/wl.out"
-  pid=$(on 1 "pgrep -x ssi-wl-dirty")
+  pid=$(on 1 "pgrep-here -x ssi-wl-dirty")
   for n in 1 2; do on $n "dmesg -c > /dev/null"; done
   k1=$(krpc_snap 1); k2=$(krpc_snap 2)
   t0=$(date +%s%N)
@@ -48,5 +48,5 @@ for s in $strategies; do
   log "$s: node 2: $(on 2 "dmesg | grep -o 'restored for .*' | tail -1")"
   log "$s: node 2: $(on 2 "dmesg | grep -E 'ssi.*(restor|migrat)' | grep -v 'restored for' | tail -2 | tr '\n' '|'")"
   on 2 "pkill -x ssi-wl-dirty; true"
-  wait_on 60 1 '! pgrep -x ssi-wl-dirty > /dev/null'
+  wait_on 60 1 '! pgrep-here -x ssi-wl-dirty > /dev/null'
 done

@@ -90,7 +90,7 @@ EOF
 # lazy-done.sh (node 2): waits for the lazy-pages daemon to exit; prints the
 # ms since lazy-restore.sh started.
 cat > "$hbin/lazy-done.sh" <<'EOF'
-while pgrep -x criu > /dev/null; do sleep 0.1; done
+while pgrep-here -x criu > /dev/null; do sleep 0.1; done
 t1=$(date +%s%N); echo $(( (t1 - $(cat /tmp/bm/lazy2.t0)) / 1000000 ))
 EOF
 
@@ -110,12 +110,12 @@ soft_wait() { on_timeout "$1" "$2" "until $3; do sleep 0.2; done" > /dev/null 2>
 # and what is left on node 1 (a workload that did not move) is killed.
 clean() {
   on 2 "pkill -KILL -x criu; pkill -x ssi-wl-dirty; rm -rf /tmp/bm/*; true"
-  soft_wait 60 2 '! pgrep -x ssi-wl-dirty > /dev/null' ||
+  soft_wait 60 2 '! pgrep-here -x ssi-wl-dirty > /dev/null' ||
     on 2 "pkill -KILL -x ssi-wl-dirty; true"
-  wait_on 60 2 '! pgrep -x ssi-wl-dirty > /dev/null && ! pgrep -x criu > /dev/null'
+  wait_on 60 2 '! pgrep-here -x ssi-wl-dirty > /dev/null && ! pgrep-here -x criu > /dev/null'
   wait_on 120 1 "grep -qx 'deputies: 0' /proc/ssi/migrations"
   on 1 "pkill -KILL -x criu; pkill -x ssi-wl-dirty; rm -rf /tmp/bm/* $dir/criu-*; true"
-  wait_on 120 1 '! pgrep -x ssi-wl-dirty > /dev/null && ! pgrep -x criu > /dev/null'
+  wait_on 120 1 '! pgrep-here -x ssi-wl-dirty > /dev/null && ! pgrep-here -x criu > /dev/null'
   pid=
 }
 # start_wl MIB ARGS: a fresh ssi-wl-dirty MIB ARGS on node 1 (output on
@@ -124,10 +124,10 @@ start_wl() {
   clean
   on 1 "rm -f $dir/wl.out; (setsid ssi-wl-dirty $1 $2 < /dev/null > $dir/wl.out 2>&1 &)"
   wait_on 900 1 "grep -q ready $dir/wl.out"
-  pid=$(on 1 "pgrep -x ssi-wl-dirty")
+  pid=$(on 1 "pgrep-here -x ssi-wl-dirty")
 }
 # count_on N: how many ssi-wl-dirty run on node N.
-count_on() { on "$1" "pgrep -x ssi-wl-dirty | wc -l" || echo "?"; }
+count_on() { on "$1" "pgrep-here -x ssi-wl-dirty | wc -l" || echo "?"; }
 # criu_reason N LOG...: criu's first error lines in LOG... on node N, or the
 # end of the failed command's output.
 criu_reason() {

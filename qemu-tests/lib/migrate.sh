@@ -30,9 +30,9 @@ migrate_suite() {
 
   # --- Counter on /cluster, migrated 1 -> 2 mid-run; the home shell waits.
   on 1 "(ssi-wl-counter /cluster/count.txt 150 100 < /dev/null > /dev/null 2>&1; echo status=\$? > /tmp/count.status) > /dev/null 2>&1 &"
-  wait_on 20 1 'pgrep -x ssi-wl-counter > /dev/null'
+  wait_on 20 1 'pgrep-here -x ssi-wl-counter > /dev/null'
   sleep 2
-  pid=$(on 1 pgrep -x ssi-wl-counter)
+  pid=$(on 1 pgrep-here -x ssi-wl-counter)
   out=$(on 1 "ssi-ctl migrate --strategy $S $pid 2 2>&1; echo rc=\$?")
   expect_match "migrate says where it runs, under its own pid" "$out" "migrated $pid to node 2 as pid $pid \\($S\\)"
   expect_match "migrate status" "$out" "rc=0"
@@ -54,9 +54,9 @@ migrate_suite() {
 
   # --- A pipe at home: every line reaches sort, once, in order.
   on 1 "(ssi-wl-lines 300 20 | cat > /tmp/lines.out; echo done > /tmp/lines.status) > /dev/null 2>&1 &"
-  wait_on 20 1 'pgrep -x ssi-wl-lines > /dev/null'
+  wait_on 20 1 'pgrep-here -x ssi-wl-lines > /dev/null'
   sleep 1
-  pid=$(on 1 pgrep -x ssi-wl-lines)
+  pid=$(on 1 pgrep-here -x ssi-wl-lines)
   on 1 "ssi-ctl migrate --strategy $S $pid 3" > /dev/null
   wait_on 120 1 'test -s /tmp/lines.status'
   expect_eq "lines through the pipe" "$(on 1 "wc -l < /tmp/lines.out")" 300
@@ -64,8 +64,8 @@ migrate_suite() {
 
   # --- kill -TERM to the deputy's pid reaches the handler; the shell sees 143.
   on 1 "(ssi-wl-lines 100000 20 > /cluster/term.out; echo status=\$? > /tmp/term.status) > /dev/null 2>&1 &"
-  wait_on 20 1 'pgrep -x ssi-wl-lines > /dev/null'
-  pid=$(on 1 pgrep -x ssi-wl-lines)
+  wait_on 20 1 'pgrep-here -x ssi-wl-lines > /dev/null'
+  pid=$(on 1 pgrep-here -x ssi-wl-lines)
   on 1 "ssi-ctl migrate --strategy $S $pid 2" > /dev/null
   sleep 1
   on 1 "kill -TERM $pid"
@@ -81,7 +81,7 @@ migrate_suite() {
   host_reference memfpu.ref ssi-wl-memfpu 128 20 0
   on 1 "(ssi-wl-memfpu 128 20 1500 < /dev/null > /cluster/memfpu.out 2>/dev/null; echo status=\$? > /tmp/memfpu.status) > /dev/null 2>&1 &"
   wait_on 120 1 'grep -q "iter 2 " /cluster/memfpu.out'
-  home=$(on 1 pgrep -x ssi-wl-memfpu)
+  home=$(on 1 pgrep-here -x ssi-wl-memfpu)
   hop() { # hop FROM PID TO: migrate on FROM; prints the pid on TO
     local out
     out=$(on_timeout 300 "$1" "ssi-ctl migrate --strategy $S $2 $3 2>&1; echo rc=\$?")
@@ -111,7 +111,7 @@ migrate_suite() {
   p3=$(hop 2 "$p2" 3)
   # Lazy: node 2's old copy lends its memory (asleep in the module) until
   # the process leaves node 3 (checked after the last hop).
-  [ "$S" = lazy ] || wait_on 90 2 '! pgrep -x ssi-wl-memfpu > /dev/null'
+  [ "$S" = lazy ] || wait_on 90 2 '! pgrep-here -x ssi-wl-memfpu > /dev/null'
   expect_eq "node 1's deputy follows it to node 3" "$(deputy_node "$home")" 3
   wait_on 120 1 'grep -q "iter 8 " /cluster/memfpu.out'
   p1=$(hop 3 "$p3" 1)
@@ -126,8 +126,8 @@ migrate_suite() {
   wait_on 20 1 "grep -qx 'deputies: 0' /proc/ssi/migrations"
   wait_for 20 "node 1 to record its deputy's end" eval '[ "$(migration_field 1 out "$home" state)" = deputy-end ]'
   expect_eq "the deputy's end keeps its migration's strategy" "$(migration_field 1 out "$home" strategy)" "$S"
-  wait_on 90 3 '! pgrep -x ssi-wl-memfpu > /dev/null'
-  wait_on 90 2 '! pgrep -x ssi-wl-memfpu > /dev/null'
+  wait_on 90 3 '! pgrep-here -x ssi-wl-memfpu > /dev/null'
+  wait_on 90 2 '! pgrep-here -x ssi-wl-memfpu > /dev/null'
   wait_on 600 1 'test -s /tmp/memfpu.status'
   expect_eq "memfpu exit status" "$(on 1 cat /tmp/memfpu.status)" "status=0"
   expect_eq "memfpu output after three hops" "$(on 1 cat /cluster/memfpu.out)" "$(on 1 cat /cluster/memfpu.ref)"
@@ -160,7 +160,7 @@ lost_lender_test() {
   local S=$1 out home p2 p3
   on 1 "(ssi-wl-memfpu 128 1000 100 < /dev/null > /cluster/lost.out 2>/dev/null; echo status=\$? > /tmp/lost.status) > /dev/null 2>&1 &"
   wait_on 120 1 'grep -q "iter 1 " /cluster/lost.out'
-  home=$(on 1 pgrep -x ssi-wl-memfpu)
+  home=$(on 1 pgrep-here -x ssi-wl-memfpu)
   out=$(on_timeout 300 1 "ssi-ctl migrate --strategy eager $home 2 2>&1; echo rc=\$?")
   expect_match "eager hop to node 2" "$out" "rc=0"
   p2=$(echo "$out" | sed -n 's/.* as pid \([0-9]*\).*/\1/p')
@@ -169,7 +169,7 @@ lost_lender_test() {
   p3=$(echo "$out" | sed -n 's/.* as pid \([0-9]*\).*/\1/p')
   expect_eq "it keeps its pid over two hops" "$p2 $p3" "$home $home"
   node_kill 2
-  wait_on 90 3 '! pgrep -x ssi-wl-memfpu > /dev/null'
+  wait_on 90 3 '! pgrep-here -x ssi-wl-memfpu > /dev/null'
   expect_match "node 3 says why the process ended" "$(on 3 "dmesg | grep 'holds the memory of pid $p3\\|could not give the pages'")" "pid $p3"
   wait_on 90 1 'test -s /tmp/lost.status'
   expect_eq "the home shell sees it killed" "$(on 1 cat /tmp/lost.status)" "status=137"
@@ -200,7 +200,7 @@ handover_suite() {
     local name=$1 args=$2 ready=$3 pid out
     on 1 "(ssi-wl-$name $args > /cluster/$name.out 2>&1; echo status=\$? > /tmp/$name.status) > /dev/null 2>&1 &"
     wait_on 20 1 "grep -q '^$ready ' /cluster/$name.out"
-    pid=$(on 1 pgrep -x "ssi-wl-$name")
+    pid=$(on 1 pgrep-here -x "ssi-wl-$name")
     on 2 "dmesg -C"
     out=$(on 1 "ssi-ctl migrate --strategy $S $pid 2 2>&1")
     expect_match "$S migration of ssi-wl-$name" "$out" "migrated $pid to node 2 as pid [0-9]+ \\($S\\)"
@@ -245,13 +245,13 @@ handover_suite() {
   local pid out
   on 1 "(ssi-wl-rename 5000 1 > /cluster/rename.out 2>&1; echo status=\$? > /tmp/rename.status) > /dev/null 2>&1 &"
   wait_on 20 1 "grep -q '^rename 100' /cluster/rename.out"
-  pid=$(on 1 "pgrep -f '^ssi-wl-rename 5000'")
+  pid=$(on 1 "pgrep-here -f '^ssi-wl-rename 5000'")
   out=$(on 1 "ssi-ctl migrate --strategy $S $pid 2 2>&1; echo rc=\$?")
   log "$out"
   expect_match "$S migration of a process renaming itself: the reason" "$out" "node 2: the process changed its credentials, directories, limits or name"
   expect_match "$S migration of a process renaming itself fails" "$out" "rc=[1-9]"
   expect_eq "it goes on at the source" "$(on 1 "kill -0 $pid && echo alive")" alive
-  wait_on 30 2 "! pgrep -f '^ssi-wl-rename 5000' > /dev/null"
+  wait_on 30 2 "! pgrep-here -f '^ssi-wl-rename 5000' > /dev/null"
   wait_on 30 1 "grep -qx 'lenders: 0' /proc/ssi/migrations"
   finished rename 180
   expect_eq "it ends at home, every step done" "$(on 1 "tail -1 /cluster/rename.out")" "rename done count=5000"

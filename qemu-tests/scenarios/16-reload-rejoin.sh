@@ -40,8 +40,8 @@ on 1 "echo clear > $kml"
 on 2 "echo clear > $kml"
 for s in eager precopy postcopy lazy; do
   on 1 "(ssi-wl-lines 100000 100 > /cluster/$s.out; echo status=\$? > /tmp/$s.status) > /dev/null 2>&1 &"
-  wait_on 20 1 'pgrep -x ssi-wl-lines > /dev/null'
-  pid=$(on 1 pgrep -x ssi-wl-lines)
+  wait_on 20 1 'pgrep-here -x ssi-wl-lines > /dev/null'
+  pid=$(on 1 pgrep-here -x ssi-wl-lines)
   out=$(on_timeout 300 1 "ssi-ctl migrate --strategy $s $pid 2 2>&1; echo rc=\$?")
   expect_match "$s: migrated 1 -> 2" "$out" "rc=0"
   expect_match "$s: rmmod refused where its deputy is" "$(on 1 "rmmod ssi 2>&1; echo rc=\$?")" "is in use"

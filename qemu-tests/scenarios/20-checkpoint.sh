@@ -12,8 +12,8 @@ user() { echo "setpriv --reuid=$1 --regid=$1 --clear-groups"; }
 
 # A counter appending to a file on /cluster, checkpointed three times.
 on 1 "(ssi-wl-counter /cluster/count.txt 100000 100 < /dev/null > /dev/null 2>&1 &)"
-wait_on 20 1 'pgrep -x ssi-wl-counter > /dev/null'
-pid=$(on 1 pgrep -x ssi-wl-counter)
+wait_on 20 1 'pgrep-here -x ssi-wl-counter > /dev/null'
+pid=$(on 1 pgrep-here -x ssi-wl-counter)
 for i in 1 2 3; do
   out=$(on 1 "ssi-ctl checkpoint $pid -o /cluster/counter-$i.img")
   expect_match "checkpoint $i" "$out" "checkpointed process $pid to /cluster/counter-$i.img"
@@ -52,7 +52,7 @@ on 2 ssi-ctl image /cluster/counter-kill.img > /dev/null
 # Refusals name the resource and leave the process running.
 on 1 "(ssi-wl-tcphold 600 < /dev/null > /tmp/tcp.out 2>&1 &)"
 wait_on 20 1 'grep -q listening /tmp/tcp.out'
-tpid=$(on 1 pgrep -x ssi-wl-tcphold)
+tpid=$(on 1 pgrep-here -x ssi-wl-tcphold)
 out=$(on 1 "ssi-ctl checkpoint $tpid -o /tmp/t.img 2>&1; echo status=\$?")
 expect_match "socket refused" "$out" "fd [0-9]+ is a socket \(socket:\[[0-9]+\]\)"
 expect_match "socket refusal status" "$out" 'status=1'
@@ -62,8 +62,8 @@ sleep 2
 n2=$(on 1 "grep -c alive /tmp/tcp.out || true")
 [ "$n2" -gt "$n1" ] || fail "the socket holder stopped after the refusal"
 on 1 "(ssi-wl-threads 4 200 10 < /dev/null > /tmp/th.out 2>&1 &)"
-wait_on 20 1 'pgrep -x ssi-wl-threads > /dev/null'
-out=$(on 1 "ssi-ctl checkpoint \$(pgrep -x ssi-wl-threads) -o /tmp/th.img 2>&1; echo status=\$?")
+wait_on 20 1 'pgrep-here -x ssi-wl-threads > /dev/null'
+out=$(on 1 "ssi-ctl checkpoint \$(pgrep-here -x ssi-wl-threads) -o /tmp/th.img 2>&1; echo status=\$?")
 expect_match "5 threads checkpointed" "$out" 'status=0'
 expect_match "the image holds 5 threads" "$(on 1 ssi-ctl image /tmp/th.img --json)" '"threads":5'
 wait_on 120 1 'grep -q "threads done" /tmp/th.out'
@@ -76,7 +76,7 @@ expect_match "a process cannot checkpoint itself" "$out" 'cannot checkpoint or m
 on 1 "ssi-wl-memfpu 16 20 300 < /dev/null > /tmp/ref.out"
 on 1 "(ssi-wl-memfpu 16 20 300 < /dev/null > /tmp/run.out 2>&1 &)"
 wait_on 60 1 'grep -q "iter 1 " /tmp/run.out'
-mpid=$(on 1 pgrep -x ssi-wl-memfpu)
+mpid=$(on 1 pgrep-here -x ssi-wl-memfpu)
 for i in 1 2 3; do
   on 1 "ssi-ctl checkpoint $mpid -o /cluster/memfpu-$i.img > /dev/null" || fail "memfpu checkpoint $i"
   sleep 0.3

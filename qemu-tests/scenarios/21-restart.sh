@@ -20,16 +20,16 @@ restart_on() { on "$1" "cd /tmp && (ssi-ctl restart $2 < /dev/null > /dev/null 2
 # move NAME IMAGE FROM TO: checkpoint NAME on FROM with --kill, restart on TO.
 move() {
   local name=$1 img=$2 from=$3 to=$4 pid
-  pid=$(on "$from" pgrep -x "$name") || fail "$name is not running on node $from"
+  pid=$(on "$from" pgrep-here -x "$name") || fail "$name is not running on node $from"
   on "$from" "ssi-ctl checkpoint $pid --kill -o $img" > /dev/null
   wait_on 10 "$from" "! kill -0 $pid 2>/dev/null"
   restart_on "$to" "$img" "/tmp/$name.status"
-  wait_on 30 "$to" "pgrep -x $name > /dev/null || grep -q status= /tmp/$name.status"
+  wait_on 30 "$to" "pgrep-here -x $name > /dev/null || grep -q status= /tmp/$name.status"
 }
 
 # Counter: killed on node 1 at a random moment, finished on node 2.
 on 1 "(ssi-wl-counter /cluster/count.txt 60 100 < /dev/null > /dev/null 2>&1 &)"
-wait_on 20 1 'pgrep -x ssi-wl-counter > /dev/null'
+wait_on 20 1 'pgrep-here -x ssi-wl-counter > /dev/null'
 sleep $((1 + RANDOM % 3))
 move ssi-wl-counter /cluster/counter.img 1 2
 wait_on 60 2 'grep -q status= /tmp/ssi-wl-counter.status'
@@ -42,7 +42,7 @@ expect_eq "every number once, in order" "$(on 1 "awk '\$1 != NR {print NR; exit}
 host_reference memfpu.ref ssi-wl-memfpu 128 12 0
 on 1 "(ssi-wl-memfpu 128 12 300 < /dev/null > /cluster/memfpu.out 2>&1 &)"
 wait_on 120 1 'grep -q "iter 3 " /cluster/memfpu.out'
-pid=$(on 1 pgrep -x ssi-wl-memfpu)
+pid=$(on 1 pgrep-here -x ssi-wl-memfpu)
 on_timeout 120 1 "ssi-ctl checkpoint $pid --kill -o /cluster/memfpu-a.img" > /dev/null
 wait_on 10 1 "! kill -0 $pid 2>/dev/null"
 out=$(on_timeout 120 1 "ssi-ctl restart --node 2 /cluster/memfpu-a.img 2>&1; echo status=\$?")
@@ -50,7 +50,9 @@ expect_match "restart --node 2 says where it runs" "$out" "on node 2 as pid [0-9
 expect_match "restart --node 2 status" "$out" "status=0"
 rpid=$(echo "$out" | sed -n 's/.* as pid \([0-9]*\).*/\1/p')
 expect_eq "the process named runs on node 2" "$(on 2 "cat /proc/$rpid/comm")" ssi-wl-memfpu
-expect_eq "it is not on node 1" "$(on 1 'pgrep -x ssi-wl-memfpu; true')" ""
+expect_eq "its /proc/PID/exe is its own program, not ssi-ctl" "$(on 2 "readlink /proc/$rpid/exe")" "$(on 1 "command -v ssi-wl-memfpu")"
+expect_eq "its command line is its own" "$(on 2 "tr '\\0' ' ' < /proc/$rpid/cmdline")" "ssi-wl-memfpu 128 12 300 "
+expect_eq "it is not on node 1" "$(on 1 'pgrep-here -x ssi-wl-memfpu; true')" ""
 wait_on 120 2 'grep -q "iter 7 " /cluster/memfpu.out'
 move ssi-wl-memfpu /cluster/memfpu-b.img 2 1
 wait_on 240 1 'grep -q status= /tmp/ssi-wl-memfpu.status'
@@ -72,7 +74,7 @@ expect_eq "sigtimer output" "$(on 2 cat /cluster/sig.out)" "$(on 2 cat /cluster/
 # its mask intact, as in an uninterrupted run.
 on 1 "ssi-wl-threads 4 300 10 < /dev/null > /cluster/threads.ref"
 on 1 "(ssi-wl-threads 4 300 10 < /dev/null > /cluster/threads.out 2>&1 &)"
-wait_on 20 1 'pgrep -x ssi-wl-threads > /dev/null'
+wait_on 20 1 'pgrep-here -x ssi-wl-threads > /dev/null'
 sleep 1
 move ssi-wl-threads /cluster/threads.img 1 2
 expect_match "the image holds 5 threads" "$(on 2 ssi-ctl image /cluster/threads.img --json)" '"threads":5'
@@ -106,27 +108,27 @@ expect_match "changed mapped file refused" "$out" "/cluster/map.bin changed sinc
 expect_match "changed mapped file exit status" "$out" "status=1"
 on 1 "mkdir -p /cluster/wl && cp /opt/ssi/bin/ssi-wl-counter /cluster/wl/"
 on 1 "(/cluster/wl/ssi-wl-counter /cluster/exe.txt 100000 100 < /dev/null > /dev/null 2>&1 &)"
-wait_on 20 1 'pgrep -x ssi-wl-counter > /dev/null'
-epid=$(on 1 pgrep -x ssi-wl-counter)
+wait_on 20 1 'pgrep-here -x ssi-wl-counter > /dev/null'
+epid=$(on 1 pgrep-here -x ssi-wl-counter)
 on 1 "ssi-ctl checkpoint $epid --kill -o /cluster/exe.img" > /dev/null
 wait_on 10 1 "! kill -0 $epid 2>/dev/null"
 on 1 "sleep 1; cp /opt/ssi/bin/ssi-wl-counter /cluster/wl/new && mv /cluster/wl/new /cluster/wl/ssi-wl-counter"
 out=$(on 2 "cd /tmp && ssi-ctl restart /cluster/exe.img 2>&1; echo status=\$?")
 expect_match "changed executable refused" "$out" "/cluster/wl/ssi-wl-counter changed since the checkpoint"
 expect_match "changed executable exit status" "$out" "status=1"
-expect_eq "nothing runs after the refusal" "$(on 2 'pgrep -x ssi-wl-counter; true')" ""
+expect_eq "nothing runs after the refusal" "$(on 2 'pgrep-here -x ssi-wl-counter; true')" ""
 
 # Remote refusals come back with their reason: a process holding a file in
 # node 1's own /tmp cannot be restarted on node 2 (the restart is refused
 # there, the process on node 1 goes on); an unknown node is named.
 on 1 "(ssi-wl-counter /tmp/local.txt 100000 100 < /dev/null > /dev/null 2>&1 &)"
-wait_on 20 1 'pgrep -x ssi-wl-counter > /dev/null'
-lpid=$(on 1 pgrep -x ssi-wl-counter)
+wait_on 20 1 'pgrep-here -x ssi-wl-counter > /dev/null'
+lpid=$(on 1 pgrep-here -x ssi-wl-counter)
 on 1 "ssi-ctl checkpoint $lpid -o /cluster/local.img" > /dev/null
 out=$(on 1 "ssi-ctl restart --node 2 /cluster/local.img 2>&1; echo status=\$?")
 expect_match "node 2's reason comes back" "$out" "node 2: .*/tmp/local.txt"
 expect_match "remote refusal exit status" "$out" "status=1"
-expect_eq "nothing restarted on node 2" "$(on 2 'pgrep -x ssi-wl-counter; true')" ""
+expect_eq "nothing restarted on node 2" "$(on 2 'pgrep-here -x ssi-wl-counter; true')" ""
 out=$(on 1 "ssi-ctl restart --node 9 /cluster/local.img 2>&1; echo status=\$?")
 expect_match "unknown node" "$out" "node 9 is not connected"
 out=$(on 1 "cd /tmp && $(user 1000) ssi-ctl restart --node 2 /cluster/local.img 2>&1; echo status=\$?")
@@ -136,13 +138,13 @@ on 1 "kill $lpid"
 # Terminal settings: a process on a terminal (script(1)'s pty) with
 # -echo -icanon min 7 keeps them when restarted on another terminal.
 on 1 "(sleep 600 | script -qfc 'stty -echo -icanon min 7; exec ssi-wl-counter /cluster/tty.txt 100000 100' /dev/null > /dev/null 2>&1 &)"
-wait_on 20 1 'pgrep -x ssi-wl-counter > /dev/null'
-tpid=$(on 1 pgrep -x ssi-wl-counter)
+wait_on 20 1 'pgrep-here -x ssi-wl-counter > /dev/null'
+tpid=$(on 1 pgrep-here -x ssi-wl-counter)
 expect_match "settings before" "$(on 1 "stty -a -F \$(readlink /proc/$tpid/fd/0)")" "min = 7"
 on 1 "ssi-ctl checkpoint $tpid --kill -o /cluster/tty.img" > /dev/null
 on 2 "(sleep 600 | script -qfc 'ssi-ctl restart /cluster/tty.img' /dev/null > /dev/null 2>&1 &)"
-wait_on 30 2 'pgrep -x ssi-wl-counter > /dev/null'
-tpid=$(on 2 pgrep -x ssi-wl-counter)
+wait_on 30 2 'pgrep-here -x ssi-wl-counter > /dev/null'
+tpid=$(on 2 pgrep-here -x ssi-wl-counter)
 settings=$(on 2 "stty -a -F \$(readlink /proc/$tpid/fd/0)")
 expect_match "restored on node 2's terminal: min" "$settings" "min = 7"
 expect_match "restored: -icanon" "$settings" "-icanon"

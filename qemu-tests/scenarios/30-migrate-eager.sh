@@ -18,9 +18,9 @@ migrate_suite eager
 # Coming back home is refused for now, with a reason, and does no harm.
 host_reference threads.ref ssi-wl-threads 4 1500 1
 on 1 "(ssi-wl-threads 4 1500 10 < /dev/null > /cluster/threads.out 2>&1; echo status=\$? > /tmp/threads.status) > /dev/null 2>&1 &"
-wait_on 20 1 'pgrep -x ssi-wl-threads > /dev/null'
+wait_on 20 1 'pgrep-here -x ssi-wl-threads > /dev/null'
 sleep 1
-tpid=$(on 1 pgrep -x ssi-wl-threads)
+tpid=$(on 1 pgrep-here -x ssi-wl-threads)
 out=$(on 1 "ssi-ctl migrate $tpid 2 2>&1; echo rc=\$?")
 expect_match "threads migrate 1 -> 2" "$out" "rc=0"
 t2=$(echo "$out" | sed -n 's/.* as pid \([0-9]*\).*/\1/p')

@@ -37,8 +37,8 @@ dup0=$(krpc_stat 1 reliable_duplicates)
 drop 2 MigrateExit 1
 drop 1 MigrateExit 1
 on 1 "(ssi-wl-counter /cluster/count.txt 150 100 < /dev/null > /dev/null 2>&1; echo status=\$? > /tmp/count.status) > /dev/null 2>&1 &"
-wait_on 20 1 'pgrep -x ssi-wl-counter > /dev/null'
-pid=$(on 1 pgrep -x ssi-wl-counter)
+wait_on 20 1 'pgrep-here -x ssi-wl-counter > /dev/null'
+pid=$(on 1 pgrep-here -x ssi-wl-counter)
 migrate_to "$pid" 2 > /dev/null
 wait_on 90 1 'test -s /tmp/count.status'
 expect_eq "the home shell's wait sees exit status 0" "$(on 1 cat /tmp/count.status)" "status=0"
@@ -54,8 +54,8 @@ expect_eq "the deputy took the end once" "$(on 1 "dmesg | grep -c 'pid $pid: the
 
 # --- MigrateSignal lost: kill -TERM at home reaches the handler once.
 on 1 "(ssi-wl-lines 100000 20 > /cluster/term.out; echo status=\$? > /tmp/term.status) > /dev/null 2>&1 &"
-wait_on 20 1 'pgrep -x ssi-wl-lines > /dev/null'
-pid=$(on 1 pgrep -x ssi-wl-lines)
+wait_on 20 1 'pgrep-here -x ssi-wl-lines > /dev/null'
+pid=$(on 1 pgrep-here -x ssi-wl-lines)
 migrate_to "$pid" 3 > /dev/null
 drop 1 MigrateSignal 1
 on 1 "kill -TERM $pid"
@@ -68,9 +68,9 @@ expect_eq "the signal frame was lost first" "$(on 1 cat /sys/kernel/config/ssi/d
 drop 2 MigrateIo 2
 drop 1 MigrateIoDone 2
 on 1 "(ssi-wl-lines 500 20 | cat > /tmp/lines.out; echo done > /tmp/lines.status) > /dev/null 2>&1 &"
-wait_on 20 1 'pgrep -x ssi-wl-lines > /dev/null'
+wait_on 20 1 'pgrep-here -x ssi-wl-lines > /dev/null'
 sleep 1
-pid=$(on 1 pgrep -x ssi-wl-lines)
+pid=$(on 1 pgrep-here -x ssi-wl-lines)
 migrate_to "$pid" 2 > /dev/null
 wait_on 120 1 'test -s /tmp/lines.status'
 expect_eq "lines through the pipe" "$(on 1 "wc -l < /tmp/lines.out")" 500
@@ -80,8 +80,8 @@ expect_eq "both sides lost frames" "$(on 1 cat /sys/kernel/config/ssi/drop_next)
 # --- The deputy killed while every signal to its process is lost: node 3
 # learns from the lease that the deputy is gone and kills the process.
 on 1 "(sleep 600 < /dev/null > /dev/null 2>&1; echo status=\$? > /tmp/sleep.status) > /dev/null 2>&1 &"
-wait_on 20 1 'pgrep -xf "sleep 600" > /dev/null'
-pid=$(on 1 "pgrep -xf 'sleep 600'")
+wait_on 20 1 'pgrep-here -xf "sleep 600" > /dev/null'
+pid=$(on 1 "pgrep-here -xf 'sleep 600'")
 rpid=$(migrate_to "$pid" 3)
 drop 1 MigrateSignal 1000
 on 1 "kill -KILL $pid"
@@ -94,8 +94,8 @@ drop 1 MigrateSignal 0
 # --- The home node cut off: node 2 kills the process it runs for it, the
 # deputy ends killed (once the link is back, the home shell has status 137).
 on 1 "(sleep 600 < /dev/null > /dev/null 2>&1; echo status=\$? > /tmp/cut.status) > /dev/null 2>&1 &"
-wait_on 20 1 'pgrep -xf "sleep 600" > /dev/null'
-pid=$(on 1 "pgrep -xf 'sleep 600'")
+wait_on 20 1 'pgrep-here -xf "sleep 600" > /dev/null'
+pid=$(on 1 "pgrep-here -xf 'sleep 600'")
 rpid=$(migrate_to "$pid" 2)
 link_down 1
 wait_on 60 2 "! kill -0 $rpid 2> /dev/null"

@@ -12,8 +12,8 @@ wait_view 90 "1 2" 1 2
 # A background job of a non-interactive shell ignores SIGINT: env gives
 # the program the default action back, as a login shell's job would have.
 on 1 "(script -q -e -f -c 'exec env --default-signal=INT ssi-wl-lines 100000 50' /tmp/tty.log < /dev/null > /dev/null 2>&1; echo status=\$? > /tmp/tty.status) > /dev/null 2>&1 &"
-wait_on 20 1 'pgrep -x ssi-wl-lines > /dev/null'
-pid=$(on 1 pgrep -x ssi-wl-lines)
+wait_on 20 1 'pgrep-here -x ssi-wl-lines > /dev/null'
+pid=$(on 1 pgrep-here -x ssi-wl-lines)
 tty=$(on 1 "readlink /proc/$pid/fd/1")
 expect_match "it runs on a pty" "$tty" "^/dev/pts/[0-9]+$"
 wait_on 20 1 "grep -q 'line 5' /tmp/tty.log"

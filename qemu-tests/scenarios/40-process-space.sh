@@ -91,6 +91,9 @@ expect_match "ssi-wl-lines migrates to node 2" "$out" "rc=0"
 there=$(echo "$out" | sed -n 's/.* as pid \([0-9]*\).*/\1/p')
 expect_eq "it keeps its pid on node 2" "$there" "$home"
 expect_eq "node 2's /proc has it under that pid" "$(on 2 "cat /proc/$home/comm")" ssi-wl-lines
+expect_eq "node 2: its /proc/PID/exe is its own program" "$(on 2 "readlink /proc/$home/exe")" "$(on 1 "readlink /proc/$home/exe")"
+expect_match "node 2: it is ssi-wl-lines, not ssi-ctl" "$(on 2 "readlink /proc/$home/exe")" "/ssi-wl-lines$"
+expect_eq "node 2: its command line" "$(on 2 "tr '\\0' ' ' < /proc/$home/cmdline")" "ssi-wl-lines 100000 50 "
 for n in 1 2 3; do
   json=$(ps_json $n)
   expect_eq "node $n lists the migrated process once" "$(count_comm "$json" ssi-wl-lines)" 1

@@ -53,4 +53,4 @@ pub use precopy::{
     gaps, keep_follows, overlap, page_state, precopy_continue, Keep, PageState, Run, MAX_KEEP_RUNS,
     PAGE, USER_TOP,
 };
-pub use transfer::{Begin, Commit, Data, Ref, MAX_DATA, MAX_DATA_HEADER};
+pub use transfer::{Begin, Commit, Data, Family, Ref, MAX_DATA, MAX_DATA_HEADER};

@@ -25,6 +25,17 @@ pub(super) fn nonzero(id: u64) -> Result<u64, WireError> {
     }
 }
 
+/// A process's parent pid, process group and session on its home node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Family {
+    /// The parent's pid (0: none that is a user process).
+    pub ppid: u32,
+    /// The process group.
+    pub pgrp: u32,
+    /// The session.
+    pub session: u32,
+}
+
 /// `MigrateBegin`: the destination prepares to receive an image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Begin {
@@ -37,6 +48,9 @@ pub struct Begin {
     pub home_node: u16,
     /// Its pid there (the deputy's).
     pub home_pid: u32,
+    /// Its parent's pid, process group and session there (the deputy's:
+    /// what every node lists for it).
+    pub home_family: Family,
     /// The user asking (root or the process's owner).
     pub uid: u32,
     /// `ctl::STRATEGY_*`.
@@ -47,7 +61,7 @@ pub struct Begin {
 
 impl Begin {
     /// Encoded length.
-    pub const LEN: usize = 8 + 8 + 2 + 4 + 4 + 1 + 8;
+    pub const LEN: usize = 8 + 8 + 2 + 4 + 3 * 4 + 4 + 1 + 8;
 
     /// Encodes into `out`; returns the bytes written.
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
@@ -58,6 +72,9 @@ impl Begin {
         w.u64(self.home_id)?;
         w.u16(self.home_node)?;
         w.u32(self.home_pid)?;
+        w.u32(self.home_family.ppid)?;
+        w.u32(self.home_family.pgrp)?;
+        w.u32(self.home_family.session)?;
         w.u32(self.uid)?;
         w.u8(self.strategy)?;
         w.u64(self.size)?;
@@ -72,6 +89,11 @@ impl Begin {
             home_id: nonzero(r.u64()?)?,
             home_node: r.u16()?,
             home_pid: r.u32()?,
+            home_family: Family {
+                ppid: r.u32()?,
+                pgrp: r.u32()?,
+                session: r.u32()?,
+            },
             uid: r.u32()?,
             strategy: r.u8()?,
             size: r.u64()?,
