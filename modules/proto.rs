@@ -40,6 +40,8 @@ pub(crate) mod pid_range;
 pub(crate) mod procs;
 #[path = "../proto/src/reliable.rs"]
 pub(crate) mod reliable;
+#[path = "../proto/src/signal.rs"]
+pub(crate) mod signal;
 #[path = "../proto/src/version.rs"]
 pub(crate) mod version;
 // `wire` is a directory module like `image`.

@@ -27,5 +27,6 @@ pub mod page;
 pub mod pid_range;
 pub mod procs;
 pub mod reliable;
+pub mod signal;
 pub mod version;
 pub mod wire;

@@ -97,10 +97,16 @@ pub enum MsgType {
     /// [`procs::ProcListRequest`](super::super::procs::ProcListRequest), reply
     /// [`procs::ProcListReply`](super::super::procs::ProcListReply).
     ProcList = 28,
+    /// Signals anywhere: deliver a `kill` of a pid or process group of the
+    /// receiving node's slot there, with the sender's identity (request, to
+    /// the pid's home node); body
+    /// [`signal::SignalRequest`](super::super::signal::SignalRequest), reply
+    /// [`signal::SignalReply`](super::super::signal::SignalReply).
+    ProcSignal = 30,
 }
 
 /// Every message type this version knows, with its name.
-const NAMES: [(MsgType, &str); 28] = [
+const NAMES: [(MsgType, &str); 29] = [
     (MsgType::Hello, "Hello"),
     (MsgType::HelloAuth, "HelloAuth"),
     (MsgType::Heartbeat, "Heartbeat"),
@@ -129,6 +135,7 @@ const NAMES: [(MsgType, &str); 28] = [
     (MsgType::MigrateRelease, "MigrateRelease"),
     (MsgType::MigrateLease, "MigrateLease"),
     (MsgType::ProcList, "ProcList"),
+    (MsgType::ProcSignal, "ProcSignal"),
 ];
 
 impl MsgType {
@@ -163,6 +170,7 @@ impl MsgType {
             26 => MsgType::MigrateRelease,
             27 => MsgType::MigrateLease,
             28 => MsgType::ProcList,
+            30 => MsgType::ProcSignal,
             _ => return None,
         })
     }
