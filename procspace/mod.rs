@@ -5,6 +5,8 @@
 //! - `snapshot.rs`: this node's user processes, in pid order, as
 //!   `proto::procs::ProcEntry` records (what is listed and what is not);
 //!   `sys.rs` and `procs_helpers.c`: the raw facts of a task.
+//! - `signal.rs`: signals anywhere, `kill` of a pid or process group of
+//!   another node's slot delivered at its home node (`ProcSignal`).
 //! - Here: the `ProcList` handler, which answers a peer's request with a
 //!   batch of the local snapshot, and the cluster listing, which asks each
 //!   other alive node for its processes a batch at a time.
@@ -12,6 +14,7 @@
 //! Pids are each node's own until cluster-wide pids land: the listing
 //! names the node of every process.
 
+pub(crate) mod signal;
 pub(crate) mod snapshot;
 pub(crate) mod sys;
 
@@ -58,6 +61,8 @@ pub(crate) struct ProcSpace {
     /// `ProcList` calls that failed (no answer in time, an error, a
     /// malformed reply): that node was left out of a listing.
     pub(crate) failed: AtomicU64,
+    /// Routed signals (`signal.rs`).
+    pub(crate) signals: signal::SignalStats,
     #[pin]
     stashes: Mutex<KVec<Stash>>,
 }
@@ -70,6 +75,7 @@ impl ProcSpace {
                 migrations,
                 served: AtomicU64::new(0),
                 failed: AtomicU64::new(0),
+                signals: signal::SignalStats::new(),
                 stashes <- new_mutex!(KVec::new()),
             }),
             GFP_KERNEL,
@@ -112,10 +118,11 @@ impl ProcSpace {
 }
 
 /// Starts the process space's part of the cluster service: registers the
-/// `ProcList` handler.
+/// `ProcList` and `ProcSignal` handlers.
 pub(crate) fn start(cluster: &Arc<Cluster>, space: &Arc<ProcSpace>) -> Result {
     let handler: Arc<dyn Handler<Cluster>> = Arc::new(ProcListHandler { space: space.clone() }, GFP_KERNEL)?;
-    cluster.register_handler(MsgType::ProcList, handler)
+    cluster.register_handler(MsgType::ProcList, handler)?;
+    signal::register(cluster, space)
 }
 
 /// Answers `ProcList` with a batch of the local snapshot.
