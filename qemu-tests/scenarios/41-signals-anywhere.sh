@@ -120,3 +120,27 @@ expect_eq "node 2 refused the EPERM ones" "$(( $(krpc_stat 2 signals_refused) - 
 for n in 1 2 3; do
   expect_eq "node $n: no routed signal failed" "$(krpc_stat $n signals_failed)" 0
 done
+
+# rmmod while a routed kill waits: node 2 is cut off, node 1's kill -0 of
+# a node-2 pid waits for its answer (2 s) while node 1 unloads the module;
+# unloading waits for it (the kill gets ETIMEDOUT), then completes without
+# a warning, and the reloaded module routes again.
+on 2 "(/tmp/signobody 600 < /dev/null > /dev/null 2>&1 &)"
+wait_on 20 2 "pgrep -x signobody > /dev/null"
+victim=$(on 2 "pgrep -x signobody")
+link_down 2
+out=$(on 1 "rm -f /tmp/k.out; (bash -c 'kill -0 $victim' > /tmp/k.out 2>&1; echo rc=\$? >> /tmp/k.out) &
+  sleep 0.5; rmmod ssi; echo rmmod=\$?; wait; cat /tmp/k.out")
+link_up 2
+expect_match "node 1: rmmod succeeded while a kill was routed" "$out" "rmmod=0"
+expect_match "node 1: the routed kill timed out" "$out" "Connection timed out"
+expect_match "node 1: with status 1" "$out" "rc=1"
+expect_match "node 1: the hook was disarmed" "$(on 1 "dmesg | grep -c 'kill hook disarmed'")" "^[1-9]"
+secret=$(on 1 "sed -n 's/.*ssi.secret=\([^ ]*\).*/\1/p' /proc/cmdline")
+on 1 "insmod /opt/ssi/ssi.ko && cd /sys/kernel/config/ssi &&
+      echo 1 > node_id && echo 10.99.0.11 > address && echo '$secret' > secret &&
+      echo 10.99.0.11,10.99.0.12,10.99.0.13 > seeds && echo /opt/ssi/bin/ssi-ctl > ctl_path &&
+      echo 1 > enabled"
+wait_view 120 "1 2 3" 1 2 3
+expect_eq "node 1: routes again after reload" "$(kill_on 1 root -TERM $victim)" "rc=0"
+wait_on 20 2 "! pgrep -x signobody > /dev/null"
