@@ -24,6 +24,14 @@
 #include <linux/fs.h>
 #include <linux/idr.h>
 #include <linux/kprobes.h>
+#include <linux/ftrace.h>
+#include <linux/module.h>
+#include <linux/pid.h>
+#include <linux/cred.h>
+#include <linux/capability.h>
+#include <linux/rcupdate.h>
+#include <linux/wait.h>
+#include <linux/sched.h>
 #include <linux/pid_namespace.h>
 #include "helpers.h"
 
@@ -308,4 +316,110 @@ long ssi_read_file_head(const char *path, char *buf, size_t len)
 	r = kernel_read(f, buf, len, &pos);
 	filp_close(f, NULL);
 	return r;
+}
+
+/*
+ * The kill hook (modules/kill_hook.rs): an ftrace callback on
+ * __x64_sys_kill that, for a pid (or -pgid) outside [0, skip_below) and
+ * outside [own_lo, own_hi) which the caller's pid namespace does not know,
+ * makes the syscall return through ssi_kill_routed instead, which asks the
+ * module (route). The numbers and the callback are written before
+ * register_ftrace_function and never while it is registered. Every task
+ * sent to ssi_kill_routed is counted from the callback until it leaves the
+ * module's code, so disarming can wait for all of them.
+ */
+static struct ftrace_ops ssi_kill_ops;
+static long (*ssi_kill_route)(void *data, int pid, int sig);
+static void *ssi_kill_data;
+static u32 ssi_kill_skip_below, ssi_kill_own_lo, ssi_kill_own_hi;
+static atomic_t ssi_kill_inflight = ATOMIC_INIT(0);
+static DECLARE_WAIT_QUEUE_HEAD(ssi_kill_idle);
+
+/* Same signature as __x64_sys_kill, whose caller it returns to. */
+static noinline notrace long ssi_kill_routed(const struct pt_regs *uregs)
+{
+	long r = ssi_kill_route(ssi_kill_data, (int)uregs->di, (int)uregs->si);
+
+	if (atomic_dec_and_test(&ssi_kill_inflight))
+		wake_up_all(&ssi_kill_idle);
+	return r;
+}
+
+static void notrace ssi_kill_ftrace(unsigned long ip, unsigned long parent_ip,
+				    struct ftrace_ops *op, struct ftrace_regs *fregs)
+{
+#ifdef CONFIG_X86_64
+	struct pt_regs *regs = ftrace_get_regs(fregs);
+	const struct pt_regs *uregs;
+	int pid;
+	u32 nr;
+	bool here;
+
+	if (!regs || within_module(parent_ip, THIS_MODULE))
+		return;
+	uregs = (const struct pt_regs *)regs->di;
+	pid = (int)uregs->di;
+	/* 0, -1 and INT_MIN name no single pid: the kernel answers them. */
+	if (pid == 0 || pid == -1 || pid == INT_MIN)
+		return;
+	nr = pid < 0 ? -pid : pid;
+	if (nr < ssi_kill_skip_below || (nr >= ssi_kill_own_lo && nr < ssi_kill_own_hi))
+		return;
+	if (task_active_pid_ns(current) != &init_pid_ns)
+		return;
+	rcu_read_lock();
+	here = find_vpid(nr) != NULL;
+	rcu_read_unlock();
+	if (here)
+		return;
+	atomic_inc(&ssi_kill_inflight);
+	ftrace_regs_set_instruction_pointer(fregs, (unsigned long)ssi_kill_routed);
+#endif
+}
+
+int ssi_kill_hook_arm(long (*route)(void *data, int pid, int sig), void *data,
+		      u32 skip_below, u32 own_lo, u32 own_hi)
+{
+	static const char sym[] = "__x64_sys_kill";
+	int r;
+
+	if (!IS_ENABLED(CONFIG_X86_64) || !IS_ENABLED(CONFIG_DYNAMIC_FTRACE_WITH_REGS))
+		return -EOPNOTSUPP;
+	ssi_kill_route = route;
+	ssi_kill_data = data;
+	ssi_kill_skip_below = skip_below;
+	ssi_kill_own_lo = own_lo;
+	ssi_kill_own_hi = own_hi;
+	/* An ops is registered again only from a clean struct. */
+	memset(&ssi_kill_ops, 0, sizeof(ssi_kill_ops));
+	ssi_kill_ops.func = ssi_kill_ftrace;
+	ssi_kill_ops.flags = FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_IPMODIFY;
+	r = ftrace_set_filter(&ssi_kill_ops, (unsigned char *)sym, sizeof(sym) - 1, 1);
+	if (r)
+		return r;
+	r = register_ftrace_function(&ssi_kill_ops);
+	if (r)
+		ftrace_free_filter(&ssi_kill_ops);
+	return r;
+}
+
+void ssi_kill_hook_disarm(void)
+{
+	unregister_ftrace_function(&ssi_kill_ops);
+	ftrace_free_filter(&ssi_kill_ops);
+	/* No callback runs any more; wait for the tasks it redirected. */
+	wait_event(ssi_kill_idle, atomic_read(&ssi_kill_inflight) == 0);
+	/* The last of them may still be between its decrement and its return:
+	 * a tasks-RCU grace period waits until every task left such code. */
+	synchronize_rcu_tasks();
+}
+
+void ssi_kill_sender(u32 *tgid, u32 *uid, u32 *euid, int *cap_kill)
+{
+	const struct cred *c = current_cred();
+
+	*tgid = task_tgid_nr(current);
+	*uid = from_kuid_munged(&init_user_ns, c->uid);
+	*euid = from_kuid_munged(&init_user_ns, c->euid);
+	*cap_kill = ns_capable_noaudit(&init_user_ns, CAP_KILL);
 }

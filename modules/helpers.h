@@ -75,6 +75,22 @@ int ssi_is_stream_file(struct file *f);
 int ssi_pid_hook_arm(u32 lo, u32 hi);
 void ssi_pid_hook_disarm(void);
 
+/*
+ * Signals anywhere (modules/kill_hook.rs): an ftrace callback on
+ * __x64_sys_kill. A kill(pid, sig) of the initial pid namespace whose
+ * |pid| is at least `skip_below`, outside [own_lo, own_hi), not 0, -1 or
+ * INT_MIN, and not found by find_vpid returns route(data, pid, sig)
+ * instead (0 or a negative errno; route may sleep). 0 or a negative
+ * errno. One hook at a time; disarm unregisters it and waits until no
+ * task runs in the routed path any more.
+ */
+int ssi_kill_hook_arm(long (*route)(void *data, int pid, int sig), void *data,
+		      u32 skip_below, u32 own_lo, u32 own_hi);
+void ssi_kill_hook_disarm(void);
+/* The current task's tgid, real and effective uid (initial namespaces) and
+ * whether it has CAP_KILL in the initial user namespace. */
+void ssi_kill_sender(u32 *tgid, u32 *uid, u32 *euid, int *cap_kill);
+
 /* The first `len` bytes of the file at `path` (opened read-only as the
  * kernel): the count read or a negative errno. */
 long ssi_read_file_head(const char *path, char *buf, size_t len);

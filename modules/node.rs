@@ -19,7 +19,7 @@ use crate::{
     migration::Migrations,
     pid_hook::{self, PidHook},
     procfs::{ProcShow, SeqFile},
-    procspace::{ProcSpace, PsSource},
+    procspace::{signal::SignalRouting, ProcSpace, PsSource},
     proto::{identity as id, membership, pid_range, version, wire},
 };
 use core::fmt::Write;
@@ -47,6 +47,10 @@ pub(crate) struct Node {
     /// This node's pid range: armed while in the cluster, or why not.
     #[pin]
     pids: Mutex<PidRangeState>,
+    /// Routing of `kill` to other nodes' pids, while in the cluster and
+    /// the kill hook could be armed.
+    #[pin]
+    kill_routing: Mutex<Option<SignalRouting>>,
 }
 
 /// This node's pid range (`proto::pid_range`, `modules/pid_hook.rs`).
@@ -140,6 +144,7 @@ impl Node {
                 migrations,
                 procspace,
                 pids <- new_mutex!(PidRangeState::Off(PidRangeOff::NotJoined)),
+                kill_routing <- new_mutex!(None),
             }),
             GFP_KERNEL,
         )
@@ -161,10 +166,13 @@ impl Node {
         let mut service = self.service.lock();
         match (on, service.is_some()) {
             (true, false) => {
-                *service = Some(Service::start(&self.identity, |c| self.start_layers(c))?);
+                let s = Service::start(&self.identity, |c| self.start_layers(c))?;
+                *self.kill_routing.lock() = self.arm_kill_routing(&s.cluster());
+                *service = Some(s);
                 *self.pids.lock() = arm_pid_range(self.node_id());
             }
             (false, true) => {
+                self.disarm_kill_routing();
                 drop(service.take());
                 self.disarm_pid_range();
             }
@@ -175,9 +183,29 @@ impl Node {
 
     /// Stops the cluster service (module unload).
     pub(crate) fn shutdown(&self) {
+        self.disarm_kill_routing();
         let s = self.service.lock().take();
         drop(s);
         self.disarm_pid_range();
+    }
+
+    /// Routes `kill` of other nodes' pids through `cluster`, or logs why
+    /// not (kills then stay node-local).
+    fn arm_kill_routing(&self, cluster: &Arc<Cluster>) -> Option<SignalRouting> {
+        match crate::procspace::signal::arm(cluster, &self.procspace) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                pr_warn!("cannot arm the kill hook (error {}): kill reaches this node's processes only\n", e.to_errno());
+                None
+            }
+        }
+    }
+
+    /// Stops routing `kill`; waits for the routed calls in flight, before
+    /// the cluster service they use stops.
+    fn disarm_kill_routing(&self) {
+        let old = self.kill_routing.lock().take();
+        drop(old);
     }
 
     /// Back to the kernel's own pid allocation (the hook's drop
@@ -654,7 +682,8 @@ impl ProcShow<Node> for KrpcFile {
              tag_us: {}\nsocket_send_us: {}\nbody_recv_us: {}\ninbox_full_us: {}\nhandler_us: {}\n\
              reliable_sent: {}\nreliable_resent: {}\nreliable_acked: {}\nreliable_given_up: {}\n\
              reliable_duplicates: {}\nreliable_pending: {}\ndropped_on_purpose: {}\n\
-             proclist_served: {}\nproclist_failed: {}\n",
+             proclist_served: {}\nproclist_failed: {}\n\
+             signals_routed: {}\nsignals_served: {}\nsignals_refused: {}\nsignals_failed: {}\n",
             Stats::get(&s.frames_sent),
             Stats::get(&s.frames_received),
             Stats::get(&s.bytes_sent),
@@ -685,6 +714,10 @@ impl ProcShow<Node> for KrpcFile {
             Stats::get(&s.faults.dropped),
             Stats::get(&data.procspace.served),
             Stats::get(&data.procspace.failed),
+            Stats::get(&data.procspace.signals.routed),
+            Stats::get(&data.procspace.signals.served),
+            Stats::get(&data.procspace.signals.refused),
+            Stats::get(&data.procspace.signals.failed),
         )
         .map_err(|_| ENOSPC)
     }

@@ -42,6 +42,8 @@ pub(crate) mod proc_text;
 pub(crate) mod procs;
 #[path = "../proto/src/reliable.rs"]
 pub(crate) mod reliable;
+#[path = "../proto/src/signal.rs"]
+pub(crate) mod signal;
 #[path = "../proto/src/version.rs"]
 pub(crate) mod version;
 // `wire` is a directory module like `image`.

@@ -15,6 +15,7 @@ mod ctl_device;
 mod ctl_reply;
 mod identity;
 mod kernel_ext;
+mod kill_hook;
 mod krpc_bench;
 #[path = "../krpc/mod.rs"]
 mod krpc;

@@ -5,6 +5,8 @@
 //! - `snapshot.rs`: this node's user processes, in pid order, as
 //!   `proto::procs::ProcEntry` records (what is listed and what is not);
 //!   `sys.rs` and `procs_helpers.c`: the raw facts of a task.
+//! - `signal.rs`: signals anywhere, `kill` of a pid or process group of
+//!   another node's slot delivered at its home node (`ProcSignal`).
 //! - Here: the `ProcList` handler, which answers a peer's request with a
 //!   batch of the local snapshot, and the cluster listing, which asks each
 //!   other alive node for its processes a batch at a time.
@@ -13,6 +15,7 @@
 //! names the node of every process.
 
 pub(crate) mod proc_view;
+pub(crate) mod signal;
 pub(crate) mod snapshot;
 pub(crate) mod sys;
 
@@ -64,6 +67,8 @@ pub(crate) struct ProcSpace {
     /// How old the other nodes' processes in `/proc` may be, in ms
     /// (configfs `ps_refresh_ms`; `proc_view.rs`).
     pub(crate) refresh_ms: AtomicU64,
+    /// Routed signals (`signal.rs`).
+    pub(crate) signals: signal::SignalStats,
     #[pin]
     stashes: Mutex<KVec<Stash>>,
 }
@@ -77,6 +82,7 @@ impl ProcSpace {
                 served: AtomicU64::new(0),
                 failed: AtomicU64::new(0),
                 refresh_ms: AtomicU64::new(DEFAULT_REFRESH_MS),
+                signals: signal::SignalStats::new(),
                 stashes <- new_mutex!(KVec::new()),
             }),
             GFP_KERNEL,
@@ -119,10 +125,11 @@ impl ProcSpace {
 }
 
 /// Starts the process space's part of the cluster service: registers the
-/// `ProcList` handler.
+/// `ProcList` and `ProcSignal` handlers.
 pub(crate) fn start(cluster: &Arc<Cluster>, space: &Arc<ProcSpace>) -> Result {
     let handler: Arc<dyn Handler<Cluster>> = Arc::new(ProcListHandler { space: space.clone() }, GFP_KERNEL)?;
-    cluster.register_handler(MsgType::ProcList, handler)
+    cluster.register_handler(MsgType::ProcList, handler)?;
+    signal::register(cluster, space)
 }
 
 /// Answers `ProcList` with a batch of the local snapshot.

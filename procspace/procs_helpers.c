@@ -213,3 +213,71 @@ u64 ssi_boottime_ns(void)
 {
 	return ktime_get_boottime_ns();
 }
+
+static void fill_signal_target(struct task_struct *p, struct ssi_signal_target *t)
+{
+	const struct cred *c = __task_cred(p);
+
+	t->tgid = task_tgid_nr(p);
+	t->uid = from_kuid_munged(&init_user_ns, c->uid);
+	t->suid = from_kuid_munged(&init_user_ns, c->suid);
+	t->pad = 0;
+}
+
+int ssi_signal_target(u32 pid, struct ssi_signal_target *t)
+{
+	struct task_struct *p;
+	int r = -ESRCH;
+
+	if (pid > PID_MAX_LIMIT)
+		return -ESRCH;
+	rcu_read_lock();
+	p = pid_task(find_pid_ns(pid, &init_pid_ns), PIDTYPE_PID);
+	if (p) {
+		fill_signal_target(p, t);
+		r = 0;
+	}
+	rcu_read_unlock();
+	return r;
+}
+
+u32 ssi_signal_group(u32 pgid, struct ssi_signal_target *t, u32 max)
+{
+	struct task_struct *p;
+	struct pid *grp;
+	u32 n = 0;
+
+	if (pgid > PID_MAX_LIMIT)
+		return 0;
+	rcu_read_lock();
+	grp = find_pid_ns(pgid, &init_pid_ns);
+	/* As __kill_pgrp_info: every task whose process group it is. */
+	do_each_pid_task(grp, PIDTYPE_PGID, p) {
+		if (n < max)
+			fill_signal_target(p, &t[n]);
+		n++;
+	} while_each_pid_task(grp, PIDTYPE_PGID, p);
+	rcu_read_unlock();
+	return n;
+}
+
+int ssi_signal_send(u32 pid, int sig, u32 sender_pid, u32 sender_uid)
+{
+	struct kernel_siginfo info;
+	struct task_struct *p;
+	int r;
+
+	if (pid > PID_MAX_LIMIT)
+		return -ESRCH;
+	clear_siginfo(&info);
+	info.si_signo = sig;
+	info.si_errno = 0;
+	info.si_code = SI_USER;
+	info.si_pid = sender_pid;
+	info.si_uid = sender_uid;
+	rcu_read_lock();
+	p = pid_task(find_pid_ns(pid, &init_pid_ns), PIDTYPE_PID);
+	r = p ? send_sig_info(sig, &info, p) : -ESRCH;
+	rcu_read_unlock();
+	return r;
+}

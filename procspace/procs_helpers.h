@@ -94,4 +94,24 @@ int ssi_procs_next(u32 after, struct ssi_proc_facts *f, u8 *cmdline, u32 len);
 /* Nanoseconds of the boot clock (CLOCK_BOOTTIME) now. */
 u64 ssi_boottime_ns(void);
 
+/* A process a signal may be for: its tgid and the uids the permission rule
+ * reads (initial user namespace). */
+struct ssi_signal_target {
+	u32 tgid;
+	u32 uid;
+	u32 suid;
+	u32 pad;
+};
+
+/* The task with pid `pid` in the initial pid namespace (a thread id too):
+ * fills `t`; 0, or -ESRCH if there is none. */
+int ssi_signal_target(u32 pid, struct ssi_signal_target *t);
+/* The processes of process group `pgid`: fills the first `max` of `t`;
+ * returns how many there are (0: no such group). */
+u32 ssi_signal_group(u32 pgid, struct ssi_signal_target *t, u32 max);
+/* send_sig_info(sig) to the task with pid `pid` with a siginfo SI_USER
+ * carrying `sender_pid` and `sender_uid`: 0, -ESRCH or another negative
+ * errno. No permission check. */
+int ssi_signal_send(u32 pid, int sig, u32 sender_pid, u32 sender_uid);
+
 #endif

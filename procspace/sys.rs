@@ -4,6 +4,7 @@
 //! clock. Every `unsafe` block of the process space is here.
 
 use crate::extra as raw;
+use kernel::ffi::c_int;
 
 /// One thread-group leader's raw facts (`struct ssi_proc_facts`).
 pub(crate) type Facts = raw::ssi_proc_facts;
@@ -25,4 +26,33 @@ pub(crate) fn next_process(after: u32, cmdline: &mut [u8]) -> Option<Facts> {
 pub(crate) fn boottime_ns() -> u64 {
     // SAFETY: plain call.
     unsafe { raw::ssi_boottime_ns() }
+}
+
+/// The credentials a signal's permission rule reads, and the process's
+/// tgid (`struct ssi_signal_target`).
+pub(crate) type SignalTarget = raw::ssi_signal_target;
+
+/// The task with pid `pid` (a thread id too), if any.
+pub(crate) fn signal_target(pid: u32) -> Option<SignalTarget> {
+    let mut t = SignalTarget::default();
+    // SAFETY: `t` is writable.
+    let r = unsafe { raw::ssi_signal_target(pid, &mut t) };
+    (r == 0).then_some(t)
+}
+
+/// The processes of group `pgid`, the first `out.len()` of them in `out`;
+/// returns how many there are.
+pub(crate) fn signal_group(pgid: u32, out: &mut [SignalTarget]) -> usize {
+    let max = u32::try_from(out.len()).unwrap_or(u32::MAX);
+    // SAFETY: `out` is writable for `max` entries, at most what the helper
+    // fills.
+    let n = unsafe { raw::ssi_signal_group(pgid, out.as_mut_ptr(), max) };
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// Sends `sig` to the task with pid `pid` as a signal from user space of
+/// `sender_pid` and `sender_uid` (no permission check).
+pub(crate) fn signal_send(pid: u32, sig: u8, sender_pid: u32, sender_uid: u32) -> kernel::error::Result {
+    // SAFETY: plain call; the helper looks the task up itself.
+    kernel::error::to_result(unsafe { raw::ssi_signal_send(pid, c_int::from(sig), sender_pid, sender_uid) })
 }

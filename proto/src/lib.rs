@@ -28,5 +28,6 @@ pub mod pid_range;
 pub mod proc_text;
 pub mod procs;
 pub mod reliable;
+pub mod signal;
 pub mod version;
 pub mod wire;

@@ -102,10 +102,16 @@ pub enum MsgType {
     /// (`Query`); body [`migration::AskRequest`](super::super::migration::AskRequest),
     /// reply [`migration::AskStatus`](super::super::migration::AskStatus).
     MigrateAsk = 29,
+    /// Signals anywhere: deliver a `kill` of a pid or process group of the
+    /// receiving node's slot there, with the sender's identity (request, to
+    /// the pid's home node); body
+    /// [`signal::SignalRequest`](super::super::signal::SignalRequest), reply
+    /// [`signal::SignalReply`](super::super::signal::SignalReply).
+    ProcSignal = 30,
 }
 
 /// Every message type this version knows, with its name.
-const NAMES: [(MsgType, &str); 29] = [
+const NAMES: [(MsgType, &str); 30] = [
     (MsgType::Hello, "Hello"),
     (MsgType::HelloAuth, "HelloAuth"),
     (MsgType::Heartbeat, "Heartbeat"),
@@ -135,6 +141,7 @@ const NAMES: [(MsgType, &str); 29] = [
     (MsgType::MigrateLease, "MigrateLease"),
     (MsgType::ProcList, "ProcList"),
     (MsgType::MigrateAsk, "MigrateAsk"),
+    (MsgType::ProcSignal, "ProcSignal"),
 ];
 
 impl MsgType {
@@ -170,6 +177,7 @@ impl MsgType {
             27 => MsgType::MigrateLease,
             28 => MsgType::ProcList,
             29 => MsgType::MigrateAsk,
+            30 => MsgType::ProcSignal,
             _ => return None,
         })
     }
