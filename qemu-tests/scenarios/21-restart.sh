@@ -50,10 +50,11 @@ expect_match "restart --node 2 says where it runs" "$out" "on node 2 as pid [0-9
 expect_match "restart --node 2 status" "$out" "status=0"
 rpid=$(echo "$out" | sed -n 's/.* as pid \([0-9]*\).*/\1/p')
 expect_eq "the process named runs on node 2" "$(on 2 "cat /proc/$rpid/comm")" ssi-wl-memfpu
-expect_eq "its /proc/PID/exe is its own program, not ssi-ctl" "$(on 2 "readlink /proc/$rpid/exe")" "$(on 1 "command -v ssi-wl-memfpu")"
-expect_eq "its command line is its own" "$(on 2 "tr '\\0' ' ' < /proc/$rpid/cmdline")" "ssi-wl-memfpu 128 12 300 "
 expect_eq "it is not on node 1" "$(on 1 'pgrep-here -x ssi-wl-memfpu; true')" ""
 wait_on 120 2 'grep -q "iter 7 " /cluster/memfpu.out'
+# Restored (it runs on): its identity is its own, not the restart program's.
+expect_eq "its /proc/PID/exe is its own program, not ssi-ctl" "$(on 2 "readlink /proc/$rpid/exe")" "$(on 1 "command -v ssi-wl-memfpu")"
+expect_eq "its command line is its own" "$(on 2 "tr '\\0' ' ' < /proc/$rpid/cmdline")" "ssi-wl-memfpu 128 12 300 "
 move ssi-wl-memfpu /cluster/memfpu-b.img 2 1
 wait_on 240 1 'grep -q status= /tmp/ssi-wl-memfpu.status'
 expect_eq "memfpu exit status" "$(on 1 cat /tmp/ssi-wl-memfpu.status)" "status=0"

@@ -1,11 +1,13 @@
 # ssi-nodes: 3
+# ssi-cluster: procs
 # ssi-timeout: 600
-# The process space, first step (issue 20): on every node, /proc/ssi/ps and
-# `ssi-ctl ps` list the user processes of every alive node, each exactly
-# once, with the node that runs it and its real user. A migrated process is
-# listed once, where it runs, with its home node and its pid there (its
-# deputy at home is not listed again). A node that dies leaves the listing,
-# which still completes.
+# The process space (issue 20): on every node, /proc/ssi/ps, `ssi-ctl ps`
+# and unmodified procps (ps, pgrep, top, through the other nodes' entries
+# the module adds to /proc) list the user processes of every alive node,
+# each exactly once, under its pid, with its real user. A migrated process
+# keeps its pid and is listed once, where it runs, with its home (its
+# deputy at home is not listed again); its exe and command line are its
+# own. 49 (last of the procs group) shows a node's death.
 wait_view 90 "1 2 3" 1 2 3
 
 # ps_json N: `ssi-ctl ps --json` on node N (fails the scenario if it fails).
@@ -107,15 +109,4 @@ done
 expect_match "node 3: its status says it runs on node 2" "$(on 3 "cat /proc/$home/status")" $'Node:\t2'
 on 1 "kill -TERM $home"
 wait_on 30 2 "! pgrep -x ssi-wl-lines > /dev/null"
-
-# Node 3 dies: the listing still completes on the others, without its
-# processes once it is declared dead.
-node_kill 3
-wait_view 60 "1 2" 1 2
-for n in 1 2; do
-  json=$(ps_json $n)
-  expect_eq "node $n: nothing of node 3 is listed" "$(jq '[.[] | select(.node == 3)] | length' <<<"$json")" 0
-  expect_eq "node $n: psmark1 and psmark2 are still listed" \
-    "$(count_comm "$json" psmark1)$(count_comm "$json" psmark2)" 11
-done
-for n in 1 2; do on $n "pkill -x psmark$n"; done
+for n in 1 2 3; do on $n "pkill -x psmark$n; true"; done

@@ -1,4 +1,5 @@
 # ssi-nodes: 3
+# ssi-cluster: procs
 # ssi-timeout: 600
 # Signals anywhere (issue 20): `kill -SIG PID`, `kill -0 PID` and
 # `kill -SIG -PGID` typed on any node reach the process or group wherever it

@@ -1,4 +1,5 @@
 # ssi-nodes: 3
+# ssi-cluster: procs
 # ssi-timeout: 600
 # Control from anywhere (issue 20): `ssi-ctl where PID` on any node says
 # which node runs a process of the cluster; `ssi-ctl migrate PID NODE` works
