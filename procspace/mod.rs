@@ -13,6 +13,7 @@
 //! names the node of every process.
 
 pub(crate) mod proc_view;
+pub(crate) mod resources;
 pub(crate) mod snapshot;
 pub(crate) mod sys;
 
@@ -66,6 +67,9 @@ pub(crate) struct ProcSpace {
     pub(crate) refresh_ms: AtomicU64,
     #[pin]
     stashes: Mutex<KVec<Stash>>,
+    /// The merged `/proc` resource files (`resources.rs`).
+    #[pin]
+    pub(crate) resources: resources::Resources,
 }
 
 impl ProcSpace {
@@ -78,6 +82,7 @@ impl ProcSpace {
                 failed: AtomicU64::new(0),
                 refresh_ms: AtomicU64::new(DEFAULT_REFRESH_MS),
                 stashes <- new_mutex!(KVec::new()),
+                resources <- resources::Resources::new(),
             }),
             GFP_KERNEL,
         )
@@ -119,10 +124,11 @@ impl ProcSpace {
 }
 
 /// Starts the process space's part of the cluster service: registers the
-/// `ProcList` handler.
+/// `ProcList` and `NodeStats` handlers.
 pub(crate) fn start(cluster: &Arc<Cluster>, space: &Arc<ProcSpace>) -> Result {
     let handler: Arc<dyn Handler<Cluster>> = Arc::new(ProcListHandler { space: space.clone() }, GFP_KERNEL)?;
-    cluster.register_handler(MsgType::ProcList, handler)
+    cluster.register_handler(MsgType::ProcList, handler)?;
+    resources::register(cluster, space)
 }
 
 /// Answers `ProcList` with a batch of the local snapshot.

@@ -97,10 +97,16 @@ pub enum MsgType {
     /// [`procs::ProcListRequest`](super::super::procs::ProcListRequest), reply
     /// [`procs::ProcListReply`](super::super::procs::ProcListReply).
     ProcList = 28,
+    /// Merged resources: what a node's `/proc/meminfo`, `stat`, `loadavg`
+    /// and `cpuinfo` say (request); body a
+    /// [`node_stats`](super::super::node_stats) request (its version),
+    /// reply a [`node_stats::NodeStats`](super::super::node_stats::NodeStats)
+    /// record.
+    NodeStats = 31,
 }
 
 /// Every message type this version knows, with its name.
-const NAMES: [(MsgType, &str); 28] = [
+const NAMES: [(MsgType, &str); 29] = [
     (MsgType::Hello, "Hello"),
     (MsgType::HelloAuth, "HelloAuth"),
     (MsgType::Heartbeat, "Heartbeat"),
@@ -129,6 +135,7 @@ const NAMES: [(MsgType, &str); 28] = [
     (MsgType::MigrateRelease, "MigrateRelease"),
     (MsgType::MigrateLease, "MigrateLease"),
     (MsgType::ProcList, "ProcList"),
+    (MsgType::NodeStats, "NodeStats"),
 ];
 
 impl MsgType {
@@ -163,6 +170,7 @@ impl MsgType {
             26 => MsgType::MigrateRelease,
             27 => MsgType::MigrateLease,
             28 => MsgType::ProcList,
+            31 => MsgType::NodeStats,
             _ => return None,
         })
     }
