@@ -11,3 +11,4 @@
 #include "../checkpoint/task_helpers.h"
 #include "../migration/migration_helpers.h"
 #include "../procspace/procs_helpers.h"
+#include "../procspace/resources_helpers.h"

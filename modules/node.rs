@@ -439,6 +439,28 @@ impl Attribute<Data> for PsRefreshAttr {
     }
 }
 
+/// configfs `merged_proc`: 1 (default) makes `/proc/meminfo`, `stat`,
+/// `cpuinfo` and `loadavg` describe the cluster while the node is in one;
+/// 0 leaves them the kernel's (`procspace/resources.rs`).
+pub(crate) struct MergedProcAttr;
+impl Attribute<Data> for MergedProcAttr {
+    const NAME: &'static CStr = c_str!("merged_proc");
+    const WRITABLE: bool = true;
+    fn show(data: &Data, out: &mut Page<'_>) -> Result {
+        out.line(u8::from(data.procspace.resources.merged.load(core::sync::atomic::Ordering::Relaxed)))
+    }
+    fn store(data: &Data, input: &[u8]) -> Result {
+        let v = id::parse_decimal(input, 0, 1).map_err(|e| invalid("merged_proc", input, e))?;
+        data.procspace.resources.merged.store(v == 1, core::sync::atomic::Ordering::Relaxed);
+        // Cached dentries of the files, the kernel's or the merged ones:
+        // the next lookup asks again.
+        for name in crate::procspace::resources::ROOT_FILES {
+            crate::proc_root::forget(name);
+        }
+        Ok(())
+    }
+}
+
 /// configfs `enabled`: 1 joins the cluster, 0 leaves it.
 pub(crate) struct EnabledAttr;
 impl Attribute<Data> for EnabledAttr {
@@ -508,7 +530,7 @@ impl Attribute<Data> for VersionAttr {
 }
 
 /// Every attribute of `/sys/kernel/config/ssi`.
-pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 14] = [
+pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 15] = [
     AttrDesc::of::<NodeIdAttr>(),
     AttrDesc::of::<AddressAttr>(),
     AttrDesc::of::<PortAttr>(),
@@ -523,6 +545,7 @@ pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 14] = [
     AttrDesc::of::<NodesAttr>(),
     AttrDesc::of::<CtlPathAttr>(),
     AttrDesc::of::<PsRefreshAttr>(),
+    AttrDesc::of::<MergedProcAttr>(),
 ];
 
 /// `/proc/ssi/version`: `key: value` lines that ssi-ctl reads.
@@ -683,7 +706,8 @@ impl ProcShow<Node> for KrpcFile {
              reliable_sent: {}\nreliable_resent: {}\nreliable_acked: {}\nreliable_given_up: {}\n\
              reliable_duplicates: {}\nreliable_pending: {}\ndropped_on_purpose: {}\n\
              proclist_served: {}\nproclist_failed: {}\n\
-             signals_routed: {}\nsignals_served: {}\nsignals_refused: {}\nsignals_failed: {}\n",
+             signals_routed: {}\nsignals_served: {}\nsignals_refused: {}\nsignals_failed: {}\n\
+             nodestats_served: {}\nnodestats_failed: {}\n",
             Stats::get(&s.frames_sent),
             Stats::get(&s.frames_received),
             Stats::get(&s.bytes_sent),
@@ -718,6 +742,8 @@ impl ProcShow<Node> for KrpcFile {
             Stats::get(&data.procspace.signals.served),
             Stats::get(&data.procspace.signals.refused),
             Stats::get(&data.procspace.signals.failed),
+            Stats::get(&data.procspace.resources.served),
+            Stats::get(&data.procspace.resources.failed),
         )
         .map_err(|_| ENOSPC)
     }

@@ -52,7 +52,6 @@ pub(crate) trait RemoteProcs: Send + Sync {
 
 /// Forgets the cached dentry of `name` in the hooked `/proc` root, so that
 /// its next lookup asks [`RemoteProcs::root_file`] again.
-#[allow(dead_code)] // Used by the merged resources (configfs switch).
 pub(crate) fn forget(name: &CStr) {
     // SAFETY: `name` is NUL-terminated; the glue checks that the hook is
     // installed.

@@ -32,6 +32,8 @@ pub(crate) mod membership;
 #[allow(unused_imports)]
 #[path = "../proto/src/migration/mod.rs"]
 pub(crate) mod migration;
+#[path = "../proto/src/node_stats.rs"]
+pub(crate) mod node_stats;
 #[path = "../proto/src/page.rs"]
 pub(crate) mod page;
 #[path = "../proto/src/pid_range.rs"]

@@ -84,6 +84,10 @@ impl kernel::Module for SsiModule {
         proc.add::<node::PeersFile>()?;
         proc.add::<migration::MigrationsFile>()?;
         proc.add::<procspace::PsFile>()?;
+        proc.add::<procspace::resources::LocalMeminfo>()?;
+        proc.add::<procspace::resources::LocalStat>()?;
+        proc.add::<procspace::resources::LocalCpuinfo>()?;
+        proc.add::<procspace::resources::LocalLoadavg>()?;
         let config = configfs::Subsystem::register(
             c_str!("ssi"),
             module,
@@ -102,6 +106,13 @@ impl kernel::Module for SsiModule {
                 pr_warn!("/proc will not list other nodes' processes: cannot hook it (error {})\n", e.to_errno());
             })
             .ok();
+        if proc_root.is_some() {
+            // The kernel's own files looked up before the hook stay cached
+            // until forgotten: the merged ones are served from now on.
+            for name in procspace::resources::ROOT_FILES {
+                proc_root::forget(name);
+            }
+        }
         pr_info!(
             "loaded: release {}, interface {}, image CRCs {} (MB/s: tables {}, crc32 instruction {}); configure in /sys/kernel/config/ssi\n",
             proto::version::RELEASE,

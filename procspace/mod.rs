@@ -16,6 +16,7 @@
 
 pub(crate) mod proc_view;
 pub(crate) mod signal;
+pub(crate) mod resources;
 pub(crate) mod snapshot;
 pub(crate) mod sys;
 
@@ -71,6 +72,9 @@ pub(crate) struct ProcSpace {
     pub(crate) signals: signal::SignalStats,
     #[pin]
     stashes: Mutex<KVec<Stash>>,
+    /// The merged `/proc` resource files (`resources.rs`).
+    #[pin]
+    pub(crate) resources: resources::Resources,
 }
 
 impl ProcSpace {
@@ -84,6 +88,7 @@ impl ProcSpace {
                 refresh_ms: AtomicU64::new(DEFAULT_REFRESH_MS),
                 signals: signal::SignalStats::new(),
                 stashes <- new_mutex!(KVec::new()),
+                resources <- resources::Resources::new(),
             }),
             GFP_KERNEL,
         )
@@ -125,11 +130,12 @@ impl ProcSpace {
 }
 
 /// Starts the process space's part of the cluster service: registers the
-/// `ProcList` and `ProcSignal` handlers.
+/// `ProcList`, `ProcSignal` and `NodeStats` handlers.
 pub(crate) fn start(cluster: &Arc<Cluster>, space: &Arc<ProcSpace>) -> Result {
     let handler: Arc<dyn Handler<Cluster>> = Arc::new(ProcListHandler { space: space.clone() }, GFP_KERNEL)?;
     cluster.register_handler(MsgType::ProcList, handler)?;
-    signal::register(cluster, space)
+    signal::register(cluster, space)?;
+    resources::register(cluster, space)
 }
 
 /// Answers `ProcList` with a batch of the local snapshot.

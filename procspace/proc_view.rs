@@ -195,6 +195,14 @@ impl<S: PsSource + 'static> RemoteProcs for ClusterProcs<S> {
         r.map_err(|_| EINVAL)?;
         Ok(w.len)
     }
+
+    fn root_file(&self, name: &CStr) -> Option<usize> {
+        super::resources::root_file(&*self.source, name)
+    }
+
+    fn render_root(&self, index: usize, out: &mut [u8]) -> Result<usize> {
+        super::resources::render_root(&*self.source, index, out)
+    }
 }
 
 /// Writes into a slice as much as fits and counts everything.

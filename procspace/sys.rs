@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Thin safe wrappers over the C glue in `procs_helpers.c`: the raw facts
 //! of this node's processes, one at a time in pid order, and the boot
-//! clock. Every `unsafe` block of the process space is here.
+//! clock; and over `resources_helpers.c`: the kernel's own `/proc` files
+//! through a private procfs mount. Every `unsafe` block of the process
+//! space is here.
 
 use crate::extra as raw;
-use kernel::ffi::c_int;
+use kernel::{
+    ffi::{c_int, c_void},
+    prelude::*,
+    str::CStr,
+};
 
 /// One thread-group leader's raw facts (`struct ssi_proc_facts`).
 pub(crate) type Facts = raw::ssi_proc_facts;
@@ -55,4 +61,48 @@ pub(crate) fn signal_group(pgid: u32, out: &mut [SignalTarget]) -> usize {
 pub(crate) fn signal_send(pid: u32, sig: u8, sender_pid: u32, sender_uid: u32) -> kernel::error::Result {
     // SAFETY: plain call; the helper looks the task up itself.
     kernel::error::to_result(unsafe { raw::ssi_signal_send(pid, c_int::from(sig), sender_pid, sender_uid) })
+}
+
+/// A private procfs mount (attached nowhere): the kernel's own files of
+/// the `/proc` root, which the `/proc` root hook does not replace there.
+/// Unmounted on drop.
+pub(crate) struct KernelProc {
+    mnt: *mut c_void,
+}
+
+// SAFETY: the mount is only handed to the VFS, which does its own locking.
+unsafe impl Send for KernelProc {}
+// SAFETY: as above.
+unsafe impl Sync for KernelProc {}
+
+impl KernelProc {
+    /// Mounts it (of the caller's pid namespace).
+    pub(crate) fn mount() -> Result<Self> {
+        let mut err = 0;
+        // SAFETY: `err` is writable.
+        let mnt = unsafe { raw::ssi_kproc_mount(&mut err) };
+        if mnt.is_null() {
+            return Err(Error::from_errno(err));
+        }
+        Ok(KernelProc { mnt })
+    }
+
+    /// Reads its root's file `name` into `buf`, as much as fits; returns
+    /// the bytes read (`buf.len()`: maybe more were left). May sleep.
+    pub(crate) fn read(&self, name: &CStr, buf: &mut [u8]) -> Result<usize> {
+        // SAFETY: `mnt` is mounted until drop; `name` is NUL-terminated;
+        // `buf` is writable for its length.
+        let n = unsafe { raw::ssi_kproc_read(self.mnt, name.as_char_ptr(), buf.as_mut_ptr(), buf.len()) };
+        if n < 0 {
+            return Err(Error::from_errno(n as i32));
+        }
+        Ok(usize::try_from(n).unwrap_or(0).min(buf.len()))
+    }
+}
+
+impl Drop for KernelProc {
+    fn drop(&mut self) {
+        // SAFETY: mounted by `mount`, unmounted once here.
+        unsafe { raw::ssi_kproc_unmount(self.mnt) };
+    }
 }

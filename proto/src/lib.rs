@@ -23,6 +23,7 @@ pub mod image_split;
 pub mod le;
 pub mod membership;
 pub mod migration;
+pub mod node_stats;
 pub mod page;
 pub mod pid_range;
 pub mod proc_text;

@@ -38,7 +38,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Read or change a setting (node_id, address, port, seeds, secret, heartbeat_ms, dead_after_ms, enabled, ctl_path, ps_refresh_ms).
+    /// Read or change a setting (node_id, address, port, seeds, secret, heartbeat_ms, dead_after_ms, enabled, ctl_path, ps_refresh_ms, merged_proc).
     Config {
         #[command(subcommand)]
         action: ConfigAction,

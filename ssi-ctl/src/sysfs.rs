@@ -107,7 +107,7 @@ impl fmt::Display for CtlError {
 }
 
 /// Settings under /sys/kernel/config/ssi that ssi-ctl reads and writes.
-pub const CONFIG_KEYS: [&str; 11] = [
+pub const CONFIG_KEYS: [&str; 12] = [
     "node_id",
     "address",
     "port",
@@ -119,6 +119,7 @@ pub const CONFIG_KEYS: [&str; 11] = [
     "version",
     "ctl_path",
     "ps_refresh_ms",
+    "merged_proc",
 ];
 
 /// One line of /proc/ssi/nodes.

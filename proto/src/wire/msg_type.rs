@@ -108,10 +108,16 @@ pub enum MsgType {
     /// [`signal::SignalRequest`](super::super::signal::SignalRequest), reply
     /// [`signal::SignalReply`](super::super::signal::SignalReply).
     ProcSignal = 30,
+    /// Merged resources: what a node's `/proc/meminfo`, `stat`, `loadavg`
+    /// and `cpuinfo` say (request); body a
+    /// [`node_stats`](super::super::node_stats) request (its version),
+    /// reply a [`node_stats::NodeStats`](super::super::node_stats::NodeStats)
+    /// record.
+    NodeStats = 31,
 }
 
 /// Every message type this version knows, with its name.
-const NAMES: [(MsgType, &str); 30] = [
+const NAMES: [(MsgType, &str); 31] = [
     (MsgType::Hello, "Hello"),
     (MsgType::HelloAuth, "HelloAuth"),
     (MsgType::Heartbeat, "Heartbeat"),
@@ -142,6 +148,7 @@ const NAMES: [(MsgType, &str); 30] = [
     (MsgType::ProcList, "ProcList"),
     (MsgType::MigrateAsk, "MigrateAsk"),
     (MsgType::ProcSignal, "ProcSignal"),
+    (MsgType::NodeStats, "NodeStats"),
 ];
 
 impl MsgType {
@@ -178,6 +185,7 @@ impl MsgType {
             28 => MsgType::ProcList,
             29 => MsgType::MigrateAsk,
             30 => MsgType::ProcSignal,
+            31 => MsgType::NodeStats,
             _ => return None,
         })
     }
