@@ -15,8 +15,8 @@
 //! names the node of every process.
 
 pub(crate) mod proc_view;
-pub(crate) mod signal;
 pub(crate) mod resources;
+pub(crate) mod signal;
 pub(crate) mod snapshot;
 pub(crate) mod sys;
 
