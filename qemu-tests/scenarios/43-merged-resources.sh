@@ -1,4 +1,5 @@
 # ssi-nodes: 3
+# ssi-cluster: procs
 # ssi-timeout: 300
 # Merged resources (issue 20): on a node in the cluster, /proc/meminfo,
 # /proc/stat, /proc/cpuinfo and /proc/loadavg describe the whole cluster,
