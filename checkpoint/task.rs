@@ -669,6 +669,13 @@ pub(crate) fn set_exe_file(exe: &File) -> Result {
     kernel::error::to_result(unsafe { raw::ssi_mm_set_exe_file(exe.0) })
 }
 
+/// Makes current's process look `age_ns` old: its start time (`ps`'s
+/// START) is then that long ago, on this node's clocks.
+pub(crate) fn set_current_age(age_ns: u64) {
+    // SAFETY: plain call on current.
+    unsafe { raw::ssi_current_set_age(age_ns) }
+}
+
 /// Closes descriptor `fd` of current.
 pub(crate) fn close_fd(fd: u32) {
     // SAFETY: plain call on current's table.

@@ -170,6 +170,15 @@ int ssi_mm_layout(struct ssi_mm_layout *o)
 	return 0;
 }
 
+void ssi_current_set_age(u64 age_ns)
+{
+	struct task_struct *leader = current->group_leader;
+	u64 mono = ktime_get_ns(), boot = ktime_get_boottime_ns();
+
+	leader->start_time = age_ns < mono ? mono - age_ns : 0;
+	leader->start_boottime = age_ns < boot ? boot - age_ns : 0;
+}
+
 int ssi_mm_set_exe_file(struct file *exe)
 {
 	struct mm_struct *mm = current->mm;
@@ -642,6 +651,7 @@ void ssi_task_brief(struct task_struct *t, struct ssi_task_brief *o)
 	o->pgrp = task_pgrp_nr_ns(t, &init_pid_ns);
 	o->session = task_session_nr_ns(t, &init_pid_ns);
 	rcu_read_unlock();
+	o->age_ns = ktime_get_boottime_ns() - t->group_leader->start_boottime;
 }
 
 void ssi_init_task_work(struct callback_head *cb, void (*fn)(struct callback_head *))

@@ -61,6 +61,8 @@ int ssi_mm_set_layout(const struct ssi_mm_layout *in);
  * replace_mm_exe_file (not exported) does once the old one is unmapped.
  */
 int ssi_mm_set_exe_file(struct file *exe);
+/* Makes current's thread group look `age_ns` old (its start times). */
+void ssi_current_set_age(u64 age_ns);
 
 /* One VMA of current: the first one ending above `addr`, with the facts
  * its classification (proto/src/classify.rs) needs. */
@@ -194,6 +196,8 @@ struct ssi_task_brief {
 	u32 exiting, stopped, kthread, ptraced, nr_threads, uid, suid;
 	/* In the initial pid namespace: the parent's tgid (0 for a kernel thread), process group, session. */
 	u32 ppid, pgrp, session;
+	/* How long ago its thread group started (boot clock), ns. */
+	u64 age_ns;
 };
 void ssi_task_brief(struct task_struct *t, struct ssi_task_brief *out);
 /* task_work_add(t, cb, TWA_SIGNAL). */

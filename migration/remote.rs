@@ -133,6 +133,8 @@ pub(crate) struct Hosted {
     pub(crate) home_pid: u32,
     /// Its parent, process group and session at home, as listed.
     pub(crate) home_family: Family,
+    /// When it started at home (ns since the epoch; 0: unknown).
+    pub(crate) start_ns: u64,
     pub(crate) from_node: u16,
     pub(crate) uid: u32,
     pub(crate) strategy: u8,
@@ -174,7 +176,7 @@ impl Hosted {
         image: File,
         rounds: Option<RoundPages>,
     ) -> impl PinInit<Self> {
-        let Begin { id, home_id, home_node, home_pid, home_family, uid, strategy, size } = *b;
+        let Begin { id, home_id, home_node, home_pid, home_family, start_ns, uid, strategy, size } = *b;
         let started_ns = task::mono_ns();
         let inner = new_mutex!(Inner {
             state: HostedState::Receiving,
@@ -195,6 +197,7 @@ impl Hosted {
             home_node,
             home_pid,
             home_family,
+            start_ns,
             from_node,
             uid,
             strategy,
@@ -562,6 +565,10 @@ impl Hosted {
 
     /// The restore went through: the calling process is this migration's.
     pub(crate) fn set_running(&self) {
+        if self.start_ns != 0 {
+            // It keeps its start time (ps's START, TIME's elapsed).
+            task::set_current_age(crate::kernel_ext::real_time_ns().saturating_sub(self.start_ns));
+        }
         let task = Task::get(task::current_pid());
         let mut i = self.inner.lock();
         i.pid = task::current_pid();

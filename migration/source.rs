@@ -62,6 +62,8 @@ pub(crate) struct Outgoing {
     home_pid: u32,
     /// Its parent, process group and session at home.
     home_family: Family,
+    /// When it started at home (ns since the epoch).
+    start_ns: u64,
     uid: u32,
     pid: u32,
     /// Set when the process had migrated to this node.
@@ -183,11 +185,12 @@ pub(crate) fn migrate(
         ));
     }
     let id = crate::kernel_ext::random_id();
-    let (home_id, home_node, home_pid, home_family) = match &hosted {
-        Some(h) => (h.home_id, h.home_node, h.home_pid, h.home_family),
+    let (home_id, home_node, home_pid, home_family, start_ns) = match &hosted {
+        Some(h) => (h.home_id, h.home_node, h.home_pid, h.home_family, h.start_ns),
         None => {
             let b = target.brief();
-            (id, own, pid, Family { ppid: b.ppid, pgrp: b.pgrp, session: b.session })
+            let start_ns = crate::kernel_ext::real_time_ns().saturating_sub(b.age_ns);
+            (id, own, pid, Family { ppid: b.ppid, pgrp: b.pgrp, session: b.session }, start_ns)
         }
     };
     if threaded && home_node == node {
@@ -224,6 +227,7 @@ pub(crate) fn migrate(
             home_node,
             home_pid,
             home_family,
+            start_ns,
             uid,
             pid,
             hosted,
@@ -393,6 +397,7 @@ impl Outgoing {
             home_node: self.home_node,
             home_pid: self.home_pid,
             home_family: self.home_family,
+            start_ns: self.start_ns,
             uid: self.uid,
             strategy: self.strategy,
             size,

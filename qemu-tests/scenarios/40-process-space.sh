@@ -109,4 +109,22 @@ done
 expect_match "node 3: its status says it runs on node 2" "$(on 3 "cat /proc/$home/status")" $'Node:\t2'
 on 1 "kill -TERM $home"
 wait_on 30 2 "! pgrep -x ssi-wl-lines > /dev/null"
+
+# A migrated shell that forks: its new children run where it runs, and
+# every node lists them with it as their parent.
+on 1 "cp /bin/sleep /tmp/forkkid && (sh -c 'while :; do /tmp/forkkid 1; done' < /dev/null > /dev/null 2>&1 &)"
+wait_on 20 1 "pgrep -x forkkid > /dev/null"
+shpid=$(on 1 "ps -o ppid= -C forkkid | head -1 | tr -d ' '")
+expect_match "node 1: the shell's children have it as parent" "$shpid" '^[0-9]+$'
+out=$(on 1 "ssi-ctl migrate $shpid 2 2>&1; echo rc=\$?")
+expect_match "the forking shell migrates to node 2" "$out" "as pid $shpid .*rc=0"
+wait_on 30 2 "pgrep-here -P $shpid -x forkkid > /dev/null"
+for n in 1 3; do
+  wait_on 30 $n "pgrep -P $shpid -x forkkid > /dev/null"
+  kid=$(on $n "pgrep -P $shpid -x forkkid | tail -1")
+  expect_match "node $n: a child forked on node 2 is listed with the shell as parent" \
+    "$(on $n "grep -E '^(PPid|Node):' /proc/$kid/status 2>/dev/null | xargs")" "PPid: $shpid( Node: 2)?$"
+done
+on 3 "kill -TERM $shpid"
+wait_on 30 2 "! pgrep-here -x forkkid > /dev/null && ! kill -0 $shpid 2> /dev/null"
 for n in 1 2 3; do on $n "pkill -x psmark$n; true"; done

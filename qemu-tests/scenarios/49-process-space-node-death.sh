@@ -14,6 +14,22 @@ for n in 1 2 3; do
   on $n "cp /bin/sleep /tmp/deathmark$n && (/tmp/deathmark$n 600 < /dev/null > /dev/null 2>&1 &)"
 done
 wait_on 30 1 "[ \$(ps -e -o comm= | grep -c '^deathmark') -eq 3 ]"
+# Many readers at once: two loops of ps aux and top -b -n 1 on every node
+# for about 40 s; every run succeeds (the harness checks the consoles for
+# warnings, and 16 runs kmemleak).
+for n in 1 2 3; do
+  on $n "rm -f /tmp/stress.*; for l in 1 2; do (end=\$((\$(date +%s) + 40)); ok=0; bad=0;
+    while [ \$(date +%s) -lt \$end ]; do
+      cat /proc/[0-9]*/stat > /dev/null 2>&1 # (processes come and go meanwhile)
+      if ps aux > /dev/null && top -b -n 1 > /dev/null; then ok=\$((ok + 1)); else bad=\$((bad + 1)); fi
+    done; echo \"\$ok \$bad\" > /tmp/stress.\$l) > /dev/null 2>&1 & done"
+done
+for n in 1 2 3; do
+  wait_on 120 $n "[ -s /tmp/stress.1 ] && [ -s /tmp/stress.2 ]"
+  expect_eq "node $n: no ps or top run failed under load" "$(on $n "cat /tmp/stress.1 /tmp/stress.2 | awk '{b += \$2} END {print b}'")" 0
+  expect_match "node $n: the loops ran" "$(on $n "cat /tmp/stress.1 /tmp/stress.2 | awk '{o += \$1} END {print o}'")" '^[1-9][0-9]*$'
+done
+
 # A remote process's /proc file held open keeps the module: rmmod is
 # refused (busy), and the file still reads.
 mark2=$(on 2 "pgrep -x deathmark2")

@@ -388,7 +388,17 @@ proptest! {
                    code in any::<u8>()) {
         let mut b = [0u8; 512];
         let home_family = Family { ppid: pid / 2, pgrp: pid, session: uid };
-        let begin = Begin { id, home_id: home, home_node: node, home_pid: pid, home_family, uid, strategy, size };
+        let begin = Begin {
+            id,
+            home_id: home,
+            home_node: node,
+            home_pid: pid,
+            home_family,
+            start_ns: size ^ id,
+            uid,
+            strategy,
+            size,
+        };
         let n = begin.encode(&mut b).unwrap();
         prop_assert_eq!(n, Begin::LEN);
         prop_assert_eq!(Begin::decode(&b[..n]), Ok(begin));

@@ -51,6 +51,9 @@ pub struct Begin {
     /// Its parent's pid, process group and session there (the deputy's:
     /// what every node lists for it).
     pub home_family: Family,
+    /// When it started, ns since the epoch (its home node's clock; 0:
+    /// unknown), so that it keeps its start time where it runs.
+    pub start_ns: u64,
     /// The user asking (root or the process's owner).
     pub uid: u32,
     /// `ctl::STRATEGY_*`.
@@ -61,7 +64,7 @@ pub struct Begin {
 
 impl Begin {
     /// Encoded length.
-    pub const LEN: usize = 8 + 8 + 2 + 4 + 3 * 4 + 4 + 1 + 8;
+    pub const LEN: usize = 8 + 8 + 2 + 4 + 3 * 4 + 8 + 4 + 1 + 8;
 
     /// Encodes into `out`; returns the bytes written.
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
@@ -75,6 +78,7 @@ impl Begin {
         w.u32(self.home_family.ppid)?;
         w.u32(self.home_family.pgrp)?;
         w.u32(self.home_family.session)?;
+        w.u64(self.start_ns)?;
         w.u32(self.uid)?;
         w.u8(self.strategy)?;
         w.u64(self.size)?;
@@ -94,6 +98,7 @@ impl Begin {
                 pgrp: r.u32()?,
                 session: r.u32()?,
             },
+            start_ns: r.u64()?,
             uid: r.u32()?,
             strategy: r.u8()?,
             size: r.u64()?,
