@@ -96,6 +96,13 @@ expect_eq "node 2's /proc has it under that pid" "$(on 2 "cat /proc/$home/comm")
 expect_eq "node 2: its /proc/PID/exe is its own program" "$(on 2 "readlink /proc/$home/exe")" "$(on 1 "readlink /proc/$home/exe")"
 expect_match "node 2: it is ssi-wl-lines, not ssi-ctl" "$(on 2 "readlink /proc/$home/exe")" "/ssi-wl-lines$"
 expect_eq "node 2: its command line" "$(on 2 "tr '\\0' ' ' < /proc/$home/cmdline")" "ssi-wl-lines 100000 50 "
+sleep 2
+e1=$(on 1 "ps -o etimes= -p $home | tr -d ' '")
+e2=$(on 2 "ps -o etimes= -p $home | tr -d ' '")
+e3=$(on 3 "ps -o etimes= -p $home | tr -d ' '")
+log "elapsed since its start: node 1 (deputy) ${e1}s, node 2 ${e2}s, node 3 ${e3}s"
+expect_eq "node 2: it keeps its start time (elapsed within 2 s of its deputy's)" "$(( (e2 - e1) * (e2 - e1) <= 4 ))" 1
+expect_eq "node 3: so it is listed there" "$(( (e3 - e1) * (e3 - e1) <= 4 ))" 1
 for n in 1 2 3; do
   json=$(ps_json $n)
   expect_eq "node $n lists the migrated process once" "$(count_comm "$json" ssi-wl-lines)" 1
