@@ -424,7 +424,8 @@ timer_attr!(
 );
 
 /// configfs `ps_refresh_ms`: how old the other nodes' processes in `/proc`
-/// may be, 0..=60000 ms (0: fetched for every reader).
+/// may be, 100..=60000 ms (every lookup of a remote pid reads the view: it
+/// cannot be fetched anew for each).
 pub(crate) struct PsRefreshAttr;
 impl Attribute<Data> for PsRefreshAttr {
     const NAME: &'static CStr = c_str!("ps_refresh_ms");
@@ -433,7 +434,7 @@ impl Attribute<Data> for PsRefreshAttr {
         out.line(data.procspace.refresh_ms.load(core::sync::atomic::Ordering::Relaxed))
     }
     fn store(data: &Data, input: &[u8]) -> Result {
-        let v = id::parse_decimal(input, 0, 60_000).map_err(|e| invalid("ps_refresh_ms", input, e))?;
+        let v = id::parse_decimal(input, 100, 60_000).map_err(|e| invalid("ps_refresh_ms", input, e))?;
         data.procspace.refresh_ms.store(v, core::sync::atomic::Ordering::Relaxed);
         Ok(())
     }

@@ -3,8 +3,8 @@
 # pair and the ratio; asserts nothing about speed.
 #   ps -e and top -b -n 1 on node 1: 200 processes on each of 4 nodes
 #     (600 of them remote, in /proc through the module) vs 800 on node 1
-#   ps -e with a fresh view every time (ps_refresh_ms 0: one ProcList
-#     round per node per ps) and with the default 1 s view
+#   ps -e when the view has expired (each ps waits for one ProcList round
+#     to every other node) and within the default 1 s view
 #   kill -0 of a process on node 2 from node 3 vs a krpc round trip
 # ssi-nodes: 4
 # ssi-timeout: 1800
@@ -26,12 +26,11 @@ count_on_1() { on 1 "ps -e -o comm= | grep -c '^procbench\$'"; }
 for n in 1 2 3 4; do start "$per_node" $n; done
 wait_on 120 1 "[ \$(ps -e -o comm= | grep -c '^procbench\$') -ge $((4 * per_node)) ]"
 seen=$(count_on_1)
-cfg=/sys/kernel/config/ssi/ps_refresh_ms
 ps_spread=$(avg_ms 1 "ps -e")
 top_spread=$(avg_ms 1 "top -b -n 1")
-on 1 "echo 0 > $cfg"
-ps_fresh=$(avg_ms 1 "ps -e")
-on 1 "echo 1000 > $cfg"
+# Each run after the view expired: the sleep is outside the timing.
+ps_fresh=$(on 1 "t=0; for i in \$(seq $runs); do sleep 1.2; s=\$(date +%s%N); ps -e > /dev/null; t=\$(( t + \$(date +%s%N) - s )); done; echo \$(( t / $runs / 1000 ))" |
+  awk '{printf "%.1f", $1 / 1000}')
 pid2=$(on 2 "pgrep -x procbench | head -1")
 kill_remote=$(avg_ms 3 "kill -0 $pid2")
 b=/sys/kernel/config/ssi/bench
@@ -48,7 +47,7 @@ stop_all
   echo "process listing benchmark (4 nodes, qemu TCG, $(date +%F)): $seen of $((4 * per_node)) listed on node 1"
   printf '%-44s %12s %12s %8s\n' measure cluster local ratio
   printf '%-44s %12s %12s %8s\n' "ps -e, ${per_node}x4 vs $((4 * per_node)) local (ms)" "$ps_spread" "$ps_local" "$(ratio "$ps_spread" "$ps_local")"
-  printf '%-44s %12s %12s %8s\n' "ps -e, view fetched every time (ms)" "$ps_fresh" "$ps_local" "$(ratio "$ps_fresh" "$ps_local")"
+  printf '%-44s %12s %12s %8s\n' "ps -e, view expired: fetched first (ms)" "$ps_fresh" "$ps_local" "$(ratio "$ps_fresh" "$ps_local")"
   printf '%-44s %12s %12s %8s\n' "top -b -n 1, ${per_node}x4 vs $((4 * per_node)) local (ms)" "$top_spread" "$top_local" "$(ratio "$top_spread" "$top_local")"
   printf '%-44s %12s %12s %8s\n' "kill -0 of a node-2 process from node 3 (ms)" "$kill_remote" "$rtt" "$(ratio "$kill_remote" "$rtt")"
   echo "(lower is better; targets: listing ratio <= 1.5, kill <= 2 x the krpc round trip;"
