@@ -261,19 +261,24 @@ struct ssi_rendered {
 	char data[];
 };
 
-static int ssi_remote_open(struct inode *inode, struct file *file)
+/*
+ * Renders file `index` (of remote directory `handle`, or of the root when
+ * `handle` is NULL) into a buffer the open file keeps, asking again with
+ * the size the module said when it did not fit.
+ */
+static int ssi_open_rendered(struct file *file, void *handle, int index)
 {
-	void *handle = file->f_path.dentry->d_parent->d_fsdata;
 	size_t cap = PAGE_SIZE - sizeof(struct ssi_rendered);
 	struct ssi_rendered *r;
 	long n;
 	int tries;
 
-	for (tries = 0; tries < 3; tries++) {
+	for (tries = 0; tries < 4; tries++) {
 		r = kvmalloc(sizeof(*r) + cap, GFP_KERNEL);
 		if (!r)
 			return -ENOMEM;
-		n = ssi_ops->render(ssi_priv, handle, (long)inode->i_private, r->data, cap);
+		n = handle ? ssi_ops->render(ssi_priv, handle, index, r->data, cap)
+			   : ssi_ops->render_root(ssi_priv, index, r->data, cap);
 		if (n >= 0 && n <= cap) {
 			r->len = n;
 			file->private_data = r;
@@ -287,29 +292,14 @@ static int ssi_remote_open(struct inode *inode, struct file *file)
 	return -EAGAIN;
 }
 
+static int ssi_remote_open(struct inode *inode, struct file *file)
+{
+	return ssi_open_rendered(file, file->f_path.dentry->d_parent->d_fsdata, (long)inode->i_private);
+}
+
 static int ssi_root_file_open(struct inode *inode, struct file *file)
 {
-	size_t cap = PAGE_SIZE - sizeof(struct ssi_rendered);
-	struct ssi_rendered *r;
-	long n;
-	int tries;
-
-	for (tries = 0; tries < 4; tries++) {
-		r = kvmalloc(sizeof(*r) + cap, GFP_KERNEL);
-		if (!r)
-			return -ENOMEM;
-		n = ssi_ops->render_root(ssi_priv, (long)inode->i_private, r->data, cap);
-		if (n >= 0 && n <= cap) {
-			r->len = n;
-			file->private_data = r;
-			return 0;
-		}
-		kvfree(r);
-		if (n < 0)
-			return n;
-		cap = n;
-	}
-	return -EAGAIN;
+	return ssi_open_rendered(file, NULL, (long)inode->i_private);
 }
 
 static ssize_t ssi_remote_read(struct file *file, char __user *buf, size_t len, loff_t *pos)
