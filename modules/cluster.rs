@@ -29,7 +29,6 @@ use crate::{
         socket::TcpSocket,
         stats::Stats,
     },
-    krpc_bench::{EchoHandler, StreamHandler},
     kthread::{self, KThread, ThreadBody},
     proto::{
         identity::Ipv4,
@@ -877,8 +876,6 @@ impl Service {
         for kind in MEMBERSHIP_MESSAGES {
             cluster.register_handler(kind, membership.clone())?;
         }
-        cluster.register_handler(MsgType::Echo, Arc::new(EchoHandler, GFP_KERNEL)?)?;
-        cluster.register_handler(MsgType::Stream, Arc::new(StreamHandler, GFP_KERNEL)?)?;
         let layer_threads = start_layers(&cluster).inspect_err(|_| cluster.handlers.unregister_all())?;
         let listener_body = Arc::new(Listener { cluster: cluster.clone(), sock: listen_sock }, GFP_KERNEL)?;
         let listener = KThread::spawn(c_str!("ssi-listen"), listener_body)?;

@@ -13,7 +13,7 @@ use crate::{
     },
 };
 use core::fmt;
-use kernel::prelude::*;
+use kernel::{prelude::*, sync::Arc};
 
 /// How long one echo may take before the run stops.
 const CALL_TIMEOUT_MS: u32 = 5000;
@@ -60,6 +60,13 @@ pub(crate) fn run(cluster: &Cluster, spec: BenchSpec) -> Result<BenchResult> {
     }
     result.elapsed_ns = crate::kernel_ext::mono_ns().saturating_sub(start).max(1);
     Ok(result)
+}
+
+/// Registers the benchmark's handlers (`Echo`, `Stream`) with the cluster
+/// service, at its start.
+pub(crate) fn register(cluster: &Arc<Cluster>) -> Result {
+    cluster.register_handler(MsgType::Echo, Arc::new(EchoHandler, GFP_KERNEL)?)?;
+    cluster.register_handler(MsgType::Stream, Arc::new(StreamHandler, GFP_KERNEL)?)
 }
 
 /// Answers an Echo request with its own body (benchmark round trips and

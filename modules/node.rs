@@ -228,11 +228,12 @@ impl Node {
         Ok(())
     }
 
-    /// The layers above the cluster service, started with it: remote
-    /// restarts (checkpoint), migration and the process space register
+    /// The layers above the cluster service, started with it: the krpc
+    /// benchmark, remote restarts (checkpoint), migration and the process space register
     /// their own message handlers, with the state they keep here;
     /// migration runs its watcher thread.
     fn start_layers(&self, cluster: &Arc<Cluster>) -> Result<KVec<KThread>> {
+        crate::krpc_bench::register(cluster)?;
         crate::checkpoint::remote::register(cluster, &self.restarts)?;
         crate::procspace::start(cluster, &self.procspace)?;
         let mut threads = KVec::new();

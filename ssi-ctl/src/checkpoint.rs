@@ -51,7 +51,7 @@ fn device(root: &Path) -> PathBuf {
 }
 
 /// Sends one request block; the reply and the ioctl's errno.
-pub(crate) fn request(root: &Path, req: &CtlRequest) -> Result<(CtlReply, i32), CtlError> {
+fn request(root: &Path, req: &CtlRequest) -> Result<(CtlReply, i32), CtlError> {
     let dev_path = device(root);
     let dev = OpenOptions::new().read(true).write(true).open(&dev_path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => CtlError::NotLoaded,
@@ -410,7 +410,7 @@ pub fn restart_migration(
 ) -> Result<(), CtlError> {
     stdio_to_dev_null();
     if let Some(pid) = keep_pid {
-        match crate::keep_pid::pass_on(root, token, pid) {
+        match crate::keep_pid::pass_on(token, pid, |req| request(root, req)) {
             crate::keep_pid::Outcome::Passed => std::process::exit(0),
             crate::keep_pid::Outcome::Kept(why) => {
                 crate::keep_pid::log_kernel_warning(&crate::keep_pid::kept_message(pid, &why))

@@ -19,11 +19,11 @@
 //! node's `pid_max` is too low), the program carries on itself: the process
 //! gets a new pid, as before issue 20, and the kernel log says why.
 
-use ssi_proto::ctl::{CtlOp, CtlRequest};
+use crate::sysfs::CtlError;
+use ssi_proto::ctl::{CtlOp, CtlReply, CtlRequest};
 use std::ffi::{CString, OsString};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 
 /// `struct clone_args` of clone3 (include/uapi/linux/sched.h), up to
 /// `cgroup` (`CLONE_ARGS_SIZE_VER2`).
@@ -69,8 +69,9 @@ pub fn args_without_keep_pid(args: impl IntoIterator<Item = OsString>) -> Vec<Os
 }
 
 /// Makes the copy of this program with pid `pid` that carries restart
-/// `token` on (see the module's documentation).
-pub fn pass_on(root: &Path, token: u32, pid: u32) -> Outcome {
+/// `token` on (see the module's documentation); `ask` sends a request to
+/// the module (its reply and errno).
+pub fn pass_on(token: u32, pid: u32, ask: impl FnOnce(&CtlRequest) -> Result<(CtlReply, i32), CtlError>) -> Outcome {
     let args: Vec<CString> = match args_without_keep_pid(std::env::args_os())
         .into_iter()
         .map(|a| CString::new(a.as_bytes()))
@@ -120,7 +121,7 @@ pub fn pass_on(root: &Path, token: u32, pid: u32) -> Outcome {
     } else {
         let req =
             CtlRequest { op: CtlOp::PassOn, pid: child as u32, image_fd: 0, flags: 0, token, node: 0, strategy: 0, uffd: 0 };
-        match crate::checkpoint::request(root, &req) {
+        match ask(&req) {
             Ok((_, 0)) => {
                 // SAFETY: writes one byte from a local to our pipe.
                 let sent = unsafe { libc::write(go_write, [1u8].as_ptr().cast(), 1) } == 1;
