@@ -1,12 +1,13 @@
 # Three nodes boot and form one cluster by themselves: every node lists all
 # three alive, with each node's real CPU count and memory, and the merged
-# totals are the sums.
+# totals are the sums (each node's own memory is in /proc/ssi/local_meminfo:
+# /proc/meminfo is the cluster's).
 # ssi-timeout: 300
 # ssi-cluster: net3
 wait_view 60 "1 2 3" 1 2 3
 for n in 1 2 3; do
   cpus=$(on $n nproc)
-  mem=$(on $n "awk '/^MemTotal:/ {print \$2}' /proc/meminfo")
+  mem=$(on $n "awk '/^MemTotal:/ {print \$2}' /proc/ssi/local_meminfo")
   for viewer in 1 2 3; do
     wait_for 20 "node $viewer to have node $n's resources" \
       eval '[ "$(node_field '$viewer' '$n' 6)" = "'"$cpus"'" ] && [ "$(node_field '$viewer' '$n' 7)" = "'"$mem"'" ]'
