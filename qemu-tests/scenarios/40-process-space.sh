@@ -124,7 +124,8 @@ wait_on 20 1 "pgrep -x forkkid > /dev/null"
 shpid=$(on 1 "ps -o ppid= -C forkkid | head -1 | tr -d ' '")
 expect_match "node 1: the shell's children have it as parent" "$shpid" '^[0-9]+$'
 out=$(on 1 "ssi-ctl migrate $shpid 2 2>&1; echo rc=\$?")
-expect_match "the forking shell migrates to node 2" "$out" "as pid $shpid .*rc=0"
+expect_match "the forking shell migrates to node 2, keeping its pid" "$out" "to node 2 as pid $shpid "
+expect_match "its migrate status" "$out" "rc=0"
 wait_on 30 2 "pgrep-here -P $shpid -x forkkid > /dev/null"
 for n in 1 3; do
   wait_on 30 $n "pgrep -P $shpid -x forkkid > /dev/null"

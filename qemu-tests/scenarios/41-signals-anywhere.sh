@@ -98,7 +98,7 @@ expect_eq "ssi-wl-lines and the sleep share a group" "$(on 2 "ps -o pgid= -p $sl
 expect_eq "the group id $pgid is in node 2's slot" "$(( pgid / 65536 ))" 2
 out=$(on 2 "ssi-ctl migrate $lines_pid 3 2>&1; echo rc=\$?")
 expect_match "ssi-wl-lines migrates to node 3" "$out" "rc=0"
-wait_on 20 3 "pgrep -x ssi-wl-lines > /dev/null"
+wait_on 20 3 "pgrep-here -x ssi-wl-lines > /dev/null"
 expect_eq "node 1: kill -0 of the group" "$(kill_on 1 root -0 -- -$pgid)" "rc=0"
 expect_match "node 1: nobody may not signal the group" "$(kill_on 1 nobody -TERM -- -$pgid)" "Operation not permitted"
 expect_eq "node 1: kill -TERM of the group" "$(kill_on 1 root -TERM -- -$pgid)" "rc=0"

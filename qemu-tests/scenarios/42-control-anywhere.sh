@@ -17,9 +17,9 @@ where_json() { on "$1" "ssi-ctl where --json $2"; }
 as_pid() { echo "$1" | sed -n 's/.* as pid \([0-9]*\).*/\1/p'; }
 
 on 1 "(ssi-wl-counter /cluster/anywhere.txt 900 100 < /dev/null > /dev/null 2>&1; echo status=\$? > /tmp/anywhere.status) > /dev/null 2>&1 &"
-wait_on 20 1 'pgrep -x ssi-wl-counter > /dev/null'
+wait_on 20 1 'pgrep-here -x ssi-wl-counter > /dev/null'
 sleep 1
-pid=$(on 1 pgrep -x ssi-wl-counter)
+pid=$(on 1 pgrep-here -x ssi-wl-counter)
 
 # --- where, from another node.
 expect_eq "node 3: where says node 1" "$(on 3 "ssi-ctl where $pid")" "pid $pid runs on node 1 (home node 1)"
@@ -55,7 +55,7 @@ expect_match "node 1 migrates it 2 -> 3" "$out" "rc=0"
 expect_match "node 1 says where it went" "$out" "migrated $hp to node 3 as pid [0-9]+ \\(eager, from node 2\\)"
 p3=$(as_pid "$out")
 expect_eq "it runs on node 3" "$(on 3 "cat /proc/$p3/comm")" ssi-wl-counter
-wait_on 60 2 '! pgrep -x ssi-wl-counter > /dev/null'
+wait_on 60 2 '! pgrep-here -x ssi-wl-counter > /dev/null'
 expect_match "node 2: where says node 3" "$(on 2 "ssi-ctl where $pid")" "^pid $pid runs on node 3( as pid $p3)? \\(home node 1\\)$"
 
 # --- To the node where it runs: refused there, with the reason.
