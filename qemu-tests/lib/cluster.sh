@@ -207,7 +207,7 @@ wait_for() {
   local deadline=$((SECONDS + secs))
   until "$@"; do
     [ $SECONDS -lt $deadline ] || fail "timed out after ${secs}s waiting for: $desc"
-    sleep 1
+    sleep 0.5
   done
 }
 wait_on() {

@@ -1,4 +1,5 @@
 # ssi-nodes: 2
+# ssi-cluster: pair
 # Checkpoint (capture side): a running process is saved to an image on the
 # shared file system and goes on unharmed;
 # --kill ends it after the image is written; images are 0600 and valid when
@@ -90,6 +91,10 @@ expect_match "memfpu image holds its 16 MiB" "$json" '"pages":(4[0-9]{3}|[5-9][0
 # `ssi-ctl image`, which reads an image in userspace only: the node's own
 # binary runs on the host, where 300 runs take a second instead of a minute
 # of emulation (the module's reading of damaged images is 21-restart's).
-"$SSI_TOP/qemu-tests/tools/damage-images.py" "$(cluster_dir)/counter-1.img" "$(cluster_dir)/bad" 300 20
-out=$(ok=0; for f in "$(cluster_dir)"/bad/*.img; do "$SSI_NODE_DIR/bin/ssi-ctl" image "$f" > /dev/null 2>&1 && ok=$((ok+1)); done; echo accepted=$ok)
+"$SSI_TOP/qemu-tests/tools/damage-images.py" "$(cluster_dir)/counter-1.img" "$(cluster_dir)/bad20" 300 20
+out=$(ok=0; for f in "$(cluster_dir)"/bad20/*.img; do "$SSI_NODE_DIR/bin/ssi-ctl" image "$f" > /dev/null 2>&1 && ok=$((ok+1)); done; echo accepted=$ok)
 expect_eq "damaged images accepted" "$out" "accepted=0"
+
+# Leave nothing running for the next scenario of the pair.
+on 1 "pkill -x ssi-wl-counter; pkill -x ssi-wl-tcphold; pkill -x ssi-wl-threads; pkill -x ssi-wl-memfpu; true"
+wait_on 30 1 "! pgrep -x 'ssi-wl-(counter|tcphold|threads|memfpu)' > /dev/null"

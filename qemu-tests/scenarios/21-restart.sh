@@ -1,4 +1,5 @@
 # ssi-nodes: 2
+# ssi-cluster: pair
 # ssi-timeout: 900
 # Restart (issue 4): processes (one with five threads) checkpointed with
 # --kill on one node go on

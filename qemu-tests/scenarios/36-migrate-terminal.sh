@@ -1,4 +1,5 @@
 # ssi-nodes: 2
+# ssi-cluster: pair
 # ssi-timeout: 300
 # A process on a terminal migrates (issue 19): started under a pty by
 # `script` on node 1 and migrated to node 2, its output still reaches the
