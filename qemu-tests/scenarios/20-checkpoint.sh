@@ -12,7 +12,7 @@ wait_view 60 "1 2" 1 2
 user() { echo "setpriv --reuid=$1 --regid=$1 --clear-groups"; }
 
 # A counter appending to a file on /cluster, checkpointed three times.
-on 1 "(ssi-wl-counter /cluster/count.txt 100000 100 < /dev/null > /dev/null 2>&1 &)"
+on 1 "(ssi-wl-counter /cluster/count20.txt 100000 100 < /dev/null > /dev/null 2>&1 &)"
 wait_on 20 1 'pgrep-here -x ssi-wl-counter > /dev/null'
 pid=$(on 1 pgrep-here -x ssi-wl-counter)
 for i in 1 2 3; do
@@ -20,11 +20,11 @@ for i in 1 2 3; do
   expect_match "checkpoint $i" "$out" "checkpointed process $pid to /cluster/counter-$i.img"
 done
 expect_eq "image mode" "$(on 1 stat -c %a /cluster/counter-1.img)" 600
-before=$(on 1 "wc -l < /cluster/count.txt")
+before=$(on 1 "wc -l < /cluster/count20.txt")
 sleep 2
-after=$(on 1 "wc -l < /cluster/count.txt")
+after=$(on 1 "wc -l < /cluster/count20.txt")
 [ "$after" -gt "$before" ] || fail "the counter stopped after its checkpoints ($before -> $after lines)"
-expect_eq "counter lines are 1..n in order" "$(on 1 "awk '\$1 != NR {print NR; exit}' /cluster/count.txt")" ""
+expect_eq "counter lines are 1..n in order" "$(on 1 "awk '\$1 != NR {print NR; exit}' /cluster/count20.txt")" ""
 json=$(on 2 ssi-ctl image /cluster/counter-3.img --json)
 expect_match "image read on node 2" "$json" "\"pid\":$pid,\"uid\":0,\"comm\":\"ssi-wl-counter\""
 expect_match "image holds the counter file" "$json" '"fds":\[0,1,2,3\]'
@@ -47,7 +47,7 @@ expect_match "a third user is refused" "$out" 'status=4'
 out=$(on 1 "ssi-ctl checkpoint $pid --kill -o /cluster/counter-kill.img")
 expect_match "checkpoint --kill" "$out" 'process killed'
 wait_on 10 1 "! kill -0 $pid 2>/dev/null"
-expect_eq "counter lines after --kill" "$(on 1 "awk '\$1 != NR {print NR; exit}' /cluster/count.txt")" ""
+expect_eq "counter lines after --kill" "$(on 1 "awk '\$1 != NR {print NR; exit}' /cluster/count20.txt")" ""
 on 2 ssi-ctl image /cluster/counter-kill.img > /dev/null
 
 # Refusals name the resource and leave the process running.

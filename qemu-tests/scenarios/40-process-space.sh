@@ -121,7 +121,7 @@ wait_on 30 2 "! pgrep -x ssi-wl-lines > /dev/null"
 # every node lists them with it as their parent. (It starts them in the
 # background and waits with a builtin loop: a child it had when it left
 # stays at home with its deputy, so waiting for one would never end.)
-on 1 "cp /bin/sleep /tmp/forkkid && (sh -c 'while :; do /tmp/forkkid 3 & i=0; while [ \$i -lt 20000 ]; do i=\$((i + 1)); done; done' < /dev/null > /dev/null 2>&1 &)"
+on 1 "cp /bin/sleep /cluster/forkkid && (sh -c 'while :; do /cluster/forkkid 3 & i=0; while [ \$i -lt 20000 ]; do i=\$((i + 1)); done; done' < /dev/null > /dev/null 2>&1 &)"
 wait_on 20 1 "pgrep -x forkkid > /dev/null"
 shpid=$(on 1 "ps -o ppid= -C forkkid | head -1 | tr -d ' '")
 expect_match "node 1: the shell's children have it as parent" "$shpid" '^[0-9]+$'
