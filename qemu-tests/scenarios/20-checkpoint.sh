@@ -97,4 +97,4 @@ expect_eq "damaged images accepted" "$out" "accepted=0"
 
 # Leave nothing running for the next scenario of the pair.
 on 1 "pkill -x ssi-wl-counter; pkill -x ssi-wl-tcphold; pkill -x ssi-wl-threads; pkill -x ssi-wl-memfpu; true"
-wait_on 30 1 "! pgrep -x 'ssi-wl-(counter|tcphold|threads|memfpu)' > /dev/null"
+wait_on 30 1 "! pgrep -x ssi-wl-counter && ! pgrep -x ssi-wl-tcphold && ! pgrep -x ssi-wl-threads && ! pgrep -x ssi-wl-memfpu"
