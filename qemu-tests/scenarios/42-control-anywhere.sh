@@ -16,7 +16,7 @@ where_json() { on "$1" "ssi-ctl where --json $2"; }
 # as_pid OUT: the pid in a migrate's "... as pid P ..." line.
 as_pid() { echo "$1" | sed -n 's/.* as pid \([0-9]*\).*/\1/p'; }
 
-on 1 "(ssi-wl-counter /cluster/anywhere.txt 900 100 < /dev/null > /dev/null 2>&1; echo status=\$? > /tmp/anywhere.status) > /dev/null 2>&1 &"
+on 1 "(ssi-wl-counter /cluster/anywhere.txt 250 100 < /dev/null > /dev/null 2>&1; echo status=\$? > /tmp/anywhere.status) > /dev/null 2>&1 &"
 wait_on 20 1 'pgrep-here -x ssi-wl-counter > /dev/null'
 sleep 1
 pid=$(on 1 pgrep-here -x ssi-wl-counter)
@@ -76,7 +76,7 @@ expect_match "still on node 3" "$(on 1 "ssi-ctl where $pid")" "^pid $pid runs on
 # --- The counter ends on node 3; its home shell's wait gets 0.
 wait_on 240 1 'test -s /tmp/anywhere.status'
 expect_eq "the home shell's wait sees exit status 0" "$(on 1 cat /tmp/anywhere.status)" "status=0"
-expect_eq "counter lines" "$(on 1 "wc -l < /cluster/anywhere.txt")" 900
+expect_eq "counter lines" "$(on 1 "wc -l < /cluster/anywhere.txt")" 250
 expect_eq "every number once, in order" "$(on 1 "awk '\$1 != NR {print NR; exit}' /cluster/anywhere.txt")" ""
 out=$(on 3 "ssi-ctl where $pid 2>&1; echo rc=\$?")
 expect_match "gone from the cluster" "$out" "no process $pid in the cluster"
