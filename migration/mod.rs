@@ -290,16 +290,36 @@ impl Migrations {
         for d in st.deputies.iter() {
             v.push((d.pid, PidRole::Deputy), GFP_KERNEL)?;
         }
-        for h in st.hosted.iter().filter(|h| !h.returning) {
-            let pid = h.pid();
-            if pid != 0 {
-                let running = h.state() == remote::HostedState::Running;
-                let role = PidRole::Hosted { home_node: h.home_node, home_pid: h.home_pid, family: h.home_family, running };
-                v.push((pid, role), GFP_KERNEL)?;
+        for h in st.hosted.iter() {
+            if let Some(role) = hosted_role(h) {
+                v.push((h.pid(), role), GFP_KERNEL)?;
             }
         }
         Ok(v)
     }
+
+    /// How the pid `pid` of this node takes part in a migration, if it
+    /// does (as [`Migrations::pid_roles`] lists it); allocates nothing.
+    pub(crate) fn role_of(&self, pid: u32) -> Option<PidRole> {
+        if pid == 0 {
+            return None;
+        }
+        let st = self.state.lock();
+        if st.deputies.iter().any(|d| d.pid == pid) {
+            return Some(PidRole::Deputy);
+        }
+        st.hosted.iter().filter(|h| h.pid() == pid).find_map(|h| hosted_role(h))
+    }
+}
+
+/// The role of a process that migrated here (`None`: coming home, or no
+/// pid yet).
+fn hosted_role(h: &remote::Hosted) -> Option<PidRole> {
+    if h.returning || h.pid() == 0 {
+        return None;
+    }
+    let running = h.state() == remote::HostedState::Running;
+    Some(PidRole::Hosted { home_node: h.home_node, home_pid: h.home_pid, family: h.home_family, running })
 }
 
 /// How a pid of this node takes part in a migration ([`Migrations::pid_roles`]).

@@ -23,6 +23,7 @@ mod kthread;
 #[path = "../migration/mod.rs"]
 mod migration;
 mod node;
+mod pid_files;
 mod pid_hook;
 mod proc_root;
 mod procfs;
@@ -62,6 +63,8 @@ struct SsiModule {
     node: Arc<Node>,
     /// Remote processes in `/proc`; `None` if `/proc` could not be hooked.
     proc_root: Option<proc_root::ProcRootHook>,
+    /// `/proc/PID` files of migrated processes; `None` if not hooked.
+    pid_files: Option<pid_files::PidFilesHook>,
     // Field order is drop order: files disappear before the state they show.
     _ctl: ctl_device::CtlDevice,
     _config: configfs::Subsystem<Arc<Node>>,
@@ -100,7 +103,8 @@ impl kernel::Module for SsiModule {
         let ctl = ctl_device::CtlDevice::register(node.clone()).inspect_err(|e| {
             pr_err!("cannot create /dev/ssi (error {})\n", e.to_errno());
         })?;
-        let remote: Arc<dyn proc_root::RemoteProcs> = procspace::proc_view::ClusterProcs::new(node.clone())?;
+        let procs = procspace::proc_view::ClusterProcs::new(node.clone())?;
+        let remote: Arc<dyn proc_root::RemoteProcs> = procs.clone();
         let proc_root = proc_root::ProcRootHook::install(remote)
             .inspect_err(|e| {
                 pr_warn!("/proc will not list other nodes' processes: cannot hook it (error {})\n", e.to_errno());
@@ -113,6 +117,14 @@ impl kernel::Module for SsiModule {
                 proc_root::forget(name);
             }
         }
+        let pid_files = pid_files::PidFilesHook::arm(procs)
+            .inspect_err(|e| {
+                pr_warn!(
+                    "/proc/PID of a migrated process will show its deputy: cannot hook it (error {})\n",
+                    e.to_errno()
+                );
+            })
+            .ok();
         pr_info!(
             "loaded: release {}, interface {}, image CRCs {} (MB/s: tables {}, crc32 instruction {}); configure in /sys/kernel/config/ssi\n",
             proto::version::RELEASE,
@@ -121,7 +133,7 @@ impl kernel::Module for SsiModule {
             crc_sw,
             crc_hw,
         );
-        Ok(SsiModule { node, proc_root, _ctl: ctl, _config: config, _proc: proc })
+        Ok(SsiModule { node, proc_root, pid_files, _ctl: ctl, _config: config, _proc: proc })
     }
 }
 
@@ -130,6 +142,7 @@ impl Drop for SsiModule {
         pr_info!("unloading\n");
         // /proc first: no reader may start a listing of a leaving node.
         drop(self.proc_root.take());
+        drop(self.pid_files.take());
         // Leave the cluster: stops every thread and closes every socket.
         self.node.shutdown();
     }

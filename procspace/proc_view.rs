@@ -21,6 +21,8 @@ use super::{remote_entries, PsSource};
 use crate::{
     checkpoint::task::Task,
     kernel_ext::mono_ms,
+    migration::PidRole,
+    pid_files::{PidFile, PidFiles},
     proc_root::{RemoteDir, RemoteProcs},
     proto::{
         pid_range,
@@ -179,21 +181,7 @@ impl<S: PsSource + 'static> RemoteProcs for ClusterProcs<S> {
     }
 
     fn render(&self, dir: &RemoteDir, file: usize, out: &mut [u8]) -> Result<usize> {
-        let mut w = SliceWriter { out, len: 0 };
-        let e = &dir.entry;
-        let r = match file {
-            0 => {
-                let boot_wall_ns = crate::kernel_ext::real_time_ns().saturating_sub(super::sys::boottime_ns());
-                proc_text::write_stat(e, &ReaderClock { boot_wall_ns }, &mut w)
-            }
-            1 => proc_text::write_statm(e, &mut w),
-            2 => proc_text::write_status(e, dir.node, &mut w),
-            3 => w.write_bytes(e.cmdline()),
-            4 => proc_text::write_comm(e, &mut w),
-            _ => return Err(ENOENT),
-        };
-        r.map_err(|_| EINVAL)?;
-        Ok(w.len)
+        render_entry(dir.node, &dir.entry, file, out)
     }
 
     fn root_file(&self, name: &CStr) -> Option<usize> {
@@ -203,6 +191,69 @@ impl<S: PsSource + 'static> RemoteProcs for ClusterProcs<S> {
     fn render_root(&self, index: usize, out: &mut [u8]) -> Result<usize> {
         super::resources::render_root(&*self.source, index, out)
     }
+}
+
+impl<S: PsSource + 'static> PidFiles for ClusterProcs<S> {
+    fn serves(&self, tgid: u32, file: PidFile) -> bool {
+        match self.source.procspace().migrations.role_of(tgid) {
+            // Asleep in the module with its memory unmapped: every file
+            // is the running copy's.
+            Some(PidRole::Deputy) => true,
+            // Its own files, but its home's family (stat, status).
+            Some(PidRole::Hosted { home_node, home_pid, running: true, .. }) => {
+                home_node != 0 && home_pid != 0 && matches!(file, PidFile::Stat | PidFile::Status)
+            }
+            _ => false,
+        }
+    }
+
+    fn render(&self, tgid: u32, file: PidFile, out: &mut [u8]) -> Result<usize> {
+        let index = match file {
+            PidFile::Stat => 0,
+            PidFile::Statm => 1,
+            PidFile::Status => 2,
+            PidFile::Cmdline => 3,
+        };
+        match self.source.procspace().migrations.role_of(tgid) {
+            Some(PidRole::Deputy) => {
+                // The running node's entry; the kernel's files until a
+                // view has one.
+                let mut v = self.view(self.refresh_ms()).ok_or(ENOENT)?;
+                if v.find(tgid).is_none() && mono_ms().saturating_sub(v.at_ms) > MISS_REFRESH_MS {
+                    v = self.view(MISS_REFRESH_MS).ok_or(ENOENT)?;
+                }
+                let (node, entry) = v.find(tgid).ok_or(ENOENT)?;
+                render_entry(*node, entry, index, out)
+            }
+            Some(PidRole::Hosted { running: true, .. }) => {
+                let mut e = KBox::new(ProcEntry::EMPTY, GFP_KERNEL)?;
+                if !super::snapshot::entry_of(&self.source.procspace().migrations, tgid, &mut e) {
+                    return Err(ENOENT);
+                }
+                render_entry(self.source.own_node(), &e, index, out)
+            }
+            _ => Err(ENOENT),
+        }
+    }
+}
+
+/// Writes file `file` (an index of [`FILES`]) of the process `e` that
+/// node `node` runs into `out`, as much as fits; returns its whole length.
+fn render_entry(node: u16, e: &ProcEntry, file: usize, out: &mut [u8]) -> Result<usize> {
+    let mut w = SliceWriter { out, len: 0 };
+    let r = match file {
+        0 => {
+            let boot_wall_ns = crate::kernel_ext::real_time_ns().saturating_sub(super::sys::boottime_ns());
+            proc_text::write_stat(e, &ReaderClock { boot_wall_ns }, &mut w)
+        }
+        1 => proc_text::write_statm(e, &mut w),
+        2 => proc_text::write_status(e, node, &mut w),
+        3 => w.write_bytes(e.cmdline()),
+        4 => proc_text::write_comm(e, &mut w),
+        _ => return Err(ENOENT),
+    };
+    r.map_err(|_| EINVAL)?;
+    Ok(w.len)
 }
 
 /// Writes into a slice as much as fits and counts everything.

@@ -49,6 +49,20 @@ pub(crate) fn take(migrations: &Migrations, after: u32, out: &mut [ProcEntry]) -
     Ok((n, false))
 }
 
+/// The listed process `pid` of this node into `out` (whose command line
+/// is read straight into it); `false` if it is not listed (none, a kernel
+/// thread, a deputy, a copy not running).
+pub(crate) fn entry_of(migrations: &Migrations, pid: u32, out: &mut ProcEntry) -> bool {
+    let Some(after) = pid.checked_sub(1) else { return false };
+    let Some(f) = sys::next_process(after, &mut out.cmdline) else { return false };
+    if f.tgid != pid {
+        return false;
+    }
+    let Some(origin) = origin(&f, migrations.role_of(pid)) else { return false };
+    fill(out, &f, origin, crate::kernel_ext::real_time_ns(), sys::boottime_ns());
+    true
+}
+
 /// Where a listed process comes from: its flags, and for one that
 /// migrated here its home node, pid and family there.
 #[derive(Clone, Copy, Default)]
@@ -62,10 +76,16 @@ struct Origin {
 /// Whether the process `f` describes is listed here, and if so where it
 /// comes from.
 fn listed(f: &Facts, roles: &[(u32, PidRole)]) -> Option<Origin> {
+    origin(f, roles.iter().find(|(pid, _)| *pid == f.tgid).map(|&(_, r)| r))
+}
+
+/// Whether the process `f` describes, whose part in a migration is `role`,
+/// is listed here, and if so where it comes from.
+fn origin(f: &Facts, role: Option<PidRole>) -> Option<Origin> {
     if f.kthread != 0 || f.tgid == 0 {
         return None;
     }
-    match roles.iter().find(|(pid, _)| *pid == f.tgid).map(|&(_, r)| r) {
+    match role {
         None => Some(Origin::default()),
         Some(PidRole::Deputy | PidRole::Hosted { running: false, .. }) => None,
         Some(PidRole::Hosted { home_node, home_pid, family, running: true }) => {

@@ -88,6 +88,7 @@ expect_eq "node 2: its own process is local (no Node: line)" "$(on 2 "grep -c '^
 on 1 "(ssi-wl-lines 100000 50 < /dev/null > /dev/null 2>&1 &)"
 wait_on 20 1 'pgrep -x ssi-wl-lines > /dev/null'
 home=$(on 1 pgrep -x ssi-wl-lines)
+hppid=$(on 1 "ps -o ppid= -p $home | tr -d ' '")
 out=$(on 1 "ssi-ctl migrate $home 2 2>&1; echo rc=\$?")
 expect_match "ssi-wl-lines migrates to node 2" "$out" "rc=0"
 there=$(echo "$out" | sed -n 's/.* as pid \([0-9]*\).*/\1/p')
@@ -114,6 +115,17 @@ for n in 1 2 3; do
   expect_eq "node $n: ps -e lists it once, under its pid" "$(on $n "ps -e -o pid=,comm= | awk '\$2 == \"ssi-wl-lines\" {print \$1}' | xargs")" "$home"
 done
 expect_match "node 3: its status says it runs on node 2" "$(on 3 "cat /proc/$home/status")" $'Node:\t2'
+# Its home's /proc/PID (the deputy, asleep with its memory unmapped) shows
+# it as it runs on node 2 (the pid files hook), and node 2's shows its home
+# parent, not the restart program's.
+expect_eq "node 1: ps shows its command line, not the deputy's empty one" \
+  "$(on 1 "ps -o args= -p $home")" "ssi-wl-lines 100000 50"
+expect_match "node 1: its status says it runs on node 2" "$(on 1 "cat /proc/$home/status")" $'Node:\t2'
+expect_match "node 1: its resident memory is the running copy's" "$(on 1 "ps -o rss= -p $home | tr -d ' '")" '^[1-9][0-9]{2,}$'
+for n in 1 2 3; do
+  expect_eq "node $n: its parent is its home parent ($hppid)" "$(on $n "ps -o ppid= -p $home | tr -d ' '")" "$hppid"
+  expect_eq "node $n: status says the same" "$(on $n "sed -n 's/^PPid:\t//p' /proc/$home/status")" "$hppid"
+done
 on 1 "kill -TERM $home"
 wait_on 30 2 "! pgrep -x ssi-wl-lines > /dev/null"
 
