@@ -261,6 +261,30 @@ u32 ssi_signal_group(u32 pgid, struct ssi_signal_target *t, u32 max)
 	return n;
 }
 
+/*
+ * The thread of `p`'s group a process-directed signal goes to: the kernel
+ * queues kill(2)'s signals for the whole group (complete_signal picks a
+ * thread that does not block it), but the only exported sender with a
+ * caller-made siginfo queues for one thread. So the thread is picked here
+ * as complete_signal would: `p` itself if it does not block `sig`, else
+ * the first thread that does not (a thread in sigwait has the waited
+ * signals out of `blocked` while it waits), else `p`. `blocked` is read
+ * without the signal lock: a thread that changes its mask meanwhile gets
+ * the signal as if it had come a moment earlier. Under rcu_read_lock.
+ */
+static struct task_struct *ssi_signal_taker(struct task_struct *p, int sig)
+{
+	struct task_struct *t;
+
+	if (!sigismember(&p->blocked, sig))
+		return p;
+	for_each_thread(p, t) {
+		if (!(t->flags & PF_EXITING) && !sigismember(&t->blocked, sig))
+			return t;
+	}
+	return p;
+}
+
 int ssi_signal_send(u32 pid, int sig, u32 sender_pid, u32 sender_uid)
 {
 	struct kernel_siginfo info;
@@ -277,7 +301,7 @@ int ssi_signal_send(u32 pid, int sig, u32 sender_pid, u32 sender_uid)
 	info.si_uid = sender_uid;
 	rcu_read_lock();
 	p = pid_task(find_pid_ns(pid, &init_pid_ns), PIDTYPE_PID);
-	r = p ? send_sig_info(sig, &info, p) : -ESRCH;
+	r = p ? send_sig_info(sig, &info, ssi_signal_taker(p, sig)) : -ESRCH;
 	rcu_read_unlock();
 	return r;
 }
