@@ -615,6 +615,7 @@ pub(crate) fn capture_current(
         exe: exe_ref,
         cwd,
         root,
+        start_ns: crate::kernel_ext::real_time_ns().saturating_sub(task::current_age_ns()),
     }))?;
     out.section(&Section::Signals(SignalsBody {
         handlers: RecordList::Items(&handlers),

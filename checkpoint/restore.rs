@@ -66,6 +66,8 @@ struct Plan {
     /// Process-wide pending signals, encoded.
     pending: KVec<u8>,
     itimer_real: (u64, u64),
+    /// When the process started (wall clock ns; 0: unknown).
+    start_ns: u64,
     /// The executable, for `/proc/PID/exe`.
     exe: Option<File>,
     /// Settings of the saved controlling terminal, for ours.
@@ -352,6 +354,7 @@ fn plan(
             handlers: [(0, 0, 0, 0); image::NSIG],
             pending: KVec::new(),
             itimer_real: (0, 0),
+            start_ns: 0,
             exe: None,
             termios: None,
         },
@@ -374,6 +377,7 @@ fn plan(
                 // Checked, and its /proc/PID/exe once restored.
                 plan.exe = Some(open_checked(&p.exe, 0, "executable", reply)?);
                 plan.itimer_real = (p.itimers.real.value_ns, p.itimers.real.interval_ns);
+                plan.start_ns = p.start_ns;
             }
             Section::Signals(sg) => take_signals(&mut plan, &sg)?,
             Section::Mm(m) => {
@@ -569,6 +573,10 @@ fn rebuild_structure(
     }
     load_pages(image, plan, reply, migration, pages, arriving)?;
     task::set_mm_layout(&plan.mm)?;
+    // Its age: `ps` shows its own start time, not the restart's.
+    if plan.start_ns != 0 {
+        task::set_current_age(crate::kernel_ext::real_time_ns().saturating_sub(plan.start_ns));
+    }
     if let Some(exe) = &plan.exe {
         // Not fatal: the process runs the same either way.
         if let Err(e) = task::set_exe_file(exe) {

@@ -44,6 +44,7 @@ host_reference memfpu.ref ssi-wl-memfpu 128 12 0
 on 1 "(ssi-wl-memfpu 128 12 300 < /dev/null > /cluster/memfpu.out 2>&1 &)"
 wait_on 120 1 'grep -q "iter 3 " /cluster/memfpu.out'
 pid=$(on 1 pgrep-here -x ssi-wl-memfpu)
+started=$(on 1 "date -d \"\$(ps -o lstart= -p $pid)\" +%s")
 on_timeout 120 1 "ssi-ctl checkpoint $pid --kill -o /cluster/memfpu-a.img" > /dev/null
 wait_on 10 1 "! kill -0 $pid 2>/dev/null"
 out=$(on_timeout 120 1 "ssi-ctl restart --node 2 /cluster/memfpu-a.img 2>&1; echo status=\$?")
@@ -56,6 +57,10 @@ wait_on 120 2 'grep -q "iter 7 " /cluster/memfpu.out'
 # Restored (it runs on): its identity is its own, not the restart program's.
 expect_eq "its /proc/PID/exe is its own program, not ssi-ctl" "$(on 2 "readlink /proc/$rpid/exe")" "$(on 1 "command -v ssi-wl-memfpu")"
 expect_eq "its command line is its own" "$(on 2 "tr '\\0' ' ' < /proc/$rpid/cmdline")" "ssi-wl-memfpu 128 12 300 "
+# Its start time is its own (the image keeps it), not the restart's.
+restarted=$(on 2 "date -d \"\$(ps -o lstart= -p $rpid)\" +%s")
+log "started at $started on node 1, listed as started at $restarted on node 2 ($(on 2 'date +%s') now)"
+expect_eq "its start time is its own, within 2 s" "$(( (restarted - started) * (restarted - started) <= 4 ))" 1
 move ssi-wl-memfpu /cluster/memfpu-b.img 2 1
 wait_on 240 1 'grep -q status= /tmp/ssi-wl-memfpu.status'
 expect_eq "memfpu exit status" "$(on 1 cat /tmp/ssi-wl-memfpu.status)" "status=0"

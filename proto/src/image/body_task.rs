@@ -122,6 +122,10 @@ pub struct ProcessBody<'a> {
     pub cwd: &'a [u8],
     /// Root directory (absolute path).
     pub root: &'a [u8],
+    /// When the process started, in ns of the wall clock
+    /// (`CLOCK_REALTIME`; 0: unknown): a restart keeps its age, so `ps`
+    /// shows its own start time.
+    pub start_ns: u64,
 }
 
 impl<'a> ProcessBody<'a> {
@@ -131,7 +135,7 @@ impl<'a> ProcessBody<'a> {
         4 + 4 + 8 + 4 + 4 + COMM_LEN + 8 + 32 + 40 + RLIM_NLIMITS * 16 + 48 + 5 * 4 + 1 + 4;
     /// Largest encoded length.
     pub const MAX_LEN: usize =
-        ProcessBody::FIXED_LEN + MAX_GROUPS * 4 + FileRef::MAX_LEN + 2 * (2 + MAX_PATH);
+        ProcessBody::FIXED_LEN + MAX_GROUPS * 4 + FileRef::MAX_LEN + 2 * (2 + MAX_PATH) + 8;
 
     /// Checks every field against its limits.
     pub fn validate(&self) -> Result<(), ImageError> {
@@ -165,6 +169,7 @@ impl<'a> ProcessBody<'a> {
             .saturating_add(self.exe.encoded_len())
             .saturating_add(path_len(self.cwd))
             .saturating_add(path_len(self.root))
+            .saturating_add(8)
     }
 
     pub(super) fn write_to(&self, w: &mut Writer<'_>) -> Result<(), ImageError> {
@@ -210,7 +215,9 @@ impl<'a> ProcessBody<'a> {
         self.groups.write(w)?;
         self.exe.write_to(w)?;
         w.path(self.cwd)?;
-        w.path(self.root)
+        w.path(self.root)?;
+        w.u64(self.start_ns)?;
+        Ok(())
     }
 
     fn read_from(r: &mut Reader<'a>) -> Result<ProcessBody<'a>, ImageError> {
@@ -260,6 +267,7 @@ impl<'a> ProcessBody<'a> {
         let exe = FileRef::read_from(r)?;
         let cwd = r.path()?;
         let root = r.path()?;
+        let start_ns = r.u64()?;
         Ok(ProcessBody {
             pid,
             tgid,
@@ -282,6 +290,7 @@ impl<'a> ProcessBody<'a> {
             exe,
             cwd,
             root,
+            start_ns,
         })
     }
 }

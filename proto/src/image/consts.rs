@@ -6,7 +6,7 @@
 pub const IMAGE_MAGIC: [u8; 8] = *b"SSICKPT\0";
 /// Version of the image format this code reads and writes. A reader
 /// refuses every other version ([`ImageError::UnsupportedVersion`](super::ImageError::UnsupportedVersion)).
-pub const IMAGE_VERSION: u16 = 1;
+pub const IMAGE_VERSION: u16 = 2;
 /// Length of the fixed image header.
 pub const IMAGE_HEADER_LEN: usize = 64;
 /// Length of the fixed section header.

@@ -290,7 +290,8 @@ fn invalid_bodies_are_refused() {
     refused(SectionKind::Process, &b, ImageError::InvalidValue);
     // A path length over MAX_PATH is refused before it is read.
     let mut b = raw_bytes(&Section::Process(p));
-    let cwd_len_at = b.len() - path_len(p.root) - path_len(p.cwd);
+    // The body ends with cwd, root and the 8 bytes of start_ns.
+    let cwd_len_at = b.len() - 8 - path_len(p.root) - path_len(p.cwd);
     b[cwd_len_at..cwd_len_at + 2].copy_from_slice(&(MAX_PATH as u16 + 1).to_le_bytes());
     refused(SectionKind::Process, &b, ImageError::InvalidPath);
     b[cwd_len_at..cwd_len_at + 2].copy_from_slice(&0u16.to_le_bytes());
@@ -298,7 +299,7 @@ fn invalid_bodies_are_refused() {
     // Relative paths and NULs are refused by decode too.
     let q = ProcessBody { cwd: b"/ab", ..p };
     let good = raw_bytes(&Section::Process(q));
-    let cwd_at = good.len() - path_len(q.root) - 3;
+    let cwd_at = good.len() - 8 - path_len(q.root) - 3;
     for (patch, at) in [(b'x', cwd_at), (0, cwd_at + 1)] {
         let mut b = good.clone();
         b[at] = patch;

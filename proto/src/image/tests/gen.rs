@@ -240,6 +240,7 @@ pub(super) fn gen_process(g: &mut Gen, pid: u32, uid: u32, nr_threads: u32) -> M
         exe: g.file_ref(),
         cwd: &[],
         root: &[],
+        start_ns: g.u64(),
     });
     let n = g.count(MAX_GROUPS);
     let store = Store {

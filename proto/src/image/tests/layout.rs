@@ -80,7 +80,7 @@ proptest! {
 fn image_header_layout_is_little_endian() {
     let b = sample_header().encode().unwrap();
     assert_eq!(&b[0..8], b"SSICKPT\0");
-    assert_eq!(&b[8..10], &[1, 0]);
+    assert_eq!(&b[8..10], &[2, 0]);
     assert_eq!(&b[10..12], &[1, 0]);
     assert_eq!(&b[12..14], &[64, 0]);
     assert_eq!(&b[14..16], &[0, 0]);
@@ -127,12 +127,12 @@ fn image_header_errors() {
     }
     assert_eq!(with(&|b| b[0] = b'X', true), Err(ImageError::BadMagic));
     assert_eq!(
-        with(&|b| b[8] = 2, false),
-        Err(ImageError::UnsupportedVersion { found: 2 })
+        with(&|b| b[8] = 3, false),
+        Err(ImageError::UnsupportedVersion { found: 3 })
     );
     assert_eq!(
-        with(&|b| b[8] = 2, true),
-        Err(ImageError::UnsupportedVersion { found: 2 })
+        with(&|b| b[8] = 1, true),
+        Err(ImageError::UnsupportedVersion { found: 1 })
     );
     assert_eq!(
         with(&|b| b[8..10].copy_from_slice(&0u16.to_le_bytes()), true),
