@@ -11,6 +11,12 @@
 //!   badmac       handshake with SECRET, then frames with wrong tags
 //!   replay       handshake with SECRET, one valid frame, then it again
 //!   slow         connect and send nothing (the node must time out)
+//!   bodies       handshake with SECRET, then correctly tagged requests of
+//!                the process space's and control's types (ProcList,
+//!                MigrateAsk, ProcSignal, NodeStats) with hostile bodies:
+//!                empty, one byte short or long of the real length, random
+//!                bytes of the real length, random lengths up to 4 KiB;
+//!                prints how many were answered and how
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -47,6 +53,11 @@ impl Rng {
 }
 
 fn frame(kind: MsgType, seq: u64, inc: u32, body: &[u8], key: Option<&[u8; 32]>) -> Vec<u8> {
+    request(kind, seq, inc, 0, body, key)
+}
+
+/// A frame asking for an answer to `request_id` (0: a one-way frame).
+fn request(kind: MsgType, seq: u64, inc: u32, request_id: u64, body: &[u8], key: Option<&[u8; 32]>) -> Vec<u8> {
     let mut h = FrameHeader {
         msg_type: kind.as_u8(),
         flags: 0,
@@ -54,7 +65,7 @@ fn frame(kind: MsgType, seq: u64, inc: u32, body: &[u8], key: Option<&[u8; 32]>)
         dst_node: 0,
         src_incarnation: inc,
         seq,
-        request_id: 0,
+        request_id,
         body_len: body.len() as u32,
         ack_gap: 0,
         tag: [0; 32],
@@ -161,6 +172,7 @@ fn one(target: &str, mode: &str, secret: &[u8], rng: &mut Rng) -> std::io::Resul
             }
         }
         "slow" => std::thread::sleep(Duration::from_secs(5)),
+        "bodies" => return hostile_bodies(&mut s, secret, rng),
         m => return Err(std::io::Error::other(format!("unknown mode {m}"))),
     }
     if matches!(mode, "garbage" | "truncated" | "huge") {
@@ -175,6 +187,64 @@ fn one(target: &str, mode: &str, secret: &[u8], rng: &mut Rng) -> std::io::Resul
             break;
         }
     }
+    Ok(())
+}
+
+/// The request types with hostile bodies, and each one's real request
+/// length.
+const BODY_TARGETS: [(MsgType, usize); 5] = [
+    (MsgType::ProcList, ssi_proto::procs::REQUEST_LEN),
+    (MsgType::MigrateAsk, ssi_proto::migration::ASK_START_LEN),
+    (MsgType::MigrateAsk, ssi_proto::migration::ASK_QUERY_LEN),
+    (MsgType::ProcSignal, ssi_proto::signal::REQUEST_LEN),
+    (MsgType::NodeStats, ssi_proto::node_stats::REQUEST_LEN),
+];
+
+/// One hostile body for a request whose real length is `len`.
+fn hostile_body(len: usize, i: usize, rng: &mut Rng) -> Vec<u8> {
+    let n = match i % 6 {
+        0 => 0,
+        1 => len.saturating_sub(1),
+        2 => len + 1,
+        3 | 4 => len,
+        _ => (rng.next() % 4096) as usize,
+    };
+    let mut b = vec![0u8; n];
+    rng.fill(&mut b);
+    if i % 6 == 4 && n > 0 {
+        // Real length, all ones: every count and id at its maximum.
+        b.fill(0xff);
+    }
+    b
+}
+
+/// Sends 60 hostile requests of each target type on one authenticated
+/// connection and reads the answers. Every request must be answered (with
+/// a result or an error) and the connection must stay up.
+fn hostile_bodies(s: &mut TcpStream, secret: &[u8], rng: &mut Rng) -> std::io::Result<()> {
+    let key = handshake(s, secret, rng)?.ok_or_else(|| std::io::Error::other("handshake with the given secret refused"))?;
+    let (mut seq, mut answered, mut errors) = (3u64, 0u32, 0u32);
+    for (kind, len) in BODY_TARGETS {
+        for i in 0..60 {
+            let body = hostile_body(len, i, rng);
+            s.write_all(&request(kind, seq, 7, seq, &body, Some(&key)))?;
+            let id = seq;
+            seq += 1;
+            // The answer to this request (heartbeats and the like may come
+            // first).
+            loop {
+                let (rh, _) = read_frame(s)?;
+                if rh.flags & wire::FLAG_REPLY != 0 && rh.request_id == id {
+                    answered += 1;
+                    if rh.flags & wire::FLAG_ERROR != 0 {
+                        errors += 1;
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    println!("bodies: {answered} answered, {errors} with an error");
     Ok(())
 }
 
@@ -200,7 +270,7 @@ fn main() {
         }
     }
     println!("{} {}: {ok} sent, {failed} failed", args[2], count);
-    if failed > 0 && matches!(args[2].as_str(), "badproof" | "badmac" | "replay") {
+    if failed > 0 && matches!(args[2].as_str(), "badproof" | "badmac" | "replay" | "bodies") {
         std::process::exit(1);
     }
 }
