@@ -29,6 +29,7 @@ pub mod pid_range;
 pub mod proc_text;
 pub mod procs;
 pub mod reliable;
+pub mod sched;
 pub mod signal;
 pub mod version;
 pub mod wire;
