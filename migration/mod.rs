@@ -298,6 +298,12 @@ impl Migrations {
         Ok(v)
     }
 
+    /// The node the process `pid`, which migrated here, came from.
+    pub(crate) fn came_from(&self, pid: u32) -> Option<u16> {
+        let st = self.state.lock();
+        st.hosted.iter().find(|h| !h.returning && h.pid() == pid).map(|h| h.from_node)
+    }
+
     /// How the pid `pid` of this node takes part in a migration, if it
     /// does (as [`Migrations::pid_roles`] lists it); allocates nothing.
     pub(crate) fn role_of(&self, pid: u32) -> Option<PidRole> {

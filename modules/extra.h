@@ -13,3 +13,4 @@
 #include "../migration/migration_helpers.h"
 #include "../procspace/procs_helpers.h"
 #include "../procspace/resources_helpers.h"
+#include "../scheduler/sched_helpers.h"

@@ -21,6 +21,7 @@ use crate::{
     procfs::{ProcShow, SeqFile},
     procspace::{signal::SignalRouting, ProcSpace, PsSource},
     proto::{identity as id, membership, pid_range, version, wire},
+    scheduler::SchedService,
 };
 use core::fmt::Write;
 use kernel::{c_str, new_mutex, prelude::*, str::CStr, sync::Arc, sync::Mutex};
@@ -44,6 +45,8 @@ pub(crate) struct Node {
     pub(crate) migrations: Arc<Migrations>,
     /// The process space (`/proc/ssi/ps`, `ProcList`).
     pub(crate) procspace: Arc<ProcSpace>,
+    /// The scheduler (`/proc/ssi/scheduler`, configfs `scheduler/`).
+    pub(crate) scheduler: Arc<SchedService>,
     /// This node's pid range: armed while in the cluster, or why not.
     #[pin]
     pids: Mutex<PidRangeState>,
@@ -134,6 +137,7 @@ impl Node {
         let restore_groups = RestoreGroups::new()?;
         let migrations = Migrations::new(restarts.clone(), restore_groups.clone())?;
         let procspace = ProcSpace::new(migrations.clone())?;
+        let scheduler = SchedService::new(migrations.clone())?;
         Arc::pin_init(
             pin_init!(Node {
                 identity,
@@ -143,6 +147,7 @@ impl Node {
                 restore_groups,
                 migrations,
                 procspace,
+                scheduler,
                 pids <- new_mutex!(PidRangeState::Off(PidRangeOff::NotJoined)),
                 kill_routing <- new_mutex!(None),
             }),
@@ -238,7 +243,14 @@ impl Node {
         crate::procspace::start(cluster, &self.procspace)?;
         let mut threads = KVec::new();
         threads.push(crate::migration::start(cluster, &self.migrations)?, GFP_KERNEL)?;
+        threads.push(crate::scheduler::start(cluster, &self.scheduler)?, GFP_KERNEL)?;
         Ok(threads)
+    }
+}
+
+impl AsRef<SchedService> for Node {
+    fn as_ref(&self) -> &SchedService {
+        &self.scheduler
     }
 }
 

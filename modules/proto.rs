@@ -44,6 +44,10 @@ pub(crate) mod proc_text;
 pub(crate) mod procs;
 #[path = "../proto/src/reliable.rs"]
 pub(crate) mod reliable;
+// `sched` is a directory module like `image`.
+#[allow(unused_imports)]
+#[path = "../proto/src/sched/mod.rs"]
+pub(crate) mod sched;
 #[path = "../proto/src/signal.rs"]
 pub(crate) mod signal;
 #[path = "../proto/src/version.rs"]

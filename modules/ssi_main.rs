@@ -29,6 +29,8 @@ mod proc_root;
 mod procfs;
 #[path = "../procspace/mod.rs"]
 mod procspace;
+#[path = "../scheduler/mod.rs"]
+mod scheduler;
 
 /// Bindings for kernel interfaces the 6.12 kernel crate lacks, generated
 /// from `modules/extra.h` at build time (see `modules/extra_bindgen.mk`).
@@ -91,6 +93,7 @@ impl kernel::Module for SsiModule {
         proc.add::<procspace::resources::LocalStat>()?;
         proc.add::<procspace::resources::LocalCpuinfo>()?;
         proc.add::<procspace::resources::LocalLoadavg>()?;
+        proc.add::<scheduler::status::SchedulerFile>()?;
         let config = configfs::Subsystem::register(
             c_str!("ssi"),
             module,

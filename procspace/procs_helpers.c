@@ -92,6 +92,7 @@ static void read_times(struct task_struct *task, struct ssi_proc_facts *f)
 		f->raw_utime_ns = sig->utime;
 		f->raw_stime_ns = sig->stime;
 		f->cpu_ns = sig->sum_sched_runtime;
+		f->run_delay_ns = 0;
 		rcu_read_lock();
 		__for_each_thread(sig, t) {
 			f->minflt += t->min_flt;
@@ -100,6 +101,9 @@ static void read_times(struct task_struct *task, struct ssi_proc_facts *f)
 			f->raw_utime_ns += ut;
 			f->raw_stime_ns += st;
 			f->cpu_ns += READ_ONCE(t->se.sum_exec_runtime);
+#ifdef CONFIG_SCHED_INFO
+			f->run_delay_ns += READ_ONCE(t->sched_info.run_delay);
+#endif
 		}
 		rcu_read_unlock();
 	}

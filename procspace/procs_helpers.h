@@ -51,6 +51,9 @@ struct ssi_proc_facts {
 	u64 cpu_ns;
 	u64 raw_utime_ns;
 	u64 raw_stime_ns;
+	/* Time its live threads waited for a CPU while runnable (sched_info's
+	 * run_delay; 0 without CONFIG_SCHED_INFO). */
+	u64 run_delay_ns;
 	/* Page faults of the whole group (dead threads too). */
 	u64 minflt;
 	u64 majflt;

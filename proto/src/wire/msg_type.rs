@@ -114,10 +114,18 @@ pub enum MsgType {
     /// reply a [`node_stats::NodeStats`](super::super::node_stats::NodeStats)
     /// record.
     NodeStats = 31,
+    /// The scheduler: a node's load, broadcast every time its report filter
+    /// lets one out (one-way); body a
+    /// [`sched::LoadReport`](super::super::sched::LoadReport).
+    SchedLoad = 32,
+    /// The scheduler: the cluster-wide configuration, sent to every node
+    /// after a change and to a node that joins (one-way); body a
+    /// [`sched::Config`](super::super::sched::Config).
+    SchedConfig = 33,
 }
 
 /// Every message type this version knows, with its name.
-const NAMES: [(MsgType, &str); 31] = [
+const NAMES: [(MsgType, &str); 33] = [
     (MsgType::Hello, "Hello"),
     (MsgType::HelloAuth, "HelloAuth"),
     (MsgType::Heartbeat, "Heartbeat"),
@@ -149,6 +157,8 @@ const NAMES: [(MsgType, &str); 31] = [
     (MsgType::MigrateAsk, "MigrateAsk"),
     (MsgType::ProcSignal, "ProcSignal"),
     (MsgType::NodeStats, "NodeStats"),
+    (MsgType::SchedLoad, "SchedLoad"),
+    (MsgType::SchedConfig, "SchedConfig"),
 ];
 
 impl MsgType {
@@ -186,6 +196,8 @@ impl MsgType {
             29 => MsgType::MigrateAsk,
             30 => MsgType::ProcSignal,
             31 => MsgType::NodeStats,
+            32 => MsgType::SchedLoad,
+            33 => MsgType::SchedConfig,
             _ => return None,
         })
     }

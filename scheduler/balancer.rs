@@ -1,0 +1,487 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The balancer thread (`ssi-sched`): every `load.period_ms` it samples
+//! this node's load, sends the reports its filter lets out, keeps the
+//! other nodes' loads, and, while an enabled `balance` or `memory`
+//! scheduler covers this node, decides with `proto::sched` whether one of
+//! its processes moves, and moves it (one migration at a time, on this
+//! thread, as `ssi-ctl migrate` would).
+
+use super::{send_config, status::Load, sys, SchedService};
+use crate::{
+    cluster::Cluster,
+    kernel_ext::{mono_ms, swap_remove, StackStr},
+    kthread::{self, ThreadBody},
+    migration::{source, PidRole},
+    procspace::sys as procs,
+    proto::{
+        ctl::{CtlOp, CtlReply, CtlRequest},
+        sched::{
+            dynamic_balance, memory_pressure, runnable_share, Candidate, Config, Decision, Left, LoadCache, LoadProbe,
+            LoadReport, Memory, NodeLoad, PolicyKind, ProcessIds, ReportFilter, ReportParams, Smoothing, Stay, Unmovable,
+            REPORT_LEN,
+        },
+        wire::MsgType,
+    },
+};
+use core::{
+    fmt::{self, Write},
+    sync::atomic::Ordering,
+};
+use kernel::{prelude::*, sync::Arc};
+
+/// Processes followed at most (their CPU time between two looks).
+const MAX_TRACKS: usize = 1024;
+/// Recent migrations and refusals kept for the status.
+const MAX_EVENTS: usize = 16;
+/// Processes remembered as not movable, at most.
+const MAX_UNMOVABLE: usize = 64;
+/// A process that could not be moved is tried again after this long.
+const UNMOVABLE_MS: u64 = 60_000;
+
+/// A process of this node the balancer follows.
+#[derive(Clone, Copy)]
+struct Track {
+    pid: u32,
+    /// When the balancer first saw it on this node.
+    since_ms: u64,
+    /// Its CPU time and wait for a CPU at the last look, and when.
+    cpu_ns: u64,
+    wait_ns: u64,
+    at_ns: u64,
+    /// Its run-queue weight over the last window.
+    demand: u32,
+    /// The node it came from (0: started here).
+    came_from: u16,
+    /// Seen at the last look.
+    seen: bool,
+}
+
+/// A migration the balancer made, or tried.
+#[derive(Clone, Copy)]
+struct Event {
+    at_ms: u64,
+    pid: u32,
+    dest: u16,
+    policy: PolicyKind,
+    strategy: u8,
+    /// 0, or the errno it failed with.
+    errno: u32,
+    took_ms: u64,
+}
+
+/// A process the balancer does not try to move again for a while.
+#[derive(Clone, Copy)]
+struct NotMovable {
+    pid: u32,
+    since_ms: u64,
+    errno: u32,
+    reason: [u8; 64],
+    reason_len: u8,
+}
+
+/// What the balancer knows and did.
+pub(crate) struct State {
+    smoothing: Smoothing,
+    probe: LoadProbe,
+    report_params: ReportParams,
+    filter: ReportFilter,
+    seq: u64,
+    cache: LoadCache,
+    mem: Memory,
+    /// The nodes the configuration was sent to since they joined.
+    greeted: u64,
+    tracks: KVec<Track>,
+    events: KVec<Event>,
+    unmovable: KVec<NotMovable>,
+    /// The last decision, as text.
+    last: StackStr<96>,
+}
+
+impl State {
+    pub(crate) fn new() -> Self {
+        let s = Smoothing::DEFAULT;
+        let r = ReportParams::DEFAULT;
+        State {
+            smoothing: s,
+            probe: LoadProbe::new(&s),
+            report_params: r,
+            filter: ReportFilter::new(&r),
+            seq: 0,
+            cache: LoadCache::new(u64::from(r.max_age_ms)),
+            mem: Memory::default(),
+            greeted: 0,
+            tracks: KVec::new(),
+            events: KVec::new(),
+            unmovable: KVec::new(),
+            last: StackStr::new(),
+        }
+    }
+
+    /// Starts again (the cluster service started): nothing known of the
+    /// others, probes and filter per `params`.
+    pub(crate) fn restart(&mut self, params: &crate::proto::sched::Params, _now_ms: u64) {
+        *self = State::new();
+        self.apply(params);
+    }
+
+    /// Takes changed parameters of the probe and the filter.
+    fn apply(&mut self, params: &crate::proto::sched::Params) {
+        if params.load != self.smoothing {
+            self.smoothing = params.load;
+            self.probe = LoadProbe::new(&params.load);
+        }
+        if params.report != self.report_params {
+            self.report_params = params.report;
+            self.filter = ReportFilter::new(&params.report);
+            self.cache = LoadCache::new(u64::from(params.report.max_age_ms));
+        }
+    }
+
+    /// Takes node `from`'s load report.
+    pub(crate) fn on_report(&mut self, from: u16, r: &LoadReport, now_ms: u64) {
+        let _ = self.cache.on_report(from, r, now_ms);
+    }
+
+    fn say(&mut self, args: fmt::Arguments<'_>) {
+        self.last = StackStr::new();
+        let _ = self.last.write_fmt(args);
+    }
+
+    fn event(&mut self, e: Event) {
+        if self.events.len() >= MAX_EVENTS {
+            // The oldest goes; the others keep their order.
+            let v = self.events.as_mut_slice();
+            v.copy_within(1.., 0);
+            if let Some(last) = v.last_mut() {
+                *last = e;
+            }
+        } else {
+            let _ = self.events.push(e, GFP_KERNEL);
+        }
+    }
+
+    fn not_movable(&mut self, pid: u32) -> Option<&NotMovable> {
+        self.unmovable.iter().find(|u| u.pid == pid)
+    }
+
+    /// Writes the load table, the last decision, the recent migrations
+    /// and the processes not moved.
+    pub(crate) fn write(&self, out: &mut impl Write) -> fmt::Result {
+        let now = mono_ms();
+        writeln!(
+            out,
+            "load: upper {} mean {} cpus {}",
+            Load(self.probe.upper()),
+            Load(self.probe.mean()),
+            self.probe.cpus()
+        )?;
+        writeln!(out, "memory: free {} KiB of {} KiB", self.mem.free_kib, self.mem.total_kib)?;
+        let last = self.last.as_str();
+        writeln!(out, "last_decision: {}", if last.is_empty() { "none" } else { last })?;
+        writeln!(out, "nodes:")?;
+        for n in self.cache.table(now).nodes() {
+            writeln!(
+                out,
+                "  node {} {} upper {} mean {} cpus {} free {} KiB age {} ms",
+                n.id,
+                if n.alive { "alive" } else { "dead" },
+                Load(n.upper),
+                Load(n.mean),
+                n.cpus,
+                n.free_kib,
+                n.age_ms
+            )?;
+        }
+        writeln!(out, "recent:")?;
+        for e in self.events.iter() {
+            write!(
+                out,
+                "  {} s ago: pid {} to node {} ({}, {}): ",
+                now.saturating_sub(e.at_ms) / 1000,
+                e.pid,
+                e.dest,
+                e.policy.name(),
+                crate::proto::ctl::strategy_name(e.strategy)
+            )?;
+            if e.errno == 0 {
+                writeln!(out, "migrated in {} ms", e.took_ms)?;
+            } else {
+                writeln!(out, "failed (error {})", e.errno)?;
+            }
+        }
+        writeln!(out, "not_moved:")?;
+        for u in self.unmovable.iter() {
+            let why = core::str::from_utf8(&u.reason[..usize::from(u.reason_len)]).unwrap_or("?");
+            writeln!(out, "  pid {}: {} (error {})", u.pid, why, u.errno)?;
+        }
+        Ok(())
+    }
+}
+
+/// Keeps the elements of `v` that `keep` accepts (in another order).
+fn retain<T>(v: &mut KVec<T>, keep: impl Fn(&T) -> bool) {
+    let mut i = 0;
+    while i < v.len() {
+        if keep(&v[i]) {
+            i += 1;
+        } else {
+            swap_remove(v, i);
+        }
+    }
+}
+
+/// The `ssi-sched` thread's body.
+pub(crate) struct Balancer {
+    pub(crate) cluster: Arc<Cluster>,
+    pub(crate) sched: Arc<SchedService>,
+}
+
+impl ThreadBody for Balancer {
+    fn run(&self) {
+        while !kthread::should_stop() {
+            let c = self.sched.config();
+            self.tick(&c);
+            kthread::sleep_ms(c.params.load.period_ms.max(10));
+        }
+    }
+}
+
+impl Balancer {
+    /// One period: sample, report, greet new nodes, decide, act.
+    fn tick(&self, c: &Config) {
+        let now = mono_ms();
+        let own = self.cluster.node_id();
+        let sample = sys::sample();
+        let alive = self.alive_nodes();
+        // Greet the nodes that joined since the last look with the
+        // configuration (a joining node has none).
+        let greeted = self.sched.state.lock().greeted;
+        for id in (1..64u16).filter(|&id| alive & (1 << id) != 0 && greeted & (1 << id) == 0) {
+            if id != own && c.generation > 0 {
+                send_config(&self.cluster, c, Some(id));
+            }
+        }
+        let covering = |k: PolicyKind| c.schedulers().iter().any(|s| s.enabled && s.policy == k && s.nodes.contains(own));
+        let (balance, memory) = (covering(PolicyKind::Balance), covering(PolicyKind::Memory));
+        let mut cands = KVec::new();
+        if balance || memory {
+            self.look(c, own, now, &mut cands);
+        }
+        let (local, report) = {
+            let mut st = self.sched.state.lock();
+            st.greeted = alive;
+            st.apply(&c.params);
+            st.probe.sample(sample.runnable, sample.cpus);
+            st.mem = Memory { free_kib: sample.available_kib, total_kib: sample.total_kib };
+            for id in 1..64u16 {
+                st.cache.set_alive(id, alive & (1 << id) != 0);
+            }
+            let movable = cands.iter().filter(|c: &&Candidate| c.unmovable.is_none() && !c.pinned).count();
+            let local = NodeLoad::local(own, &st.probe, &st.mem, movable as u32);
+            let mut r = local.report();
+            st.seq += 1;
+            r.seq = st.seq;
+            let send = st.filter.offer(&r, now);
+            (local, send.then_some(r))
+        };
+        if let Some(r) = report {
+            let mut body = [0u8; REPORT_LEN];
+            if let Ok(n) = r.encode(&mut body) {
+                self.cluster.broadcast(MsgType::SchedLoad, &body[..n]);
+                self.sched.stats.reports_out.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if !(balance || memory) {
+            return;
+        }
+        self.decide(c, own, &local, &cands, balance, memory);
+    }
+
+    /// The ids of this node and the nodes it is connected to, as a mask.
+    fn alive_nodes(&self) -> u64 {
+        let own = 1u64 << (self.cluster.node_id() & 63);
+        let Ok(conns) = self.cluster.connections() else { return own };
+        conns.iter().filter(|c| !c.is_closed() && c.peer.node_id < 64).fold(own, |m, c| m | (1 << c.peer.node_id))
+    }
+
+    /// Looks at this node's user processes: their run-queue weight since
+    /// the last look, and which a balancing scheduler handles.
+    fn look(&self, c: &Config, own: u16, now_ms: u64, out: &mut KVec<Candidate>) {
+        let roles = self.sched.migrations.pid_roles().unwrap_or_default();
+        let now_ns = crate::kernel_ext::mono_ns();
+        let mut st = self.sched.state.lock();
+        for t in st.tracks.iter_mut() {
+            t.seen = false;
+        }
+        let mut cursor = 0;
+        while let Some(f) = procs::next_process(cursor, &mut []) {
+            if f.tgid <= cursor {
+                break;
+            }
+            cursor = f.tgid;
+            if f.kthread != 0 {
+                continue;
+            }
+            let role = roles.iter().find(|(p, _)| *p == f.tgid).map(|&(_, r)| r);
+            let came_from = match role {
+                None => 0,
+                // A deputy's process runs elsewhere; a copy not yet running
+                // is still arriving.
+                Some(PidRole::Deputy | PidRole::Hosted { running: false, .. }) => continue,
+                Some(PidRole::Hosted { .. }) => self.sched.migrations.came_from(f.tgid).unwrap_or(0),
+            };
+            let ids = ProcessIds { pid: f.tgid, uid: f.uid, sid: f.session, pgid: f.pgrp };
+            let handled = c.scheduler_for(&ids, own, |k| k == PolicyKind::Balance || k == PolicyKind::Memory).is_some();
+            let i = match st.tracks.iter().position(|t| t.pid == f.tgid) {
+                Some(i) => i,
+                None => {
+                    if st.tracks.len() >= MAX_TRACKS {
+                        continue;
+                    }
+                    let t = Track {
+                        pid: f.tgid,
+                        since_ms: now_ms,
+                        cpu_ns: f.cpu_ns,
+                        wait_ns: f.run_delay_ns,
+                        at_ns: now_ns,
+                        demand: 0,
+                        came_from,
+                        seen: true,
+                    };
+                    if st.tracks.push(t, GFP_KERNEL).is_err() {
+                        continue;
+                    }
+                    st.tracks.len() - 1
+                }
+            };
+            let t = &mut st.tracks[i];
+            t.seen = true;
+            let wall = now_ns.saturating_sub(t.at_ns);
+            // At least a second of window: a shorter one says little.
+            if wall >= 1_000_000_000 {
+                t.demand = runnable_share(f.cpu_ns.saturating_sub(t.cpu_ns), f.run_delay_ns.saturating_sub(t.wait_ns), wall);
+                (t.cpu_ns, t.wait_ns, t.at_ns) = (f.cpu_ns, f.run_delay_ns, now_ns);
+            }
+            if !handled {
+                continue;
+            }
+            let t = *t;
+            let mut left = [Left::default(); crate::proto::sched::MAX_LEFT];
+            let residency_ms = now_ms.saturating_sub(t.since_ms);
+            if t.came_from != 0 {
+                left[0] = Left { node: t.came_from, ms_ago: residency_ms };
+            }
+            let unmovable = st
+                .not_movable(f.tgid)
+                .filter(|u| now_ms.saturating_sub(u.since_ms) < UNMOVABLE_MS)
+                .map(|_| Unmovable::Unsupported);
+            let cand = Candidate {
+                pid: f.tgid,
+                demand: t.demand,
+                rss_bytes: f.rss_anon + f.rss_file + f.rss_shmem,
+                residency_ms,
+                moves: u32::from(t.came_from != 0),
+                left,
+                pinned: false,
+                unmovable,
+            };
+            if out.push(cand, GFP_KERNEL).is_err() {
+                break;
+            }
+        }
+        // Forget the processes that ended or left, and old refusals.
+        retain(&mut st.tracks, |t| t.seen);
+        retain(&mut st.unmovable, |u| now_ms.saturating_sub(u.since_ms) < UNMOVABLE_MS);
+    }
+
+    /// Runs the policies and starts the migration one chose.
+    fn decide(&self, c: &Config, own: u16, local: &NodeLoad, cands: &[Candidate], balance: bool, memory: bool) {
+        let now = mono_ms();
+        let table = self.sched.state.lock().cache.table(now);
+        self.sched.stats.decisions.fetch_add(1, Ordering::Relaxed);
+        let scheds = c.schedulers().iter().filter(|s| s.enabled && s.nodes.contains(own));
+        let mut decision = (PolicyKind::Balance, Decision::Stay(Stay::NoNeed));
+        for s in scheds {
+            let d = match s.policy {
+                PolicyKind::Memory if memory => memory_pressure(local, &table, cands, s.nodes, &c.params.policy),
+                PolicyKind::Balance if balance => dynamic_balance(local, &table, cands, s.nodes, &c.params.policy),
+                _ => continue,
+            };
+            decision = (s.policy, d);
+            if matches!(d, Decision::Migrate(_)) {
+                break;
+            }
+        }
+        let (policy, d) = decision;
+        let m = match d {
+            Decision::Migrate(m) => m,
+            Decision::Stay(why) => {
+                self.sched.state.lock().say(format_args!("stay ({:?}), load {}", why, Load(local.mean)));
+                return;
+            }
+        };
+        {
+            let mut st = self.sched.state.lock();
+            st.say(format_args!(
+                "move pid {} to node {} ({}): load {} -> {} here, {} there",
+                m.pid,
+                m.dest,
+                policy.name(),
+                Load(local.mean),
+                Load(m.source_after),
+                Load(m.dest_after)
+            ));
+            st.probe.depart(m.demand);
+            st.cache.note_sent(m.dest, m.demand, m.rss_kib);
+        }
+        pr_info!(
+            "scheduler: moving pid {} to node {} ({}, {}): load {} -> {} here, {} there\n",
+            m.pid,
+            m.dest,
+            policy.name(),
+            crate::proto::ctl::strategy_name(m.strategy.code()),
+            Load(local.mean),
+            Load(m.source_after),
+            Load(m.dest_after)
+        );
+        let req = CtlRequest {
+            op: CtlOp::Migrate,
+            pid: m.pid,
+            image_fd: 0,
+            flags: 0,
+            token: 0,
+            node: m.dest,
+            strategy: m.strategy.code(),
+            uffd: 0,
+        };
+        let mut reply = CtlReply::EMPTY;
+        let start = mono_ms();
+        let r = source::migrate(Some(self.cluster.clone()), &self.sched.migrations, &req, &mut reply, Some(0));
+        let took_ms = mono_ms().saturating_sub(start);
+        self.sched.stats.moves.fetch_add(1, Ordering::Relaxed);
+        let mut st = self.sched.state.lock();
+        let errno = match r {
+            Ok(()) => {
+                st.cache.note_arrived(m.dest, m.demand, m.rss_kib);
+                0
+            }
+            Err(e) => {
+                self.sched.stats.moves_failed.fetch_add(1, Ordering::Relaxed);
+                st.cache.note_failed(m.dest, m.demand, m.rss_kib);
+                st.probe.arrive(m.demand);
+                let errno = e.to_errno().unsigned_abs();
+                let msg = reply.message();
+                pr_info!("scheduler: pid {} stays: {} (error {})\n", m.pid, msg, errno);
+                if st.unmovable.len() < MAX_UNMOVABLE && st.not_movable(m.pid).is_none() {
+                    let mut u = NotMovable { pid: m.pid, since_ms: now, errno, reason: [0; 64], reason_len: 0 };
+                    let n = msg.len().min(u.reason.len());
+                    u.reason[..n].copy_from_slice(&msg.as_bytes()[..n]);
+                    u.reason_len = n as u8;
+                    let _ = st.unmovable.push(u, GFP_KERNEL);
+                }
+                errno
+            }
+        };
+        st.event(Event { at_ms: now, pid: m.pid, dest: m.dest, policy, strategy: m.strategy.code(), errno, took_ms });
+    }
+}
