@@ -16,9 +16,9 @@ use crate::{
     proto::{
         ctl::{CtlOp, CtlReply, CtlRequest},
         sched::{
-            dynamic_balance, memory_pressure, runnable_share, Candidate, Config, Decision, Left, LoadCache, LoadProbe,
-            LoadReport, Memory, NodeLoad, PolicyKind, ProcessIds, ReportFilter, ReportParams, Smoothing, Stay, Unmovable,
-            REPORT_LEN,
+            dynamic_balance, memory_pressure, runnable_share, tasks, Candidate, Config, Decision, Left, LoadCache,
+            LoadProbe, LoadReport, Memory, NodeLoad, PolicyKind, ProcessIds, ReportFilter, ReportParams, Smoothing, Stay,
+            Unmovable, REPORT_LEN,
         },
         wire::MsgType,
     },
@@ -94,7 +94,7 @@ pub(crate) struct State {
     events: KVec<Event>,
     unmovable: KVec<NotMovable>,
     /// The last decision, as text.
-    last: StackStr<96>,
+    last: StackStr<160>,
 }
 
 impl State {
@@ -218,6 +218,37 @@ impl State {
     }
 }
 
+/// Why nothing moved, in words.
+struct StayText(Stay);
+
+impl fmt::Display for StayText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = match self.0 {
+            Stay::NoNeed => return f.write_str("not busy"),
+            Stay::NoDestination => return f.write_str("no node to send to"),
+            Stay::Balanced => return f.write_str("balanced"),
+            Stay::NoProcess(c) => c,
+        };
+        f.write_str("no process may go (")?;
+        let mut sep = "";
+        for (n, what) in [
+            (c.pinned, "pinned"),
+            (c.unmovable, "not movable"),
+            (c.too_recent, "too recent"),
+            (c.too_costly, "too costly"),
+            (c.would_return, "would return"),
+            (c.no_room, "no room"),
+            (c.no_fit, "no fit"),
+        ] {
+            if n > 0 {
+                write!(f, "{sep}{n} {what}")?;
+                sep = ", ";
+            }
+        }
+        f.write_str(")")
+    }
+}
+
 /// Keeps the elements of `v` that `keep` accepts (in another order).
 fn retain<T>(v: &mut KVec<T>, keep: impl Fn(&T) -> bool) {
     let mut i = 0;
@@ -271,7 +302,7 @@ impl Balancer {
             let mut st = self.sched.state.lock();
             st.greeted = alive;
             st.apply(&c.params);
-            st.probe.sample(sample.runnable, sample.cpus);
+            st.probe.sample(tasks(sample.runnable), sample.cpus);
             st.mem = Memory { free_kib: sample.available_kib, total_kib: sample.total_kib };
             for id in 1..64u16 {
                 st.cache.set_alive(id, alive & (1 << id) != 0);
@@ -416,7 +447,7 @@ impl Balancer {
         let m = match d {
             Decision::Migrate(m) => m,
             Decision::Stay(why) => {
-                self.sched.state.lock().say(format_args!("stay ({:?}), load {}", why, Load(local.mean)));
+                self.sched.state.lock().say(format_args!("stay, load {}: {}", Load(local.mean), StayText(why)));
                 return;
             }
         };

@@ -97,12 +97,14 @@ impl SchedService {
         let next = {
             let mut cfg = self.config.lock();
             let mut next = *cfg;
-            let checked = f(&mut next).and_then(|()| next.validate());
+            let checked = f(&mut next).and_then(|()| {
+                next.bump(own);
+                next.validate()
+            });
             if let Err(e) = checked {
                 pr_warn!("scheduler: {} refused: {}\n", what, e.describe());
                 return Err(EINVAL);
             }
-            next.bump(own);
             *cfg = next;
             next
         };
