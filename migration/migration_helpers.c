@@ -58,6 +58,22 @@ int ssi_dequeue_signal(void)
 	return sig;
 }
 
+u32 ssi_children_of(u32 tgid)
+{
+	struct task_struct *p;
+	u32 n = 0;
+
+	rcu_read_lock();
+	for_each_process(p) {
+		struct task_struct *parent = rcu_dereference(p->real_parent);
+
+		if (parent && task_tgid_nr(parent) == tgid && task_tgid_nr(p) != tgid)
+			n++;
+	}
+	rcu_read_unlock();
+	return n;
+}
+
 int ssi_kill_pid(u32 pid, int sig)
 {
 	struct pid *p;

@@ -26,6 +26,9 @@ int ssi_install_new_fd(struct file *f);
 int ssi_dequeue_signal(void);
 /* Whether current was killed (SIGKILL pending). */
 /* Sends `sig` to process `pid` of the initial pid namespace, as the kernel. */
+/* How many processes (thread-group leaders, zombies too) have a thread of
+ * process `tgid` as their parent. */
+u32 ssi_children_of(u32 tgid);
 int ssi_kill_pid(u32 pid, int sig);
 /* Current ends by `sig`: default action, unblocked, sent to itself. */
 void ssi_die_by_signal(int sig);

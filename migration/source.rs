@@ -20,6 +20,7 @@
 
 use super::{
     deputy, precopy,
+    sys,
     remote::{Hosted, HostedState},
     stream::ImageStream,
     Direction, Migrations, Record,
@@ -111,6 +112,22 @@ const REFUSAL_WAIT_NS: u64 = 3_000_000_000;
 /// The names of [`Outgoing::phase_ns`]'s parts, in the log.
 const PHASES: [&str; 4] = ["capture and send", "commit", "restore checks", "hand-over"];
 
+/// Refuses to move a process with children here: they would stay
+/// behind, and its `wait` for them could not reach them from another
+/// node (docs/migration.md, "Limits").
+fn refuse_parent(pid: u32, reply: &mut CtlReply) -> Result {
+    match sys::children_of(pid) {
+        0 => Ok(()),
+        n => Err(fail(
+            reply,
+            EBUSY,
+            format_args!(
+                "process {pid} has {n} child process(es) here: it could not wait for them from another node (migrate it when they have ended)"
+            ),
+        )),
+    }
+}
+
 /// `ssi-ctl migrate PID NODE`: moves process `req.pid` to node `req.node`.
 ///
 /// `cluster`: the cluster service, if it runs. `asked_by`: a migration
@@ -152,6 +169,7 @@ pub(crate) fn migrate(
         ));
     }
     let target = checkpoint::check_target(pid, reply)?;
+    refuse_parent(pid, reply)?;
     let threaded = target.brief().nr_threads > 1;
     if threaded && req.strategy != STRATEGY_EAGER {
         // A round stops one thread; the others could write a page between
@@ -601,6 +619,11 @@ impl Handover for Outgoing {
     /// (`task::mono_ns`); a failure aborts the migration.
     fn hand_over(&self, size: u64, frozen_since: u64, cancelled: &AtomicBool, reply: &mut CtlReply) -> Result<u32> {
         self.phase_done(0, frozen_since);
+        // It may have forked since the first look; frozen, it cannot now.
+        if let Err(e) = refuse_parent(task::current_pid(), reply) {
+            self.abort();
+            return Err(e);
+        }
         self.hand.begun.store(true, Ordering::Release);
         self.record("handing-over", size, 0);
         let r = self.restore_there(size, cancelled, reply);

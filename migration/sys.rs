@@ -53,6 +53,13 @@ pub(crate) fn dequeue_signal() -> Option<u32> {
     (sig > 0).then_some(sig as u32)
 }
 
+/// How many child processes process `pid` has on this node (zombies
+/// too).
+pub(crate) fn children_of(pid: u32) -> u32 {
+    // SAFETY: plain walk of the task list under RCU.
+    unsafe { raw::ssi_children_of(pid) }
+}
+
 /// Sends `sig` to process `pid`, as the kernel does.
 pub(crate) fn kill_pid(pid: u32, sig: u32) -> Result {
     // SAFETY: plain lookup and send under RCU.

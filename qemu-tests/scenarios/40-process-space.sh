@@ -129,17 +129,26 @@ done
 on 1 "kill -TERM $home"
 wait_on 30 2 "! pgrep -x ssi-wl-lines > /dev/null"
 
-# A migrated shell that forks: its new children run where it runs, and
-# every node lists them with it as their parent. (It starts them in the
-# background and waits with a builtin loop: a child it had when it left
-# stays at home with its deputy, so waiting for one would never end.)
-on 1 "cp /bin/sleep /cluster/forkkid && (sh -c 'while :; do /cluster/forkkid 3 & i=0; while [ \$i -lt 20000 ]; do i=\$((i + 1)); done; done' < /dev/null > /dev/null 2>&1 &)"
+# A shell with a child is not migrated (it could not wait for the child
+# from another node), with the reason. A migrated shell that forks: its
+# new children run where it runs, and every node lists them with it as
+# their parent. (It starts them once /cluster/forkgo exists, after it
+# moved, and waits with a builtin loop.)
+on 1 "cp /bin/sleep /cluster/forkkid && rm -f /cluster/forkgo && (sh -c 'while [ ! -e /cluster/forkgo ]; do :; done; while :; do /cluster/forkkid 3 & i=0; while [ \$i -lt 20000 ]; do i=\$((i + 1)); done; done' < /dev/null > /dev/null 2>&1 &)"
+on 1 "(sh -c '/cluster/forkkid 30 & wait' < /dev/null > /dev/null 2>&1 &)"
 wait_on 20 1 "pgrep -x forkkid > /dev/null"
-shpid=$(on 1 "ps -o ppid= -C forkkid | head -1 | tr -d ' '")
-expect_match "node 1: the shell's children have it as parent" "$shpid" '^[0-9]+$'
+parent=$(on 1 "ps -o ppid= -C forkkid | head -1 | tr -d ' '")
+out=$(on 1 "ssi-ctl migrate $parent 2 2>&1; echo rc=\$?")
+expect_match "a shell with a child is not migrated, with the reason" "$out" \
+  "process $parent has 1 child process\\(es\\) here: it could not wait for them from another node"
+expect_match "its migrate status" "$out" "rc=[1-9]"
+on 1 "pkill -x forkkid; true"
+shpid=$(on 1 "pgrep -f 'forkg[o] ]; do' | head -1")
+expect_match "node 1: the forking shell runs" "$shpid" '^[0-9]+$'
 out=$(on 1 "ssi-ctl migrate $shpid 2 2>&1; echo rc=\$?")
 expect_match "the forking shell migrates to node 2, keeping its pid" "$out" "to node 2 as pid $shpid "
 expect_match "its migrate status" "$out" "rc=0"
+on 1 "touch /cluster/forkgo"
 wait_on 30 2 "pgrep-here -P $shpid -x forkkid > /dev/null"
 for n in 1 3; do
   wait_on 30 $n "pgrep -P $shpid -x forkkid > /dev/null"
