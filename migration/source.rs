@@ -20,10 +20,9 @@
 
 use super::{
     deputy, precopy,
-    sys,
     remote::{Hosted, HostedState},
     stream::ImageStream,
-    Direction, Migrations, Record,
+    sys, Direction, Migrations, Record,
 };
 use crate::{
     checkpoint::{

@@ -7,6 +7,7 @@
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include "helpers.h"
+#include "exec_hook.h"
 #include "pid_files.h"
 #include "proc_root.h"
 #include "../checkpoint/task_helpers.h"

@@ -243,7 +243,7 @@ impl Node {
         crate::procspace::start(cluster, &self.procspace)?;
         let mut threads = KVec::new();
         threads.push(crate::migration::start(cluster, &self.migrations)?, GFP_KERNEL)?;
-        threads.push(crate::scheduler::start(cluster, &self.scheduler)?, GFP_KERNEL)?;
+        crate::scheduler::start(cluster, &self.scheduler, &mut threads)?;
         Ok(threads)
     }
 }

@@ -23,6 +23,7 @@ mod kthread;
 #[path = "../migration/mod.rs"]
 mod migration;
 mod node;
+mod exec_hook;
 mod pid_files;
 mod pid_hook;
 mod proc_root;

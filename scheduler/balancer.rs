@@ -11,14 +11,13 @@ use crate::{
     cluster::Cluster,
     kernel_ext::{mono_ms, swap_remove, StackStr},
     kthread::{self, ThreadBody},
-    migration::{source, PidRole},
+    migration::PidRole,
     procspace::sys as procs,
     proto::{
-        ctl::{CtlOp, CtlReply, CtlRequest},
         sched::{
             dynamic_balance, memory_pressure, runnable_share, tasks, Candidate, Config, Decision, Left, LoadCache,
-            LoadProbe, LoadReport, Memory, NodeLoad, PolicyKind, ProcessIds, ReportFilter, ReportParams, Smoothing, Stay,
-            Unmovable, REPORT_LEN,
+            LoadProbe, LoadReport, Memory, NodeLoad, NodeTable, PlaceState, PolicyKind, ProcessIds, ReportFilter,
+            ReportParams, Smoothing, Stay, Unmovable, REPORT_LEN,
         },
         wire::MsgType,
     },
@@ -95,33 +94,56 @@ pub(crate) struct State {
     unmovable: KVec<NotMovable>,
     /// The last decision, as text.
     last: StackStr<160>,
+    /// Round-robin placement's last choice.
+    pub(crate) place_state: PlaceState,
+    /// Programs placed on another node at exec, and how many of those
+    /// migrations failed.
+    pub(crate) placed: u64,
+    pub(crate) place_failed: u64,
 }
 
 impl State {
-    pub(crate) fn new() -> Self {
+    /// The state of a node that knows nothing yet, in a new allocation:
+    /// it is several KiB (the load cache), so it is built in place, not
+    /// on the stack.
+    pub(crate) fn new() -> Result<KBox<Self>> {
         let s = Smoothing::DEFAULT;
         let r = ReportParams::DEFAULT;
-        State {
-            smoothing: s,
-            probe: LoadProbe::new(&s),
-            report_params: r,
-            filter: ReportFilter::new(&r),
-            seq: 0,
-            cache: LoadCache::new(u64::from(r.max_age_ms)),
-            mem: Memory::default(),
-            greeted: 0,
-            tracks: KVec::new(),
-            events: KVec::new(),
-            unmovable: KVec::new(),
-            last: StackStr::new(),
-        }
+        KBox::init(
+            kernel::init!(State {
+                smoothing: s,
+                probe: LoadProbe::new(&s),
+                report_params: r,
+                filter: ReportFilter::new(&r),
+                seq: 0,
+                cache: LoadCache::new(u64::from(r.max_age_ms)),
+                mem: Memory::default(),
+                greeted: 0,
+                tracks: KVec::new(),
+                events: KVec::new(),
+                unmovable: KVec::new(),
+                last: StackStr::new(),
+                place_state: PlaceState::default(),
+                placed: 0,
+                place_failed: 0,
+            }),
+            GFP_KERNEL,
+        )
     }
 
     /// Starts again (the cluster service started): nothing known of the
-    /// others, probes and filter per `params`.
-    pub(crate) fn restart(&mut self, params: &crate::proto::sched::Params, _now_ms: u64) {
-        *self = State::new();
-        self.apply(params);
+    /// others, probes and filter per `params`; the counters stay.
+    pub(crate) fn restart(&mut self, params: &crate::proto::sched::Params) {
+        self.smoothing = params.load;
+        self.probe = LoadProbe::new(&params.load);
+        self.report_params = params.report;
+        self.filter = ReportFilter::new(&params.report);
+        self.seq = 0;
+        self.cache = LoadCache::new(u64::from(params.report.max_age_ms));
+        self.greeted = 0;
+        self.tracks = KVec::new();
+        self.unmovable = KVec::new();
+        self.place_state = PlaceState::default();
     }
 
     /// Takes changed parameters of the probe and the filter.
@@ -135,6 +157,34 @@ impl State {
             self.filter = ReportFilter::new(&params.report);
             self.cache = LoadCache::new(u64::from(params.report.max_age_ms));
         }
+    }
+
+    /// This node's load as the policies read it (`movable` processes it
+    /// could move), and the others' now.
+    pub(crate) fn loads(&self, own: u16, movable: u32, now_ms: u64) -> (NodeLoad, NodeTable) {
+        (NodeLoad::local(own, &self.probe, &self.mem, movable), self.cache.table(now_ms))
+    }
+
+    /// Counts a process sent to `dest` by a policy: off this node's probe,
+    /// onto the destination's pending load.
+    pub(crate) fn note_sent(&mut self, dest: u16, demand: u32, rss_kib: u64) {
+        self.probe.depart(demand);
+        self.cache.note_sent(dest, demand, rss_kib);
+    }
+
+    /// The outcome of a move [`State::note_sent`] counted.
+    pub(crate) fn note_outcome(&mut self, dest: u16, demand: u32, rss_kib: u64, ok: bool) {
+        if ok {
+            self.cache.note_arrived(dest, demand, rss_kib);
+        } else {
+            self.cache.note_failed(dest, demand, rss_kib);
+            self.probe.arrive(demand);
+        }
+    }
+
+    /// Records a migration a policy made or tried.
+    pub(crate) fn record(&mut self, pid: u32, dest: u16, policy: PolicyKind, strategy: u8, errno: u32, took_ms: u64) {
+        self.event(Event { at_ms: mono_ms(), pid, dest, policy, strategy, errno, took_ms });
     }
 
     /// Takes node `from`'s load report.
@@ -164,6 +214,22 @@ impl State {
         self.unmovable.iter().find(|u| u.pid == pid)
     }
 
+    /// Remembers that `pid` could not be moved, and why.
+    pub(crate) fn refused(&mut self, pid: u32, errno: u32, why: &str) {
+        if self.unmovable.len() >= MAX_UNMOVABLE || self.not_movable(pid).is_some() {
+            return;
+        }
+        let mut u = NotMovable { pid, since_ms: mono_ms(), errno, reason: [0; 64], reason_len: 0 };
+        // Whole characters only.
+        let mut n = why.len().min(u.reason.len());
+        while !why.is_char_boundary(n) {
+            n -= 1;
+        }
+        u.reason[..n].copy_from_slice(&why.as_bytes()[..n]);
+        u.reason_len = n as u8;
+        let _ = self.unmovable.push(u, GFP_KERNEL);
+    }
+
     /// Writes the load table, the last decision, the recent migrations
     /// and the processes not moved.
     pub(crate) fn write(&self, out: &mut impl Write) -> fmt::Result {
@@ -176,6 +242,8 @@ impl State {
             self.probe.cpus()
         )?;
         writeln!(out, "memory: free {} KiB of {} KiB", self.mem.free_kib, self.mem.total_kib)?;
+        writeln!(out, "placed_at_exec: {}", self.placed)?;
+        writeln!(out, "placed_at_exec_failed: {}", self.place_failed)?;
         let last = self.last.as_str();
         writeln!(out, "last_decision: {}", if last.is_empty() { "none" } else { last })?;
         writeln!(out, "nodes:")?;
@@ -216,6 +284,19 @@ impl State {
         }
         Ok(())
     }
+}
+
+/// Whether process `pid` of this node, or one of its ancestors here, is
+/// pinned.
+pub(crate) fn pinned(c: &Config, pid: u32) -> bool {
+    if c.pins().is_empty() {
+        return false;
+    }
+    if c.pin_of(pid).is_some() {
+        return true;
+    }
+    let mut buf = [0u32; sys::MAX_ANCESTORS];
+    sys::ancestors(pid, &mut buf).iter().any(|&a| c.pin_of(a).is_some())
 }
 
 /// Why nothing moved, in words.
@@ -345,11 +426,15 @@ impl Balancer {
             t.seen = false;
         }
         let mut cursor = 0;
+        // The parents of every process: one with children here is not
+        // moved (migration refuses it: its wait could not reach them).
+        let mut parents = KVec::new();
         while let Some(f) = procs::next_process(cursor, &mut []) {
             if f.tgid <= cursor {
                 break;
             }
             cursor = f.tgid;
+            let _ = parents.push(f.ppid, GFP_KERNEL);
             if f.kthread != 0 {
                 continue;
             }
@@ -413,11 +498,16 @@ impl Balancer {
                 residency_ms,
                 moves: u32::from(t.came_from != 0),
                 left,
-                pinned: false,
+                pinned: pinned(c, f.tgid),
                 unmovable,
             };
             if out.push(cand, GFP_KERNEL).is_err() {
                 break;
+            }
+        }
+        for c in out.iter_mut().filter(|c| c.unmovable.is_none()) {
+            if parents.contains(&c.pid) {
+                c.unmovable = Some(Unmovable::Other);
             }
         }
         // Forget the processes that ended or left, and old refusals.
@@ -462,8 +552,7 @@ impl Balancer {
                 Load(m.source_after),
                 Load(m.dest_after)
             ));
-            st.probe.depart(m.demand);
-            st.cache.note_sent(m.dest, m.demand, m.rss_kib);
+            st.note_sent(m.dest, m.demand, m.rss_kib);
         }
         pr_info!(
             "scheduler: moving pid {} to node {} ({}, {}): load {} -> {} here, {} there\n",
@@ -475,44 +564,7 @@ impl Balancer {
             Load(m.source_after),
             Load(m.dest_after)
         );
-        let req = CtlRequest {
-            op: CtlOp::Migrate,
-            pid: m.pid,
-            image_fd: 0,
-            flags: 0,
-            token: 0,
-            node: m.dest,
-            strategy: m.strategy.code(),
-            uffd: 0,
-        };
-        let mut reply = CtlReply::EMPTY;
-        let start = mono_ms();
-        let r = source::migrate(Some(self.cluster.clone()), &self.sched.migrations, &req, &mut reply, Some(0));
-        let took_ms = mono_ms().saturating_sub(start);
-        self.sched.stats.moves.fetch_add(1, Ordering::Relaxed);
-        let mut st = self.sched.state.lock();
-        let errno = match r {
-            Ok(()) => {
-                st.cache.note_arrived(m.dest, m.demand, m.rss_kib);
-                0
-            }
-            Err(e) => {
-                self.sched.stats.moves_failed.fetch_add(1, Ordering::Relaxed);
-                st.cache.note_failed(m.dest, m.demand, m.rss_kib);
-                st.probe.arrive(m.demand);
-                let errno = e.to_errno().unsigned_abs();
-                let msg = reply.message();
-                pr_info!("scheduler: pid {} stays: {} (error {})\n", m.pid, msg, errno);
-                if st.unmovable.len() < MAX_UNMOVABLE && st.not_movable(m.pid).is_none() {
-                    let mut u = NotMovable { pid: m.pid, since_ms: now, errno, reason: [0; 64], reason_len: 0 };
-                    let n = msg.len().min(u.reason.len());
-                    u.reason[..n].copy_from_slice(&msg.as_bytes()[..n]);
-                    u.reason_len = n as u8;
-                    let _ = st.unmovable.push(u, GFP_KERNEL);
-                }
-                errno
-            }
-        };
-        st.event(Event { at_ms: now, pid: m.pid, dest: m.dest, policy, strategy: m.strategy.code(), errno, took_ms });
+        let ok = self.sched.move_process(&self.cluster, m.pid, m.dest, m.strategy.code(), policy).is_ok();
+        self.sched.state.lock().note_outcome(m.dest, m.demand, m.rss_kib, ok);
     }
 }

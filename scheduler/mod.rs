@@ -19,16 +19,19 @@
 //! - `status.rs`: `/proc/ssi/scheduler`, what it does and why.
 
 pub(crate) mod balancer;
+pub(crate) mod placer;
 pub(crate) mod status;
 pub(crate) mod sys;
 
 use crate::{
     cluster::Cluster,
+    exec_hook::ExecHook,
     krpc::handlers::{Handler, Incoming},
     kthread::KThread,
-    migration::Migrations,
+    migration::{source, Migrations},
     proto::{
-        sched::{Config, ConfigError, LoadReport, MAX_CONFIG_LEN},
+        ctl::{CtlOp, CtlReply, CtlRequest},
+        sched::{Config, ConfigError, LoadReport, PolicyKind, MAX_CONFIG_LEN},
         wire::MsgType,
     },
 };
@@ -46,7 +49,7 @@ pub(crate) struct SchedService {
     /// The balancer's state: probes, the others' loads, the processes it
     /// follows, what it did.
     #[pin]
-    pub(crate) state: Mutex<balancer::State>,
+    pub(crate) state: Mutex<KBox<balancer::State>>,
     /// Migrations, for the processes' roles and to move them.
     pub(crate) migrations: Arc<Migrations>,
     /// Counters (`/proc/ssi/scheduler`).
@@ -59,11 +62,12 @@ impl SchedService {
     /// The scheduler of a node whose migrations are `migrations`; no
     /// scheduler configured.
     pub(crate) fn new(migrations: Arc<Migrations>) -> Result<Arc<Self>> {
+        let state = balancer::State::new()?;
         Arc::pin_init(
             pin_init!(SchedService {
                 own: AtomicU16::new(0),
                 config <- new_mutex!(Config::new(0)),
-                state <- new_mutex!(balancer::State::new()),
+                state <- new_mutex!(state),
                 migrations,
                 stats: status::Stats::new(),
                 configs_taken: AtomicU64::new(0),
@@ -129,6 +133,41 @@ impl SchedService {
     }
 }
 
+impl SchedService {
+    /// Migrates process `pid` to node `dest` with `strategy` for a policy,
+    /// as `ssi-ctl migrate` would (on the caller's thread, until the
+    /// process runs there or stays here); counts and records it, and
+    /// remembers a refusal with its reason.
+    pub(crate) fn move_process(
+        &self,
+        cluster: &Arc<Cluster>,
+        pid: u32,
+        dest: u16,
+        strategy: u8,
+        policy: PolicyKind,
+    ) -> Result {
+        let req = CtlRequest { op: CtlOp::Migrate, pid, image_fd: 0, flags: 0, token: 0, node: dest, strategy, uffd: 0 };
+        let mut reply = CtlReply::EMPTY;
+        let start = crate::kernel_ext::mono_ms();
+        let r = source::migrate(Some(cluster.clone()), &self.migrations, &req, &mut reply, Some(0));
+        let took_ms = crate::kernel_ext::mono_ms().saturating_sub(start);
+        self.stats.moves.fetch_add(1, Ordering::Relaxed);
+        let mut st = self.state.lock();
+        let errno = match &r {
+            Ok(()) => 0,
+            Err(e) => {
+                self.stats.moves_failed.fetch_add(1, Ordering::Relaxed);
+                let errno = e.to_errno().unsigned_abs();
+                pr_info!("scheduler: pid {} stays: {} (error {})\n", pid, reply.message(), errno);
+                st.refused(pid, errno, reply.message());
+                errno
+            }
+        };
+        st.record(pid, dest, policy, strategy, errno, took_ms);
+        r
+    }
+}
+
 /// Sends `c` to node `to`, or to every node.
 fn send_config(cluster: &Cluster, c: &Config, to: Option<u16>) {
     let mut body = [0u8; MAX_CONFIG_LEN];
@@ -144,15 +183,25 @@ fn send_config(cluster: &Cluster, c: &Config, to: Option<u16>) {
 }
 
 /// Starts the scheduler's part of the cluster service: its message
-/// handlers and the balancer thread (`ssi-sched`).
-pub(crate) fn start(cluster: &Arc<Cluster>, sched: &Arc<SchedService>) -> Result<KThread> {
+/// handlers, the balancer thread (`ssi-sched`) and, if the exec hook can
+/// be armed, the placer thread (`ssi-place`); the threads go into
+/// `threads`.
+pub(crate) fn start(cluster: &Arc<Cluster>, sched: &Arc<SchedService>, threads: &mut KVec<KThread>) -> Result {
     sched.own.store(cluster.node_id(), Ordering::Relaxed);
     let handler: Arc<dyn Handler<Cluster>> = Arc::new(SchedHandler { sched: sched.clone() }, GFP_KERNEL)?;
     cluster.register_handler(MsgType::SchedLoad, handler.clone())?;
     cluster.register_handler(MsgType::SchedConfig, handler)?;
-    sched.state.lock().restart(&sched.config().params, kernel_ms());
+    sched.state.lock().restart(&sched.config().params);
     let body = Arc::new(balancer::Balancer { cluster: cluster.clone(), sched: sched.clone() }, GFP_KERNEL)?;
-    KThread::spawn(c_str!("ssi-sched"), body)
+    threads.push(KThread::spawn(c_str!("ssi-sched"), body)?, GFP_KERNEL)?;
+    match ExecHook::arm() {
+        Ok(hook) => {
+            let body = Arc::new(placer::Placer { cluster: cluster.clone(), sched: sched.clone(), hook }, GFP_KERNEL)?;
+            threads.push(KThread::spawn(c_str!("ssi-place"), body)?, GFP_KERNEL)?;
+        }
+        Err(e) => pr_warn!("scheduler: no exec-time placement: cannot hook exec (error {})\n", e.to_errno()),
+    }
+    Ok(())
 }
 
 fn kernel_ms() -> u64 {

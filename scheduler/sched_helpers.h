@@ -20,5 +20,12 @@ struct ssi_sched_load {
 
 /* Samples this node's load into `l`. */
 void ssi_sched_load(struct ssi_sched_load *l);
+/*
+ * The thread-group ids of the ancestors of the process with pid `pid` on
+ * this node (its real parent first, up to but not including init and
+ * kernel threads), at most `max` of them into `out`; returns how many
+ * (0: no such process, or its parent is init or a kernel thread).
+ */
+u32 ssi_sched_ancestors(u32 pid, u32 *out, u32 max);
 
 #endif

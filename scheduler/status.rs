@@ -59,6 +59,13 @@ fn write_schedulers(out: &mut impl Write, c: &Config) -> fmt::Result {
     for s in c.schedulers() {
         writeln!(out, "scheduler: {}", s)?;
     }
+    writeln!(out, "pins: {}", c.pins().len())?;
+    for p in c.pins() {
+        match p.node {
+            0 => writeln!(out, "pin: {}", p.pid)?,
+            n => writeln!(out, "pin: {} on node {}", p.pid, n)?,
+        }
+    }
     Ok(())
 }
 
@@ -83,6 +90,7 @@ impl SchedService {
         writeln!(out, "reports_taken: {}", st.reports_in.load(Ordering::Relaxed))?;
         writeln!(out, "malformed: {}", st.malformed.load(Ordering::Relaxed))?;
         writeln!(out, "configurations_taken: {}", self.configs_taken.load(Ordering::Relaxed))?;
+        writeln!(out, "execs_dropped: {}", crate::exec_hook::dropped())?;
         self.state.lock().write(out)
     }
 }

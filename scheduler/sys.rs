@@ -13,3 +13,15 @@ pub(crate) fn sample() -> NodeSample {
     unsafe { raw::ssi_sched_load(&mut l) };
     l
 }
+
+/// Most ancestors [`ancestors`] reports.
+pub(crate) const MAX_ANCESTORS: usize = 32;
+
+/// The tgids of the ancestors of process `pid` on this node, its real
+/// parent first, up to init or a kernel thread (at most
+/// [`MAX_ANCESTORS`]).
+pub(crate) fn ancestors(pid: u32, out: &mut [u32; MAX_ANCESTORS]) -> &[u32] {
+    // SAFETY: `out` is writable for `MAX_ANCESTORS` values.
+    let n = unsafe { raw::ssi_sched_ancestors(pid, out.as_mut_ptr(), MAX_ANCESTORS as u32) };
+    &out[..(n as usize).min(MAX_ANCESTORS)]
+}

@@ -15,7 +15,7 @@ import sys
 # Lowest first. A module name is the first segment after `crate::`.
 LAYERS = [
     ("pure logic", ["proto", "extra"]),
-    ("kernel wrappers", ["kernel_ext", "configfs", "procfs", "kthread", "ctl_reply", "pid_hook", "proc_root", "pid_files", "kill_hook"]),
+    ("kernel wrappers", ["kernel_ext", "configfs", "procfs", "kthread", "ctl_reply", "pid_hook", "proc_root", "pid_files", "kill_hook", "exec_hook"]),
     ("krpc", ["krpc"]),
     ("node settings", ["identity"]),
     ("cluster service", ["cluster", "krpc_bench"]),

@@ -55,8 +55,8 @@ use super::probe::Smoothing;
 use super::report::ReportParams;
 use super::table::NodeSet;
 
-/// Version of the configuration body.
-pub const CONFIG_VERSION: u8 = 1;
+/// Version of the configuration body (2: with pins).
+pub const CONFIG_VERSION: u8 = 2;
 /// Most schedulers a configuration holds.
 pub const MAX_SCHEDULERS: usize = 8;
 /// Longest scheduler name, bytes.
@@ -70,8 +70,12 @@ pub const MAX_ID: u32 = i32::MAX as u32;
 pub const HEADER_LEN: usize = 128;
 /// Encoded length of one scheduler.
 pub const SCHEDULER_LEN: usize = 84;
+/// Most pinned processes.
+pub const MAX_PINS: usize = 32;
+/// Encoded length of one pin.
+pub const PIN_LEN: usize = 8;
 /// Encoded length of the largest configuration.
-pub const MAX_CONFIG_LEN: usize = HEADER_LEN + MAX_SCHEDULERS * SCHEDULER_LEN;
+pub const MAX_CONFIG_LEN: usize = HEADER_LEN + MAX_SCHEDULERS * SCHEDULER_LEN + MAX_PINS * PIN_LEN;
 
 /// Why a configuration, or a part of it, was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +109,13 @@ pub enum ConfigError {
     BadProcessSet,
     /// An origin node id out of range.
     BadOrigin,
+    /// A pin of pid 0 or above [`MAX_ID`], to node 0 or above
+    /// [`MAX_SET_NODE`](super::table::MAX_SET_NODE), or a pid pinned twice.
+    BadPin,
+    /// More than [`MAX_PINS`] pinned processes.
+    TooManyPins,
+    /// That process is not pinned.
+    NotPinned,
     /// A parameter out of its range.
     BadParam(BadParam),
 }
@@ -128,6 +139,9 @@ impl ConfigError {
                 "bad process set (1 to 8 distinct pids; ids 1..=2147483647)"
             }
             ConfigError::BadOrigin => "origin node id out of range",
+            ConfigError::BadPin => "bad pin (pid 1..=2147483647, node 1..=63, each pid once)",
+            ConfigError::TooManyPins => "too many pinned processes (at most 32)",
+            ConfigError::NotPinned => "that process is not pinned",
             ConfigError::BadParam(_) => "parameter out of range",
         }
     }
@@ -414,6 +428,25 @@ impl Params {
     }
 }
 
+/// A process no policy moves: it stays where it runs, or on `node`
+/// (placement and balancing send it nowhere else). The balancer and exec
+/// placement treat its descendants on a node as pinned too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pin {
+    /// The process's cluster-wide pid.
+    pub pid: u32,
+    /// The node it is pinned to; 0: wherever it runs.
+    pub node: u16,
+}
+
+impl Pin {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let pid_ok = (1..=MAX_ID).contains(&self.pid);
+        let node_ok = self.node <= super::table::MAX_SET_NODE;
+        (pid_ok && node_ok).then_some(()).ok_or(ConfigError::BadPin)
+    }
+}
+
 /// The cluster-wide scheduler configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
@@ -425,6 +458,8 @@ pub struct Config {
     pub params: Params,
     schedulers: [Scheduler; MAX_SCHEDULERS],
     len: u8,
+    pins: [Pin; MAX_PINS],
+    pins_len: u8,
 }
 
 impl Config {
@@ -438,7 +473,45 @@ impl Config {
             params: Params::DEFAULT,
             schedulers: [none; MAX_SCHEDULERS],
             len: 0,
+            pins: [Pin::default(); MAX_PINS],
+            pins_len: 0,
         }
+    }
+
+    /// The pinned processes, in the order they were pinned.
+    pub fn pins(&self) -> &[Pin] {
+        self.pins.get(..usize::from(self.pins_len)).unwrap_or(&[])
+    }
+
+    /// The pin of process `pid`, if it is pinned.
+    pub fn pin_of(&self, pid: u32) -> Option<Pin> {
+        self.pins().iter().find(|p| p.pid == pid).copied()
+    }
+
+    /// Pins `p.pid` (to `p.node`), replacing a pin it had.
+    pub fn pin(&mut self, p: Pin) -> Result<(), ConfigError> {
+        p.validate()?;
+        let len = usize::from(self.pins_len);
+        if let Some(e) = self.pins[..len].iter_mut().find(|e| e.pid == p.pid) {
+            *e = p;
+            return Ok(());
+        }
+        let slot = self.pins.get_mut(len).ok_or(ConfigError::TooManyPins)?;
+        *slot = p;
+        self.pins_len += 1;
+        Ok(())
+    }
+
+    /// Unpins process `pid`.
+    pub fn unpin(&mut self, pid: u32) -> Result<(), ConfigError> {
+        let len = usize::from(self.pins_len);
+        let i = self.pins[..len]
+            .iter()
+            .position(|p| p.pid == pid)
+            .ok_or(ConfigError::NotPinned)?;
+        self.pins[i..len].rotate_left(1);
+        self.pins_len -= 1;
+        Ok(())
     }
 
     /// The schedulers, in the order they were added.
@@ -504,6 +577,12 @@ impl Config {
                 return Err(ConfigError::DuplicateName);
             }
         }
+        for (i, p) in self.pins().iter().enumerate() {
+            p.validate()?;
+            if self.pins()[..i].iter().any(|o| o.pid == p.pid) {
+                return Err(ConfigError::BadPin);
+            }
+        }
         Ok(())
     }
 
@@ -535,7 +614,7 @@ impl Config {
 
     /// The encoded length.
     pub fn encoded_len(&self) -> usize {
-        HEADER_LEN + self.schedulers().len() * SCHEDULER_LEN
+        HEADER_LEN + self.schedulers().len() * SCHEDULER_LEN + self.pins().len() * PIN_LEN
     }
 
     /// Writes the configuration into `out` (at least
@@ -547,11 +626,17 @@ impl Config {
         w.u8(CONFIG_VERSION)?;
         w.u8(self.len)?;
         w.u16(self.origin)?;
-        w.u32(0)?;
+        w.u8(self.pins_len)?;
+        w.bytes(&[0; 3])?;
         w.u64(self.generation)?;
         write_params(&mut w, &self.params)?;
         for s in self.schedulers() {
             write_scheduler(&mut w, s)?;
+        }
+        for p in self.pins() {
+            w.u32(p.pid)?;
+            w.u16(p.node)?;
+            w.u16(0)?;
         }
         Ok(w.pos())
     }
@@ -565,7 +650,10 @@ impl Config {
         }
         let n = r.u8()?;
         let origin = r.u16()?;
-        zero(r.u32()?.into())?;
+        let pins = r.u8()?;
+        for _ in 0..3 {
+            zero(r.u8()?.into())?;
+        }
         let generation = r.u64()?;
         let params = read_params(&mut r)?;
         if usize::from(n) > MAX_SCHEDULERS {
@@ -577,6 +665,20 @@ impl Config {
         for _ in 0..n {
             let s = read_scheduler(&mut r)?;
             c.add(s)?;
+        }
+        if usize::from(pins) > MAX_PINS {
+            return Err(ConfigError::TooManyPins);
+        }
+        for _ in 0..pins {
+            let p = Pin {
+                pid: r.u32()?,
+                node: r.u16()?,
+            };
+            zero(r.u16()?.into())?;
+            if c.pin_of(p.pid).is_some() {
+                return Err(ConfigError::BadPin);
+            }
+            c.pin(p)?;
         }
         r.finish()?;
         c.validate()?;

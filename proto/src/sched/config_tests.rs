@@ -152,18 +152,26 @@ fn codec_round_trip_and_refusals() {
         Config::decode(&x)
     };
     let s0 = HEADER_LEN;
-    assert_eq!(
-        with(0, 2),
-        Err(ConfigError::Malformed(WireError::BadVersion))
-    );
+    for v in [1, 3] {
+        assert_eq!(
+            with(0, v),
+            Err(ConfigError::Malformed(WireError::BadVersion))
+        );
+    }
     assert_eq!(with(1, 9), Err(ConfigError::TooManySchedulers));
     assert_eq!(
         with(1, 4),
         Err(ConfigError::Malformed(WireError::Truncated))
     );
     assert_eq!(with(2, 0), Err(ConfigError::BadOrigin));
+    // Byte 4 counts the pins: one announced, none there.
     assert_eq!(
         with(4, 1),
+        Err(ConfigError::Malformed(WireError::Truncated))
+    );
+    assert_eq!(with(4, 33), Err(ConfigError::TooManyPins));
+    assert_eq!(
+        with(5, 1),
         Err(ConfigError::Malformed(WireError::BadReserved))
     );
     assert_eq!(with(120, 4), Err(ConfigError::UnknownStrategy));
@@ -530,4 +538,69 @@ proptest! {
             prop_assert_eq!(parse_node_set(ns.to_string().as_bytes()), Ok(ns));
         }
     }
+}
+
+#[test]
+fn pins_round_trip_and_refusals() {
+    let mut c = sample();
+    c.pin(Pin {
+        pid: 70000,
+        node: 0,
+    })
+    .unwrap();
+    c.pin(Pin {
+        pid: 70001,
+        node: 3,
+    })
+    .unwrap();
+    // Pinning again replaces.
+    c.pin(Pin {
+        pid: 70000,
+        node: 2,
+    })
+    .unwrap();
+    assert_eq!(c.pins().len(), 2);
+    assert_eq!(
+        c.pin_of(70000),
+        Some(Pin {
+            pid: 70000,
+            node: 2
+        })
+    );
+    let b = encoded(&c);
+    assert_eq!(b.len(), HEADER_LEN + 3 * SCHEDULER_LEN + 2 * PIN_LEN);
+    assert_eq!(Config::decode(&b), Ok(c));
+    // The same pid twice on the wire.
+    let mut twice = b.clone();
+    let p1 = b.len() - PIN_LEN;
+    twice[p1..p1 + 4].copy_from_slice(&70000u32.to_le_bytes());
+    assert_eq!(Config::decode(&twice), Err(ConfigError::BadPin));
+    // Padding of a pin.
+    let mut pad = b.clone();
+    pad[b.len() - 1] = 1;
+    assert_eq!(
+        Config::decode(&pad),
+        Err(ConfigError::Malformed(WireError::BadReserved))
+    );
+    assert_eq!(c.pin(Pin { pid: 0, node: 0 }), Err(ConfigError::BadPin));
+    assert_eq!(c.pin(Pin { pid: 5, node: 64 }), Err(ConfigError::BadPin));
+    assert_eq!(c.unpin(5), Err(ConfigError::NotPinned));
+    c.unpin(70000).unwrap();
+    assert_eq!(
+        c.pins(),
+        &[Pin {
+            pid: 70001,
+            node: 3
+        }]
+    );
+    let mut full = Config::new(1);
+    for pid in 1..=MAX_PINS as u32 {
+        full.pin(Pin { pid, node: 0 }).unwrap();
+    }
+    assert_eq!(
+        full.pin(Pin { pid: 999, node: 0 }),
+        Err(ConfigError::TooManyPins)
+    );
+    assert_eq!(Config::decode(&encoded(&full)), Ok(full));
+    assert_eq!(encoded(&full).len(), HEADER_LEN + MAX_PINS * PIN_LEN);
 }

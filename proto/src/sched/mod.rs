@@ -107,9 +107,9 @@ pub use balance::{
     Stay, Unmovable, MAX_LEFT,
 };
 pub use config::{
-    Config, ConfigError, Name, Params, PidList, PolicyKind, ProcessIds, ProcessSet, Scheduler,
-    CONFIG_VERSION, HEADER_LEN, MAX_CONFIG_LEN, MAX_ID, MAX_NAME, MAX_PIDS, MAX_SCHEDULERS,
-    SCHEDULER_LEN,
+    Config, ConfigError, Name, Params, PidList, Pin, PolicyKind, ProcessIds, ProcessSet, Scheduler,
+    CONFIG_VERSION, HEADER_LEN, MAX_CONFIG_LEN, MAX_ID, MAX_NAME, MAX_PIDS, MAX_PINS,
+    MAX_SCHEDULERS, PIN_LEN, SCHEDULER_LEN,
 };
 pub use cost::{move_cost_ms, MoveCost, Strategy, StrategyBySize};
 pub use filter::{moved_by_more, AgeCache, CacheFull, RateLimit, Threshold};

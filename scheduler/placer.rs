@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Exec-time placement (`ssi-place`): a program that starts (execs) on
+//! this node while it is busy starts on the node an enabled
+//! `round_robin` or `least_loaded` scheduler picks (`proto::sched::place`),
+//! moved there eagerly right after its exec, while its image is smallest,
+//! with the deputy at home as for any migration (so its parent, pid,
+//! terminal and pipes stay as they were).
+//!
+//! The exec hook (`modules/exec_hook.rs`) queues every exec of a user
+//! process; this thread takes them off the queue. Never placed: a process
+//! the configuration pins or whose ancestor on this node it pins; one
+//! whose parent is a kernel thread (usermode helpers, among them the
+//! restart program of every migration); `ssi-ctl` itself (it talks to
+//! this node's module); a process that migrated here or is a deputy.
+
+use super::{balancer::pinned, SchedService};
+use crate::{
+    cluster::Cluster,
+    exec_hook::ExecHook,
+    kernel_ext::mono_ms,
+    kthread::{self, ThreadBody},
+    procspace::sys as procs,
+    proto::{
+        ctl::STRATEGY_EAGER,
+        sched::{place, tasks, ProcessIds},
+    },
+};
+use kernel::{prelude::*, sync::Arc};
+
+/// The name of the control tool, which always runs where it was started.
+const SSI_CTL: &[u8] = b"ssi-ctl";
+
+/// The `ssi-place` thread's body: owns the exec hook while it runs.
+pub(crate) struct Placer {
+    pub(crate) cluster: Arc<Cluster>,
+    pub(crate) sched: Arc<SchedService>,
+    pub(crate) hook: ExecHook,
+}
+
+impl ThreadBody for Placer {
+    fn run(&self) {
+        while !kthread::should_stop() {
+            self.hook.wait(1_000);
+            while let Some(pid) = self.hook.next() {
+                if kthread::should_stop() {
+                    return;
+                }
+                self.consider(pid);
+            }
+        }
+    }
+}
+
+impl Placer {
+    /// Where process `pid`, which has just exec'd here, runs.
+    fn consider(&self, pid: u32) {
+        let c = self.sched.config();
+        // No placing scheduler: nothing to look at.
+        if !c.schedulers().iter().any(|s| s.enabled && s.policy.place_kind().is_some()) {
+            return;
+        }
+        let own = self.cluster.node_id();
+        let Some(f) = pid.checked_sub(1).and_then(|after| procs::next_process(after, &mut [])) else { return };
+        if f.tgid != pid || f.kthread != 0 || f.parent_kthread != 0 {
+            return;
+        }
+        let comm_len = f.comm.iter().position(|&b| b == 0).unwrap_or(f.comm.len());
+        if &f.comm[..comm_len] == SSI_CTL {
+            return;
+        }
+        let ids = ProcessIds { pid, uid: f.uid, sid: f.session, pgid: f.pgrp };
+        let Some(s) = c.scheduler_for(&ids, own, |k| k.place_kind().is_some()) else { return };
+        let Some(kind) = s.policy.place_kind() else { return };
+        if pinned(&c, pid) || self.sched.migrations.role_of(pid).is_some() {
+            return;
+        }
+        let dest = {
+            let mut st = self.sched.state.lock();
+            let (local, table) = st.loads(own, 0, mono_ms());
+            let mut ps = st.place_state;
+            let dest = place(kind, &local, &table, s.nodes, &c.params.policy, &mut ps);
+            st.place_state = ps;
+            if let Some(d) = dest {
+                // Counted there at once: a burst of execs spreads.
+                st.note_sent(d, tasks(1), 0);
+            }
+            dest
+        };
+        let Some(dest) = dest else { return };
+        pr_info!("scheduler: placing pid {} ({}) on node {} at exec\n", pid, s.policy.name(), dest);
+        let ok = self.sched.move_process(&self.cluster, pid, dest, STRATEGY_EAGER, s.policy).is_ok();
+        let mut st = self.sched.state.lock();
+        st.note_outcome(dest, tasks(1), 0, ok);
+        if ok {
+            st.placed += 1;
+        } else {
+            st.place_failed += 1;
+        }
+    }
+}
