@@ -15,7 +15,7 @@ NODES ?= 3
 KDIR = $(shell kernel/build.sh print-dir)
 
 .PHONY: help deps kernel modules userspace workloads node rootfs cluster test \
-        test-unit test-fuzz test-vm bench-krpc bench-ckpt bench-migrate bench-migrate-phases bench-proc clean distclean
+        test-unit test-fuzz test-vm bench-krpc bench-ckpt bench-migrate bench-migrate-phases bench-proc bench-balance clean distclean
 
 help:
 	@echo "make deps      install what a fresh Debian 12 machine lacks (idempotent)"
@@ -33,6 +33,7 @@ help:
 	@echo "make bench-migrate  live migration vs criu and iperf3, two nodes (prints ratios)"
 	@echo "make bench-migrate-phases  where one migration's time goes (per-phase log, krpc counters)"
 	@echo "make bench-proc  ps/top of a 4-node cluster vs the same count local; remote kill (prints ratios)"
+	@echo "make bench-balance  8 unequal CPU-bound jobs on 2 one-CPU nodes: makespan vs lower bound"
 	@echo "make clean     remove build/ and module objects (caches stay)"
 
 deps:
@@ -91,6 +92,12 @@ bench-migrate-phases: node rootfs
 # kill of a remote process vs a krpc round trip (docs/benchmarks.md).
 bench-proc: node rootfs
 	qemu-tests/run qemu-tests/bench/proc.sh
+
+# 8 CPU-bound jobs of unequal work on 2 nodes of one vCPU: makespan with
+# the scheduler off, placing, balancing and both vs the lower bound
+# (docs/benchmarks.md).
+bench-balance: node rootfs
+	SSI_NODE_CPUS=1 qemu-tests/run qemu-tests/bench/balance.sh
 
 cluster: node rootfs
 	qemu-tests/cluster --nodes $(NODES)
