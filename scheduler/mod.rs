@@ -191,7 +191,6 @@ pub(crate) fn start(cluster: &Arc<Cluster>, sched: &Arc<SchedService>, threads: 
     let handler: Arc<dyn Handler<Cluster>> = Arc::new(SchedHandler { sched: sched.clone() }, GFP_KERNEL)?;
     cluster.register_handler(MsgType::SchedLoad, handler.clone())?;
     cluster.register_handler(MsgType::SchedConfig, handler)?;
-    sched.state.lock().restart(&sched.config().params);
     let body = Arc::new(balancer::Balancer { cluster: cluster.clone(), sched: sched.clone() }, GFP_KERNEL)?;
     threads.push(KThread::spawn(c_str!("ssi-sched"), body)?, GFP_KERNEL)?;
     match ExecHook::arm() {
