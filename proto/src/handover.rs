@@ -93,6 +93,8 @@ fn process_without_state<'a>(p: &ProcessBody<'a>) -> ProcessBody<'a> {
     ProcessBody {
         checkpoint_ns: 0,
         itimers: Itimers::default(),
+        // Now less its age: the two clocks read a moment apart.
+        start_ns: 0,
         ..*p
     }
 }
