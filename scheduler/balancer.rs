@@ -238,6 +238,7 @@ pub(crate) struct Balancer {
 
 impl ThreadBody for Balancer {
     fn run(&self) {
+        self.reset();
         while !kthread::should_stop() {
             let c = self.sched.config();
             self.tick(&c);
@@ -247,6 +248,15 @@ impl ThreadBody for Balancer {
 }
 
 impl Balancer {
+    /// Nothing known of the others: the service (re)started. On this
+    /// thread, not in `start`: `State` is a few KiB, and `start` runs at
+    /// the bottom of the deep stack of a write to `enabled`; not inlined,
+    /// so that its temporaries stay off the loop's frame.
+    #[inline(never)]
+    fn reset(&self) {
+        self.sched.state.lock().restart(&self.sched.config().params, mono_ms());
+    }
+
     /// One period: sample, report, greet new nodes, decide, act.
     fn tick(&self, c: &Config) {
         let now = mono_ms();

@@ -148,7 +148,6 @@ pub(crate) fn start(cluster: &Arc<Cluster>, sched: &Arc<SchedService>) -> Result
     let handler: Arc<dyn Handler<Cluster>> = Arc::new(SchedHandler { sched: sched.clone() }, GFP_KERNEL)?;
     cluster.register_handler(MsgType::SchedLoad, handler.clone())?;
     cluster.register_handler(MsgType::SchedConfig, handler)?;
-    sched.state.lock().restart(&sched.config().params, kernel_ms());
     let body = Arc::new(balancer::Balancer { cluster: cluster.clone(), sched: sched.clone() }, GFP_KERNEL)?;
     KThread::spawn(c_str!("ssi-sched"), body)
 }
