@@ -22,7 +22,7 @@ ssi_bindgen_skip_c_flags := -mno-fp-ret-in-387 -mpreferred-stack-boundary=% \
 
 ssi_bindgen_functions := \
 	config_group_init_type_name configfs_register_subsystem \
-	configfs_unregister_subsystem \
+	configfs_unregister_subsystem config_item_init_type_name config_item_put \
 	proc_mkdir proc_create_single_data proc_remove \
 	seq_write kernel_write kernel_read \
 	'ssi_.*'

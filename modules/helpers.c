@@ -40,6 +40,11 @@ void ssi_configfs_subsystem_init(struct configfs_subsystem *subsys)
 	mutex_init(&subsys->su_mutex);
 }
 
+void ssi_configfs_add_default_group(struct config_group *child, struct config_group *parent)
+{
+	configfs_add_default_group(child, parent);
+}
+
 void *ssi_seq_private(struct seq_file *m)
 {
 	return m->private;

@@ -6,6 +6,7 @@
 #include <linux/types.h>
 
 struct configfs_subsystem;
+struct config_group;
 struct seq_file;
 struct socket;
 struct crypto_shash;
@@ -13,6 +14,10 @@ struct file;
 
 /* mutex_init() on the subsystem's su_mutex (a macro with a lock class). */
 void ssi_configfs_subsystem_init(struct configfs_subsystem *subsys);
+
+/* configfs_add_default_group(): `child` becomes a default group of `parent`
+ * (a static inline); both initialised, neither registered yet. */
+void ssi_configfs_add_default_group(struct config_group *child, struct config_group *parent);
 
 /* seq_file's private data (set by single_open). */
 void *ssi_seq_private(struct seq_file *m);

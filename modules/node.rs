@@ -21,7 +21,7 @@ use crate::{
     procfs::{ProcShow, SeqFile},
     procspace::{signal::SignalRouting, ProcSpace, PsSource},
     proto::{identity as id, membership, pid_range, version, wire},
-    scheduler::SchedService,
+    scheduler::{config_tree::SchedHost, SchedService},
 };
 use core::fmt::Write;
 use kernel::{c_str, new_mutex, prelude::*, str::CStr, sync::Arc, sync::Mutex};
@@ -251,6 +251,16 @@ impl Node {
 impl AsRef<SchedService> for Node {
     fn as_ref(&self) -> &SchedService {
         &self.scheduler
+    }
+}
+
+impl SchedHost for Node {
+    fn sched(&self) -> &SchedService {
+        &self.scheduler
+    }
+
+    fn cluster(&self) -> Option<Arc<Cluster>> {
+        self.with_service(|s| s.map(|s| s.cluster()))
     }
 }
 

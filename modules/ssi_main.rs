@@ -95,13 +95,10 @@ impl kernel::Module for SsiModule {
         proc.add::<procspace::resources::LocalCpuinfo>()?;
         proc.add::<procspace::resources::LocalLoadavg>()?;
         proc.add::<scheduler::status::SchedulerFile>()?;
-        let config = configfs::Subsystem::register(
-            c_str!("ssi"),
-            module,
-            node.clone(),
-            &node::CONFIG_ATTRS,
-        )
-        .inspect_err(|e| {
+        let mut config_root = configfs::Group::new(c_str!("ssi"));
+        config_root.add_attrs(&node::CONFIG_ATTRS)?;
+        config_root.add_child(scheduler::config_tree::group()?)?;
+        let config = configfs::Subsystem::register(module, node.clone(), config_root).inspect_err(|e| {
             pr_err!("cannot register configfs subsystem 'ssi' (error {})\n", e.to_errno());
         })?;
         let ctl = ctl_device::CtlDevice::register(node.clone()).inspect_err(|e| {

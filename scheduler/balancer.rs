@@ -192,6 +192,12 @@ impl State {
         let _ = self.cache.on_report(from, r, now_ms);
     }
 
+    /// This node's load as its probe smoothed it (upper, mean, CPUs) and
+    /// its memory, at the last sample (configfs `probes/`).
+    pub(crate) fn local_load(&self) -> (u32, u32, u32, Memory) {
+        (self.probe.upper(), self.probe.mean(), self.probe.cpus(), self.mem)
+    }
+
     fn say(&mut self, args: fmt::Arguments<'_>) {
         self.last = StackStr::new();
         let _ = self.last.write_fmt(args);

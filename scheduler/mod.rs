@@ -17,8 +17,11 @@
 //!   this node: a dynamic-balancing decision migrates one process (the
 //!   migration layer's own path, as `ssi-ctl migrate` does).
 //! - `status.rs`: `/proc/ssi/scheduler`, what it does and why.
+//! - `config_tree.rs`: the configfs tree `scheduler/` that shows and
+//!   changes the configuration.
 
 pub(crate) mod balancer;
+pub(crate) mod config_tree;
 pub(crate) mod placer;
 pub(crate) mod status;
 pub(crate) mod sys;

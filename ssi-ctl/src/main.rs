@@ -8,6 +8,7 @@ mod keep_pid;
 mod migrations;
 mod pager;
 mod ps;
+mod scheduler;
 mod sysfs;
 
 use checkpoint::Strategy;
@@ -131,6 +132,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show the cluster-wide scheduler configuration (parameters by part, schedulers), or change it (root).
+    ///
+    /// A change made on any node is in force on every node (docs/scheduler.md).
+    #[command(args_conflicts_with_subcommands = true)]
+    Scheduler {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        action: Option<scheduler::SchedulerAction>,
+    },
+    /// Balance the cluster's load: `on` installs the default preset on every node, `off` removes it,
+    /// `status` shows what the scheduler does.
+    Balance {
+        #[command(subcommand)]
+        action: scheduler::BalanceAction,
+    },
 }
 
 #[derive(Subcommand)]
@@ -158,6 +176,9 @@ fn run(node: &Node, command: Command) -> ExitCode {
         Command::Stats { json } => stats(node, json),
         Command::Migrations { json } => migrations(node, json),
         Command::Ps { json } => ps(node, json),
+        Command::Scheduler { json, action: None } => scheduler::show(node, json),
+        Command::Scheduler { action: Some(action), .. } => scheduler::run(node, action),
+        Command::Balance { action } => scheduler::balance(node, action),
         Command::Checkpoint { pid, output, kill } => checkpoint::checkpoint(node.root(), pid, output, kill),
         Command::Image { file, json, maps } => checkpoint::image_info(&file, json, maps),
         Command::Restart { files, check: true, .. } => checkpoint::restart_check(node.root(), &files),
@@ -530,6 +551,68 @@ mod tests {
     }
 
     #[test]
+    fn scheduler_commands() {
+        use scheduler::{BalanceAction, SchedulerAction};
+        assert!(matches!(parse(&["scheduler"]).unwrap(), Command::Scheduler { json: false, action: None }));
+        assert!(matches!(parse(&["scheduler", "--json"]).unwrap(), Command::Scheduler { json: true, action: None }));
+        let action = |args: &[&str]| match parse(args).unwrap() {
+            Command::Scheduler { json: false, action: Some(a) } => a,
+            _ => panic!("not a scheduler action: {args:?}"),
+        };
+        assert_eq!(
+            action(&["scheduler", "set", "balance.margin", "300"]),
+            SchedulerAction::Set { param: "balance.margin".into(), value: "300".into() }
+        );
+        assert_eq!(
+            action(&["scheduler", "add", "batch", "balance"]),
+            SchedulerAction::Add {
+                name: "batch".into(),
+                policy: "balance".into(),
+                processes: None,
+                nodes: None,
+                disabled: false
+            }
+        );
+        assert_eq!(
+            action(&["scheduler", "add", "batch", "memory", "--processes", "uid 1000", "--nodes", "1-3", "--disabled"]),
+            SchedulerAction::Add {
+                name: "batch".into(),
+                policy: "memory".into(),
+                processes: Some("uid 1000".into()),
+                nodes: Some("1-3".into()),
+                disabled: true
+            }
+        );
+        assert_eq!(
+            action(&["scheduler", "edit", "batch", "processes", "pids", "5", "7"]),
+            SchedulerAction::Edit {
+                name: "batch".into(),
+                field: "processes".into(),
+                value: vec!["pids".into(), "5".into(), "7".into()]
+            }
+        );
+        assert_eq!(action(&["scheduler", "remove", "batch"]), SchedulerAction::Remove { name: "batch".into() });
+        assert_eq!(refused(&["scheduler", "set", "balance.margin"]).kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(refused(&["scheduler", "add", "batch"]).kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(refused(&["scheduler", "edit", "batch", "nodes"]).kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(refused(&["scheduler", "remove"]).kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(refused(&["scheduler", "add", "b", "balance", "--enabled"]).kind(), ErrorKind::UnknownArgument);
+        assert_eq!(refused(&["scheduler", "--json", "remove", "b"]).kind(), ErrorKind::ArgumentConflict);
+        assert_eq!(refused(&["scheduler", "bogus"]).kind(), ErrorKind::InvalidSubcommand);
+        let balance = |args: &[&str]| match parse(args).unwrap() {
+            Command::Balance { action } => action,
+            _ => panic!("not balance: {args:?}"),
+        };
+        assert_eq!(balance(&["balance", "on"]), BalanceAction::On);
+        assert_eq!(balance(&["balance", "off"]), BalanceAction::Off);
+        assert_eq!(balance(&["balance", "status"]), BalanceAction::Status { json: false });
+        assert_eq!(balance(&["balance", "status", "--json"]), BalanceAction::Status { json: true });
+        assert_eq!(refused(&["balance"]).kind(), ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand);
+        assert_eq!(refused(&["balance", "maybe"]).kind(), ErrorKind::InvalidSubcommand);
+        assert_eq!(refused(&["balance", "on", "--json"]).kind(), ErrorKind::UnknownArgument);
+    }
+
+    #[test]
     fn checkpoint_options() {
         match parse(&["checkpoint", "42", "-o", "/tmp/x.img", "--kill"]).unwrap() {
             Command::Checkpoint { pid, output, kill } => {
@@ -716,6 +799,11 @@ mod tests {
         assert_eq!(run(&node, Command::Ps { json: false }), ExitCode::from(3));
         assert_eq!(run(&node, Command::Ps { json: true }), ExitCode::from(3));
         assert_eq!(run(&node, Command::Where { pid: 1, json: false }), ExitCode::from(3));
+        assert_eq!(run(&node, Command::Scheduler { json: false, action: None }), ExitCode::from(3));
+        assert_eq!(
+            run(&node, Command::Balance { action: scheduler::BalanceAction::Status { json: true } }),
+            ExitCode::from(3)
+        );
         assert_eq!(run(&node, Command::Config { action: ConfigAction::Get { key: "bogus".into() } }), ExitCode::from(2));
         let (_d, node) = fake_node("release: 0.1.0\ninterface: 1\n", "2\n");
         assert_eq!(run(&node, Command::Status { json: true }), ExitCode::SUCCESS);

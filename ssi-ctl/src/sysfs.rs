@@ -35,6 +35,12 @@ pub enum CtlError {
     BadImage(PathBuf, String),
     /// No process of that pid in the cluster's listing (exit 1).
     NoProcess(u32),
+    /// The module refused a change of the scheduler's configuration
+    /// (exit 2): what was asked and why.
+    Invalid { what: String, why: String },
+    /// A change of the cluster-wide configuration on a node outside the
+    /// cluster (exit 1).
+    NotJoined,
 }
 
 impl CtlError {
@@ -47,6 +53,8 @@ impl CtlError {
             CtlError::NotLoaded | CtlError::NoConfigfs(_) => libc::ENODEV,
             CtlError::BadImage(..) | CtlError::Malformed(..) => libc::EINVAL,
             CtlError::NoProcess(_) => libc::ESRCH,
+            CtlError::Invalid { .. } => libc::EINVAL,
+            CtlError::NotJoined => libc::ENOTCONN,
             _ => libc::EIO,
         }
     }
@@ -63,8 +71,9 @@ impl CtlError {
             | CtlError::NoSecret
             | CtlError::Refused { .. }
             | CtlError::BadImage(..)
-            | CtlError::NoProcess(_) => 1,
-            CtlError::UnknownKey(_) | CtlError::InvalidValue(..) | CtlError::WriteOnly(_) => 2,
+            | CtlError::NoProcess(_)
+            | CtlError::NotJoined => 1,
+            CtlError::UnknownKey(_) | CtlError::InvalidValue(..) | CtlError::WriteOnly(_) | CtlError::Invalid { .. } => 2,
         }
     }
 }
@@ -102,6 +111,12 @@ impl fmt::Display for CtlError {
             CtlError::NoProcess(pid) => {
                 write!(f, "no process {pid} in the cluster (no alive node lists it; see ssi-ctl ps)")
             }
+            CtlError::Invalid { what, why } => write!(f, "{what} refused: {why}"),
+            CtlError::NotJoined => write!(
+                f,
+                "this node is not in a cluster: the scheduler's configuration is the cluster's \
+                 (join first with 'ssi-ctl config set enabled 1')"
+            ),
         }
     }
 }
@@ -268,7 +283,18 @@ impl Node {
         self.root.join("sys/kernel/config/ssi")
     }
 
-    fn read(&self, path: &Path) -> Result<String, CtlError> {
+    /// A file under /sys/kernel/config/ssi (`rel`: `scheduler/list`, ...).
+    pub fn config_path(&self, rel: &str) -> PathBuf {
+        self.config_dir().join(rel)
+    }
+
+    /// A file of /proc/ssi.
+    pub fn proc_path(&self, name: &str) -> PathBuf {
+        self.proc_dir().join(name)
+    }
+
+    /// Reads a file, with errors an operator can act on.
+    pub fn read(&self, path: &Path) -> Result<String, CtlError> {
         std::fs::read_to_string(path).map_err(|e| match e.kind() {
             io::ErrorKind::PermissionDenied => CtlError::Permission(path.to_path_buf()),
             _ => CtlError::Io(path.to_path_buf(), e),
@@ -567,6 +593,8 @@ pub(crate) mod tests {
             (CtlError::UnknownKey("k".into()), 2),
             (CtlError::InvalidValue("k".into(), "v".into()), 2),
             (CtlError::WriteOnly("secret".into()), 2),
+            (CtlError::Invalid { what: "w".into(), why: "y".into() }, 2),
+            (CtlError::NotJoined, 1),
         ];
         for (e, code) in &cases {
             assert_eq!(e.exit_code(), *code, "{e:?}");

@@ -77,6 +77,9 @@
 //!   [`ConfigError`] and the codec;
 //! - `text.rs`: the attributes' parsers and formatters, [`PARAM_FIELDS`],
 //!   [`TextBuf`];
+//! - `command.rs`: editing by text: a scheduler's fields
+//!   ([`SchedField`], [`SchedChange`]), the `scheduler/command` file's
+//!   [`Command`]s, the configfs directory of each part ([`PARAM_DIRS`]);
 //! - `policy_tests.rs`, `config_tests.rs`, `sim.rs` (tests only): the
 //!   policies' and the configuration's tests, simulated clusters.
 //!
@@ -84,6 +87,7 @@
 //! that every item is reached as `sched::Item`; the files are private.
 
 mod balance;
+mod command;
 mod config;
 mod cost;
 mod filter;
@@ -106,6 +110,9 @@ pub use balance::{
     memory_room, memory_skip, returns_too_soon, Candidate, Decision, Left, Move, Skip, SkipCounts,
     Stay, Unmovable, MAX_LEFT,
 };
+pub use command::{
+    param_dir, param_index, parse_command, Command, SchedChange, SchedField, PARAM_DIRS,
+};
 pub use config::{
     Config, ConfigError, Name, Params, PidList, Pin, PolicyKind, ProcessIds, ProcessSet, Scheduler,
     CONFIG_VERSION, HEADER_LEN, MAX_CONFIG_LEN, MAX_ID, MAX_NAME, MAX_PIDS, MAX_PINS,
@@ -126,7 +133,7 @@ pub use table::{
     LoadCache, NodeLoad, NodeSet, NodeTable, MAX_SET_NODE, MAX_TABLE_NODES, PENDING_REPORTS,
 };
 pub use text::{
-    find_param, parse_flag, parse_name, parse_node_set, parse_policy, parse_process_set,
-    parse_strategy, set_param, write_param, ParamField, ParamValue, TextBuf, TextError,
-    PARAM_FIELDS,
+    find_param, parse_flag, parse_name, parse_node_set, parse_param_value, parse_policy,
+    parse_process_set, parse_strategy, set_param, write_param, ParamField, ParamValue, TextBuf,
+    TextError, PARAM_FIELDS,
 };

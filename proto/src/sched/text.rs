@@ -93,7 +93,7 @@ fn number(w: &[u8], min: u64, max: u64) -> Result<u64, TextError> {
 }
 
 /// `input` without its newline and blanks; `Empty` if nothing is left.
-fn content(input: &[u8]) -> Result<&[u8], TextError> {
+pub(super) fn content(input: &[u8]) -> Result<&[u8], TextError> {
     let s = trim(input);
     if s.is_empty() {
         Err(TextError::Empty)
@@ -442,13 +442,7 @@ pub fn set_param(
     input: &[u8],
 ) -> Result<(), TextError> {
     let f = find_param(part, field).ok_or(TextError::NoSuchParam)?;
-    let s = content(input)?;
-    let v = match f.get(params) {
-        ParamValue::Number(_) => ParamValue::Number(number(s, 0, u64::MAX)?),
-        ParamValue::Strategy(_) => {
-            ParamValue::Strategy(Strategy::from_name(s).ok_or(TextError::Unknown)?)
-        }
-    };
+    let v = parse_param_value(f, input)?;
     let mut new = *params;
     (f.set)(&mut new, v).ok_or(TextError::OutOfRange)?;
     if new.check().is_some() {
@@ -456,6 +450,18 @@ pub fn set_param(
     }
     *params = new;
     Ok(())
+}
+
+/// Parses a value of parameter `f` (a number, or a strategy's name),
+/// without checking its range.
+pub fn parse_param_value(f: &ParamField, input: &[u8]) -> Result<ParamValue, TextError> {
+    let s = content(input)?;
+    Ok(match f.get(&Params::DEFAULT) {
+        ParamValue::Number(_) => ParamValue::Number(number(s, 0, u64::MAX)?),
+        ParamValue::Strategy(_) => {
+            ParamValue::Strategy(Strategy::from_name(s).ok_or(TextError::Unknown)?)
+        }
+    })
 }
 
 /// Writes parameter `part`/`field` of `params` as an operator reads it,
