@@ -23,12 +23,13 @@ where_jobs() { on 1 "ssi-ctl ps --json" | jq -r '[.[] | select(.cmd | startswith
 
 # --- Balancing off: four jobs stay on node 1.
 on 1 "ssi-ctl balance off > /dev/null 2>&1; true"
+moved_before=$(on 1 "sed -n 's/^migrations: //p' /proc/ssi/scheduler")
 on 1 "rm -f /cluster/off-*; (sh -c 'for i in 1 2 3 4; do ssi-wl-spin $units > /cluster/off-\$i.out & done; wait; echo done > /cluster/off-done' < /dev/null > /dev/null 2>&1 &)"
 wait_on 20 1 "[ \$(pgrep -cx ssi-wl-spin) -ge 4 ]"
 sleep 6
 expect_eq "balancing off: the jobs stay on node 1" "$(where_jobs)" "1 1 1 1"
 wait_on 300 1 "test -s /cluster/off-done"
-expect_eq "balancing off: node 1 moved nothing" "$(on 1 "sed -n 's/^migrations: //p' /proc/ssi/scheduler")" 0
+expect_eq "balancing off: node 1 moved nothing" "$(on 1 "sed -n 's/^migrations: //p' /proc/ssi/scheduler")" "$moved_before"
 
 # --- Balancing on, everywhere.
 out=$(on 2 "ssi-ctl balance on 2>&1; echo rc=\$?")
@@ -38,13 +39,16 @@ for n in 1 2 3; do
 done
 # Two pinned jobs and one whose output exists on node 1 only: node 1 is
 # busy and the third is the only one that may go; it is tried, refused,
-# and stays, with the reason.
-pinned=()
-for k in 1 2; do
-  on 1 "(ssi-wl-spin $units > /cluster/pinned-$k.out 2>&1 < /dev/null &)"
-  pinned+=("$(on 1 "pgrep -nx ssi-wl-spin")")
-  on 1 "ssi-ctl pin ${pinned[-1]}" > /dev/null
-done
+# and stays, with the reason. The pinned jobs are children of a pinned
+# launcher (a pin holds a process's descendants on its node too),
+# started while node 1 is idle and pinned before it starts them.
+on 1 "rm -f /cluster/launch; (sh -c 'while [ ! -e /cluster/launch ]; do sleep 0.2; done; ssi-wl-spin $units > /cluster/pinned-1.out & ssi-wl-spin $units > /cluster/pinned-2.out & wait' < /dev/null > /dev/null 2>&1 &)"
+launcher=$(on 1 "pgrep -f 'while \\[ ! -e /cluster/launc[h]' | head -1")
+expect_match "the launcher runs" "$launcher" '^[0-9]+$'
+on 1 "ssi-ctl pin $launcher" > /dev/null
+on 1 "touch /cluster/launch"
+wait_on 20 1 "[ \$(pgrep -c -P $launcher -x ssi-wl-spin) -ge 2 ]"
+pinned=($(on 1 "pgrep -P $launcher -x ssi-wl-spin"))
 on 1 "(ssi-wl-spin $units > /tmp/local.out 2>&1 < /dev/null &)"
 local_job=$(on 1 "pgrep -nx ssi-wl-spin")
 wait_on 60 1 "grep -q 'pid $local_job: .*cannot open file /tmp/local.out' /proc/ssi/scheduler"
@@ -70,7 +74,7 @@ done
 # What the schedulers did, from their own records.
 status=$(on 1 "cat /proc/ssi/scheduler")
 log "$status"
-moved=$(sed -n 's/^migrations: //p' <<<"$status")
+moved=$(( $(sed -n 's/^migrations: //p' <<<"$status") - moved_before ))
 [ "$moved" -ge 2 ] || fail "node 1 moved $moved processes, expected at least 2"
 logs=$(for n in 1 2 3; do on $n "dmesg | grep -E 'scheduler: (moving|placing) pid'"; done)
 log "$logs"
@@ -87,4 +91,4 @@ for n in 1 2 3; do
   wait_on 10 $n "grep -q '^balancing: off' /proc/ssi/scheduler"
 done
 for n in 1 2 3; do on $n "ssi-ctl unpin \$(pgrep -x ssi-agent | head -1) > /dev/null 2>&1; true"; done
-for p in "${pinned[@]}"; do on 1 "ssi-ctl unpin $p > /dev/null 2>&1; true"; done
+on 1 "ssi-ctl unpin $launcher > /dev/null 2>&1; true"

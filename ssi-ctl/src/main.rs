@@ -149,6 +149,19 @@ enum Command {
         #[command(subcommand)]
         action: scheduler::BalanceAction,
     },
+    /// Keep a process where it runs, or move it to NODE and keep it there: no policy moves it or
+    /// its descendants on its node (root; cluster-wide).
+    Pin {
+        /// The process (its cluster-wide pid).
+        pid: u32,
+        /// The node it stays on (migrated there first if it runs elsewhere).
+        node: Option<u16>,
+    },
+    /// Let the policies move a pinned process again (root; cluster-wide).
+    Unpin {
+        /// The process.
+        pid: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -179,6 +192,8 @@ fn run(node: &Node, command: Command) -> ExitCode {
         Command::Scheduler { json, action: None } => scheduler::show(node, json),
         Command::Scheduler { action: Some(action), .. } => scheduler::run(node, action),
         Command::Balance { action } => scheduler::balance(node, action),
+        Command::Pin { pid, node: to } => pin(node, pid, to),
+        Command::Unpin { pid } => scheduler::unpin(node, pid),
         Command::Checkpoint { pid, output, kill } => checkpoint::checkpoint(node.root(), pid, output, kill),
         Command::Image { file, json, maps } => checkpoint::image_info(&file, json, maps),
         Command::Restart { files, check: true, .. } => checkpoint::restart_check(node.root(), &files),
@@ -477,6 +492,20 @@ fn migrate(node: &Node, pid: u32, to: u16, strategy: Strategy) -> Result<(), Ctl
     }
 }
 
+/// `ssi-ctl pin PID [NODE]`: pinned first (no policy moves it meanwhile),
+/// then moved to NODE if it runs elsewhere.
+fn pin(node: &Node, pid: u32, to: Option<u16>) -> Result<(), CtlError> {
+    scheduler::pin(node, pid, to)?;
+    let Some(to) = to else { return Ok(()) };
+    let own = node.own_node_id();
+    let rows = node.ps().unwrap_or_default();
+    let here = ps::locate(&rows, pid, own).map(|r| r.node).or(own);
+    if here == Some(to) {
+        return Ok(());
+    }
+    migrate(node, pid, to, Strategy::Eager)
+}
+
 fn ps(node: &Node, json: bool) -> Result<(), CtlError> {
     let rows = node.ps()?;
     let users = node.users();
@@ -599,6 +628,10 @@ mod tests {
         assert_eq!(refused(&["scheduler", "add", "b", "balance", "--enabled"]).kind(), ErrorKind::UnknownArgument);
         assert_eq!(refused(&["scheduler", "--json", "remove", "b"]).kind(), ErrorKind::ArgumentConflict);
         assert_eq!(refused(&["scheduler", "bogus"]).kind(), ErrorKind::InvalidSubcommand);
+        assert!(matches!(parse(&["pin", "70000"]).unwrap(), Command::Pin { pid: 70000, node: None }));
+        assert!(matches!(parse(&["pin", "70000", "2"]).unwrap(), Command::Pin { pid: 70000, node: Some(2) }));
+        assert!(matches!(parse(&["unpin", "70000"]).unwrap(), Command::Unpin { pid: 70000 }));
+        assert!(parse(&["pin"]).is_err());
         let balance = |args: &[&str]| match parse(args).unwrap() {
             Command::Balance { action } => action,
             _ => panic!("not balance: {args:?}"),

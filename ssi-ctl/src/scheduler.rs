@@ -290,6 +290,29 @@ fn command(node: &Node, line: &str, what: &str, why: impl FnOnce() -> String) ->
     write(node, "scheduler/command", line, what, why)
 }
 
+/// `ssi-ctl pin PID [NODE]`: the pin, cluster-wide.
+pub fn pin(node: &Node, pid: u32, to: Option<u16>) -> Result<(), CtlError> {
+    let line = match to {
+        Some(n) => format!("pin {pid} {n}"),
+        None => format!("pin {pid}"),
+    };
+    command(node, &line, &format!("pin {pid}"), || {
+        "pids are 1..=2147483647, nodes 1..=63, at most 32 pins (dmesg | grep 'ssi: scheduler' says why)".into()
+    })?;
+    match to {
+        Some(n) => println!("pinned {pid} to node {n}"),
+        None => println!("pinned {pid} where it runs"),
+    }
+    Ok(())
+}
+
+/// `ssi-ctl unpin PID`.
+pub fn unpin(node: &Node, pid: u32) -> Result<(), CtlError> {
+    command(node, &format!("unpin {pid}"), &format!("unpin {pid}"), || format!("process {pid} is not pinned"))?;
+    println!("unpinned {pid}");
+    Ok(())
+}
+
 /// `ssi-ctl scheduler [--json]`.
 pub fn show(node: &Node, json: bool) -> Result<(), CtlError> {
     let c = SchedConfig::read(node)?;
@@ -572,6 +595,7 @@ fn not_moved_json(line: &str) -> Option<Value> {
 pub fn status_json(text: &str) -> Value {
     let mut m = Map::new();
     let mut schedulers = Vec::new();
+    let mut pins = Vec::new();
     let mut table: Option<String> = None;
     for line in text.lines() {
         if line.starts_with(char::is_whitespace) {
@@ -602,7 +626,19 @@ pub fn status_json(text: &str) -> Value {
                     .map_or_else(|| serde_json::json!({ "line": v }), |s| serde_json::to_value(s).expect("plain data"));
                 schedulers.push(s);
             }
-            "schedulers" => {}
+            "schedulers" | "pins" => {}
+            "pin" => {
+                // `PID` or `PID on node N`.
+                let w: Vec<&str> = v.split_whitespace().collect();
+                let pin = match w.as_slice() {
+                    [p] => serde_json::json!({ "pid": crate::json_number(p), "node": null }),
+                    [p, "on", "node", n] => {
+                        serde_json::json!({ "pid": crate::json_number(p), "node": crate::json_number(n) })
+                    }
+                    _ => serde_json::json!({ "line": v }),
+                };
+                pins.push(pin);
+            }
             "generation" => {
                 let (g, o) = parse_generation(v);
                 m.insert("generation".into(), g.map_or_else(|| v.into(), Value::from));
@@ -627,6 +663,7 @@ pub fn status_json(text: &str) -> Value {
         }
     }
     m.insert("schedulers".into(), Value::Array(schedulers));
+    m.insert("pins".into(), Value::Array(pins));
     Value::Object(m)
 }
 

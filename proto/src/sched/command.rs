@@ -13,17 +13,20 @@
 //! - `set NAME FIELD VALUE`: FIELD is `policy`, `processes`, `nodes` or
 //!   `enabled`, VALUE its text form ([`super::text`]), the rest of the
 //!   line;
-//! - `param PART.FIELD VALUE`: a parameter ([`PARAM_FIELDS`]).
+//! - `param PART.FIELD VALUE`: a parameter ([`PARAM_FIELDS`]);
+//! - `pin PID [NODE]`: no policy moves process PID (and its descendants
+//!   on its node), or only to NODE;
+//! - `unpin PID`.
 //!
 //! A command is parsed whole before anything changes; applying it
 //! ([`Command::apply`]) edits a configuration that the caller then
 //! validates as a whole.
 
-use super::config::{Config, ConfigError, Name, PolicyKind, ProcessSet, Scheduler};
+use super::config::{Config, ConfigError, Name, Pin, PolicyKind, ProcessSet, Scheduler, MAX_ID};
 use super::params::BadParam;
-use super::table::NodeSet;
+use super::table::{NodeSet, MAX_SET_NODE};
 use super::text::{
-    content, parse_flag, parse_name, parse_node_set, parse_param_value, parse_policy,
+    content, number, parse_flag, parse_name, parse_node_set, parse_param_value, parse_policy,
     parse_process_set, ParamField, ParamValue, TextError, PARAM_FIELDS,
 };
 use core::fmt::{self, Write};
@@ -171,6 +174,10 @@ pub enum Command {
         /// Its new value (its range is checked with the others').
         value: ParamValue,
     },
+    /// `pin PID [NODE]`.
+    Pin(Pin),
+    /// `unpin PID`.
+    Unpin(u32),
 }
 
 /// The first word of `s` and what follows it (blanks skipped before).
@@ -221,6 +228,20 @@ pub fn parse_command(input: &[u8]) -> Result<Command, TextError> {
                 change: field.parse(value)?,
             })
         }
+        b"pin" | b"unpin" => {
+            let pid = number(name, 1, u64::from(MAX_ID))? as u32;
+            if verb == b"unpin" {
+                if !rest.trim_ascii().is_empty() {
+                    return Err(TextError::Trailing);
+                }
+                return Ok(Command::Unpin(pid));
+            }
+            let node = match rest.trim_ascii() {
+                b"" => 0,
+                w => number(only_word(w)?, 1, u64::from(MAX_SET_NODE))? as u16,
+            };
+            Ok(Command::Pin(Pin { pid, node }))
+        }
         b"param" => {
             let dot = name
                 .iter()
@@ -244,6 +265,8 @@ impl Command {
         match *self {
             Command::Add { name, policy } => c.add(Scheduler::new(name, policy)),
             Command::Remove(name) => c.remove(name.as_bytes()),
+            Command::Pin(p) => c.pin(p),
+            Command::Unpin(pid) => c.unpin(pid),
             Command::Set { name, change } => change.apply(c, name.as_bytes()),
             Command::Param { index, value } => {
                 let field: &ParamField =
@@ -263,6 +286,44 @@ impl Command {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod pin_tests {
+    use super::*;
+
+    #[test]
+    fn pin_commands_parse_and_apply() {
+        assert_eq!(
+            parse_command(b"pin 70000\n"),
+            Ok(Command::Pin(Pin {
+                pid: 70000,
+                node: 0
+            }))
+        );
+        assert_eq!(
+            parse_command(b"pin 70000 3"),
+            Ok(Command::Pin(Pin {
+                pid: 70000,
+                node: 3
+            }))
+        );
+        assert_eq!(parse_command(b"unpin 70000"), Ok(Command::Unpin(70000)));
+        assert_eq!(parse_command(b"pin 0"), Err(TextError::OutOfRange));
+        assert_eq!(parse_command(b"pin 5 64"), Err(TextError::OutOfRange));
+        assert_eq!(parse_command(b"pin 5 3 4"), Err(TextError::Trailing));
+        assert_eq!(parse_command(b"unpin 5 3"), Err(TextError::Trailing));
+        assert_eq!(parse_command(b"pin x"), Err(TextError::NotANumber));
+        let mut c = Config::new(1);
+        parse_command(b"pin 42 2").unwrap().apply(&mut c).unwrap();
+        assert_eq!(c.pin_of(42), Some(Pin { pid: 42, node: 2 }));
+        parse_command(b"unpin 42").unwrap().apply(&mut c).unwrap();
+        assert_eq!(c.pin_of(42), None);
+        assert_eq!(
+            parse_command(b"unpin 42").unwrap().apply(&mut c),
+            Err(ConfigError::NotPinned)
+        );
     }
 }
 

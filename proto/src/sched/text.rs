@@ -75,7 +75,7 @@ fn words(s: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// A decimal number in `min..=max`.
-fn number(w: &[u8], min: u64, max: u64) -> Result<u64, TextError> {
+pub(super) fn number(w: &[u8], min: u64, max: u64) -> Result<u64, TextError> {
     if w.is_empty() || !w.iter().all(u8::is_ascii_digit) {
         return Err(TextError::NotANumber);
     }
