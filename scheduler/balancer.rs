@@ -100,6 +100,9 @@ pub(crate) struct State {
     /// migrations failed.
     pub(crate) placed: u64,
     pub(crate) place_failed: u64,
+    /// Processes the placer decided to move that are still here (their
+    /// migration queued or under way): not counted in this node's load.
+    pub(crate) departing: u32,
 }
 
 impl State {
@@ -126,6 +129,7 @@ impl State {
                 place_state: PlaceState::default(),
                 placed: 0,
                 place_failed: 0,
+                departing: 0,
             }),
             GFP_KERNEL,
         )
@@ -399,7 +403,9 @@ impl Balancer {
             let mut st = self.sched.state.lock();
             st.greeted = alive;
             st.apply(&c.params);
-            st.probe.sample(tasks(sample.runnable), sample.cpus);
+            // What the placer is moving away runs here until it is captured.
+            let runnable = sample.runnable.saturating_sub(st.departing);
+            st.probe.sample(tasks(runnable), sample.cpus);
             st.mem = Memory { free_kib: sample.available_kib, total_kib: sample.total_kib };
             for id in 1..64u16 {
                 st.cache.set_alive(id, alive & (1 << id) != 0);

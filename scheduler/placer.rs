@@ -81,8 +81,10 @@ impl Placer {
             let dest = place(kind, &local, &table, s.nodes, &c.params.policy, &mut ps);
             st.place_state = ps;
             if let Some(d) = dest {
-                // Counted there at once: a burst of execs spreads.
+                // Counted there at once, and no more here: a burst of
+                // execs spreads.
                 st.note_sent(d, tasks(1), 0);
+                st.departing += 1;
             }
             dest
         };
@@ -90,6 +92,7 @@ impl Placer {
         pr_info!("scheduler: placing pid {} ({}) on node {} at exec\n", pid, s.policy.name(), dest);
         let ok = self.sched.move_process(&self.cluster, pid, dest, STRATEGY_EAGER, s.policy).is_ok();
         let mut st = self.sched.state.lock();
+        st.departing = st.departing.saturating_sub(1);
         st.note_outcome(dest, tasks(1), 0, ok);
         if ok {
             st.placed += 1;
