@@ -145,4 +145,5 @@ done
 
 # --- Back to the defaults.
 on 1 "ssi-ctl scheduler set balance.margin 256 > /dev/null"
+for n in 1 2 3; do on $n "ssi-ctl unpin \$(pgrep -x ssi-agent | head -1)" > /dev/null; done
 same_everywhere 1 "at the end"
