@@ -82,6 +82,19 @@ static char *ssi_pf_render(u32 tgid, int file, long *len)
 	return buf;
 }
 
+/* Whether `m` reads a file of a /proc/PID directory (whose parent is the
+ * proc root), not of /proc/PID/task/TID: statm and status serve both,
+ * and a thread's own files stay the kernel's. */
+static bool ssi_pf_tgid_file(struct seq_file *m)
+{
+	struct dentry *d;
+
+	if (!m->file)
+		return false;
+	d = m->file->f_path.dentry;
+	return d->d_parent->d_parent == d->d_sb->s_root;
+}
+
 static int ssi_pf_show(int file, struct seq_file *m, struct pid_namespace *ns,
 		       struct pid *pid, struct task_struct *task)
 {
@@ -90,7 +103,7 @@ static int ssi_pf_show(int file, struct seq_file *m, struct pid_namespace *ns,
 	long len = -ENOENT;
 	int r;
 
-	if (ns == &init_pid_ns && task && thread_group_leader(task))
+	if (ns == &init_pid_ns && task && thread_group_leader(task) && ssi_pf_tgid_file(m))
 		buf = ssi_pf_render(task_tgid_nr(task), file, &len);
 	if (buf) {
 		seq_write(m, buf, len);
