@@ -143,7 +143,7 @@ for n in 1 2 3; do
   expect_eq "node $n: no scheduler" "$(jq -c .schedulers <<<"$json")" "[]"
 done
 
-# --- Back to the defaults.
-on 1 "ssi-ctl scheduler set balance.margin 256 > /dev/null"
+# --- Back to the defaults (the last change made on node 1).
 for n in 1 2 3; do on $n "ssi-ctl unpin \$(pgrep -x ssi-agent | head -1)" > /dev/null; done
+on 1 "ssi-ctl scheduler set balance.margin 256 > /dev/null"
 same_everywhere 1 "at the end"
