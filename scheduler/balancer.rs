@@ -36,6 +36,9 @@ const MAX_EVENTS: usize = 16;
 const MAX_UNMOVABLE: usize = 64;
 /// A process that could not be moved is tried again after this long.
 const UNMOVABLE_MS: u64 = 60_000;
+/// How often a node sends its configuration to every node, changed or
+/// not (a few hundred bytes to each).
+const CONFIG_RESEND_MS: u64 = 5_000;
 
 /// A process of this node the balancer follows.
 #[derive(Clone, Copy)]
@@ -87,8 +90,8 @@ pub(crate) struct State {
     seq: u64,
     cache: LoadCache,
     mem: Memory,
-    /// The nodes the configuration was sent to since they joined.
-    greeted: u64,
+    /// Where and when the configuration was sent.
+    config_out: ConfigOut,
     tracks: KVec<Track>,
     events: KVec<Event>,
     unmovable: KVec<NotMovable>,
@@ -103,6 +106,15 @@ pub(crate) struct State {
     /// Processes the placer decided to move that are still here (their
     /// migration queued or under way): not counted in this node's load.
     pub(crate) departing: u32,
+}
+
+/// Where and when a node sent its configuration.
+#[derive(Default)]
+struct ConfigOut {
+    /// The nodes it was sent to since they joined.
+    greeted: u64,
+    /// When it was last sent to every node.
+    sent_ms: u64,
 }
 
 impl State {
@@ -121,7 +133,7 @@ impl State {
                 seq: 0,
                 cache: LoadCache::new(u64::from(r.max_age_ms)),
                 mem: Memory::default(),
-                greeted: 0,
+                config_out: ConfigOut { greeted: 0, sent_ms: 0 },
                 tracks: KVec::new(),
                 events: KVec::new(),
                 unmovable: KVec::new(),
@@ -144,7 +156,7 @@ impl State {
         self.filter = ReportFilter::new(&params.report);
         self.seq = 0;
         self.cache = LoadCache::new(u64::from(params.report.max_age_ms));
-        self.greeted = 0;
+        self.config_out = ConfigOut::default();
         self.tracks = KVec::new();
         self.unmovable = KVec::new();
         self.place_state = PlaceState::default();
@@ -387,10 +399,27 @@ impl Balancer {
         let alive = self.alive_nodes();
         // Greet the nodes that joined since the last look with the
         // configuration (a joining node has none).
-        let greeted = self.sched.state.lock().greeted;
-        for id in (1..64u16).filter(|&id| alive & (1 << id) != 0 && greeted & (1 << id) == 0) {
-            if id != own && c.generation > 0 {
-                send_config(&self.cluster, c, Some(id));
+        let (greeted, resend) = {
+            let mut st = self.sched.state.lock();
+            let out = &mut st.config_out;
+            let resend = c.generation > 0 && now.saturating_sub(out.sent_ms) >= CONFIG_RESEND_MS;
+            if resend {
+                out.sent_ms = now;
+            }
+            (out.greeted, resend)
+        };
+        if resend {
+            // Again now and then, so that a node that missed a change
+            // (a lost message, a change made while it was cut off) gets
+            // it; two configurations of one generation settle on the
+            // higher origin's.
+            send_config(&self.cluster, c, None);
+            self.sched.stats.configs_resent.fetch_add(1, Ordering::Relaxed);
+        } else {
+            for id in (1..64u16).filter(|&id| alive & (1 << id) != 0 && greeted & (1 << id) == 0) {
+                if id != own && c.generation > 0 {
+                    send_config(&self.cluster, c, Some(id));
+                }
             }
         }
         let covering = |k: PolicyKind| c.schedulers().iter().any(|s| s.enabled && s.policy == k && s.nodes.contains(own));
@@ -401,7 +430,7 @@ impl Balancer {
         }
         let (local, report) = {
             let mut st = self.sched.state.lock();
-            st.greeted = alive;
+            st.config_out.greeted = alive;
             st.apply(&c.params);
             // What the placer is moving away runs here until it is captured.
             let runnable = sample.runnable.saturating_sub(st.departing);

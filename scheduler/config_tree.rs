@@ -18,8 +18,9 @@
 //!
 //! Every file shows the configuration in force, whichever node changed
 //! it last. Every write is a change of the cluster-wide configuration
-//! through [`SchedService::change`]: validated as a whole, the next
-//! generation, sent to every node; refused outside a cluster (`ENOTCONN`).
+//! through [`SchedService::change`]: a [`Command`], checked here, made by
+//! the coordinator as the next generation and sent to every node;
+//! refused outside a cluster (`ENOTCONN`).
 //! A value that does not parse, or that the configuration refuses, is
 //! `EINVAL` and a `ssi: scheduler: PATH = VALUE refused: REASON` line.
 //!
@@ -40,8 +41,8 @@ use crate::{
     proto::{
         identity::trim,
         sched::{
-            param_dir, parse_command, parse_name, parse_param_value, write_param, Command, Config, ConfigError, PolicyKind,
-            SchedField, Scheduler, TextError, PARAM_FIELDS,
+            param_dir, parse_command, parse_name, parse_param_value, write_param, Command, PolicyKind, SchedField,
+            TextError, PARAM_FIELDS,
         },
     },
 };
@@ -94,11 +95,7 @@ fn unparsed(what: &What, e: TextError) -> Error {
 /// Changes the cluster-wide configuration (`SchedService::change`); a
 /// node outside a cluster refuses (`ENOTCONN`): it could not send the
 /// change, and its next join would override the cluster's.
-fn change<D: SchedHost>(
-    data: &D,
-    what: &What,
-    f: impl FnOnce(&mut Config) -> core::result::Result<(), ConfigError>,
-) -> Result {
+fn change<D: SchedHost>(data: &D, what: &What, cmd: &Command) -> Result {
     let Some(cluster) = data.cluster() else {
         pr_warn!(
             "scheduler: {} refused: this node is not in a cluster (the configuration is cluster-wide)\n",
@@ -106,7 +103,7 @@ fn change<D: SchedHost>(
         );
         return Err(crate::kernel_ext::enotconn());
     };
-    data.sched().change(Some(&cluster), what.as_str(), f)
+    data.sched().change(&cluster, what.as_str(), cmd)
 }
 
 /// `scheduler/generation`: the configuration's generation (0: never
@@ -146,7 +143,7 @@ impl<D: SchedHost> Attribute<D> for CommandAttr {
         let mut w = What::new();
         let _ = write!(w, "command '{}'", shown(input));
         let cmd = parse_command(input).map_err(|e| unparsed(&w, e))?;
-        change(data, &w, |c| cmd.apply(c))
+        change(data, &w, &cmd)
     }
 }
 
@@ -196,7 +193,7 @@ impl<D: SchedHost> IndexedAttribute<D> for ParamAttr {
         let f = PARAM_FIELDS.get(index).ok_or(EINVAL)?;
         let w = what(format_args!("{}/{}", param_dir(f.part).unwrap_or(f.part), f.field), input);
         let value = parse_param_value(f, input).map_err(|e| unparsed(&w, e))?;
-        change(data, &w, |c| Command::Param { index, value }.apply(c))
+        change(data, &w, &Command::Param { index, value })
     }
 }
 
@@ -217,8 +214,9 @@ impl<D: SchedHost, const F: usize> ItemAttribute<D> for FieldAttr<F> {
     fn store(data: &D, item: &[u8], input: &[u8]) -> Result {
         let field = *SchedField::ALL.get(F).ok_or(EINVAL)?;
         let w = what(format_args!("schedulers/{}/{}", shown(item), field.name()), input);
-        let new = field.parse(input).map_err(|e| unparsed(&w, e))?;
-        change(data, &w, |c| new.apply(c, item))
+        let value = field.parse(input).map_err(|e| unparsed(&w, e))?;
+        let name = parse_name(item).map_err(|e| unparsed(&w, e))?;
+        change(data, &w, &Command::Set { name, change: value })
     }
 }
 
@@ -234,7 +232,7 @@ impl<D: SchedHost> Items<D> for SchedulerDirs {
             return Ok(());
         }
         let _ = write!(w, ": a disabled balance scheduler over all processes and nodes");
-        change(data, &w, |c| c.add(Scheduler::new(n, PolicyKind::Balance)))
+        change(data, &w, &Command::Add { name: n, policy: PolicyKind::Balance })
     }
 
     fn drop(data: &D, name: &[u8]) {
@@ -243,7 +241,8 @@ impl<D: SchedHost> Items<D> for SchedulerDirs {
         }
         let mut w = What::new();
         let _ = write!(w, "rmdir schedulers/{}", shown(name));
-        if change(data, &w, |c| c.remove(name)).is_err() {
+        let Ok(n) = parse_name(name) else { return };
+        if change(data, &w, &Command::Remove(n)).is_err() {
             pr_warn!(
                 "scheduler: '{}' stays in force without its directory here (ssi-ctl scheduler remove {} from a node in the cluster)\n",
                 shown(name),

@@ -5,11 +5,15 @@
 //! and its codec) is `proto::sched`; here it runs in the kernel:
 //!
 //! - [`SchedService`] holds the cluster-wide configuration
-//!   (`sched::Config`): a change made on any node ([`SchedService::change`],
-//!   from configfs) bumps its generation and is sent to every node
-//!   (`SchedConfig`), which takes it if it supersedes its own; a node that
-//!   joins gets it from every member (the balancer sends it to each node
-//!   it sees for the first time).
+//!   (`sched::Config`): a change typed on any node
+//!   ([`SchedService::change`], from configfs) is a `sched::Command`,
+//!   checked there and made by the coordinator (the lowest node id; a
+//!   `SchedChange` request from the others), which bumps the generation
+//!   and sends the result to every node (`SchedConfig`); a node takes a
+//!   configuration if it supersedes its own. A node that joins gets it
+//!   from every member (the balancer sends it to each node it sees for
+//!   the first time), and every node sends its own to all every 5 s, so
+//!   a lost copy is made up for.
 //! - `balancer.rs`: the `ssi-sched` thread, every `load.period_ms`:
 //!   samples this node's load into its probe, broadcasts the reports its
 //!   filter lets out (`SchedLoad`), keeps the others' in its load cache,
@@ -34,7 +38,10 @@ use crate::{
     migration::{source, Migrations},
     proto::{
         ctl::{CtlOp, CtlReply, CtlRequest},
-        sched::{Config, ConfigError, LoadReport, PolicyKind, MAX_CONFIG_LEN},
+        sched::{
+            decode_request, encode_request, ChangeReply, Command, Config, ConfigError, LoadReport, PolicyKind,
+            MAX_CONFIG_LEN,
+        },
         wire::MsgType,
     },
 };
@@ -89,37 +96,121 @@ impl SchedService {
         self.own.load(Ordering::Relaxed)
     }
 
-    /// Changes the configuration: `f` edits a copy; if it succeeds and the
-    /// result is valid, the copy is the next generation, in force here and
-    /// sent to every node of `cluster` (if the node is in one). `what`
-    /// names the change in the log. A refused change leaves everything as
-    /// it was and is logged with its reason (`EINVAL`).
-    pub(crate) fn change(
-        &self,
-        cluster: Option<&Cluster>,
-        what: &str,
-        f: impl FnOnce(&mut Config) -> core::result::Result<(), ConfigError>,
-    ) -> Result {
-        let own = cluster.map_or(self.own_node(), |c| c.node_id());
+    /// Changes the cluster-wide configuration by `cmd` (`what` names it
+    /// in the log). The change is checked against this node's copy first
+    /// (a refusal is logged here, `EINVAL`), then made by the
+    /// coordinator, the lowest node id this node is connected to (itself,
+    /// perhaps), which sends the result to every node; this node takes
+    /// it before returning. Changes made at once on several nodes are so
+    /// all kept, in the coordinator's order. A coordinator that does not
+    /// answer within `CHANGE_TIMEOUT_MS` fails the change (its error),
+    /// which may then be tried again.
+    pub(crate) fn change(&self, cluster: &Cluster, what: &str, cmd: &Command) -> Result {
+        let own = cluster.node_id();
+        if let Err(e) = self.check(own, cmd) {
+            pr_warn!("scheduler: {} refused: {}\n", what, e.describe());
+            return Err(EINVAL);
+        }
+        let coordinator = coordinator(cluster);
+        if coordinator == own {
+            return match self.make(cluster, own, cmd) {
+                Ok(generation) => {
+                    pr_info!("scheduler: {} (configuration generation {})\n", what, generation);
+                    Ok(())
+                }
+                Err(e) => {
+                    pr_warn!("scheduler: {} refused: {}\n", what, e.describe());
+                    Err(EINVAL)
+                }
+            };
+        }
+        let body = encode_request(cmd).map_err(|_| EINVAL)?;
+        let reply =
+            cluster.call(coordinator, MsgType::SchedChange, body.as_bytes(), CHANGE_TIMEOUT_MS).inspect_err(|e| {
+                pr_warn!(
+                    "scheduler: {} not made: the coordinator, node {}, did not answer (error {}); try again\n",
+                    what,
+                    coordinator,
+                    e.to_errno()
+                )
+            })?;
+        self.answered(coordinator, what, &reply)
+    }
+
+    /// Whether `cmd` applies to this node's copy (not kept).
+    #[inline(never)]
+    fn check(&self, own: u16, cmd: &Command) -> core::result::Result<(), ConfigError> {
+        let mut next = self.config();
+        cmd.apply(&mut next)?;
+        next.bump(own);
+        next.validate()
+    }
+
+    /// The coordinator's part: applies `cmd`, asked for by node `origin`,
+    /// to the configuration in force, as its next generation, and sends
+    /// the result to every node. Returns the new generation.
+    #[inline(never)]
+    fn make(&self, cluster: &Cluster, origin: u16, cmd: &Command) -> core::result::Result<u64, ConfigError> {
         let next = {
             let mut cfg = self.config.lock();
             let mut next = *cfg;
-            let checked = f(&mut next).and_then(|()| {
-                next.bump(own);
-                next.validate()
-            });
-            if let Err(e) = checked {
-                pr_warn!("scheduler: {} refused: {}\n", what, e.describe());
-                return Err(EINVAL);
-            }
+            cmd.apply(&mut next)?;
+            next.bump(origin);
+            next.validate()?;
             *cfg = next;
             next
         };
-        pr_info!("scheduler: {} (configuration generation {})\n", what, next.generation);
-        if let Some(cluster) = cluster {
-            send_config(cluster, &next, None);
+        self.stats.changes_made.fetch_add(1, Ordering::Relaxed);
+        send_config(cluster, &next, None);
+        Ok(next.generation)
+    }
+
+    /// Takes the coordinator's answer to a change.
+    #[inline(never)]
+    fn answered(&self, coordinator: u16, what: &str, reply: &[u8]) -> Result {
+        match ChangeReply::decode(reply) {
+            Ok(ChangeReply::Applied(c)) => {
+                self.take(coordinator, c);
+                pr_info!("scheduler: {} (configuration generation {}, made by node {})\n", what, c.generation, coordinator);
+                Ok(())
+            }
+            Ok(ChangeReply::Refused(why)) => {
+                pr_warn!("scheduler: {} refused by node {}: {}\n", what, coordinator, why);
+                Err(EINVAL)
+            }
+            Err(e) => {
+                self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                pr_warn!("scheduler: {}: malformed answer from node {}: {:?}\n", what, coordinator, e);
+                Err(crate::kernel_ext::eremoteio())
+            }
         }
-        Ok(())
+    }
+
+    /// Answers a `SchedChange` request of node `from`.
+    #[inline(never)]
+    fn on_change(&self, cluster: &Cluster, from: u16, body: &[u8]) -> Result<KVec<u8>> {
+        let mut buf = [0u8; 1 + MAX_CONFIG_LEN];
+        let reply = match decode_request(body) {
+            Err(e) => {
+                self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                pr_warn!("scheduler: malformed change from node {}: {}\n", from, e.describe());
+                ChangeReply::Refused(e.describe())
+            }
+            Ok(cmd) => match self.make(cluster, from, &cmd) {
+                Ok(generation) => {
+                    pr_info!("scheduler: '{}' for node {} (configuration generation {})\n", cmd, from, generation);
+                    ChangeReply::Applied(self.config())
+                }
+                Err(e) => {
+                    pr_info!("scheduler: '{}' for node {} refused: {}\n", cmd, from, e.describe());
+                    ChangeReply::refused(e)
+                }
+            },
+        };
+        let n = reply.encode(&mut buf).map_err(|_| EINVAL)?;
+        let mut out = KVec::with_capacity(n, GFP_KERNEL)?;
+        out.extend_from_slice(&buf[..n], GFP_KERNEL)?;
+        Ok(out)
     }
 
     /// Takes `c`, sent by node `from`, if it supersedes the configuration
@@ -171,6 +262,17 @@ impl SchedService {
     }
 }
 
+/// How long a node waits for the coordinator's answer to a change.
+const CHANGE_TIMEOUT_MS: u32 = 5000;
+
+/// The node that makes the configuration's changes: the lowest id among
+/// this node and the nodes it is connected to.
+pub(crate) fn coordinator(cluster: &Cluster) -> u16 {
+    let own = cluster.node_id();
+    let Ok(conns) = cluster.connections() else { return own };
+    conns.iter().filter(|c| !c.is_closed()).map(|c| c.peer.node_id).fold(own, u16::min)
+}
+
 /// Sends `c` to node `to`, or to every node.
 fn send_config(cluster: &Cluster, c: &Config, to: Option<u16>) {
     let mut body = [0u8; MAX_CONFIG_LEN];
@@ -193,7 +295,8 @@ pub(crate) fn start(cluster: &Arc<Cluster>, sched: &Arc<SchedService>, threads: 
     sched.own.store(cluster.node_id(), Ordering::Relaxed);
     let handler: Arc<dyn Handler<Cluster>> = Arc::new(SchedHandler { sched: sched.clone() }, GFP_KERNEL)?;
     cluster.register_handler(MsgType::SchedLoad, handler.clone())?;
-    cluster.register_handler(MsgType::SchedConfig, handler)?;
+    cluster.register_handler(MsgType::SchedConfig, handler.clone())?;
+    cluster.register_handler(MsgType::SchedChange, handler)?;
     let body = Arc::new(balancer::Balancer { cluster: cluster.clone(), sched: sched.clone() }, GFP_KERNEL)?;
     threads.push(KThread::spawn(c_str!("ssi-sched"), body)?, GFP_KERNEL)?;
     match ExecHook::arm() {
@@ -210,13 +313,13 @@ fn kernel_ms() -> u64 {
     crate::kernel_ext::mono_ms()
 }
 
-/// Handles `SchedLoad` and `SchedConfig`.
+/// Handles `SchedLoad`, `SchedConfig` and `SchedChange`.
 struct SchedHandler {
     sched: Arc<SchedService>,
 }
 
 impl Handler<Cluster> for SchedHandler {
-    fn handle(&self, _cluster: &Cluster, msg: &Incoming<'_>) -> Result<KVec<u8>> {
+    fn handle(&self, cluster: &Cluster, msg: &Incoming<'_>) -> Result<KVec<u8>> {
         let from = msg.from_node();
         match MsgType::from_u8(msg.header.msg_type) {
             Some(MsgType::SchedLoad) => {
@@ -236,6 +339,7 @@ impl Handler<Cluster> for SchedHandler {
                 })?;
                 self.sched.take(from, c);
             }
+            Some(MsgType::SchedChange) if msg.is_request() => return self.sched.on_change(cluster, from, msg.body),
             _ => return Err(EINVAL),
         }
         Ok(KVec::new())

@@ -18,8 +18,14 @@ pub(crate) struct Stats {
     /// Load reports sent and taken.
     pub(crate) reports_out: AtomicU64,
     pub(crate) reports_in: AtomicU64,
-    /// Malformed `SchedLoad`/`SchedConfig` bodies refused.
+    /// Malformed `SchedLoad`/`SchedConfig`/`SchedChange` bodies refused.
     pub(crate) malformed: AtomicU64,
+    /// Changes this node made as the coordinator (its own and other
+    /// nodes').
+    pub(crate) changes_made: AtomicU64,
+    /// Times this node sent its configuration again (every
+    /// `CONFIG_RESEND_MS`, so that a lost copy is made up for).
+    pub(crate) configs_resent: AtomicU64,
     /// Migrations the balancer started, and of those, failed.
     pub(crate) moves: AtomicU64,
     pub(crate) moves_failed: AtomicU64,
@@ -35,6 +41,8 @@ impl Stats {
             reports_out: AtomicU64::new(0),
             reports_in: AtomicU64::new(0),
             malformed: AtomicU64::new(0),
+            changes_made: AtomicU64::new(0),
+            configs_resent: AtomicU64::new(0),
             moves: AtomicU64::new(0),
             moves_failed: AtomicU64::new(0),
             decisions: AtomicU64::new(0),
@@ -90,6 +98,8 @@ impl SchedService {
         writeln!(out, "reports_taken: {}", st.reports_in.load(Ordering::Relaxed))?;
         writeln!(out, "malformed: {}", st.malformed.load(Ordering::Relaxed))?;
         writeln!(out, "configurations_taken: {}", self.configs_taken.load(Ordering::Relaxed))?;
+        writeln!(out, "configurations_resent: {}", st.configs_resent.load(Ordering::Relaxed))?;
+        writeln!(out, "changes_made: {}", st.changes_made.load(Ordering::Relaxed))?;
         writeln!(out, "execs_dropped: {}", crate::exec_hook::dropped())?;
         self.state.lock().write(out)
     }

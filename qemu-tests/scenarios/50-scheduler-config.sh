@@ -11,6 +11,8 @@
 # a direct configfs write) are refused with a non-zero exit, a clear
 # message and a `scheduler:` line in dmesg, and change nothing anywhere.
 # (`/bin/echo`: dash's own echo reports any failed write as "I/O error".)
+# Three pins typed at once on the three nodes are all kept: node 1, the
+# coordinator, makes every change (nodes 2 and 3 make none themselves).
 # `ssi-ctl balance on` shows balancing on on every node; `balance off`,
 # typed on another node, removes it. Everything is put back at the end.
 wait_view 90 "1 2 3" 1 2 3
@@ -117,7 +119,20 @@ done
 # --- Balancing on and off, from two nodes.
 # The harness's agents are pinned first: with placement on, their
 # commands would be placed on other nodes of a busy one.
-for n in 1 2 3; do on $n "ssi-ctl pin \$(pgrep -x ssi-agent | head -1)" > /dev/null; done
+# The three pins are typed at once: the coordinator (node 1) makes them
+# one after the other, and none is lost.
+g=$(gen 1)
+pids=""
+for n in 1 2 3; do on $n "ssi-ctl pin \$(pgrep -x ssi-agent | head -1)" > /dev/null & pids="$pids $!"; done
+for p in $pids; do wait $p || fail "a pin typed at once with two others failed"; done
+for n in 1 2 3; do
+  wait_on 20 $n "test \"\$(cat $S/generation)\" = $((g + 3))"
+  expect_eq "node $n: the three pins typed at once" "$(on $n ssi-ctl balance status --json | jq '.pins | length')" 3
+done
+expect_match "node 2's pin: made by the coordinator" "$(on 2 "dmesg | grep 'scheduler: command .pin'")" "made by node 1\\)$"
+for n in 2 3; do
+  expect_eq "node $n made no change itself" "$(on $n "grep '^changes_made:' /proc/ssi/scheduler")" "changes_made: 0"
+done
 out=$(on 1 "ssi-ctl balance on 2>&1; echo rc=\$?")
 expect_match "balance on" "$out" "^balancing on: schedulers balance \\(balance\\) and place \\(least_loaded\\) on every node"
 expect_match "balance on: exit 0" "$out" "rc=0"

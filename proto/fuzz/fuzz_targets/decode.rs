@@ -4,6 +4,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use ssi_proto::membership::{NodeId, View};
+use ssi_proto::sched::{
+    decode_request, encode_request, ChangeReply, Config, LoadReport, MAX_CONFIG_LEN,
+};
 use ssi_proto::wire::{
     FrameHeader, Heartbeat, Hello, HelloAuth, JoinReply, Leave, MsgType, NodeDead, NodeEntry,
     ReplayGuard, Resources, WireError, HEADER_LEN, MAGIC, TAG_OFFSET, WIRE_VERSION,
@@ -57,6 +60,25 @@ fn check_frame(data: &[u8]) {
     }
 }
 
+/// The scheduler's messages: a configuration, a change's request and
+/// reply; what decodes re-encodes to something that decodes the same.
+fn check_sched(data: &[u8]) {
+    let mut out = [0u8; 1 + MAX_CONFIG_LEN];
+    if let Ok(c) = Config::decode(data) {
+        let n = c.encode(&mut out).expect("a decoded configuration re-encodes");
+        assert_eq!(Config::decode(&out[..n]), Ok(c));
+    }
+    if let Ok(r) = ChangeReply::decode(data) {
+        let n = r.encode(&mut out).expect("a decoded reply re-encodes");
+        assert_eq!(ChangeReply::decode(&out[..n]), Ok(r));
+    }
+    if let Ok(cmd) = decode_request(data) {
+        let t = encode_request(&cmd).expect("a command re-encodes");
+        assert_eq!(decode_request(t.as_bytes()), Ok(cmd));
+    }
+    let _ = LoadReport::decode(data);
+}
+
 fuzz_target!(|data: &[u8]| {
     check_frame(data);
     // Random bytes rarely start with the magic and version: also try them
@@ -77,6 +99,7 @@ fuzz_target!(|data: &[u8]| {
     round_trip(data, NodeDead::decode, NodeDead::encode);
     round_trip(data, Leave::decode, Leave::encode);
     round_trip(data, JoinReply::decode, JoinReply::encode);
+    check_sched(data);
 
     // A decoded join reply merged into a view keeps the view consistent.
     if let Ok(jr) = JoinReply::decode(data) {

@@ -48,8 +48,9 @@
 //!    busy and the other meaningfully less loaded.
 //!
 //! The configuration (parameters and schedulers) is one value for the
-//! whole cluster: a change bumps its generation and is sent to every
-//! node, which takes it if it [`Config::supersedes`] its own. Its
+//! whole cluster: a change is made by one node, the coordinator (see
+//! `change.rs`), which bumps its generation and sends it to every node;
+//! a node takes it if it [`Config::supersedes`] its own. Its
 //! attributes are read and written as text ([`parse_process_set`],
 //! [`parse_node_set`], [`set_param`], ...) and it travels with
 //! [`Config::encode`]/[`Config::decode`].
@@ -80,6 +81,8 @@
 //! - `command.rs`: editing by text: a scheduler's fields
 //!   ([`SchedField`], [`SchedChange`]), the `scheduler/command` file's
 //!   [`Command`]s, the configfs directory of each part ([`PARAM_DIRS`]);
+//! - `change.rs`: a change sent to the coordinator: the command's text
+//!   form, [`encode_request`], [`decode_request`], [`ChangeReply`];
 //! - `policy_tests.rs`, `config_tests.rs`, `sim.rs` (tests only): the
 //!   policies' and the configuration's tests, simulated clusters.
 //!
@@ -87,6 +90,7 @@
 //! that every item is reached as `sched::Item`; the files are private.
 
 mod balance;
+mod change;
 mod command;
 mod config;
 mod cost;
@@ -110,6 +114,7 @@ pub use balance::{
     memory_room, memory_skip, returns_too_soon, Candidate, Decision, Left, Move, Skip, SkipCounts,
     Stay, Unmovable, MAX_LEFT,
 };
+pub use change::{decode_request, encode_request, ChangeReply, MAX_COMMAND_LEN, MAX_REASON_LEN};
 pub use command::{
     param_dir, param_index, parse_command, Command, SchedChange, SchedField, PARAM_DIRS,
 };

@@ -122,10 +122,15 @@ pub enum MsgType {
     /// after a change and to a node that joins (one-way); body a
     /// [`sched::Config`](super::super::sched::Config).
     SchedConfig = 33,
+    /// The scheduler: a change of the configuration, sent to the
+    /// coordinator (request); body a command's text
+    /// ([`sched::encode_request`](super::super::sched::encode_request)),
+    /// reply a [`sched::ChangeReply`](super::super::sched::ChangeReply).
+    SchedChange = 34,
 }
 
 /// Every message type this version knows, with its name.
-const NAMES: [(MsgType, &str); 33] = [
+const NAMES: [(MsgType, &str); 34] = [
     (MsgType::Hello, "Hello"),
     (MsgType::HelloAuth, "HelloAuth"),
     (MsgType::Heartbeat, "Heartbeat"),
@@ -159,6 +164,7 @@ const NAMES: [(MsgType, &str); 33] = [
     (MsgType::NodeStats, "NodeStats"),
     (MsgType::SchedLoad, "SchedLoad"),
     (MsgType::SchedConfig, "SchedConfig"),
+    (MsgType::SchedChange, "SchedChange"),
 ];
 
 impl MsgType {
@@ -198,6 +204,7 @@ impl MsgType {
             31 => MsgType::NodeStats,
             32 => MsgType::SchedLoad,
             33 => MsgType::SchedConfig,
+            34 => MsgType::SchedChange,
             _ => return None,
         })
     }
