@@ -15,9 +15,9 @@ use crate::{
     procspace::sys as procs,
     proto::{
         sched::{
-            dynamic_balance, memory_pressure, runnable_share, tasks, Candidate, Config, Decision, Left, LoadCache,
-            LoadProbe, LoadReport, Memory, NodeLoad, NodeTable, PlaceState, PolicyKind, ProcessIds, ReportFilter,
-            ReportParams, Smoothing, Stay, Unmovable, REPORT_LEN,
+            dynamic_balance, judge, memory_pressure, runnable_share, tasks, Candidate, Config, Decision, Left, LoadCache,
+            LoadProbe, LoadReport, Memory, NodeLoad, NodeTable, Offer, OfferKind, OfferReply, PlaceState, PolicyKind,
+            PolicyParams, ProcessIds, ReportFilter, ReportParams, Smoothing, Stay, Unmovable, REPORT_LEN,
         },
         wire::MsgType,
     },
@@ -90,32 +90,68 @@ pub(crate) struct State {
     seq: u64,
     cache: LoadCache,
     mem: Memory,
-    /// Where and when the configuration was sent.
-    config_out: ConfigOut,
+    /// The configuration sent and the offers taken and declined.
+    peers: Peers,
     tracks: KVec<Track>,
     events: KVec<Event>,
     unmovable: KVec<NotMovable>,
     /// The last decision, as text.
     last: StackStr<160>,
+    /// Exec-time placement's part (`placer.rs`).
+    pub(crate) placing: Placing,
+}
+
+/// Exec-time placement's part of the state.
+pub(crate) struct Placing {
     /// Round-robin placement's last choice.
-    pub(crate) place_state: PlaceState,
+    pub(crate) last: PlaceState,
     /// Programs placed on another node at exec, and how many of those
     /// migrations failed.
     pub(crate) placed: u64,
-    pub(crate) place_failed: u64,
+    pub(crate) failed: u64,
     /// Processes the placer decided to move that are still here (their
     /// migration queued or under way): not counted in this node's load.
     pub(crate) departing: u32,
 }
 
-/// Where and when a node sent its configuration.
-#[derive(Default)]
-struct ConfigOut {
-    /// The nodes it was sent to since they joined.
+/// What a node keeps of its exchanges with the others.
+struct Peers {
+    /// The nodes the configuration was sent to since they joined.
     greeted: u64,
     /// When it was last sent to every node.
-    sent_ms: u64,
+    config_sent_ms: u64,
+    /// The processes offered to this node that it took: counted on its
+    /// probe until their hold ends.
+    holds: KVec<Hold>,
+    /// What each node that declined an offer said its load was, and
+    /// until when that stands in for its report (by node id).
+    declined: [Declined; 64],
 }
+
+impl Peers {
+    const fn new() -> Self {
+        Peers { greeted: 0, config_sent_ms: 0, holds: KVec::new(), declined: [Declined { until_ms: 0, load: 0 }; 64] }
+    }
+}
+
+/// A process this node took from an offer, counted until `until_ms`.
+struct Hold {
+    demand: u32,
+    until_ms: u64,
+}
+
+/// A destination's own load, from its answer to an offer it declined.
+#[derive(Clone, Copy)]
+struct Declined {
+    until_ms: u64,
+    load: u32,
+}
+
+/// Offers held at most (more are declined).
+const MAX_HOLDS: usize = 64;
+/// How long a destination's answer to a declined offer stands in for
+/// its report.
+const DECLINED_MS: u64 = 2_000;
 
 impl State {
     /// The state of a node that knows nothing yet, in a new allocation:
@@ -133,15 +169,12 @@ impl State {
                 seq: 0,
                 cache: LoadCache::new(u64::from(r.max_age_ms)),
                 mem: Memory::default(),
-                config_out: ConfigOut { greeted: 0, sent_ms: 0 },
+                peers: Peers::new(),
                 tracks: KVec::new(),
                 events: KVec::new(),
                 unmovable: KVec::new(),
                 last: StackStr::new(),
-                place_state: PlaceState::default(),
-                placed: 0,
-                place_failed: 0,
-                departing: 0,
+                placing: Placing { last: PlaceState::default(), placed: 0, failed: 0, departing: 0 },
             }),
             GFP_KERNEL,
         )
@@ -156,10 +189,13 @@ impl State {
         self.filter = ReportFilter::new(&params.report);
         self.seq = 0;
         self.cache = LoadCache::new(u64::from(params.report.max_age_ms));
-        self.config_out = ConfigOut::default();
+        for h in self.peers.holds.iter() {
+            self.probe.cancel(h.demand);
+        }
+        self.peers = Peers::new();
         self.tracks = KVec::new();
         self.unmovable = KVec::new();
-        self.place_state = PlaceState::default();
+        self.placing.last = PlaceState::default();
     }
 
     /// Takes changed parameters of the probe and the filter.
@@ -203,6 +239,61 @@ impl State {
         self.event(Event { at_ms: mono_ms(), pid, dest, policy, strategy, errno, took_ms });
     }
 
+    /// Judges a move offered to this node (`SchedOffer`) on its own load
+    /// at the last sample; one it takes is counted on its probe at once,
+    /// until the offer's hold ends.
+    pub(crate) fn judge_offer(&mut self, own: u16, o: &Offer, params: &PolicyParams, now_ms: u64) -> OfferReply {
+        let local = NodeLoad::local(own, &self.probe, &self.mem, 0);
+        let mut r = judge(o, &local, params);
+        if r.taken {
+            let hold = Hold { demand: o.demand, until_ms: now_ms.saturating_add(u64::from(o.hold_ms)) };
+            if self.peers.holds.len() < MAX_HOLDS && self.peers.holds.push(hold, GFP_KERNEL).is_ok() {
+                self.probe.reserve(o.demand);
+            } else {
+                r.taken = false;
+            }
+        }
+        r
+    }
+
+    /// Ends the holds of the offers taken whose time is up: the process
+    /// runs here by now (its load is in the samples) or does not come.
+    fn end_holds(&mut self, now_ms: u64) {
+        let mut i = 0;
+        while i < self.peers.holds.len() {
+            if self.peers.holds[i].until_ms <= now_ms {
+                if let Some(h) = crate::kernel_ext::swap_remove(&mut self.peers.holds, i) {
+                    self.probe.cancel(h.demand);
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Remembers what node `dest`, declining an offer, said its load is.
+    pub(super) fn declined(&mut self, dest: u16, load: u32, now_ms: u64) {
+        if let Some(d) = self.peers.declined.get_mut(usize::from(dest)) {
+            *d = Declined { until_ms: now_ms + DECLINED_MS, load };
+        }
+    }
+
+    /// The others' loads for a decision: the load cache's, with the
+    /// load a node gave when it declined an offer in the last
+    /// `DECLINED_MS` where that is higher.
+    fn table_for_decision(&self, now_ms: u64) -> NodeTable {
+        let mut table = self.cache.table(now_ms);
+        for (id, d) in self.peers.declined.iter().enumerate() {
+            if d.until_ms <= now_ms {
+                continue;
+            }
+            if let Some(n) = table.get(id as u16).copied() {
+                table.put(NodeLoad { upper: n.upper.max(d.load), mean: n.mean.max(d.load), ..n });
+            }
+        }
+        table
+    }
+
     /// Takes node `from`'s load report.
     pub(crate) fn on_report(&mut self, from: u16, r: &LoadReport, now_ms: u64) {
         let _ = self.cache.on_report(from, r, now_ms);
@@ -214,7 +305,7 @@ impl State {
         (self.probe.upper(), self.probe.mean(), self.probe.cpus(), self.mem)
     }
 
-    fn say(&mut self, args: fmt::Arguments<'_>) {
+    pub(super) fn say(&mut self, args: fmt::Arguments<'_>) {
         self.last = StackStr::new();
         let _ = self.last.write_fmt(args);
     }
@@ -264,8 +355,8 @@ impl State {
             self.probe.cpus()
         )?;
         writeln!(out, "memory: free {} KiB of {} KiB", self.mem.free_kib, self.mem.total_kib)?;
-        writeln!(out, "placed_at_exec: {}", self.placed)?;
-        writeln!(out, "placed_at_exec_failed: {}", self.place_failed)?;
+        writeln!(out, "placed_at_exec: {}", self.placing.placed)?;
+        writeln!(out, "placed_at_exec_failed: {}", self.placing.failed)?;
         let last = self.last.as_str();
         writeln!(out, "last_decision: {}", if last.is_empty() { "none" } else { last })?;
         writeln!(out, "nodes:")?;
@@ -401,10 +492,11 @@ impl Balancer {
         // configuration (a joining node has none).
         let (greeted, resend) = {
             let mut st = self.sched.state.lock();
-            let out = &mut st.config_out;
-            let resend = c.generation > 0 && now.saturating_sub(out.sent_ms) >= CONFIG_RESEND_MS;
+            st.end_holds(now);
+            let out = &mut st.peers;
+            let resend = c.generation > 0 && now.saturating_sub(out.config_sent_ms) >= CONFIG_RESEND_MS;
             if resend {
-                out.sent_ms = now;
+                out.config_sent_ms = now;
             }
             (out.greeted, resend)
         };
@@ -430,10 +522,10 @@ impl Balancer {
         }
         let (local, report) = {
             let mut st = self.sched.state.lock();
-            st.config_out.greeted = alive;
+            st.peers.greeted = alive;
             st.apply(&c.params);
             // What the placer is moving away runs here until it is captured.
-            let runnable = sample.runnable.saturating_sub(st.departing);
+            let runnable = sample.runnable.saturating_sub(st.placing.departing);
             st.probe.sample(tasks(runnable), sample.cpus);
             st.mem = Memory { free_kib: sample.available_kib, total_kib: sample.total_kib };
             for id in 1..64u16 {
@@ -569,7 +661,7 @@ impl Balancer {
     /// Runs the policies and starts the migration one chose.
     fn decide(&self, c: &Config, own: u16, local: &NodeLoad, cands: &[Candidate], balance: bool, memory: bool) {
         let now = mono_ms();
-        let table = self.sched.state.lock().cache.table(now);
+        let table = self.sched.state.lock().table_for_decision(now);
         self.sched.stats.decisions.fetch_add(1, Ordering::Relaxed);
         let scheds = c.schedulers().iter().filter(|s| s.enabled && s.nodes.contains(own));
         let mut decision = (PolicyKind::Balance, Decision::Stay(Stay::NoNeed));
@@ -592,6 +684,17 @@ impl Balancer {
                 return;
             }
         };
+        let offer = Offer {
+            kind: if policy == PolicyKind::Memory { OfferKind::Memory } else { OfferKind::Load },
+            pid: m.pid,
+            demand: m.demand,
+            source_after: m.source_after,
+            rss_kib: u32::try_from(m.rss_kib).unwrap_or(u32::MAX),
+            hold_ms: Offer::hold_for(m.cost_ms),
+        };
+        if !self.sched.offer(&self.cluster, m.dest, &offer) {
+            return;
+        }
         {
             let mut st = self.sched.state.lock();
             st.say(format_args!(

@@ -26,6 +26,7 @@
 
 pub(crate) mod balancer;
 pub(crate) mod config_tree;
+pub(crate) mod offers;
 pub(crate) mod placer;
 pub(crate) mod status;
 pub(crate) mod sys;
@@ -296,7 +297,8 @@ pub(crate) fn start(cluster: &Arc<Cluster>, sched: &Arc<SchedService>, threads: 
     let handler: Arc<dyn Handler<Cluster>> = Arc::new(SchedHandler { sched: sched.clone() }, GFP_KERNEL)?;
     cluster.register_handler(MsgType::SchedLoad, handler.clone())?;
     cluster.register_handler(MsgType::SchedConfig, handler.clone())?;
-    cluster.register_handler(MsgType::SchedChange, handler)?;
+    cluster.register_handler(MsgType::SchedChange, handler.clone())?;
+    cluster.register_handler(MsgType::SchedOffer, handler)?;
     let body = Arc::new(balancer::Balancer { cluster: cluster.clone(), sched: sched.clone() }, GFP_KERNEL)?;
     threads.push(KThread::spawn(c_str!("ssi-sched"), body)?, GFP_KERNEL)?;
     match ExecHook::arm() {
@@ -313,7 +315,7 @@ fn kernel_ms() -> u64 {
     crate::kernel_ext::mono_ms()
 }
 
-/// Handles `SchedLoad`, `SchedConfig` and `SchedChange`.
+/// Handles `SchedLoad`, `SchedConfig`, `SchedChange` and `SchedOffer`.
 struct SchedHandler {
     sched: Arc<SchedService>,
 }
@@ -340,6 +342,7 @@ impl Handler<Cluster> for SchedHandler {
                 self.sched.take(from, c);
             }
             Some(MsgType::SchedChange) if msg.is_request() => return self.sched.on_change(cluster, from, msg.body),
+            Some(MsgType::SchedOffer) if msg.is_request() => return self.sched.on_offer(from, msg.body),
             _ => return Err(EINVAL),
         }
         Ok(KVec::new())

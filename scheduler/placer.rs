@@ -22,7 +22,7 @@ use crate::{
     procspace::sys as procs,
     proto::{
         ctl::STRATEGY_EAGER,
-        sched::{place, tasks, ProcessIds},
+        sched::{place, tasks, Offer, OfferKind, ProcessIds},
     },
 };
 use kernel::{prelude::*, sync::Arc};
@@ -74,30 +74,47 @@ impl Placer {
         if pinned(&c, pid) || self.sched.migrations.role_of(pid).is_some() {
             return;
         }
-        let dest = {
+        let (dest, load) = {
             let mut st = self.sched.state.lock();
             let (local, table) = st.loads(own, 0, mono_ms());
-            let mut ps = st.place_state;
+            let mut ps = st.placing.last;
             let dest = place(kind, &local, &table, s.nodes, &c.params.policy, &mut ps);
-            st.place_state = ps;
+            st.placing.last = ps;
             if let Some(d) = dest {
                 // Counted there at once, and no more here: a burst of
                 // execs spreads.
                 st.note_sent(d, tasks(1), 0);
-                st.departing += 1;
+                st.placing.departing += 1;
             }
-            dest
+            (dest, local.upper.max(local.mean))
         };
         let Some(dest) = dest else { return };
+        // The destination takes it only if it is then no more loaded
+        // than this node is now (without the new program, which its
+        // samples do not count yet).
+        let offer = Offer {
+            kind: OfferKind::Load,
+            pid,
+            demand: tasks(1),
+            source_after: load,
+            rss_kib: 0,
+            hold_ms: Offer::hold_for(0),
+        };
+        if !self.sched.offer(&self.cluster, dest, &offer) {
+            let mut st = self.sched.state.lock();
+            st.placing.departing = st.placing.departing.saturating_sub(1);
+            st.note_outcome(dest, tasks(1), 0, false);
+            return;
+        }
         pr_info!("scheduler: placing pid {} ({}) on node {} at exec\n", pid, s.policy.name(), dest);
         let ok = self.sched.move_process(&self.cluster, pid, dest, STRATEGY_EAGER, s.policy).is_ok();
         let mut st = self.sched.state.lock();
-        st.departing = st.departing.saturating_sub(1);
+        st.placing.departing = st.placing.departing.saturating_sub(1);
         st.note_outcome(dest, tasks(1), 0, ok);
         if ok {
-            st.placed += 1;
+            st.placing.placed += 1;
         } else {
-            st.place_failed += 1;
+            st.placing.failed += 1;
         }
     }
 }

@@ -23,6 +23,14 @@ pub(crate) struct Stats {
     /// Changes this node made as the coordinator (its own and other
     /// nodes').
     pub(crate) changes_made: AtomicU64,
+    /// Moves this node offered to their destination: taken, declined,
+    /// not answered.
+    pub(crate) offers_sent_taken: AtomicU64,
+    pub(crate) offers_sent_declined: AtomicU64,
+    pub(crate) offers_sent_unanswered: AtomicU64,
+    /// Moves other nodes offered to this one: taken, declined.
+    pub(crate) offers_received_taken: AtomicU64,
+    pub(crate) offers_received_declined: AtomicU64,
     /// Times this node sent its configuration again (every
     /// `CONFIG_RESEND_MS`, so that a lost copy is made up for).
     pub(crate) configs_resent: AtomicU64,
@@ -43,6 +51,11 @@ impl Stats {
             malformed: AtomicU64::new(0),
             changes_made: AtomicU64::new(0),
             configs_resent: AtomicU64::new(0),
+            offers_sent_taken: AtomicU64::new(0),
+            offers_sent_declined: AtomicU64::new(0),
+            offers_sent_unanswered: AtomicU64::new(0),
+            offers_received_taken: AtomicU64::new(0),
+            offers_received_declined: AtomicU64::new(0),
             moves: AtomicU64::new(0),
             moves_failed: AtomicU64::new(0),
             decisions: AtomicU64::new(0),
@@ -94,6 +107,11 @@ impl SchedService {
         writeln!(out, "decisions: {}", st.decisions.load(Ordering::Relaxed))?;
         writeln!(out, "migrations: {}", st.moves.load(Ordering::Relaxed))?;
         writeln!(out, "migrations_failed: {}", st.moves_failed.load(Ordering::Relaxed))?;
+        writeln!(out, "offers_sent_taken: {}", st.offers_sent_taken.load(Ordering::Relaxed))?;
+        writeln!(out, "offers_sent_declined: {}", st.offers_sent_declined.load(Ordering::Relaxed))?;
+        writeln!(out, "offers_sent_unanswered: {}", st.offers_sent_unanswered.load(Ordering::Relaxed))?;
+        writeln!(out, "offers_received_taken: {}", st.offers_received_taken.load(Ordering::Relaxed))?;
+        writeln!(out, "offers_received_declined: {}", st.offers_received_declined.load(Ordering::Relaxed))?;
         writeln!(out, "reports_sent: {}", st.reports_out.load(Ordering::Relaxed))?;
         writeln!(out, "reports_taken: {}", st.reports_in.load(Ordering::Relaxed))?;
         writeln!(out, "malformed: {}", st.malformed.load(Ordering::Relaxed))?;

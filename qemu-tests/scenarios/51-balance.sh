@@ -7,7 +7,8 @@
 # node 1 by one shell spread to nodes 2 and 3, read from what the
 # schedulers did (their logs and /proc/ssi/scheduler); every job prints
 # what it prints alone, the shell's wait gets every status, no job moves
-# more than twice. Pinned jobs and one whose output file exists only on
+# more than twice; every move was offered to and taken by its
+# destination (its own counters). Pinned jobs and one whose output file exists only on
 # node 1 stay, the latter with the reason. The harness's agents are
 # pinned, so its own commands run where they are typed.
 wait_view 90 "1 2 3" 1 2 3
@@ -76,6 +77,12 @@ status=$(on 1 "cat /proc/ssi/scheduler")
 log "$status"
 moved=$(( $(sed -n 's/^migrations: //p' <<<"$status") - moved_before ))
 [ "$moved" -ge 2 ] || fail "node 1 moved $moved processes, expected at least 2"
+# Every balancing move was offered to its destination first, which
+# judged it on its own load and took it.
+taken=$(sed -n 's/^offers_sent_taken: //p' <<<"$status")
+[ "${taken:-0}" -ge "$moved" ] || fail "node 1 moved $moved processes but only $taken offers were taken"
+judged=$(for n in 2 3; do on $n "sed -n 's/^offers_received_taken: //p' /proc/ssi/scheduler"; done | awk '{ s += $1 } END { print s + 0 }')
+[ "$judged" -ge 2 ] || fail "nodes 2 and 3 took $judged offers, expected at least 2"
 logs=$(for n in 1 2 3; do on $n "dmesg | grep -E 'scheduler: (moving|placing) pid'; true"; done)
 log "$logs"
 most=$(grep -o 'pid [0-9]*' <<<"$logs" | sort | uniq -c | sort -rn | head -1 | awk '{print $1}')

@@ -5,7 +5,8 @@
 use libfuzzer_sys::fuzz_target;
 use ssi_proto::membership::{NodeId, View};
 use ssi_proto::sched::{
-    decode_request, encode_request, ChangeReply, Config, LoadReport, MAX_CONFIG_LEN,
+    decode_request, encode_request, ChangeReply, Config, LoadReport, Offer, OfferReply,
+    MAX_CONFIG_LEN,
 };
 use ssi_proto::wire::{
     FrameHeader, Heartbeat, Hello, HelloAuth, JoinReply, Leave, MsgType, NodeDead, NodeEntry,
@@ -61,11 +62,14 @@ fn check_frame(data: &[u8]) {
 }
 
 /// The scheduler's messages: a configuration, a change's request and
-/// reply; what decodes re-encodes to something that decodes the same.
+/// reply, an offer and its reply; what decodes re-encodes to something
+/// that decodes the same.
 fn check_sched(data: &[u8]) {
     let mut out = [0u8; 1 + MAX_CONFIG_LEN];
     if let Ok(c) = Config::decode(data) {
-        let n = c.encode(&mut out).expect("a decoded configuration re-encodes");
+        let n = c
+            .encode(&mut out)
+            .expect("a decoded configuration re-encodes");
         assert_eq!(Config::decode(&out[..n]), Ok(c));
     }
     if let Ok(r) = ChangeReply::decode(data) {
@@ -77,6 +81,16 @@ fn check_sched(data: &[u8]) {
         assert_eq!(decode_request(t.as_bytes()), Ok(cmd));
     }
     let _ = LoadReport::decode(data);
+    if let Ok(o) = Offer::decode(data) {
+        let n = o.encode(&mut out).expect("a decoded offer re-encodes");
+        assert_eq!(&out[..n], data);
+    }
+    if let Ok(r) = OfferReply::decode(data) {
+        let n = r
+            .encode(&mut out)
+            .expect("a decoded offer reply re-encodes");
+        assert_eq!(&out[..n], data);
+    }
 }
 
 fuzz_target!(|data: &[u8]| {

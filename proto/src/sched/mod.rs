@@ -81,6 +81,8 @@
 //! - `command.rs`: editing by text: a scheduler's fields
 //!   ([`SchedField`], [`SchedChange`]), the `scheduler/command` file's
 //!   [`Command`]s, the configfs directory of each part ([`PARAM_DIRS`]);
+//! - `offer.rs`: a move offered to its destination, which judges it on
+//!   its own load: [`Offer`], [`OfferReply`], [`judge`];
 //! - `change.rs`: a change sent to the coordinator: the command's text
 //!   form, [`encode_request`], [`decode_request`], [`ChangeReply`];
 //! - `policy_tests.rs`, `config_tests.rs`, `sim.rs` (tests only): the
@@ -95,6 +97,7 @@ mod command;
 mod config;
 mod cost;
 mod filter;
+mod offer;
 mod params;
 mod place;
 mod probe;
@@ -125,6 +128,7 @@ pub use config::{
 };
 pub use cost::{move_cost_ms, MoveCost, Strategy, StrategyBySize};
 pub use filter::{moved_by_more, AgeCache, CacheFull, RateLimit, Threshold};
+pub use offer::{judge, Offer, OfferKind, OfferReply, MAX_HOLD_MS, OFFER_VERSION};
 pub use params::{BadParam, BalanceParams, MemoryParams, PlaceParams, PolicyParams};
 pub use place::{place, PlaceKind, PlaceState};
 pub use probe::{

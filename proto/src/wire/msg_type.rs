@@ -127,10 +127,14 @@ pub enum MsgType {
     /// ([`sched::encode_request`](super::super::sched::encode_request)),
     /// reply a [`sched::ChangeReply`](super::super::sched::ChangeReply).
     SchedChange = 34,
+    /// The scheduler: a move offered to its destination before it starts
+    /// (request); body a [`sched::Offer`](super::super::sched::Offer),
+    /// reply a [`sched::OfferReply`](super::super::sched::OfferReply).
+    SchedOffer = 35,
 }
 
 /// Every message type this version knows, with its name.
-const NAMES: [(MsgType, &str); 34] = [
+const NAMES: [(MsgType, &str); 35] = [
     (MsgType::Hello, "Hello"),
     (MsgType::HelloAuth, "HelloAuth"),
     (MsgType::Heartbeat, "Heartbeat"),
@@ -165,6 +169,7 @@ const NAMES: [(MsgType, &str); 34] = [
     (MsgType::SchedLoad, "SchedLoad"),
     (MsgType::SchedConfig, "SchedConfig"),
     (MsgType::SchedChange, "SchedChange"),
+    (MsgType::SchedOffer, "SchedOffer"),
 ];
 
 impl MsgType {
@@ -205,6 +210,7 @@ impl MsgType {
             32 => MsgType::SchedLoad,
             33 => MsgType::SchedConfig,
             34 => MsgType::SchedChange,
+            35 => MsgType::SchedOffer,
             _ => return None,
         })
     }
