@@ -8,16 +8,18 @@
 
 use super::{send_config, status::Load, sys, SchedService};
 use crate::{
+    checkpoint::task::Task,
     cluster::Cluster,
     kernel_ext::{mono_ms, swap_remove, StackStr},
     kthread::{self, ThreadBody},
     migration::PidRole,
     procspace::sys as procs,
     proto::{
+        pid_range,
         sched::{
-            dynamic_balance, judge, memory_pressure, runnable_share, tasks, Candidate, Config, Decision, Left, LoadCache,
-            LoadProbe, LoadReport, Memory, NodeLoad, NodeTable, Offer, OfferKind, OfferReply, PlaceState, PolicyKind,
-            PolicyParams, ProcessIds, ReportFilter, ReportParams, Smoothing, Stay, Unmovable, REPORT_LEN,
+            dynamic_balance, judge, memory_pressure, runnable_share, tasks, Candidate, Command, Config, Decision, Left,
+            LoadCache, LoadProbe, LoadReport, Memory, NodeLoad, NodeTable, Offer, OfferKind, OfferReply, PlaceState,
+            PolicyKind, PolicyParams, ProcessIds, ReportFilter, ReportParams, Smoothing, Stay, Unmovable, REPORT_LEN,
         },
         wire::MsgType,
     },
@@ -507,6 +509,7 @@ impl Balancer {
             // higher origin's.
             send_config(&self.cluster, c, None);
             self.sched.stats.configs_resent.fetch_add(1, Ordering::Relaxed);
+            self.drop_stale_pins(c, own);
         } else {
             for id in (1..64u16).filter(|&id| alive & (1 << id) != 0 && greeted & (1 << id) == 0) {
                 if id != own && c.generation > 0 {
@@ -550,6 +553,22 @@ impl Balancer {
             return;
         }
         self.decide(c, own, &local, &cands, balance, memory);
+    }
+
+    /// Unpins the processes of this node's pid range that ended: a pin
+    /// names a pid, which a later process may get. (A process that
+    /// migrated keeps its deputy here, under its pid, while it lives.)
+    #[inline(never)]
+    fn drop_stale_pins(&self, c: &Config, own: u16) {
+        let Ok(range) = pid_range::range_of(u32::from(own)) else { return };
+        for p in c.pins().iter().filter(|p| range.contains(p.pid)) {
+            if Task::get(p.pid).is_some() {
+                continue;
+            }
+            let mut what = StackStr::<64>::new();
+            let _ = write!(what, "unpin {} (the process ended)", p.pid);
+            let _ = self.sched.change(&self.cluster, what.as_str(), &Command::Unpin(p.pid));
+        }
     }
 
     /// The ids of this node and the nodes it is connected to, as a mask.

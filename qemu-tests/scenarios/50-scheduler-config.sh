@@ -13,6 +13,7 @@
 # (`/bin/echo`: dash's own echo reports any failed write as "I/O error".)
 # Three pins typed at once on the three nodes are all kept: node 1, the
 # coordinator, makes every change (nodes 2 and 3 make none themselves).
+# A pinned process that ends is unpinned by its home node.
 # `ssi-ctl balance on` shows balancing on on every node; `balance off`,
 # typed on another node, removes it. Everything is put back at the end.
 wait_view 90 "1 2 3" 1 2 3
@@ -157,6 +158,13 @@ for n in 1 2 3; do
   expect_eq "node $n: balancing off" "$(jq -r .balancing <<<"$json")" off
   expect_eq "node $n: no scheduler" "$(jq -c .schedulers <<<"$json")" "[]"
 done
+
+# --- A pin names a pid: when the process ends, its home node unpins it.
+short=$(on 2 "sleep 4 < /dev/null > /dev/null 2>&1 & echo \$!")
+on 2 "ssi-ctl pin $short > /dev/null"
+wait_on 20 3 "grep -q '^pin: $short\$' /proc/ssi/scheduler"
+wait_on 30 3 "! grep -q '^pin: $short\$' /proc/ssi/scheduler"
+expect_match "node 2 unpins the process that ended" "$(on 2 "dmesg | grep 'scheduler: unpin $short'")" "unpin $short \\(the process ended\\)"
 
 # --- Back to the defaults (the last change made on node 1).
 for n in 1 2 3; do on $n "ssi-ctl unpin \$(pgrep -x ssi-agent | head -1)" > /dev/null; done

@@ -77,7 +77,10 @@ pub fn decode_request(body: &[u8]) -> Result<Command, TextError> {
     parse_command(body)
 }
 
-/// The coordinator's answer to a `SchedChange` request.
+/// The coordinator's answer to a `SchedChange` request. (No allocation
+/// here, so no box: a reply is one value on its way into or out of a
+/// message.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeReply<'a> {
     /// Applied: the configuration now in force.
