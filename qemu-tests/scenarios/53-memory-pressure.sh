@@ -27,9 +27,9 @@ wait_on 20 2 "grep -q '^scheduler: shed: memory, enabled' $S"
 moved0=$(on 1 "sed -n 's/^migrations: //p' $S")
 
 # Two processes of $mib MiB on node 1, one after the other.
-on 1 "rm -f /cluster/mem-*; (ssi-wl-dirty $mib 0 1000 150 > /cluster/mem-1.out 2>&1 < /dev/null &)"
+on 1 "rm -f /cluster/mem-*; (ssi-wl-dirty $mib 0 1000 45 > /cluster/mem-1.out 2>&1 < /dev/null &)"
 wait_on 120 1 "grep -q ready /cluster/mem-1.out"
-on 1 "(ssi-wl-dirty $mib 0 1000 150 > /cluster/mem-2.out 2>&1 < /dev/null &)"
+on 1 "(ssi-wl-dirty $mib 0 1000 45 > /cluster/mem-2.out 2>&1 < /dev/null &)"
 wait_on 120 1 "grep -q ready /cluster/mem-2.out"
 moved_by_memory() { on 1 "dmesg | grep -E 'scheduler: moving pid [0-9]+ to node 2 \\(memory, '" > /dev/null 2>&1; }
 wait_for 120 "node 1 to move a process away for memory" moved_by_memory
