@@ -31,6 +31,9 @@ use crate::{
 use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::{c_str, new_mutex, prelude::*, sync::Arc, sync::Mutex};
 
+/// Malformed messages from other nodes: logged at most once a second.
+static MALFORMED_LOG: crate::kernel_ext::LogLimit = crate::kernel_ext::LogLimit::new();
+
 /// How long one `MigrateAsk` call waits for its answer.
 const CALL_TIMEOUT_MS: u32 = 10_000;
 /// The asker's pause between two polls.
@@ -129,7 +132,9 @@ impl Handler<Cluster> for Asks {
     fn handle(&self, _cluster: &Cluster, msg: &Incoming<'_>) -> Result<KVec<u8>> {
         let from = msg.from_node();
         let q = AskRequest::decode(msg.body).map_err(|e| {
-            pr_warn!("malformed MigrateAsk from node {}: {:?}\n", from, e);
+            if MALFORMED_LOG.allow() {
+                pr_warn!("malformed MigrateAsk from node {}: {:?}\n", from, e);
+            }
             EINVAL
         })?;
         self.reap();

@@ -18,7 +18,7 @@
 
 use crate::{
     identity::Identity,
-    kernel_ext::{econnreset, eopnotsupp, eremoteio, eshutdown, mono_ms, mono_ns, swap_remove},
+    kernel_ext::{econnreset, eopnotsupp, eremoteio, eshutdown, mono_ms, mono_ns, swap_remove, LogLimit},
     krpc::{
         calls::Calls,
         connection::{Connection, LinkError},
@@ -37,7 +37,7 @@ use crate::{
         wire::{self, FrameHeader, Heartbeat, Hello, JoinReply, Leave, MsgType, Resources},
     },
 };
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use kernel::{c_str, new_mutex, prelude::*, sync::Arc, sync::Mutex};
 
 /// Link threads allowed at once (connections plus handshakes in progress).
@@ -69,13 +69,6 @@ fn new_incarnation() -> u32 {
 pub(crate) fn local_resources() -> Resources {
     let (cpus, total, free, load) = crate::kernel_ext::node_resources();
     Resources { cpus, mem_total_kib: total, mem_free_kib: free.min(total), load }
-}
-
-/// Logs at most one line a second of a noisy kind (refused connections).
-fn log_ratelimited(last: &AtomicU64) -> bool {
-    let now = mono_ms();
-    let prev = last.load(Ordering::Relaxed);
-    now.saturating_sub(prev) >= 1000 && last.compare_exchange(prev, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
 }
 
 /// Where a link thread gets its connection from.
@@ -129,7 +122,7 @@ pub(crate) struct Cluster {
     #[pin]
     windows: Windows,
     stopping: AtomicBool,
-    last_refusal_log: AtomicU64,
+    last_refusal_log: LogLimit,
 }
 
 impl Cluster {
@@ -674,7 +667,7 @@ impl ThreadBody for LinkBody {
             Ok(c) => c,
             Err(e) => {
                 e.count(cluster.stats());
-                if !matches!(e, LinkError::Stopped | LinkError::Closed) && log_ratelimited(&cluster.last_refusal_log) {
+                if !matches!(e, LinkError::Stopped | LinkError::Closed) && cluster.last_refusal_log.allow() {
                     match e {
                         LinkError::BadProof => pr_warn!("refused connection with {}: wrong cluster secret\n", from),
                         LinkError::Malformed(why) => pr_warn!("refused connection with {}: {}\n", from, why),
@@ -868,7 +861,7 @@ impl Service {
                 outbox <- Outbox::new(),
                 windows <- Windows::new(),
                 stopping: AtomicBool::new(false),
-                last_refusal_log: AtomicU64::new(0),
+                last_refusal_log: LogLimit::new(),
             }),
             GFP_KERNEL,
         )?;

@@ -2,8 +2,8 @@
 //! Small additions to the 6.12 kernel crate: error codes it does not
 //! declare, `KVec` operations it lacks, a formatting buffer on the stack,
 //! whether the current task was killed, random bytes, the clocks, this
-//! node's resources, a short uninterruptible sleep and the C struct of a
-//! kernel crate task.
+//! node's resources, a short uninterruptible sleep, the C struct of a
+//! kernel crate task and a limit on noisy log lines.
 
 use kernel::{alloc::KVec, bindings, error::Error};
 
@@ -176,4 +176,37 @@ pub(crate) fn task_ptr(task: &kernel::task::Task) -> *mut bindings::task_struct 
     // `Task` is a transparent wrapper of `Opaque<task_struct>`, itself a
     // transparent wrapper of the C struct.
     core::ptr::from_ref(task).cast_mut().cast()
+}
+
+/// A limit on a noisy kind of log line (a peer sending malformed
+/// messages): at most one a second; the next line allowed says first how
+/// many were left out.
+pub(crate) struct LogLimit {
+    last_ms: core::sync::atomic::AtomicU64,
+    left_out: core::sync::atomic::AtomicU64,
+}
+
+impl LogLimit {
+    /// No line logged yet.
+    pub(crate) const fn new() -> Self {
+        LogLimit { last_ms: core::sync::atomic::AtomicU64::new(0), left_out: core::sync::atomic::AtomicU64::new(0) }
+    }
+
+    /// Whether a line of this kind may be logged now; if lines were left
+    /// out since the last one, a line saying how many is logged first.
+    pub(crate) fn allow(&self) -> bool {
+        use core::sync::atomic::Ordering::Relaxed;
+        let now = mono_ms().max(1);
+        let last = self.last_ms.load(Relaxed);
+        let due = last == 0 || now.saturating_sub(last) >= 1000;
+        if !due || self.last_ms.compare_exchange(last, now, Relaxed, Relaxed).is_err() {
+            self.left_out.fetch_add(1, Relaxed);
+            return false;
+        }
+        let n = self.left_out.swap(0, Relaxed);
+        if n > 0 {
+            kernel::pr_warn!("{} more lines like the next were not logged\n", n);
+        }
+        true
+    }
 }

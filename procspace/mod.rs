@@ -36,6 +36,9 @@ use core::{
 };
 use kernel::{c_str, new_mutex, prelude::*, str::CStr, sync::Arc, sync::Mutex};
 
+/// Malformed messages from other nodes: logged at most once a second.
+static MALFORMED_LOG: crate::kernel_ext::LogLimit = crate::kernel_ext::LogLimit::new();
+
 /// How old the other nodes' processes in `/proc` may be, by default (ms).
 pub(crate) const DEFAULT_REFRESH_MS: u64 = 1_000;
 /// How long one `ProcList` call waits for its reply.
@@ -146,7 +149,9 @@ struct ProcListHandler {
 impl Handler<Cluster> for ProcListHandler {
     fn handle(&self, _cluster: &Cluster, msg: &Incoming<'_>) -> Result<KVec<u8>> {
         let q = ProcListRequest::decode(msg.body).map_err(|e| {
-            pr_warn!("malformed ProcList request from node {}: {:?}\n", msg.from_node(), e);
+            if MALFORMED_LOG.allow() {
+                pr_warn!("malformed ProcList request from node {}: {:?}\n", msg.from_node(), e);
+            }
             EINVAL
         })?;
         let mut entries = KVVec::from_elem(ProcEntry::EMPTY, usize::from(q.max), GFP_KERNEL)?;
@@ -244,7 +249,9 @@ pub(crate) fn remote_entries(
         let timeout = u32::try_from(left).unwrap_or(u32::MAX).min(CALL_TIMEOUT_MS);
         let reply = cluster.call(node, MsgType::ProcList, &q[..n], timeout)?;
         let r = ProcListReply::decode(&reply).map_err(|e| {
-            pr_warn!("ps: malformed ProcList reply from node {}: {:?}\n", node, e);
+            if MALFORMED_LOG.allow() {
+                pr_warn!("ps: malformed ProcList reply from node {}: {:?}\n", node, e);
+            }
             EINVAL
         })?;
         let mut last = after;

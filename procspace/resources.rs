@@ -35,6 +35,9 @@ use crate::{
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kernel::{c_str, new_mutex, prelude::*, str::CStr, sync::Arc, sync::Mutex};
 
+/// Malformed messages from other nodes: logged at most once a second.
+static MALFORMED_LOG: crate::kernel_ext::LogLimit = crate::kernel_ext::LogLimit::new();
+
 /// "Left out" warnings, at most one per this long.
 const WARN_EVERY_MS: u64 = 60_000;
 /// The longest kernel text read (cpuinfo of a very large machine).
@@ -208,7 +211,9 @@ fn call(cluster: &Cluster, node: u16) -> Result<KVec<u8>> {
     let n = node_stats::encode_request(&mut q).map_err(|_| EINVAL)?;
     let reply = cluster.call(node, MsgType::NodeStats, &q[..n], CALL_TIMEOUT_MS)?;
     NodeStats::decode(&reply).map_err(|e| {
-        pr_warn!("malformed NodeStats reply from node {}: {:?}\n", node, e);
+        if MALFORMED_LOG.allow() {
+            pr_warn!("malformed NodeStats reply from node {}: {:?}\n", node, e);
+        }
         EINVAL
     })?;
     Ok(reply)
@@ -228,7 +233,9 @@ struct NodeStatsHandler {
 impl Handler<Cluster> for NodeStatsHandler {
     fn handle(&self, _cluster: &Cluster, msg: &Incoming<'_>) -> Result<KVec<u8>> {
         node_stats::decode_request(msg.body).map_err(|e| {
-            pr_warn!("malformed NodeStats request from node {}: {:?}\n", msg.from_node(), e);
+            if MALFORMED_LOG.allow() {
+                pr_warn!("malformed NodeStats request from node {}: {:?}\n", msg.from_node(), e);
+            }
             EINVAL
         })?;
         let r = self.space.resources.local_record()?;

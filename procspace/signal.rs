@@ -36,10 +36,11 @@ use crate::{
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::{prelude::*, sync::Arc};
 
+/// Malformed messages from other nodes: logged at most once a second.
+static MALFORMED_LOG: crate::kernel_ext::LogLimit = crate::kernel_ext::LogLimit::new();
+
 /// How long a routed `kill` waits for its home node's answer.
 pub(crate) const CALL_TIMEOUT_MS: u32 = 2_000;
-/// At most one failure line per this many milliseconds in the log.
-const WARN_EVERY_MS: u64 = 1_000;
 /// Most members of one process group signalled by one request.
 const MAX_GROUP: usize = 4096;
 
@@ -53,8 +54,8 @@ pub(crate) struct SignalStats {
     pub(crate) refused: AtomicU64,
     /// Routed calls that got no answer (timeout, error, malformed reply).
     pub(crate) failed: AtomicU64,
-    /// When the last failure was logged (ms of the monotonic clock).
-    last_warn_ms: AtomicU64,
+    /// Failures are logged at most once a second.
+    warn_limit: crate::kernel_ext::LogLimit,
 }
 
 impl SignalStats {
@@ -65,17 +66,13 @@ impl SignalStats {
             served: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             failed: AtomicU64::new(0),
-            last_warn_ms: AtomicU64::new(0),
+            warn_limit: crate::kernel_ext::LogLimit::new(),
         }
     }
 
-    /// Whether a failure may be logged now (at most one per
-    /// [`WARN_EVERY_MS`]).
+    /// Whether a failure may be logged now (at most one a second).
     fn may_warn(&self) -> bool {
-        let now = crate::kernel_ext::mono_ms();
-        let last = self.last_warn_ms.load(Ordering::Relaxed);
-        (last == 0 || now.saturating_sub(last) >= WARN_EVERY_MS)
-            && self.last_warn_ms.compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        self.warn_limit.allow()
     }
 }
 
@@ -150,7 +147,9 @@ impl Router {
         SignalReply::decode(&reply).map(|r| r.0).map_err(|e| {
             stats.failed.fetch_add(1, Ordering::Relaxed);
             if stats.may_warn() {
-                pr_warn!("kill {}: malformed ProcSignal reply from node {}: {:?}\n", pid, node, e);
+                if MALFORMED_LOG.allow() {
+                    pr_warn!("kill {}: malformed ProcSignal reply from node {}: {:?}\n", pid, node, e);
+                }
             }
             EINVAL
         })
@@ -165,7 +164,9 @@ struct ProcSignalHandler {
 impl Handler<Cluster> for ProcSignalHandler {
     fn handle(&self, cluster: &Cluster, msg: &Incoming<'_>) -> Result<KVec<u8>> {
         let q = SignalRequest::decode(msg.body).map_err(|e| {
-            pr_warn!("malformed ProcSignal request from node {}: {:?}\n", msg.from_node(), e);
+            if MALFORMED_LOG.allow() {
+                pr_warn!("malformed ProcSignal request from node {}: {:?}\n", msg.from_node(), e);
+            }
             EINVAL
         })?;
         // Only the home node of a pid answers for it.

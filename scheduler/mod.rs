@@ -49,6 +49,9 @@ use crate::{
 use core::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use kernel::{c_str, new_mutex, prelude::*, sync::Arc, sync::Mutex};
 
+/// Malformed messages from other nodes: logged at most once a second.
+static MALFORMED_LOG: crate::kernel_ext::LogLimit = crate::kernel_ext::LogLimit::new();
+
 /// The scheduler of one node.
 #[pin_data]
 pub(crate) struct SchedService {
@@ -181,7 +184,9 @@ impl SchedService {
             }
             Err(e) => {
                 self.stats.malformed.fetch_add(1, Ordering::Relaxed);
-                pr_warn!("scheduler: {}: malformed answer from node {}: {:?}\n", what, coordinator, e);
+                if MALFORMED_LOG.allow() {
+                    pr_warn!("scheduler: {}: malformed answer from node {}: {:?}\n", what, coordinator, e);
+                }
                 Err(crate::kernel_ext::eremoteio())
             }
         }
@@ -194,7 +199,9 @@ impl SchedService {
         let reply = match decode_request(body) {
             Err(e) => {
                 self.stats.malformed.fetch_add(1, Ordering::Relaxed);
-                pr_warn!("scheduler: malformed change from node {}: {}\n", from, e.describe());
+                if MALFORMED_LOG.allow() {
+                    pr_warn!("scheduler: malformed change from node {}: {}\n", from, e.describe());
+                }
                 ChangeReply::Refused(e.describe())
             }
             Ok(cmd) => match self.make(cluster, from, &cmd) {
@@ -327,7 +334,9 @@ impl Handler<Cluster> for SchedHandler {
             Some(MsgType::SchedLoad) => {
                 let r = LoadReport::decode(msg.body).map_err(|e| {
                     self.sched.stats.malformed.fetch_add(1, Ordering::Relaxed);
-                    pr_warn!("scheduler: malformed load report from node {}: {:?}\n", from, e);
+                    if MALFORMED_LOG.allow() {
+                        pr_warn!("scheduler: malformed load report from node {}: {:?}\n", from, e);
+                    }
                     EINVAL
                 })?;
                 self.sched.state.lock().on_report(from, &r, kernel_ms());
@@ -336,7 +345,9 @@ impl Handler<Cluster> for SchedHandler {
             Some(MsgType::SchedConfig) => {
                 let c = Config::decode(msg.body).map_err(|e| {
                     self.sched.stats.malformed.fetch_add(1, Ordering::Relaxed);
-                    pr_warn!("scheduler: malformed configuration from node {}: {}\n", from, e.describe());
+                    if MALFORMED_LOG.allow() {
+                        pr_warn!("scheduler: malformed configuration from node {}: {}\n", from, e.describe());
+                    }
                     EINVAL
                 })?;
                 self.sched.take(from, c);

@@ -16,6 +16,9 @@ use crate::{
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 
+/// Malformed messages from other nodes: logged at most once a second.
+static MALFORMED_LOG: crate::kernel_ext::LogLimit = crate::kernel_ext::LogLimit::new();
+
 /// How long a source waits for a destination's answer to an offer.
 const OFFER_TIMEOUT_MS: u32 = 1_000;
 
@@ -60,7 +63,9 @@ impl SchedService {
     pub(super) fn on_offer(&self, from: u16, body: &[u8]) -> Result<KVec<u8>> {
         let offer = Offer::decode(body).map_err(|e| {
             self.stats.malformed.fetch_add(1, Ordering::Relaxed);
-            pr_warn!("scheduler: malformed offer from node {}: {:?}\n", from, e);
+            if MALFORMED_LOG.allow() {
+                pr_warn!("scheduler: malformed offer from node {}: {:?}\n", from, e);
+            }
             EINVAL
         })?;
         let params = self.config().params.policy;
