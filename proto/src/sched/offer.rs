@@ -24,47 +24,12 @@
 //! 20 u32 hold ms (1..=60000)
 //! ```
 
+use super::super::le::{Reader, Writer};
 use super::super::wire::WireError;
 use super::balance::{admit, memory_room};
 use super::params::PolicyParams;
 use super::probe::per_cpu_up;
 use super::table::NodeLoad;
-
-fn get_u16(b: &[u8], i: usize) -> u16 {
-    let mut a = [0u8; 2];
-    a.copy_from_slice(b.get(i..i + 2).unwrap_or(&[0; 2]));
-    u16::from_le_bytes(a)
-}
-
-fn get_u32(b: &[u8], i: usize) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(b.get(i..i + 4).unwrap_or(&[0; 4]));
-    u32::from_le_bytes(a)
-}
-
-fn get_u64(b: &[u8], i: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(b.get(i..i + 8).unwrap_or(&[0; 8]));
-    u64::from_le_bytes(a)
-}
-
-fn put(out: &mut [u8], i: usize, v: &[u8]) {
-    if let Some(d) = out.get_mut(i..i + v.len()) {
-        d.copy_from_slice(v);
-    }
-}
-
-fn put_u16(out: &mut [u8], i: usize, v: u16) {
-    put(out, i, &v.to_le_bytes());
-}
-
-fn put_u32(out: &mut [u8], i: usize, v: u32) {
-    put(out, i, &v.to_le_bytes());
-}
-
-fn put_u64(out: &mut [u8], i: usize, v: u64) {
-    put(out, i, &v.to_le_bytes());
-}
 
 /// The version of both bodies.
 pub const OFFER_VERSION: u8 = 1;
@@ -127,47 +92,43 @@ impl Offer {
     /// Writes the offer; returns its length.
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
         self.check()?;
-        let out = out.get_mut(..Self::LEN).ok_or(WireError::BufferTooSmall)?;
-        out[0] = OFFER_VERSION;
-        out[1] = match self.kind {
+        let kind = match self.kind {
             OfferKind::Load => 1,
             OfferKind::Memory => 2,
         };
-        put_u16(out, 2, 0);
-        put_u32(out, 4, self.pid);
-        put_u32(out, 8, self.demand);
-        put_u32(out, 12, self.source_after);
-        put_u32(out, 16, self.rss_kib);
-        put_u32(out, 20, self.hold_ms);
-        Ok(Self::LEN)
+        let mut w = Writer::new(out);
+        head(&mut w, kind)?;
+        for v in [
+            self.pid,
+            self.demand,
+            self.source_after,
+            self.rss_kib,
+            self.hold_ms,
+        ] {
+            w.u32(v)?;
+        }
+        Ok(w.pos())
     }
 
     /// Reads an offer.
     pub fn decode(b: &[u8]) -> Result<Offer, WireError> {
-        if b.len() < Self::LEN {
-            return Err(WireError::Truncated);
-        }
-        if b.len() > Self::LEN {
-            return Err(WireError::TrailingBytes);
-        }
-        if b[0] != OFFER_VERSION {
-            return Err(WireError::BadVersion);
-        }
-        if get_u16(b, 2) != 0 {
-            return Err(WireError::BadReserved);
-        }
-        let kind = match b[1] {
+        let mut r = Reader::new(b);
+        let kind = read_head(&mut r)?;
+        let [pid, demand, source_after, rss_kib, hold_ms] =
+            [r.u32()?, r.u32()?, r.u32()?, r.u32()?, r.u32()?];
+        r.finish()?;
+        let kind = match kind {
             1 => OfferKind::Load,
             2 => OfferKind::Memory,
             _ => return Err(WireError::InvalidValue),
         };
         let o = Offer {
             kind,
-            pid: get_u32(b, 4),
-            demand: get_u32(b, 8),
-            source_after: get_u32(b, 12),
-            rss_kib: get_u32(b, 16),
-            hold_ms: get_u32(b, 20),
+            pid,
+            demand,
+            source_after,
+            rss_kib,
+            hold_ms,
         };
         o.check()?;
         Ok(o)
@@ -188,43 +149,57 @@ impl OfferReply {
 
     /// Writes the reply; returns its length.
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
-        let out = out.get_mut(..Self::LEN).ok_or(WireError::BufferTooSmall)?;
-        out[0] = OFFER_VERSION;
-        out[1] = if self.taken { 1 } else { 2 };
-        put_u16(out, 2, 0);
-        put_u32(out, 4, self.load);
-        put_u32(out, 8, self.load_after);
-        put_u32(out, 12, 0);
-        put_u64(out, 16, self.free_after_kib);
-        Ok(Self::LEN)
+        let mut w = Writer::new(out);
+        head(&mut w, if self.taken { 1 } else { 2 })?;
+        w.u32(self.load)?;
+        w.u32(self.load_after)?;
+        w.u32(0)?;
+        w.u64(self.free_after_kib)?;
+        Ok(w.pos())
     }
 
     /// Reads a reply.
     pub fn decode(b: &[u8]) -> Result<OfferReply, WireError> {
-        if b.len() < Self::LEN {
-            return Err(WireError::Truncated);
-        }
-        if b.len() > Self::LEN {
-            return Err(WireError::TrailingBytes);
-        }
-        if b[0] != OFFER_VERSION {
-            return Err(WireError::BadVersion);
-        }
-        if get_u16(b, 2) != 0 || get_u32(b, 12) != 0 {
+        let mut r = Reader::new(b);
+        let verdict = read_head(&mut r)?;
+        let (load, load_after, zero, free_after_kib) = (r.u32()?, r.u32()?, r.u32()?, r.u64()?);
+        r.finish()?;
+        if zero != 0 {
             return Err(WireError::BadReserved);
         }
-        let taken = match b[1] {
+        let taken = match verdict {
             1 => true,
             2 => false,
             _ => return Err(WireError::InvalidValue),
         };
         Ok(OfferReply {
             taken,
-            load: get_u32(b, 4),
-            load_after: get_u32(b, 8),
-            free_after_kib: get_u64(b, 16),
+            load,
+            load_after,
+            free_after_kib,
         })
     }
+}
+
+/// Both bodies' first four bytes: the version, `tag` (the offer's kind,
+/// the reply's verdict), two zero bytes.
+fn head(w: &mut Writer<'_>, tag: u8) -> Result<(), WireError> {
+    w.u8(OFFER_VERSION)?;
+    w.u8(tag)?;
+    w.u16(0)?;
+    Ok(())
+}
+
+/// Reads [`head`]; returns the tag.
+fn read_head(r: &mut Reader<'_>) -> Result<u8, WireError> {
+    let (version, tag, zero) = (r.u8()?, r.u8()?, r.u16()?);
+    if version != OFFER_VERSION {
+        return Err(WireError::BadVersion);
+    }
+    if zero != 0 {
+        return Err(WireError::BadReserved);
+    }
+    Ok(tag)
 }
 
 /// The destination's judgement of `offer` on its own load `local` (from
