@@ -71,6 +71,18 @@ pub(crate) fn local_resources() -> Resources {
     Resources { cpus, mem_total_kib: total, mem_free_kib: free.min(total), load }
 }
 
+/// This node's first membership view. Not inlined: the view is a few
+/// KiB, built on the stack before it goes to the heap, and `Service::start`
+/// runs at the bottom of the deep stack of a write to `enabled`.
+#[inline(never)]
+fn new_view(node: u32, incarnation: u32, address: Ipv4, port: u16) -> Result<KBox<View>> {
+    let mut view = KBox::new(View::new(), GFP_KERNEL)?;
+    let id = NodeId::new(node as u16).ok_or(EINVAL)?;
+    view.set_local(id, incarnation, address.0, port).map_err(|_| EINVAL)?;
+    let _ = view.update_local(local_resources(), mono_ms());
+    Ok(view)
+}
+
 /// Where a link thread gets its connection from.
 enum LinkStart {
     Accepted(TcpSocket),
@@ -821,6 +833,7 @@ impl Service {
     /// migration): given the service as it starts, each registers its own
     /// message handlers and returns the threads it runs while the service
     /// runs.
+    #[inline(never)]
     pub(crate) fn start(
         identity: &Arc<Identity>,
         start_layers: impl FnOnce(&Arc<Cluster>) -> Result<KVec<KThread>>,
@@ -840,10 +853,7 @@ impl Service {
         })?;
         listen_sock.set_timeouts(500, 500);
         let incarnation = new_incarnation();
-        let mut view = KBox::new(View::new(), GFP_KERNEL)?;
-        let id = NodeId::new(node as u16).ok_or(EINVAL)?;
-        view.set_local(id, incarnation, address.0, port).map_err(|_| EINVAL)?;
-        let _ = view.update_local(local_resources(), mono_ms());
+        let view = new_view(node, incarnation, address, port)?;
         let cluster = Arc::pin_init(
             pin_init!(Cluster {
                 identity: identity.clone(),

@@ -96,6 +96,7 @@ impl core::fmt::Display for PidRangeState {
 
 /// Arms the pid range of node `node_id`, or says why it stays off. Never
 /// changes `pid_max`.
+#[inline(never)]
 fn arm_pid_range(node_id: u32) -> PidRangeState {
     let range = match pid_range::range_of(node_id) {
         Ok(r) => r,
@@ -196,6 +197,7 @@ impl Node {
 
     /// Routes `kill` of other nodes' pids through `cluster`, or logs why
     /// not (kills then stay node-local).
+    #[inline(never)]
     fn arm_kill_routing(&self, cluster: &Arc<Cluster>) -> Option<SignalRouting> {
         match crate::procspace::signal::arm(cluster, &self.procspace) {
             Ok(r) => Some(r),
@@ -208,6 +210,7 @@ impl Node {
 
     /// Stops routing `kill`; waits for the routed calls in flight, before
     /// the cluster service they use stops.
+    #[inline(never)]
     fn disarm_kill_routing(&self) {
         let old = self.kill_routing.lock().take();
         drop(old);
@@ -215,6 +218,7 @@ impl Node {
 
     /// Back to the kernel's own pid allocation (the hook's drop
     /// unregisters it); `pid_max` stays as it is.
+    #[inline(never)]
     fn disarm_pid_range(&self) {
         let old = core::mem::replace(&mut *self.pids.lock(), PidRangeState::Off(PidRangeOff::NotJoined));
         drop(old);
@@ -237,6 +241,7 @@ impl Node {
     /// benchmark, remote restarts (checkpoint), migration and the process space register
     /// their own message handlers, with the state they keep here;
     /// migration runs its watcher thread.
+    #[inline(never)]
     fn start_layers(&self, cluster: &Arc<Cluster>) -> Result<KVec<KThread>> {
         crate::krpc_bench::register(cluster)?;
         crate::checkpoint::remote::register(cluster, &self.restarts)?;

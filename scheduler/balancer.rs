@@ -18,7 +18,7 @@ use crate::{
         pid_range,
         sched::{
             dynamic_balance, judge, memory_pressure, runnable_share, tasks, Candidate, Command, Config, Decision, Left,
-            LoadCache, LoadProbe, LoadReport, Memory, NodeLoad, NodeTable, Offer, OfferKind, OfferReply, PlaceState,
+            LoadCache, LoadProbe, LoadReport, Memory, Move, NodeLoad, NodeTable, Offer, OfferKind, OfferReply, PlaceState,
             PolicyKind, PolicyParams, ProcessIds, ReportFilter, ReportParams, Smoothing, Stay, Unmovable, REPORT_LEN,
         },
         wire::MsgType,
@@ -468,7 +468,11 @@ impl ThreadBody for Balancer {
         self.reset();
         while !kthread::should_stop() {
             let c = self.sched.config();
-            self.tick(&c);
+            // The move runs here, after the period's work has returned:
+            // a migration's own stack is deep, the decision's large.
+            if let Some((m, policy, load)) = self.tick(&c) {
+                self.act(&m, policy, load);
+            }
             kthread::sleep_ms(c.params.load.period_ms.max(10));
         }
     }
@@ -484,8 +488,10 @@ impl Balancer {
         self.sched.state.lock().restart(&self.sched.config().params);
     }
 
-    /// One period: sample, report, greet new nodes, decide, act.
-    fn tick(&self, c: &Config) {
+    /// One period: sample, report, greet new nodes, decide: the move
+    /// to make, if any, with its policy and this node's load.
+    #[inline(never)]
+    fn tick(&self, c: &Config) -> Option<(Move, PolicyKind, u32)> {
         let now = mono_ms();
         let own = self.cluster.node_id();
         let sample = sys::sample();
@@ -550,9 +556,9 @@ impl Balancer {
             }
         }
         if !(balance || memory) {
-            return;
+            return None;
         }
-        self.decide(c, own, &local, &cands, balance, memory);
+        self.decide(c, own, &local, &cands, balance, memory)
     }
 
     /// Unpins the processes of this node's pid range that ended: a pin
@@ -678,7 +684,16 @@ impl Balancer {
     }
 
     /// Runs the policies and starts the migration one chose.
-    fn decide(&self, c: &Config, own: u16, local: &NodeLoad, cands: &[Candidate], balance: bool, memory: bool) {
+    #[inline(never)]
+    fn decide(
+        &self,
+        c: &Config,
+        own: u16,
+        local: &NodeLoad,
+        cands: &[Candidate],
+        balance: bool,
+        memory: bool,
+    ) -> Option<(Move, PolicyKind, u32)> {
         let now = mono_ms();
         let table = self.sched.state.lock().table_for_decision(now);
         self.sched.stats.decisions.fetch_add(1, Ordering::Relaxed);
@@ -700,9 +715,16 @@ impl Balancer {
             Decision::Migrate(m) => m,
             Decision::Stay(why) => {
                 self.sched.state.lock().say(format_args!("stay, load {}: {}", Load(local.mean), StayText(why)));
-                return;
+                return None;
             }
         };
+        Some((m, policy, local.mean))
+    }
+
+    /// Makes move `m` of `policy` (this node's load `load`): offers it to
+    /// the destination, then migrates the process if it takes it.
+    #[inline(never)]
+    fn act(&self, m: &Move, policy: PolicyKind, load: u32) {
         let offer = Offer {
             kind: if policy == PolicyKind::Memory { OfferKind::Memory } else { OfferKind::Load },
             pid: m.pid,
@@ -721,7 +743,7 @@ impl Balancer {
                 m.pid,
                 m.dest,
                 policy.name(),
-                Load(local.mean),
+                Load(load),
                 Load(m.source_after),
                 Load(m.dest_after)
             ));
@@ -733,7 +755,7 @@ impl Balancer {
             m.dest,
             policy.name(),
             crate::proto::ctl::strategy_name(m.strategy.code()),
-            Load(local.mean),
+            Load(load),
             Load(m.source_after),
             Load(m.dest_after)
         );

@@ -22,7 +22,7 @@ use crate::{
     procspace::sys as procs,
     proto::{
         ctl::STRATEGY_EAGER,
-        sched::{place, tasks, Offer, OfferKind, ProcessIds},
+        sched::{place, tasks, Offer, OfferKind, PolicyKind, ProcessIds},
     },
 };
 use kernel::{prelude::*, sync::Arc};
@@ -45,34 +45,41 @@ impl ThreadBody for Placer {
                 if kthread::should_stop() {
                     return;
                 }
-                self.consider(pid);
+                // The decision's frame is gone before the migration's
+                // deep stack starts.
+                if let Some((dest, policy, load)) = self.consider(pid) {
+                    self.place_on(pid, dest, policy, load);
+                }
             }
         }
     }
 }
 
 impl Placer {
-    /// Where process `pid`, which has just exec'd here, runs.
-    fn consider(&self, pid: u32) {
+    /// Where process `pid`, which has just exec'd here, should run if
+    /// not here: the node (the process already counted there, and as
+    /// departing here), the placing policy and this node's load.
+    #[inline(never)]
+    fn consider(&self, pid: u32) -> Option<(u16, PolicyKind, u32)> {
         let c = self.sched.config();
         // No placing scheduler: nothing to look at.
         if !c.schedulers().iter().any(|s| s.enabled && s.policy.place_kind().is_some()) {
-            return;
+            return None;
         }
         let own = self.cluster.node_id();
-        let Some(f) = pid.checked_sub(1).and_then(|after| procs::next_process(after, &mut [])) else { return };
+        let Some(f) = pid.checked_sub(1).and_then(|after| procs::next_process(after, &mut [])) else { return None };
         if f.tgid != pid || f.kthread != 0 || f.parent_kthread != 0 {
-            return;
+            return None;
         }
         let comm_len = f.comm.iter().position(|&b| b == 0).unwrap_or(f.comm.len());
         if &f.comm[..comm_len] == SSI_CTL {
-            return;
+            return None;
         }
         let ids = ProcessIds { pid, uid: f.uid, sid: f.session, pgid: f.pgrp };
-        let Some(s) = c.scheduler_for(&ids, own, |k| k.place_kind().is_some()) else { return };
-        let Some(kind) = s.policy.place_kind() else { return };
+        let Some(s) = c.scheduler_for(&ids, own, |k| k.place_kind().is_some()) else { return None };
+        let Some(kind) = s.policy.place_kind() else { return None };
         if pinned(&c, pid) || self.sched.migrations.role_of(pid).is_some() {
-            return;
+            return None;
         }
         let (dest, load) = {
             let mut st = self.sched.state.lock();
@@ -88,7 +95,13 @@ impl Placer {
             }
             (dest, local.upper.max(local.mean))
         };
-        let Some(dest) = dest else { return };
+        dest.map(|d| (d, s.policy, load))
+    }
+
+    /// Offers process `pid` to node `dest` for `policy` and migrates it
+    /// there if it takes it.
+    #[inline(never)]
+    fn place_on(&self, pid: u32, dest: u16, policy: PolicyKind, load: u32) {
         // The destination takes it only if it is then no more loaded
         // than this node is now (without the new program, which its
         // samples do not count yet).
@@ -106,8 +119,8 @@ impl Placer {
             st.note_outcome(dest, tasks(1), 0, false);
             return;
         }
-        pr_info!("scheduler: placing pid {} ({}) on node {} at exec\n", pid, s.policy.name(), dest);
-        let ok = self.sched.move_process(&self.cluster, pid, dest, STRATEGY_EAGER, s.policy).is_ok();
+        pr_info!("scheduler: placing pid {} ({}) on node {} at exec\n", pid, policy.name(), dest);
+        let ok = self.sched.move_process(&self.cluster, pid, dest, STRATEGY_EAGER, policy).is_ok();
         let mut st = self.sched.state.lock();
         st.placing.departing = st.placing.departing.saturating_sub(1);
         st.note_outcome(dest, tasks(1), 0, ok);
