@@ -12,8 +12,9 @@
 //!   replay       handshake with SECRET, one valid frame, then it again
 //!   slow         connect and send nothing (the node must time out)
 //!   bodies       handshake with SECRET, then correctly tagged requests of
-//!                the process space's and control's types (ProcList,
-//!                MigrateAsk, ProcSignal, NodeStats) with hostile bodies:
+//!                the process space's, control's and scheduler's types
+//!                (ProcList, MigrateAsk, ProcSignal, NodeStats,
+//!                SchedChange, SchedOffer) with hostile bodies:
 //!                empty, one byte short or long of the real length, random
 //!                bytes of the real length, random lengths up to 4 KiB;
 //!                prints how many were answered and how
@@ -192,12 +193,15 @@ fn one(target: &str, mode: &str, secret: &[u8], rng: &mut Rng) -> std::io::Resul
 
 /// The request types with hostile bodies, and each one's real request
 /// length.
-const BODY_TARGETS: [(MsgType, usize); 5] = [
+const BODY_TARGETS: [(MsgType, usize); 7] = [
     (MsgType::ProcList, ssi_proto::procs::REQUEST_LEN),
     (MsgType::MigrateAsk, ssi_proto::migration::ASK_START_LEN),
     (MsgType::MigrateAsk, ssi_proto::migration::ASK_QUERY_LEN),
     (MsgType::ProcSignal, ssi_proto::signal::REQUEST_LEN),
     (MsgType::NodeStats, ssi_proto::node_stats::REQUEST_LEN),
+    // A command's text: random bytes do not parse as one.
+    (MsgType::SchedChange, 16),
+    (MsgType::SchedOffer, ssi_proto::sched::Offer::LEN),
 ];
 
 /// One hostile body for a request whose real length is `len`.
