@@ -508,7 +508,17 @@ impl Cluster {
         let me = self.incarnation();
         let declared_dead = reply.used().iter().any(|e| e.node_id == self.local_node && !e.alive && e.incarnation == me);
         if declared_dead {
-            self.rejoin(msg.from_node());
+            let teller = NodeId::new(msg.from_node()).ok_or(EINVAL)?;
+            if self.view.lock().should_rejoin(teller, &reply) {
+                self.rejoin(msg.from_node());
+            } else {
+                // The smaller side of a healed partition: it rejoins (its
+                // reply from this node says it is dead), not this node.
+                pr_info!(
+                    "node {} says this node is dead, but it was cut off from the larger part of the cluster: it rejoins\n",
+                    msg.from_node()
+                );
+            }
             return Ok(());
         }
         let (changes, epoch) = self.update_view(|v| v.merge_join_reply(&reply, mono_ms()));

@@ -162,6 +162,30 @@ impl View {
         out.count = count;
     }
 
+    /// A peer's join reply (`teller`'s view, `reply`) says this node, in
+    /// its current incarnation, is dead. Whether this node should take a
+    /// new incarnation and rejoin: after a partition both sides declared
+    /// each other dead, and only the smaller side must rejoin, so that
+    /// the larger side's incarnations (and the reliable messages between
+    /// its nodes) survive the heal. This node rejoins unless the teller is
+    /// not alive in this view and the teller's view has fewer alive nodes
+    /// than this one; on equal sides the higher node id rejoins.
+    pub fn should_rejoin(&self, teller: NodeId, reply: &JoinReply) -> bool {
+        let teller_alive_here = self
+            .get(teller)
+            .is_some_and(|n| n.state == NodeState::Alive);
+        if teller_alive_here {
+            return true;
+        }
+        let here = self.totals().alive_nodes;
+        let there = reply.used().iter().filter(|e| e.alive).count() as u32;
+        match here.cmp(&there) {
+            core::cmp::Ordering::Greater => false,
+            core::cmp::Ordering::Less => true,
+            core::cmp::Ordering::Equal => self.local.is_some_and(|me| me.0 > teller.0),
+        }
+    }
+
     /// Removes a dead or departed node from the table, to make room. Its
     /// incarnation is forgotten too, so a stale message could bring it
     /// back: forget only nodes gone for long. Returns whether it was there.

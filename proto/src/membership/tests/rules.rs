@@ -301,3 +301,40 @@ fn change_helpers() {
     }
     assert_eq!(count, 0);
 }
+
+/// A view of nodes 1..=n (local `me`) with the nodes of `dead` dead.
+fn partition_view(me: u16, n: u16, dead: &[u16]) -> View {
+    let mut v = View::new();
+    v.set_local(id(me), 1, ADDR, 7070).unwrap();
+    for i in (1..=n).filter(|&i| i != me) {
+        v.on_heartbeat(id(i), 1, ADDR, 7070, Resources::default(), 0)
+            .unwrap();
+    }
+    for &d in dead {
+        v.on_node_dead(id(d), 1).unwrap();
+    }
+    v
+}
+
+fn reply_of(v: &View) -> JoinReply {
+    let mut r = JoinReply::EMPTY;
+    v.fill_join_reply(&mut r);
+    r
+}
+
+#[test]
+fn only_the_smaller_side_of_a_healed_partition_rejoins() {
+    // {1, 2} | {3}: both sides declared the other dead.
+    let one = partition_view(1, 3, &[3]);
+    let three = partition_view(3, 3, &[1, 2]);
+    assert!(!one.should_rejoin(id(3), &reply_of(&three)));
+    assert!(three.should_rejoin(id(1), &reply_of(&one)));
+    // A teller this node believes alive is believed: this node was cut off.
+    let two = partition_view(2, 3, &[]);
+    assert!(two.should_rejoin(id(1), &reply_of(&one)));
+    // Equal sides {1} | {2}: the higher id rejoins, exactly one of them.
+    let a = partition_view(1, 2, &[2]);
+    let b = partition_view(2, 2, &[1]);
+    assert!(!a.should_rejoin(id(2), &reply_of(&b)));
+    assert!(b.should_rejoin(id(1), &reply_of(&a)));
+}
