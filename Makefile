@@ -108,7 +108,7 @@ cluster: node rootfs
 # folders, ssi_main.rs and proto.rs, are left out), and the module's layers
 # (scripts/check-layers.py: every dependency goes down); any warning fails.
 MODULE_RS = $(filter-out modules/ssi_main.rs modules/proto.rs modules/extra_bindings.rs,\
-	$(wildcard krpc/*.rs checkpoint/*.rs migration/*.rs procspace/*.rs scheduler/*.rs modules/*.rs))
+	$(wildcard krpc/*.rs checkpoint/*.rs migration/*.rs procspace/*.rs scheduler/*.rs ha/*.rs modules/*.rs))
 test-unit:
 	cargo test --locked --workspace
 	cargo clippy --locked --workspace --all-targets -- -D warnings

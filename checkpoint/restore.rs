@@ -216,7 +216,11 @@ impl<'a> SectionStream<'a> {
                 whole = w;
             }
         }
-        Ok(SectionStream { file, pos, reader, body, header: None, crcs_checked: migration, data_apart, whole, arriving })
+        // A checkpoint image that comes as a migration (high availability's
+        // restart, `migration/resume.rs`) passed through storage: its
+        // CRCs are checked.
+        let crcs_checked = migration && reader.header().pages_unchecked();
+        Ok(SectionStream { file, pos, reader, body, header: None, crcs_checked, data_apart, whole, arriving })
     }
 
     /// Waits, for an image still arriving, until its next `len` bytes came.

@@ -35,7 +35,7 @@ use crate::{
         wire::MsgType,
     },
 };
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
 /// Reads and writes waiting for the deputy, at most.
 const MAX_QUEUED_IO: usize = 64;
@@ -62,6 +62,9 @@ struct Inbox {
     exit: Option<u32>,
     /// The process comes back: its image, to restore here.
     back: Option<Arc<Hosted>>,
+    /// A node the process was restarted away from (high availability):
+    /// what it says of the process is not believed (0: none).
+    fenced: u16,
 }
 
 /// A deputy, as the registry and the message handlers see it.
@@ -76,6 +79,9 @@ pub(crate) struct Deputy {
     bell: Arc<sys::Doorbell>,
     /// When its lease was last renewed (mono ns).
     lease_ns: AtomicU64,
+    /// High availability holds it: a lease that runs out does not end it
+    /// (its process is to be restarted elsewhere, `ha/`).
+    held: AtomicBool,
 }
 
 impl Deputy {
@@ -95,6 +101,44 @@ impl Deputy {
         let i = self.inbox.lock();
         (i.node, i.pid)
     }
+
+    /// How long since its lease was last renewed, ms.
+    pub(crate) fn lease_silence_ms(&self) -> u64 {
+        task::mono_ns().saturating_sub(self.lease_ns.load(Ordering::Relaxed)) / 1_000_000
+    }
+
+    /// High availability holds the deputy (`true`): a lease that runs out
+    /// no longer ends it; released (`false`), it ends as without, once its
+    /// lease ran out.
+    pub(crate) fn hold(&self, on: bool) {
+        if self.held.swap(on, Ordering::AcqRel) != on {
+            self.bell.ring();
+        }
+    }
+
+    /// The process was restarted on `node` as `pid` there (high
+    /// availability, `resume.rs`): the deputy follows it there, and what
+    /// the node it was lost on says of it is no longer believed.
+    pub(crate) fn restarted_on(&self, node: u16, pid: u32) {
+        let mut i = self.inbox.lock();
+        if i.node != node {
+            i.fenced = i.node;
+        }
+        i.node = node;
+        i.pid = pid;
+        drop(i);
+        self.renew_lease();
+        self.bell.ring();
+    }
+
+    /// Whether `from` is a node the process was restarted away from.
+    pub(crate) fn is_fenced(&self, from: u16) -> bool {
+        Self::fenced(&self.inbox.lock(), from)
+    }
+
+    fn fenced(i: &Inbox, from: u16) -> bool {
+        i.fenced != 0 && from == i.fenced && from != i.node
+    }
 }
 
 /// `MigrateExit` from `from`: the process ended there.
@@ -103,8 +147,12 @@ pub(crate) fn exit(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
     let d = migrations.deputy(e.home_id).ok_or(ESRCH)?;
     // From any node: the process may end on a node it moved to before
     // that node's `MigrateMoved` arrived.
-    pr_info!("pid {}: the migrated process ended on node {} (status {:#x})\n", d.pid, from, e.status);
     let mut i = d.inbox.lock();
+    if Deputy::fenced(&i, from) {
+        pr_info!("pid {}: an end reported by node {}, which it was restarted away from, is ignored\n", d.pid, from);
+        return Err(EPERM);
+    }
+    pr_info!("pid {}: the migrated process ended on node {} (status {:#x})\n", d.pid, from, e.status);
     i.exit = Some(e.status);
     drop(i);
     d.bell.ring();
@@ -119,6 +167,9 @@ pub(crate) fn io(migrations: &Migrations, from: u16, body: &[u8]) -> Result {
     data.extend_from_slice(r.data, GFP_KERNEL)?;
     // From any node (as for `exit`); the answer goes back to `from`.
     let mut i = d.inbox.lock();
+    if Deputy::fenced(&i, from) {
+        return Err(EPERM);
+    }
     if i.io.len() >= MAX_QUEUED_IO {
         return Err(EBUSY);
     }
@@ -169,9 +220,10 @@ pub(crate) fn become_deputy(
             pin_init!(Deputy {
                 home_id,
                 pid: me,
-                inbox <- new_mutex!(Inbox { node, pid: remote_pid, io: KVec::new(), exit: None, back: None }),
+                inbox <- new_mutex!(Inbox { node, pid: remote_pid, io: KVec::new(), exit: None, back: None, fenced: 0 }),
                 bell,
                 lease_ns: AtomicU64::new(task::mono_ns()),
+                held: AtomicBool::new(false),
             }),
             GFP_KERNEL,
         )?;
@@ -292,7 +344,7 @@ fn serve(cluster: &Arc<Cluster>, migrations: &Migrations, d: &Deputy, lender: &m
             }
         }
         let silent_ns = task::mono_ns().saturating_sub(d.lease_ns.load(Ordering::Relaxed));
-        if silent_ns >= lease::LOST_MS * 1_000_000 {
+        if silent_ns >= lease::LOST_MS * 1_000_000 && !d.held.load(Ordering::Acquire) {
             pr_warn!(
                 "pid {}: no lease renewal from node {} for {} s: the process (pid {} there) is lost, the deputy ends killed\n",
                 d.pid,

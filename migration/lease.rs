@@ -120,15 +120,16 @@ fn kill(h: &Hosted) {
     }
 }
 
-/// `MigrateLease` at the home node: renews the deputies named; answers
-/// with the ids it has none for.
-pub(crate) fn handle(migrations: &Migrations, body: &[u8]) -> Result<KVec<u8>> {
+/// `MigrateLease` from `from` at the home node: renews the deputies
+/// named; answers with the ids it has none for (or whose process was
+/// restarted away from `from`: that copy must stop).
+pub(crate) fn handle(migrations: &Migrations, from: u16, body: &[u8]) -> Result<KVec<u8>> {
     let asked = Lease::decode(body).map_err(|_| EINVAL)?;
     let mut unknown: KVec<u64> = KVec::new();
     for id in asked.iter() {
         match migrations.deputy(id) {
-            Some(d) => d.renew_lease(),
-            None => unknown.push(id, GFP_KERNEL)?,
+            Some(d) if !d.is_fenced(from) => d.renew_lease(),
+            _ => unknown.push(id, GFP_KERNEL)?,
         }
     }
     let mut out = KVec::from_elem(0u8, Lease::len_of(unknown.len()), GFP_KERNEL)?;

@@ -43,6 +43,7 @@ pub(crate) mod pages;
 pub(crate) mod precopy;
 pub(crate) mod receiver;
 pub(crate) mod remote;
+pub(crate) mod resume;
 pub(crate) mod round_pages;
 pub(crate) mod source;
 pub(crate) mod stream;
@@ -450,7 +451,7 @@ impl Handler<Cluster> for MigrationHandler {
         let body = msg.body;
         let r = match msg.header.kind() {
             Some(MsgType::MigrateBegin) => return incoming::begin(cluster, m, from, body),
-            Some(MsgType::MigrateLease) => return lease::handle(m, body),
+            Some(MsgType::MigrateLease) => return lease::handle(m, from, body),
             // Taken with its buffer (`handle_owned`); not reached.
             Some(MsgType::MigrateData) => Err(EINVAL),
             Some(MsgType::MigrateCommit) => return incoming::commit(m, from, body),

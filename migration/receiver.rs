@@ -88,6 +88,11 @@ impl ImageReceiver {
         sys::install_new_fd(self.image.as_ref().ok_or(ENOENT)?)
     }
 
+    /// Whether the image is split (its pages carry no CRC).
+    pub(crate) fn splits(&self) -> bool {
+        self.splitter.splits()
+    }
+
     /// Whether the description is whole: page data or the end came.
     pub(crate) fn description_whole(&self) -> bool {
         self.splitter.splits() && (self.splitter.page_bytes() > 0 || self.splitter.is_complete())

@@ -424,6 +424,12 @@ impl Hosted {
         Ok(())
     }
 
+    /// Whether its image is split as it comes (a migration's stream, whose
+    /// pages carry no CRC); known once its header came.
+    pub(crate) fn splits(&self) -> bool {
+        self.inner.lock().receiver.splits()
+    }
+
     /// Eager (not coming home): the restore starts once the image's
     /// description came and rebuilds the process while its page data
     /// comes (`checkpoint::restore::Arriving`); the copy into the process

@@ -112,6 +112,7 @@ unsafe extern "C" fn ctl_ioctl(data: *mut c_void, cmd: c_uint, arg: c_ulong) -> 
                 }
             },
             CtlOp::MigrationImage => migration_image(node, &req, &mut reply),
+            CtlOp::Protect => node.ha.protect(&req, &mut reply),
             CtlOp::MigrationPages => migration_pages(node, &req, &mut reply),
             CtlOp::PassOn => pass_on(node, &req, &mut reply),
             CtlOp::Report => report(node, &req, &block),
@@ -235,9 +236,12 @@ fn restore_image(node: &Node, req: &CtlRequest, reply: &mut CtlReply) -> Result<
             })
         };
         // Eager: the image may still be arriving; its page data comes to
-        // the restore as it needs it.
+        // the restore as it needs it. A checkpoint image sent as a
+        // migration (high availability's restart) is not split: it came
+        // whole into the file, its pages with it.
         let (incoming, pages) = match &hosted {
-            Some(h) if h.streams() => (checkpoint::restore::Incoming::Arriving(&**h), Some(PageStore::new())),
+            Some(h) if h.streams() && h.splits() => (checkpoint::restore::Incoming::Arriving(&**h), Some(PageStore::new())),
+            Some(h) if h.streams() => (checkpoint::restore::Incoming::Whole, None),
             Some(h) if prepared => {
                 let memory_before = h.is_precopy();
                 (checkpoint::restore::Incoming::Prepared { wait_final: &wait_final, memory_before }, h.take_pages())

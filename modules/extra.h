@@ -15,3 +15,4 @@
 #include "../procspace/procs_helpers.h"
 #include "../procspace/resources_helpers.h"
 #include "../scheduler/sched_helpers.h"
+#include "../ha/ha_helpers.h"

@@ -31,6 +31,10 @@ pub(crate) fn eoverflow() -> Error {
 pub(crate) fn emsgsize() -> Error {
     errno(bindings::EMSGSIZE)
 }
+/// File name too long.
+pub(crate) fn enametoolong() -> Error {
+    errno(bindings::ENAMETOOLONG)
+}
 /// Timed out.
 pub(crate) fn etimedout() -> Error {
     errno(bindings::ETIMEDOUT)

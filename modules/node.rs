@@ -12,6 +12,7 @@ use crate::{
     },
     cluster::{Cluster, Service},
     configfs::{AttrDesc, Attribute, Page},
+    ha::HaService,
     identity::{Identity, MAX_SECRET},
     krpc::stats::Stats,
     krpc_bench::{self as bench, BenchResult},
@@ -47,6 +48,8 @@ pub(crate) struct Node {
     pub(crate) procspace: Arc<ProcSpace>,
     /// The scheduler (`/proc/ssi/scheduler`, configfs `scheduler/`).
     pub(crate) scheduler: Arc<SchedService>,
+    /// High availability (`/proc/ssi/ha`, `ssi-ctl ha`).
+    pub(crate) ha: Arc<HaService>,
     /// This node's pid range: armed while in the cluster, or why not.
     #[pin]
     pids: Mutex<PidRangeState>,
@@ -139,6 +142,7 @@ impl Node {
         let migrations = Migrations::new(restarts.clone(), restore_groups.clone())?;
         let procspace = ProcSpace::new(migrations.clone())?;
         let scheduler = SchedService::new(migrations.clone())?;
+        let ha = HaService::new(migrations.clone(), scheduler.clone())?;
         Arc::pin_init(
             pin_init!(Node {
                 identity,
@@ -149,6 +153,7 @@ impl Node {
                 migrations,
                 procspace,
                 scheduler,
+                ha,
                 pids <- new_mutex!(PidRangeState::Off(PidRangeOff::NotJoined)),
                 kill_routing <- new_mutex!(None),
             }),
@@ -249,7 +254,14 @@ impl Node {
         let mut threads = KVec::new();
         threads.push(crate::migration::start(cluster, &self.migrations)?, GFP_KERNEL)?;
         crate::scheduler::start(cluster, &self.scheduler, &mut threads)?;
+        crate::ha::start(cluster, &self.ha, &mut threads)?;
         Ok(threads)
+    }
+}
+
+impl AsRef<HaService> for Node {
+    fn as_ref(&self) -> &HaService {
+        &self.ha
     }
 }
 
@@ -468,6 +480,38 @@ impl Attribute<Data> for PsRefreshAttr {
     }
 }
 
+/// configfs `ha_dir`: where protected processes' checkpoint images go
+/// (`ha/images.rs`); default /cluster/ssi-ha, on the shared file system.
+pub(crate) struct HaDirAttr;
+impl Attribute<Data> for HaDirAttr {
+    const NAME: &'static CStr = c_str!("ha_dir");
+    const WRITABLE: bool = true;
+    fn show(data: &Data, out: &mut Page<'_>) -> Result {
+        out.line(data.ha.dir().as_str())
+    }
+    fn store(data: &Data, input: &[u8]) -> Result {
+        data.ha.set_dir(id::trim(input)).inspect_err(|_| {
+            pr_warn!("rejected ha_dir: an absolute path of at most {} bytes\n", crate::ha::images::MAX_DIR - 1);
+        })
+    }
+}
+
+/// configfs `ha_interval_s`: the checkpoint interval of `ssi-ctl ha on`
+/// without `--interval` (1..3600, default 30).
+pub(crate) struct HaIntervalAttr;
+impl Attribute<Data> for HaIntervalAttr {
+    const NAME: &'static CStr = c_str!("ha_interval_s");
+    const WRITABLE: bool = true;
+    fn show(data: &Data, out: &mut Page<'_>) -> Result {
+        out.line(data.ha.state.lock().default_interval_s)
+    }
+    fn store(data: &Data, input: &[u8]) -> Result {
+        let (lo, hi) = (crate::proto::ha::MIN_INTERVAL_S, crate::proto::ha::MAX_INTERVAL_S);
+        let v = id::parse_decimal(input, lo.into(), hi.into()).map_err(|e| invalid("ha_interval_s", input, e))?;
+        data.ha.set_default_interval(u32::try_from(v).map_err(|_| EINVAL)?)
+    }
+}
+
 /// configfs `merged_proc`: 1 (default) makes `/proc/meminfo`, `stat`,
 /// `cpuinfo` and `loadavg` describe the cluster while the node is in one;
 /// 0 leaves them the kernel's (`procspace/resources.rs`).
@@ -559,7 +603,7 @@ impl Attribute<Data> for VersionAttr {
 }
 
 /// Every attribute of `/sys/kernel/config/ssi`.
-pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 15] = [
+pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 17] = [
     AttrDesc::of::<NodeIdAttr>(),
     AttrDesc::of::<AddressAttr>(),
     AttrDesc::of::<PortAttr>(),
@@ -575,6 +619,8 @@ pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 15] = [
     AttrDesc::of::<CtlPathAttr>(),
     AttrDesc::of::<PsRefreshAttr>(),
     AttrDesc::of::<MergedProcAttr>(),
+    AttrDesc::of::<HaDirAttr>(),
+    AttrDesc::of::<HaIntervalAttr>(),
 ];
 
 /// `/proc/ssi/version`: `key: value` lines that ssi-ctl reads.

@@ -11,6 +11,8 @@ pub(crate) mod classify;
 pub(crate) mod ctl;
 #[path = "../proto/src/frame_tag.rs"]
 pub(crate) mod frame_tag;
+#[path = "../proto/src/ha.rs"]
+pub(crate) mod ha;
 #[path = "../proto/src/handover.rs"]
 pub(crate) mod handover;
 #[path = "../proto/src/identity.rs"]

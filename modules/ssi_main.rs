@@ -24,6 +24,8 @@ mod kthread;
 mod migration;
 mod node;
 mod exec_hook;
+#[path = "../ha/mod.rs"]
+mod ha;
 mod pid_files;
 mod pid_hook;
 mod proc_root;
@@ -95,6 +97,7 @@ impl kernel::Module for SsiModule {
         proc.add::<procspace::resources::LocalCpuinfo>()?;
         proc.add::<procspace::resources::LocalLoadavg>()?;
         proc.add::<scheduler::status::SchedulerFile>()?;
+        proc.add::<ha::status::HaFile>()?;
         let mut config_root = configfs::Group::new(c_str!("ssi"));
         config_root.add_attrs(&node::CONFIG_ATTRS)?;
         config_root.add_child(scheduler::config_tree::group()?)?;

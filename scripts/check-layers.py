@@ -23,6 +23,7 @@ LAYERS = [
     ("migration", ["migration"]),
     ("process space", ["procspace"]),
     ("scheduler", ["scheduler"]),
+    ("high availability", ["ha"]),
     ("control device and composition root", ["node", "ctl_device", "ssi_main"]),
 ]
 RANK = {name: rank for rank, (_, names) in enumerate(LAYERS) for name in names}
@@ -67,7 +68,7 @@ def named_modules(text: str):
 
 def main() -> int:
     top = pathlib.Path(__file__).resolve().parent.parent
-    files = [p for folder in ("modules", "krpc", "checkpoint", "migration", "procspace", "scheduler") for p in (top / folder).glob("*.rs")]
+    files = [p for folder in ("modules", "krpc", "checkpoint", "migration", "procspace", "scheduler", "ha") for p in (top / folder).glob("*.rs")]
     bad = 0
     for path in sorted(files):
         rel = path.relative_to(top)
@@ -82,7 +83,7 @@ def main() -> int:
             if name in RANK and RANK[name] > RANK[own]:
                 print(f"{rel}:{line}: {own} ({LAYERS[RANK[own]][0]}) names {name} ({LAYERS[RANK[name]][0]}), a layer above it")
                 bad += 1
-    for path in sorted(p for folder in ("modules", "krpc", "checkpoint", "migration", "procspace", "scheduler") for ext in ("c", "h")
+    for path in sorted(p for folder in ("modules", "krpc", "checkpoint", "migration", "procspace", "scheduler", "ha") for ext in ("c", "h")
                        for p in (top / folder).glob(f"*.{ext}")):
         rel = path.relative_to(top)
         if rel.name == "extra.h":

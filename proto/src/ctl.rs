@@ -69,6 +69,8 @@ pub const FLAG_PAGES_LATER: u32 = 4;
 /// Migration pages flag: the page server got every page (`uffd` is its
 /// pages file): the lending node may free them.
 pub const FLAG_ALL_PAGES_HERE: u32 = 8;
+/// Protect flag: stop protecting the process.
+pub const FLAG_HA_OFF: u32 = 16;
 
 /// What the caller asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +104,10 @@ pub enum CtlOp {
     /// node `node` with `strategy`: this node asks node `token`
     /// (`MigrateAsk`) and waits for the outcome.
     MigrateElsewhere,
+    /// Protect process `pid` (high availability): checkpoints every
+    /// `token` seconds (0: the node's default); with `FLAG_HA_OFF`, stop
+    /// protecting it.
+    Protect,
 }
 
 /// A decoded request.
@@ -207,6 +213,7 @@ impl CtlRequest {
             CtlOp::MigrationPages => 8,
             CtlOp::PassOn => 9,
             CtlOp::MigrateElsewhere => 10,
+            CtlOp::Protect => 11,
         };
         out[6..8].copy_from_slice(&op.to_le_bytes());
         out[8..12].copy_from_slice(&self.pid.to_le_bytes());
@@ -237,6 +244,7 @@ impl CtlRequest {
             8 => CtlOp::MigrationPages,
             9 => CtlOp::PassOn,
             10 => CtlOp::MigrateElsewhere,
+            11 => CtlOp::Protect,
             _ => return Err(CtlError::BadOp),
         };
         if b[27] != 0 {
@@ -247,6 +255,7 @@ impl CtlRequest {
             CtlOp::Checkpoint => FLAG_KILL,
             CtlOp::Restore => FLAG_CHECK_ONLY | FLAG_PAGES_LATER,
             CtlOp::MigrationPages => FLAG_ALL_PAGES_HERE,
+            CtlOp::Protect => FLAG_HA_OFF,
             CtlOp::RemoteRestart
             | CtlOp::Report
             | CtlOp::RestoreThread
@@ -394,7 +403,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn request_round_trip(pid in any::<u32>(), fd in any::<u32>(), flag in any::<bool>(), op in 1u16..=10,
+        fn request_round_trip(pid in any::<u32>(), fd in any::<u32>(), flag in any::<bool>(), op in 1u16..=11,
                               token in any::<u32>(), node in any::<u16>(), strategy in any::<u8>(), uffd in any::<u32>()) {
             let op = match op {
                 1 => CtlOp::Checkpoint,
@@ -406,10 +415,12 @@ mod tests {
                 7 => CtlOp::MigrationImage,
                 8 => CtlOp::MigrationPages,
                 9 => CtlOp::PassOn,
-                _ => CtlOp::MigrateElsewhere,
+                10 => CtlOp::MigrateElsewhere,
+                _ => CtlOp::Protect,
             };
             let flags = match op {
                 CtlOp::Checkpoint if flag => FLAG_KILL,
+                CtlOp::Protect if flag => FLAG_HA_OFF,
                 CtlOp::Restore if flag => FLAG_CHECK_ONLY | FLAG_PAGES_LATER,
                 CtlOp::MigrationPages if flag => FLAG_ALL_PAGES_HERE,
                 _ => 0,

@@ -16,6 +16,7 @@ pub mod bench;
 pub mod classify;
 pub mod ctl;
 pub mod frame_tag;
+pub mod ha;
 pub mod handover;
 pub mod identity;
 pub mod image;

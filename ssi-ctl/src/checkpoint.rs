@@ -51,7 +51,7 @@ fn device(root: &Path) -> PathBuf {
 }
 
 /// Sends one request block; the reply and the ioctl's errno.
-fn request(root: &Path, req: &CtlRequest) -> Result<(CtlReply, i32), CtlError> {
+pub(crate) fn request(root: &Path, req: &CtlRequest) -> Result<(CtlReply, i32), CtlError> {
     let dev_path = device(root);
     let dev = OpenOptions::new().read(true).write(true).open(&dev_path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => CtlError::NotLoaded,
@@ -65,7 +65,7 @@ fn request(root: &Path, req: &CtlRequest) -> Result<(CtlReply, i32), CtlError> {
     Ok((CtlReply::decode(&block), errno))
 }
 
-fn refused(what: String, reply: &CtlReply, errno: i32) -> CtlError {
+pub(crate) fn refused(what: String, reply: &CtlReply, errno: i32) -> CtlError {
     let message = if reply.message().is_empty() {
         io::Error::from_raw_os_error(errno).to_string()
     } else {

@@ -1,9 +1,11 @@
 //! ssi-ctl: the operator's tool for an ssi cluster.
 //!
 //! It talks to the local ssi.ko through its files: `/proc/ssi/*` to read,
-//! `/sys/kernel/config/ssi/*` to read and set configuration.
+//! `/sys/kernel/config/ssi/*` to read and set configuration, `/dev/ssi`
+//! for requests (checkpoint, restart, migrate, ha).
 
 mod checkpoint;
+mod ha;
 mod keep_pid;
 mod migrations;
 mod pager;
@@ -162,6 +164,12 @@ enum Command {
         /// The process.
         pid: u32,
     },
+    /// High availability: `on` protects a process (a checkpoint every interval, restarted from the
+    /// newest one on another node if its node is lost), `off` stops, `status` shows this node's.
+    Ha {
+        #[command(subcommand)]
+        action: ha::HaAction,
+    },
 }
 
 #[derive(Subcommand)]
@@ -194,6 +202,7 @@ fn run(node: &Node, command: Command) -> ExitCode {
         Command::Balance { action } => scheduler::balance(node, action),
         Command::Pin { pid, node: to } => pin(node, pid, to),
         Command::Unpin { pid } => scheduler::unpin(node, pid),
+        Command::Ha { action } => ha::run(node, action),
         Command::Checkpoint { pid, output, kill } => checkpoint::checkpoint(node.root(), pid, output, kill),
         Command::Image { file, json, maps } => checkpoint::image_info(&file, json, maps),
         Command::Restart { files, check: true, .. } => checkpoint::restart_check(node.root(), &files),
@@ -646,6 +655,63 @@ mod tests {
     }
 
     #[test]
+    fn ha_commands() {
+        use ha::HaAction;
+        let ha = |args: &[&str]| match parse(args).unwrap() {
+            Command::Ha { action } => action,
+            _ => panic!("not ha: {args:?}"),
+        };
+        assert_eq!(ha(&["ha", "on", "70012"]), HaAction::On { pid: 70012, interval: None, replicas: None });
+        assert_eq!(
+            ha(&["ha", "on", "70012", "--interval", "2"]),
+            HaAction::On { pid: 70012, interval: Some(2), replicas: None }
+        );
+        assert_eq!(
+            ha(&["ha", "on", "--interval", "3600", "7", "--replicas", "3"]),
+            HaAction::On { pid: 7, interval: Some(3600), replicas: Some(3) }
+        );
+        assert_eq!(ha(&["ha", "off", "70012"]), HaAction::Off { pid: 70012 });
+        assert_eq!(ha(&["ha", "status"]), HaAction::Status { json: false });
+        assert_eq!(ha(&["ha", "status", "--json"]), HaAction::Status { json: true });
+        for bad in ["0", "3601", "2s", " "] {
+            let e = refused(&["ha", "on", "7", "--interval", bad]);
+            assert_eq!(e.kind(), ErrorKind::ValueValidation, "{bad}");
+            assert_eq!(e.exit_code(), 2);
+            let text = e.render().to_string();
+            assert!(text.contains("the interval must be 1 to 3600 seconds"), "{text}");
+        }
+        assert_eq!(refused(&["ha", "on", "7", "--interval", "-1"]).kind(), ErrorKind::UnknownArgument);
+        for bad in ["1", "4", "x"] {
+            assert_eq!(refused(&["ha", "on", "7", "--replicas", bad]).kind(), ErrorKind::ValueValidation, "{bad}");
+        }
+        assert_eq!(refused(&["ha", "on"]).kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(refused(&["ha", "off"]).kind(), ErrorKind::MissingRequiredArgument);
+        assert_eq!(refused(&["ha", "on", "x"]).kind(), ErrorKind::ValueValidation);
+        assert_eq!(refused(&["ha", "off", "7", "--interval", "2"]).kind(), ErrorKind::UnknownArgument);
+        assert_eq!(refused(&["ha", "status", "7"]).kind(), ErrorKind::UnknownArgument);
+        assert_eq!(refused(&["ha"]).kind(), ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand);
+        assert_eq!(refused(&["ha", "maybe"]).kind(), ErrorKind::InvalidSubcommand);
+    }
+
+    /// `--replicas` is on the command line, but ssi-ctl refuses it itself
+    /// (exit 2) before asking the module anything.
+    #[test]
+    fn replicas_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Node::with_root(dir.path());
+        let on = |args: &[&str]| parse(args).unwrap();
+        assert_eq!(run(&node, on(&["ha", "on", "7", "--replicas", "2"])), ExitCode::from(2));
+        assert_eq!(run(&node, on(&["ha", "on", "7", "--interval", "5", "--replicas", "3"])), ExitCode::from(2));
+        assert_eq!(
+            sysfs::CtlError::Unsupported(ha::REPLICAS_NOT_IMPLEMENTED.into()).to_string(),
+            "replicas (silent data corruption detection) are not implemented yet"
+        );
+        // Without it, the request goes to /dev/ssi: none here, exit 3.
+        assert_eq!(run(&node, on(&["ha", "on", "7"])), ExitCode::from(3));
+        assert_eq!(run(&node, on(&["ha", "off", "7"])), ExitCode::from(3));
+    }
+
+    #[test]
     fn checkpoint_options() {
         match parse(&["checkpoint", "42", "-o", "/tmp/x.img", "--kill"]).unwrap() {
             Command::Checkpoint { pid, output, kill } => {
@@ -762,6 +828,9 @@ mod tests {
         assert!(restart.contains("--check") && restart.contains("--node"));
         assert!(top.contains("migrations"));
         assert!(top.contains("ps "));
+        assert!(top.contains("ha "));
+        let ha = cmd.find_subcommand_mut("ha").unwrap().find_subcommand_mut("on").unwrap().render_long_help().to_string();
+        assert!(ha.contains("--interval <SECONDS>") && ha.contains("--replicas <N>"), "{ha}");
     }
 
     #[test]
@@ -837,6 +906,8 @@ mod tests {
             run(&node, Command::Balance { action: scheduler::BalanceAction::Status { json: true } }),
             ExitCode::from(3)
         );
+        assert_eq!(run(&node, Command::Ha { action: ha::HaAction::Status { json: false } }), ExitCode::from(3));
+        assert_eq!(run(&node, Command::Ha { action: ha::HaAction::Status { json: true } }), ExitCode::from(3));
         assert_eq!(run(&node, Command::Config { action: ConfigAction::Get { key: "bogus".into() } }), ExitCode::from(2));
         let (_d, node) = fake_node("release: 0.1.0\ninterface: 1\n", "2\n");
         assert_eq!(run(&node, Command::Status { json: true }), ExitCode::SUCCESS);

@@ -3,6 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use ssi_proto::ha::{CheckpointAsk, CheckpointDone};
 use ssi_proto::membership::{NodeId, View};
 use ssi_proto::sched::{
     decode_request, encode_request, ChangeReply, Config, LoadReport, Offer, OfferReply,
@@ -114,6 +115,8 @@ fuzz_target!(|data: &[u8]| {
     round_trip(data, Leave::decode, Leave::encode);
     round_trip(data, JoinReply::decode, JoinReply::encode);
     check_sched(data);
+    round_trip(data, CheckpointAsk::decode, CheckpointAsk::encode);
+    round_trip(data, CheckpointDone::decode, CheckpointDone::encode);
 
     // A decoded join reply merged into a view keeps the view consistent.
     if let Ok(jr) = JoinReply::decode(data) {

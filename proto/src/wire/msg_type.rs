@@ -131,10 +131,18 @@ pub enum MsgType {
     /// (request); body a [`sched::Offer`](super::super::sched::Offer),
     /// reply a [`sched::OfferReply`](super::super::sched::OfferReply).
     SchedOffer = 35,
+    /// High availability: the home node of a protected process asks the
+    /// node running it for a checkpoint (request); body a
+    /// [`ha::CheckpointAsk`](super::super::ha::CheckpointAsk), empty reply
+    /// once the capture is queued.
+    HaCheckpoint = 36,
+    /// High availability: how a checkpoint asked for ended (one-way,
+    /// reliable); body a [`ha::CheckpointDone`](super::super::ha::CheckpointDone).
+    HaDone = 37,
 }
 
 /// Every message type this version knows, with its name.
-const NAMES: [(MsgType, &str); 35] = [
+const NAMES: [(MsgType, &str); 37] = [
     (MsgType::Hello, "Hello"),
     (MsgType::HelloAuth, "HelloAuth"),
     (MsgType::Heartbeat, "Heartbeat"),
@@ -170,6 +178,8 @@ const NAMES: [(MsgType, &str); 35] = [
     (MsgType::SchedConfig, "SchedConfig"),
     (MsgType::SchedChange, "SchedChange"),
     (MsgType::SchedOffer, "SchedOffer"),
+    (MsgType::HaCheckpoint, "HaCheckpoint"),
+    (MsgType::HaDone, "HaDone"),
 ];
 
 impl MsgType {
@@ -211,6 +221,8 @@ impl MsgType {
             33 => MsgType::SchedConfig,
             34 => MsgType::SchedChange,
             35 => MsgType::SchedOffer,
+            36 => MsgType::HaCheckpoint,
+            37 => MsgType::HaDone,
             _ => return None,
         })
     }

@@ -14,7 +14,8 @@
 //!   bodies       handshake with SECRET, then correctly tagged requests of
 //!                the process space's, control's and scheduler's types
 //!                (ProcList, MigrateAsk, ProcSignal, NodeStats,
-//!                SchedChange, SchedOffer) with hostile bodies:
+//!                SchedChange, SchedOffer, HaCheckpoint, HaDone) with
+//!                hostile bodies:
 //!                empty, one byte short or long of the real length, random
 //!                bytes of the real length, random lengths up to 4 KiB;
 //!                prints how many were answered and how
@@ -193,7 +194,7 @@ fn one(target: &str, mode: &str, secret: &[u8], rng: &mut Rng) -> std::io::Resul
 
 /// The request types with hostile bodies, and each one's real request
 /// length.
-const BODY_TARGETS: [(MsgType, usize); 7] = [
+const BODY_TARGETS: [(MsgType, usize); 9] = [
     (MsgType::ProcList, ssi_proto::procs::REQUEST_LEN),
     (MsgType::MigrateAsk, ssi_proto::migration::ASK_START_LEN),
     (MsgType::MigrateAsk, ssi_proto::migration::ASK_QUERY_LEN),
@@ -202,6 +203,9 @@ const BODY_TARGETS: [(MsgType, usize); 7] = [
     // A command's text: random bytes do not parse as one.
     (MsgType::SchedChange, 16),
     (MsgType::SchedOffer, ssi_proto::sched::Offer::LEN),
+    (MsgType::HaCheckpoint, ssi_proto::ha::CheckpointAsk::LEN),
+    // One-way in use; sent as a request, it is answered all the same.
+    (MsgType::HaDone, ssi_proto::ha::CheckpointDone::LEN),
 ];
 
 /// One hostile body for a request whose real length is `len`.

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The `ssi-ha` thread: follows this node's protected processes and
+//! writes the checkpoints other nodes ask of this one.
+//!
+//! Every [`TICK_MS`](super::TICK_MS), for each protected process, it
+//! gathers the facts (`proto::ha::Facts`: does it run here or on a node
+//! this one is connected to; how long since its deputy's lease was
+//! renewed), asks `Protection::tick` what to do, and does it without
+//! holding the service's lock:
+//! - a checkpoint of a process that runs here: written by this thread
+//!   (`images::write`, the checkpoint layer's capture);
+//! - of a process that runs on another node: `HaCheckpoint` to that
+//!   node, whose thread writes it and answers `HaDone`;
+//! - a restart: the newest complete image goes to the least loaded
+//!   connected node other than the lost one (`migration::resume`), which
+//!   restarts it with the same pid; its deputy here follows it;
+//! - giving up: the deputy is released and ends killed, as an
+//!   unprotected one does.
+//!
+//! While a process is protected its deputy is held (`Deputy::hold`): a
+//! lease that runs out no longer ends it; the fence decides instead.
+
+use super::{images, HaService, Job};
+use crate::{
+    checkpoint::task,
+    cluster::Cluster,
+    kthread::{should_stop, sleep_ms, ThreadBody},
+    migration::{lease, remote::HostedState, resume},
+    proto::{
+        ctl::CtlReply,
+        ha::{Action, CheckpointAsk, CheckpointDone, Facts, Timing, KEEP_IMAGES},
+        wire::MsgType,
+    },
+};
+use core::sync::atomic::Ordering;
+use kernel::{prelude::*, sync::Arc};
+
+/// The fence's margin over the lease rule (`proto::ha::Timing`).
+const FENCE_MARGIN_MS: u64 = 1_000;
+/// How long the node running a process may take to queue a checkpoint.
+const ASK_TIMEOUT_MS: u32 = 2_000;
+/// Failed checkpoints: logged at most once a second.
+static FAILED_LOG: crate::kernel_ext::LogLimit = crate::kernel_ext::LogLimit::new();
+
+/// The lease rule the fence is computed from.
+pub(crate) const TIMING: Timing =
+    Timing { lease_lost_ms: lease::LOST_MS, renew_ms: lease::RENEW_MS, margin_ms: FENCE_MARGIN_MS };
+
+/// The thread's data.
+pub(crate) struct Guard {
+    pub(crate) cluster: Arc<Cluster>,
+    pub(crate) ha: Arc<HaService>,
+}
+
+impl ThreadBody for Guard {
+    fn run(&self) {
+        while !should_stop() {
+            self.follow();
+            self.write_asked();
+            sleep_ms(super::TICK_MS);
+        }
+    }
+}
+
+/// What a tick decided for one process, done after the lock is dropped.
+enum Todo {
+    /// Write checkpoint `seq` here.
+    Local { pid: u32, seq: u32 },
+    /// Ask `node` for checkpoint `seq`.
+    Remote { pid: u32, seq: u32, node: u16, home_id: u64 },
+    /// Restart from image `seq`; its node `lost` is lost.
+    Restart { pid: u32, seq: u32, lost: u16 },
+    /// Give it up (why).
+    GiveUp { pid: u32, why: &'static str },
+    /// It ended: forget it and remove its images.
+    Ended { pid: u32, kept: [u32; KEEP_IMAGES] },
+}
+
+/// Whether process `pid` runs here (exists, not exiting).
+fn runs_here(pid: u32) -> bool {
+    task::Task::get(pid).is_some_and(|t| t.brief().exiting == 0)
+}
+
+impl Guard {
+    /// One look at every protected process.
+    fn follow(&self) {
+        let ha = &self.ha;
+        let pids: KVec<u32> = {
+            let st = ha.state.lock();
+            let mut v = KVec::new();
+            for e in st.entries.iter() {
+                if v.push(e.prot.pid, GFP_KERNEL).is_err() {
+                    return;
+                }
+            }
+            v
+        };
+        for &pid in pids.iter() {
+            if should_stop() {
+                return;
+            }
+            let now = crate::kernel_ext::mono_ms();
+            let deputy = ha.migrations.deputy_of_pid(pid);
+            let (facts, home_id, node) = match &deputy {
+                Some(d) => {
+                    d.hold(true);
+                    let (node, _) = d.location();
+                    let reachable = self.cluster.is_connected(node);
+                    (Facts { now_ms: now, reachable, lease_silence_ms: d.lease_silence_ms() }, d.home_id, node)
+                }
+                None if runs_here(pid) => (Facts { now_ms: now, reachable: true, lease_silence_ms: 0 }, 0, 0),
+                None => (Facts { now_ms: now, reachable: false, lease_silence_ms: 0 }, 0, u16::MAX),
+            };
+            let todo = {
+                let mut st = ha.state.lock();
+                let Some(e) = st.entries.iter_mut().find(|e| e.prot.pid == pid) else { continue };
+                if node == u16::MAX {
+                    let mut kept = [0u32; KEEP_IMAGES];
+                    for (k, s) in kept.iter_mut().zip(e.prot.kept()) {
+                        *k = s;
+                    }
+                    Todo::Ended { pid, kept }
+                } else {
+                    if home_id != 0 {
+                        e.home_id = home_id;
+                    }
+                    e.node = node;
+                    match e.prot.tick(&facts, &TIMING) {
+                        Action::Wait => continue,
+                        Action::Checkpoint { seq } if node == 0 => Todo::Local { pid, seq },
+                        Action::Checkpoint { seq } => Todo::Remote { pid, seq, node, home_id },
+                        Action::Restart { seq } => Todo::Restart { pid, seq, lost: node },
+                        Action::GiveUp(why) => Todo::GiveUp { pid, why: why.describe() },
+                    }
+                }
+            };
+            self.act(todo);
+        }
+    }
+
+    fn act(&self, todo: Todo) {
+        let ha = &self.ha;
+        let own = ha.own_node();
+        match todo {
+            Todo::Local { pid, seq } => {
+                ha.stats.checkpoints_asked.fetch_add(1, Ordering::Relaxed);
+                let mut reply = CtlReply::EMPTY;
+                let r = images::write(own.into(), ha.dir().as_str(), pid, pid, seq, &mut reply);
+                let done = done_of(0, seq, r, &reply);
+                checkpoint_ended(ha, 0, pid, &done, own);
+            }
+            Todo::Remote { pid, seq, node, home_id } => {
+                ha.stats.checkpoints_asked.fetch_add(1, Ordering::Relaxed);
+                let ask = CheckpointAsk { home_id, home_pid: pid, seq };
+                let mut b = [0u8; CheckpointAsk::LEN];
+                let r = ask
+                    .encode(&mut b)
+                    .map_err(|_| EINVAL)
+                    .and_then(|n| self.cluster.call(node, MsgType::HaCheckpoint, &b[..n], ASK_TIMEOUT_MS));
+                if let Err(e) = r {
+                    let done = done_of(home_id, seq, Err(e), &CtlReply::EMPTY);
+                    checkpoint_ended(ha, home_id, pid, &done, node);
+                }
+            }
+            Todo::Restart { pid, seq, lost } => self.restart(pid, seq, lost),
+            Todo::GiveUp { pid, why } => {
+                ha.stats.given_up.fetch_add(1, Ordering::Relaxed);
+                pr_warn!("ha: process {} is lost and given up: {}; it ends killed\n", pid, why);
+                if let Some(d) = ha.migrations.deputy_of_pid(pid) {
+                    d.hold(false);
+                }
+            }
+            Todo::Ended { pid, kept } => {
+                let mut st = ha.state.lock();
+                if let Some(i) = st.entries.iter().position(|e| e.prot.pid == pid) {
+                    drop(crate::kernel_ext::swap_remove(&mut st.entries, i));
+                }
+                drop(st);
+                pr_info!("ha: process {} ended: no longer protected, its images removed\n", pid);
+                images::remove_all(ha.dir().as_str(), pid, kept.iter().copied().filter(|&s| s != 0));
+            }
+        }
+    }
+
+    /// Restarts process `pid`, lost with node `lost`, from its image `seq`.
+    fn restart(&self, pid: u32, seq: u32, lost: u16) {
+        let ha = &self.ha;
+        let now = crate::kernel_ext::mono_ms();
+        let Some(d) = ha.migrations.deputy_of_pid(pid) else {
+            // Its deputy ended meanwhile (killed): nothing to restart.
+            let _ = self.failed(pid, now);
+            return;
+        };
+        let silence = d.lease_silence_ms();
+        let mut reply = CtlReply::EMPTY;
+        let dir = ha.dir();
+        let r = match self.choose_node(lost) {
+            None => Err(crate::ctl_reply::fail(&mut reply, EAGAIN, format_args!("no other node is connected"))),
+            Some(node) => images::open(dir.as_str(), pid, seq)
+                .map_err(|e| {
+                    crate::ctl_reply::fail(&mut reply, e, format_args!("cannot open image {seq} (error {})", e.to_errno()))
+                })
+                .and_then(|image| resume::resume(&self.cluster, &ha.migrations, &d, &image, node, &mut reply))
+                .map(|there| (node, there)),
+        };
+        match r {
+            Ok((node, there)) => {
+                ha.stats.restarts.fetch_add(1, Ordering::Relaxed);
+                if let Some(e) = ha.state.lock().entries.iter_mut().find(|e| e.prot.pid == pid) {
+                    e.prot.restarted(crate::kernel_ext::mono_ms());
+                    e.node = node;
+                }
+                pr_info!(
+                    "ha: process {} restarted on node {} as pid {} from {}/{}/{}.img: node {} was lost {} ms after its last lease renewal, restarted in {} ms\n",
+                    pid,
+                    node,
+                    there,
+                    dir.as_str(),
+                    pid,
+                    seq,
+                    lost,
+                    silence,
+                    crate::kernel_ext::mono_ms().saturating_sub(now)
+                );
+            }
+            Err(e) => {
+                ha.stats.restarts_failed.fetch_add(1, Ordering::Relaxed);
+                pr_warn!(
+                    "ha: restart of process {} from image {} failed (error {}): {}\n",
+                    pid,
+                    seq,
+                    e.to_errno(),
+                    reply.message()
+                );
+                if self.failed(pid, now) {
+                    ha.stats.given_up.fetch_add(1, Ordering::Relaxed);
+                    pr_warn!("ha: process {} is given up after its failed restarts; it ends killed\n", pid);
+                    d.hold(false);
+                }
+            }
+        }
+    }
+
+    /// A restart failed: whether the process is given up now.
+    fn failed(&self, pid: u32, now: u64) -> bool {
+        let mut st = self.ha.state.lock();
+        let Some(e) = st.entries.iter_mut().find(|e| e.prot.pid == pid) else { return true };
+        matches!(e.prot.restart_failed(now), Action::GiveUp(_))
+    }
+
+    /// The least loaded connected node other than this one and `lost`, as
+    /// the scheduler's reports say (a node without a report counts as
+    /// busier than any with one; the lowest id of equals).
+    #[inline(never)]
+    fn choose_node(&self, lost: u16) -> Option<u16> {
+        let own = self.cluster.node_id();
+        let conns = self.cluster.connections().ok()?;
+        let (_, table) = self.ha.sched.state.lock().loads(own, 0, crate::kernel_ext::mono_ms());
+        let mut best: Option<(u32, u16)> = None;
+        for c in conns.iter() {
+            let id = c.peer.node_id;
+            if id == own || id == lost || id == 0 || !self.cluster.is_connected(id) {
+                continue;
+            }
+            let load = table.nodes().iter().find(|n| n.id == id).map_or(u32::MAX, |n| n.as_destination());
+            if best.is_none_or(|b| (load, id) < b) {
+                best = Some((load, id));
+            }
+        }
+        best.map(|(_, id)| id)
+    }
+
+    /// Writes the checkpoints other nodes asked of this one and answers.
+    fn write_asked(&self) {
+        let jobs = core::mem::take(&mut self.ha.state.lock().jobs);
+        for Job { from, ask } in jobs {
+            let mut reply = CtlReply::EMPTY;
+            let hosted = self
+                .ha
+                .migrations
+                .find_hosted(|h| h.home_id == ask.home_id && h.home_node == from && h.state() == HostedState::Running);
+            let r = match hosted {
+                None => Err(ESRCH),
+                Some(h) => {
+                    let dir = self.ha.dir();
+                    images::write(self.ha.own_node().into(), dir.as_str(), ask.home_pid, h.pid(), ask.seq, &mut reply)
+                }
+            };
+            if r.is_ok() {
+                self.ha.stats.checkpoints_for_others.fetch_add(1, Ordering::Relaxed);
+            } else if FAILED_LOG.allow() {
+                pr_warn!(
+                    "ha: checkpoint {} of process {} for node {} failed: {}\n",
+                    ask.seq,
+                    ask.home_pid,
+                    from,
+                    reply.message()
+                );
+            }
+            let done = done_of(ask.home_id, ask.seq, r, &reply);
+            let mut b = [0u8; CheckpointDone::LEN];
+            if let Ok(n) = done.encode(&mut b) {
+                let _ = self.cluster.send_reliable(from, MsgType::HaDone, &b[..n]);
+            }
+        }
+    }
+}
+
+/// The outcome of checkpoint `seq` as `HaDone` says it.
+fn done_of(home_id: u64, seq: u32, r: Result, reply: &CtlReply) -> CheckpointDone {
+    let errno = match r {
+        Ok(()) => 0,
+        Err(e) => e.to_errno().unsigned_abs(),
+    };
+    CheckpointDone { home_id, seq, errno, bytes: reply.image_bytes, frozen_ns: reply.frozen_ns, pages: reply.pages }
+}
+
+/// Checkpoint `d.seq` of the protected process with home id `home_id`
+/// (or, 0, pid `pid`) ended on node `node`: its protection takes it; an
+/// image no longer kept is removed.
+pub(crate) fn checkpoint_ended(ha: &HaService, home_id: u64, pid: u32, d: &CheckpointDone, node: u16) {
+    let ok = d.errno == 0;
+    let (pid, old) = {
+        let mut st = ha.state.lock();
+        let Some(e) = st.entries.iter_mut().find(|e| if home_id != 0 { e.home_id == home_id } else { e.prot.pid == pid })
+        else {
+            return;
+        };
+        let old = e.prot.done(d.seq, ok, d.bytes, d.frozen_ns, crate::kernel_ext::mono_ms());
+        (e.prot.pid, old)
+    };
+    if ok {
+        ha.stats.checkpoints_written.fetch_add(1, Ordering::Relaxed);
+    } else {
+        ha.stats.checkpoints_failed.fetch_add(1, Ordering::Relaxed);
+        if FAILED_LOG.allow() {
+            pr_warn!("ha: checkpoint {} of process {} on node {} failed (error {})\n", d.seq, pid, node, d.errno);
+        }
+    }
+    if let Some(old) = old {
+        images::remove(ha.dir().as_str(), pid, old);
+    }
+}

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+//! A process lost with its node, resumed from a checkpoint image by its
+//! deputy's node (high availability, `ha/`).
+//!
+//! The deputy at home stands for a process that ran on a node now lost.
+//! [`resume`] sends that process's newest checkpoint image, read from
+//! the shared file system, to another node as an eager migration whose
+//! source is the home node itself: `MigrateBegin` (the deputy's home id,
+//! pid, family and start time, so the destination restarts it with the
+//! same pid and follows the same deputy), the image's bytes as
+//! `MigrateData`, `MigrateCommit`, the restore's outcome
+//! (`RestartStatus`), then `MigrateGo`. The destination does what it does
+//! for any migration (`incoming.rs`): its restart program rebuilds the
+//! process from the image, stand-ins for the pipes and terminals the
+//! deputy keeps on fds 0-2, and its leases renew the deputy. The deputy
+//! is then re-pointed at it ([`Deputy::restarted_on`]). Any failure before
+//! `MigrateGo` succeeded sends `MigrateAbort`; nothing runs there.
+//!
+//! The image is a checkpoint's (its pages carry CRCs), so the destination
+//! keeps it whole in its image file rather than splitting off the pages.
+
+use super::{deputy::Deputy, stream::ImageStream, Direction, Migrations, Record};
+use crate::{
+    checkpoint::{capture::ImageSink, remote::await_outcome, task, task::File},
+    cluster::Cluster,
+    ctl_reply::fail,
+    proto::{
+        ctl::{CtlReply, STRATEGY_EAGER},
+        migration::{Begin, Commit, Family, Ref, MAX_DATA},
+        wire::{MsgType, RestartStarted},
+    },
+};
+use core::sync::atomic::AtomicBool;
+use kernel::{prelude::*, sync::Arc};
+
+/// How long `MigrateBegin`, `MigrateCommit` and `MigrateGo` may take.
+const CALL_TIMEOUT_MS: u32 = 10_000;
+
+/// Restarts the process of deputy `d` on `node` from the checkpoint image
+/// `image`; its pid there (the same as at home when it is cluster-wide).
+/// On success the deputy follows it there; on failure nothing runs there
+/// and the reason is in `reply`.
+pub(crate) fn resume(
+    cluster: &Cluster,
+    migrations: &Migrations,
+    d: &Arc<Deputy>,
+    image: &File,
+    node: u16,
+    reply: &mut CtlReply,
+) -> Result<u32> {
+    let start = task::mono_ns();
+    let id = crate::kernel_ext::random_id();
+    let Some(me) = task::Task::get(d.pid) else {
+        return Err(fail(reply, ESRCH, format_args!("its deputy {} is gone", d.pid)));
+    };
+    let b = me.brief();
+    drop(me);
+    let size = image.info().size;
+    let begin = Begin {
+        id,
+        home_id: d.home_id,
+        home_node: cluster.node_id(),
+        home_pid: d.pid,
+        home_family: Family { ppid: b.ppid, pgrp: b.pgrp, session: b.session },
+        start_ns: crate::kernel_ext::real_time_ns().saturating_sub(b.age_ns),
+        // Restarted by the system, as root asks.
+        uid: 0,
+        strategy: STRATEGY_EAGER,
+        size,
+    };
+    let record = |state: &'static str, bytes: u64| {
+        migrations.record(Record {
+            id,
+            direction: Direction::Out,
+            pid: d.pid,
+            peer: node,
+            strategy: STRATEGY_EAGER,
+            state,
+            bytes,
+            rounds: 1,
+            frozen_ns: 0,
+            total_ns: task::mono_ns().saturating_sub(start),
+        })
+    };
+    record("resuming", 0);
+    let r = send_and_hand_over(cluster, &begin, image, node, reply);
+    match r {
+        Ok(pid) => {
+            record("resumed", size);
+            d.restarted_on(node, pid);
+            Ok(pid)
+        }
+        Err(e) => {
+            record("failed", 0);
+            let mut b = [0u8; Ref::LEN];
+            if (Ref { id }).encode(&mut b).is_ok() {
+                let _ = cluster.send_reliable(node, MsgType::MigrateAbort, &b);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// `MigrateBegin`, the image, `MigrateCommit`, the restore's outcome and
+/// `MigrateGo`; the pid there.
+fn send_and_hand_over(cluster: &Cluster, begin: &Begin, image: &File, node: u16, reply: &mut CtlReply) -> Result<u32> {
+    let mut small = [0u8; Begin::LEN];
+    let n = begin.encode(&mut small).map_err(|_| EINVAL)?;
+    cluster
+        .call_steady(node, MsgType::MigrateBegin, &small[..n], CALL_TIMEOUT_MS)
+        .map_err(|e| fail(reply, e, format_args!("node {node} did not accept the process (error {})", e.to_errno())))?;
+    let never = AtomicBool::new(false);
+    let mut stream = ImageStream::new(cluster, node, begin.id, &never)?;
+    let mut buf = KVec::from_elem(0u8, MAX_DATA, GFP_KERNEL)?;
+    let mut pos = 0i64;
+    let mut left = begin.size;
+    while left > 0 {
+        let now = (left as usize).min(buf.len());
+        image
+            .read_exact(&mut buf[..now], &mut pos)
+            .map_err(|e| fail(reply, e, format_args!("cannot read the image (error {})", e.to_errno())))?;
+        stream.put(&buf[..now]).map_err(|e| fail(reply, e, format_args!("lost node {node} while sending the image")))?;
+        left -= now as u64;
+    }
+    let sent = stream.finish().map_err(|e| fail(reply, e, format_args!("lost node {node} while sending the image")))?;
+    if sent != begin.size {
+        return Err(fail(reply, EIO, format_args!("sent {sent} of the image's {} bytes", begin.size)));
+    }
+    let mut c = [0u8; Commit::LEN];
+    let n = (Commit { id: begin.id, size: begin.size }).encode(&mut c).map_err(|_| EINVAL)?;
+    let answer = cluster
+        .call_steady(node, MsgType::MigrateCommit, &c[..n], CALL_TIMEOUT_MS)
+        .map_err(|e| fail(reply, e, format_args!("node {node} could not start the restore (error {})", e.to_errno())))?;
+    let started =
+        RestartStarted::decode(&answer).map_err(|_| fail(reply, EIO, format_args!("bad answer from node {node}")))?;
+    await_outcome(cluster, node, &started, reply, &|| false, true)?;
+    let mut r = [0u8; Ref::LEN];
+    (Ref { id: begin.id }).encode(&mut r).map_err(|_| EINVAL)?;
+    let deadline = task::mono_ns() + u64::from(CALL_TIMEOUT_MS) * 1_000_000;
+    loop {
+        match cluster.call_steady(node, MsgType::MigrateGo, &r, CALL_TIMEOUT_MS) {
+            Err(e) if e == EAGAIN && task::mono_ns() < deadline => continue,
+            Err(e) => {
+                return Err(fail(
+                    reply,
+                    e,
+                    format_args!("node {node} did not take the process over (error {})", e.to_errno()),
+                ))
+            }
+            Ok(_) => return Ok(reply.pid),
+        }
+    }
+}
