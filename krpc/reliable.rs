@@ -34,6 +34,10 @@ struct OutboxState {
     pending: KVec<Pending>,
     /// The next id per destination node.
     next: KVec<(u16, u64)>,
+    /// How many times messages were given up: per destination node, and
+    /// for every node at once (`give_up(None)`).
+    given_up: KVec<(u16, u64)>,
+    given_up_all: u64,
 }
 
 /// A message to send (again): a copy, so that nobody sends under the lock.
@@ -68,7 +72,9 @@ impl OutboxState {
 
 impl Outbox {
     pub(crate) fn new() -> impl PinInit<Self> {
-        pin_init!(Outbox { state <- new_mutex!(OutboxState { pending: KVec::new(), next: KVec::new() }) })
+        pin_init!(Outbox {
+            state <- new_mutex!(OutboxState { pending: KVec::new(), next: KVec::new(), given_up: KVec::new(), given_up_all: 0 })
+        })
     }
 
     /// Keeps a new message to `node`; returns it, numbered, to send now.
@@ -139,7 +145,30 @@ impl Outbox {
                 i += 1;
             }
         }
-        (before - st.pending.len(), kind)
+        let n = before - st.pending.len();
+        if n > 0 {
+            match node {
+                None => st.given_up_all += 1,
+                Some(node) => match st.given_up.iter_mut().find(|(d, _)| *d == node) {
+                    Some((_, count)) => *count += 1,
+                    // Without memory for the count, every node's changes.
+                    None => {
+                        if st.given_up.push((node, 1), GFP_KERNEL).is_err() {
+                            st.given_up_all += 1;
+                        }
+                    }
+                },
+            }
+        }
+        (n, kind)
+    }
+
+    /// A number that changes whenever messages to `node` are given up: a
+    /// sender waiting for the answer to one of them learns that it may
+    /// never come.
+    pub(crate) fn give_up_epoch(&self, node: u16) -> u64 {
+        let st = self.state.lock();
+        st.given_up_all + st.given_up.iter().find(|(d, _)| *d == node).map_or(0, |(_, c)| *c)
     }
 
     /// Messages waiting for their acknowledgement.

@@ -76,9 +76,19 @@ impl Forward {
         let io = Io { home_id: h.home_id, seq, fd: self.fd, op, len: len as u32, data };
         let mut body = KVec::from_elem(0u8, Io::HEADER_LEN + data.len(), GFP_KERNEL)?;
         let n = io.encode(&mut body).map_err(|_| EINVAL)?;
+        let mut epoch = self.cluster.reliable_epoch(h.home_node);
         self.cluster.send_reliable(h.home_node, MsgType::MigrateIo, &body[..n]).map_err(|_| EIO)?;
         let mut unreachable_ms = 0u32;
         loop {
+            if self.cluster.is_connected(h.home_node) && self.cluster.reliable_epoch(h.home_node) != epoch {
+                // The request may have been given up (the home node was
+                // declared dead for a moment, or this node rejoined): it
+                // is sent again, under the same number, rather than
+                // waited for forever. Done twice at worst (its first copy
+                // was taken but not acknowledged).
+                epoch = self.cluster.reliable_epoch(h.home_node);
+                self.cluster.send_reliable(h.home_node, MsgType::MigrateIo, &body[..n]).map_err(|_| EIO)?;
+            }
             let seen = h.bell.seen();
             if let Some((result, data)) = h.io.take(seq) {
                 if result < 0 {

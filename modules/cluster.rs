@@ -313,6 +313,13 @@ impl Cluster {
         }
     }
 
+    /// Changes whenever reliable messages to `node` are given up (it was
+    /// declared dead, or this node rejoined): an answer to one of them
+    /// may never come (`krpc::reliable::Outbox::give_up_epoch`).
+    pub(crate) fn reliable_epoch(&self, node: u16) -> u64 {
+        self.outbox.give_up_epoch(node)
+    }
+
     /// Reliable messages waiting for their acknowledgement.
     pub(crate) fn reliable_pending(&self) -> usize {
         self.outbox.len()
