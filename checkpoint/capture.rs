@@ -17,7 +17,8 @@ use crate::proto::{
     ctl::CtlReply,
     image::{
         self, AltStack, Caps, Creds, FileBody, FileRef, FileTarget, ImageHeader, ImageWriter, Itimer, Itimers, MmBody,
-        ProcessBody, RecordList, Rlimit, Rseq, Section, SigAction, SignalsBody, ThreadBody, VmaBody, VmaKind, PAGE_SIZE,
+        ParentBody, ProcessBody, RecordList, Rlimit, Rseq, Section, SigAction, SignalsBody, ThreadBody, VmaBody, VmaKind,
+        PAGE_SIZE,
     },
 };
 use kernel::prelude::*;
@@ -506,6 +507,7 @@ pub(crate) fn capture_current(
     threads: &[KBox<ThreadRecord>],
     reply: &mut CtlReply,
     memory: Memory<'_>,
+    parent: Option<&super::increment::ParentRef<'_>>,
 ) -> Result<Written> {
     let st = task::task_state()?;
     // This thread may be any of them: the process's own values are the
@@ -547,10 +549,11 @@ pub(crate) fn capture_current(
         *h = SigAction { handler, flags, restorer, mask };
     }
 
+    let unchecked = if sink.authenticated() { image::FLAG_PAGES_UNCHECKED } else { 0 };
     let header = ImageHeader {
-        flags: if sink.authenticated() { image::FLAG_PAGES_UNCHECKED } else { 0 },
+        flags: unchecked | if parent.is_some() { image::FLAG_INCREMENTAL } else { 0 },
         image_id: origin.image_id,
-        parent_id: 0,
+        parent_id: parent.map_or(0, |p| p.image_id),
         created_ns: origin.created_ns,
         source_node: origin.node,
         pid: st.tgid,
@@ -617,6 +620,9 @@ pub(crate) fn capture_current(
         root,
         start_ns: crate::kernel_ext::real_time_ns().saturating_sub(task::current_age_ns()),
     }))?;
+    if let Some(p) = parent {
+        out.section(&Section::Parent(ParentBody { parent_id: p.image_id, path: p.path }))?;
+    }
     out.section(&Section::Signals(SignalsBody {
         handlers: RecordList::Items(&handlers),
         pending: RecordList::Encoded(&shared_pending[..ns * image::SIGINFO_LEN]),

@@ -18,6 +18,7 @@
 pub(crate) mod capture;
 pub(crate) mod crc;
 pub(crate) mod handover;
+pub(crate) mod increment;
 pub(crate) mod page_store;
 pub(crate) mod remote;
 pub(crate) mod restore;
@@ -66,6 +67,8 @@ struct CaptureJob {
     /// A migration (`handover.rs`): the image goes to another node, then
     /// the process.
     handover: Option<Arc<dyn Handover>>,
+    /// A checkpoint that may be incremental (`increment.rs`).
+    increment: Option<Arc<dyn increment::Increment>>,
     /// With `handover`: only the image goes, sent ahead of the freeze
     /// (post-copy, lazy); the process goes on here.
     ahead: bool,
@@ -156,12 +159,17 @@ unsafe extern "C" fn capture_work(work: *mut bindings::callback_head) {
             // A migration: it picks the pages that go in the image, which
             // goes to the destination as it is written.
             Some(out) => out.send_image(job.ahead, &job.cancelled, &mut reply, &mut |sink, memory, reply| {
-                capture::capture_current(sink, &job.origin, &all, reply, memory)
+                capture::capture_current(sink, &job.origin, &all, reply, memory, None)
             }),
             None => match &job.file {
                 Some(file) => {
                     let sink = &mut capture::FileSink::new(file);
-                    capture::capture_current(sink, &job.origin, &all, &mut reply, capture::Memory::All)
+                    match &job.increment {
+                        Some(inc) => inc.write(sink, &mut reply, &mut |sink, memory, parent, reply| {
+                            capture::capture_current(sink, &job.origin, &all, reply, memory, parent)
+                        }),
+                        None => capture::capture_current(sink, &job.origin, &all, &mut reply, capture::Memory::All, None),
+                    }
                 }
                 None => Err(EINVAL),
             },
@@ -211,7 +219,7 @@ pub(crate) fn checkpoint(node: u32, req: &CtlRequest, reply: &mut CtlReply) -> R
     if info.kind != task::FileClass::Regular || info.writable == 0 {
         return Err(fail(reply, EBADF, format_args!("the image must be a regular file open for writing")));
     }
-    capture(node, req.pid, target, Some(file), req.flags & FLAG_KILL != 0, None, false, start, reply)
+    capture(node, req.pid, target, Some(file), req.flags & FLAG_KILL != 0, None, None, false, start, reply)
 }
 
 /// Process `pid`, if the caller may capture it: a user process of the
@@ -256,10 +264,10 @@ pub(crate) fn check_target(pid: u32, reply: &mut CtlReply) -> Result<Task> {
     Ok(target)
 }
 
-/// Captures `target` into `file` (then kills it if `kill`; or, with
-/// `handover` and no file, streams it to another node and migrates it,
-/// or, `ahead`, only streams it there and lets it go on);
-/// waits for the outcome.
+/// Captures `target` into `file` (then kills it if `kill`; `increment`
+/// may make the image incremental; or, with `handover` and no file,
+/// streams it to another node and migrates it, or, `ahead`, only streams
+/// it there and lets it go on); waits for the outcome.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn capture(
     node: u32,
@@ -268,6 +276,7 @@ pub(crate) fn capture(
     file: Option<File>,
     kill: bool,
     handover: Option<Arc<dyn Handover>>,
+    increment: Option<Arc<dyn increment::Increment>>,
     ahead: bool,
     start: u64,
     reply: &mut CtlReply,
@@ -285,6 +294,7 @@ pub(crate) fn capture(
             file,
             kill,
             handover,
+            increment,
             ahead,
             origin,
             cancelled: AtomicBool::new(false),

@@ -20,15 +20,15 @@
 //! While a process is protected its deputy is held (`Deputy::hold`): a
 //! lease that runs out no longer ends it; the fence decides instead.
 
-use super::{images, HaService, Job};
+use super::{chain, images, increments, HaService, Job};
 use crate::{
-    checkpoint::task,
+    checkpoint::{capture::ImageSink, increment::Increment, task},
     cluster::Cluster,
     kthread::{should_stop, sleep_ms, ThreadBody},
     migration::{lease, remote::HostedState, resume},
     proto::{
         ctl::CtlReply,
-        ha::{Action, CheckpointAsk, CheckpointDone, Facts, Timing, KEEP_IMAGES},
+        ha::{Action, CheckpointAsk, CheckpointDone, Facts, Timing, MAX_CHAIN},
         wire::MsgType,
     },
 };
@@ -64,16 +64,16 @@ impl ThreadBody for Guard {
 
 /// What a tick decided for one process, done after the lock is dropped.
 enum Todo {
-    /// Write checkpoint `seq` here.
-    Local { pid: u32, seq: u32 },
+    /// Write checkpoint `seq` here (based on `parent` if it can be).
+    Local { pid: u32, seq: u32, parent: u32 },
     /// Ask `node` for checkpoint `seq`.
-    Remote { pid: u32, seq: u32, node: u16, home_id: u64 },
+    Remote { pid: u32, seq: u32, parent: u32, node: u16, home_id: u64 },
     /// Restart from image `seq`; its node `lost` is lost.
     Restart { pid: u32, seq: u32, lost: u16 },
     /// Give it up (why).
     GiveUp { pid: u32, why: &'static str },
     /// It ended: forget it and remove its images.
-    Ended { pid: u32, kept: [u32; KEEP_IMAGES] },
+    Ended { pid: u32, kept: [u32; MAX_CHAIN] },
 }
 
 /// Whether process `pid` runs here (exists, not exiting).
@@ -115,9 +115,9 @@ impl Guard {
                 let mut st = ha.state.lock();
                 let Some(e) = st.entries.iter_mut().find(|e| e.prot.pid == pid) else { continue };
                 if node == u16::MAX {
-                    let mut kept = [0u32; KEEP_IMAGES];
+                    let mut kept = [0u32; MAX_CHAIN];
                     for (k, s) in kept.iter_mut().zip(e.prot.kept()) {
-                        *k = s;
+                        *k = *s;
                     }
                     Todo::Ended { pid, kept }
                 } else {
@@ -127,8 +127,8 @@ impl Guard {
                     e.node = node;
                     match e.prot.tick(&facts, &TIMING) {
                         Action::Wait => continue,
-                        Action::Checkpoint { seq } if node == 0 => Todo::Local { pid, seq },
-                        Action::Checkpoint { seq } => Todo::Remote { pid, seq, node, home_id },
+                        Action::Checkpoint { seq, parent } if node == 0 => Todo::Local { pid, seq, parent },
+                        Action::Checkpoint { seq, parent } => Todo::Remote { pid, seq, parent, node, home_id },
                         Action::Restart { seq } => Todo::Restart { pid, seq, lost: node },
                         Action::GiveUp(why) => Todo::GiveUp { pid, why: why.describe() },
                     }
@@ -142,23 +142,23 @@ impl Guard {
         let ha = &self.ha;
         let own = ha.own_node();
         match todo {
-            Todo::Local { pid, seq } => {
+            Todo::Local { pid, seq, parent } => {
                 ha.stats.checkpoints_asked.fetch_add(1, Ordering::Relaxed);
                 let mut reply = CtlReply::EMPTY;
-                let r = images::write(own.into(), ha.dir().as_str(), pid, pid, seq, &mut reply);
-                let done = done_of(0, seq, r, &reply);
+                let (r, parent) = write_checkpoint(ha, 0, pid, pid, seq, parent, &mut reply);
+                let done = done_of(0, seq, r, parent, &reply);
                 checkpoint_ended(ha, 0, pid, &done, own);
             }
-            Todo::Remote { pid, seq, node, home_id } => {
+            Todo::Remote { pid, seq, parent, node, home_id } => {
                 ha.stats.checkpoints_asked.fetch_add(1, Ordering::Relaxed);
-                let ask = CheckpointAsk { home_id, home_pid: pid, seq };
+                let ask = CheckpointAsk { home_id, home_pid: pid, seq, parent };
                 let mut b = [0u8; CheckpointAsk::LEN];
                 let r = ask
                     .encode(&mut b)
                     .map_err(|_| EINVAL)
                     .and_then(|n| self.cluster.call(node, MsgType::HaCheckpoint, &b[..n], ASK_TIMEOUT_MS));
                 if let Err(e) = r {
-                    let done = done_of(home_id, seq, Err(e), &CtlReply::EMPTY);
+                    let done = done_of(home_id, seq, Err(e), 0, &CtlReply::EMPTY);
                     checkpoint_ended(ha, home_id, pid, &done, node);
                 }
             }
@@ -176,6 +176,7 @@ impl Guard {
                     drop(crate::kernel_ext::swap_remove(&mut st.entries, i));
                 }
                 drop(st);
+                forget_chain(ha, 0, pid);
                 pr_info!("ha: process {} ended: no longer protected, its images removed\n", pid);
                 images::remove_all(ha.dir().as_str(), pid, kept.iter().copied().filter(|&s| s != 0));
             }
@@ -194,14 +195,23 @@ impl Guard {
         let silence = d.lease_silence_ms();
         let mut reply = CtlReply::EMPTY;
         let dir = ha.dir();
+        let mut seqs = [0u32; MAX_CHAIN];
+        let n = match ha.state.lock().entries.iter().find(|e| e.prot.pid == pid) {
+            Some(e) => {
+                let c = e.prot.kept();
+                seqs[..c.len()].copy_from_slice(c);
+                c.len()
+            }
+            None => 0,
+        };
+        let seqs = &seqs[..n];
         let r = match self.choose_node(lost) {
             None => Err(crate::ctl_reply::fail(&mut reply, EAGAIN, format_args!("no other node is connected"))),
-            Some(node) => images::open(dir.as_str(), pid, seq)
-                .map_err(|e| {
-                    crate::ctl_reply::fail(&mut reply, e, format_args!("cannot open image {seq} (error {})", e.to_errno()))
-                })
-                .and_then(|image| resume::resume(&self.cluster, &ha.migrations, &d, &image, node, &mut reply))
-                .map(|there| (node, there)),
+            Some(node) => {
+                let mut image =
+                    |sink: &mut dyn ImageSink, reply: &mut CtlReply| chain::stream(dir.as_str(), pid, seqs, sink, reply);
+                resume::resume(&self.cluster, &ha.migrations, &d, &mut image, node, &mut reply).map(|there| (node, there))
+            }
         };
         match r {
             Ok((node, there)) => {
@@ -211,13 +221,14 @@ impl Guard {
                     e.node = node;
                 }
                 pr_info!(
-                    "ha: process {} restarted on node {} as pid {} from {}/{}/{}.img: node {} was lost {} ms after its last lease renewal, restarted in {} ms\n",
+                    "ha: process {} restarted on node {} as pid {} from {}/{}/{}.img ({} image(s) in its chain): node {} was lost {} ms after its last lease renewal, restarted in {} ms\n",
                     pid,
                     node,
                     there,
                     dir.as_str(),
                     pid,
                     seq,
+                    seqs.len(),
                     lost,
                     silence,
                     crate::kernel_ext::mono_ms().saturating_sub(now)
@@ -279,12 +290,9 @@ impl Guard {
                 .ha
                 .migrations
                 .find_hosted(|h| h.home_id == ask.home_id && h.home_node == from && h.state() == HostedState::Running);
-            let r = match hosted {
-                None => Err(ESRCH),
-                Some(h) => {
-                    let dir = self.ha.dir();
-                    images::write(self.ha.own_node().into(), dir.as_str(), ask.home_pid, h.pid(), ask.seq, &mut reply)
-                }
+            let (r, parent) = match hosted {
+                None => (Err(ESRCH), 0),
+                Some(h) => write_checkpoint(&self.ha, ask.home_id, ask.home_pid, h.pid(), ask.seq, ask.parent, &mut reply),
             };
             if r.is_ok() {
                 self.ha.stats.checkpoints_for_others.fetch_add(1, Ordering::Relaxed);
@@ -297,7 +305,7 @@ impl Guard {
                     reply.message()
                 );
             }
-            let done = done_of(ask.home_id, ask.seq, r, &reply);
+            let done = done_of(ask.home_id, ask.seq, r, parent, &reply);
             let mut b = [0u8; CheckpointDone::LEN];
             if let Ok(n) = done.encode(&mut b) {
                 let _ = self.cluster.send_reliable(from, MsgType::HaDone, &b[..n]);
@@ -306,13 +314,74 @@ impl Guard {
     }
 }
 
-/// The outcome of checkpoint `seq` as `HaDone` says it.
-fn done_of(home_id: u64, seq: u32, r: Result, reply: &CtlReply) -> CheckpointDone {
+/// The outcome of checkpoint `seq` (based on `parent`) as `HaDone` says
+/// it.
+fn done_of(home_id: u64, seq: u32, r: Result, parent: u32, reply: &CtlReply) -> CheckpointDone {
     let errno = match r {
         Ok(()) => 0,
         Err(e) => e.to_errno().unsigned_abs(),
     };
-    CheckpointDone { home_id, seq, errno, bytes: reply.image_bytes, frozen_ns: reply.frozen_ns, pages: reply.pages }
+    let parent = if r.is_ok() { parent } else { 0 };
+    CheckpointDone { home_id, seq, errno, parent, bytes: reply.image_bytes, frozen_ns: reply.frozen_ns, pages: reply.pages }
+}
+
+/// Writes checkpoint `seq` of process `pid` (this node's pid; `home_pid`
+/// its cluster-wide one, `home_id` its home id or 0 when it runs at
+/// home), based on image `parent` if this node wrote that one and the
+/// process's soft-dirty bits are still its own (`increments.rs`); the
+/// outcome and the parent it is based on (0: a full image).
+fn write_checkpoint(
+    ha: &HaService,
+    home_id: u64,
+    home_pid: u32,
+    pid: u32,
+    seq: u32,
+    parent: u32,
+    reply: &mut CtlReply,
+) -> (Result, u32) {
+    let dir = ha.dir();
+    let chain = if parent == 0 { None } else { take_chain(ha, home_id, pid).filter(|c| c.seq == parent) };
+    let based = match chain {
+        Some(c) => images::image_path(dir.as_str(), home_pid, c.seq).ok().map(|path| (c, path)),
+        None => None,
+    };
+    let since = match increments::Since::new(pid, based) {
+        Ok(s) => s,
+        Err(e) => return (Err(e), 0),
+    };
+    let inc: Arc<dyn Increment> = since.clone();
+    let r = images::write(ha.own_node().into(), dir.as_str(), home_pid, pid, seq, Some(inc), reply);
+    let outcome = since.take_outcome();
+    // Whatever happened, the bits may have been cleared: only this
+    // image, if written, may be a parent.
+    forget_chain(ha, home_id, pid);
+    match (r, outcome) {
+        (Ok(()), Some(o)) => {
+            if let Ok(image_id) = images::image_id(dir.as_str(), home_pid, seq) {
+                let c = increments::Chain { home_id, pid, seq, image_id, token: o.token, present: o.present };
+                let mut st = ha.state.lock();
+                if st.chains.len() >= super::MAX_PROTECTED {
+                    drop(crate::kernel_ext::swap_remove(&mut st.chains, 0));
+                }
+                let _ = st.chains.push(c, GFP_KERNEL);
+            }
+            (Ok(()), o.parent)
+        }
+        (Ok(()), None) => (Ok(()), 0),
+        (Err(e), _) => (Err(e), 0),
+    }
+}
+
+/// Takes the chain state of process `pid` (home id `home_id`) out.
+fn take_chain(ha: &HaService, home_id: u64, pid: u32) -> Option<increments::Chain> {
+    let mut st = ha.state.lock();
+    let i = st.chains.iter().position(|c| c.home_id == home_id && c.pid == pid)?;
+    crate::kernel_ext::swap_remove(&mut st.chains, i)
+}
+
+/// Forgets the chain state of process `pid` (home id `home_id`).
+fn forget_chain(ha: &HaService, home_id: u64, pid: u32) {
+    drop(take_chain(ha, home_id, pid));
 }
 
 /// Checkpoint `d.seq` of the protected process with home id `home_id`
@@ -326,7 +395,7 @@ pub(crate) fn checkpoint_ended(ha: &HaService, home_id: u64, pid: u32, d: &Check
         else {
             return;
         };
-        let old = e.prot.done(d.seq, ok, d.bytes, d.frozen_ns, crate::kernel_ext::mono_ms());
+        let old = e.prot.done(d.seq, ok, d.parent, d.bytes, d.frozen_ns, crate::kernel_ext::mono_ms());
         (e.prot.pid, old)
     };
     if ok {
@@ -337,7 +406,8 @@ pub(crate) fn checkpoint_ended(ha: &HaService, home_id: u64, pid: u32, d: &Check
             pr_warn!("ha: checkpoint {} of process {} on node {} failed (error {})\n", d.seq, pid, node, d.errno);
         }
     }
-    if let Some(old) = old {
-        images::remove(ha.dir().as_str(), pid, old);
+    let dir = ha.dir();
+    for &old in old.seqs() {
+        images::remove(dir.as_str(), pid, old);
     }
 }

@@ -10,12 +10,15 @@
 
 use super::sys;
 use crate::{
-    checkpoint::{self, task, task::File},
+    checkpoint::{self, increment::Increment, task, task::File},
     kernel_ext::StackStr,
-    proto::ctl::CtlReply,
+    proto::{
+        ctl::CtlReply,
+        image::{ImageHeader, IMAGE_HEADER_LEN},
+    },
 };
 use core::fmt::Write;
-use kernel::prelude::*;
+use kernel::{prelude::*, sync::Arc};
 
 /// The longest directory name `dir` may have.
 pub(crate) const MAX_DIR: usize = 128;
@@ -43,9 +46,18 @@ fn name(seq: u32, part: bool) -> Result<Path> {
 }
 
 /// Writes checkpoint `seq` of process `pid` (this node's pid of it; its
-/// cluster-wide pid `home_pid` names the directory) under `dir`; the
-/// outcome in `reply` (size, freeze, why it failed).
-pub(crate) fn write(node: u32, dir: &str, home_pid: u32, pid: u32, seq: u32, reply: &mut CtlReply) -> Result {
+/// cluster-wide pid `home_pid` names the directory) under `dir`,
+/// incremental if `increment` makes it so; the outcome in `reply` (size,
+/// freeze, why it failed).
+pub(crate) fn write(
+    node: u32,
+    dir: &str,
+    home_pid: u32,
+    pid: u32,
+    seq: u32,
+    increment: Option<Arc<dyn Increment>>,
+    reply: &mut CtlReply,
+) -> Result {
     let start = task::mono_ns();
     let base = path(format_args!("{dir}"))?;
     let pdir = pid_dir(dir, home_pid)?;
@@ -62,7 +74,7 @@ pub(crate) fn write(node: u32, dir: &str, home_pid: u32, pid: u32, seq: u32, rep
         crate::ctl_reply::fail(reply, e, format_args!("cannot create an image in {dir} (error {})", e.to_errno()))
     })?;
     let r = checkpoint::check_target(pid, reply)
-        .and_then(|target| checkpoint::capture(node, pid, target, Some(file), false, None, false, start, reply))
+        .and_then(|target| checkpoint::capture(node, pid, target, Some(file), false, None, increment, false, start, reply))
         .and_then(|()| {
             sys::rename(pdir.as_bytes(), part.as_bytes(), name(seq, false)?.as_bytes()).map_err(|e| {
                 crate::ctl_reply::fail(reply, e, format_args!("cannot put image {seq} in place (error {})", e.to_errno()))
@@ -72,6 +84,24 @@ pub(crate) fn write(node: u32, dir: &str, home_pid: u32, pid: u32, seq: u32, rep
         let _ = sys::remove(pdir.as_bytes(), part.as_bytes(), false);
     }
     r
+}
+
+/// The path of image `seq` of process `pid`, without a NUL (a Parent
+/// section names it).
+pub(crate) fn image_path(dir: &str, pid: u32, seq: u32) -> Result<KVec<u8>> {
+    let p = path(format_args!("{dir}/{pid}/{seq}.img"))?;
+    let b = p.as_bytes();
+    let mut v = KVec::with_capacity(b.len() - 1, GFP_KERNEL)?;
+    v.extend_from_slice(&b[..b.len() - 1], GFP_KERNEL)?;
+    Ok(v)
+}
+
+/// The image id in the header of image `seq` of process `pid`.
+pub(crate) fn image_id(dir: &str, pid: u32, seq: u32) -> Result<u64> {
+    let f = open(dir, pid, seq)?;
+    let mut h = [0u8; IMAGE_HEADER_LEN];
+    f.read_exact(&mut h, &mut 0)?;
+    Ok(ImageHeader::decode(&h).map_err(|_| EINVAL)?.image_id)
 }
 
 /// Opens image `seq` of process `pid` for reading.

@@ -21,8 +21,10 @@
 //!   `ha_helpers.c`: the file system calls.
 //! - `status.rs`: `/proc/ssi/ha`.
 
+pub(crate) mod chain;
 pub(crate) mod guard;
 pub(crate) mod images;
+pub(crate) mod increments;
 pub(crate) mod status;
 pub(crate) mod sys;
 
@@ -36,7 +38,7 @@ use crate::{
     migration::Migrations,
     proto::{
         ctl::{CtlReply, CtlRequest, FLAG_HA_OFF},
-        ha::{CheckpointAsk, CheckpointDone, Protection, MAX_INTERVAL_S, MIN_INTERVAL_S},
+        ha::{CheckpointAsk, CheckpointDone, Protection, DEFAULT_FULL_EVERY, MAX_CHAIN, MAX_INTERVAL_S, MIN_INTERVAL_S},
         wire::MsgType,
     },
     scheduler::SchedService,
@@ -79,6 +81,11 @@ pub(crate) struct Job {
 pub(crate) struct State {
     pub(crate) entries: KVec<Entry>,
     pub(crate) jobs: KVec<Job>,
+    /// What the next image of each process whose images this node writes
+    /// may be based on (`increments.rs`), at most [`MAX_PROTECTED`].
+    pub(crate) chains: KVec<increments::Chain>,
+    /// A full image every this many (`ha_full_every`).
+    pub(crate) full_every: u32,
     /// Where the images go (`ha_dir`).
     dir: [u8; images::MAX_DIR],
     dir_len: usize,
@@ -124,6 +131,8 @@ impl HaService {
                 state <- new_mutex!(State {
                     entries: KVec::new(),
                     jobs: KVec::new(),
+                    chains: KVec::new(),
+                    full_every: DEFAULT_FULL_EVERY,
                     dir,
                     dir_len: d.len(),
                     default_interval_s: DEFAULT_INTERVAL_S,
@@ -169,6 +178,16 @@ impl HaService {
             return Err(EINVAL);
         }
         self.state.lock().default_interval_s = s;
+        Ok(())
+    }
+
+    /// Sets how often a full image is written (1..=[`MAX_CHAIN`]: every
+    /// image, ..., one full image and 15 increments).
+    pub(crate) fn set_full_every(&self, n: u32) -> Result {
+        if !(1..=MAX_CHAIN as u32).contains(&n) {
+            return Err(EINVAL);
+        }
+        self.state.lock().full_every = n;
         Ok(())
     }
 
@@ -227,7 +246,8 @@ impl HaService {
                 if st.entries.len() >= MAX_PROTECTED {
                     return Err(fail(reply, ENOSPC, format_args!("{MAX_PROTECTED} processes are protected already")));
                 }
-                st.entries.push(Entry { prot: Protection::new(pid, interval), home_id: 0, node: 0 }, GFP_KERNEL)?;
+                let prot = Protection::new(pid, interval, st.full_every);
+                st.entries.push(Entry { prot, home_id: 0, node: 0 }, GFP_KERNEL)?;
             }
         }
         drop(st);

@@ -39,7 +39,7 @@ use crate::{
 };
 use core::{
     mem::offset_of,
-    sync::atomic::{AtomicBool, Ordering},
+    sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
 };
 use kernel::{
     bindings, new_condvar, new_mutex,
@@ -71,6 +71,37 @@ pub(crate) struct Scan {
     /// there is sent all the same (not sending it would leave the file's
     /// content at the destination).
     files: KVec<(u64, u64)>,
+    /// Every mapping scanned (start, end), sorted.
+    pub(crate) scanned: KVec<(u64, u64)>,
+    /// With `clear`: the token of this clear of the soft-dirty bits
+    /// ([`clear_token`]); 0 otherwise.
+    pub(crate) cleared: u32,
+}
+
+/// The last clear of each process's soft-dirty bits, by pid (a slot per
+/// `pid % CLEAR_SLOTS`): `pid << 32 | token`. The bits have one owner at
+/// a time: a checkpoint that relies on them (high availability's
+/// increments) checks that the last clear was its own, or writes
+/// everything.
+const CLEAR_SLOTS: usize = 64;
+static CLEARS: [AtomicU64; CLEAR_SLOTS] = [const { AtomicU64::new(0) }; CLEAR_SLOTS];
+static NEXT_TOKEN: AtomicU32 = AtomicU32::new(1);
+
+/// The token of the last clear of process `pid`'s soft-dirty bits, if
+/// this node still knows it (a clear of another pid of the same slot
+/// forgets it).
+pub(crate) fn clear_token(pid: u32) -> Option<u32> {
+    let v = CLEARS[pid as usize % CLEAR_SLOTS].load(Ordering::Acquire);
+    ((v >> 32) as u32 == pid && v as u32 != 0).then_some(v as u32)
+}
+
+fn note_clear(pid: u32) -> u32 {
+    let mut token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
+    if token == 0 {
+        token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
+    }
+    CLEARS[pid as usize % CLEAR_SLOTS].store((u64::from(pid) << 32) | u64::from(token), Ordering::Release);
+    token
 }
 
 impl Scan {
@@ -80,6 +111,49 @@ impl Scan {
 
     pub(crate) fn dirty_pages(&self) -> u64 {
         Self::pages(&self.dirty)
+    }
+
+    /// Whether the page at `addr` is in memory (dirty or clean).
+    pub(crate) fn is_present(&self, addr: u64) -> bool {
+        Self::in_runs(&self.dirty, addr) || Self::in_runs(&self.clean, addr)
+    }
+
+    /// Whether `addr` lies in a mapping the scan looked at.
+    pub(crate) fn was_scanned(&self, addr: u64) -> bool {
+        let i = self.scanned.partition_point(|&(_, end)| end <= addr);
+        self.scanned.get(i).is_some_and(|&(start, _)| start <= addr)
+    }
+
+    /// Whether `addr` lies in one of `runs` (sorted).
+    pub(crate) fn in_runs(runs: &[Run], addr: u64) -> bool {
+        let i = runs.partition_point(|r| r.addr + u64::from(r.npages) * PAGE <= addr);
+        runs.get(i).is_some_and(|r| r.addr <= addr)
+    }
+
+    /// The pages in memory, dirty or clean, as sorted runs.
+    pub(crate) fn present(&self) -> Result<KVec<Run>> {
+        let mut out: KVec<Run> = KVec::with_capacity(self.dirty.len() + self.clean.len(), GFP_KERNEL)?;
+        let (mut d, mut c) = (0, 0);
+        while d < self.dirty.len() || c < self.clean.len() {
+            let take_dirty = c >= self.clean.len() || (d < self.dirty.len() && self.dirty[d].addr < self.clean[c].addr);
+            let r = if take_dirty {
+                d += 1;
+                self.dirty[d - 1]
+            } else {
+                c += 1;
+                self.clean[c - 1]
+            };
+            match out.last_mut() {
+                Some(last)
+                    if last.addr + u64::from(last.npages) * PAGE == r.addr
+                        && last.npages.checked_add(r.npages).is_some() =>
+                {
+                    last.npages += r.npages
+                }
+                _ => out.push(r, GFP_KERNEL)?,
+            }
+        }
+        Ok(out)
     }
 
     /// Whether `addr` lies in a private file mapping.
@@ -130,10 +204,14 @@ pub(crate) fn scan_current(clear: bool) -> Result<Scan> {
         }
         vmas.push((v.start, v.end, v.file.is_some()), GFP_KERNEL)?;
     }
+    let mut scanned = KVec::with_capacity(vmas.len(), GFP_KERNEL)?;
+    for &(start, end, _) in vmas.iter() {
+        scanned.push((start, end), GFP_KERNEL)?;
+    }
     let scratch = UserScratch::new((PAGEMAP_CHUNK * 8) as u64)?;
     let pagemap = task::open_path(b"/proc/self/pagemap\0", O_RDONLY)?;
     let mut raw = KVec::from_elem(0u8, PAGEMAP_CHUNK * 8, GFP_KERNEL)?;
-    let mut scan = Scan::default();
+    let mut scan = Scan { scanned, ..Scan::default() };
     for &(start, end, file_backed) in vmas.iter() {
         if file_backed {
             scan.files.push((start, end), GFP_KERNEL)?;
@@ -165,6 +243,7 @@ pub(crate) fn scan_current(clear: bool) -> Result<Scan> {
         let refs = task::open_path(b"/proc/self/clear_refs\0", O_WRONLY)?;
         let mut pos = 0i64;
         sys::file_write_user(&refs, &scratch, 1, &mut pos)?;
+        scan.cleared = note_clear(task::current_pid());
     }
     Ok(scan)
 }

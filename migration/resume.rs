@@ -3,8 +3,9 @@
 //! deputy's node (high availability, `ha/`).
 //!
 //! The deputy at home stands for a process that ran on a node now lost.
-//! [`resume`] sends that process's newest checkpoint image, read from
-//! the shared file system, to another node as an eager migration whose
+//! [`resume`] sends that process's newest checkpoint image (written by
+//! its caller, `ha/chain.rs`, from the shared file system), to another
+//! node as an eager migration whose
 //! source is the home node itself: `MigrateBegin` (the deputy's home id,
 //! pid, family and start time, so the destination restarts it with the
 //! same pid and follows the same deputy), the image's bytes as
@@ -17,16 +18,17 @@
 //! `MigrateGo` succeeded sends `MigrateAbort`; nothing runs there.
 //!
 //! The image is a checkpoint's (its pages carry CRCs), so the destination
-//! keeps it whole in its image file rather than splitting off the pages.
+//! keeps it whole in its image file rather than splitting off the pages,
+//! and checks its CRCs as it restores it.
 
 use super::{deputy::Deputy, stream::ImageStream, Direction, Migrations, Record};
 use crate::{
-    checkpoint::{capture::ImageSink, remote::await_outcome, task, task::File},
+    checkpoint::{capture::ImageSink, remote::await_outcome, task},
     cluster::Cluster,
     ctl_reply::fail,
     proto::{
         ctl::{CtlReply, STRATEGY_EAGER},
-        migration::{Begin, Commit, Family, Ref, MAX_DATA},
+        migration::{Begin, Commit, Family, Ref},
         wire::{MsgType, RestartStarted},
     },
 };
@@ -36,15 +38,18 @@ use kernel::{prelude::*, sync::Arc};
 /// How long `MigrateBegin`, `MigrateCommit` and `MigrateGo` may take.
 const CALL_TIMEOUT_MS: u32 = 10_000;
 
+/// Writes a checkpoint image into the sink; why not in the reply.
+pub(crate) type ImageFn<'a> = dyn FnMut(&mut dyn ImageSink, &mut CtlReply) -> Result + 'a;
+
 /// Restarts the process of deputy `d` on `node` from the checkpoint image
-/// `image`; its pid there (the same as at home when it is cluster-wide).
-/// On success the deputy follows it there; on failure nothing runs there
-/// and the reason is in `reply`.
+/// `image` writes; its pid there (the same as at home when it is
+/// cluster-wide). On success the deputy follows it there; on failure
+/// nothing runs there and the reason is in `reply`.
 pub(crate) fn resume(
     cluster: &Cluster,
     migrations: &Migrations,
     d: &Arc<Deputy>,
-    image: &File,
+    image: &mut ImageFn<'_>,
     node: u16,
     reply: &mut CtlReply,
 ) -> Result<u32> {
@@ -55,7 +60,6 @@ pub(crate) fn resume(
     };
     let b = me.brief();
     drop(me);
-    let size = image.info().size;
     let begin = Begin {
         id,
         home_id: d.home_id,
@@ -66,7 +70,8 @@ pub(crate) fn resume(
         // Restarted by the system, as root asks.
         uid: 0,
         strategy: STRATEGY_EAGER,
-        size,
+        // Not known yet: the commit says.
+        size: 0,
     };
     let record = |state: &'static str, bytes: u64| {
         migrations.record(Record {
@@ -85,7 +90,7 @@ pub(crate) fn resume(
     record("resuming", 0);
     let r = send_and_hand_over(cluster, &begin, image, node, reply);
     match r {
-        Ok(pid) => {
+        Ok((pid, size)) => {
             record("resumed", size);
             d.restarted_on(node, pid);
             Ok(pid)
@@ -102,8 +107,14 @@ pub(crate) fn resume(
 }
 
 /// `MigrateBegin`, the image, `MigrateCommit`, the restore's outcome and
-/// `MigrateGo`; the pid there.
-fn send_and_hand_over(cluster: &Cluster, begin: &Begin, image: &File, node: u16, reply: &mut CtlReply) -> Result<u32> {
+/// `MigrateGo`; the pid there and the image's size.
+fn send_and_hand_over(
+    cluster: &Cluster,
+    begin: &Begin,
+    image: &mut ImageFn<'_>,
+    node: u16,
+    reply: &mut CtlReply,
+) -> Result<(u32, u64)> {
     let mut small = [0u8; Begin::LEN];
     let n = begin.encode(&mut small).map_err(|_| EINVAL)?;
     cluster
@@ -111,23 +122,16 @@ fn send_and_hand_over(cluster: &Cluster, begin: &Begin, image: &File, node: u16,
         .map_err(|e| fail(reply, e, format_args!("node {node} did not accept the process (error {})", e.to_errno())))?;
     let never = AtomicBool::new(false);
     let mut stream = ImageStream::new(cluster, node, begin.id, &never)?;
-    let mut buf = KVec::from_elem(0u8, MAX_DATA, GFP_KERNEL)?;
-    let mut pos = 0i64;
-    let mut left = begin.size;
-    while left > 0 {
-        let now = (left as usize).min(buf.len());
-        image
-            .read_exact(&mut buf[..now], &mut pos)
-            .map_err(|e| fail(reply, e, format_args!("cannot read the image (error {})", e.to_errno())))?;
-        stream.put(&buf[..now]).map_err(|e| fail(reply, e, format_args!("lost node {node} while sending the image")))?;
-        left -= now as u64;
-    }
-    let sent = stream.finish().map_err(|e| fail(reply, e, format_args!("lost node {node} while sending the image")))?;
-    if sent != begin.size {
-        return Err(fail(reply, EIO, format_args!("sent {sent} of the image's {} bytes", begin.size)));
-    }
+    image(&mut stream, reply).map_err(|e| {
+        if stream.lost() {
+            fail(reply, e, format_args!("lost node {node} while sending the image"))
+        } else {
+            e
+        }
+    })?;
+    let size = stream.finish().map_err(|e| fail(reply, e, format_args!("lost node {node} while sending the image")))?;
     let mut c = [0u8; Commit::LEN];
-    let n = (Commit { id: begin.id, size: begin.size }).encode(&mut c).map_err(|_| EINVAL)?;
+    let n = (Commit { id: begin.id, size }).encode(&mut c).map_err(|_| EINVAL)?;
     let answer = cluster
         .call_steady(node, MsgType::MigrateCommit, &c[..n], CALL_TIMEOUT_MS)
         .map_err(|e| fail(reply, e, format_args!("node {node} could not start the restore (error {})", e.to_errno())))?;
@@ -147,7 +151,7 @@ fn send_and_hand_over(cluster: &Cluster, begin: &Begin, image: &File, node: u16,
                     format_args!("node {node} did not take the process over (error {})", e.to_errno()),
                 ))
             }
-            Ok(_) => return Ok(reply.pid),
+            Ok(_) => return Ok((reply.pid, size)),
         }
     }
 }

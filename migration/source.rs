@@ -269,7 +269,7 @@ pub(crate) fn migrate(
         out.record("sending-ahead", 0, 0);
         // Held across, so that the pid cannot name another process after.
         let first = task::Task::get(pid).ok_or(ESRCH)?;
-        let r = checkpoint::capture(own.into(), pid, target, None, false, Some(out.clone()), true, start, reply)
+        let r = checkpoint::capture(own.into(), pid, target, None, false, Some(out.clone()), None, true, start, reply)
             .and_then(|()| out.commit_ahead(reply))
             .and_then(|()| checkpoint::check_target(pid, reply))
             .and_then(|t| {
@@ -313,7 +313,7 @@ pub(crate) fn migrate(
         out.begin(0, reply)?;
     }
     out.record("capturing", 0, 0);
-    let r = checkpoint::capture(own.into(), pid, target, None, false, Some(out.clone()), false, start, reply);
+    let r = checkpoint::capture(own.into(), pid, target, None, false, Some(out.clone()), None, false, start, reply);
     if r.is_err() {
         // The process's own context aborts what it began; this covers a
         // capture that never started (sent once either way).

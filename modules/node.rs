@@ -512,6 +512,22 @@ impl Attribute<Data> for HaIntervalAttr {
     }
 }
 
+/// configfs `ha_full_every`: a full checkpoint image every this many
+/// (1..16: 1 makes every image full), the others incremental.
+pub(crate) struct HaFullEveryAttr;
+impl Attribute<Data> for HaFullEveryAttr {
+    const NAME: &'static CStr = c_str!("ha_full_every");
+    const WRITABLE: bool = true;
+    fn show(data: &Data, out: &mut Page<'_>) -> Result {
+        out.line(data.ha.state.lock().full_every)
+    }
+    fn store(data: &Data, input: &[u8]) -> Result {
+        let max = crate::proto::ha::MAX_CHAIN as u64;
+        let v = id::parse_decimal(input, 1, max).map_err(|e| invalid("ha_full_every", input, e))?;
+        data.ha.set_full_every(u32::try_from(v).map_err(|_| EINVAL)?)
+    }
+}
+
 /// configfs `merged_proc`: 1 (default) makes `/proc/meminfo`, `stat`,
 /// `cpuinfo` and `loadavg` describe the cluster while the node is in one;
 /// 0 leaves them the kernel's (`procspace/resources.rs`).
@@ -603,7 +619,7 @@ impl Attribute<Data> for VersionAttr {
 }
 
 /// Every attribute of `/sys/kernel/config/ssi`.
-pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 17] = [
+pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 18] = [
     AttrDesc::of::<NodeIdAttr>(),
     AttrDesc::of::<AddressAttr>(),
     AttrDesc::of::<PortAttr>(),
@@ -621,6 +637,7 @@ pub(crate) const CONFIG_ATTRS: [AttrDesc<Data>; 17] = [
     AttrDesc::of::<MergedProcAttr>(),
     AttrDesc::of::<HaDirAttr>(),
     AttrDesc::of::<HaIntervalAttr>(),
+    AttrDesc::of::<HaFullEveryAttr>(),
 ];
 
 /// `/proc/ssi/version`: `key: value` lines that ssi-ctl reads.

@@ -13,6 +13,15 @@
 //! [`Facts`] the caller sees. The wire bodies are [`CheckpointAsk`]
 //! and [`CheckpointDone`].
 //!
+//! Images form chains: a full image, then incremental images that each
+//! hold the pages dirtied since the one before (docs/image-format.md,
+//! "Incremental images"); the home node asks for a full image every
+//! `full_every` images, and the node that writes them writes a full one
+//! whenever it cannot base it on the parent asked for (it did not write
+//! that one, or somebody else cleared the process's soft-dirty bits
+//! since). The home node keeps the newest chain: from its full image to
+//! its newest image.
+//!
 //! ```text
 //! HaCheckpoint request (24 bytes)   HaDone one-way (48 bytes)
 //! 0  u8  version (1)                0  u8  version (1)
@@ -21,7 +30,7 @@
 //! 4  u32 home pid                   4  u32 seq
 //! 8  u64 home id                    8  u64 home id
 //! 16 u32 seq                        16 u32 errno (0: written)
-//! 20 u32 zero                       20 u32 zero
+//! 20 u32 parent seq (0: full)       20 u32 parent seq (0: full)
 //!                                   24 u64 image bytes
 //!                                   32 u64 frozen ns
 //!                                   40 u64 pages
@@ -37,8 +46,10 @@ pub const HA_VERSION: u8 = 1;
 pub const MIN_INTERVAL_S: u32 = 1;
 /// The longest checkpoint interval, seconds.
 pub const MAX_INTERVAL_S: u32 = 3_600;
-/// Complete images kept per process (older ones are removed).
-pub const KEEP_IMAGES: usize = 2;
+/// The longest chain: a full image and its increments.
+pub const MAX_CHAIN: usize = super::image::MAX_CHAIN;
+/// A full image every this many images, by default.
+pub const DEFAULT_FULL_EVERY: u32 = 8;
 /// A checkpoint not answered within this long is given up (the next one
 /// is asked for at the next interval).
 pub const CHECKPOINT_TIMEOUT_MS: u64 = 120_000;
@@ -93,8 +104,11 @@ pub enum Action {
     Checkpoint {
         /// Its sequence number (the image's name).
         seq: u32,
+        /// The image it may be based on (0: a full image).
+        parent: u32,
     },
-    /// Restart the process from image `seq`, the newest complete one.
+    /// Restart the process from image `seq`, the newest complete one
+    /// (with its chain, [`Protection::kept`]).
     Restart {
         /// The image.
         seq: u32,
@@ -163,8 +177,11 @@ pub struct Protection {
     in_flight: Option<(u32, u64)>,
     /// When the last checkpoint was asked for (ms).
     last_asked_ms: Option<u64>,
-    /// The complete images kept, oldest first (0: none).
-    good: [u32; KEEP_IMAGES],
+    /// A full image every this many (1..=[`MAX_CHAIN`]).
+    pub full_every: u32,
+    /// The newest chain of complete images, its full image first.
+    chain: [u32; MAX_CHAIN],
+    chain_len: usize,
     /// When the newest complete image was written (ms).
     pub good_at_ms: u64,
     /// Its size and the process's freeze for it.
@@ -184,8 +201,9 @@ pub struct Protection {
 
 impl Protection {
     /// Protects `pid` with checkpoints every `interval_s` seconds
-    /// (clamped to [`MIN_INTERVAL_S`]..=[`MAX_INTERVAL_S`]).
-    pub fn new(pid: u32, interval_s: u32) -> Protection {
+    /// (clamped to [`MIN_INTERVAL_S`]..=[`MAX_INTERVAL_S`]), a full image
+    /// every `full_every` (clamped to 1..=[`MAX_CHAIN`]).
+    pub fn new(pid: u32, interval_s: u32, full_every: u32) -> Protection {
         Protection {
             pid,
             interval_ms: u64::from(interval_s.clamp(MIN_INTERVAL_S, MAX_INTERVAL_S)) * 1000,
@@ -193,7 +211,9 @@ impl Protection {
             next_seq: 1,
             in_flight: None,
             last_asked_ms: None,
-            good: [0; KEEP_IMAGES],
+            full_every: full_every.clamp(1, MAX_CHAIN as u32),
+            chain: [0; MAX_CHAIN],
+            chain_len: 0,
             good_at_ms: 0,
             good_bytes: 0,
             good_frozen_ns: 0,
@@ -207,12 +227,13 @@ impl Protection {
 
     /// The newest complete image (0: none yet).
     pub fn newest(&self) -> u32 {
-        self.good[KEEP_IMAGES - 1]
+        self.kept().last().copied().unwrap_or(0)
     }
 
-    /// The complete images kept, oldest first (no zeros).
-    pub fn kept(&self) -> impl Iterator<Item = u32> + '_ {
-        self.good.iter().copied().filter(|&s| s != 0)
+    /// The newest chain of complete images, its full image first: the
+    /// images kept.
+    pub fn kept(&self) -> &[u32] {
+        &self.chain[..self.chain_len]
     }
 
     /// Whether a checkpoint is being written.
@@ -246,7 +267,12 @@ impl Protection {
                 self.next_seq = self.next_seq.wrapping_add(1).max(1);
                 self.in_flight = Some((seq, f.now_ms));
                 self.last_asked_ms = Some(f.now_ms);
-                Action::Checkpoint { seq }
+                let parent = if self.chain_len < self.full_every as usize {
+                    self.newest()
+                } else {
+                    0
+                };
+                Action::Checkpoint { seq, parent }
             }
             Phase::Running | Phase::Lost => {
                 if f.reachable {
@@ -277,34 +303,48 @@ impl Protection {
         }
     }
 
-    /// Checkpoint `seq` ended: `ok` (written whole, `bytes` long, the
-    /// process frozen `frozen_ns`) or not. Returns an image that is no
-    /// longer kept (to remove), if any. An answer to a checkpoint not
-    /// asked for (or given up) changes nothing.
+    /// Checkpoint `seq` ended: `ok` (written whole, based on image
+    /// `parent`, 0 for a full image, `bytes` long, the process frozen
+    /// `frozen_ns`) or not. Returns the images no longer kept (to remove):
+    /// a new full image replaces the whole chain before it; an image that
+    /// cannot join the chain (based on another parent than its newest
+    /// image, or the chain is full) is not kept either. An answer to a
+    /// checkpoint not asked for (or given up) changes nothing.
     pub fn done(
         &mut self,
         seq: u32,
         ok: bool,
+        parent: u32,
         bytes: u64,
         frozen_ns: u64,
         now_ms: u64,
-    ) -> Option<u32> {
+    ) -> Removed {
+        let mut removed = Removed::default();
         match self.in_flight {
             Some((s, _)) if s == seq => self.in_flight = None,
-            _ => return None,
+            _ => return removed,
         }
         if !ok {
             self.failed += 1;
-            return None;
+            return removed;
         }
+        if parent == 0 {
+            for &old in self.kept() {
+                removed.push(old);
+            }
+            self.chain_len = 0;
+        } else if parent != self.newest() || self.chain_len >= MAX_CHAIN {
+            self.failed += 1;
+            removed.push(seq);
+            return removed;
+        }
+        self.chain[self.chain_len] = seq;
+        self.chain_len += 1;
         self.written += 1;
         self.good_at_ms = now_ms;
         self.good_bytes = bytes;
         self.good_frozen_ns = frozen_ns;
-        let old = self.good[0];
-        self.good.rotate_left(1);
-        self.good[KEEP_IMAGES - 1] = seq;
-        (old != 0).then_some(old)
+        removed
     }
 
     /// The restart asked for by [`Action::Restart`] succeeded: it runs
@@ -330,6 +370,27 @@ impl Protection {
     }
 }
 
+/// Images no longer kept, to remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Removed {
+    seqs: [u32; MAX_CHAIN + 1],
+    len: usize,
+}
+
+impl Removed {
+    fn push(&mut self, seq: u32) {
+        if self.len < self.seqs.len() {
+            self.seqs[self.len] = seq;
+            self.len += 1;
+        }
+    }
+
+    /// The images.
+    pub fn seqs(&self) -> &[u32] {
+        &self.seqs[..self.len]
+    }
+}
+
 /// `HaCheckpoint`: the home node asks the node running a protected
 /// process for checkpoint `seq`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -340,6 +401,8 @@ pub struct CheckpointAsk {
     pub home_pid: u32,
     /// The image's sequence number (not 0).
     pub seq: u32,
+    /// The image it may be based on (0: a full image).
+    pub parent: u32,
 }
 
 impl CheckpointAsk {
@@ -348,7 +411,7 @@ impl CheckpointAsk {
 
     /// Writes it; its length.
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
-        if self.seq == 0 {
+        if self.seq == 0 || self.parent == self.seq {
             return Err(WireError::InvalidValue);
         }
         let mut w = Writer::new(out);
@@ -356,7 +419,7 @@ impl CheckpointAsk {
         w.u32(self.home_pid)?;
         w.u64(self.home_id)?;
         w.u32(self.seq)?;
-        w.u32(0)?;
+        w.u32(self.parent)?;
         Ok(w.pos())
     }
 
@@ -367,15 +430,16 @@ impl CheckpointAsk {
         let home_pid = r.u32()?;
         let home_id = r.u64()?;
         let seq = r.u32()?;
-        let zero = r.u32()?;
+        let parent = r.u32()?;
         r.finish()?;
-        if seq == 0 || zero != 0 {
+        if seq == 0 || parent == seq {
             return Err(WireError::InvalidValue);
         }
         Ok(CheckpointAsk {
             home_id,
             home_pid,
             seq,
+            parent,
         })
     }
 }
@@ -389,6 +453,8 @@ pub struct CheckpointDone {
     pub seq: u32,
     /// 0: written whole; otherwise why not (a positive errno).
     pub errno: u32,
+    /// The image it is based on (0: a full image).
+    pub parent: u32,
     /// The image's size.
     pub bytes: u64,
     /// How long the process was frozen, ns.
@@ -403,7 +469,7 @@ impl CheckpointDone {
 
     /// Writes it; its length.
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
-        if self.seq == 0 {
+        if self.seq == 0 || self.parent == self.seq {
             return Err(WireError::InvalidValue);
         }
         let mut w = Writer::new(out);
@@ -411,7 +477,7 @@ impl CheckpointDone {
         w.u32(self.seq)?;
         w.u64(self.home_id)?;
         w.u32(self.errno)?;
-        w.u32(0)?;
+        w.u32(self.parent)?;
         w.u64(self.bytes)?;
         w.u64(self.frozen_ns)?;
         w.u64(self.pages)?;
@@ -425,18 +491,19 @@ impl CheckpointDone {
         let seq = r.u32()?;
         let home_id = r.u64()?;
         let errno = r.u32()?;
-        let zero = r.u32()?;
+        let parent = r.u32()?;
         let bytes = r.u64()?;
         let frozen_ns = r.u64()?;
         let pages = r.u64()?;
         r.finish()?;
-        if seq == 0 || zero != 0 || errno > 4095 {
+        if seq == 0 || parent == seq || errno > 4095 {
             return Err(WireError::InvalidValue);
         }
         Ok(CheckpointDone {
             home_id,
             seq,
             errno,
+            parent,
             bytes,
             frozen_ns,
             pages,

@@ -133,6 +133,12 @@ struct ImageJson<'a> {
     page_runs: u32,
     pages: u64,
     bytes: u64,
+    image_id: String,
+    /// An incremental image: based on its parent, which has the rest of
+    /// its memory.
+    incremental: bool,
+    parent_id: Option<String>,
+    parent: Option<String>,
 }
 
 /// `ssi-ctl image FILE [--json]`: checks an image and says what it holds.
@@ -142,7 +148,9 @@ pub fn image_info(path: &Path, json: bool, maps: bool) -> Result<(), CtlError> {
     let mut exe = String::new();
     let (mut pid, mut uid) = (0u32, 0u32);
     let mut fds = Vec::new();
+    let mut parent: Option<(u64, String)> = None;
     let summary = image::read_image(&data, |_, s| match s {
+        Section::Parent(p) => parent = Some((p.parent_id, text(p.path))),
         Section::Process(p) => {
             comm = text(&p.comm);
             exe = text(p.exe.path);
@@ -163,6 +171,8 @@ pub fn image_info(path: &Path, json: bool, maps: bool) -> Result<(), CtlError> {
         _ => {}
     })
     .map_err(|e| CtlError::BadImage(path.to_path_buf(), e.to_string()))?;
+    let image_id =
+        data.get(..image::IMAGE_HEADER_LEN).and_then(|h| image::ImageHeader::decode(h).ok()).map_or(0, |h| h.image_id);
     if json {
         let info = ImageJson {
             pid,
@@ -177,6 +187,10 @@ pub fn image_info(path: &Path, json: bool, maps: bool) -> Result<(), CtlError> {
             page_runs: summary.page_runs,
             pages: summary.total_pages,
             bytes: data.len() as u64,
+            image_id: format!("{image_id:016x}"),
+            incremental: parent.is_some(),
+            parent_id: parent.as_ref().map(|(id, _)| format!("{id:016x}")),
+            parent: parent.as_ref().map(|(_, p)| p.clone()),
         };
         println!("{}", serde_json::to_string(&info).expect("plain data serializes to JSON"));
     } else {
@@ -186,8 +200,49 @@ pub fn image_info(path: &Path, json: bool, maps: bool) -> Result<(), CtlError> {
             "content:  {} sections, {} thread(s), {} mappings, {} files (fds {:?}), {} pages in {} runs",
             summary.sections, summary.threads, summary.vmas, summary.files, fds, summary.total_pages, summary.page_runs
         );
+        match &parent {
+            None => println!("kind:     full image (id {image_id:016x})"),
+            Some((id, p)) => {
+                println!("kind:     incremental image (id {image_id:016x}): only the pages written since its parent");
+                println!("parent:   {p} (id {id:016x})");
+                explain_chain(p, *id);
+            }
+        }
     }
     Ok(())
+}
+
+/// Follows the Parent sections from an incremental image's parent `path`
+/// (which must have id `id`) to the full image, one line per image.
+fn explain_chain(path: &str, id: u64) {
+    let (mut path, mut id) = (path.to_string(), id);
+    for depth in 1..=image::MAX_CHAIN {
+        let data = match fs::read(&path) {
+            Ok(d) => d,
+            Err(e) => return println!("chain:    {path}: {e}: the chain is broken"),
+        };
+        let found = data.get(..image::IMAGE_HEADER_LEN).and_then(|h| image::ImageHeader::decode(h).ok()).map(|h| h.image_id);
+        if found != Some(id) {
+            return println!("chain:    {path} is not image {id:016x}: the chain is broken");
+        }
+        let mut next: Option<(u64, String)> = None;
+        let summary = image::read_image(&data, |_, s| {
+            if let Section::Parent(p) = s {
+                next = Some((p.parent_id, text(p.path)));
+            }
+        });
+        match (summary, next) {
+            (Err(e), _) => return println!("chain:    {path}: {e}: the chain is broken"),
+            (Ok(s), None) => {
+                return println!("chain:    {path}: full image, {} pages ({depth} image(s) before this one)", s.total_pages)
+            }
+            (Ok(s), Some((pid, ppath))) => {
+                println!("chain:    {path}: incremental, {} pages", s.total_pages);
+                (path, id) = (ppath, pid);
+            }
+        }
+    }
+    println!("chain:    longer than {} images", image::MAX_CHAIN);
 }
 
 /// Opens an image for reading (images are 0600: another user gets
@@ -862,11 +917,17 @@ mod tests {
             page_runs: 7,
             pages: 40,
             bytes: 170000,
+            image_id: "00000000000000ab".into(),
+            incremental: true,
+            parent_id: Some("00000000000000aa".into()),
+            parent: Some("/cluster/ssi-ha/412/1.img".into()),
         };
         assert_eq!(
             serde_json::to_string(&info).unwrap(),
             "{\"pid\":412,\"uid\":0,\"comm\":\"ssi-wl-counter\",\"exe\":\"/opt/ssi/bin/ssi-wl-counter\",\"sections\":20,\
-             \"threads\":1,\"vmas\":12,\"files\":4,\"fds\":[0,1,2,3],\"page_runs\":7,\"pages\":40,\"bytes\":170000}"
+             \"threads\":1,\"vmas\":12,\"files\":4,\"fds\":[0,1,2,3],\"page_runs\":7,\"pages\":40,\"bytes\":170000,\
+             \"image_id\":\"00000000000000ab\",\"incremental\":true,\"parent_id\":\"00000000000000aa\",\
+             \"parent\":\"/cluster/ssi-ha/412/1.img\"}"
         );
     }
 

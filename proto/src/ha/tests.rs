@@ -35,53 +35,100 @@ fn fence_is_lease_plus_two_renewals_and_margin() {
 }
 
 #[test]
-fn checkpoints_every_interval_one_at_a_time() {
-    let mut p = Protection::new(70_001, 2);
-    assert_eq!(p.tick(&here(0), &T), Action::Checkpoint { seq: 1 });
+fn checkpoints_every_interval_one_at_a_time_in_chains() {
+    // A full image every 2: full, increment, full, increment, ...
+    let mut p = Protection::new(70_001, 2, 2);
+    assert_eq!(
+        p.tick(&here(0), &T),
+        Action::Checkpoint { seq: 1, parent: 0 }
+    );
     // Not answered: nothing more, even after the interval.
     assert_eq!(p.tick(&here(5_000), &T), Action::Wait);
-    assert_eq!(p.done(1, true, 100, 7, 5_000), None);
+    assert_eq!(p.done(1, true, 0, 100, 7, 5_000).seqs(), &[] as &[u32]);
     assert_eq!(p.newest(), 1);
-    assert_eq!(p.tick(&here(5_100), &T), Action::Checkpoint { seq: 2 });
-    assert_eq!(p.done(2, true, 100, 7, 5_200), None);
+    assert_eq!(
+        p.tick(&here(5_100), &T),
+        Action::Checkpoint { seq: 2, parent: 1 }
+    );
+    assert_eq!(p.done(2, true, 1, 100, 7, 5_200).seqs(), &[] as &[u32]);
+    assert_eq!(p.kept(), [1, 2]);
     assert_eq!(p.tick(&here(6_000), &T), Action::Wait);
-    assert_eq!(p.tick(&here(7_100), &T), Action::Checkpoint { seq: 3 });
-    // The third complete image pushes the first out.
-    assert_eq!(p.done(3, true, 100, 7, 7_200), Some(1));
-    assert_eq!(p.kept().collect::<Vec<_>>(), [2, 3]);
+    assert_eq!(
+        p.tick(&here(7_100), &T),
+        Action::Checkpoint { seq: 3, parent: 0 }
+    );
+    // The new full image replaces the whole chain before it.
+    assert_eq!(p.done(3, true, 0, 100, 7, 7_200).seqs(), [1, 2]);
+    assert_eq!(p.kept(), [3]);
     assert_eq!(p.written, 3);
 }
 
 #[test]
+fn a_writer_may_answer_full_or_off_chain() {
+    let mut p = Protection::new(70_001, 1, 8);
+    assert_eq!(
+        p.tick(&here(0), &T),
+        Action::Checkpoint { seq: 1, parent: 0 }
+    );
+    p.done(1, true, 0, 1, 1, 10);
+    assert_eq!(
+        p.tick(&here(1_000), &T),
+        Action::Checkpoint { seq: 2, parent: 1 }
+    );
+    // The writer could not base it on 1: a full image, which replaces 1.
+    assert_eq!(p.done(2, true, 0, 1, 1, 1_010).seqs(), [1]);
+    assert_eq!(
+        p.tick(&here(2_000), &T),
+        Action::Checkpoint { seq: 3, parent: 2 }
+    );
+    // Based on an image that is not the newest: not kept.
+    assert_eq!(p.done(3, true, 1, 1, 1, 2_010).seqs(), [3]);
+    assert_eq!(p.kept(), [2]);
+    assert_eq!(p.failed, 1);
+}
+
+#[test]
 fn failed_and_stale_answers() {
-    let mut p = Protection::new(70_001, 1);
-    assert_eq!(p.tick(&here(0), &T), Action::Checkpoint { seq: 1 });
-    assert_eq!(p.done(1, false, 0, 0, 10), None);
+    let mut p = Protection::new(70_001, 1, DEFAULT_FULL_EVERY);
+    assert_eq!(
+        p.tick(&here(0), &T),
+        Action::Checkpoint { seq: 1, parent: 0 }
+    );
+    assert_eq!(p.done(1, false, 0, 0, 0, 10), Removed::default());
     assert_eq!(p.newest(), 0);
     assert_eq!(p.failed, 1);
     // An answer to nothing asked changes nothing.
-    assert_eq!(p.done(7, true, 1, 1, 20), None);
+    assert_eq!(p.done(7, true, 0, 1, 1, 20), Removed::default());
     assert_eq!(p.newest(), 0);
-    assert_eq!(p.tick(&here(1_000), &T), Action::Checkpoint { seq: 2 });
+    assert_eq!(
+        p.tick(&here(1_000), &T),
+        Action::Checkpoint { seq: 2, parent: 0 }
+    );
     // Not answered in time: given up, the next one is asked.
     assert_eq!(
         p.tick(&here(1_000 + CHECKPOINT_TIMEOUT_MS), &T),
-        Action::Checkpoint { seq: 3 }
+        Action::Checkpoint { seq: 3, parent: 0 }
     );
     assert_eq!(p.failed, 2);
     assert_eq!(
-        p.done(2, true, 1, 1, 200_000),
-        None,
+        p.done(2, true, 0, 1, 1, 200_000),
+        Removed::default(),
         "the late answer of 2 is not taken"
     );
 }
 
 #[test]
 fn lost_node_restarts_after_the_fence_only() {
-    let mut p = Protection::new(70_001, 1);
-    assert_eq!(p.tick(&here(0), &T), Action::Checkpoint { seq: 1 });
-    p.done(1, true, 1, 1, 100);
-    assert_eq!(p.tick(&here(1_000), &T), Action::Checkpoint { seq: 2 });
+    let mut p = Protection::new(70_001, 1, DEFAULT_FULL_EVERY);
+    assert_eq!(
+        p.tick(&here(0), &T),
+        Action::Checkpoint { seq: 1, parent: 0 }
+    );
+    p.done(1, true, 0, 1, 1, 100);
+    assert_eq!(
+        p.tick(&here(1_000), &T),
+        Action::Checkpoint { seq: 2, parent: 1 }
+    );
     // Its node is lost while checkpoint 2 is written.
     assert_eq!(p.tick(&lost(2_000, 3_000), &T), Action::Wait);
     assert_eq!(p.phase, Phase::Lost);
@@ -94,28 +141,34 @@ fn lost_node_restarts_after_the_fence_only() {
     assert_eq!(p.phase, Phase::Restarting);
     assert_eq!(p.tick(&lost(19_000, 21_000), &T), Action::Wait);
     // The answer of 2 from the lost node comes after all: not taken.
-    assert_eq!(p.done(2, true, 1, 1, 19_000), None);
+    assert_eq!(p.done(2, true, 1, 1, 1, 19_000), Removed::default());
     p.restarted(20_000);
     assert_eq!(p.restarts, 1);
     assert_eq!(p.phase, Phase::Running);
     assert_eq!(p.tick(&here(20_500), &T), Action::Wait);
-    assert_eq!(p.tick(&here(21_000), &T), Action::Checkpoint { seq: 3 });
+    assert_eq!(
+        p.tick(&here(21_000), &T),
+        Action::Checkpoint { seq: 3, parent: 1 }
+    );
 }
 
 #[test]
 fn a_node_back_before_the_fence_is_followed_again() {
-    let mut p = Protection::new(70_001, 1);
+    let mut p = Protection::new(70_001, 1, DEFAULT_FULL_EVERY);
     p.tick(&here(0), &T);
-    p.done(1, true, 1, 1, 100);
+    p.done(1, true, 0, 1, 1, 100);
     assert_eq!(p.tick(&lost(5_000, 6_000), &T), Action::Wait);
     assert_eq!(p.tick(&here(6_000), &T), Action::Wait);
     assert_eq!(p.phase, Phase::Running);
-    assert_eq!(p.tick(&here(6_100), &T), Action::Checkpoint { seq: 2 });
+    assert_eq!(
+        p.tick(&here(6_100), &T),
+        Action::Checkpoint { seq: 2, parent: 1 }
+    );
 }
 
 #[test]
 fn no_image_gives_up() {
-    let mut p = Protection::new(70_001, 1);
+    let mut p = Protection::new(70_001, 1, DEFAULT_FULL_EVERY);
     assert_eq!(
         p.tick(&lost(0, 25_000), &T),
         Action::GiveUp(GiveUpReason::NoImage)
@@ -126,9 +179,9 @@ fn no_image_gives_up() {
 
 #[test]
 fn failed_restarts_are_retried_then_given_up() {
-    let mut p = Protection::new(70_001, 1);
+    let mut p = Protection::new(70_001, 1, DEFAULT_FULL_EVERY);
     p.tick(&here(0), &T);
-    p.done(1, true, 1, 1, 100);
+    p.done(1, true, 0, 1, 1, 100);
     let mut now = 30_000;
     for _ in 0..MAX_RESTART_TRIES - 1 {
         assert_eq!(p.tick(&lost(now, 30_000), &T), Action::Restart { seq: 1 });
@@ -150,9 +203,9 @@ fn failed_restarts_are_retried_then_given_up() {
 
 #[test]
 fn interval_is_clamped() {
-    assert_eq!(Protection::new(1, 0).interval_ms, 1_000);
+    assert_eq!(Protection::new(1, 0, 1).interval_ms, 1_000);
     assert_eq!(
-        Protection::new(1, 1_000_000).interval_ms,
+        Protection::new(1, 1_000_000, 1).interval_ms,
         u64::from(MAX_INTERVAL_S) * 1000
     );
 }
@@ -164,7 +217,8 @@ fn bodies_refuse_bad_fields() {
         CheckpointAsk {
             home_id: 1,
             home_pid: 2,
-            seq: 0
+            seq: 0,
+            parent: 0,
         }
         .encode(&mut b),
         Err(WireError::InvalidValue)
@@ -173,6 +227,7 @@ fn bodies_refuse_bad_fields() {
         home_id: 1,
         home_pid: 2,
         seq: 3,
+        parent: 0,
     }
     .encode(&mut b)
     .unwrap();
@@ -180,8 +235,9 @@ fn bodies_refuse_bad_fields() {
     let mut bad = b;
     bad[0] = 2;
     assert_eq!(CheckpointAsk::decode(&bad[..n]), Err(WireError::BadVersion));
+    // An image based on itself.
     let mut bad = b;
-    bad[20] = 1;
+    bad[20] = 3;
     assert_eq!(
         CheckpointAsk::decode(&bad[..n]),
         Err(WireError::InvalidValue)
@@ -198,6 +254,7 @@ fn bodies_refuse_bad_fields() {
         home_id: 1,
         seq: 1,
         errno: 5000,
+        parent: 0,
         bytes: 0,
         frozen_ns: 0,
         pages: 0,
@@ -211,16 +268,18 @@ fn bodies_refuse_bad_fields() {
 
 proptest! {
     #[test]
-    fn ask_round_trips(home_id: u64, home_pid: u32, seq in 1u32..) {
-        let a = CheckpointAsk { home_id, home_pid, seq };
+    fn ask_round_trips(home_id: u64, home_pid: u32, seq in 1u32.., parent: u32) {
+        prop_assume!(parent != seq);
+        let a = CheckpointAsk { home_id, home_pid, seq, parent };
         let mut b = [0u8; CheckpointAsk::LEN];
         let n = a.encode(&mut b).unwrap();
         prop_assert_eq!(CheckpointAsk::decode(&b[..n]), Ok(a));
     }
 
     #[test]
-    fn done_round_trips(home_id: u64, seq in 1u32.., errno in 0u32..4096, bytes: u64, frozen_ns: u64, pages: u64) {
-        let d = CheckpointDone { home_id, seq, errno, bytes, frozen_ns, pages };
+    fn done_round_trips(home_id: u64, seq in 1u32.., errno in 0u32..4096, parent: u32, bytes: u64, frozen_ns: u64, pages: u64) {
+        prop_assume!(parent != seq);
+        let d = CheckpointDone { home_id, seq, errno, parent, bytes, frozen_ns, pages };
         let mut b = [0u8; CheckpointDone::LEN];
         let n = d.encode(&mut b).unwrap();
         prop_assert_eq!(CheckpointDone::decode(&b[..n]), Ok(d));
@@ -240,45 +299,54 @@ proptest! {
     fn never_restarts_early_or_without_an_image(
         steps in proptest::collection::vec((0u64..5_000, any::<bool>(), 0u64..40_000, 0u8..4), 1..200)
     ) {
-        let mut p = Protection::new(70_001, 1);
+        let mut p = Protection::new(70_001, 1, DEFAULT_FULL_EVERY);
         let mut now = 0u64;
         let mut last_seq = 0u32;
-        let mut in_flight: Option<u32> = None;
-        let mut good: Vec<u32> = Vec::new();
+        let mut in_flight: Option<(u32, u32)> = None;
+        // The model of the chain kept: its full image first.
+        let mut chain: Vec<u32> = Vec::new();
         for (dt, reachable, silence, event) in steps {
             now += dt;
             let f = Facts { now_ms: now, reachable, lease_silence_ms: if reachable { 0 } else { silence } };
             match p.tick(&f, &T) {
-                Action::Checkpoint { seq } => {
+                Action::Checkpoint { seq, parent } => {
                     prop_assert!(reachable);
                     prop_assert!(seq > last_seq);
+                    prop_assert!(parent == 0 || Some(&parent) == chain.last());
+                    prop_assert!(chain.len() < DEFAULT_FULL_EVERY as usize || parent == 0);
                     last_seq = seq;
-                    in_flight = Some(seq);
+                    in_flight = Some((seq, parent));
                 }
                 Action::Restart { seq } => {
                     prop_assert!(!reachable);
                     prop_assert!(silence >= T.fence_ms());
-                    prop_assert!(good.contains(&seq));
-                    prop_assert_eq!(Some(&seq), good.last());
+                    prop_assert_eq!(Some(&seq), chain.last());
+                    prop_assert_eq!(p.kept(), &chain[..]);
                     match event {
                         0 => p.restarted(now),
                         _ => { let _ = p.restart_failed(now); }
                     }
                 }
-                Action::GiveUp(GiveUpReason::NoImage) => prop_assert!(good.is_empty()),
+                Action::GiveUp(GiveUpReason::NoImage) => prop_assert!(chain.is_empty()),
                 Action::GiveUp(GiveUpReason::RestartsFailed) | Action::Wait => {}
             }
             if !p.checkpointing() {
                 in_flight = None;
             }
-            if let (Some(seq), 1 | 2) = (in_flight, event) {
-                let removed = p.done(seq, event == 1, 10, 10, now);
-                if event == 1 {
-                    good.push(seq);
-                    if good.len() > KEEP_IMAGES {
-                        prop_assert_eq!(removed, Some(good.remove(0)));
+            if let (Some((seq, parent)), 1..=3) = (in_flight, event) {
+                // 3: the writer answers with a full image instead.
+                let parent = if event == 3 { 0 } else { parent };
+                let removed = p.done(seq, event != 2, parent, 10, 10, now);
+                if event != 2 {
+                    if parent == 0 {
+                        prop_assert_eq!(removed.seqs(), &chain[..]);
+                        chain.clear();
+                    } else {
+                        prop_assert_eq!(removed.seqs(), &[] as &[u32]);
                     }
+                    chain.push(seq);
                 }
+                prop_assert_eq!(p.kept(), &chain[..]);
                 in_flight = None;
             }
         }

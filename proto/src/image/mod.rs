@@ -71,6 +71,7 @@ mod body_file;
 mod body_image;
 mod body_mm;
 mod body_task;
+mod chain;
 mod codec;
 mod consts;
 mod crc;
@@ -90,6 +91,7 @@ pub use body_mm::{is_zero_page, MmBody, PagesBody, PagesRun, VmaBody, VmaKind};
 pub use body_task::{
     AltStack, Caps, Creds, Itimer, Itimers, ProcessBody, Rlimit, Rseq, SignalsBody, ThreadBody,
 };
+pub use chain::{merge_pages, ChainError, PageRun, Piece, MAX_CHAIN};
 pub use codec::{FileRef, Record, RecordIter, RecordList, SigAction, SigInfo, SigInfoList};
 pub use consts::*;
 pub use crc::{crc32c, Crc32c};
