@@ -15,7 +15,7 @@ NODES ?= 3
 KDIR = $(shell kernel/build.sh print-dir)
 
 .PHONY: help deps kernel modules userspace workloads node rootfs cluster test \
-        test-unit test-fuzz test-vm bench-krpc bench-ckpt bench-migrate bench-migrate-phases bench-proc bench-balance clean distclean
+        test-unit test-fuzz test-vm bench-krpc bench-ckpt bench-migrate bench-migrate-phases bench-proc bench-balance bench-ha clean distclean
 
 help:
 	@echo "make deps      install what a fresh Debian 12 machine lacks (idempotent)"
@@ -34,6 +34,7 @@ help:
 	@echo "make bench-migrate-phases  where one migration's time goes (per-phase log, krpc counters)"
 	@echo "make bench-proc  ps/top of a 4-node cluster vs the same count local; remote kill (prints ratios)"
 	@echo "make bench-balance  8 unequal CPU-bound jobs on 2 one-CPU nodes: makespan vs lower bound"
+	@echo "make bench-ha  protection slowdown, an increment vs criu pre-dump, recovery after node_kill"
 	@echo "make clean     remove build/ and module objects (caches stay)"
 
 deps:
@@ -98,6 +99,11 @@ bench-proc: node rootfs
 # (docs/benchmarks.md).
 bench-balance: node rootfs
 	SSI_NODE_CPUS=1 qemu-tests/run qemu-tests/bench/balance.sh
+
+# Protection's cost (slowdown at 1, 5, 30 s; an increment next to criu
+# pre-dump --track-mem) and the recovery after node_kill (docs/benchmarks.md).
+bench-ha: node rootfs
+	SSI_NODE_MEM=2048 qemu-tests/run qemu-tests/bench/ha.sh
 
 cluster: node rootfs
 	qemu-tests/cluster --nodes $(NODES)

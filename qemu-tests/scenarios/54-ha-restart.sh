@@ -1,5 +1,6 @@
 # ssi-nodes: 3
 # ssi-timeout: 900
+# ssi-cluster: ha
 # High availability (issue 22): a protected process is checkpointed every
 # 2 s where it runs, into /cluster/ssi-ha/PID/SEQ.img (complete images
 # only, mode 0600, the newest chain kept). Its node dies (node_kill): its
@@ -34,7 +35,7 @@ expect_match "a missing process is refused" "$(on 1 "ssi-ctl ha on 999999 2>&1; 
 expect_match "nobody may not protect root's process" "$(on 1 "setpriv --reuid=65534 --regid=65534 --clear-groups ssi-ctl ha on 1 2>&1; echo rc=\$?")" "only root or the owner"
 
 # --- Part 1: node 2 dies under a protected process.
-on 1 "rm -f /tmp/ha1.*; ((ssi-wl-lines 600 100; echo status=\$? > /tmp/ha1.status) | cat > /tmp/ha1.out) > /dev/null 2>&1 &"
+on 1 "rm -f /tmp/ha1.*; ((ssi-wl-lines 400 100; echo status=\$? > /tmp/ha1.status) | cat > /tmp/ha1.out) > /dev/null 2>&1 &"
 wait_on 20 1 'pgrep-here -x ssi-wl-lines > /dev/null'
 pid=$(on 1 pgrep-here -x ssi-wl-lines)
 expect_match "ha on" "$(on 1 "ssi-ctl ha on $pid --interval 2 2>&1")" "process $pid protected: a checkpoint every 2 s"
@@ -65,7 +66,7 @@ expect_eq "it runs on node 3 under its pid" "$(on 3 "pgrep-here -x ssi-wl-lines"
 expect_eq "node 1's ps lists it once" "$(on 1 "ps -e -o pid=,comm= | grep -c ' ssi-wl-lines\$'")" 1
 wait_on 240 1 'test -s /tmp/ha1.status'
 expect_eq "the home shell sees exit status 0" "$(on 1 cat /tmp/ha1.status)" "status=0"
-rewinds=$(check_lines /tmp/ha1.out 600 1 | tail -1)
+rewinds=$(check_lines /tmp/ha1.out 400 1 | tail -1)
 log "lines before the node died: $before; rewinds: $rewinds"
 wait_on 30 1 "! grep -q '^process: pid=$pid ' /proc/ssi/ha"
 expect_eq "its images are removed when it ends" "$(on 1 "ls /cluster/ssi-ha/$pid 2>/dev/null | wc -l")" 0
@@ -74,7 +75,7 @@ expect_eq "its images are removed when it ends" "$(on 1 "ls /cluster/ssi-ha/$pid
 # copy runs afterwards.
 node_start 2
 wait_view 120 "1 2 3" 1 2 3
-on 1 "rm -f /tmp/ha2.*; ((ssi-wl-lines 600 100; echo status=\$? > /tmp/ha2.status) | cat > /tmp/ha2.out) > /dev/null 2>&1 &"
+on 1 "rm -f /tmp/ha2.*; ((ssi-wl-lines 400 100; echo status=\$? > /tmp/ha2.status) | cat > /tmp/ha2.out) > /dev/null 2>&1 &"
 wait_on 20 1 'pgrep-here -x ssi-wl-lines > /dev/null'
 pid=$(on 1 pgrep-here -x ssi-wl-lines)
 on 1 "ssi-ctl ha on $pid --interval 2" > /dev/null
@@ -97,4 +98,4 @@ expect_eq "it runs on node 2" "$(on 2 "pgrep-here -x ssi-wl-lines")" "$pid"
 expect_eq "none on node 3" "$(on 3 "pgrep-here -x ssi-wl-lines; true")" ""
 wait_on 240 1 'test -s /tmp/ha2.status'
 expect_eq "the home shell sees exit status 0" "$(on 1 cat /tmp/ha2.status)" "status=0"
-check_lines /tmp/ha2.out 600 1 > /dev/null
+check_lines /tmp/ha2.out 400 1 > /dev/null
