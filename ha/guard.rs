@@ -198,9 +198,12 @@ impl Guard {
         let mut seqs = [0u32; MAX_CHAIN];
         let n = match ha.state.lock().entries.iter().find(|e| e.prot.pid == pid) {
             Some(e) => {
-                let c = e.prot.kept();
-                seqs[..c.len()].copy_from_slice(c);
-                c.len()
+                // Not copy_from_slice: its length check's panic path makes
+                // objtool warn on 6.12 (a call it does not know is noreturn).
+                for (to, from) in seqs.iter_mut().zip(e.prot.kept()) {
+                    *to = *from;
+                }
+                e.prot.kept().len()
             }
             None => 0,
         };
@@ -340,7 +343,9 @@ fn write_checkpoint(
     reply: &mut CtlReply,
 ) -> (Result, u32) {
     let dir = ha.dir();
-    let chain = if parent == 0 { None } else { take_chain(ha, home_id, pid).filter(|c| c.seq == parent) };
+    // Taken out whatever happens: the scan below clears the soft-dirty
+    // bits, so only this image, if written, may be the next one's parent.
+    let chain = take_chain(ha, home_id, pid).filter(|c| parent != 0 && c.seq == parent);
     let based = match chain {
         Some(c) => images::image_path(dir.as_str(), home_pid, c.seq).ok().map(|path| (c, path)),
         None => None,
@@ -352,9 +357,6 @@ fn write_checkpoint(
     let inc: Arc<dyn Increment> = since.clone();
     let r = images::write(ha.own_node().into(), dir.as_str(), home_pid, pid, seq, Some(inc), reply);
     let outcome = since.take_outcome();
-    // Whatever happened, the bits may have been cleared: only this
-    // image, if written, may be a parent.
-    forget_chain(ha, home_id, pid);
     match (r, outcome) {
         (Ok(()), Some(o)) => {
             if let Ok(image_id) = images::image_id(dir.as_str(), home_pid, seq) {

@@ -39,6 +39,25 @@ struct file *ssi_ha_create(const char *path, u16 mode, int *err)
 	return f;
 }
 
+/* The directory `dir`, held and open for writing; 0 or -errno. */
+static int ssi_ha_dir_get(const char *dir, struct path *p)
+{
+	int err = kern_path(dir, LOOKUP_DIRECTORY | LOOKUP_FOLLOW, p);
+
+	if (err)
+		return err;
+	err = mnt_want_write(p->mnt);
+	if (err)
+		path_put(p);
+	return err;
+}
+
+static void ssi_ha_dir_put(struct path *p)
+{
+	mnt_drop_write(p->mnt);
+	path_put(p);
+}
+
 int ssi_ha_rename(const char *dir, const char *from, const char *to)
 {
 	struct renamedata rd = {};
@@ -46,16 +65,13 @@ int ssi_ha_rename(const char *dir, const char *from, const char *to)
 	struct path p;
 	int err;
 
-	err = kern_path(dir, LOOKUP_DIRECTORY | LOOKUP_FOLLOW, &p);
+	err = ssi_ha_dir_get(dir, &p);
 	if (err)
 		return err;
-	err = mnt_want_write(p.mnt);
-	if (err)
-		goto out_path;
 	trap = lock_rename(p.dentry, p.dentry);
 	if (IS_ERR(trap)) {
 		err = PTR_ERR(trap);
-		goto out_write;
+		goto out;
 	}
 	old = lookup_one_len(from, p.dentry, strlen(from));
 	if (IS_ERR(old)) {
@@ -82,10 +98,8 @@ out_old:
 	dput(old);
 out_unlock:
 	unlock_rename(p.dentry, p.dentry);
-out_write:
-	mnt_drop_write(p.mnt);
-out_path:
-	path_put(&p);
+out:
+	ssi_ha_dir_put(&p);
 	return err;
 }
 
@@ -96,30 +110,24 @@ int ssi_ha_remove(const char *dir, const char *name, int is_dir)
 	struct path p;
 	int err;
 
-	err = kern_path(dir, LOOKUP_DIRECTORY | LOOKUP_FOLLOW, &p);
+	err = ssi_ha_dir_get(dir, &p);
 	if (err)
 		return err;
-	err = mnt_want_write(p.mnt);
-	if (err)
-		goto out_path;
 	di = d_inode(p.dentry);
 	inode_lock_nested(di, I_MUTEX_PARENT);
 	d = lookup_one_len(name, p.dentry, strlen(name));
 	if (IS_ERR(d)) {
 		err = PTR_ERR(d);
-		goto out_unlock;
+	} else {
+		if (d_is_negative(d))
+			err = -ENOENT;
+		else if (is_dir)
+			err = vfs_rmdir(mnt_idmap(p.mnt), di, d);
+		else
+			err = vfs_unlink(mnt_idmap(p.mnt), di, d, NULL);
+		dput(d);
 	}
-	if (d_is_negative(d))
-		err = -ENOENT;
-	else if (is_dir)
-		err = vfs_rmdir(mnt_idmap(p.mnt), di, d);
-	else
-		err = vfs_unlink(mnt_idmap(p.mnt), di, d, NULL);
-	dput(d);
-out_unlock:
 	inode_unlock(di);
-	mnt_drop_write(p.mnt);
-out_path:
-	path_put(&p);
+	ssi_ha_dir_put(&p);
 	return err;
 }

@@ -222,13 +222,12 @@ impl HaService {
             let Some(i) = at else {
                 return Err(fail(reply, ENOENT, format_args!("process {pid} is not protected")));
             };
-            let Some(e) = crate::kernel_ext::swap_remove(&mut st.entries, i) else { return Err(EINVAL) };
+            drop(crate::kernel_ext::swap_remove(&mut st.entries, i));
             drop(st);
             if let Some(d) = self.migrations.deputy_of_pid(pid) {
                 d.hold(false);
             }
             pr_info!("ha: process {} no longer protected (its images stay in {}/{})\n", pid, self.dir().as_str(), pid);
-            let _ = e;
             crate::ctl_reply::say(reply, format_args!("process {pid} is no longer protected"));
             return Ok(());
         }

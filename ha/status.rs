@@ -18,6 +18,7 @@
 
 use super::{guard::TIMING, HaService};
 use crate::procfs::{ProcShow, SeqFile};
+use crate::proto::ha::Phase;
 use core::{
     fmt::{self, Write},
     sync::atomic::Ordering,
@@ -56,7 +57,7 @@ impl HaService {
                 "process: pid={} interval_s={} phase={} node={} newest={} kept=",
                 p.pid,
                 p.interval_ms / 1000,
-                if p.checkpointing() && p.phase.name() == "running" { "checkpointing" } else { p.phase.name() },
+                if p.checkpointing() && p.phase == Phase::Running { "checkpointing" } else { p.phase.name() },
                 if e.node == 0 { own } else { e.node },
                 p.newest()
             )?;
