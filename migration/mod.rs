@@ -60,7 +60,7 @@ use crate::{
     kthread::KThread,
     procfs::{ProcShow, SeqFile},
     proto::ctl::strategy_name,
-    proto::migration::Family,
+    proto::migration::{Family, Ref},
     proto::wire::{FrameHeader, MsgType},
 };
 use core::fmt::Write;
@@ -73,6 +73,33 @@ use remote::Hosted;
 /// How many times a bulk frame (image data, pages) waits for room in a
 /// peer's send queue (2 s each) while the peer stays connected.
 const BULK_SEND_TRIES: u32 = 30;
+
+/// `MigrateGo` for move `id` to `node`: asked again while the destination
+/// answers `EAGAIN` (it still takes the final state; its handler waits
+/// only briefly), for up to `wait_ms` and until `stop` says so; the
+/// call's error otherwise.
+pub(crate) fn send_go(cluster: &Cluster, node: u16, id: u64, wait_ms: u32, stop: &dyn Fn() -> bool) -> Result {
+    let mut b = [0u8; Ref::LEN];
+    (Ref { id }).encode(&mut b).map_err(|_| EINVAL)?;
+    let deadline = crate::checkpoint::task::mono_ns() + u64::from(wait_ms) * 1_000_000;
+    loop {
+        match cluster.call_steady(node, MsgType::MigrateGo, &b, GO_CALL_TIMEOUT_MS) {
+            Err(e) if e == EAGAIN && crate::checkpoint::task::mono_ns() < deadline && !stop() => continue,
+            r => return r.map(|_| ()),
+        }
+    }
+}
+
+/// `MigrateAbort` for move `id` to `node` (reliable, best effort).
+pub(crate) fn send_abort(cluster: &Cluster, node: u16, id: u64) {
+    let mut b = [0u8; Ref::LEN];
+    if (Ref { id }).encode(&mut b).is_ok() {
+        let _ = cluster.send_reliable(node, MsgType::MigrateAbort, &b);
+    }
+}
+
+/// How long one `MigrateGo` call may take.
+const GO_CALL_TIMEOUT_MS: u32 = 10_000;
 
 /// Sends a bulk one-way frame to `node`: a slow peer (a full send queue)
 /// is waited for as long as it stays connected, up to a minute.

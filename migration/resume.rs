@@ -28,7 +28,7 @@ use crate::{
     ctl_reply::fail,
     proto::{
         ctl::{CtlReply, STRATEGY_EAGER},
-        migration::{Begin, Commit, Family, Ref},
+        migration::{Begin, Commit, Family},
         wire::{MsgType, RestartStarted},
     },
 };
@@ -97,10 +97,7 @@ pub(crate) fn resume(
         }
         Err(e) => {
             record("failed", 0);
-            let mut b = [0u8; Ref::LEN];
-            if (Ref { id }).encode(&mut b).is_ok() {
-                let _ = cluster.send_reliable(node, MsgType::MigrateAbort, &b);
-            }
+            super::send_abort(cluster, node, id);
             Err(e)
         }
     }
@@ -138,20 +135,7 @@ fn send_and_hand_over(
     let started =
         RestartStarted::decode(&answer).map_err(|_| fail(reply, EIO, format_args!("bad answer from node {node}")))?;
     await_outcome(cluster, node, &started, reply, &|| false, true)?;
-    let mut r = [0u8; Ref::LEN];
-    (Ref { id: begin.id }).encode(&mut r).map_err(|_| EINVAL)?;
-    let deadline = task::mono_ns() + u64::from(CALL_TIMEOUT_MS) * 1_000_000;
-    loop {
-        match cluster.call_steady(node, MsgType::MigrateGo, &r, CALL_TIMEOUT_MS) {
-            Err(e) if e == EAGAIN && task::mono_ns() < deadline => continue,
-            Err(e) => {
-                return Err(fail(
-                    reply,
-                    e,
-                    format_args!("node {node} did not take the process over (error {})", e.to_errno()),
-                ))
-            }
-            Ok(_) => return Ok((reply.pid, size)),
-        }
-    }
+    super::send_go(cluster, node, begin.id, CALL_TIMEOUT_MS, &|| false)
+        .map_err(|e| fail(reply, e, format_args!("node {node} did not take the process over (error {})", e.to_errno())))?;
+    Ok((reply.pid, size))
 }

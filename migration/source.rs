@@ -36,7 +36,7 @@ use crate::{
     ctl_reply::fail,
     proto::{
         ctl::{strategy_name, CtlReply, CtlRequest, STRATEGY_EAGER, STRATEGY_LAZY, STRATEGY_POSTCOPY, STRATEGY_PRECOPY},
-        migration::{Begin, Commit, Family, Keep, Moved, Ref, Run, MAX_KEEP_RUNS},
+        migration::{Begin, Commit, Family, Keep, Moved, Run, MAX_KEEP_RUNS},
         wire::{MsgType, RestartStarted},
     },
 };
@@ -457,10 +457,7 @@ impl Outgoing {
         if !self.begun.load(Ordering::Acquire) || self.aborted.swap(true, Ordering::AcqRel) {
             return;
         }
-        let mut b = [0u8; Ref::LEN];
-        if (Ref { id: self.id }).encode(&mut b).is_ok() {
-            let _ = self.cluster.send_reliable(self.node, MsgType::MigrateAbort, &b);
-        }
+        super::send_abort(&self.cluster, self.node, self.id);
     }
 
     fn record(&self, state: &'static str, bytes: u64, frozen_ns: u64) {
@@ -561,22 +558,10 @@ impl Outgoing {
             // The process may touch a missing page as soon as it runs.
             self.make_lender(reply)?;
         }
-        let mut b = [0u8; Ref::LEN];
-        (Ref { id: self.id }).encode(&mut b).map_err(|_| EINVAL)?;
-        // Post-copy, lazy, pre-copy: `EAGAIN` while the destination still
-        // takes the final state (its handler waits only briefly): asked
-        // again. Pre-copy's may first write the last rounds' pages.
+        // Pre-copy's destination may first write the last rounds' pages.
         let wait_ms = if self.is_precopy() { GO_PRECOPY_TIMEOUT_MS } else { CALL_TIMEOUT_MS };
-        let deadline = task::mono_ns() + u64::from(wait_ms) * 1_000_000;
-        loop {
-            match self.cluster.call_steady(node, MsgType::MigrateGo, &b, CALL_TIMEOUT_MS) {
-                Err(e) if e == EAGAIN && task::mono_ns() < deadline && !cancelled.load(Ordering::Acquire) => continue,
-                r => {
-                    r.map_err(|e| self.failed_there(e, reply, "did not take the process over"))?;
-                    break;
-                }
-            }
-        }
+        super::send_go(&self.cluster, node, self.id, wait_ms, &|| cancelled.load(Ordering::Acquire))
+            .map_err(|e| self.failed_there(e, reply, "did not take the process over"))?;
         self.phase_done(3, since);
         Ok(reply.pid)
     }
