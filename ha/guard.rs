@@ -20,7 +20,13 @@
 //! While a process is protected its deputy is held (`Deputy::hold`): a
 //! lease that runs out no longer ends it; the fence decides instead.
 
-use super::{chain, images, increments, HaService, Job};
+use super::{
+    chain,
+    copies::Copy,
+    images, increments,
+    replicas::{Outbox, Start, COPY_TIMEOUT_MS},
+    HaService,
+};
 use crate::{
     checkpoint::{capture::ImageSink, increment::Increment, task},
     cluster::Cluster,
@@ -37,6 +43,9 @@ use kernel::{prelude::*, sync::Arc};
 
 /// The fence's margin over the lease rule (`proto::ha::Timing`).
 const FENCE_MARGIN_MS: u64 = 1_000;
+/// How long a checkpoint of a replicated primary waits for it to get to
+/// a point.
+const PARK_WAIT_MS: u64 = 30_000;
 /// How long the node running a process may take to queue a checkpoint.
 const ASK_TIMEOUT_MS: u32 = 2_000;
 /// Failed checkpoints: logged at most once a second.
@@ -56,6 +65,7 @@ impl ThreadBody for Guard {
     fn run(&self) {
         while !should_stop() {
             self.follow();
+            self.tend_replicas();
             self.write_asked();
             sleep_ms(super::TICK_MS);
         }
@@ -73,7 +83,9 @@ enum Todo {
     /// Give it up (why).
     GiveUp { pid: u32, why: &'static str },
     /// It ended: forget it and remove its images.
-    Ended { pid: u32, kept: [u32; MAX_CHAIN] },
+    Ended { pid: u32, kept: [u32; MAX_CHAIN + 6] },
+    /// Replicas: messages to send, images to remove.
+    Send { pid: u32, out: Outbox },
 }
 
 /// Whether process `pid` runs here (exists, not exiting).
@@ -115,9 +127,12 @@ impl Guard {
                 let mut st = ha.state.lock();
                 let Some(e) = st.entries.iter_mut().find(|e| e.prot.pid == pid) else { continue };
                 if node == u16::MAX {
-                    let mut kept = [0u32; MAX_CHAIN];
+                    let mut kept = [0u32; MAX_CHAIN + 6];
                     for (k, s) in kept.iter_mut().zip(e.prot.kept()) {
                         *k = *s;
+                    }
+                    if let Some(set) = &e.replicas {
+                        set.image_seqs(&mut kept[MAX_CHAIN..]);
                     }
                     Todo::Ended { pid, kept }
                 } else {
@@ -127,6 +142,17 @@ impl Guard {
                     e.node = node;
                     match e.prot.tick(&facts, &TIMING) {
                         Action::Wait => continue,
+                        Action::Restart { .. } if e.replicas.is_some() => {
+                            // Every copy restarts from the newest good
+                            // image, the primary through its deputy.
+                            let mut out = Outbox::default();
+                            if let Some(set) = e.replicas.as_mut() {
+                                let _ = set.roll_back(e.home_id, &mut out);
+                            }
+                            e.prot.restarted(now);
+                            pr_warn!("ha: process {}: node {} was lost with its primary: its copies roll back\n", pid, node);
+                            Todo::Send { pid, out }
+                        }
                         Action::Checkpoint { seq, parent } if node == 0 => Todo::Local { pid, seq, parent },
                         Action::Checkpoint { seq, parent } => Todo::Remote { pid, seq, parent, node, home_id },
                         Action::Restart { seq } => Todo::Restart { pid, seq, lost: node },
@@ -145,8 +171,8 @@ impl Guard {
             Todo::Local { pid, seq, parent } => {
                 ha.stats.checkpoints_asked.fetch_add(1, Ordering::Relaxed);
                 let mut reply = CtlReply::EMPTY;
-                let (r, parent) = write_checkpoint(ha, 0, pid, pid, seq, parent, &mut reply);
-                let done = done_of(0, seq, r, parent, &reply);
+                let (r, parent, point) = write_checkpoint(ha, 0, pid, pid, seq, parent, None, &mut reply);
+                let done = done_of(0, seq, r, parent, point, &reply);
                 checkpoint_ended(ha, 0, pid, &done, own);
             }
             Todo::Remote { pid, seq, parent, node, home_id } => {
@@ -158,7 +184,7 @@ impl Guard {
                     .map_err(|_| EINVAL)
                     .and_then(|n| self.cluster.call(node, MsgType::HaCheckpoint, &b[..n], ASK_TIMEOUT_MS));
                 if let Err(e) = r {
-                    let done = done_of(home_id, seq, Err(e), 0, &CtlReply::EMPTY);
+                    let done = done_of(home_id, seq, Err(e), 0, 0, &CtlReply::EMPTY);
                     checkpoint_ended(ha, home_id, pid, &done, node);
                 }
             }
@@ -170,12 +196,17 @@ impl Guard {
                     d.hold(false);
                 }
             }
+            Todo::Send { pid, out } => ha.send_outbox(&self.cluster, pid, out),
             Todo::Ended { pid, kept } => {
                 let mut st = ha.state.lock();
-                if let Some(i) = st.entries.iter().position(|e| e.prot.pid == pid) {
-                    drop(crate::kernel_ext::swap_remove(&mut st.entries, i));
-                }
+                let e = match st.entries.iter().position(|e| e.prot.pid == pid) {
+                    Some(i) => crate::kernel_ext::swap_remove(&mut st.entries, i),
+                    None => None,
+                };
                 drop(st);
+                if let Some(e) = e {
+                    ha.end_replicas(&self.cluster, e, false);
+                }
                 forget_chain(ha, 0, pid);
                 pr_info!("ha: process {} ended: no longer protected, its images removed\n", pid);
                 images::remove_all(ha.dir().as_str(), pid, kept.iter().copied().filter(|&s| s != 0));
@@ -284,18 +315,144 @@ impl Guard {
         best.map(|(_, id)| id)
     }
 
+    /// Replicated processes: copies that keep the others waiting are
+    /// replaced, wanted copies started; the copies here whose process is
+    /// gone forgotten.
+    fn tend_replicas(&self) {
+        let ha = &self.ha;
+        let migrations = &ha.migrations;
+        ha.copies.sweep(|node, id| {
+            migrations
+                .find_hosted(|h| h.home_node == node && h.home_id == id && h.state() == HostedState::Running)
+                .map(|h| h.pid())
+        });
+        let now = crate::kernel_ext::mono_ms();
+        let mut starts: KVec<(u32, u64, Start)> = KVec::new();
+        let mut sends: KVec<(u32, Outbox)> = KVec::new();
+        {
+            let mut st = ha.state.lock();
+            for e in st.entries.iter_mut() {
+                let (pid, home_id) = (e.prot.pid, e.home_id);
+                let Some(set) = e.replicas.as_mut() else { continue };
+                let mut out = Outbox::default();
+                if set.check_waits(home_id, now, &mut out).unwrap_or(false) {
+                    pr_warn!(
+                        "ha: process {}: a copy did not reach the point the others wait at within {} s: it is replaced\n",
+                        pid,
+                        COPY_TIMEOUT_MS / 1000
+                    );
+                }
+                if (!out.verdicts.is_empty() || !out.remove.is_empty()) && sends.push((pid, out), GFP_KERNEL).is_err() {
+                    return;
+                }
+                // One at a time: the next one knows where this one runs.
+                let busy = set.slots.iter().any(|s| s.state == super::replicas::SlotState::Starting);
+                if let Some(s) = if busy { None } else { set.next_start(now) } {
+                    if starts.push((pid, home_id, s), GFP_KERNEL).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        for (pid, out) in sends {
+            ha.send_outbox(&self.cluster, pid, out);
+        }
+        for (pid, home_id, s) in starts.iter() {
+            let node = self.choose_copy_node(s);
+            let r = node.ok_or(EAGAIN).and_then(|n| ha.start_copy(&self.cluster, *pid, *home_id, s, n).map(|p| (n, p)));
+            match r {
+                Ok((n, there)) => pr_info!(
+                    "ha: process {}: copy {} runs on node {} as pid {} from image {} (point {}, generation {})\n",
+                    pid,
+                    s.copy,
+                    n,
+                    there,
+                    s.seq,
+                    s.point,
+                    s.generation
+                ),
+                Err(e) if FAILED_LOG.allow() => pr_warn!(
+                    "ha: process {}: copy {} could not start (error {}); tried again shortly\n",
+                    pid,
+                    s.copy,
+                    e.to_errno()
+                ),
+                Err(_) => {}
+            }
+            let mut st = ha.state.lock();
+            if let Some(set) = st.entries.iter_mut().find(|e| e.prot.pid == *pid).and_then(|e| e.replicas.as_mut()) {
+                set.started(s.copy, s.generation, r.ok(), crate::kernel_ext::mono_ms());
+            }
+        }
+    }
+
+    /// Where copy `s.copy` starts: a connected node none of the other
+    /// copies runs on (the primary: not this node, the home, nor the node
+    /// of the primary it replaces, but with another copy if it must), the
+    /// least loaded.
+    #[inline(never)]
+    fn choose_copy_node(&self, s: &Start) -> Option<u16> {
+        let own = self.cluster.node_id();
+        let conns = self.cluster.connections().ok()?;
+        let (_, table) = self.ha.sched.state.lock().loads(own, 0, crate::kernel_ext::mono_ms());
+        let old = s.old.map_or(0, |(n, _, _)| n);
+        let mut best: Option<(bool, u32, u16)> = None;
+        let candidates = Iterator::chain(conns.iter().map(|c| c.peer.node_id), core::iter::once(own));
+        for id in candidates {
+            let taken = s.others.contains(&id);
+            let allowed = if s.copy == 0 { id != own && id != old } else { !taken };
+            if id == 0 || !allowed || (id != own && !self.cluster.is_connected(id)) {
+                continue;
+            }
+            let load = table.nodes().iter().find(|n| n.id == id).map_or(u32::MAX, |n| n.as_destination());
+            if best.is_none_or(|b| (taken, load, id) < b) {
+                best = Some((taken, load, id));
+            }
+        }
+        best.map(|(_, _, id)| id)
+    }
+
     /// Writes the checkpoints other nodes asked of this one and answers.
     fn write_asked(&self) {
         let jobs = core::mem::take(&mut self.ha.state.lock().jobs);
-        for Job { from, ask } in jobs {
+        let now = crate::kernel_ext::mono_ms();
+        for job in jobs {
+            let (from, ask) = (job.from, job.ask);
             let mut reply = CtlReply::EMPTY;
             let hosted = self
                 .ha
                 .migrations
                 .find_hosted(|h| h.home_id == ask.home_id && h.home_node == from && h.state() == HostedState::Running);
-            let (r, parent) = match hosted {
-                None => (Err(ESRCH), 0),
-                Some(h) => write_checkpoint(&self.ha, ask.home_id, ask.home_pid, h.pid(), ask.seq, ask.parent, &mut reply),
+            let copy = self.ha.copies.primary(from, ask.home_id);
+            let (r, parent, point) = match (hosted, copy) {
+                (None, _) => (Err(ESRCH), 0, 0),
+                // A replicated primary is captured at a point only: the job
+                // waits for it to get to one.
+                (Some(_), Some(c)) if !c.park_for_capture() => {
+                    if now.saturating_sub(job.since_ms) < PARK_WAIT_MS {
+                        let _ = self.ha.state.lock().jobs.push(job, GFP_KERNEL);
+                        continue;
+                    }
+                    c.capture_queued();
+                    (Err(crate::kernel_ext::etimedout()), 0, 0)
+                }
+                (Some(h), copy) => {
+                    let c = copy.clone();
+                    let r = write_checkpoint(
+                        &self.ha,
+                        ask.home_id,
+                        ask.home_pid,
+                        h.pid(),
+                        ask.seq,
+                        ask.parent,
+                        copy,
+                        &mut reply,
+                    );
+                    if let Some(c) = c {
+                        c.capture_queued();
+                    }
+                    r
+                }
             };
             if r.is_ok() {
                 self.ha.stats.checkpoints_for_others.fetch_add(1, Ordering::Relaxed);
@@ -308,7 +465,7 @@ impl Guard {
                     reply.message()
                 );
             }
-            let done = done_of(ask.home_id, ask.seq, r, parent, &reply);
+            let done = done_of(ask.home_id, ask.seq, r, parent, point, &reply);
             let mut b = [0u8; CheckpointDone::LEN];
             if let Ok(n) = done.encode(&mut b) {
                 let _ = self.cluster.send_reliable(from, MsgType::HaDone, &b[..n]);
@@ -319,20 +476,31 @@ impl Guard {
 
 /// The outcome of checkpoint `seq` (based on `parent`) as `HaDone` says
 /// it.
-fn done_of(home_id: u64, seq: u32, r: Result, parent: u32, reply: &CtlReply) -> CheckpointDone {
+fn done_of(home_id: u64, seq: u32, r: Result, parent: u32, point: u64, reply: &CtlReply) -> CheckpointDone {
     let errno = match r {
         Ok(()) => 0,
         Err(e) => e.to_errno().unsigned_abs(),
     };
     let parent = if r.is_ok() { parent } else { 0 };
-    CheckpointDone { home_id, seq, errno, parent, bytes: reply.image_bytes, frozen_ns: reply.frozen_ns, pages: reply.pages }
+    CheckpointDone {
+        home_id,
+        seq,
+        errno,
+        parent,
+        bytes: reply.image_bytes,
+        frozen_ns: reply.frozen_ns,
+        pages: reply.pages,
+        point,
+    }
 }
 
 /// Writes checkpoint `seq` of process `pid` (this node's pid; `home_pid`
 /// its cluster-wide one, `home_id` its home id or 0 when it runs at
 /// home), based on image `parent` if this node wrote that one and the
 /// process's soft-dirty bits are still its own (`increments.rs`); the
-/// outcome and the parent it is based on (0: a full image).
+/// outcome, the parent it is based on (0: a full image) and, for a
+/// replicated primary (`copy`), the point it holds.
+#[allow(clippy::too_many_arguments)]
 fn write_checkpoint(
     ha: &HaService,
     home_id: u64,
@@ -340,8 +508,9 @@ fn write_checkpoint(
     pid: u32,
     seq: u32,
     parent: u32,
+    copy: Option<Arc<Copy>>,
     reply: &mut CtlReply,
-) -> (Result, u32) {
+) -> (Result, u32, u64) {
     let dir = ha.dir();
     // Taken out whatever happens: the scan below clears the soft-dirty
     // bits, so only this image, if written, may be the next one's parent.
@@ -350,9 +519,9 @@ fn write_checkpoint(
         Some(c) => images::image_path(dir.as_str(), home_pid, c.seq).ok().map(|path| (c, path)),
         None => None,
     };
-    let since = match increments::Since::new(pid, based) {
+    let since = match increments::Since::new(pid, based, copy) {
         Ok(s) => s,
-        Err(e) => return (Err(e), 0),
+        Err(e) => return (Err(e), 0, 0),
     };
     let inc: Arc<dyn Increment> = since.clone();
     let r = images::write(ha.own_node().into(), dir.as_str(), home_pid, pid, seq, Some(inc), reply);
@@ -367,10 +536,10 @@ fn write_checkpoint(
                 }
                 let _ = st.chains.push(c, GFP_KERNEL);
             }
-            (Ok(()), o.parent)
+            (Ok(()), o.parent, o.point)
         }
-        (Ok(()), None) => (Ok(()), 0),
-        (Err(e), _) => (Err(e), 0),
+        (Ok(()), None) => (Ok(()), 0, 0),
+        (Err(e), _) => (Err(e), 0, 0),
     }
 }
 
@@ -391,14 +560,28 @@ fn forget_chain(ha: &HaService, home_id: u64, pid: u32) {
 /// image no longer kept is removed.
 pub(crate) fn checkpoint_ended(ha: &HaService, home_id: u64, pid: u32, d: &CheckpointDone, node: u16) {
     let ok = d.errno == 0;
-    let (pid, old) = {
+    let mut out = Outbox::default();
+    let mut removed = [0u32; MAX_CHAIN];
+    let (pid, n) = {
         let mut st = ha.state.lock();
         let Some(e) = st.entries.iter_mut().find(|e| if home_id != 0 { e.home_id == home_id } else { e.prot.pid == pid })
         else {
             return;
         };
         let old = e.prot.done(d.seq, ok, d.parent, d.bytes, d.frozen_ns, crate::kernel_ext::mono_ms());
-        (e.prot.pid, old)
+        if let (true, Some(set)) = (ok, e.replicas.as_mut()) {
+            let _ = set.image_written(d.seq, d.point, &mut out);
+        }
+        // A replicated process's images stay while it may roll back to
+        // them.
+        let mut n = 0;
+        for &s in old.seqs() {
+            if !e.replicas.as_ref().is_some_and(|r| r.wants(s)) && n < removed.len() {
+                removed[n] = s;
+                n += 1;
+            }
+        }
+        (e.prot.pid, n)
     };
     if ok {
         ha.stats.checkpoints_written.fetch_add(1, Ordering::Relaxed);
@@ -409,7 +592,7 @@ pub(crate) fn checkpoint_ended(ha: &HaService, home_id: u64, pid: u32, d: &Check
         }
     }
     let dir = ha.dir();
-    for &old in old.seqs() {
+    for &old in Iterator::chain(removed[..n].iter(), out.remove.iter()) {
         images::remove(dir.as_str(), pid, old);
     }
 }

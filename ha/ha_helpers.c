@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * High availability's C glue (ha_helpers.h): namei calls behind locks and
- * macros, no policy.
+ * macros, and the bit flip of the replicas' tests; no policy.
  */
 #include <linux/dcache.h>
 #include <linux/err.h>
 #include <linux/fcntl.h>
 #include <linux/fs.h>
+#include <linux/highmem.h>
+#include <linux/mm.h>
 #include <linux/mount.h>
 #include <linux/namei.h>
 #include <linux/path.h>
+#include <linux/pid.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/task.h>
 #include <linux/string.h>
 #include "ha_helpers.h"
 
@@ -130,4 +135,50 @@ int ssi_ha_remove(const char *dir, const char *name, int is_dir)
 	inode_unlock(di);
 	ssi_ha_dir_put(&p);
 	return err;
+}
+
+int ssi_ha_flip_bit(u32 pid, u64 addr, u32 bit)
+{
+	struct task_struct *t;
+	struct mm_struct *mm;
+	struct page *page;
+	int locked = 1;
+	long got;
+	u8 *kaddr;
+	struct pid *p;
+	int r = 0;
+
+	if (bit >= PAGE_SIZE * 8)
+		return -EINVAL;
+	p = find_get_pid(pid);
+
+	t = get_pid_task(p, PIDTYPE_PID);
+	put_pid(p);
+	if (!t)
+		return -ESRCH;
+	mm = get_task_mm(t);
+	put_task_struct(t);
+	if (!mm)
+		return -ESRCH;
+	mmap_read_lock(mm);
+	/* A read: no fault makes a page writable or dirty. */
+	got = get_user_pages_remote(mm, addr & PAGE_MASK, 1, 0, &page, &locked);
+	if (locked)
+		mmap_read_unlock(mm);
+	if (got != 1) {
+		mmput(mm);
+		return got < 0 ? (int)got : -EFAULT;
+	}
+	/* Never the shared zero page, nor a file's page (other processes
+	 * see those). */
+	if (is_zero_page(page) || !PageAnon(page)) {
+		r = -EINVAL;
+	} else {
+		kaddr = kmap_local_page(page);
+		kaddr[bit / 8] ^= 1u << (bit % 8);
+		kunmap_local(kaddr);
+	}
+	put_page(page);
+	mmput(mm);
+	return r;
 }

@@ -22,5 +22,11 @@ int ssi_ha_rename(const char *dir, const char *from, const char *to);
 /* Removes the file `name` (`is_dir`: the empty directory) of directory
  * `dir`: 0 or -errno. */
 int ssi_ha_remove(const char *dir, const char *name, int is_dir);
+/* Test aid: flips bit `bit` (0..PAGE_SIZE*8-1) of the anonymous page at
+ * `addr` of this namespace's process `pid`, through the kernel's mapping
+ * of the page, so its page table entry is not marked dirty: 0, -ESRCH
+ * (no such process or no memory), -EFAULT (not mapped), -EINVAL (not an
+ * anonymous page in memory, or `bit` too large). */
+int ssi_ha_flip_bit(u32 pid, u64 addr, u32 bit);
 
 #endif

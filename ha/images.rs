@@ -113,7 +113,9 @@ pub(crate) fn open(dir: &str, pid: u32, seq: u32) -> Result<File> {
 /// Removes image `seq` of process `pid`.
 pub(crate) fn remove(dir: &str, pid: u32, seq: u32) {
     if let (Ok(d), Ok(n)) = (pid_dir(dir, pid), name(seq, false)) {
-        if let Err(e) = sys::remove(d.as_bytes(), n.as_bytes(), false) {
+        // One already gone (removed with the chain it was in) is fine.
+        let r = sys::remove(d.as_bytes(), n.as_bytes(), false);
+        if let Err(e) = r.or_else(|e| if e == ENOENT { Ok(()) } else { Err(e) }) {
             pr_warn!("ha: cannot remove {}/{}/{}.img (error {})\n", dir, pid, seq, e.to_errno());
         }
     }

@@ -17,6 +17,7 @@
 //!   page of mappings the scan does not follow (shared ones);
 //! - otherwise a full image.
 
+use super::copies::Copy;
 use crate::{
     checkpoint::{
         capture::{DirtyPages, ImageSink, Memory, Written},
@@ -47,6 +48,8 @@ pub(crate) struct Chain {
 pub(crate) struct Outcome {
     /// The parent the image is based on (0: a full image).
     pub(crate) parent: u32,
+    /// A replicated process's point at the capture (0 otherwise).
+    pub(crate) point: u64,
     pub(crate) token: u32,
     pub(crate) present: KVec<Run>,
 }
@@ -57,15 +60,18 @@ pub(crate) struct Since {
     pid: u32,
     /// The parent asked for: its chain state here and its path (no NUL).
     parent: Option<(Chain, KVec<u8>)>,
+    /// The process's copy here, when it is a replicated primary.
+    copy: Option<Arc<Copy>>,
     #[pin]
     outcome: Mutex<Option<Outcome>>,
 }
 
 impl Since {
     /// A checkpoint of process `pid` (this node's pid) based on `parent`
-    /// (its chain state and path) if it can be.
-    pub(crate) fn new(pid: u32, parent: Option<(Chain, KVec<u8>)>) -> Result<Arc<Since>> {
-        Arc::pin_init(pin_init!(Since { pid, parent, outcome <- new_mutex!(None) }), GFP_KERNEL)
+    /// (its chain state and path) if it can be; `copy`: the process is a
+    /// replicated primary (the image's point is its).
+    pub(crate) fn new(pid: u32, parent: Option<(Chain, KVec<u8>)>, copy: Option<Arc<Copy>>) -> Result<Arc<Since>> {
+        Arc::pin_init(pin_init!(Since { pid, parent, copy, outcome <- new_mutex!(None) }), GFP_KERNEL)
     }
 
     /// What the checkpoint was based on, once written.
@@ -76,6 +82,8 @@ impl Since {
 
 impl Increment for Since {
     fn write(&self, sink: &mut dyn ImageSink, reply: &mut CtlReply, capture: &mut IncrementFn<'_>) -> Result<Written> {
+        // In the frozen process: the point the image holds.
+        let point = self.copy.as_ref().map_or(0, |c| c.captured());
         // Before the scan clears them: was the last clear ours?
         let parent = self.parent.as_ref().filter(|(c, _)| precopy::clear_token(self.pid) == Some(c.token));
         let scan = precopy::scan_current(true)
@@ -89,7 +97,8 @@ impl Increment for Since {
             }
             None => capture(sink, Memory::All, None, reply),
         };
-        *self.outcome.lock() = Some(Outcome { parent: parent.map_or(0, |(c, _)| c.seq), token: scan.cleared, present });
+        *self.outcome.lock() =
+            Some(Outcome { parent: parent.map_or(0, |(c, _)| c.seq), point, token: scan.cleared, present });
         r
     }
 }

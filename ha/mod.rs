@@ -20,11 +20,21 @@
 //! - `images.rs`: the image files on the shared file system; `sys.rs`,
 //!   `ha_helpers.c`: the file system calls.
 //! - `status.rs`: `/proc/ssi/ha`.
+//! - Replicas (`--replicas N`, silent data corruption): `replicas.rs`
+//!   (the home node's side: the copies, their digests, the verdicts,
+//!   rollbacks and replacements), `copies.rs` (the copies that run on
+//!   this node, stopping at each point), `digest.rs` (a copy's state as
+//!   CRCs), `replica_io.rs` (a replica's fds 0-2).
 
 pub(crate) mod chain;
+pub(crate) mod copies;
+pub(crate) mod digest;
 pub(crate) mod guard;
 pub(crate) mod images;
 pub(crate) mod increments;
+pub(crate) mod replica_io;
+pub(crate) mod replicas;
+pub(crate) mod replication;
 pub(crate) mod status;
 pub(crate) mod sys;
 
@@ -38,7 +48,10 @@ use crate::{
     migration::Migrations,
     proto::{
         ctl::{CtlReply, CtlRequest, FLAG_HA_OFF},
-        ha::{CheckpointAsk, CheckpointDone, Protection, DEFAULT_FULL_EVERY, MAX_CHAIN, MAX_INTERVAL_S, MIN_INTERVAL_S},
+        ha::{
+            replica::{Verdict, MAX_REPLICAS, MIN_REPLICAS},
+            CheckpointAsk, CheckpointDone, Protection, DEFAULT_FULL_EVERY, MAX_CHAIN, MAX_INTERVAL_S, MIN_INTERVAL_S,
+        },
         wire::MsgType,
     },
     scheduler::SchedService,
@@ -69,6 +82,8 @@ pub(crate) struct Entry {
     pub(crate) home_id: u64,
     /// Where it ran when last seen (0: here).
     pub(crate) node: u16,
+    /// Its copies, when it is replicated.
+    pub(crate) replicas: Option<KBox<replicas::ReplicaSet>>,
 }
 
 /// A checkpoint another node asked of this one, for a process that runs
@@ -76,6 +91,8 @@ pub(crate) struct Entry {
 pub(crate) struct Job {
     pub(crate) from: u16,
     pub(crate) ask: CheckpointAsk,
+    /// When it was asked (mono ms).
+    pub(crate) since_ms: u64,
 }
 
 pub(crate) struct State {
@@ -105,6 +122,8 @@ pub(crate) struct Stats {
     pub(crate) restarts_failed: AtomicU64,
     pub(crate) given_up: AtomicU64,
     pub(crate) malformed: AtomicU64,
+    /// Replicas: points where copies disagreed.
+    pub(crate) corruptions: AtomicU64,
 }
 
 /// High availability on one node.
@@ -116,6 +135,8 @@ pub(crate) struct HaService {
     pub(crate) migrations: Arc<Migrations>,
     /// For the loads of the nodes a process may restart on.
     pub(crate) sched: Arc<SchedService>,
+    /// The copies of replicated processes that run here.
+    pub(crate) copies: Arc<copies::Copies>,
     pub(crate) stats: Stats,
 }
 
@@ -125,6 +146,8 @@ impl HaService {
         let mut dir = [0u8; images::MAX_DIR];
         let d = images::DEFAULT_DIR.as_bytes();
         dir[..d.len()].copy_from_slice(d);
+        let copies = copies::Copies::new()?;
+        migrations.set_write_gate(copies.clone());
         Arc::pin_init(
             pin_init!(HaService {
                 own: AtomicU16::new(0),
@@ -139,6 +162,7 @@ impl HaService {
                 }),
                 migrations,
                 sched,
+                copies,
                 stats: Stats::default(),
             }),
             GFP_KERNEL,
@@ -193,9 +217,10 @@ impl HaService {
 
     /// `ssi-ctl ha on|off PID` (`/dev/ssi` op `Protect`): protects process
     /// `req.pid` with a checkpoint every `req.token` seconds (0: the
-    /// default), or (`FLAG_HA_OFF`) no longer. Root or its owner only; on
-    /// its home node only.
-    pub(crate) fn protect(&self, req: &CtlRequest, reply: &mut CtlReply) -> Result {
+    /// default), run as `req.node` copies (0 or 1: one), or
+    /// (`FLAG_HA_OFF`) no longer. Root or its owner only; on its home node
+    /// only.
+    pub(crate) fn protect(&self, cluster: Option<&Cluster>, req: &CtlRequest, reply: &mut CtlReply) -> Result {
         let pid = req.pid;
         if self.own_node() == 0 {
             return Err(fail(reply, crate::kernel_ext::enotconn(), format_args!("this node is not in a cluster")));
@@ -222,8 +247,11 @@ impl HaService {
             let Some(i) = at else {
                 return Err(fail(reply, ENOENT, format_args!("process {pid} is not protected")));
             };
-            drop(crate::kernel_ext::swap_remove(&mut st.entries, i));
+            let e = crate::kernel_ext::swap_remove(&mut st.entries, i);
             drop(st);
+            if let (Some(e), Some(c)) = (e, cluster) {
+                self.end_replicas(c, e, true);
+            }
             if let Some(d) = self.migrations.deputy_of_pid(pid) {
                 d.hold(false);
             }
@@ -239,19 +267,87 @@ impl HaService {
                 format_args!("the interval must be {MIN_INTERVAL_S} to {MAX_INTERVAL_S} s, not {interval}"),
             ));
         }
+        let copies = u32::from(req.node);
+        if copies > 1 && !(MIN_REPLICAS..=MAX_REPLICAS).contains(&copies) {
+            return Err(fail(
+                reply,
+                EINVAL,
+                format_args!("replicas must be {MIN_REPLICAS} or {MAX_REPLICAS}, not {copies}"),
+            ));
+        }
         match at {
+            Some(i) if copies > 1 || st.entries[i].replicas.is_some() => {
+                return Err(fail(
+                    reply,
+                    EBUSY,
+                    format_args!("process {pid} is protected already: ha off first to change its replicas"),
+                ));
+            }
             Some(i) => st.entries[i].prot.set_interval(interval),
             None => {
                 if st.entries.len() >= MAX_PROTECTED {
                     return Err(fail(reply, ENOSPC, format_args!("{MAX_PROTECTED} processes are protected already")));
                 }
                 let prot = Protection::new(pid, interval, st.full_every);
-                st.entries.push(Entry { prot, home_id: 0, node: 0 }, GFP_KERNEL)?;
+                let mut e = Entry { prot, home_id: 0, node: 0, replicas: None };
+                if copies > 1 {
+                    drop(st);
+                    e = self.replicate(cluster, e, copies as u8, reply)?;
+                    st = self.state.lock();
+                    if st.entries.iter().any(|o| o.prot.pid == pid) || st.entries.len() >= MAX_PROTECTED {
+                        return Err(fail(reply, EBUSY, format_args!("process {pid} was protected meanwhile")));
+                    }
+                }
+                st.entries.push(e, GFP_KERNEL)?;
             }
         }
         drop(st);
+        if copies > 1 {
+            pr_info!(
+                "ha: process {} runs as {} copies, compared at each write to its standard output or error\n",
+                pid,
+                copies
+            );
+        }
         pr_info!("ha: process {} protected: a checkpoint every {} s in {}/{}\n", pid, interval, self.dir().as_str(), pid);
-        crate::ctl_reply::say(reply, format_args!("process {pid} protected: a checkpoint every {interval} s"));
+        if copies > 1 {
+            crate::ctl_reply::say(
+                reply,
+                format_args!("process {pid} protected: a checkpoint every {interval} s, {copies} copies compared"),
+            );
+        } else {
+            crate::ctl_reply::say(reply, format_args!("process {pid} protected: a checkpoint every {interval} s"));
+        }
+        Ok(())
+    }
+
+    /// `/dev/ssi` op `FlipBit` (a test aid, root only): flips bit
+    /// `req.token` of the page at `req.uffd << 32 | req.image_fd` of this
+    /// node's process `req.pid`, without marking the page dirty.
+    pub(crate) fn flip_bit(&self, req: &CtlRequest, reply: &mut CtlReply) -> Result {
+        let (is_root, _) = task::caller_identity();
+        if !is_root {
+            return Err(fail(reply, EPERM, format_args!("only root may flip bits")));
+        }
+        let addr = (u64::from(req.uffd) << 32) | u64::from(req.image_fd);
+        sys::flip_bit(req.pid, addr, req.token).map_err(|e| {
+            fail(
+                reply,
+                e,
+                format_args!("cannot flip bit {} of page 0x{:x} of process {}", req.token, addr & !0xfff, req.pid),
+            )
+        })?;
+        pr_warn!(
+            "ha: flipped bit {} of page 0x{:x} of process {} (asked by pid {}; a test aid)\n",
+            req.token,
+            addr & !0xfff,
+            req.pid,
+            task::current_pid()
+        );
+        crate::ctl_reply::say(
+            reply,
+            format_args!("flipped bit {} of page 0x{:x} of process {}", req.token, addr & !0xfff, req.pid),
+        );
         Ok(())
     }
 
@@ -269,7 +365,7 @@ impl HaService {
         if st.jobs.len() >= MAX_JOBS {
             return Err(EBUSY);
         }
-        st.jobs.push(Job { from, ask }, GFP_KERNEL)?;
+        st.jobs.push(Job { from, ask, since_ms: crate::kernel_ext::mono_ms() }, GFP_KERNEL)?;
         Ok(KVec::new())
     }
 
@@ -280,7 +376,7 @@ impl HaService {
         Ok(())
     }
 
-    fn malformed(&self, from: u16, what: &str, e: crate::proto::wire::WireError) -> Error {
+    pub(crate) fn malformed(&self, from: u16, what: &str, e: crate::proto::wire::WireError) -> Error {
         self.stats.malformed.fetch_add(1, Ordering::Relaxed);
         if MALFORMED_LOG.allow() {
             pr_warn!("ha: malformed {} from node {}: {}\n", what, from, e.describe());
@@ -295,7 +391,10 @@ pub(crate) fn start(cluster: &Arc<Cluster>, ha: &Arc<HaService>, threads: &mut K
     ha.own.store(cluster.node_id(), Ordering::Relaxed);
     let handler: Arc<dyn Handler<Cluster>> = Arc::new(HaHandler { ha: ha.clone() }, GFP_KERNEL)?;
     cluster.register_handler(MsgType::HaCheckpoint, handler.clone())?;
-    cluster.register_handler(MsgType::HaDone, handler)?;
+    cluster.register_handler(MsgType::HaDone, handler.clone())?;
+    cluster.register_handler(MsgType::HaDigest, handler.clone())?;
+    cluster.register_handler(MsgType::HaVerdict, handler.clone())?;
+    cluster.register_handler(MsgType::HaReplica, handler)?;
     let body = Arc::new(guard::Guard { cluster: cluster.clone(), ha: ha.clone() }, GFP_KERNEL)?;
     threads.push(KThread::spawn(c_str!("ssi-ha"), body)?, GFP_KERNEL)?;
     Ok(())
@@ -312,6 +411,12 @@ impl Handler<Cluster> for HaHandler {
         match MsgType::from_u8(msg.header.msg_type) {
             Some(MsgType::HaCheckpoint) if msg.is_request() => self.ha.on_ask(from, msg.body),
             Some(MsgType::HaDone) => self.ha.on_done(from, msg.body).map(|()| KVec::new()),
+            Some(MsgType::HaDigest) if msg.is_request() => self.ha.on_digest(_cluster, from, msg.body).map(|()| KVec::new()),
+            Some(MsgType::HaVerdict) => {
+                let v = Verdict::decode(msg.body).map_err(|e| self.ha.malformed(from, "HaVerdict", e))?;
+                self.ha.copies.on_verdict(from, &v).map(|()| KVec::new())
+            }
+            Some(MsgType::HaReplica) if msg.is_request() => self.ha.on_replica(from, msg.body),
             _ => Err(EINVAL),
         }
     }

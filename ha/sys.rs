@@ -51,3 +51,11 @@ pub(crate) fn remove(dir: &[u8], name: &[u8], is_dir: bool) -> Result {
     // SAFETY: NUL-terminated strings.
     kernel::error::to_result(unsafe { raw::ssi_ha_remove(dir.as_ptr().cast(), name.as_ptr().cast(), i32::from(is_dir)) })
 }
+
+/// Test aid: flips bit `bit` of the anonymous page at `addr` of this
+/// node's process `pid` without marking the page dirty.
+pub(crate) fn flip_bit(pid: u32, addr: u64, bit: u32) -> Result {
+    // SAFETY: plain values; the glue checks them and takes its own
+    // references.
+    kernel::error::to_result(unsafe { raw::ssi_ha_flip_bit(pid, addr, bit) })
+}

@@ -37,23 +37,36 @@ use kernel::{
 /// fails.
 const LOST_AFTER_MS: u32 = 10_000;
 
+/// What a write of a migrated process to a stand-in asks first: high
+/// availability's replicas (`ha/copies.rs`) stop the process there, in
+/// its own context, to compare it with its copies.
+pub(crate) trait WriteGate: Send + Sync {
+    /// Before a write of the process whose deputy is `home_id` on
+    /// `home_node`: whether it is forwarded (`false`: it is not, and
+    /// counts as written); an error fails it.
+    fn before_write(&self, cluster: &Cluster, home_node: u16, home_id: u64) -> Result<bool>;
+}
+
 /// What a stand-in file stands for.
 struct Forward {
     cluster: Arc<Cluster>,
     hosted: Arc<Hosted>,
     /// The descriptor in the deputy's table.
     fd: u32,
+    gate: Option<Arc<dyn WriteGate>>,
 }
 
-/// A stand-in for the deputy's descriptor `fd`.
+/// A stand-in for the deputy's descriptor `fd`; its writes ask `gate`
+/// first.
 pub(crate) fn stand_in(
     cluster: &Arc<Cluster>,
     hosted: &Arc<Hosted>,
     fd: u32,
     readable: bool,
     writable: bool,
+    gate: Option<Arc<dyn WriteGate>>,
 ) -> Result<File> {
-    let f = KBox::new(Forward { cluster: cluster.clone(), hosted: hosted.clone(), fd }, GFP_KERNEL)?;
+    let f = KBox::new(Forward { cluster: cluster.clone(), hosted: hosted.clone(), fd, gate }, GFP_KERNEL)?;
     let raw = KBox::into_raw(f);
     // SAFETY: `raw` stays valid until `ssi_fwd_release` takes it back, which
     // the file calls once, when it is closed for the last time.
@@ -125,6 +138,11 @@ impl Forward {
     }
 
     fn write(&self, buf: usize, len: usize) -> Result<usize> {
+        if let Some(g) = &self.gate {
+            if !g.before_write(&self.cluster, self.hosted.home_node, self.hosted.home_id)? {
+                return Ok(len);
+            }
+        }
         let mut done = 0usize;
         let mut chunk = KVec::from_elem(0u8, len.min(MAX_IO), GFP_KERNEL)?;
         while done < len {

@@ -186,6 +186,10 @@ pub(crate) struct Migrations {
     pub(crate) restarts: Arc<RemoteRestarts>,
     /// The node's multithreaded restores.
     pub(crate) restore_groups: Arc<RestoreGroups>,
+    /// What the stand-ins' writes ask first (`forward::WriteGate`), set
+    /// once by a layer above.
+    #[pin]
+    write_gate: Mutex<Option<Arc<dyn forward::WriteGate>>>,
 }
 
 impl Migrations {
@@ -196,9 +200,20 @@ impl Migrations {
                 state <- new_mutex!(State { deputies: KVec::new(), lenders: KVec::new(), hosted: KVec::new(), history: KVec::new() }),
                 restarts,
                 restore_groups,
+                write_gate <- new_mutex!(None),
             }),
             GFP_KERNEL,
         )
+    }
+
+    /// Sets what the stand-ins made from now on ask before a write.
+    pub(crate) fn set_write_gate(&self, gate: Arc<dyn forward::WriteGate>) {
+        *self.write_gate.lock() = Some(gate);
+    }
+
+    /// What a new stand-in asks before a write.
+    pub(crate) fn write_gate(&self) -> Option<Arc<dyn forward::WriteGate>> {
+        self.write_gate.lock().clone()
     }
 
     /// Adds or updates the record of migration `r.id` in `r.direction`.

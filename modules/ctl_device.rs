@@ -112,7 +112,11 @@ unsafe extern "C" fn ctl_ioctl(data: *mut c_void, cmd: c_uint, arg: c_ulong) -> 
                 }
             },
             CtlOp::MigrationImage => migration_image(node, &req, &mut reply),
-            CtlOp::Protect => node.ha.protect(&req, &mut reply),
+            CtlOp::Protect => {
+                let cluster = node.with_service(|s| s.map(|s| s.cluster()));
+                node.ha.protect(cluster.as_deref(), &req, &mut reply)
+            }
+            CtlOp::FlipBit => node.ha.flip_bit(&req, &mut reply),
             CtlOp::MigrationPages => migration_pages(node, &req, &mut reply),
             CtlOp::PassOn => pass_on(node, &req, &mut reply),
             CtlOp::Report => report(node, &req, &block),
@@ -187,14 +191,19 @@ fn restore_image(node: &Node, req: &CtlRequest, reply: &mut CtlReply) -> Result<
             say(reply, format_args!("this restart token belongs to another process"));
         })?;
     }
+    // A replica of a replicated process (high availability): its fds 0-2
+    // are the replica's stand-ins.
+    let replica = if hosted.is_none() { node.ha.copies.pending(req.token) } else { None };
     let cluster: Option<Arc<Cluster>> = node.with_service(|s| s.map(|s| s.cluster()));
     let make_stand_in = |fd: u32, r: bool, w: bool| -> Result<File> {
-        match (&hosted, &cluster) {
-            (Some(h), Some(c)) => crate::migration::forward::stand_in(c, h, fd, r, w),
+        match (&hosted, &cluster, &replica) {
+            (Some(h), Some(c), _) => crate::migration::forward::stand_in(c, h, fd, r, w, node.migrations.write_gate()),
+            (None, Some(c), Some(copy)) => crate::ha::replica_io::stand_in(c, &node.ha, copy, r, w),
             _ => Err(crate::kernel_ext::enotconn()),
         }
     };
-    let forward: Option<checkpoint::restore::Forwarder<'_>> = if hosted.is_some() { Some(&make_stand_in) } else { None };
+    let forward: Option<checkpoint::restore::Forwarder<'_>> =
+        if hosted.is_some() || replica.is_some() { Some(&make_stand_in) } else { None };
     // Post-copy, lazy: the memory comes later, through the caller's
     // userfaultfd (registered once the mappings exist, in `preload`).
     let pages_later = hosted.as_ref().is_some_and(|h| h.pages_later());
@@ -271,6 +280,9 @@ fn restore_image(node: &Node, req: &CtlRequest, reply: &mut CtlReply) -> Result<
         Ok(_) => {
             if let Some(h) = &hosted {
                 h.set_running();
+            }
+            if let (Some(c), 0) = (&replica, req.flags & FLAG_CHECK_ONLY) {
+                c.restored(task::current_pid());
             }
         }
     }

@@ -11,7 +11,7 @@ pub(crate) mod classify;
 pub(crate) mod ctl;
 #[path = "../proto/src/frame_tag.rs"]
 pub(crate) mod frame_tag;
-#[path = "../proto/src/ha.rs"]
+#[path = "../proto/src/ha/mod.rs"]
 pub(crate) mod ha;
 #[path = "../proto/src/handover.rs"]
 pub(crate) mod handover;

@@ -13,7 +13,8 @@
 //! 4   2   version = 2 (CTL_VERSION)
 //! 6   2   op: 1 checkpoint, 2 restore, 3 remote restart, 4 report,
 //!             5 restore thread, 6 migrate, 7 migration image,
-//!             8 migration pages, 9 migrate elsewhere
+//!             8 migration pages, 9 pass on, 10 migrate elsewhere,
+//!             11 protect, 12 flip a bit
 //! 8   4   pid      (checkpoint: the target process; restore thread: the
 //!                   thread's index in the image, 1..)
 //! 12  4   image_fd (the caller's file descriptor of the image)
@@ -25,7 +26,8 @@
 //! 20  4   token    (restore, report, migration image, migration pages:
 //!                   the remote restart this process carries out, 0 if none;
 //!                   migrate elsewhere: the node that runs `pid`)
-//! 24  2   node     (remote restart, migrate: the other node)
+//! 24  2   node     (remote restart, migrate: the other node;
+//!                   protect: the copies to run, 0 or 1 for none)
 //! 26  1   strategy (migrate: 0 eager, 1 pre-copy, 2 post-copy, 3 lazy)
 //! 27  1   reserved, 0
 //! 28  4   uffd     (restore with PAGES_LATER: the caller's userfaultfd;
@@ -108,6 +110,10 @@ pub enum CtlOp {
     /// `token` seconds (0: the node's default); with `FLAG_HA_OFF`, stop
     /// protecting it.
     Protect,
+    /// Test aid (root only): flip bit `token` (0..32767) of the page at
+    /// address `uffd << 32 | image_fd` of this node's process `pid`,
+    /// without marking the page dirty.
+    FlipBit,
 }
 
 /// A decoded request.
@@ -214,6 +220,7 @@ impl CtlRequest {
             CtlOp::PassOn => 9,
             CtlOp::MigrateElsewhere => 10,
             CtlOp::Protect => 11,
+            CtlOp::FlipBit => 12,
         };
         out[6..8].copy_from_slice(&op.to_le_bytes());
         out[8..12].copy_from_slice(&self.pid.to_le_bytes());
@@ -245,6 +252,7 @@ impl CtlRequest {
             9 => CtlOp::PassOn,
             10 => CtlOp::MigrateElsewhere,
             11 => CtlOp::Protect,
+            12 => CtlOp::FlipBit,
             _ => return Err(CtlError::BadOp),
         };
         if b[27] != 0 {
@@ -262,7 +270,8 @@ impl CtlRequest {
             | CtlOp::Migrate
             | CtlOp::MigrationImage
             | CtlOp::PassOn
-            | CtlOp::MigrateElsewhere => 0,
+            | CtlOp::MigrateElsewhere
+            | CtlOp::FlipBit => 0,
         };
         if flags & !allowed != 0 {
             return Err(CtlError::BadFlags);
@@ -403,7 +412,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn request_round_trip(pid in any::<u32>(), fd in any::<u32>(), flag in any::<bool>(), op in 1u16..=11,
+        fn request_round_trip(pid in any::<u32>(), fd in any::<u32>(), flag in any::<bool>(), op in 1u16..=12,
                               token in any::<u32>(), node in any::<u16>(), strategy in any::<u8>(), uffd in any::<u32>()) {
             let op = match op {
                 1 => CtlOp::Checkpoint,
@@ -416,7 +425,8 @@ mod tests {
                 8 => CtlOp::MigrationPages,
                 9 => CtlOp::PassOn,
                 10 => CtlOp::MigrateElsewhere,
-                _ => CtlOp::Protect,
+                11 => CtlOp::Protect,
+                _ => CtlOp::FlipBit,
             };
             let flags = match op {
                 CtlOp::Checkpoint if flag => FLAG_KILL,

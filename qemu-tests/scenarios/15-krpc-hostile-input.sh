@@ -15,12 +15,13 @@ on 3 krpc-abuse 10.99.0.11:7070 replay 100 "$secret"
 on 3 'for i in 1 2 3 4 5 6 7 8; do krpc-abuse 10.99.0.11:7070 slow 1 & done; wait'
 # Authenticated but hostile: requests of the process space's, control's,
 # scheduler's and high availability's types (ProcList, MigrateAsk,
-# ProcSignal, NodeStats, SchedChange, SchedOffer, HaCheckpoint, HaDone)
+# ProcSignal, NodeStats, SchedChange, SchedOffer, HaCheckpoint, HaDone,
+# HaDigest, HaVerdict, HaReplica)
 # with bodies empty, a byte short or long, random, all ones or of random length. Each is
 # answered (mostly with an error) on a connection that stays up.
 out=$(on 3 krpc-abuse 10.99.0.11:7070 bodies 2 "$secret")
 log "$out"
-expect_eq "hostile bodies: every request answered" "$(grep -c '^bodies: 540 answered' <<<"$out")" 2
+expect_eq "hostile bodies: every request answered" "$(grep -c '^bodies: 720 answered' <<<"$out")" 2
 # Each connection is either read and refused as malformed, or (when too
 # many are in progress) closed at once and counted as refused_busy. The
 # last ones may still be in the node's hands when the attacker is done.

@@ -2,9 +2,13 @@
 //! op `Protect`) to protect a process: its home node has a checkpoint of
 //! it written to the shared file system every interval, and restarts it
 //! from the newest image on another node when the node running it is
-//! lost. `ha off PID` stops that (`FLAG_HA_OFF`), and `ha status` shows
-//! `/proc/ssi/ha`: the node's counters, then one line per process it
-//! protects.
+//! lost; with `--replicas N` it runs as N copies compared at each write to
+//! its standard output or error. `ha off PID` stops that (`FLAG_HA_OFF`),
+//! and `ha status` shows `/proc/ssi/ha`: the node's counters, then one
+//! line per process it protects, then the copies that run on it. `ha flip`
+//! is a test aid: it flips a bit of a process's memory, through
+//! `/proc/PID/mem` or (`--clean`) through the module without marking the
+//! page dirty.
 //!
 //! `/proc/ssi/ha` (ha/status.rs in the module) is `key: value` header
 //! lines, then `process:` lines of `key=value` fields. Header keys this
@@ -33,9 +37,25 @@ pub enum HaAction {
         /// Seconds between checkpoints, 1 to 3600 (default: the node's default_interval_s).
         #[arg(long, value_name = "SECONDS", value_parser = parse_interval)]
         interval: Option<u32>,
-        /// Run N copies and compare them (silent data corruption detection): not implemented yet.
+        /// Run N copies (2 or 3) on distinct nodes and compare them at each write to the standard
+        /// output or error (silent data corruption detection); the process must run away from its
+        /// home (ssi-ctl migrate first).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(2..=3))]
         replicas: Option<u8>,
+    },
+    /// Test aid (root): flip bit BIT of the byte at ADDR in process PID's memory (this node's pid).
+    Flip {
+        /// The process.
+        pid: u32,
+        /// The byte's address (0x... or decimal).
+        #[arg(value_parser = parse_addr)]
+        addr: u64,
+        /// The bit, 0 to 7.
+        #[arg(value_parser = clap::value_parser!(u8).range(0..=7))]
+        bit: u8,
+        /// Through the module, without marking the page dirty (else through /proc/PID/mem).
+        #[arg(long)]
+        clean: bool,
     },
     /// Stop protecting a process (its images stay in the HA directory).
     Off {
@@ -64,27 +84,31 @@ fn parse_interval(s: &str) -> Result<u32, String> {
     Ok(n)
 }
 
-/// What `--replicas` gets.
-pub const REPLICAS_NOT_IMPLEMENTED: &str = "replicas (silent data corruption detection) are not implemented yet";
+/// An address: `0x` hex or decimal.
+fn parse_addr(s: &str) -> Result<u64, String> {
+    let r = match s.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16),
+        None => s.parse(),
+    };
+    r.map_err(|_| format!("{s} is not an address"))
+}
 
 /// Carries out `ssi-ctl ha ACTION`.
 pub fn run(node: &Node, action: HaAction) -> Result<(), CtlError> {
     match action {
         HaAction::On { pid, interval, replicas } => protect(node, pid, interval, replicas),
         HaAction::Off { pid } => unprotect(node, pid),
+        HaAction::Flip { pid, addr, bit, clean } => flip(node, pid, addr, bit, clean),
         HaAction::Status { json } => status(node, json),
     }
 }
 
 /// `ssi-ctl ha on PID [--interval SECONDS] [--replicas N]`.
 fn protect(node: &Node, pid: u32, interval: Option<u32>, replicas: Option<u8>) -> Result<(), CtlError> {
-    if replicas.is_some() {
-        return Err(CtlError::Unsupported(REPLICAS_NOT_IMPLEMENTED.into()));
-    }
     if let Some(s) = interval.filter(|s| !(MIN_INTERVAL_S..=MAX_INTERVAL_S).contains(s)) {
         return Err(CtlError::Invalid { what: format!("interval {s} s"), why: interval_range() });
     }
-    let req = request(pid, interval.unwrap_or(0), false);
+    let req = CtlRequest { node: replicas.unwrap_or(0).into(), ..request(pid, interval.unwrap_or(0), false) };
     let (reply, errno) = checkpoint::request(node.root(), &req)?;
     if errno != 0 {
         return Err(checkpoint::refused(format!("protection of process {pid}"), &reply, errno));
@@ -106,6 +130,38 @@ fn unprotect(node: &Node, pid: u32) -> Result<(), CtlError> {
         "" => println!("process {pid} is no longer protected"),
         m => println!("{m}"),
     }
+    Ok(())
+}
+
+/// `ssi-ctl ha flip PID ADDR BIT [--clean]`.
+fn flip(node: &Node, pid: u32, addr: u64, bit: u8, clean: bool) -> Result<(), CtlError> {
+    if clean {
+        let req = CtlRequest {
+            op: CtlOp::FlipBit,
+            pid,
+            image_fd: addr as u32,
+            flags: 0,
+            token: ((addr & 0xfff) as u32) * 8 + u32::from(bit),
+            node: 0,
+            strategy: 0,
+            uffd: (addr >> 32) as u32,
+        };
+        let (reply, errno) = checkpoint::request(node.root(), &req)?;
+        if errno != 0 {
+            return Err(checkpoint::refused(format!("the bit flip in process {pid}"), &reply, errno));
+        }
+        println!("{}", reply.message());
+        return Ok(());
+    }
+    use std::os::unix::fs::FileExt;
+    let path = node.root().join(format!("proc/{pid}/mem"));
+    let io = |e: io::Error| CtlError::Io(path.clone(), e);
+    let mem = std::fs::OpenOptions::new().read(true).write(true).open(&path).map_err(io)?;
+    let mut b = [0u8; 1];
+    mem.read_exact_at(&mut b, addr).map_err(io)?;
+    b[0] ^= 1 << bit;
+    mem.write_all_at(&b, addr).map_err(io)?;
+    println!("flipped bit {bit} of the byte at 0x{addr:x} of process {pid} through /proc/{pid}/mem");
     Ok(())
 }
 
@@ -148,6 +204,42 @@ pub struct HaStatus {
     pub header: Vec<(String, String)>,
     /// The processes this node protects.
     pub processes: Vec<Protected>,
+    /// The copies of replicated processes that run on this node.
+    pub copies: Vec<CopyHere>,
+}
+
+/// A replicated process's copies, as its home node sees them.
+#[derive(Debug, PartialEq, Serialize)]
+pub struct Replicas {
+    /// How many copies.
+    pub replicas: u8,
+    pub generation: u32,
+    /// Each copy: `node:pid`, or its state when it does not run.
+    pub copies: Vec<String>,
+    /// Points compared; writes that reached the world; the newest good image (0: none yet).
+    pub compared: u64,
+    pub emitted: u64,
+    pub good: u32,
+    /// Points where copies disagreed; rollbacks of every copy; copies replaced.
+    pub corruptions: u32,
+    pub rollbacks: u32,
+    pub replaced: u32,
+}
+
+/// A `copy:` line: a copy running on this node.
+#[derive(Debug, PartialEq, Serialize)]
+pub struct CopyHere {
+    /// Its home node and its pid there.
+    pub home: u16,
+    pub pid: u32,
+    /// 0: the primary.
+    pub copy: u8,
+    pub local_pid: u32,
+    pub generation: u32,
+    /// Writes counted.
+    pub point: u64,
+    /// Whether it stops at points.
+    pub armed: bool,
 }
 
 /// One `process:` line: a protected process.
@@ -172,15 +264,39 @@ pub struct Protected {
     pub written: u64,
     pub failed: u64,
     pub restarts: u32,
+    /// Its copies, when it is replicated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<Replicas>,
+}
+
+fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, String> {
+    v.parse().map_err(|_| format!("{key}={v} is not a number"))
+}
+
+/// A line's `key=value` fields.
+fn pairs(fields: &str) -> Vec<(&str, &str)> {
+    fields.split_whitespace().filter_map(|f| f.split_once('=')).collect()
+}
+
+/// Parses a `copy:` line's fields.
+fn parse_copy(fields: &str) -> Result<CopyHere, String> {
+    let pairs = pairs(fields);
+    let get = |key: &str| pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| *v).ok_or(format!("no {key}="));
+    Ok(CopyHere {
+        home: num("home", get("home")?)?,
+        pid: num("pid", get("pid")?)?,
+        copy: num("copy", get("copy")?)?,
+        local_pid: num("local_pid", get("local_pid")?)?,
+        generation: num("generation", get("generation")?)?,
+        point: num("point", get("point")?)?,
+        armed: get("armed")? == "1",
+    })
 }
 
 /// Parses a `process:` line's fields (`key=value`, unknown keys ignored).
 fn parse_process(fields: &str) -> Result<Protected, String> {
-    let pairs: Vec<(&str, &str)> = fields.split_whitespace().filter_map(|f| f.split_once('=')).collect();
+    let pairs = pairs(fields);
     let get = |key: &str| pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| *v).ok_or(format!("no {key}="));
-    fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, String> {
-        v.parse().map_err(|_| format!("{key}={v} is not a number"))
-    }
     let field = |key: &str| get(key).and_then(|v| num::<u64>(key, v));
     // In the module's order, so that the first wrong field is named.
     let pid = num("pid", get("pid")?)?;
@@ -196,6 +312,20 @@ fn parse_process(fields: &str) -> Result<Protected, String> {
         "-1" => None,
         v => Some(num("age_ms", v)?),
     };
+    let replicas = match (get("replicas"), get("copies")) {
+        (Ok(n), Ok(copies)) => Some(Replicas {
+            replicas: num("replicas", n)?,
+            generation: num("generation", get("generation")?)?,
+            copies: copies.split(',').map(str::to_string).collect(),
+            compared: field("compared")?,
+            emitted: field("emitted")?,
+            good: num("good", get("good")?)?,
+            corruptions: num("corruptions", get("corruptions")?)?,
+            rollbacks: num("rollbacks", get("rollbacks")?)?,
+            replaced: num("replaced", get("replaced")?)?,
+        }),
+        _ => None,
+    };
     Ok(Protected {
         pid,
         interval_s,
@@ -209,6 +339,7 @@ fn parse_process(fields: &str) -> Result<Protected, String> {
         written: field("written")?,
         failed: field("failed")?,
         restarts: num("restarts", get("restarts")?)?,
+        replicas,
     })
 }
 
@@ -221,6 +352,8 @@ pub fn parse(text: &str) -> Result<HaStatus, String> {
         let (k, v) = (k.trim(), v.trim());
         if k == "process" {
             st.processes.push(parse_process(v).map_err(|why| format!("line {}: {why}", i + 1))?);
+        } else if k == "copy" {
+            st.copies.push(parse_copy(v).map_err(|why| format!("line {}: {why}", i + 1))?);
         } else {
             st.header.push((k.to_string(), v.to_string()));
         }
@@ -270,12 +403,13 @@ impl Serialize for HaStatus {
         for (k, v) in self.header.iter().filter(|(k, _)| !TOP_KEYS.contains(&k.as_str())) {
             match crate::json_number(v) {
                 n @ Value::Number(_) => counters.push((k.as_str(), n)),
-                _ if k == "counters" || k == "processes" => {}
+                _ if k == "counters" || k == "processes" || k == "copies" => {}
                 text => map.serialize_entry(k, &text)?,
             }
         }
         map.serialize_entry("counters", &Counters(counters))?;
         map.serialize_entry("processes", &self.processes)?;
+        map.serialize_entry("copies", &self.copies)?;
         map.end()
     }
 }
@@ -289,6 +423,7 @@ pub fn table(st: &HaStatus) -> String {
     out.push('\n');
     if st.processes.is_empty() {
         out.push_str("no process is protected on this node (ssi-ctl ha on PID)\n");
+        copies_table(st, &mut out);
         return out;
     }
     let row = |out: &mut String, cells: [&dyn std::fmt::Display; 12]| {
@@ -340,8 +475,47 @@ pub fn table(st: &HaStatus) -> String {
                 &p.restarts,
             ],
         );
+        if let Some(r) = &p.replicas {
+            let _ = writeln!(
+                out,
+                "{:>8} {} copies (generation {}): {}; {} points compared, {} writes out, good image {}, \
+                 {} corruption(s), {} rollback(s), {} replaced",
+                "",
+                r.replicas,
+                r.generation,
+                r.copies.join(" "),
+                r.compared,
+                r.emitted,
+                if r.good == 0 { "-".to_string() } else { r.good.to_string() },
+                r.corruptions,
+                r.rollbacks,
+                r.replaced
+            );
+        }
     }
+    copies_table(st, &mut out);
     out
+}
+
+/// The copies that run here, after the processes.
+fn copies_table(st: &HaStatus, out: &mut String) {
+    if st.copies.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\ncopies running here:");
+    for c in &st.copies {
+        let _ = writeln!(
+            out,
+            "  copy {} of node {}'s process {}: pid {} here, generation {}, {} writes{}",
+            c.copy,
+            c.home,
+            c.pid,
+            c.local_pid,
+            c.generation,
+            c.point,
+            if c.armed { ", compared" } else { "" }
+        );
+    }
 }
 
 #[cfg(test)]
@@ -380,7 +554,8 @@ mod tests {
                 frozen_us: 5120,
                 written: 4,
                 failed: 0,
-                restarts: 0
+                restarts: 0,
+                replicas: None,
             }
         );
         // No image yet; an unknown field (replicas=1) is ignored.
@@ -407,6 +582,29 @@ mod tests {
     }
 
     #[test]
+    fn replicas_and_copies_are_parsed() {
+        let text = "node: 1\n\
+            process: pid=7 interval_s=2 phase=running node=2 newest=6 kept=6 age_ms=5 bytes=1 frozen_us=1 written=6 \
+            failed=0 restarts=0 replicas=3 generation=2 copies=2:7,3:131090,wanted compared=41 emitted=44 good=5 \
+            corruptions=1 rollbacks=1 replaced=0\n\
+            copy: home=1 pid=7 copy=2 local_pid=131090 generation=2 point=44 armed=1\n";
+        let st = parse(text).unwrap();
+        let r = st.processes[0].replicas.as_ref().unwrap();
+        assert_eq!((r.replicas, r.generation, r.compared, r.emitted, r.good), (3, 2, 41, 44, 5));
+        assert_eq!(r.copies, ["2:7", "3:131090", "wanted"]);
+        assert_eq!((r.corruptions, r.rollbacks, r.replaced), (1, 1, 0));
+        assert_eq!(
+            st.copies,
+            [CopyHere { home: 1, pid: 7, copy: 2, local_pid: 131090, generation: 2, point: 44, armed: true }]
+        );
+        let t = table(&st);
+        assert!(t.contains("3 copies (generation 2): 2:7 3:131090 wanted; 41 points compared"), "{t}");
+        assert!(t.contains("copy 2 of node 1's process 7: pid 131090 here, generation 2, 44 writes, compared"), "{t}");
+        assert!(crate::to_json(&st).contains("\"copies\":[{\"home\":1,\"pid\":7,\"copy\":2,"));
+        assert!(parse("copy: home=1 pid=x\n").unwrap_err().starts_with("line 1: pid=x"));
+    }
+
+    #[test]
     fn status_json_keeps_its_fields() {
         let st = parse(STATUS).unwrap();
         assert_eq!(
@@ -418,12 +616,12 @@ mod tests {
              \"phase\":\"running\",\"node\":2,\"newest\":4,\"kept\":[3,4],\"age_ms\":812,\"bytes\":139264,\
              \"frozen_us\":5120,\"written\":4,\"failed\":0,\"restarts\":0},{\"pid\":70020,\"interval_s\":30,\
              \"phase\":\"checkpointing\",\"node\":1,\"newest\":0,\"kept\":[],\"age_ms\":null,\"bytes\":0,\"frozen_us\":0,\
-             \"written\":0,\"failed\":1,\"restarts\":0}]}"
+             \"written\":0,\"failed\":1,\"restarts\":0}],\"copies\":[]}"
         );
         // Nothing known: nulls, no counter, no process.
         assert_eq!(
             crate::to_json(&parse("processes: x\n").unwrap()),
-            "{\"node\":null,\"directory\":null,\"default_interval_s\":null,\"fence_ms\":null,\"counters\":{},\"processes\":[]}"
+            "{\"node\":null,\"directory\":null,\"default_interval_s\":null,\"fence_ms\":null,\"counters\":{},\"processes\":[],\"copies\":[]}"
         );
         let v: Value = serde_json::from_str(&crate::to_json(&st)).unwrap();
         assert_eq!(v["counters"]["checkpoints_failed"], 1);
@@ -501,11 +699,8 @@ mod tests {
     fn refusals_before_the_module() {
         let dir = tempfile::tempdir().unwrap();
         let node = Node::with_root(dir.path());
-        // Replicas: refused by ssi-ctl (exit 2), nothing sent (no module here: that would be 3).
         let on = |interval, replicas| HaAction::On { pid: 5, interval, replicas };
-        let e = run(&node, on(None, Some(2))).unwrap_err();
-        assert_eq!(e.to_string(), REPLICAS_NOT_IMPLEMENTED);
-        assert_eq!(e.exit_code(), 2);
+        assert!(matches!(run(&node, on(None, Some(2))), Err(CtlError::NotLoaded)));
         let e = run(&node, on(Some(0), None)).unwrap_err();
         assert_eq!(e.to_string(), "interval 0 s refused: the interval must be 1 to 3600 seconds");
         assert_eq!(e.exit_code(), 2);

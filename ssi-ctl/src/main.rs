@@ -693,22 +693,23 @@ mod tests {
         assert_eq!(refused(&["ha", "maybe"]).kind(), ErrorKind::InvalidSubcommand);
     }
 
-    /// `--replicas` is on the command line, but ssi-ctl refuses it itself
-    /// (exit 2) before asking the module anything.
+    /// `--replicas` goes to the module like the rest (none here: exit 3);
+    /// `ha flip` parses its address in hex or decimal.
     #[test]
-    fn replicas_are_refused() {
+    fn replicas_and_flips_go_to_the_module() {
         let dir = tempfile::tempdir().unwrap();
         let node = Node::with_root(dir.path());
         let on = |args: &[&str]| parse(args).unwrap();
-        assert_eq!(run(&node, on(&["ha", "on", "7", "--replicas", "2"])), ExitCode::from(2));
-        assert_eq!(run(&node, on(&["ha", "on", "7", "--interval", "5", "--replicas", "3"])), ExitCode::from(2));
-        assert_eq!(
-            sysfs::CtlError::Unsupported(ha::REPLICAS_NOT_IMPLEMENTED.into()).to_string(),
-            "replicas (silent data corruption detection) are not implemented yet"
-        );
-        // Without it, the request goes to /dev/ssi: none here, exit 3.
+        assert_eq!(run(&node, on(&["ha", "on", "7", "--replicas", "2"])), ExitCode::from(3));
+        assert_eq!(run(&node, on(&["ha", "on", "7", "--interval", "5", "--replicas", "3"])), ExitCode::from(3));
+        assert!(parse(&["ha", "on", "7", "--replicas", "4"]).is_err());
         assert_eq!(run(&node, on(&["ha", "on", "7"])), ExitCode::from(3));
         assert_eq!(run(&node, on(&["ha", "off", "7"])), ExitCode::from(3));
+        let Command::Ha { action } = on(&["ha", "flip", "7", "0x7f0000001234", "3", "--clean"]) else { panic!("not ha") };
+        assert_eq!(action, ha::HaAction::Flip { pid: 7, addr: 0x7f00_0000_1234, bit: 3, clean: true });
+        assert!(parse(&["ha", "flip", "7", "0x1000", "8"]).is_err());
+        assert!(parse(&["ha", "flip", "7", "zz", "1"]).is_err());
+        assert_eq!(run(&node, on(&["ha", "flip", "7", "4096", "1", "--clean"])), ExitCode::from(3));
     }
 
     #[test]

@@ -41,9 +41,6 @@ pub enum CtlError {
     /// A change of the cluster-wide configuration on a node outside the
     /// cluster (exit 1).
     NotJoined,
-    /// Something the command line offers that ssi-ctl does not do yet
-    /// (exit 2): the sentence that says so.
-    Unsupported(String),
 }
 
 impl CtlError {
@@ -58,7 +55,6 @@ impl CtlError {
             CtlError::NoProcess(_) => libc::ESRCH,
             CtlError::Invalid { .. } => libc::EINVAL,
             CtlError::NotJoined => libc::ENOTCONN,
-            CtlError::Unsupported(_) => libc::EOPNOTSUPP,
             _ => libc::EIO,
         }
     }
@@ -77,11 +73,7 @@ impl CtlError {
             | CtlError::BadImage(..)
             | CtlError::NoProcess(_)
             | CtlError::NotJoined => 1,
-            CtlError::UnknownKey(_)
-            | CtlError::InvalidValue(..)
-            | CtlError::WriteOnly(_)
-            | CtlError::Invalid { .. }
-            | CtlError::Unsupported(_) => 2,
+            CtlError::UnknownKey(_) | CtlError::InvalidValue(..) | CtlError::WriteOnly(_) | CtlError::Invalid { .. } => 2,
         }
     }
 }
@@ -125,7 +117,6 @@ impl fmt::Display for CtlError {
                 "this node is not in a cluster: the scheduler's configuration is the cluster's \
                  (join first with 'ssi-ctl config set enabled 1')"
             ),
-            CtlError::Unsupported(what) => write!(f, "{what}"),
         }
     }
 }
@@ -604,7 +595,6 @@ pub(crate) mod tests {
             (CtlError::WriteOnly("secret".into()), 2),
             (CtlError::Invalid { what: "w".into(), why: "y".into() }, 2),
             (CtlError::NotJoined, 1),
-            (CtlError::Unsupported("replicas are not implemented yet".into()), 2),
         ];
         for (e, code) in &cases {
             assert_eq!(e.exit_code(), *code, "{e:?}");
@@ -620,7 +610,6 @@ pub(crate) mod tests {
         assert_eq!(CtlError::NotLoaded.errno(), libc::ENODEV);
         assert_eq!(CtlError::BadImage("/x".into(), "w".into()).errno(), libc::EINVAL);
         assert_eq!(CtlError::NoSecret.errno(), libc::EIO);
-        assert_eq!(CtlError::Unsupported("x".into()).errno(), libc::EOPNOTSUPP);
     }
 
     #[test]

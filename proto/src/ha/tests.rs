@@ -258,6 +258,7 @@ fn bodies_refuse_bad_fields() {
         bytes: 0,
         frozen_ns: 0,
         pages: 0,
+        point: 0,
     };
     let n = d.encode(&mut b).unwrap();
     assert_eq!(
@@ -277,9 +278,9 @@ proptest! {
     }
 
     #[test]
-    fn done_round_trips(home_id: u64, seq in 1u32.., errno in 0u32..4096, parent: u32, bytes: u64, frozen_ns: u64, pages: u64) {
+    fn done_round_trips(home_id: u64, seq in 1u32.., errno in 0u32..4096, parent: u32, bytes: u64, frozen_ns: u64, pages: u64, point: u64) {
         prop_assume!(parent != seq);
-        let d = CheckpointDone { home_id, seq, errno, parent, bytes, frozen_ns, pages };
+        let d = CheckpointDone { home_id, seq, errno, parent, bytes, frozen_ns, pages, point };
         let mut b = [0u8; CheckpointDone::LEN];
         let n = d.encode(&mut b).unwrap();
         prop_assert_eq!(CheckpointDone::decode(&b[..n]), Ok(d));

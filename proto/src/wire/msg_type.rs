@@ -139,10 +139,22 @@ pub enum MsgType {
     /// High availability: how a checkpoint asked for ended (one-way,
     /// reliable); body a [`ha::CheckpointDone`](super::super::ha::CheckpointDone).
     HaDone = 37,
+    /// Replicas: a copy's digest at a point (request); body a
+    /// [`ha::replica::Digest`](super::super::ha::replica::Digest), empty
+    /// reply once the home node has it (the verdict comes as `HaVerdict`).
+    HaDigest = 38,
+    /// Replicas: the home node's verdict at a point (one-way, reliable);
+    /// body a [`ha::replica::Verdict`](super::super::ha::replica::Verdict).
+    HaVerdict = 39,
+    /// Replicas: run a copy (request); body a
+    /// [`ha::replica::ReplicaAsk`](super::super::ha::replica::ReplicaAsk),
+    /// reply a [`RestartStarted`](super::RestartStarted) for a restarted
+    /// copy, empty for the primary.
+    HaReplica = 40,
 }
 
 /// Every message type this version knows, with its name.
-const NAMES: [(MsgType, &str); 37] = [
+const NAMES: [(MsgType, &str); 40] = [
     (MsgType::Hello, "Hello"),
     (MsgType::HelloAuth, "HelloAuth"),
     (MsgType::Heartbeat, "Heartbeat"),
@@ -180,6 +192,9 @@ const NAMES: [(MsgType, &str); 37] = [
     (MsgType::SchedOffer, "SchedOffer"),
     (MsgType::HaCheckpoint, "HaCheckpoint"),
     (MsgType::HaDone, "HaDone"),
+    (MsgType::HaDigest, "HaDigest"),
+    (MsgType::HaVerdict, "HaVerdict"),
+    (MsgType::HaReplica, "HaReplica"),
 ];
 
 impl MsgType {
@@ -223,6 +238,9 @@ impl MsgType {
             35 => MsgType::SchedOffer,
             36 => MsgType::HaCheckpoint,
             37 => MsgType::HaDone,
+            38 => MsgType::HaDigest,
+            39 => MsgType::HaVerdict,
+            40 => MsgType::HaReplica,
             _ => return None,
         })
     }

@@ -160,7 +160,7 @@ fn header_decode_checks() {
         );
     }
     // Unknown types decode; dispatch refuses them.
-    for t in [0u8, 38, 200, 255] {
+    for t in [0u8, 41, 200, 255] {
         let h = with(&|b| b[5] = t).unwrap();
         assert_eq!(h.msg_type, t);
         assert_eq!(h.kind(), None);
@@ -174,7 +174,7 @@ fn msg_types() {
     for v in 0..=255u8 {
         match MsgType::from_u8(v) {
             Some(t) => {
-                assert!((1..=37).contains(&v));
+                assert!((1..=40).contains(&v));
                 assert_eq!(t.as_u8(), v);
                 assert_eq!(u8::from(t), v);
                 assert_eq!(MsgType::try_from(v), Ok(t));

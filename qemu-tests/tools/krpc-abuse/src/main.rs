@@ -14,7 +14,8 @@
 //!   bodies       handshake with SECRET, then correctly tagged requests of
 //!                the process space's, control's and scheduler's types
 //!                (ProcList, MigrateAsk, ProcSignal, NodeStats,
-//!                SchedChange, SchedOffer, HaCheckpoint, HaDone) with
+//!                SchedChange, SchedOffer, HaCheckpoint, HaDone, HaDigest,
+//!                HaVerdict, HaReplica) with
 //!                hostile bodies:
 //!                empty, one byte short or long of the real length, random
 //!                bytes of the real length, random lengths up to 4 KiB;
@@ -194,7 +195,7 @@ fn one(target: &str, mode: &str, secret: &[u8], rng: &mut Rng) -> std::io::Resul
 
 /// The request types with hostile bodies, and each one's real request
 /// length.
-const BODY_TARGETS: [(MsgType, usize); 9] = [
+const BODY_TARGETS: [(MsgType, usize); 12] = [
     (MsgType::ProcList, ssi_proto::procs::REQUEST_LEN),
     (MsgType::MigrateAsk, ssi_proto::migration::ASK_START_LEN),
     (MsgType::MigrateAsk, ssi_proto::migration::ASK_QUERY_LEN),
@@ -206,6 +207,9 @@ const BODY_TARGETS: [(MsgType, usize); 9] = [
     (MsgType::HaCheckpoint, ssi_proto::ha::CheckpointAsk::LEN),
     // One-way in use; sent as a request, it is answered all the same.
     (MsgType::HaDone, ssi_proto::ha::CheckpointDone::LEN),
+    (MsgType::HaDigest, ssi_proto::ha::replica::DigestHead::LEN),
+    (MsgType::HaVerdict, ssi_proto::ha::replica::Verdict::LEN),
+    (MsgType::HaReplica, ssi_proto::ha::replica::ReplicaAsk::HEADER_LEN),
 ];
 
 /// One hostile body for a request whose real length is `len`.

@@ -23,7 +23,7 @@
 //! its newest image.
 //!
 //! ```text
-//! HaCheckpoint request (24 bytes)   HaDone one-way (48 bytes)
+//! HaCheckpoint request (24 bytes)   HaDone one-way (56 bytes)
 //! 0  u8  version (1)                0  u8  version (1)
 //! 1  u8  zero                       1  u8  zero
 //! 2  u16 zero                       2  u16 zero
@@ -34,7 +34,11 @@
 //!                                   24 u64 image bytes
 //!                                   32 u64 frozen ns
 //!                                   40 u64 pages
+//!                                   48 u64 point (replicas: the
+//!                                      writes counted at the capture)
 //! ```
+//!
+//! Replicas (silent data corruption) are [`replica`].
 
 use super::le::{Reader, Writer};
 use super::wire::WireError;
@@ -461,11 +465,14 @@ pub struct CheckpointDone {
     pub frozen_ns: u64,
     /// Memory pages in the image.
     pub pages: u64,
+    /// A replicated process's point at the capture (writes counted since
+    /// its copies' image, [`replica`]); 0 otherwise.
+    pub point: u64,
 }
 
 impl CheckpointDone {
     /// Encoded length.
-    pub const LEN: usize = 48;
+    pub const LEN: usize = 56;
 
     /// Writes it; its length.
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
@@ -481,6 +488,7 @@ impl CheckpointDone {
         w.u64(self.bytes)?;
         w.u64(self.frozen_ns)?;
         w.u64(self.pages)?;
+        w.u64(self.point)?;
         Ok(w.pos())
     }
 
@@ -495,6 +503,7 @@ impl CheckpointDone {
         let bytes = r.u64()?;
         let frozen_ns = r.u64()?;
         let pages = r.u64()?;
+        let point = r.u64()?;
         r.finish()?;
         if seq == 0 || parent == seq || errno > 4095 {
             return Err(WireError::InvalidValue);
@@ -507,6 +516,7 @@ impl CheckpointDone {
             bytes,
             frozen_ns,
             pages,
+            point,
         })
     }
 }
@@ -530,6 +540,8 @@ fn read_head(r: &mut Reader<'_>) -> Result<(), WireError> {
     }
     Ok(())
 }
+
+pub mod replica;
 
 #[cfg(test)]
 mod tests;
