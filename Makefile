@@ -34,7 +34,7 @@ help:
 	@echo "make bench-migrate-phases  where one migration's time goes (per-phase log, krpc counters)"
 	@echo "make bench-proc  ps/top of a 4-node cluster vs the same count local; remote kill (prints ratios)"
 	@echo "make bench-balance  8 unequal CPU-bound jobs on 2 one-CPU nodes: makespan vs lower bound"
-	@echo "make bench-ha  protection slowdown, an increment vs criu pre-dump, recovery after node_kill"
+	@echo "make bench-ha  protection slowdown, an increment vs criu pre-dump, replicas' overhead, recovery after node_kill"
 	@echo "make clean     remove build/ and module objects (caches stay)"
 
 deps:

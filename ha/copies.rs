@@ -32,9 +32,11 @@ use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
 
 /// Most copies on one node.
 const MAX_COPIES: usize = 64;
-/// How long a copy waits for a verdict before it goes on unchecked.
+/// How long a copy waits for a verdict before the primary goes on
+/// unchecked and a replica stops.
 const VERDICT_TIMEOUT_MS: u64 = 120_000;
-/// How long a copy tries to hand its digest to an unreachable home.
+/// How long a copy tries to hand its digest to an unreachable home, and
+/// how long a replica's home may be lost before the replica stops.
 const HOME_LOST_MS: u64 = 30_000;
 const SIGKILL: u32 = 9;
 /// A verdict for whatever point the copy is at (the process ended).
@@ -65,6 +67,8 @@ struct CopyState {
     /// (`parked`) until the capture is queued on it.
     capture_wanted: bool,
     parked: bool,
+    /// Since when its home node is not connected (mono ms).
+    home_lost_ms: Option<u64>,
 }
 
 /// How long a primary waits at a point for its capture to be queued.
@@ -141,6 +145,7 @@ impl Copies {
                     token,
                     capture_wanted: false,
                     parked: false,
+                    home_lost_ms: None,
                 }),
                 bell <- Doorbell::new(),
             }),
@@ -211,10 +216,30 @@ impl Copies {
     /// Forgets the copies whose process is gone (run by the `ssi-ha`
     /// thread); `hosted(home_node, home_id)` says whether a primary still
     /// runs here, and its pid.
-    pub(crate) fn sweep(&self, hosted: impl Fn(u16, u64) -> Option<u32>) {
+    ///
+    /// A replica whose home node is not connected for [`HOME_LOST_MS`]
+    /// is killed: nobody compares it any more (the primary ends by its
+    /// lease the same way).
+    pub(crate) fn sweep(&self, hosted: impl Fn(u16, u64) -> Option<u32>, connected: impl Fn(u16) -> bool) {
         let now = crate::kernel_ext::mono_ms();
         let keep = |c: &Copy| {
             let mut st = c.state.lock();
+            if connected(c.home_node) {
+                st.home_lost_ms = None;
+            } else if c.index != 0 && st.pid != 0 {
+                let since = *st.home_lost_ms.get_or_insert(now);
+                if now.saturating_sub(since) >= HOME_LOST_MS {
+                    pr_warn!(
+                        "ha: copy {} (pid {}) of node {}'s process {}: its home node is lost; it stops\n",
+                        c.index,
+                        st.pid,
+                        c.home_node,
+                        c.home_pid
+                    );
+                    let _ = kill_pid(st.pid, SIGKILL);
+                    return false;
+                }
+            }
             let young = now.saturating_sub(c.since_ms) < UNBORN_MS;
             if c.index == 0 {
                 // A primary registered before it comes (a restart) has
@@ -414,6 +439,10 @@ impl Copy {
                 return Err(EINTR);
             }
             if crate::kernel_ext::mono_ms().saturating_sub(start) > HOME_LOST_MS {
+                if self.index != 0 {
+                    // Nobody compares a replica any more.
+                    task::kill_current();
+                }
                 return Err(EIO);
             }
             let seen = self.bell.seen();
@@ -451,6 +480,11 @@ impl Copy {
                 return Err(EINTR);
             }
             if crate::kernel_ext::mono_ms().saturating_sub(start) > VERDICT_TIMEOUT_MS {
+                if self.index != 0 {
+                    // A replica nobody answers stops; the primary goes on.
+                    task::kill_current();
+                    return Err(EINTR);
+                }
                 if TIMEOUT_LOG.allow() {
                     pr_warn!(
                         "ha: copy {} of process {}: no verdict at point {} within {} s: it goes on unchecked\n",

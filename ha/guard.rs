@@ -140,6 +140,11 @@ impl Guard {
                         e.home_id = home_id;
                     }
                     e.node = node;
+                    // A replicated process whose primary is being started
+                    // again: its copies decide (`tend_replicas`).
+                    if e.replicas.as_ref().is_some_and(|r| r.slots[0].state != super::replicas::SlotState::Running) {
+                        continue;
+                    }
                     match e.prot.tick(&facts, &TIMING) {
                         Action::Wait => continue,
                         Action::Restart { .. } if e.replicas.is_some() => {
@@ -321,11 +326,14 @@ impl Guard {
     fn tend_replicas(&self) {
         let ha = &self.ha;
         let migrations = &ha.migrations;
-        ha.copies.sweep(|node, id| {
-            migrations
-                .find_hosted(|h| h.home_node == node && h.home_id == id && h.state() == HostedState::Running)
-                .map(|h| h.pid())
-        });
+        ha.copies.sweep(
+            |node, id| {
+                migrations
+                    .find_hosted(|h| h.home_node == node && h.home_id == id && h.state() == HostedState::Running)
+                    .map(|h| h.pid())
+            },
+            |node| node == self.cluster.node_id() || self.cluster.is_connected(node),
+        );
         let now = crate::kernel_ext::mono_ms();
         let mut starts: KVec<(u32, u64, Start)> = KVec::new();
         let mut sends: KVec<(u32, Outbox)> = KVec::new();

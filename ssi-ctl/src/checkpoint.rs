@@ -374,7 +374,13 @@ fn os_err(what: &str) -> CtlError {
 pub fn restart_check(root: &Path, paths: &[PathBuf]) -> Result<(), CtlError> {
     let mut first_error = None;
     for path in paths {
-        let outcome = open_image(path).and_then(|image| {
+        // An incremental image is checked as the chain it heads, merged.
+        let image = match crate::chain::merged(path) {
+            Ok(Some((merged, _))) => Ok(merged),
+            Ok(None) => open_image(path),
+            Err(e) => Err(e),
+        };
+        let outcome = image.and_then(|image| {
             let req = CtlRequest {
                 op: CtlOp::Restore,
                 pid: 0,
@@ -750,7 +756,14 @@ pub fn restart(root: &Path, path: &Path, remote: Option<(u32, u32)>, uffd: Optio
     if !root_user && p.uid[0] != me {
         return Err(not_owner(path, p.uid[0]));
     }
-    let image = open_image(path)?;
+    // An incremental image: the chain it heads, merged into one.
+    let image = match crate::chain::merged(path)? {
+        Some((merged, n)) => {
+            eprintln!("ssi-ctl: {} heads a chain of {n} images: restarting from them merged", path.display());
+            merged
+        }
+        None => open_image(path)?,
+    };
     let dev_path = device(root);
     let dev = OpenOptions::new().read(true).write(true).open(&dev_path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => CtlError::NotLoaded,

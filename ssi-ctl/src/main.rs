@@ -4,6 +4,7 @@
 //! `/sys/kernel/config/ssi/*` to read and set configuration, `/dev/ssi`
 //! for requests (checkpoint, restart, migrate, ha).
 
+mod chain;
 mod checkpoint;
 mod ha;
 mod keep_pid;
