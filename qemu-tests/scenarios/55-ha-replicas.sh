@@ -79,6 +79,8 @@ line=$(on 1 "dmesg | grep 'ha: process $pid: corruption' | tail -1")
 log "$line"
 expect_match "two: the clean flip is found too" "$line" "page $(page_of $addr2) bit $(bit_of $addr2 5) "
 check_output two
+expect_eq "two: no other disagreement in the whole run (no false alarm)" \
+  "$(on 1 "dmesg | grep -c 'ha: process $pid: corruption'")" 2
 log "two copies at the end: $(on 1 "dmesg | grep 'ha: process $pid' | tail -3")"
 
 # --- Three copies: a flip in a replica (the odd one is replaced), then in
@@ -112,6 +114,8 @@ expect_eq "three: the primary keeps its pid" "${now#*:}" "$pid"
 expect_match "three: on another node" "${now%%:*}" "^[^${primary%%:*}]\$"
 expect_eq "three: still no rollback" "$(field "$pid" rollbacks)" 0
 check_output three
+expect_eq "three: no other disagreement in the whole run (no false alarm)" \
+  "$(on 1 "dmesg | grep -c 'ha: process $pid: corruption'")" 2
 wait_on 30 1 "! grep -q '^process: pid=$pid ' /proc/ssi/ha"
 for n in 1 2 3; do
   log "node $n: $(on "$n" "grep '^copy: ' /proc/ssi/ha; ps -e -o pid=,comm= | grep ssi-wl")"
