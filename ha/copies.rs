@@ -32,8 +32,8 @@ use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
 
 /// Most copies on one node.
 const MAX_COPIES: usize = 64;
-/// How long a copy waits for a verdict before the primary goes on
-/// unchecked and a replica stops.
+/// How long a copy waits for a verdict with its home node unreachable
+/// before the primary goes on unchecked and a replica stops.
 const VERDICT_TIMEOUT_MS: u64 = 120_000;
 /// How long a copy tries to hand its digest to an unreachable home, and
 /// how long a replica's home may be lost before the replica stops.
@@ -55,6 +55,9 @@ struct CopyState {
     generation: u32,
     /// Writes done (the next point).
     point: u64,
+    /// Writes the world has seen (the primary's writes below it are not
+    /// emitted again, whoever decides).
+    emitted: u64,
     /// Whether it stops at points (the primary: from its first
     /// checkpoint on).
     armed: bool,
@@ -139,6 +142,7 @@ impl Copies {
                 state <- new_mutex!(CopyState {
                     generation: ask.generation,
                     point: ask.point,
+                    emitted: ask.emitted,
                     armed,
                     verdict: None,
                     pid,
@@ -153,15 +157,10 @@ impl Copies {
         )?;
         let mut list = self.list.lock();
         let old = list.iter().position(|o| o.home_node == home && o.home_id == ask.home_id && o.index == ask.copy);
-        if let Some(i) = old {
-            let o = crate::kernel_ext::swap_remove(&mut list, i);
-            drop(list);
-            if let Some(o) = o {
-                // A copy of an older generation still here: it stops.
-                o.state.lock().generation = SUPERSEDED;
-                o.bell.ring();
-            }
-            list = self.list.lock();
+        if let Some(o) = old.and_then(|i| crate::kernel_ext::swap_remove(&mut list, i)) {
+            // A copy of an older generation still here: it stops.
+            o.state.lock().generation = SUPERSEDED;
+            o.bell.ring();
         }
         if list.len() >= MAX_COPIES {
             return Err(ENOSPC);
@@ -187,9 +186,21 @@ impl Copies {
     /// `HaVerdict` from `from`.
     pub(crate) fn on_verdict(&self, from: u16, v: &Verdict) -> Result {
         let c = self.find(|c| c.home_node == from && c.home_id == v.home_id && c.index == v.copy).ok_or(ESRCH)?;
+        if v.point == ANY_POINT {
+            // Not followed any more: forgotten here (a checkpoint of it
+            // no longer waits for a point).
+            let mut list = self.list.lock();
+            if let Some(i) = list.iter().position(|o| Arc::ptr_eq(o, &c)) {
+                drop(crate::kernel_ext::swap_remove(&mut list, i));
+            }
+        }
         let mut st = c.state.lock();
         if st.generation != v.generation {
             return Err(ESRCH);
+        }
+        if v.point != ANY_POINT && v.point < st.point {
+            // A verdict sent again for a point it passed.
+            return Ok(());
         }
         if v.point == ANY_POINT && v.action == Action::Stop {
             let pid = st.pid;
@@ -365,10 +376,11 @@ impl Copy {
         let (generation, point) = {
             let mut st = self.state.lock();
             if !st.armed {
+                let emit = self.index == 0 && st.point >= st.emitted;
                 st.point += 1;
                 drop(st);
                 self.park();
-                return Ok(self.index == 0);
+                return Ok(emit);
             }
             (st.generation, st.point)
         };
@@ -403,7 +415,7 @@ impl Copy {
             // Its home forgot it: the primary goes on unchecked.
             Err(e) if e == ESRCH && self.index == 0 => Ok(self.disarm()),
             Err(e) => Err(e),
-            Ok(()) => self.await_verdict(generation, point),
+            Ok(()) => self.await_verdict(cluster, generation, point),
         };
         if r.is_ok() {
             self.park();
@@ -450,8 +462,11 @@ impl Copy {
         }
     }
 
-    fn await_verdict(&self, generation: u32, point: u64) -> Result<bool> {
-        let start = crate::kernel_ext::mono_ms();
+    /// Waits for the verdict at `point`. While the home node is connected
+    /// the wait has no end but a fatal signal (all copies meet at every
+    /// point, and a primary being replaced waits for its stop).
+    fn await_verdict(&self, cluster: &Cluster, generation: u32, point: u64) -> Result<bool> {
+        let mut start = crate::kernel_ext::mono_ms();
         loop {
             let seen = self.bell.seen();
             {
@@ -465,6 +480,12 @@ impl Copy {
                     st.verdict = None;
                     match v.action {
                         Action::Go { emit } => {
+                            // No longer replicated (`ANY_POINT`): the
+                            // primary's write goes out unless it did.
+                            let emit = if v.point == ANY_POINT { self.index == 0 && point >= st.emitted } else { emit };
+                            if emit {
+                                st.emitted = st.emitted.max(point.saturating_add(1));
+                            }
                             st.point += 1;
                             return Ok(emit);
                         }
@@ -479,7 +500,9 @@ impl Copy {
             if crate::kernel_ext::fatal_signal_pending() {
                 return Err(EINTR);
             }
-            if crate::kernel_ext::mono_ms().saturating_sub(start) > VERDICT_TIMEOUT_MS {
+            if self.home_node == cluster.node_id() || cluster.is_connected(self.home_node) {
+                start = crate::kernel_ext::mono_ms();
+            } else if crate::kernel_ext::mono_ms().saturating_sub(start) > VERDICT_TIMEOUT_MS {
                 if self.index != 0 {
                     // A replica nobody answers stops; the primary goes on.
                     task::kill_current();
@@ -487,24 +510,26 @@ impl Copy {
                 }
                 if TIMEOUT_LOG.allow() {
                     pr_warn!(
-                        "ha: copy {} of process {}: no verdict at point {} within {} s: it goes on unchecked\n",
+                        "ha: copy {} of process {}: its home unreachable for {} s at point {}: it goes on unchecked\n",
                         self.index,
                         self.home_pid,
-                        point,
-                        VERDICT_TIMEOUT_MS / 1000
+                        VERDICT_TIMEOUT_MS / 1000,
+                        point
                     );
                 }
-                let emit = self.disarm();
-                self.state.lock().point += 1;
-                return Ok(emit);
+                return Ok(self.disarm());
             }
             self.bell.wait_killable(seen, 500);
         }
     }
 
-    /// Stops checking this copy; whether its write reaches the world.
+    /// Stops checking this copy, past the current point; whether its write
+    /// there reaches the world (the primary's, unless the world saw it).
     fn disarm(&self) -> bool {
-        self.state.lock().armed = false;
-        self.index == 0
+        let mut st = self.state.lock();
+        st.armed = false;
+        let emit = self.index == 0 && st.point >= st.emitted;
+        st.point += 1;
+        emit
     }
 }

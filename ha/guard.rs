@@ -367,6 +367,12 @@ impl Guard {
         }
         for (pid, home_id, s) in starts.iter() {
             let node = self.choose_copy_node(s);
+            if let Some(n) = node {
+                let mut st = ha.state.lock();
+                if let Some(set) = st.entries.iter_mut().find(|e| e.prot.pid == *pid).and_then(|e| e.replicas.as_mut()) {
+                    set.starting_on(s.copy, s.generation, n);
+                }
+            }
             let r = node.ok_or(EAGAIN).and_then(|n| ha.start_copy(&self.cluster, *pid, *home_id, s, n).map(|p| (n, p)));
             match r {
                 Ok((n, there)) => pr_info!(

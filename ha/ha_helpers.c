@@ -169,10 +169,12 @@ int ssi_ha_flip_bit(u32 pid, u64 addr, u32 bit)
 		mmput(mm);
 		return got < 0 ? (int)got : -EFAULT;
 	}
-	/* Never the shared zero page, nor a file's page (other processes
-	 * see those). */
+	/* Never the shared zero page, a file's page, or an anonymous page
+	 * shared after a fork: other processes see those. */
 	if (is_zero_page(page) || !PageAnon(page)) {
 		r = -EINVAL;
+	} else if (!PageAnonExclusive(page)) {
+		r = -EBUSY;
 	} else {
 		kaddr = kmap_local_page(page);
 		kaddr[bit / 8] ^= 1u << (bit % 8);

@@ -26,7 +26,8 @@ int ssi_ha_remove(const char *dir, const char *name, int is_dir);
  * `addr` of this namespace's process `pid`, through the kernel's mapping
  * of the page, so its page table entry is not marked dirty: 0, -ESRCH
  * (no such process or no memory), -EFAULT (not mapped), -EINVAL (not an
- * anonymous page in memory, or `bit` too large). */
+ * anonymous page in memory, or `bit` too large), -EBUSY (an anonymous
+ * page shared with another process since a fork). */
 int ssi_ha_flip_bit(u32 pid, u64 addr, u32 bit);
 
 #endif

@@ -140,7 +140,7 @@ impl ReplicaSet {
     /// Image `seq` was written at `point`; the first one starts the
     /// replicas.
     pub(crate) fn image_written(&mut self, seq: u32, point: u64, out: &mut Outbox) -> Result {
-        if let Some(old) = self.images.written(seq, point) {
+        if let Some(old) = self.images.written(seq, point).filter(|&old| old != self.from.0) {
             out.remove.push(old, GFP_KERNEL)?;
         }
         if self.from.0 == 0 {
@@ -172,6 +172,16 @@ impl ReplicaSet {
         s.state = SlotState::Starting;
         others[i] = 0;
         Some(Start { copy: i as u8, generation, seq, point, emitted, others, old: s.old })
+    }
+
+    /// Copy `copy` of `generation` is being started on `node`: only that
+    /// node's digests count for it.
+    pub(crate) fn starting_on(&mut self, copy: u8, generation: u32, node: u16) {
+        if let Some(s) = self.slots.get_mut(copy as usize).filter(|s| s.state == SlotState::Starting) {
+            if generation == self.generation {
+                s.node = node;
+            }
+        }
     }
 
     /// Copy `copy` of `generation` started on `node` as `pid` (`None`:
@@ -212,11 +222,18 @@ impl ReplicaSet {
         let i = h.copy as usize;
         let stop =
             Verdict { copy: h.copy, generation: h.generation, home_id: h.home_id, point: h.point, action: Action::Stop };
-        let live = i < self.n as usize && matches!(self.slots[i].state, SlotState::Running | SlotState::Starting);
-        if h.generation != self.generation
-            || !live
-            || (self.slots[i].state == SlotState::Running && self.slots[i].node != from)
-        {
+        if i >= self.n as usize {
+            out.verdicts.push((from, stop), GFP_KERNEL)?;
+            return Ok(());
+        }
+        // A primary being replaced waits at its point: it is stopped once
+        // its replacement runs and the deputy follows that one (stopped
+        // earlier, its end would be believed and the process lost).
+        if self.slots[i].old.is_some_and(|(node, g, _)| node == from && g == h.generation) {
+            return Ok(());
+        }
+        let live = matches!(self.slots[i].state, SlotState::Running | SlotState::Starting) && self.slots[i].node == from;
+        if h.generation != self.generation || !live {
             out.verdicts.push((from, stop), GFP_KERNEL)?;
             return Ok(());
         }
@@ -234,12 +251,14 @@ impl ReplicaSet {
         let n = self.n as usize;
         let newest = self.slots[..n].iter().filter_map(|s| s.digest.as_ref().map(|(p, _)| *p)).max();
         let Some(point) = newest else { return Ok(()) };
-        // Copies behind the others catch up unchecked.
+        // Copies behind the others catch up unchecked; while one does,
+        // the others' wait is not held against anyone.
         for i in 0..n {
             let behind = self.slots[i].digest.as_ref().is_some_and(|(p, _)| *p < point);
             if behind {
                 if let Some((p, _)) = self.slots[i].digest.take() {
                     self.go(i, p, home_id, out)?;
+                    self.waiting_since = Some(mono_ms());
                 }
             }
         }
@@ -285,11 +304,13 @@ impl ReplicaSet {
                 self.compared += 1;
                 let mut removed = [0u32; 5];
                 let k = self.images.agreed(point, &mut removed);
-                for &r in removed[..k].iter().filter(|&&r| r != self.from.0) {
-                    out.remove.push(r, GFP_KERNEL)?;
-                }
+                // Copies start from the newest good image from now on;
+                // the older good ones go.
                 if let Some(g) = self.images.good {
                     self.from = g;
+                }
+                for &r in removed[..k].iter().filter(|&&r| r != self.from.0) {
+                    out.remove.push(r, GFP_KERNEL)?;
                 }
             }
             Vote::Odd(k) => {
@@ -329,7 +350,7 @@ impl ReplicaSet {
     fn go(&mut self, i: usize, point: u64, home_id: u64, out: &mut Outbox) -> Result {
         let emit = emits(i as u8, point, self.emitted);
         if emit {
-            self.emitted = point + 1;
+            self.emitted = point.saturating_add(1);
         }
         let v = Verdict { copy: i as u8, generation: self.generation, home_id, point, action: Action::Go { emit } };
         out.verdicts.push((self.slots[i].node, v), GFP_KERNEL)?;

@@ -42,8 +42,14 @@ impl HaService {
         };
         let (node, there) = d.location();
         let peers = cluster.connections().map_or(0, |c| c.iter().filter(|c| cluster.is_connected(c.peer.node_id)).count());
-        if peers + 1 < usize::from(n) {
-            return Err(fail(reply, EAGAIN, format_args!("{n} copies need {n} nodes; {} are connected", peers + 1)));
+        // N copies on distinct nodes (the home may hold a replica), and a
+        // node other than the home and its own for a primary replaced.
+        if peers + 1 < usize::from(n) || peers < 2 {
+            return Err(fail(
+                reply,
+                EAGAIN,
+                format_args!("{n} copies need {} nodes; {} are connected", usize::from(n).max(3), peers + 1),
+            ));
         }
         // It stops at points from its first checkpoint on.
         let ask = ReplicaAsk {

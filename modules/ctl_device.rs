@@ -194,6 +194,12 @@ fn restore_image(node: &Node, req: &CtlRequest, reply: &mut CtlReply) -> Result<
     // A replica of a replicated process (high availability): its fds 0-2
     // are the replica's stand-ins.
     let replica = if hosted.is_none() { node.ha.copies.pending(req.token) } else { None };
+    if replica.is_some() {
+        // Only the program started for this replica restores it.
+        node.restarts.check_own(req.token).inspect_err(|_| {
+            say(reply, format_args!("this restart token belongs to another process"));
+        })?;
+    }
     let cluster: Option<Arc<Cluster>> = node.with_service(|s| s.map(|s| s.cluster()));
     let make_stand_in = |fd: u32, r: bool, w: bool| -> Result<File> {
         match (&hosted, &cluster, &replica) {

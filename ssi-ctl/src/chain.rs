@@ -81,8 +81,12 @@ pub fn merged(path: &Path) -> Result<Option<(File, usize)>, CtlError> {
         }
         let p = Path::new(&parent);
         let r = read(p)?;
-        if r.header.image_id != id || r.header.pid != chain[0].header.pid {
-            return Err(bad(p, format!("not the parent of {} (image {id:016x} of the same process)", path.display())));
+        let h = &r.header;
+        if h.image_id != id || h.pid != chain[0].header.pid || h.uid != chain[0].header.uid {
+            return Err(bad(
+                p,
+                format!("not the parent of {} (image {id:016x} of the same process and user)", path.display()),
+            ));
         }
         chain.push(r);
     }

@@ -107,7 +107,10 @@ impl DigestHead {
 
     /// Writes the head; the page entries follow ([`put_page`]).
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
-        if self.copy as u32 >= MAX_REPLICAS || self.pages as usize > MAX_DIGEST_PAGES {
+        if self.copy as u32 >= MAX_REPLICAS
+            || self.pages as usize > MAX_DIGEST_PAGES
+            || self.point == u64::MAX
+        {
             return Err(WireError::InvalidValue);
         }
         let mut w = Writer::new(out);
@@ -160,6 +163,8 @@ impl<'a> Digest<'a> {
             || zero2 != 0
             || u32::from(copy) >= MAX_REPLICAS
             || pages as usize > MAX_DIGEST_PAGES
+            // u64::MAX is no point (a verdict's "whatever point").
+            || point == u64::MAX
         {
             return Err(WireError::InvalidValue);
         }
@@ -507,7 +512,8 @@ impl<'a> ReplicaAsk<'a> {
 
     /// Writes it; its length.
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, WireError> {
-        if !Self::valid(self.copy, self.path) {
+        if !Self::valid(self.copy, self.path) || self.point == u64::MAX || self.emitted == u64::MAX
+        {
             return Err(WireError::InvalidValue);
         }
         let mut w = Writer::new(out);
@@ -541,7 +547,7 @@ impl<'a> ReplicaAsk<'a> {
         let armed = r.u32()?;
         let path = r.bytes(len as usize)?;
         r.finish()?;
-        if armed > 1 || !Self::valid(copy, path) {
+        if armed > 1 || !Self::valid(copy, path) || point == u64::MAX || emitted == u64::MAX {
             return Err(WireError::InvalidValue);
         }
         Ok(ReplicaAsk {

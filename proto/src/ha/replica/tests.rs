@@ -120,6 +120,12 @@ fn digests_round_trip_and_refuse_bad_lists() {
         Digest::decode(&unsorted).unwrap_err(),
         WireError::InvalidValue
     );
+    let mut no_point = digest_body(head(), &[]);
+    no_point[16..24].fill(0xff);
+    assert_eq!(
+        Digest::decode(&no_point).unwrap_err(),
+        WireError::InvalidValue
+    );
     let unaligned = digest_body(head(), &[(4097, 9)]);
     assert_eq!(
         Digest::decode(&unaligned).unwrap_err(),
